@@ -1,0 +1,43 @@
+"""Alembic environment: huying's read-model and service tables only.
+
+The event store's tables (``stored_events``, ``tracking``, …) are created by the eventsourcing
+library; autogenerate must leave them alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import Connection
+
+from huying.db import make_engine, metadata
+from huying.settings import Settings
+
+LIBRARY_TABLES = {"stored_events", "snapshots", "tracking", "notification_tracking"}
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "table" and name in LIBRARY_TABLES)
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        include_object=include_object,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+url = context.config.attributes.get("url") or Settings().database_url
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        run(conn)
+    engine.dispose()

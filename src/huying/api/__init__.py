@@ -1,0 +1,1 @@
+"""HTTP: the contract in ``shared/design/api.md``."""

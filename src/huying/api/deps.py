@@ -1,0 +1,78 @@
+"""Dependencies as Annotated aliases: who is asking, the services, the request's identity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+
+from huying.application import HuyingApplication, Submission
+from huying.bootstrap import Services
+from huying.domain.errors import CallNotFound, InvalidCommand
+from huying.domain.principal import Principal
+
+
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal  # set by the Gate, which answered 401 otherwise
+    return principal
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _application(request: Request) -> HuyingApplication:
+    return _services(request).app
+
+
+@dataclass(frozen=True)
+class RequestIdentity:
+    """The Idempotency-Key and If-Match headers; with the body they make a Submission."""
+
+    key: str | None
+    if_match: int | None
+
+    def submission(self, body: BaseModel | None) -> Submission:
+        return Submission(key=self.key, fingerprint=fingerprint(body), if_match=self.if_match)
+
+
+def fingerprint(body: BaseModel | None) -> str:
+    """JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent)."""
+    payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _identity(
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> RequestIdentity:
+    return RequestIdentity(idempotency_key, _version_of(if_match))
+
+
+def _version_of(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise InvalidCommand("If-Match", 'expected an ETag like "3" (the call version)')
+    return int(tag)
+
+
+def parse_call_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise CallNotFound(f"no call {raw} in your jurisdiction") from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+HuyingServices = Annotated[Services, Depends(_services)]
+HuyingApp = Annotated[HuyingApplication, Depends(_application)]
+Identity = Annotated[RequestIdentity, Depends(_identity)]

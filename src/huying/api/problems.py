@@ -1,0 +1,107 @@
+"""RFC 9457 problem+json, and the one table mapping domain errors to HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from huying.domain.errors import (
+    CallNotFound,
+    ConcurrentModification,
+    DomainError,
+    InvalidCommand,
+    NotPermitted,
+    StaleVersion,
+    TransitionNotAllowed,
+)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_OF: dict[type[DomainError], tuple[int, str]] = {
+    InvalidCommand: (422, "Invalid request"),
+    CallNotFound: (404, "Not found"),
+    NotPermitted: (403, "Not permitted"),
+    StaleVersion: (412, "Precondition failed"),
+    TransitionNotAllowed: (409, "Transition not allowed"),
+    ConcurrentModification: (409, "Concurrent modification"),
+}
+
+
+def problem(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": "body", "message": f"not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
+        if e["type"] == "json_invalid"
+        else {"field": _field(tuple(e["loc"])), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "invalid-request", "Invalid request", detail, errors)
+
+
+async def _domain(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            status, title = STATUS_OF[cls]
+            break
+    else:
+        status, title = 409, "Refused"
+    errors = None
+    if isinstance(exc, InvalidCommand):
+        errors = [{"field": exc.field, "message": exc.detail}]
+    return problem(status, exc.kind, title, exc.detail, errors)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(
+        exc.status_code,
+        kind,
+        str(exc.detail),
+        str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+    # Logged by the server; the client gets no stack trace.
+    return problem(500, "internal-error", "Internal error", "the server failed; nothing was changed")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,18 @@
+"""Shaping a command's outcome into the HTTP answer: body, ETag, Location."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from huying.api.present import call_public
+from huying.api.schemas import CallPublic
+from huying.application import Outcome
+from huying.bootstrap import Services
+from huying.domain.principal import Principal
+
+
+def with_call(response: Response, outcome: Outcome, principal: Principal, services: Services) -> CallPublic:
+    response.headers["ETag"] = f'"{outcome.call.version}"'
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return call_public(outcome.call, outcome.position, principal, services.contacts)

@@ -1,0 +1,215 @@
+"""Calls: raise (一事一呼), read, history, and every call-level action."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, parse_call_id
+from huying.api.present import call_public, history_entry
+from huying.api.respond import with_call
+from huying.api.schemas import (
+    AcknowledgeBody,
+    CallCreate,
+    CallPublic,
+    DispatchBody,
+    EvaluateBody,
+    History,
+    MergeBody,
+    NoteBody,
+    ReasonBody,
+    ResolveBody,
+    SuperviseBody,
+)
+from huying.application import CallDraft, DispatchPlan
+from huying.domain.contact import Contact
+
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+
+
+@router.post("", status_code=201, response_model=CallPublic)
+def raise_call(
+    body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
+) -> CallPublic:
+    """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer."""
+    draft = CallDraft(
+        item_code=body.item_code,
+        grid_code=body.grid_code,
+        title=body.title,
+        description=body.description,
+        channel=body.channel.value,
+        urgency=body.urgency.value,
+        occurred_at=body.occurred_at,
+        location=body.location.model_dump(exclude_none=True) if body.location else None,
+        reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
+        attachments=body.attachments,
+    )
+    outcome = s.app.raise_call(p, draft, ident.submission(body))
+    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
+    return with_call(response, outcome, p, s)
+
+
+@router.get("/{call_id}", response_model=CallPublic)
+def get_call(call_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response) -> CallPublic:
+    """The call's current state, straight from the event store (strongly consistent)."""
+    call = s.app.call_for(p, parse_call_id(call_id))
+    response.headers["ETag"] = f'"{call.version}"'
+    return call_public(call, s.app.position_of(call), p, s.contacts)
+
+
+@router.get("/{call_id}/history", response_model=History)
+def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> History:
+    """Every event of the call in order, with actor, business time and log position."""
+    cid = parse_call_id(call_id)
+    entries = [history_entry(pos, e) for pos, e in s.app.history(p, cid)]
+    return History(call_id=str(cid), data=entries)
+
+
+@router.post("/{call_id}/acknowledge", response_model=CallPublic)
+def acknowledge(
+    call_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+    body: AcknowledgeBody | None = None,
+) -> CallPublic:
+    """响应: the holder takes the call on."""
+    note = body.note if body else None
+    outcome = s.app.acknowledge(p, parse_call_id(call_id), ident.submission(body), note)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/escalate", response_model=CallPublic)
+def escalate(
+    call_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """上呼: the community calls up to its street."""
+    outcome = s.app.escalate(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/dispatch", response_model=CallPublic)
+def dispatch(
+    call_id: str,
+    body: DispatchBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """派单: the street sends work orders to a lead department and any assisting ones."""
+    plan = DispatchPlan(body.lead_department, body.assisting_departments, body.deadline, body.instructions)
+    outcome = s.app.dispatch(p, parse_call_id(call_id), ident.submission(body), plan)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/resolve", response_model=CallPublic)
+def resolve(
+    call_id: str,
+    body: ResolveBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """办结: the holder declares the matter solved."""
+    outcome = s.app.resolve(p, parse_call_id(call_id), ident.submission(body), body.summary)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/evaluate", response_model=CallPublic)
+def evaluate(
+    call_id: str,
+    body: EvaluateBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """回访 / 一呼一评: the reporter's answer, once per round."""
+    outcome = s.app.evaluate(
+        p,
+        parse_call_id(call_id),
+        ident.submission(body),
+        contacted=body.contacted,
+        solved=body.solved,
+        satisfaction=body.satisfaction,
+        comment=body.comment,
+    )
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/reopen", response_model=CallPublic)
+def reopen(
+    call_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """重办: a dissatisfied call goes back, in a new round."""
+    outcome = s.app.reopen(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/close", response_model=CallPublic)
+def close(
+    call_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+    body: NoteBody | None = None,
+) -> CallPublic:
+    """销号: strike the problem off the ledger."""
+    note = body.note if body else None
+    outcome = s.app.close_call(p, parse_call_id(call_id), ident.submission(body), note)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/withdraw", response_model=CallPublic)
+def withdraw(
+    call_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """撤回: the reporter no longer needs it."""
+    outcome = s.app.withdraw(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/supervise", response_model=CallPublic)
+def supervise(
+    call_id: str,
+    body: SuperviseBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """督办: flag the late unit (default: the holder)."""
+    outcome = s.app.supervise(p, parse_call_id(call_id), ident.submission(body), body.reason, body.unit)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{call_id}/merge", response_model=CallPublic)
+def merge(
+    call_id: str,
+    body: MergeBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """Merge a duplicate into the call that carries the matter (一事一呼)."""
+    outcome = s.app.merge(p, parse_call_id(call_id), ident.submission(body), body.into, body.reason)
+    return with_call(response, outcome, p, s)

@@ -1,0 +1,45 @@
+"""Liveness, readiness and metrics: no token needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from huying.api.deps import HuyingServices
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(s: HuyingServices) -> JSONResponse:
+    """Ready when both stores answer."""
+    checks: dict[str, Any] = {}
+    try:
+        checks["event_store"] = {"ok": True, "position": s.app.recorder.max_notification_id() or 0}
+    except Exception as e:
+        checks["event_store"] = {"ok": False, "error": type(e).__name__}
+    try:
+        with s.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as e:
+        checks["database"] = {"ok": False, "error": type(e).__name__}
+    ready = all(c["ok"] for c in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,130 @@
+"""Work orders (工单): the department side, and the street's extension decisions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
+from huying.api.present import work_order_public
+from huying.api.respond import with_call
+from huying.api.schemas import (
+    CallPublic,
+    CompleteBody,
+    ExtensionBody,
+    NoteBody,
+    ProgressBody,
+    ReasonBody,
+    WorkOrderPublic,
+)
+
+router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
+
+
+@router.get("/{order_id}", response_model=WorkOrderPublic)
+def get_work_order(
+    order_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response
+) -> WorkOrderPublic:
+    """One work order with its call id; the ETag is the call's version."""
+    call, _ = s.app.order_for(p, order_id)
+    order = call.work_orders[order_id]
+    response.headers["ETag"] = f'"{call.version}"'
+    return work_order_public(order, call.version)
+
+
+@router.post("/{order_id}/sign", response_model=CallPublic)
+def sign(
+    order_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+    body: NoteBody | None = None,
+) -> CallPublic:
+    """签收: the department accepts the order."""
+    note = body.note if body else None
+    return with_call(response, s.app.sign(p, order_id, ident.submission(body), note), p, s)
+
+
+@router.post("/{order_id}/return", response_model=CallPublic)
+def return_order(
+    order_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """退单: the department sends the order back, saying why."""
+    outcome = s.app.return_order(p, order_id, ident.submission(body), body.reason)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{order_id}/request-extension", response_model=CallPublic)
+def request_extension(
+    order_id: str,
+    body: ExtensionBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """申请延期: ask the street for a later deadline."""
+    outcome = s.app.request_extension(p, order_id, ident.submission(body), body.until, body.reason)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{order_id}/progress", response_model=CallPublic)
+def progress(
+    order_id: str,
+    body: ProgressBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """进展: a progress note."""
+    outcome = s.app.note_progress(p, order_id, ident.submission(body), body.note)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{order_id}/complete", response_model=CallPublic)
+def complete(
+    order_id: str,
+    body: CompleteBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """部门办结: the work is done."""
+    outcome = s.app.complete_order(p, order_id, ident.submission(body), body.result)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{order_id}/extension/grant", response_model=CallPublic)
+def grant_extension(
+    order_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+    body: NoteBody | None = None,
+) -> CallPublic:
+    """The holder street grants the pending extension."""
+    note = body.note if body else None
+    outcome = s.app.grant_extension(p, order_id, ident.submission(body), note)
+    return with_call(response, outcome, p, s)
+
+
+@router.post("/{order_id}/extension/deny", response_model=CallPublic)
+def deny_extension(
+    order_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CallPublic:
+    """The holder street refuses the pending extension."""
+    outcome = s.app.deny_extension(p, order_id, ident.submission(body), body.reason)
+    return with_call(response, outcome, p, s)

@@ -1,0 +1,372 @@
+"""The eventsourcing Application: one method per command — get, act, save.
+
+HTTP, the CLI and tests all call these methods. Idempotency lives in the event store itself:
+a raise with a key gets a deterministic id, an action carries its key inside its event, so
+"201" and "recorded once" are the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from huying.clock import Clock
+from huying.domain.call import Call
+from huying.domain.catalog import Catalog
+from huying.domain.commands import Command, OrderSpec, request_scope
+from huying.domain.contact import Contact
+from huying.domain.errors import (
+    CallNotFound,
+    ConcurrentModification,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    StaleVersion,
+)
+from huying.domain.jurisdiction import can_see
+from huying.domain.org import Org, UnitKind
+from huying.domain.principal import Principal
+from huying.domain.states import OrderRole, Satisfaction
+from huying.eventlog import EventPositions
+from huying.services.contacts import ContactBook
+
+_CALL_ID_NAMESPACE = UUID("3c5e8f0a-6a2b-4d4e-9a8f-2b6c1d0e7f91")
+_SAVE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How a request identifies itself: its Idempotency-Key, body fingerprint and If-Match."""
+
+    key: str | None = None
+    fingerprint: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class CallDraft:
+    item_code: str
+    grid_code: str
+    title: str
+    description: str
+    channel: str
+    urgency: str = "normal"
+    occurred_at: datetime | None = None
+    location: dict[str, Any] | None = None
+    reporter: Contact | None = None
+    attachments: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DispatchPlan:
+    lead_department: str
+    assisting_departments: list[str]
+    deadline: datetime
+    instructions: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A command's result: the call as it then stood, its log position, and whether this was
+    a repeat of an earlier request answered from the record."""
+
+    call: Call
+    position: int
+    replayed: bool = False
+
+
+class HuyingApplication(Application[UUID]):
+    name = "huying"
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        org: Org,
+        catalog: Catalog,
+        clock: Clock,
+        contacts: ContactBook,
+        reopen_window: timedelta = timedelta(days=7),
+    ) -> None:
+        super().__init__(env=env)
+        self.org = org
+        self.catalog = catalog
+        self.clock = clock
+        self.contacts = contacts
+        self.reopen_window = reopen_window
+        self.positions = EventPositions(self.recorder)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def call_for(self, principal: Principal, call_id: UUID, version: int | None = None) -> Call:
+        """The call, if it exists and lies in the principal's jurisdiction; else 404."""
+        try:
+            call: Call = self.repository.get(call_id, version=version)
+        except AggregateNotFoundError:
+            raise CallNotFound(f"no call {call_id} in your jurisdiction") from None
+        if not can_see(principal, call, self.org):
+            raise CallNotFound(f"no call {call_id} in your jurisdiction")
+        return call
+
+    def position_of(self, call: Call) -> int:
+        return self.positions.of_call(call.id)[call.version]
+
+    def history(self, principal: Principal, call_id: UUID) -> list[tuple[int, Call.Event]]:
+        """Every event of the call in order, with its log position."""
+        self.call_for(principal, call_id)
+        positions = self.positions.of_call(call_id)
+        return [(positions[e.originator_version], cast(Call.Event, e)) for e in self.events.get(call_id)]
+
+    # --- raise (群众有呼) ----------------------------------------------------------------------
+
+    def raise_call(self, principal: Principal, draft: CallDraft, sub: Submission) -> Outcome:
+        """一事一呼: a new call at the community of its grid."""
+        item = self.catalog.item(draft.item_code)
+        if item is None:
+            raise InvalidCommand("item_code", f"no item {draft.item_code} in catalog {self.catalog.version}")
+        if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
+            raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
+        call_id = self._call_id(principal, sub.key)
+        community = self.org.community_of(draft.grid_code)
+        cmd = self._command(principal, sub)
+        call = Call.raise_call(
+            cmd,
+            call_id=call_id,
+            item_code=item.code,
+            catalog_version=self.catalog.version,
+            sla=item.sla_snapshot(),
+            grid_code=draft.grid_code,
+            community_code=community,
+            street_code=self.org.street_of(community),
+            title=draft.title,
+            description=draft.description,
+            channel=draft.channel,
+            urgency=draft.urgency,
+            occurred_at=draft.occurred_at,
+            location=draft.location,
+            reporter_ref=self.contacts.keep(call_id, draft.reporter) if draft.reporter else None,
+            attachments=list(draft.attachments),
+        )
+        try:
+            recordings = self.save(call)
+        except IntegrityError:
+            # A keyed raise seen before (or a concurrent twin stored first): the store refused
+            # the second copy, so answer as the first was answered.
+            earlier = self._earlier_raise(principal, call_id, sub)
+            if earlier is None:
+                raise
+            return earlier
+        return Outcome(call, recordings[-1].notification.id)
+
+    # --- community and street ----------------------------------------------------------
+
+    def acknowledge(self, p: Principal, call_id: UUID, sub: Submission, note: str | None) -> Outcome:
+        return self._act(p, call_id, sub, "acknowledge", lambda c, cmd: c.acknowledge(cmd, note))
+
+    def escalate(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
+        return self._act(p, call_id, sub, "escalate", lambda c, cmd: c.escalate(cmd, reason))
+
+    def dispatch(self, p: Principal, call_id: UUID, sub: Submission, plan: DispatchPlan) -> Outcome:
+        orders = self._orders_for(plan)
+        return self._act(p, call_id, sub, "dispatch", lambda c, cmd: c.dispatch(cmd, orders))
+
+    def resolve(self, p: Principal, call_id: UUID, sub: Submission, summary: str) -> Outcome:
+        return self._act(p, call_id, sub, "resolve", lambda c, cmd: c.resolve(cmd, summary))
+
+    def evaluate(
+        self,
+        p: Principal,
+        call_id: UUID,
+        sub: Submission,
+        *,
+        contacted: bool,
+        solved: bool | None,
+        satisfaction: Satisfaction | None,
+        comment: str | None,
+    ) -> Outcome:
+        return self._act(
+            p,
+            call_id,
+            sub,
+            "evaluate",
+            lambda c, cmd: c.evaluate(
+                cmd, contacted=contacted, solved=solved, satisfaction=satisfaction, comment=comment
+            ),
+        )
+
+    def reopen(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
+        return self._act(p, call_id, sub, "reopen", lambda c, cmd: c.reopen(cmd, reason))
+
+    def close_call(self, p: Principal, call_id: UUID, sub: Submission, note: str | None) -> Outcome:
+        return self._act(p, call_id, sub, "close", lambda c, cmd: c.close(cmd, note))
+
+    def withdraw(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
+        return self._act(p, call_id, sub, "withdraw", lambda c, cmd: c.withdraw(cmd, reason))
+
+    def supervise(
+        self, p: Principal, call_id: UUID, sub: Submission, reason: str, unit: str | None
+    ) -> Outcome:
+        if unit is not None and self.org.unit(unit) is None:
+            raise InvalidCommand("unit", f"no unit {unit} in org {self.org.version}")
+        return self._act(p, call_id, sub, "supervise", lambda c, cmd: c.supervise(cmd, reason, unit))
+
+    def merge(self, p: Principal, call_id: UUID, sub: Submission, into: UUID, reason: str) -> Outcome:
+        if into == call_id:
+            raise InvalidCommand("into", "a call cannot be merged into itself")
+        try:
+            target = self.call_for(p, into)
+        except CallNotFound:
+            raise InvalidCommand("into", f"no call {into} visible to you") from None
+        return self._act(p, call_id, sub, "merge", lambda c, cmd: c.merge_into(cmd, target, reason))
+
+    # --- work orders (部门必应) ------------------------------------------------------------
+
+    def order_for(self, principal: Principal, order_id: str) -> tuple[Call, str]:
+        """The call holding a work order, within the principal's jurisdiction; else 404."""
+        call = self.call_for(principal, self._call_of_order(order_id))
+        if call.order(order_id) is None:
+            raise CallNotFound(f"no work order {order_id} in your jurisdiction")
+        return call, order_id
+
+    def sign(self, p: Principal, order_id: str, sub: Submission, note: str | None) -> Outcome:
+        return self._act_on_order(p, order_id, sub, "sign", lambda c, cmd: c.sign(cmd, order_id, note))
+
+    def return_order(self, p: Principal, order_id: str, sub: Submission, reason: str) -> Outcome:
+        return self._act_on_order(
+            p, order_id, sub, "return", lambda c, cmd: c.return_order(cmd, order_id, reason)
+        )
+
+    def request_extension(
+        self, p: Principal, order_id: str, sub: Submission, until: datetime, reason: str
+    ) -> Outcome:
+        return self._act_on_order(
+            p,
+            order_id,
+            sub,
+            "request-extension",
+            lambda c, cmd: c.request_extension(cmd, order_id, until, reason),
+        )
+
+    def grant_extension(self, p: Principal, order_id: str, sub: Submission, note: str | None) -> Outcome:
+        return self._act_on_order(
+            p, order_id, sub, "extension/grant", lambda c, cmd: c.grant_extension(cmd, order_id, note)
+        )
+
+    def deny_extension(self, p: Principal, order_id: str, sub: Submission, reason: str) -> Outcome:
+        return self._act_on_order(
+            p, order_id, sub, "extension/deny", lambda c, cmd: c.deny_extension(cmd, order_id, reason)
+        )
+
+    def note_progress(self, p: Principal, order_id: str, sub: Submission, note: str) -> Outcome:
+        return self._act_on_order(
+            p, order_id, sub, "progress", lambda c, cmd: c.note_progress(cmd, order_id, note)
+        )
+
+    def complete_order(self, p: Principal, order_id: str, sub: Submission, result: str) -> Outcome:
+        return self._act_on_order(
+            p, order_id, sub, "complete", lambda c, cmd: c.complete_order(cmd, order_id, result)
+        )
+
+    # --- the command path ------------------------------------------------------------------
+
+    def _act_on_order(
+        self,
+        principal: Principal,
+        order_id: str,
+        sub: Submission,
+        action: str,
+        change: Callable[[Call, Command], None],
+    ) -> Outcome:
+        call, _ = self.order_for(principal, order_id)
+        return self._act(principal, call.id, sub, action, change, target=order_id)
+
+    def _act(
+        self,
+        principal: Principal,
+        call_id: UUID,
+        sub: Submission,
+        action: str,
+        change: Callable[[Call, Command], None],
+        target: str | None = None,
+    ) -> Outcome:
+        """get → (answer a repeat from the record) → act → save; on a lost race, look again."""
+        for _ in range(_SAVE_ATTEMPTS):
+            call = self.call_for(principal, call_id)
+            if sub.key is not None:
+                scope = request_scope(principal.as_dict(), action, target)
+                if (earlier := self._answer_from_record(call, scope, sub)) is not None:
+                    return earlier
+            change(call, self._command(principal, sub))
+            try:
+                recordings = self.save(call)
+            except IntegrityError:
+                if sub.if_match is not None:
+                    raise StaleVersion(
+                        f"If-Match names version {sub.if_match}; another change landed first"
+                    ) from None
+                continue
+            return Outcome(call, recordings[-1].notification.id)
+        raise ConcurrentModification(f"call {call_id} kept changing; try again")
+
+    def _answer_from_record(self, call: Call, scope: str, sub: Submission) -> Outcome | None:
+        assert sub.key is not None
+        earlier = call.remembered(scope, sub.key)
+        if earlier is None:
+            return None
+        if earlier.fingerprint != sub.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
+        then: Call = self.repository.get(call.id, version=earlier.version)
+        return Outcome(then, self.positions.of_call(call.id)[earlier.version], replayed=True)
+
+    def _earlier_raise(self, principal: Principal, call_id: UUID, sub: Submission) -> Outcome | None:
+        try:
+            call: Call = self.repository.get(call_id)
+        except AggregateNotFoundError:
+            return None
+        return self._answer_from_record(call, request_scope(principal.as_dict(), "raise"), sub)
+
+    def _command(self, principal: Principal, sub: Submission) -> Command:
+        return Command(
+            principal=principal,
+            at=self.clock.now(),
+            idempotency_key=sub.key,
+            fingerprint=sub.fingerprint,
+            expected_version=sub.if_match,
+            reopen_window=self.reopen_window,
+        )
+
+    def _orders_for(self, plan: DispatchPlan) -> list[OrderSpec]:
+        """派单 content checks (422): real departments, a future deadline."""
+        codes = [plan.lead_department, *plan.assisting_departments]
+        for i, code in enumerate(codes):
+            if not self.org.is_kind(code, UnitKind.DEPARTMENT):
+                where = "lead_department" if i == 0 else f"assisting_departments.{i - 1}"
+                raise InvalidCommand(where, f"no department {code} in org {self.org.version}")
+        if len(set(codes)) != len(codes):
+            raise InvalidCommand("assisting_departments", "each department gets one order")
+        if plan.deadline <= self.clock.now():
+            raise InvalidCommand("deadline", "the deadline must lie in the future")
+        return [
+            OrderSpec(code, OrderRole.LEAD if i == 0 else OrderRole.ASSIST, plan.deadline, plan.instructions)
+            for i, code in enumerate(codes)
+        ]
+
+    @staticmethod
+    def _call_id(principal: Principal, key: str | None) -> UUID:
+        """A keyed raise gets a deterministic id, so a retry collides with the first."""
+        if key is None:
+            return uuid4()
+        return uuid5(_CALL_ID_NAMESPACE, f"{principal.role}|{principal.unit}|raise|{key}")
+
+    @staticmethod
+    def _call_of_order(order_id: str) -> UUID:
+        call_part, sep, _ = order_id.rpartition("-w")
+        try:
+            return UUID(call_part) if sep else UUID(int=0)
+        except ValueError:
+            return UUID(int=0)

@@ -1,0 +1,54 @@
+"""Builds huying's parts from Settings: used by the HTTP app factory and by the CLI alike.
+Nothing connects to a database at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from huying.application import HuyingApplication
+from huying.clock import Clock, FakeClock, SystemClock
+from huying.db import make_engine
+from huying.reference import load_catalog, load_org
+from huying.services.contacts import ContactBook
+from huying.services.tokens import TokenStore
+from huying.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    tokens: TokenStore
+    contacts: ContactBook
+    app: HuyingApplication
+
+    def close(self) -> None:
+        self.app.close()
+        self.engine.dispose()
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.fake_clock:
+        return FakeClock(state_file=settings.data_dir / "fake-clock.txt")
+    return SystemClock()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or make_clock(settings)
+    org = load_org()
+    catalog = load_catalog(org)
+    engine = make_engine(settings.database_url)
+    contacts = ContactBook(engine, settings.resolved_secret_key(), clock)
+    app = HuyingApplication(
+        env=settings.eventsourcing_env(),
+        org=org,
+        catalog=catalog,
+        clock=clock,
+        contacts=contacts,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+    )
+    return Services(settings, clock, engine, TokenStore(engine, clock), contacts, app)

@@ -1,0 +1,131 @@
+"""The one `huying` command for operators and scripts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from huying.settings import Settings
+
+cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response dispatch.", no_args_is_help=True)
+token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade all schemas (idempotent)."""
+    from huying.migrate import upgrade
+
+    upgrade(Settings())
+    typer.echo("schemas are up to date", err=True)
+
+
+@cli.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="load the Liwan demo district and tokens")] = False,
+) -> None:
+    """Load the demo district and catalog and create the demo tokens once (idempotent)."""
+    from huying.bootstrap import build_services
+    from huying.demo import seed_demo
+
+    if not demo:
+        raise typer.BadParameter("only --demo seeding exists; production org data comes from the data files")
+    settings = Settings()
+    services = build_services(settings)
+    try:
+        path, created = seed_demo(services, settings.data_dir)
+    finally:
+        services.close()
+    typer.echo(f"demo tokens {'written to' if created else 'already in'} {path}", err=True)
+
+
+@token_cli.command("create")
+def token_create(
+    role: Annotated[
+        str, typer.Option(help="grid_worker, community, street, department, supervisor, auditor, admin")
+    ],
+    unit: Annotated[str, typer.Option(help="the unit code the token acts for")],
+    label: Annotated[str, typer.Option(help="who holds it")] = "",
+) -> None:
+    """Print a new token — and nothing else — on stdout."""
+    from huying.bootstrap import build_services
+    from huying.demo import principal_for_token
+
+    services = build_services(Settings())
+    try:
+        principal = principal_for_token(services.app.org, role, unit)
+        _, token = services.tokens.create(principal, label)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    typer.echo(token)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List tokens (never the tokens themselves)."""
+    from huying.bootstrap import build_services
+
+    services = build_services(Settings())
+    try:
+        for t in services.tokens.list():
+            state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
+            typer.echo(f"{t.id}\t{t.role}\t{t.unit}\t{state}\t{t.label}")
+    finally:
+        services.close()
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: str) -> None:
+    """Revoke a token by id; it stops working at once."""
+    from huying.bootstrap import build_services
+
+    services = build_services(Settings())
+    try:
+        revoked = services.tokens.revoke(token_id)
+    finally:
+        services.close()
+    if not revoked:
+        typer.echo(f"no active token {token_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id}", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default HUYING_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default HUYING_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite: 1)")] = 1,
+) -> None:
+    """Serve the HTTP API (runs migrations first)."""
+    import uvicorn
+
+    from huying.migrate import upgrade
+
+    settings = Settings()
+    if workers > 1 and settings.events_url.startswith("sqlite"):
+        typer.echo("error: SQLite means one server process; use --workers 1", err=True)
+        raise typer.Exit(2)
+    upgrade(settings)
+    settings.resolved_secret_key()  # fail fast, before binding, on a missing key
+    uvicorn.run(
+        "huying.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,551 @@
+"""The call (呼叫): an event-sourced aggregate that climbs community → street → department.
+
+Public methods are commands: they pass the one gate (``_check``) that consults the transition
+table, then trigger an event. Each event class's ``apply`` only applies the change: it runs
+again on every replay, so it holds no checks, no I/O and no clock reads. Event classes are the
+public record: their names are stable topics, and a change of shape gets a ``class_version``
+and an upcaster, never a rewrite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from huying.domain.commands import Command, OrderSpec, Remembered, request_scope
+from huying.domain.errors import InvalidCommand, NotPermitted, StaleVersion, TransitionNotAllowed
+from huying.domain.levels import Level
+from huying.domain.states import (
+    OPEN_ORDER,
+    TERMINAL,
+    Evaluation,
+    OrderRole,
+    OrderStatus,
+    Satisfaction,
+    Status,
+    WorkOrder,
+)
+from huying.domain.transitions import TABLE, Action, Situation, parties
+
+
+class Call(Aggregate):
+    """一事一呼: one matter, one call, evaluated once per round."""
+
+    class Event(Aggregate.Event):
+        """What every step records: who acted, at what business time, under which request."""
+
+        actor: dict[str, str]
+        at: datetime
+        idempotency_key: str | None
+        fingerprint: str | None
+
+        def mutate(self, aggregate: Any) -> Any:
+            call = super().mutate(aggregate)
+            if call is not None:
+                call._remember(self)
+            return call
+
+        @property
+        def action(self) -> str:
+            return ACTION_OF_EVENT[type(self).__name__]
+
+        @property
+        def target(self) -> str | None:
+            return cast("str | None", getattr(self, "order_id", None))
+
+    # --- raise (群众有呼) --------------------------------------------------------------------
+
+    class Raised(Aggregate.Created, Event):
+        item_code: str
+        catalog_version: str
+        sla: dict[str, Any]
+        grid_code: str
+        community_code: str
+        street_code: str
+        title: str
+        description: str
+        channel: str
+        urgency: str
+        occurred_at: datetime | None
+        location: dict[str, Any] | None
+        reporter_ref: str | None
+        attachments: list[str]
+
+        def apply(self, call: Call) -> None:
+            call.item_code = self.item_code
+            call.catalog_version = self.catalog_version
+            call.sla = self.sla
+            call.grid_code = self.grid_code
+            call.community_code = self.community_code
+            call.street_code = self.street_code
+            call.title = self.title
+            call.description = self.description
+            call.channel = self.channel
+            call.urgency = self.urgency
+            call.occurred_at = self.occurred_at
+            call.location = self.location
+            call.reporter_ref = self.reporter_ref
+            call.attachments = list(self.attachments)
+            call.raised_at = self.at
+            call.raised_by = self.actor
+            call.holder = self.community_code
+            call.chain.append({"level": Level.COMMUNITY.value, "holder": self.community_code, "at": self.at})
+
+    item_code: str
+    catalog_version: str
+    sla: dict[str, Any]
+    grid_code: str
+    community_code: str
+    street_code: str
+    title: str
+    description: str
+    channel: str
+    urgency: str
+    occurred_at: datetime | None
+    location: dict[str, Any] | None
+    reporter_ref: str | None
+    attachments: list[str]
+    raised_at: datetime
+    raised_by: dict[str, str]
+    holder: str
+
+    def __init__(self) -> None:
+        # Raised.apply fills in what the call was raised with.
+        self.level = Level.COMMUNITY
+        self.status = Status.AWAITING_RESPONSE
+        self.round = 1
+        self.work_orders: dict[str, WorkOrder] = {}
+        self.evaluations: dict[int, Evaluation] = {}
+        self.merged_into: str | None = None
+        self.supervisions: list[dict[str, Any]] = []
+        self.resolved_level: Level | None = None
+        self.chain: list[dict[str, Any]] = []
+        self.stamps: dict[str, datetime] = {}
+        self.requests: dict[tuple[str, str], Remembered] = {}
+
+    @classmethod
+    def raise_call(cls, cmd: Command, *, call_id: UUID, **raised: Any) -> Call:
+        """群众有呼: a call is raised at the community of its grid."""
+        probe = _RaiseProbe(grid_code=raised["grid_code"], community_code=raised["community_code"])
+        if not TABLE[Action.RAISE].who & parties(cmd.principal, probe):
+            raise NotPermitted(
+                f"raise: only the grid's grid worker, its community or a supervisor may raise a "
+                f"call in grid {raised['grid_code']}; you act as {cmd.principal.role} of "
+                f"{cmd.principal.unit}"
+            )
+        return cls._create(cls.Raised, id=call_id, **raised, **cmd.meta)
+
+    # --- what the transition table reads -------------------------------------------------
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """The latest round's evaluation: the call's result (一呼一评)."""
+        return self.evaluations[max(self.evaluations)] if self.evaluations else None
+
+    @property
+    def lead_order(self) -> WorkOrder | None:
+        leads = [
+            o
+            for o in self.work_orders.values()
+            if o.role is OrderRole.LEAD and o.status is not OrderStatus.CANCELLED
+        ]
+        return leads[-1] if leads else None
+
+    @property
+    def departments_involved(self) -> set[str]:
+        """Every department that holds or held a work order on this call."""
+        return {o.department_code for o in self.work_orders.values()}
+
+    @property
+    def supervised(self) -> int:
+        return len(self.supervisions)
+
+    def order(self, order_id: str) -> WorkOrder | None:
+        return self.work_orders.get(order_id)
+
+    def remembered(self, scope: str, key: str) -> Remembered | None:
+        """The earlier request with this idempotency key in this scope, if any."""
+        return self.requests.get((scope, key))
+
+    # --- the one gate every move passes ---------------------------------------------------
+
+    def _check(self, action: Action, cmd: Command, order: WorkOrder | None = None) -> None:
+        """403 (who) → 412 (If-Match) → 409 (state), in that order, for every action."""
+        transition = TABLE[action]
+        if not transition.who & parties(cmd.principal, self, order):
+            names = ", ".join(sorted(p.value for p in transition.who))
+            raise NotPermitted(
+                f"{action.value}: only {names} may do this now; "
+                f"you act as {cmd.principal.role} of {cmd.principal.unit}"
+            )
+        if cmd.expected_version is not None and cmd.expected_version != self.version:
+            raise StaleVersion(
+                f"If-Match names version {cmd.expected_version}; the call is at version {self.version}"
+            )
+        refusal = transition.refusal(self, Situation(cmd.at, order, cmd.reopen_window))
+        if refusal is not None:
+            raise TransitionNotAllowed(f"{action.value}: {refusal}")
+
+    def _order(self, order_id: str) -> WorkOrder:
+        order = self.work_orders.get(order_id)
+        if order is None:
+            raise InvalidCommand("work_order", f"no work order {order_id} on this call")
+        return order
+
+    def _remember(self, event: Call.Event) -> None:
+        """Every event's bookkeeping, in one place: stamps and remembered requests."""
+        name = type(event).__name__
+        self.stamps.setdefault(f"first_{name}", event.at)
+        self.stamps[f"last_{name}"] = event.at
+        if event.idempotency_key is not None:
+            scope = request_scope(event.actor, event.action, event.target)
+            self.requests[(scope, event.idempotency_key)] = Remembered(self.version, event.fingerprint)
+
+    def _cancel_open_orders(self) -> None:
+        for o in self.work_orders.values():
+            if o.status in OPEN_ORDER:
+                o.status = OrderStatus.CANCELLED
+                o.extension = None
+
+    # --- community and street --------------------------------------------------------------
+
+    class Acknowledged(Event):
+        note: str | None
+
+        def apply(self, call: Call) -> None:
+            call.status = Status.IN_PROGRESS
+
+    def acknowledge(self, cmd: Command, note: str | None = None) -> None:
+        """响应: the holder takes the call on."""
+        self._check(Action.ACKNOWLEDGE, cmd)
+        self.trigger_event(self.Acknowledged, note=note, **cmd.meta)
+
+    class Escalated(Event):
+        reason: str
+        to_street: str
+
+        def apply(self, call: Call) -> None:
+            call.level = Level.STREET
+            call.holder = self.to_street
+            call.status = Status.AWAITING_RESPONSE
+            call.chain.append({"level": Level.STREET.value, "holder": self.to_street, "at": self.at})
+
+    def escalate(self, cmd: Command, reason: str) -> None:
+        """上呼 (社区有呼，街道必应): the community calls up to its street."""
+        self._check(Action.ESCALATE, cmd)
+        self.trigger_event(self.Escalated, reason=reason, to_street=self.street_code, **cmd.meta)
+
+    class Dispatched(Event):
+        orders: list[dict[str, Any]]
+
+        def apply(self, call: Call) -> None:
+            call._cancel_open_orders()
+            for o in self.orders:
+                call.work_orders[o["id"]] = WorkOrder(
+                    id=o["id"],
+                    call_id=str(call.id),
+                    department_code=o["department_code"],
+                    role=OrderRole(o["role"]),
+                    deadline=o["deadline"],
+                    instructions=o["instructions"],
+                    dispatched_at=self.at,
+                )
+            call.level = Level.DEPARTMENT
+            call.status = Status.DISPATCHED
+            call.chain.append(
+                {
+                    "level": Level.DEPARTMENT.value,
+                    "holder": call.holder,
+                    "at": self.at,
+                    "departments": [o["department_code"] for o in self.orders],
+                }
+            )
+
+    def dispatch(self, cmd: Command, orders: list[OrderSpec]) -> None:
+        """派单 (街道有呼，部门必应): the street sends work orders, each with a deadline."""
+        self._check(Action.DISPATCH, cmd)
+        first = len(self.work_orders) + 1
+        specs = [
+            {
+                "id": f"{self.id}-w{first + i}",
+                "department_code": spec.department_code,
+                "role": spec.role.value,
+                "deadline": spec.deadline,
+                "instructions": spec.instructions,
+            }
+            for i, spec in enumerate(orders)
+        ]
+        self.trigger_event(self.Dispatched, orders=specs, **cmd.meta)
+
+    # --- department side (部门必应) -----------------------------------------------------------
+
+    class WorkOrderSigned(Event):
+        order_id: str
+        note: str | None
+
+        def apply(self, call: Call) -> None:
+            order = call.work_orders[self.order_id]
+            order.status = OrderStatus.SIGNED
+            order.signed_at = self.at
+
+    def sign(self, cmd: Command, order_id: str, note: str | None = None) -> None:
+        """签收: the department accepts its work order."""
+        self._check(Action.SIGN, cmd, self._order(order_id))
+        self.trigger_event(self.WorkOrderSigned, order_id=order_id, note=note, **cmd.meta)
+
+    class WorkOrderReturned(Event):
+        order_id: str
+        reason: str
+        lead: bool
+
+        def apply(self, call: Call) -> None:
+            order = call.work_orders[self.order_id]
+            order.status = OrderStatus.RETURNED
+            order.extension = None
+            if self.lead:
+                call.status = Status.RETURNED
+
+    def return_order(self, cmd: Command, order_id: str, reason: str) -> None:
+        """退单: the department sends the order back, saying why."""
+        order = self._order(order_id)
+        self._check(Action.RETURN, cmd, order)
+        self.trigger_event(
+            self.WorkOrderReturned,
+            order_id=order_id,
+            reason=reason,
+            lead=order.role is OrderRole.LEAD,
+            **cmd.meta,
+        )
+
+    class ExtensionRequested(Event):
+        order_id: str
+        until: datetime
+        reason: str
+
+        def apply(self, call: Call) -> None:
+            call.work_orders[self.order_id].extension = {
+                "until": self.until,
+                "reason": self.reason,
+                "requested_at": self.at,
+            }
+
+    def request_extension(self, cmd: Command, order_id: str, until: datetime, reason: str) -> None:
+        """申请延期: the department asks for a later deadline."""
+        order = self._order(order_id)
+        self._check(Action.REQUEST_EXTENSION, cmd, order)
+        if until <= order.deadline:
+            raise InvalidCommand(
+                "until", f"an extension must be later than the deadline {order.deadline.isoformat()}"
+            )
+        self.trigger_event(self.ExtensionRequested, order_id=order_id, until=until, reason=reason, **cmd.meta)
+
+    class ExtensionGranted(Event):
+        order_id: str
+        until: datetime
+        note: str | None
+
+        def apply(self, call: Call) -> None:
+            order = call.work_orders[self.order_id]
+            order.deadline = self.until
+            order.extension = None
+
+    def grant_extension(self, cmd: Command, order_id: str, note: str | None = None) -> None:
+        """准予延期: the street grants the extension; the order's deadline moves."""
+        order = self._order(order_id)
+        self._check(Action.GRANT_EXTENSION, cmd, order)
+        until = cast("dict[str, Any]", order.extension)["until"]
+        self.trigger_event(self.ExtensionGranted, order_id=order_id, until=until, note=note, **cmd.meta)
+
+    class ExtensionDenied(Event):
+        order_id: str
+        reason: str
+
+        def apply(self, call: Call) -> None:
+            call.work_orders[self.order_id].extension = None
+
+    def deny_extension(self, cmd: Command, order_id: str, reason: str) -> None:
+        """不予延期: the street refuses; the deadline stands."""
+        self._check(Action.DENY_EXTENSION, cmd, self._order(order_id))
+        self.trigger_event(self.ExtensionDenied, order_id=order_id, reason=reason, **cmd.meta)
+
+    class ProgressNoted(Event):
+        order_id: str
+        note: str
+
+        def apply(self, call: Call) -> None:
+            call.work_orders[self.order_id].progress_notes += 1
+
+    def note_progress(self, cmd: Command, order_id: str, note: str) -> None:
+        """进展: the department reports how the work goes."""
+        self._check(Action.PROGRESS, cmd, self._order(order_id))
+        self.trigger_event(self.ProgressNoted, order_id=order_id, note=note, **cmd.meta)
+
+    class WorkOrderCompleted(Event):
+        order_id: str
+        result: str
+
+        def apply(self, call: Call) -> None:
+            order = call.work_orders[self.order_id]
+            order.status = OrderStatus.COMPLETED
+            order.result = self.result
+            order.completed_at = self.at
+
+    def complete_order(self, cmd: Command, order_id: str, result: str) -> None:
+        """部门办结: the department reports the work done."""
+        self._check(Action.COMPLETE, cmd, self._order(order_id))
+        self.trigger_event(self.WorkOrderCompleted, order_id=order_id, result=result, **cmd.meta)
+
+    # --- closing the loop (回访反馈) -----------------------------------------------------------
+
+    class Resolved(Event):
+        summary: str
+        level: str
+
+        def apply(self, call: Call) -> None:
+            call.status = Status.RESOLVED
+            call.resolved_level = Level(self.level)
+
+    def resolve(self, cmd: Command, summary: str) -> None:
+        """办结: the holder declares the matter solved."""
+        self._check(Action.RESOLVE, cmd)
+        self.trigger_event(self.Resolved, summary=summary, level=self.level.value, **cmd.meta)
+
+    class Evaluated(Event):
+        round: int
+        contacted: bool
+        solved: bool | None
+        satisfaction: str | None
+        comment: str | None
+
+        def apply(self, call: Call) -> None:
+            call.evaluations[self.round] = Evaluation(
+                round=self.round,
+                contacted=self.contacted,
+                solved=self.solved,
+                satisfaction=Satisfaction(self.satisfaction) if self.satisfaction else None,
+                comment=self.comment,
+                at=self.at,
+                actor=self.actor,
+            )
+            call.status = Status.EVALUATED
+
+    def evaluate(
+        self,
+        cmd: Command,
+        *,
+        contacted: bool,
+        solved: bool | None = None,
+        satisfaction: Satisfaction | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """回访 / 一呼一评: record the reporter's answer, once per round."""
+        self._check(Action.EVALUATE, cmd)
+        self.trigger_event(
+            self.Evaluated,
+            round=self.round,
+            contacted=contacted,
+            solved=solved if contacted else None,
+            satisfaction=satisfaction.value if contacted and satisfaction else None,
+            comment=comment,
+            **cmd.meta,
+        )
+
+    class Reopened(Event):
+        reason: str
+        level: str
+        holder: str
+
+        def apply(self, call: Call) -> None:
+            call.round += 1
+            call.level = Level(self.level)
+            call.holder = self.holder
+            call.status = Status.IN_PROGRESS
+            call.resolved_level = None
+            call.chain.append(
+                {"level": self.level, "holder": self.holder, "at": self.at, "round": call.round}
+            )
+
+    def reopen(self, cmd: Command, reason: str) -> None:
+        """重办: a dissatisfied call goes back to whoever resolved it, in a new round."""
+        self._check(Action.REOPEN, cmd)
+        to_community = self.resolved_level is Level.COMMUNITY
+        self.trigger_event(
+            self.Reopened,
+            reason=reason,
+            level=(Level.COMMUNITY if to_community else Level.STREET).value,
+            holder=self.community_code if to_community else self.street_code,
+            **cmd.meta,
+        )
+
+    class Closed(Event):
+        note: str | None
+
+        def apply(self, call: Call) -> None:
+            call.status = Status.CLOSED
+            call._cancel_open_orders()
+
+    def close(self, cmd: Command, note: str | None = None) -> None:
+        """销号: the problem is struck off the ledger (解决一个销号一个)."""
+        self._check(Action.CLOSE, cmd)
+        self.trigger_event(self.Closed, note=note, **cmd.meta)
+
+    class Withdrawn(Event):
+        reason: str
+
+        def apply(self, call: Call) -> None:
+            call.status = Status.WITHDRAWN
+            call._cancel_open_orders()
+
+    def withdraw(self, cmd: Command, reason: str) -> None:
+        """撤回: the reporter no longer needs it."""
+        self._check(Action.WITHDRAW, cmd)
+        self.trigger_event(self.Withdrawn, reason=reason, **cmd.meta)
+
+    class MergedInto(Event):
+        into: str
+        reason: str
+
+        def apply(self, call: Call) -> None:
+            call.status = Status.MERGED
+            call.merged_into = self.into
+            call._cancel_open_orders()
+
+    def merge_into(self, cmd: Command, target: Call, reason: str) -> None:
+        """一事一呼: the same matter reported twice becomes one call; the target is unchanged."""
+        self._check(Action.MERGE, cmd)
+        if target.status in TERMINAL:
+            raise TransitionNotAllowed(f"merge: the target call is {target.status.value}, which is final")
+        self.trigger_event(self.MergedInto, into=str(target.id), reason=reason, **cmd.meta)
+
+    class Supervised(Event):
+        reason: str
+        unit: str
+
+        def apply(self, call: Call) -> None:
+            call.supervisions.append(
+                {"reason": self.reason, "unit": self.unit, "at": self.at, "actor": self.actor}
+            )
+
+    def supervise(self, cmd: Command, reason: str, unit: str | None = None) -> None:
+        """督办: a flag against the late unit (default: the holder), counted in its scores."""
+        self._check(Action.SUPERVISE, cmd)
+        self.trigger_event(self.Supervised, reason=reason, unit=unit or self.holder, **cmd.meta)
+
+
+ACTION_OF_EVENT: dict[str, str] = {t.event: t.action.value for t in TABLE.values()}
+
+
+class _RaiseProbe:
+    """The little a raise needs to know who may raise it."""
+
+    def __init__(self, grid_code: str, community_code: str) -> None:
+        self.grid_code = grid_code
+        self.community_code = community_code
+        self.holder = community_code
+        self.level = Level.COMMUNITY
+        self.status = Status.AWAITING_RESPONSE
+        self.evaluation = None
+        self.lead_order = None

@@ -1,0 +1,67 @@
+"""A reporter's contact details: validated, and masked for everyone who does not need them.
+
+They never enter an event; events carry an opaque reference (see ``services.contacts``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from huying.domain.principal import Principal, Role
+
+_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1[3-9]\d{9})$")
+_LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{7,8})(?:-(\d{1,6}))?$")
+
+
+class InvalidContact(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    phone: str | None
+
+
+def normalise_phone(raw: str) -> str:
+    """Mainland mobile (13812345678, +86 138…) or landline (020-81234567, 02081234567)."""
+    text = re.sub(r"[\s()]", "", raw)
+    if m := _MOBILE.match(text):
+        return m.group(1)
+    if m := _LANDLINE.match(text):
+        area, number, ext = m.groups()
+        return f"{area}-{number}" + (f"-{ext}" if ext else "")
+    raise InvalidContact(
+        "not a mainland mobile (11 digits starting 13–19) or landline (area code + 7–8 digits)"
+    )
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*; 欧阳娜娜 → 欧***."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 → 138****5678; 020-81234567 → 020-8123****."""
+    if len(phone) == 11 and phone.isdigit():
+        return f"{phone[:3]}****{phone[-4:]}"
+    head, _, rest = phone.partition("-")
+    number = rest.split("-")[0] if rest else phone
+    return f"{head}-{number[:-4]}****" if rest else f"{phone[:-4]}****"
+
+
+def sees_contact_in_full(principal: Principal, community_code: str) -> bool:
+    """Only the origin community and supervisors (who run the 回访 follow-up) see it all."""
+    if principal.role is Role.SUPERVISOR:
+        return True
+    return principal.role is Role.COMMUNITY and principal.unit == community_code
+
+
+def shown_to(principal: Principal, community_code: str, contact: Contact) -> Contact:
+    if sees_contact_in_full(principal, community_code):
+        return contact
+    return Contact(
+        name=mask_name(contact.name) if contact.name else None,
+        phone=mask_phone(contact.phone) if contact.phone else None,
+    )

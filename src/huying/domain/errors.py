@@ -1,0 +1,63 @@
+"""Domain errors: each names the rule that refused the move.
+
+They are mapped to HTTP in exactly one place (``huying.api.problems``).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command the domain refuses."""
+
+    kind = "domain-error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotPermitted(DomainError):
+    """The principal is not who the transition table names for this action right now (403)."""
+
+    kind = "not-permitted"
+
+
+class TransitionNotAllowed(DomainError):
+    """The principal may act, but the call's state forbids the move (409)."""
+
+    kind = "transition-not-allowed"
+
+
+class StaleVersion(DomainError):
+    """``If-Match`` named a version the call has moved past (412)."""
+
+    kind = "stale-version"
+
+
+class InvalidCommand(DomainError):
+    """The command's content is invalid regardless of the call's state (422)."""
+
+    kind = "invalid-command"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class CallNotFound(DomainError):
+    """No such call, or not in the principal's jurisdiction: existence does not leak (404)."""
+
+    kind = "not-found"
+
+
+class IdempotencyKeyReused(InvalidCommand):
+    """The same Idempotency-Key came back with a different body (422)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Idempotency-Key", detail)
+
+
+class ConcurrentModification(DomainError):
+    """Others kept writing to this call while we retried (409)."""
+
+    kind = "concurrent-modification"

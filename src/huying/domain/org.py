@@ -1,0 +1,87 @@
+"""The organisation (组织架构): 区 → 街道 → 社区 → 网格, plus the 区属部门.
+
+Reference data, versioned: a call records which units it touched by code, so the codes here
+are the stable identifiers; names may change between versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class UnitKind(StrEnum):
+    """What a unit is: 区, 街道, 社区, 网格 or 区属部门."""
+
+    DISTRICT = "district"  # 区
+    STREET = "street"  # 街道/镇
+    COMMUNITY = "community"  # 社区/村/经济联社
+    GRID = "grid"  # 网格
+    DEPARTMENT = "department"  # 区属部门
+
+
+class UnknownUnitError(LookupError):
+    """A code that is not a unit of the expected kind in this org."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit (单位) of the organisation.
+
+    ``parent`` is the unit it reports to: grid → community → street → district, and
+    department → district; the district has none. ``short`` is the everyday name
+    (城管、住建…), empty where there is none.
+    """
+
+    code: str
+    name: str
+    kind: UnitKind
+    parent: str | None
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class Org:
+    """A version of the district's organisation; ``units`` holds every unit, in file order."""
+
+    version: str
+    district: Unit
+    units: Mapping[str, Unit]
+
+    def unit(self, code: str) -> Unit | None:
+        return self.units.get(code)
+
+    def kind_of(self, code: str) -> UnitKind | None:
+        found = self.units.get(code)
+        return found.kind if found else None
+
+    def is_kind(self, code: str, kind: UnitKind) -> bool:
+        return self.kind_of(code) is kind
+
+    def community_of(self, grid_code: str) -> str:
+        """The community (社区) a grid belongs to: a call's origin community."""
+        return self._parent_of(grid_code, UnitKind.GRID)
+
+    def street_of(self, community_code: str) -> str:
+        """The street (街道) a community answers to — where a 上呼 from it lands.
+
+        A grid code is accepted too and resolved through its community.
+        """
+        if self.is_kind(community_code, UnitKind.GRID):
+            community_code = self.community_of(community_code)
+        return self._parent_of(community_code, UnitKind.COMMUNITY)
+
+    def children(self, code: str) -> list[Unit]:
+        """Units whose parent is ``code``, in file order (the district's include departments)."""
+        return [unit for unit in self.units.values() if unit.parent == code]
+
+    def of_kind(self, kind: UnitKind) -> list[Unit]:
+        """All units of one kind, in file order."""
+        return [unit for unit in self.units.values() if unit.kind is kind]
+
+    def _parent_of(self, code: str, kind: UnitKind) -> str:
+        found = self.units.get(code)
+        if found is None or found.kind is not kind or found.parent is None:
+            raise UnknownUnitError(f"{code!r} is not a {kind.value} in org {self.version}")
+        return found.parent

@@ -1,0 +1,1 @@
+"""Service tables beside the event store: API tokens and reporters' contact details."""

@@ -1,0 +1,91 @@
+"""One typed Settings object: everything configurable comes from ``HUYING_*``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UnsafeSettings(ValueError):
+    """A production setting that would put people's data at risk."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    events_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    secret_key: str = ""
+    calendar_file: Path | None = None
+    fake_clock: bool = False
+    reopen_window_days: int = Field(default=7, ge=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    min_position_wait_seconds: float = Field(default=5.0, ge=0, le=5.0)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'huying.db'}"
+        if not self.events_url:
+            self.events_url = _sibling_events_url(self.database_url)
+        return self
+
+    def resolved_secret_key(self) -> str:
+        """The key that encrypts reporter contacts; demo mode keeps one in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.demo:
+            raise UnsafeSettings(
+                "HUYING_SECRET_KEY is required outside demo mode (HUYING_DEMO=1): "
+                "it encrypts reporters' contact details"
+            )
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings, built here and passed explicitly."""
+        url = self.events_url
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        if url.startswith("postgresql"):
+            return _postgres_env(url)
+        raise UnsafeSettings(f"HUYING_EVENTS_URL: unsupported URL {url!r}")
+
+
+def _sibling_events_url(database_url: str) -> str:
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        return f"sqlite:///{path.with_name(path.stem + '.events.db')}"
+    return database_url
+
+
+def _postgres_env(url: str) -> dict[str, str]:
+    from sqlalchemy.engine import make_url
+
+    parsed: Any = make_url(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parsed.database or "",
+        "POSTGRES_HOST": parsed.host or "127.0.0.1",
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": parsed.username or "",
+        "POSTGRES_PASSWORD": parsed.password or "",
+    }
