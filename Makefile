@@ -1,0 +1,44 @@
+# huying — the front door. Every target works from a fresh clone.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+export HUYING_DATA_DIR ?= ./var
+
+.PHONY: run test lint format bench migrate seed clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, migrate, seed the Liwan demo district, print demo tokens, serve on :8000
+run: $(STAMP)
+	HUYING_DEMO=1 $(BIN)/huying migrate
+	HUYING_DEMO=1 $(BIN)/huying seed --demo
+	@echo "---- demo tokens ($(HUYING_DATA_DIR)/demo-tokens.txt) ----"
+	@cat $(HUYING_DATA_DIR)/demo-tokens.txt
+	@echo "---- serving on http://127.0.0.1:8000 (OpenAPI at /docs) ----"
+	HUYING_DEMO=1 HUYING_FAKE_CLOCK=$${HUYING_FAKE_CLOCK:-0} $(BIN)/huying serve
+
+## test: install with dev dependencies and run every test
+test: $(STAMP)
+	$(BIN)/pytest
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests migrations
+	$(BIN)/ruff check --fix src tests migrations
+
+migrate: $(STAMP)
+	$(BIN)/huying migrate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real SQLite-backed huying in a temp directory, a fake clock, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from huying.api.app import create_app
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.demo import principal_for_token
+from huying.domain.principal import Principal, Role
+from huying.migrate import upgrade
+from huying.settings import Settings
+
+# Monday 23 November 2026, 09:00 in Guangzhou.
+MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up HUYING_* from the developer's shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HUYING_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var"
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, demo=True, fake_clock=True)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=MONDAY_MORNING)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    upgrade(settings)
+    built = build_services(settings, clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services=services)) as c:
+        yield c
+
+
+class Tokens:
+    """Bearer tokens made on demand for any (role, unit) of the demo org."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._made: dict[Principal, str] = {}
+
+    def token(self, role: str, unit: str) -> str:
+        principal = principal_for_token(self._services.app.org, role, unit)
+        if principal not in self._made:
+            _, self._made[principal] = self._services.tokens.create(principal, label="test")
+        return self._made[principal]
+
+    def headers(self, role: str, unit: str, key: str | None = None, **extra: str) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self.token(role, unit)}", **extra}
+        if key is not None:
+            h["Idempotency-Key"] = key
+        return h
+
+    def district(self, role: Role) -> dict[str, str]:
+        return self.headers(role.value, self._services.app.org.district.code)
+
+
+@pytest.fixture
+def tokens(services: Services) -> Tokens:
+    return Tokens(services)
