@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4, uuid5
 
@@ -37,6 +37,8 @@ from huying.services.contacts import ContactBook
 
 _CALL_ID_NAMESPACE = UUID("3c5e8f0a-6a2b-4d4e-9a8f-2b6c1d0e7f91")
 _SAVE_ATTEMPTS = 8
+# Phones' clocks drift; a capture a few minutes "ahead" of the server is not in the future.
+_CAPTURE_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,11 @@ class Outcome:
     call: Call
     position: int
     replayed: bool = False
+
+
+def _utc(instant: datetime) -> datetime:
+    """Times are stored in UTC whatever offset the client sent."""
+    return instant.astimezone(UTC)
 
 
 class HuyingApplication(Application[UUID]):
@@ -131,6 +138,9 @@ class HuyingApplication(Application[UUID]):
             raise InvalidCommand("item_code", f"no item {draft.item_code} in catalog {self.catalog.version}")
         if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
+        now = self.clock.now()
+        if draft.occurred_at is not None and draft.occurred_at > now + _CAPTURE_CLOCK_SKEW:
+            raise InvalidCommand("occurred_at", "the capture time lies in the future")
         call_id = self._call_id(principal, sub.key)
         community = self.org.community_of(draft.grid_code)
         cmd = self._command(principal, sub)
@@ -147,7 +157,7 @@ class HuyingApplication(Application[UUID]):
             description=draft.description,
             channel=draft.channel,
             urgency=draft.urgency,
-            occurred_at=draft.occurred_at,
+            occurred_at=_utc(draft.occurred_at) if draft.occurred_at else None,
             location=draft.location,
             reporter_ref=self.contacts.keep(call_id, draft.reporter) if draft.reporter else None,
             attachments=list(draft.attachments),
@@ -249,7 +259,7 @@ class HuyingApplication(Application[UUID]):
             order_id,
             sub,
             "request-extension",
-            lambda c, cmd: c.request_extension(cmd, order_id, until, reason),
+            lambda c, cmd: c.request_extension(cmd, order_id, _utc(until), reason),
         )
 
     def grant_extension(self, p: Principal, order_id: str, sub: Submission, note: str | None) -> Outcome:
@@ -349,10 +359,11 @@ class HuyingApplication(Application[UUID]):
                 raise InvalidCommand(where, f"no department {code} in org {self.org.version}")
         if len(set(codes)) != len(codes):
             raise InvalidCommand("assisting_departments", "each department gets one order")
-        if plan.deadline <= self.clock.now():
+        deadline = _utc(plan.deadline)
+        if deadline <= self.clock.now():
             raise InvalidCommand("deadline", "the deadline must lie in the future")
         return [
-            OrderSpec(code, OrderRole.LEAD if i == 0 else OrderRole.ASSIST, plan.deadline, plan.instructions)
+            OrderSpec(code, OrderRole.LEAD if i == 0 else OrderRole.ASSIST, deadline, plan.instructions)
             for i, code in enumerate(codes)
         ]
 

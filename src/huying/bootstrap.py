@@ -38,6 +38,7 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    settings.ensure_safe()
     clock = clock or make_clock(settings)
     org = load_org()
     catalog = load_catalog(org)

@@ -110,8 +110,8 @@ def serve(
     if workers > 1 and settings.events_url.startswith("sqlite"):
         typer.echo("error: SQLite means one server process; use --workers 1", err=True)
         raise typer.Exit(2)
+    _check_startup(settings)
     upgrade(settings)
-    settings.resolved_secret_key()  # fail fast, before binding, on a missing key
     uvicorn.run(
         "huying.api.app:create_app",
         factory=True,
@@ -121,6 +121,20 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+def _check_startup(settings: Settings) -> None:
+    """Fail before binding a port: bad reference data or a missing key stop start-up with a
+    message naming the problem, not a traceback."""
+    from huying.reference import ReferenceDataError, load_catalog, load_org
+    from huying.settings import UnsafeSettings
+
+    try:
+        load_catalog(load_org())
+        settings.ensure_safe()
+    except (ReferenceDataError, UnsafeSettings) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
             self.events_url = _sibling_events_url(self.database_url)
         return self
 
+    def ensure_safe(self) -> None:
+        """Refuses settings that would be unsafe in production (demo mode allows them)."""
+        if self.fake_clock and not self.demo:
+            raise UnsafeSettings("HUYING_FAKE_CLOCK is for demos and tests: it needs HUYING_DEMO=1")
+        self.resolved_secret_key()
+
     def resolved_secret_key(self) -> str:
         """The key that encrypts reporter contacts; demo mode keeps one in the data directory."""
         if self.secret_key:
