@@ -191,11 +191,15 @@ class ReporterPublic(BaseModel):
 
 
 class ChainStep(BaseModel):
+    """One stint: a unit holding the call at a level (departments hold work orders instead)."""
+
     level: Level
     holder: str
+    round: int
     at: datetime
-    departments: list[str] | None = None
-    round: int | None = None
+    acknowledged_at: datetime | None
+    ended_at: datetime | None
+    outcome: Literal["escalated", "resolved", "withdrawn", "merged"] | None
 
 
 class CallPublic(BaseModel):

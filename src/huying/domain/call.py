@@ -43,9 +43,10 @@ class Call(Aggregate):
         fingerprint: str | None
 
         def mutate(self, aggregate: Any) -> Any:
+            before = aggregate.order_marks() if aggregate is not None else {}
             call = super().mutate(aggregate)
             if call is not None:
-                call._remember(self)
+                call._remember(self, before)
             return call
 
         @property
@@ -92,7 +93,7 @@ class Call(Aggregate):
             call.raised_at = self.at
             call.raised_by = self.actor
             call.holder = self.community_code
-            call.chain.append({"level": Level.COMMUNITY.value, "holder": self.community_code, "at": self.at})
+            call._begin_stint(Level.COMMUNITY, self.community_code, self.at)
 
     item_code: str
     catalog_version: str
@@ -195,14 +196,49 @@ class Call(Aggregate):
             raise InvalidCommand("work_order", f"no work order {order_id} on this call")
         return order
 
-    def _remember(self, event: Call.Event) -> None:
-        """Every event's bookkeeping, in one place: stamps and remembered requests."""
+    def order_marks(self) -> dict[str, tuple[Any, ...]]:
+        """What a department's queue shows of each order, to tell which ones an event changed."""
+        return {
+            o.id: (o.status, o.deadline, o.extension is not None, o.result, o.progress_notes)
+            for o in self.work_orders.values()
+        }
+
+    def _remember(self, event: Call.Event, orders_before: dict[str, tuple[Any, ...]]) -> None:
+        """Every event's bookkeeping, in one place: stamps, changed orders, remembered requests."""
+        for order_id, mark in self.order_marks().items():
+            if orders_before.get(order_id) != mark:
+                self.work_orders[order_id].last_version = self.version
         name = type(event).__name__
         self.stamps.setdefault(f"first_{name}", event.at)
         self.stamps[f"last_{name}"] = event.at
         if event.idempotency_key is not None:
             scope = request_scope(event.actor, event.action, event.target)
             self.requests[(scope, event.idempotency_key)] = Remembered(self.version, event.fingerprint)
+
+    # --- stints: who held the call at which level, and how each stint ended ----------------
+
+    @property
+    def stint(self) -> dict[str, Any]:
+        """The current stint: the unit now holding the call at its level."""
+        return self.chain[-1]
+
+    def _begin_stint(self, level: Level, holder: str, at: datetime) -> None:
+        self.chain.append(
+            {
+                "level": level.value,
+                "holder": holder,
+                "round": self.round,
+                "at": at,
+                "acknowledged_at": None,
+                "ended_at": None,
+                "outcome": None,
+            }
+        )
+
+    def _end_stint(self, outcome: str, at: datetime) -> None:
+        if self.chain and self.stint["ended_at"] is None:
+            self.stint["ended_at"] = at
+            self.stint["outcome"] = outcome
 
     def _cancel_open_orders(self) -> None:
         for o in self.work_orders.values():
@@ -217,6 +253,7 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             call.status = Status.IN_PROGRESS
+            call.stint["acknowledged_at"] = call.stint["acknowledged_at"] or self.at
 
     def acknowledge(self, cmd: Command, note: str | None = None) -> None:
         """响应: the holder takes the call on."""
@@ -228,10 +265,11 @@ class Call(Aggregate):
         to_street: str
 
         def apply(self, call: Call) -> None:
+            call._end_stint("escalated", self.at)
             call.level = Level.STREET
             call.holder = self.to_street
             call.status = Status.AWAITING_RESPONSE
-            call.chain.append({"level": Level.STREET.value, "holder": self.to_street, "at": self.at})
+            call._begin_stint(Level.STREET, self.to_street, self.at)
 
     def escalate(self, cmd: Command, reason: str) -> None:
         """上呼 (社区有呼，街道必应): the community calls up to its street."""
@@ -255,14 +293,6 @@ class Call(Aggregate):
                 )
             call.level = Level.DEPARTMENT
             call.status = Status.DISPATCHED
-            call.chain.append(
-                {
-                    "level": Level.DEPARTMENT.value,
-                    "holder": call.holder,
-                    "at": self.at,
-                    "departments": [o["department_code"] for o in self.orders],
-                }
-            )
 
     def dispatch(self, cmd: Command, orders: list[OrderSpec]) -> None:
         """派单 (街道有呼，部门必应): the street sends work orders, each with a deadline."""
@@ -407,6 +437,7 @@ class Call(Aggregate):
         def apply(self, call: Call) -> None:
             call.status = Status.RESOLVED
             call.resolved_level = Level(self.level)
+            call._end_stint("resolved", self.at)
 
     def resolve(self, cmd: Command, summary: str) -> None:
         """办结: the holder declares the matter solved."""
@@ -464,9 +495,7 @@ class Call(Aggregate):
             call.holder = self.holder
             call.status = Status.IN_PROGRESS
             call.resolved_level = None
-            call.chain.append(
-                {"level": self.level, "holder": self.holder, "at": self.at, "round": call.round}
-            )
+            call._begin_stint(call.level, self.holder, self.at)
 
     def reopen(self, cmd: Command, reason: str) -> None:
         """重办: a dissatisfied call goes back to whoever resolved it, in a new round."""
@@ -497,6 +526,7 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             call.status = Status.WITHDRAWN
+            call._end_stint("withdrawn", self.at)
             call._cancel_open_orders()
 
     def withdraw(self, cmd: Command, reason: str) -> None:
@@ -511,6 +541,7 @@ class Call(Aggregate):
         def apply(self, call: Call) -> None:
             call.status = Status.MERGED
             call.merged_into = self.into
+            call._end_stint("merged", self.at)
             call._cancel_open_orders()
 
     def merge_into(self, cmd: Command, target: Call, reason: str) -> None:

@@ -78,6 +78,7 @@ class WorkOrder:
     signed_at: datetime | None = None
     completed_at: datetime | None = None
     progress_notes: int = 0
+    last_version: int = 0
 
     @property
     def is_open(self) -> bool:
