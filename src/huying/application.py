@@ -107,6 +107,18 @@ class HuyingApplication(Application[UUID]):
         self.contacts = contacts
         self.reopen_window = reopen_window
         self.positions = EventPositions(self.recorder)
+        self._saved_listeners: list[Callable[[int], None]] = []
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Called with the log position after every local save (wakes the projector)."""
+        self._saved_listeners.append(listener)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            for listener in self._saved_listeners:
+                listener(recordings[-1].notification.id)
+        return recordings
 
     # --- reads -------------------------------------------------------------------------
 

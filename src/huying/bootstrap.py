@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from huying.application import HuyingApplication
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
+from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
 from huying.services.tokens import TokenStore
@@ -25,8 +26,10 @@ class Services:
     tokens: TokenStore
     contacts: ContactBook
     app: HuyingApplication
+    projector: Projector
 
     def close(self) -> None:
+        self.projector.stop()
         self.app.close()
         self.engine.dispose()
 
@@ -52,4 +55,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         contacts=contacts,
         reopen_window=timedelta(days=settings.reopen_window_days),
     )
-    return Services(settings, clock, engine, TokenStore(engine, clock), contacts, app)
+    projector = Projector(app, engine, batch_size=settings.projector_batch_size)
+    return Services(settings, clock, engine, TokenStore(engine, clock), contacts, app, projector)

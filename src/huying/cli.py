@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -121,6 +122,65 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@cli.command()
+def rebuild(
+    batch_size: Annotated[int, typer.Option(help="notifications per transaction")] = 5000,
+) -> None:
+    """Drop every read model and refill it from the event log."""
+    import time
+
+    from huying.bootstrap import build_services
+    from huying.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    services = build_services(settings)
+    try:
+        projector = services.projector
+        projector.batch_size = batch_size
+        total = services.app.recorder.max_notification_id() or 0
+        projector.reset()
+        started = time.perf_counter()
+        with typer.progressbar(length=total, label="rebuilding read models", file=sys.stderr) as bar:
+            done = projector.catch_up(on_batch=bar.update)
+        elapsed = time.perf_counter() - started
+    finally:
+        services.close()
+    rate = done / elapsed if elapsed > 0 else 0.0
+    typer.echo(f"rebuilt from {done} events in {elapsed:.1f} s ({rate:,.0f} events/s)", err=True)
+
+
+@cli.command()
+def project(
+    once: Annotated[bool, typer.Option(help="catch up and exit instead of following the log")] = False,
+) -> None:
+    """Run the projector on its own (set HUYING_RUN_PROJECTOR=0 on the API servers)."""
+    import signal
+    import threading
+
+    from huying.bootstrap import build_services
+    from huying.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    services = build_services(settings)
+    try:
+        if once:
+            done = services.projector.catch_up()
+            typer.echo(
+                f"projected {done} events; at position {services.projector.progress.position}", err=True
+            )
+            return
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        services.projector.start()
+        typer.echo("projecting; Ctrl-C to stop", err=True)
+        stopped.wait()
+    finally:
+        services.close()
 
 
 def _check_startup(settings: Settings) -> None:

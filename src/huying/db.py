@@ -3,21 +3,44 @@ their schema; the event store's own tables belong to the eventsourcing library."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     Column,
     DateTime,
+    Dialect,
     Engine,
     LargeBinary,
     MetaData,
     String,
     Table,
+    TypeDecorator,
     create_engine,
     event,
 )
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Instants stored in UTC and always read back timezone-aware (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give an offset")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 api_tokens = Table(
     "api_tokens",
@@ -27,8 +50,8 @@ api_tokens = Table(
     Column("role", String(32), nullable=False),
     Column("unit", String(64), nullable=False),
     Column("label", String(200), nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )
 
 reporter_contacts = Table(
@@ -37,8 +60,8 @@ reporter_contacts = Table(
     Column("ref", String(36), primary_key=True),
     Column("name_enc", LargeBinary, nullable=True),
     Column("phone_enc", LargeBinary, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("erased_at", UtcDateTime(), nullable=True),
 )
 
 

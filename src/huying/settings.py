@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     reopen_window_days: int = Field(default=7, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     min_position_wait_seconds: float = Field(default=5.0, ge=0, le=5.0)
+    # The embedded default projects inside `huying serve`; set 0 when `huying project` runs apart.
+    run_projector: bool = True
+    projector_batch_size: int = Field(default=500, ge=1, le=100_000)
+    max_long_poll_seconds: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -13,7 +13,7 @@ from huying import __version__
 from huying.api import problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
-from huying.api.routers import calls, clock, ops, reference, work_orders
+from huying.api.routers import calls, clock, departments, ledger, ops, reference, work_orders
 from huying.bootstrap import Services, build_services
 from huying.settings import Settings
 
@@ -31,7 +31,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.run_projector:
+            built.projector.start()
         yield
+        built.projector.stop()
         if services is None:  # we built them, we close them
             built.close()
 
@@ -46,7 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = built
     app.state.registry = CollectorRegistry()
     problems.install(app)
-    for module in (calls, work_orders, reference, ops, clock):
+    for module in (calls, work_orders, departments, ledger, reference, ops, clock):
         app.include_router(module.router)
     app.add_middleware(
         Gate,

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 
 from huying.application import HuyingApplication, Submission
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.principal import Principal
+from huying.projections.runner import ReadModelsBehind
 
 
 def _principal(request: Request) -> Principal:
@@ -72,7 +73,21 @@ def parse_call_id(raw: str) -> UUID:
         raise CallNotFound(f"no call {raw} in your jurisdiction") from None
 
 
+def _read_position(request: Request, min_position: Annotated[int | None, Query(ge=0)] = None) -> int:
+    """Read-your-writes: wait (bounded) until the read models reach ``min_position``."""
+    services = _services(request)
+    projector = services.projector
+    if min_position is not None and not projector.wait_until(
+        min_position, services.settings.min_position_wait_seconds
+    ):
+        raise ReadModelsBehind(
+            f"read models are at {projector.position()}, not yet at {min_position}; retry shortly"
+        )
+    return projector.position()
+
+
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 HuyingServices = Annotated[Services, Depends(_services)]
 HuyingApp = Annotated[HuyingApplication, Depends(_application)]
 Identity = Annotated[RequestIdentity, Depends(_identity)]
+ReadPosition = Annotated[int, Depends(_read_position)]

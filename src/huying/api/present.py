@@ -8,10 +8,12 @@ from typing import Any
 
 from huying.api.schemas import (
     CallPublic,
+    CallSummary,
     ChainStep,
     EvaluationPublic,
     ExtensionPublic,
     HistoryEntry,
+    QueueItem,
     ReporterPublic,
     WorkOrderPublic,
 )
@@ -129,3 +131,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def call_summary(row: dict[str, Any]) -> CallSummary:
+    return CallSummary(id=row["call_id"], **{k: v for k, v in row.items() if k != "call_id"})
+
+
+def queue_item(row: dict[str, Any]) -> QueueItem:
+    fields = {k: v for k, v in row.items() if k not in ("order_id", "updated_position")}
+    return QueueItem(id=row["order_id"], cursor=row["updated_position"], **fields)

@@ -18,6 +18,7 @@ from huying.domain.errors import (
     StaleVersion,
     TransitionNotAllowed,
 )
+from huying.projections.runner import ReadModelsBehind
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -95,6 +96,10 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _behind(_: Request, exc: Exception) -> JSONResponse:
+    return problem(503, "read-models-behind", "Read models behind", str(exc), headers={"Retry-After": "1"})
+
+
 async def _unexpected(_: Request, __: Exception) -> JSONResponse:
     # Logged by the server; the client gets no stack trace.
     return problem(500, "internal-error", "Internal error", "the server failed; nothing was changed")
@@ -104,4 +109,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ReadModelsBehind, _behind)
     app.add_exception_handler(Exception, _unexpected)

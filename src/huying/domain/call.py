@@ -112,6 +112,7 @@ class Call(Aggregate):
     raised_at: datetime
     raised_by: dict[str, str]
     holder: str
+    updated_at: datetime
 
     def __init__(self) -> None:
         # Raised.apply fills in what the call was raised with.
@@ -209,6 +210,7 @@ class Call(Aggregate):
             if orders_before.get(order_id) != mark:
                 self.work_orders[order_id].last_version = self.version
         name = type(event).__name__
+        self.updated_at = event.at
         self.stamps.setdefault(f"first_{name}", event.at)
         self.stamps[f"last_{name}"] = event.at
         if event.idempotency_key is not None:
@@ -290,6 +292,7 @@ class Call(Aggregate):
                     deadline=o["deadline"],
                     instructions=o["instructions"],
                     dispatched_at=self.at,
+                    round=call.round,
                 )
             call.level = Level.DEPARTMENT
             call.status = Status.DISPATCHED

@@ -72,6 +72,7 @@ class WorkOrder:
     deadline: datetime
     instructions: str
     dispatched_at: datetime
+    round: int = 1
     status: OrderStatus = OrderStatus.DISPATCHED
     extension: dict[str, Any] | None = None
     result: str | None = None

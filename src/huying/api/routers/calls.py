@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, parse_call_id
-from huying.api.present import call_public, history_entry
+from fastapi import APIRouter, Query, Response
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
+from huying.api.params import enum_list
+from huying.api.present import call_public, call_summary, history_entry
 from huying.api.respond import with_call
 from huying.api.schemas import (
     AcknowledgeBody,
     CallCreate,
+    CallPage,
     CallPublic,
     DispatchBody,
     EvaluateBody,
@@ -21,7 +25,13 @@ from huying.api.schemas import (
     SuperviseBody,
 )
 from huying.application import CallDraft, DispatchPlan
+from huying.bootstrap import Services
 from huying.domain.contact import Contact
+from huying.domain.errors import InvalidCommand
+from huying.domain.levels import Level
+from huying.domain.states import Status
+from huying.projections.search import CallFilter
+from huying.projections.search import search_calls as search_calls_in
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
@@ -46,6 +56,38 @@ def raise_call(
     outcome = s.app.raise_call(p, draft, ident.submission(body))
     response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
     return with_call(response, outcome, p, s)
+
+
+@router.get("", response_model=CallPage)
+def search_calls(
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    unit: Annotated[str | None, Query(max_length=64, description="calls this unit has to do with")] = None,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    level: Level | None = None,
+    overdue: bool | None = None,
+    item: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[int, Query(ge=0, description="the `next` cursor of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CallPage:
+    """Search the escalation state (read model), within your jurisdiction."""
+    query = CallFilter(
+        unit=_known_unit(s, unit),
+        statuses=enum_list(status, Status, "status"),
+        level=level.value if level else None,
+        overdue=overdue,
+        item=item,
+    )
+    with s.engine.connect() as conn:
+        page = search_calls_in(conn, p, s.app.org, query, s.clock.now(), after, limit)
+    return CallPage(data=[call_summary(r) for r in page.rows], next=page.next, position=position)
+
+
+def _known_unit(s: Services, unit: str | None) -> str | None:
+    if unit is not None and s.app.org.unit(unit) is None:
+        raise InvalidCommand("unit", f"no unit {unit} in org {s.app.org.version}")
+    return unit
 
 
 @router.get("/{call_id}", response_model=CallPublic)

@@ -1,0 +1,60 @@
+"""部门工单队列 — a department's work queue, pulled by its own systems with a cursor."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.params import enum_list
+from huying.api.present import queue_item
+from huying.api.schemas import QueuePage
+from huying.domain.errors import CallNotFound
+from huying.domain.org import UnitKind
+from huying.domain.principal import Role
+from huying.domain.states import OrderStatus
+from huying.projections.work_orders import department_queue
+
+router = APIRouter(prefix="/api/v1/departments", tags=["work orders"])
+
+_READERS_OF_EVERY_QUEUE = frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
+
+
+@router.get("/{code}/work-orders", response_model=QueuePage)
+async def pull_queue(
+    code: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    status: Annotated[
+        str | None, Query(description="comma-separated: dispatched, signed, returned, completed, cancelled")
+    ] = None,
+    after: Annotated[int, Query(ge=0, description="the cursor: the `next` of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    wait: Annotated[float, Query(ge=0, description="long-poll: seconds to wait for new work")] = 0,
+) -> QueuePage:
+    """The department's orders changed since the cursor, oldest change first. With ``wait``,
+    an empty answer is held until new work arrives or the wait runs out."""
+    if not s.app.org.is_kind(code, UnitKind.DEPARTMENT) or not (
+        p.role in _READERS_OF_EVERY_QUEUE or (p.role is Role.DEPARTMENT and p.unit == code)
+    ):
+        raise CallNotFound(f"no work queue {code} in your jurisdiction")
+    statuses = enum_list(status, OrderStatus, "status")
+    deadline = time.monotonic() + min(wait, s.settings.max_long_poll_seconds)
+
+    def fetch() -> list[dict[str, object]]:
+        with s.engine.connect() as conn:
+            return department_queue(conn, code, statuses, s.clock.now(), after, limit)
+
+    rows = await run_in_threadpool(fetch)
+    while not rows and (remaining := deadline - time.monotonic()) > 0:
+        await s.projector.changed(remaining)
+        rows = await run_in_threadpool(fetch)
+    return QueuePage(
+        data=[queue_item(r) for r in rows],
+        next=int(str(rows[-1]["updated_position"])) if rows else None,
+        position=max(position, s.projector.position()),
+    )

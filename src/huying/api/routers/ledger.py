@@ -1,0 +1,40 @@
+"""台账 — open problems per unit, until each is struck off (销号)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.present import call_summary
+from huying.api.schemas import LedgerPage, LedgerSummary
+from huying.domain.errors import InvalidCommand
+from huying.domain.principal import DISTRICT_WIDE
+from huying.projections.search import ledger
+
+router = APIRouter(prefix="/api/v1", tags=["read models"])
+
+
+@router.get("/ledger", response_model=LedgerPage)
+def get_ledger(
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> LedgerPage:
+    """The unit's open problems (not yet closed, withdrawn or merged), within your jurisdiction."""
+    org = s.app.org
+    unit = unit or (org.district.code if p.role in DISTRICT_WIDE else p.unit)
+    if org.unit(unit) is None:
+        raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    with s.engine.connect() as conn:
+        summary, page = ledger(conn, p, org, unit, s.clock.now(), after, limit)
+    return LedgerPage(
+        summary=LedgerSummary(**summary),
+        data=[call_summary(r) for r in page.rows],
+        next=page.next,
+        position=position,
+    )

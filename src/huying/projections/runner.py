@@ -1,0 +1,263 @@
+"""huying's catch-up projector over the notification log.
+
+Reads a batch with ``recorder.select_notifications``, folds the events into the calls they
+belong to (an LRU of Call aggregates, each reloaded from the store at exactly the version it
+needs when not cached), recomputes those calls' rows in every read model, and commits the rows
+**and** the tracking position in one transaction. A crash anywhere rolls the batch back; the
+next run starts again from the stored position, so nothing is counted twice. Works unchanged on
+SQLite and PostgreSQL: it needs nothing but ``select_notifications`` and a SQL database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from huying.application import HuyingApplication
+from huying.domain.call import Call
+from huying.projections.escalation import EscalationState
+from huying.projections.evaluations import EvaluationFacts
+from huying.projections.rows import ReadModel
+from huying.projections.signal import Progress
+from huying.projections.sla import SlaFacts
+from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
+from huying.projections.work_orders import WorkQueues
+
+log = logging.getLogger(__name__)
+
+TRACKING_NAME = "read-models"
+# How often a process without its own projector looks at the tracking position.
+_POLL_APART = 0.05
+
+
+def read_models() -> list[ReadModel]:
+    return [EscalationState(), WorkQueues(), SlaFacts(), EvaluationFacts()]
+
+
+class CallCache:
+    """Calls as of the last event the projector applied, with their version → position maps."""
+
+    def __init__(self, app: HuyingApplication, maxsize: int) -> None:
+        self._app = app
+        self._maxsize = maxsize
+        self._calls: OrderedDict[UUID, tuple[Call, dict[int, int]]] = OrderedDict()
+
+    def before(self, call_id: UUID, version: int) -> tuple[Call | None, dict[int, int]]:
+        """The call as it stood just before ``version``."""
+        cached = self._calls.pop(call_id, None)
+        if cached is not None and cached[0].version == version - 1:
+            return cached
+        if version == 1:
+            return None, {}
+        call: Call = self._app.repository.get(call_id, version=version - 1)
+        return call, self._app.positions.of_call(call_id)
+
+    def keep(self, call: Call, positions: dict[int, int]) -> None:
+        self._calls[call.id] = (call, positions)
+        while len(self._calls) > self._maxsize:
+            self._calls.popitem(last=False)
+
+    def clear(self) -> None:
+        self._calls.clear()
+
+
+class Projector:
+    def __init__(
+        self,
+        app: HuyingApplication,
+        engine: Engine,
+        *,
+        models: Sequence[ReadModel] | None = None,
+        batch_size: int = 500,
+        cache_size: int = 20_000,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.models = list(models or read_models())
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.cache = CallCache(app, cache_size)
+        self.progress = Progress(self.tracked_position())
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- position -------------------------------------------------------------------------
+
+    def tracked_position(self) -> int:
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
+            ).scalar()
+        return int(stored or 0)
+
+    # --- one batch, exactly once ----------------------------------------------------------
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Project the next batch; returns how many notifications it covered (0 = caught up)."""
+        with self._lock:
+            start = self.tracked_position()
+            batch = self.app.recorder.select_notifications(
+                start=start, limit=limit or self.batch_size, inclusive_of_start=False
+            )
+            if not batch:
+                return 0
+            touched = self._fold(batch)
+            try:
+                self._commit(touched, start, batch[-1].id)
+            except BaseException:
+                self.cache.clear()  # the cached calls ran ahead of what was committed
+                raise
+            self.progress.advance(batch[-1].id)
+            return len(batch)
+
+    def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        total = 0
+        while n := self.run_once():
+            total += n
+            if on_batch:
+                on_batch(n)
+        return total
+
+    def _fold(self, batch: Sequence[Notification]) -> dict[UUID, tuple[Call, dict[int, int]]]:
+        touched: dict[UUID, tuple[Call, dict[int, int]]] = {}
+        for n in batch:
+            event = self.app.mapper.to_domain_event(n)
+            if not isinstance(event, Call.Event):
+                continue
+            call_id = n.originator_id
+            assert isinstance(call_id, UUID)
+            call, positions = touched.get(call_id) or self.cache.before(call_id, n.originator_version)
+            call = event.mutate(call)
+            positions[n.originator_version] = n.id
+            touched[call_id] = (call, positions)
+        for call, positions in touched.values():
+            self.cache.keep(call, positions)
+        return touched
+
+    def _commit(self, touched: dict[UUID, tuple[Call, dict[int, int]]], start: int, end: int) -> None:
+        ids = [str(i) for i in touched]
+        rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
+        for call, positions in touched.values():
+            for model in self.models:
+                for table, table_rows in model.rows(call, positions).items():
+                    rows[table.name].extend(table_rows)
+        with self.engine.begin() as conn:
+            moved = self._move_tracking(conn, start, end)
+            if not moved:  # another projector committed this batch first; ours is void
+                raise ProjectorRace(f"tracking moved past {start} under us")
+            for table in READ_MODEL_TABLES:
+                for chunk in _chunks(ids, 500):
+                    conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
+                if rows[table.name]:
+                    conn.execute(insert(table), rows[table.name])
+
+    @staticmethod
+    def _move_tracking(conn: Connection, start: int, end: int) -> bool:
+        if start == 0:
+            exists = conn.execute(
+                select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
+            ).first()
+            if exists is None:
+                conn.execute(insert(projection_tracking).values(name=TRACKING_NAME, position=end))
+                return True
+        result = conn.execute(
+            update(projection_tracking)
+            .where(projection_tracking.c.name == TRACKING_NAME, projection_tracking.c.position == start)
+            .values(position=end)
+        )
+        return bool(result.rowcount)
+
+    # --- rebuild --------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Drop every read-model row and the tracking position (rebuild starts from nothing)."""
+        with self._lock, self.engine.begin() as conn:
+            for table in READ_MODEL_TABLES:
+                conn.execute(delete(table))
+            conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
+        self.cache.clear()
+        self.progress.reset(0)
+
+    # --- read-your-writes ------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def position(self) -> int:
+        """How far the read models have got (another process may be the one projecting)."""
+        return self.progress.position if self.running else self.tracked_position()
+
+    def wait_until(self, position: int, timeout: float) -> bool:
+        """Block until the read models reach ``position``; False if ``timeout`` passes first."""
+        if self.running:
+            return self.progress.wait_for(position, timeout)
+        deadline = time.monotonic() + timeout
+        while self.tracked_position() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_APART)
+        return True
+
+    async def changed(self, timeout: float) -> None:
+        """Return after the next committed batch, or after ``timeout``."""
+        if self.running:
+            await self.progress.changed(timeout)
+        else:
+            await asyncio.sleep(min(timeout, _POLL_APART))
+
+    # --- running in the background ----------------------------------------------------------
+
+    def wake(self, _position: int | None = None) -> None:
+        """Called after a local save: project now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self.app.on_saved(self.wake)
+        self._thread = threading.Thread(target=self._loop, name="huying-projector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+            except ProjectorRace:
+                log.warning("another projector is running; this one follows")
+            except Exception:
+                log.exception("projector batch failed; retrying from the stored position")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+
+class ReadModelsBehind(RuntimeError):
+    """The read models did not reach the asked-for position in time (503, retry)."""
+
+
+class ProjectorRace(RuntimeError):
+    """Two projectors ran the same batch; the loser's transaction was rolled back."""
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,126 @@
+"""Read-model tables. Every row belongs to one call (``call_id``), so the runner can replace a
+call's rows wholesale whenever the call changes: incremental and rebuilt results are the same
+function of the same events. Schema owned by Alembic (``migrations/versions/0002_*``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+
+from huying.db import UtcDateTime, metadata
+
+projection_tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+# 呼叫状态 — escalation state: one row per call.
+rm_calls = Table(
+    "rm_calls",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),  # log position of Raised: a stable cursor
+    Column("position", Integer, nullable=False),  # log position of the latest event
+    Column("version", Integer, nullable=False),
+    Column("item_code", String(64), nullable=False),
+    Column("grid_code", String(64), nullable=False),
+    Column("community_code", String(64), nullable=False),
+    Column("street_code", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("holder", String(64), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),  # 销号
+    Column("supervised", Integer, nullable=False),
+    # The current stint's clocks (filled once SLA clocks exist; work orders carry their own).
+    Column("response_due", UtcDateTime(), nullable=True),
+    Column("resolution_due", UtcDateTime(), nullable=True),
+    Index("ix_rm_calls_community", "community_code", "seq"),
+    Index("ix_rm_calls_street", "street_code", "seq"),
+    Index("ix_rm_calls_holder_status", "holder", "status"),
+    Index("ix_rm_calls_status", "status", "seq"),
+    Index("ix_rm_calls_item", "item_code", "seq"),
+)
+
+# 工单 — one row per work order: the department queues.
+rm_work_orders = Table(
+    "rm_work_orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("call_id", String(36), nullable=False, index=True),
+    Column("department_code", String(64), nullable=False),
+    Column("role", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("deadline", UtcDateTime(), nullable=False),
+    Column("instructions", Text, nullable=False),
+    Column("dispatched_at", UtcDateTime(), nullable=False),
+    Column("signed_at", UtcDateTime(), nullable=True),
+    Column("completed_at", UtcDateTime(), nullable=True),
+    Column("extension_until", UtcDateTime(), nullable=True),
+    Column("result", Text, nullable=True),
+    Column("round", Integer, nullable=False),
+    Column("updated_position", Integer, nullable=False),  # the queue cursor
+    Column("item_code", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("street_code", String(64), nullable=False),
+    Column("call_status", String(24), nullable=False),
+    Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
+    Index("ix_rm_work_orders_dept_status", "department_code", "status", "deadline"),
+)
+
+# 层级时段 — one row per stint: a community or street holding the call at its level.
+rm_stints = Table(
+    "rm_stints",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("unit", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("arrived_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("response_due", UtcDateTime(), nullable=True),
+    Column("resolution_due", UtcDateTime(), nullable=True),
+    Index("ix_rm_stints_unit", "unit", "arrived_at"),
+)
+
+# 一呼一评 — one row per evaluated round.
+rm_evaluations = Table(
+    "rm_evaluations",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("contacted", Boolean, nullable=False),
+    Column("solved", Boolean, nullable=True),
+    Column("satisfaction", String(24), nullable=True),
+    Column("resolved_level", String(16), nullable=True),
+    Column("community_code", String(64), nullable=False),
+    Column("street_code", String(64), nullable=True),  # set when the round reached the street
+    Column("lead_department", String(64), nullable=True),  # the lead order completed in the round
+    Column("reopened", Boolean, nullable=False),
+    Index("ix_rm_evaluations_at", "at"),
+)
+
+# 督办 — one row per supervision flag against a unit.
+rm_supervisions = Table(
+    "rm_supervisions",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("unit", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_rm_supervisions_unit", "unit", "at"),
+)
+
+READ_MODEL_TABLES = (rm_calls, rm_work_orders, rm_stints, rm_evaluations, rm_supervisions)

@@ -1,0 +1,74 @@
+"""工单队列 — department work queues: one row per work order, cursor = last change position."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from huying.domain.call import Call
+from huying.domain.states import OPEN_ORDER
+from huying.projections.rows import Row
+from huying.projections.tables import rm_work_orders
+
+
+class WorkQueues:
+    tables: tuple[Table, ...] = (rm_work_orders,)
+
+    def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        return {
+            rm_work_orders: [
+                {
+                    "order_id": o.id,
+                    "call_id": str(call.id),
+                    "department_code": o.department_code,
+                    "role": o.role.value,
+                    "status": o.status.value,
+                    "deadline": o.deadline,
+                    "instructions": o.instructions,
+                    "dispatched_at": o.dispatched_at,
+                    "signed_at": o.signed_at,
+                    "completed_at": o.completed_at,
+                    "extension_until": o.extension["until"] if o.extension else None,
+                    "result": o.result,
+                    "round": o.round,
+                    "updated_position": positions[o.last_version],
+                    "item_code": call.item_code,
+                    "title": call.title,
+                    "street_code": call.street_code,
+                    "call_status": call.status.value,
+                }
+                for o in call.work_orders.values()
+            ]
+        }
+
+
+def department_queue(
+    conn: Connection, department: str, statuses: tuple[str, ...], now: datetime, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A department's orders changed since ``after`` (the cursor), oldest change first."""
+    late = (rm_work_orders.c.status.in_([s.value for s in OPEN_ORDER])) & (rm_work_orders.c.deadline < now)
+    query = select(rm_work_orders, late.label("overdue")).where(
+        rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after
+    )
+    if statuses:
+        query = query.where(rm_work_orders.c.status.in_(statuses))
+    ordered = query.order_by(rm_work_orders.c.updated_position, rm_work_orders.c.order_id)
+    rows = [dict(r._mapping) for r in conn.execute(ordered.limit(limit + 1))]
+    if len(rows) > limit:
+        # One event can change two of a department's orders (a re-dispatch cancels the old one):
+        # never end a page between them, or the cursor would skip one.
+        edge = rows[limit - 1]["updated_position"]
+        rows = rows[:limit]
+        rows += [
+            dict(r._mapping)
+            for r in conn.execute(
+                ordered.where(
+                    rm_work_orders.c.updated_position == edge,
+                    rm_work_orders.c.order_id > rows[-1]["order_id"],
+                )
+            )
+        ]
+    return rows
