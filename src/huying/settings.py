@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     run_projector: bool = True
     projector_batch_size: int = Field(default=500, ge=1, le=100_000)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
+    # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
+    score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
+    # A unit needs this many evaluated calls in the period to be ranked (one lucky call must not top the list).
+    min_evaluated_for_rank: int = Field(default=5, ge=1)
+
+    @field_validator("score_weights")
+    @classmethod
+    def _weights_sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(w < 0 for w in v) or abs(sum(v) - 1) > 1e-9:
+            raise ValueError("score_weights (响应率, 解决率, 满意率) must be non-negative and sum to 1")
+        return v
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

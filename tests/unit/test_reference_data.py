@@ -135,9 +135,7 @@ def test_item_names_and_trigger_conditions_are_distinct(catalog: Catalog) -> Non
     assert len({item.trigger for item in items}) == len(items)
 
 
-def test_every_item_has_a_lead_department_and_a_handling_standard(
-    catalog: Catalog, org: Org
-) -> None:
+def test_every_item_has_a_lead_department_and_a_handling_standard(catalog: Catalog, org: Org) -> None:
     for item in catalog.items.values():
         assert item.standard and item.trigger, item.code
         assert org.is_kind(item.lead_department, UnitKind.DEPARTMENT), item.code

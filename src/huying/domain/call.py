@@ -299,6 +299,8 @@ class Call(Aggregate):
 
     def dispatch(self, cmd: Command, orders: list[OrderSpec]) -> None:
         """派单 (街道有呼，部门必应): the street sends work orders, each with a deadline."""
+        if [o.role for o in orders].count(OrderRole.LEAD) != 1:
+            raise InvalidCommand("lead_department", "a dispatch names exactly one lead department")
         self._check(Action.DISPATCH, cmd)
         first = len(self.work_orders) + 1
         specs = [
@@ -441,6 +443,9 @@ class Call(Aggregate):
             call.status = Status.RESOLVED
             call.resolved_level = Level(self.level)
             call._end_stint("resolved", self.at)
+            # Once the matter is resolved, orders still open (an assist still working) are moot:
+            # no work-order action is allowed on a resolved call, so they must not linger.
+            call._cancel_open_orders()
 
     def resolve(self, cmd: Command, summary: str) -> None:
         """办结: the holder declares the matter solved."""
@@ -549,6 +554,8 @@ class Call(Aggregate):
 
     def merge_into(self, cmd: Command, target: Call, reason: str) -> None:
         """一事一呼: the same matter reported twice becomes one call; the target is unchanged."""
+        if target.id == self.id:
+            raise InvalidCommand("into", "a call cannot be merged into itself")
         self._check(Action.MERGE, cmd)
         if target.status in TERMINAL:
             raise TransitionNotAllowed(f"merge: the target call is {target.status.value}, which is final")

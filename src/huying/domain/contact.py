@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from huying.domain.principal import Principal, Role
 
 _MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1[3-9]\d{9})$")
-_LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{7,8})(?:-(\d{1,6}))?$")
+# Area codes: 010 and 020–029 have three digits, all others four (0755, 0757…).
+_LANDLINE = re.compile(r"^(0(?:[12]\d|[3-9]\d{2}))-?(\d{7,8})(?:-(\d{1,6}))?$")
 
 
 class InvalidContact(ValueError):

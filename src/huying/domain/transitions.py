@@ -220,8 +220,14 @@ def _reopen(call: CallState, s: Situation) -> str | None:
     if evaluation is None or not evaluation.dissatisfied:
         return "only a call evaluated 不满意 (dissatisfied) can be reopened"
     if s.now > evaluation.at + s.reopen_window:
-        return f"the reopen window of {s.reopen_window.days} days after evaluation has passed"
+        return f"the reopen window of {_span(s.reopen_window)} after evaluation has passed"
     return None
+
+
+def _span(window: timedelta) -> str:
+    if window >= timedelta(days=1) and window % timedelta(days=1) == timedelta(0):
+        return f"{window.days} days"
+    return f"{window.total_seconds() / 3600:g} hours"
 
 
 TABLE: Mapping[Action, Transition] = {

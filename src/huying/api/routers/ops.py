@@ -22,11 +22,13 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(s: HuyingServices) -> JSONResponse:
-    """Ready when both stores answer."""
+    """Ready when both stores answer; reports how far the read models lag the log."""
     checks: dict[str, Any] = {}
+    head = 0
     try:
-        checks["event_store"] = {"ok": True, "position": s.app.recorder.max_notification_id() or 0}
-    except Exception as e:
+        head = s.app.recorder.max_notification_id() or 0
+        checks["event_store"] = {"ok": True, "position": head}
+    except Exception as e:  # readiness reports any failure of a store as "not ready"
         checks["event_store"] = {"ok": False, "error": type(e).__name__}
     try:
         with s.engine.connect() as conn:
@@ -34,6 +36,17 @@ def readyz(s: HuyingServices) -> JSONResponse:
         checks["database"] = {"ok": True}
     except Exception as e:
         checks["database"] = {"ok": False, "error": type(e).__name__}
+    try:
+        at = s.projector.position()
+        # Lag is information, not a failure: the read models catch up on their own.
+        checks["projections"] = {
+            "ok": True,
+            "position": at,
+            "lag": max(head - at, 0),
+            "running_here": s.projector.running,
+        }
+    except Exception as e:
+        checks["projections"] = {"ok": False, "error": type(e).__name__}
     ready = all(c["ok"] for c in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
