@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Answers that mean "not now": retried with backoff (and ``Retry-After`` when given)."""
 
+_IDLE_PAUSE = 1.0  # seconds between pulls of an empty queue when the stream does not long-poll
 _MAX_EXPONENT = 32  # 2**32 × backoff is far beyond any max_backoff; keeps the float finite
 
 
@@ -331,12 +332,15 @@ class DepartmentClient:
         wait: float = 0,
         limit: int = 100,
         *,
+        min_position: int | None = None,
         keep_trying: bool = False,
     ) -> QueuePage:
         """One pull of the department's queue: orders changed after ``after`` (a cursor),
         optionally only in the given ``status``\\ es; with ``wait`` the server holds an empty
-        answer until new work arrives or ``wait`` seconds pass (it caps the wait itself)."""
-        return self._queue_page(after, status, wait, limit, keep_trying, None)
+        answer until new work arrives or ``wait`` seconds pass (it caps the wait itself).
+        ``min_position`` (read-your-writes): answer only once the queue includes everything up
+        to that log position — e.g. the ``position`` of an action just taken."""
+        return self._queue_page(after, status, wait, limit, min_position, keep_trying, None)
 
     def _queue_page(
         self,
@@ -344,6 +348,7 @@ class DepartmentClient:
         status: str | Iterable[str] | None,
         wait: float,
         limit: int,
+        min_position: int | None,
         keep_trying: bool,
         stopped: Callable[[], bool] | None,
     ) -> QueuePage:
@@ -352,6 +357,8 @@ class DepartmentClient:
             params["status"] = status if isinstance(status, str) else ",".join(status)
         if wait > 0:
             params["wait"] = wait
+        if min_position is not None:
+            params["min_position"] = min_position
         response = self._request(
             "GET",
             f"/api/v1/departments/{quote(self.department, safe='')}/work-orders",
@@ -376,6 +383,7 @@ class DepartmentClient:
         page_size: int = 100,
         max_orders: int | None = None,
         stop_when_empty: bool = False,
+        min_position: int | None = None,
         keep_trying: bool = True,
     ) -> OrderStream:
         """Iterate the department's queue from the cursor ``after`` (0: from the beginning),
@@ -384,15 +392,20 @@ class DepartmentClient:
 
         It ends when :meth:`OrderStream.stop` (or :meth:`stop`) is called, after ``max_orders``
         orders, or — with ``stop_when_empty`` — at the first empty answer (with ``wait=0``:
-        "drain what is there"). With ``keep_trying`` (the default) network errors and 5xx/429
-        are retried for as long as it takes, so a server restart does not end the loop; other
-        errors (a revoked token: 401) raise :class:`HuyingProblem`.
+        "drain what is there"; ``wait=0`` without it pulls once a second). With ``keep_trying``
+        (the default) network errors and 5xx/429 are retried for as long as it takes, so a
+        server restart does not end the loop; other errors (a revoked token: 401) raise
+        :class:`HuyingProblem`.
 
         ``status``: ``"dispatched"`` for new orders waiting for 签收 (派单 to you); leave it out
         to see every change (签收, 延期 granted, cancelled …). Persist
         :attr:`OrderStream.cursor` after handling each order, and pass it back as ``after``.
+        ``min_position`` makes the first pull wait until the queue has caught up with that log
+        position (read-your-writes, see :meth:`queue_page`).
         """
-        return OrderStream(self, after, status, wait, page_size, max_orders, stop_when_empty, keep_trying)
+        return OrderStream(
+            self, after, status, wait, page_size, max_orders, stop_when_empty, min_position, keep_trying
+        )
 
     # --- actions on a work order ---------------------------------------------------------------
 
@@ -575,6 +588,7 @@ class OrderStream(Iterator[WorkOrder]):
         page_size: int,
         max_orders: int | None,
         stop_when_empty: bool,
+        min_position: int | None,
         keep_trying: bool,
     ) -> None:
         if after < 0 or wait < 0 or page_size < 1 or (max_orders is not None and max_orders < 0):
@@ -585,6 +599,7 @@ class OrderStream(Iterator[WorkOrder]):
         self._page_size = page_size
         self._max = max_orders
         self._stop_when_empty = stop_when_empty
+        self._min_position = min_position  # for the first pull only
         self._keep_trying = keep_trying
         self._cursor = after  # everything up to here was handed out
         self._fetch_from = after  # the next page starts after this
@@ -632,14 +647,18 @@ class OrderStream(Iterator[WorkOrder]):
                     self._status,
                     self._wait,
                     self._page_size,
+                    self._min_position,
                     self._keep_trying,
                     self._should_stop,
                 )
             except _Stopped:
                 continue
+            self._min_position = None
             if not page.orders:
                 if self._stop_when_empty:
                     self._done = True
+                elif self._wait == 0:
+                    self._client._sleep(_IDLE_PAUSE)  # no long-poll asked for: do not spin
                 continue
             self._buffer.extend(page.orders)
             if page.next is not None:

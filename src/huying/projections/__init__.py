@@ -1,4 +1,6 @@
-"""Read models built from the event log (escalation state, queues, dashboards, scores, ledger).
+"""Read models built from the event log, and the projector that keeps them up to date.
 
-They arrive with the read-side work; until then every read comes straight from the event store.
+One module per read model (escalation state, work queues, SLA facts, evaluation facts); each
+is a pure function from a call to its rows. ``runner`` feeds them; ``search``, ``dashboard``
+and ``scores`` answer the read endpoints.
 """
