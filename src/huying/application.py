@@ -26,7 +26,6 @@ from huying.domain.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
     InvalidCommand,
-    StaleVersion,
 )
 from huying.domain.jurisdiction import can_see
 from huying.domain.org import Org, UnitKind
@@ -171,9 +170,13 @@ class HuyingApplication(Application[UUID]):
             urgency=draft.urgency,
             occurred_at=_utc(draft.occurred_at) if draft.occurred_at else None,
             location=draft.location,
-            reporter_ref=self.contacts.keep(call_id, draft.reporter) if draft.reporter else None,
+            reporter_ref=self.contacts.ref_for(call_id, sub.fingerprint) if draft.reporter else None,
             attachments=list(draft.attachments),
         )
+        if draft.reporter is not None:
+            # Only now that the raise is permitted, and before its event is stored, so a stored
+            # call never points at a missing contact.
+            self.contacts.keep(call.reporter_ref or "", draft.reporter)
         try:
             recordings = self.save(call)
         except IntegrityError:
@@ -327,10 +330,9 @@ class HuyingApplication(Application[UUID]):
             try:
                 recordings = self.save(call)
             except IntegrityError:
-                if sub.if_match is not None:
-                    raise StaleVersion(
-                        f"If-Match names version {sub.if_match}; another change landed first"
-                    ) from None
+                # Another write landed first. Look again: if it was this very request (a
+                # concurrent duplicate), the record answers it; if If-Match named the version we
+                # lost, the domain now says 412; otherwise the move is judged on the new state.
                 continue
             return Outcome(call, recordings[-1].notification.id)
         raise ConcurrentModification(f"call {call_id} kept changing; try again")

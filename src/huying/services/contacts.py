@@ -26,13 +26,13 @@ class ContactBook:
         self._clock = clock
 
     @staticmethod
-    def ref_for(call_id: UUID) -> str:
-        """The opaque reference a call's events carry: the same for every retry of a raise."""
-        return str(uuid5(_REF_NAMESPACE, str(call_id)))
+    def ref_for(call_id: UUID, fingerprint: str | None) -> str:
+        """The opaque reference a call's events carry: the same for every retry of one request,
+        different for a request with another body (so it can never borrow another's contact)."""
+        return str(uuid5(_REF_NAMESPACE, f"{call_id}|{fingerprint or ''}"))
 
-    def keep(self, call_id: UUID, contact: Contact) -> str:
-        """Stores the contact once per call (a retried raise keeps the first) and returns its ref."""
-        ref = self.ref_for(call_id)
+    def keep(self, ref: str, contact: Contact) -> None:
+        """Stores the contact under its ref once (a retry of the same raise finds it there)."""
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -44,8 +44,7 @@ class ContactBook:
                     )
                 )
         except IntegrityError:
-            pass  # already kept by the first attempt of this raise
-        return ref
+            pass  # already kept by the first attempt of this very request
 
     def get(self, ref: str) -> Contact | None:
         with self._engine.connect() as conn:

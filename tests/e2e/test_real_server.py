@@ -1,0 +1,441 @@
+"""The real `huying serve` process, over TCP: stopped politely (SIGTERM) or killed outright
+(SIGKILL in the middle of a burst of writes), then started again on the same data directory.
+
+Every call that was answered 201 is there afterwards, and a retried Idempotency-Key gets the
+original answer without the history growing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+GRID = "LW-LN-01-G01"
+COMMUNITY = "LW-LN-01"
+DISTRICT = "LW"
+CALLS = "/api/v1/calls"
+MONDAY_MORNING = "2026-11-23T09:00:00+08:00"
+TEN_MINUTES = timedelta(minutes=10)
+
+READY_ATTEMPTS = 400  # × POLL_INTERVAL (plus each probe's own time): about 20 s at most
+POLL_INTERVAL = 0.05
+STOP_TIMEOUT = 20.0
+
+RAISE: dict[str, Any] = {
+    "item_code": "C01-01",
+    "grid_code": GRID,
+    "title": "人行道地砖松动",
+    "description": "多块地砖松动，雨天溅水。",
+    "channel": "grid_worker",
+    "reporter": {"name": "张三丰", "phone": "13812345678"},
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One data directory, and the `huying serve` processes started on it, one at a time."""
+
+    data_dir: Path
+    log_dir: Path
+    env: dict[str, str] = field(init=False, repr=False)
+    proc: subprocess.Popen[bytes] | None = None
+    base_url: str = ""
+    starts: int = 0
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
+        env.update(HUYING_DATA_DIR=str(self.data_dir), HUYING_DEMO="1", HUYING_FAKE_CLOCK="1")
+        self.env = env
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "huying.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"huying {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    def token(self, role: str, unit: str) -> dict[str, str]:
+        token = self.cli("token", "create", "--role", role, "--unit", unit).strip()
+        assert token and "\n" not in token, "token create prints the token and nothing else"
+        return {"Authorization": f"Bearer {token}"}
+
+    def start(self) -> None:
+        assert self.proc is None, "already running"
+        port = free_port()
+        self.starts += 1
+        log = (self.log_dir / f"serve-{self.starts}.log").open("wb")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "huying.cli", "serve", "--port", str(port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()  # the child has its own copy
+        self.started.append(self.proc)
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            for _ in range(READY_ATTEMPTS):
+                if self.proc.poll() is not None:
+                    pytest.fail(f"huying serve exited with {self.proc.returncode}:\n{self.log()}")
+                try:
+                    ready = client.get("/readyz")
+                    if ready.status_code == 200 and ready.json()["status"] == "ready":
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(POLL_INTERVAL)
+        pytest.fail(f"huying serve not ready after {READY_ATTEMPTS} attempts:\n{self.log()}")
+
+    def terminate(self) -> None:
+        """SIGTERM: uvicorn drains, runs the shutdown (closing the stores) and exits, either with
+        0 or by re-raising the signal (uvicorn ≥ 0.29)."""
+        code = self.stop(signal.SIGTERM)
+        log = self.log()
+        assert code in (0, -signal.SIGTERM), f"exit {code} after SIGTERM:\n{log}"
+        assert "Application shutdown complete" in log, f"no orderly shutdown:\n{log}"
+
+    def stop(self, sig: signal.Signals) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"huying serve ignored {sig.name} for {STOP_TIMEOUT} s:\n{self.log()}")
+        self.proc = None
+        return code
+
+    def log(self) -> str:
+        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-4000:]
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10.0)
+
+    def cleanup(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT)
+
+    def _events(self, sql: str) -> list[Any]:
+        """Reads the event store file directly, beside the (possibly running) server."""
+        conn = sqlite3.connect(f"file:{self.data_dir / 'huying.events.db'}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def call_ids(self) -> set[str]:
+        return {
+            str(UUID(str(r[0]))) for r in self._events("SELECT DISTINCT originator_id FROM stored_events")
+        }
+
+    def stored(self) -> tuple[int, int]:
+        """(distinct calls, events) in the event store."""
+        [(calls, events)] = self._events("SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events")
+        return int(calls), int(events)
+
+
+@dataclass
+class Principals:
+    grid: dict[str, str]
+    community: dict[str, str]
+    supervisor: dict[str, str]
+    admin: dict[str, str]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    srv = Server(tmp_path / "var", logs)
+    try:
+        yield srv
+    finally:
+        srv.cleanup()
+
+
+@pytest.fixture
+def who(server: Server) -> Principals:
+    """Schemas migrated and tokens made through the CLI, before any server runs."""
+    server.cli("migrate")
+    return Principals(
+        grid=server.token("grid_worker", GRID),
+        community=server.token("community", COMMUNITY),
+        supervisor=server.token("supervisor", DISTRICT),
+        admin=server.token("admin", DISTRICT),
+    )
+
+
+def keyed(headers: dict[str, str], key: str) -> dict[str, str]:
+    return {**headers, "Idempotency-Key": key}
+
+
+def expect(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_sigterm_and_restart_keep_every_call_and_every_answer(server: Server, who: Principals) -> None:
+    server.start()
+    with server.client() as http:
+        clock = expect(http.post("/api/v1/_clock", headers=who.admin, json={"now": MONDAY_MORNING}), 200)
+        raised = http.post(CALLS, headers=keyed(who.grid, "e2e-raise-1"), json=RAISE)
+        first_raise = expect(raised, 201)
+        call_id = first_raise["id"]
+        assert raised.headers["Location"] == f"{CALLS}/{call_id}"
+        assert (
+            expect(http.post(CALLS, headers=keyed(who.grid, "e2e-raise-1"), json=RAISE), 201) == first_raise
+        )
+
+        expect(
+            http.post(
+                "/api/v1/_clock", headers=who.admin, json={"advance_seconds": TEN_MINUTES.total_seconds()}
+            ),
+            200,
+        )
+        acked = http.post(
+            f"{CALLS}/{call_id}/acknowledge", headers=keyed(who.community, "e2e-ack-1"), json={"note": "收到"}
+        )
+        first_ack = expect(acked, 200)
+        assert first_ack["status"] == "in_progress" and first_ack["version"] == 2
+        expect(
+            http.post(f"{CALLS}/{call_id}/escalate", headers=who.community, json={"reason": "上呼街道"}), 200
+        )
+        other = expect(http.post(CALLS, headers=who.community, json={**RAISE, "channel": "walk_in"}), 201)
+
+        before = {
+            i: (
+                expect(http.get(f"{CALLS}/{i}", headers=who.supervisor), 200),
+                expect(http.get(f"{CALLS}/{i}/history", headers=who.supervisor), 200),
+            )
+            for i in (call_id, other["id"])
+        }
+        history = before[call_id][1]["data"]
+        assert [e["type"] for e in history] == ["Raised", "Acknowledged", "Escalated"]
+        assert datetime.fromisoformat(clock["now"]) == datetime.fromisoformat(MONDAY_MORNING)
+        assert datetime.fromisoformat(history[0]["at"]) == datetime.fromisoformat(MONDAY_MORNING)
+        assert (
+            datetime.fromisoformat(history[1]["at"]) == datetime.fromisoformat(MONDAY_MORNING) + TEN_MINUTES
+        )
+    stored = server.stored()
+
+    server.terminate()
+    server.start()
+
+    with server.client() as http:
+        now = datetime.fromisoformat(expect(http.get("/api/v1/_clock", headers=who.admin), 200)["now"])
+        assert now == datetime.fromisoformat(MONDAY_MORNING) + TEN_MINUTES, "the fake clock was not kept"
+        for i, (call, hist) in before.items():
+            assert expect(http.get(f"{CALLS}/{i}", headers=who.supervisor), 200) == call
+            assert expect(http.get(f"{CALLS}/{i}/history", headers=who.supervisor), 200) == hist
+
+        again = http.post(CALLS, headers=keyed(who.grid, "e2e-raise-1"), json=RAISE)
+        assert expect(again, 201) == first_raise
+        assert again.headers["Location"] == raised.headers["Location"]
+        ack_again = http.post(
+            f"{CALLS}/{call_id}/acknowledge", headers=keyed(who.community, "e2e-ack-1"), json={"note": "收到"}
+        )
+        assert expect(ack_again, 200) == first_ack
+        assert ack_again.headers["ETag"] == acked.headers["ETag"] == '"2"'
+        other_body = http.post(
+            CALLS, headers=keyed(who.grid, "e2e-raise-1"), json={**RAISE, "title": "别的事"}
+        )
+        assert other_body.status_code == 422, other_body.text
+
+        assert (
+            expect(http.get(f"{CALLS}/{call_id}/history", headers=who.supervisor), 200) == before[call_id][1]
+        )
+    assert server.stored() == stored
+
+
+@dataclass
+class Burst:
+    """What a client learnt while the server was killed under it."""
+
+    raised: dict[str, dict[str, Any]] = field(default_factory=dict)  # key → the 201 body
+    acked: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # key → (call, body)
+    in_flight: tuple[str, str, str | None] | None = None  # (kind, key, call id) with no answer
+    finished: bool = False
+    failure: BaseException | None = None
+
+
+def write_burst(
+    server: Server, who: Principals, burst: Burst, progress: threading.Event, n: int, kill_after: int
+) -> None:
+    """Sequential keyed writes: raise a call, and acknowledge every other one. Signals progress
+    once kill_after calls were answered, and goes on writing."""
+    try:
+        with server.client() as http:
+            for i in range(n):
+                key = f"burst-raise-{i}"
+                burst.in_flight = ("raise", key, None)
+                body = expect(
+                    http.post(CALLS, headers=keyed(who.grid, key), json={**RAISE, "title": f"#{i}"}), 201
+                )
+                burst.raised[key] = body
+                burst.in_flight = None
+                if len(burst.raised) >= kill_after:
+                    progress.set()
+                if i % 2 == 0:
+                    ack_key = f"burst-ack-{i}"
+                    burst.in_flight = ("ack", ack_key, body["id"])
+                    acked = http.post(
+                        f"{CALLS}/{body['id']}/acknowledge", headers=keyed(who.community, ack_key)
+                    )
+                    burst.acked[ack_key] = (body["id"], expect(acked, 200))
+                    burst.in_flight = None
+            burst.finished = True
+    except httpx.TransportError:
+        pass  # the server died under us: the request in flight has no answer
+    except BaseException as e:
+        burst.failure = e
+    finally:
+        progress.set()
+
+
+@pytest.mark.parametrize(
+    "kill_after",
+    [30, 31],  # the next write is then, most likely, a raise (30) or an acknowledge (31)
+    ids=["raise-next", "acknowledge-next"],
+)
+def test_sigkill_in_a_burst_of_writes_loses_no_answered_call(
+    server: Server, who: Principals, kill_after: int
+) -> None:
+    server.start()
+    with server.client() as http:
+        expect(http.post("/api/v1/_clock", headers=who.admin, json={"now": MONDAY_MORNING}), 200)
+
+    burst = Burst()
+    progress = threading.Event()
+    writer = threading.Thread(
+        target=write_burst, args=(server, who, burst, progress, 2000, kill_after), daemon=True
+    )
+    writer.start()
+    assert progress.wait(timeout=120), "the burst made no progress"
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    assert burst.failure is None, burst.failure
+    assert not burst.finished, "the burst ended before the kill; nothing was interrupted"
+    assert len(burst.raised) >= kill_after
+
+    server.start()
+    with server.client() as http:
+        # Every call answered 201 is there, as answered, moved on by answered actions only.
+        acked_calls = {call_id: key for key, (call_id, _) in burst.acked.items()}
+        unanswered_ack = burst.in_flight[2] if burst.in_flight and burst.in_flight[0] == "ack" else None
+        for key, body in burst.raised.items():
+            call = expect(http.get(f"{CALLS}/{body['id']}", headers=who.grid), 200)
+            history = expect(http.get(f"{CALLS}/{body['id']}/history", headers=who.supervisor), 200)["data"]
+            assert (history[0]["type"], history[0]["idempotency_key"]) == ("Raised", key)
+            assert history[0]["position"] == body["position"]
+            if body["id"] in acked_calls:
+                ack_key = acked_calls[body["id"]]
+                acked = burst.acked[ack_key][1]
+                assert [(e["type"], e["idempotency_key"]) for e in history[1:]] == [("Acknowledged", ack_key)]
+                assert history[1]["position"] == acked["position"]
+                assert call == {**acked, "reporter": body["reporter"]}  # the grid worker sees it masked
+            elif body["id"] == unanswered_ack:
+                assert (call["id"], call["title"], call["raised_at"]) == (
+                    body["id"],
+                    body["title"],
+                    body["raised_at"],
+                )
+            else:
+                assert len(history) == 1 and call == body
+        stored = server.stored()
+
+        # Every answered request, sent again, gets its original answer and writes nothing.
+        for key, body in burst.raised.items():
+            again = http.post(CALLS, headers=keyed(who.grid, key), json={**RAISE, "title": body["title"]})
+            assert expect(again, 201) == body
+        for key, (call_id, body) in burst.acked.items():
+            again = http.post(f"{CALLS}/{call_id}/acknowledge", headers=keyed(who.community, key))
+            assert expect(again, 200) == body
+        assert server.stored() == stored
+
+        # The request the kill interrupted, retried under its key, happens exactly once.
+        expected_calls = len(burst.raised)
+        if burst.in_flight is not None:
+            kind, key, call_id = burst.in_flight
+            if kind == "raise":
+                title = f"#{int(key.rsplit('-', 1)[1])}"
+                retried = expect(
+                    http.post(CALLS, headers=keyed(who.grid, key), json={**RAISE, "title": title}), 201
+                )
+                history = expect(http.get(f"{CALLS}/{retried['id']}/history", headers=who.supervisor), 200)
+                assert len(history["data"]) == 1
+                expected_calls += 1
+            else:
+                retried = expect(
+                    http.post(f"{CALLS}/{call_id}/acknowledge", headers=keyed(who.community, key)), 200
+                )
+                assert retried["version"] == 2
+                history = expect(http.get(f"{CALLS}/{call_id}/history", headers=who.supervisor), 200)
+                assert len(history["data"]) == 2
+        assert server.stored()[0] == expected_calls
+
+        # The read models resumed after the kill and reached the head of the log: the search
+        # lists exactly the stored calls, each at its stored version.
+        head = expect(http.get("/readyz"), 200)["checks"]["event_store"]["position"]
+        listed: dict[str, dict[str, Any]] = {}
+        cursor: int | None = 0
+        while cursor is not None:
+            page = expect(
+                http.get(
+                    CALLS,
+                    headers=who.supervisor,
+                    params={"limit": 500, "after": cursor, "min_position": head},
+                ),
+                200,
+            )
+            listed.update((row["id"], row) for row in page["data"])
+            cursor = page["next"]
+        assert set(listed) == server.call_ids()
+        for call_id, row in listed.items():
+            call = expect(http.get(f"{CALLS}/{call_id}", headers=who.supervisor), 200)
+            assert (row["version"], row["position"], row["status"]) == (
+                call["version"],
+                call["position"],
+                call["status"],
+            )
+
+    server.terminate()
