@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
     # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
-    # A unit needs this many evaluated calls in the period to be ranked (one lucky call must not top the list).
+    # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).
     min_evaluated_for_rank: int = Field(default=5, ge=1)
 
     @field_validator("score_weights")

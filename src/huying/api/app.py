@@ -13,7 +13,17 @@ from huying import __version__
 from huying.api import problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
-from huying.api.routers import calls, clock, departments, ledger, ops, reference, work_orders
+from huying.api.routers import (
+    calls,
+    clock,
+    dashboards,
+    departments,
+    ledger,
+    ops,
+    reference,
+    scores,
+    work_orders,
+)
 from huying.bootstrap import Services, build_services
 from huying.settings import Settings
 
@@ -49,7 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = built
     app.state.registry = CollectorRegistry()
     problems.install(app)
-    for module in (calls, work_orders, departments, ledger, reference, ops, clock):
+    for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
         app.include_router(module.router)
     app.add_middleware(
         Gate,

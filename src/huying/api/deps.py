@@ -61,6 +61,8 @@ def _version_of(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
+    if tag == "*":  # RFC 9110: "*" matches any current version
+        return None
     if not tag.isdigit():
         raise InvalidCommand("If-Match", 'expected an ETag like "3" (the call version)')
     return int(tag)

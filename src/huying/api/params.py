@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Query
 
 from huying.domain.errors import InvalidCommand
+
+# A list cursor is a log position: a non-negative 64-bit integer.
+Cursor = Annotated[int, Query(ge=0, le=2**63 - 1, description="the `next` cursor of the previous page")]
 
 
 def enum_list(raw: str | None, allowed: type[StrEnum], field: str) -> tuple[str, ...]:

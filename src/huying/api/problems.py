@@ -53,7 +53,9 @@ def problem(
 
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
-    if parts and parts[0] == "body":
+    if len(parts) >= 2 and parts[0] == "header":  # header.idempotency-key → Idempotency-Key
+        return "-".join(word.capitalize() for word in parts[1].split("-"))
+    if parts and parts[0] in ("body", "query", "path"):
         parts = parts[1:]
     return ".".join(parts) or "body"
 

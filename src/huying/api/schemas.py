@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -20,9 +22,31 @@ from huying.domain.contact import InvalidContact, normalise_phone
 from huying.domain.levels import Level
 from huying.domain.states import Channel, OrderRole, OrderStatus, Satisfaction, Status, Urgency
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL refuses NUL in text and JSON: refuse it at the door on every backend alike.
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+def _sane_instant(instant: datetime) -> datetime:
+    """RFC 3339 allows year 0001 and 9999 with any offset; business time lies nearer."""
+    if not 1970 <= instant.year <= 2200:
+        raise ValueError("the time must lie between 1970 and 2200")
+    return instant
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
+]
+OptionalText = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_nul)] | None
+)
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_no_nul)
+]
+Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
 
 
 class Body(BaseModel):
@@ -33,7 +57,7 @@ class Body(BaseModel):
 
 
 class Location(Body):
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    address: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)] | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -64,11 +88,15 @@ class ReporterIn(Body):
 class CallCreate(Body):
     item_code: Code
     grid_code: Code
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+    ]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), AfterValidator(_no_nul)
+    ]
     channel: Channel
     urgency: Urgency = Urgency.NORMAL
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Instant | None = None
     location: Location | None = None
     reporter: ReporterIn | None = None
     attachments: list[Code] = Field(default_factory=list, max_length=20)
@@ -85,7 +113,7 @@ class ReasonBody(Body):
 class DispatchBody(Body):
     lead_department: Code
     assisting_departments: list[Code] = Field(default_factory=list, max_length=20)
-    deadline: AwareDatetime
+    deadline: Instant
     instructions: Text
 
 
@@ -95,17 +123,20 @@ class ResolveBody(Body):
 
 class EvaluateBody(Body):
     contacted: bool = True
-    solved: bool | None = None
-    satisfaction: Satisfaction | None = None
+    solved: bool | None = Field(default=None, validate_default=True)
+    satisfaction: Satisfaction | None = Field(default=None, validate_default=True)
     comment: OptionalText = None
 
-    @model_validator(mode="after")
-    def _answers(self) -> EvaluateBody:
-        if self.contacted and (self.solved is None or self.satisfaction is None):
-            raise ValueError("when the reporter was contacted, solved and satisfaction are required")
-        if not self.contacted and (self.solved is not None or self.satisfaction is not None):
-            raise ValueError("an unreachable reporter (contacted=false) gives no solved/satisfaction")
-        return self
+    @field_validator("solved", "satisfaction")
+    @classmethod
+    def _asked_only_when_contacted(cls, value: Any, info: ValidationInfo) -> Any:
+        # Checked per field, so a 422 names the field that is missing or out of place.
+        contacted = info.data.get("contacted", True)
+        if contacted and value is None:
+            raise ValueError("required when the reporter was contacted")
+        if not contacted and value is not None:
+            raise ValueError("not asked when the reporter was unreachable (contacted=false)")
+        return value
 
 
 class NoteBody(Body):
@@ -127,7 +158,7 @@ class SuperviseBody(Body):
 
 
 class ExtensionBody(Body):
-    until: AwareDatetime
+    until: Instant
     reason: Text
 
 
@@ -136,7 +167,7 @@ class CompleteBody(Body):
 
 
 class ClockBody(Body):
-    now: AwareDatetime | None = None
+    now: Instant | None = None
     advance_seconds: float | None = Field(default=None, ge=0, le=10 * 365 * 86400)
 
     @model_validator(mode="after")
@@ -327,4 +358,172 @@ class LedgerPage(BaseModel):
     summary: LedgerSummary
     data: list[CallSummary]
     next: int | None
+    position: int
+
+
+# --- SLA dashboard and 一呼一评 scores (definitions: docs/metrics.md) ---------------------------
+
+
+class Percentiles(BaseModel):
+    """Nearest-rank percentiles in seconds over ``n`` values (null when n is 0)."""
+
+    n: int
+    p50: float | None
+    p90: float | None
+
+
+class SlaFigures(BaseModel):
+    """What the obligations that arrived in a period came to, as they stand now."""
+
+    received: int
+    reopened: int
+    acknowledged: int
+    acknowledged_on_time: int
+    response_due_known: int
+    resolved: int
+    resolved_on_time: int
+    resolution_due_known: int
+    open_now: int
+    overdue_now: int
+    escalations_caused: int
+    returned: int
+    ended_otherwise: int
+    response_seconds: Percentiles
+    resolution_seconds: Percentiles
+
+
+class SlaBucket(SlaFigures):
+    period: str
+    start: date
+    end: date
+
+
+class SlaBacklog(BaseModel):
+    """Open and overdue now, whenever they arrived."""
+
+    open: int
+    overdue: int
+
+
+class SlaSeries(BaseModel):
+    unit: str
+    unit_kind: str
+    level: Level
+    totals: SlaFigures
+    buckets: list[SlaBucket]
+    backlog: SlaBacklog
+
+
+class SlaDashboard(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    unit: str
+    unit_kind: str
+    from_: date = Field(alias="from")
+    to: date
+    granularity: Literal["day", "week", "month"]
+    timezone: str
+    now: datetime
+    series: list[SlaSeries]
+    children: list[SlaSeries]
+    position: int
+
+
+class ScoreCounts(BaseModel):
+    """Every numerator and denominator behind a unit's rates."""
+
+    received: int
+    response_owed: int
+    responded_on_time: int
+    responses: dict[str, int]
+    returned: int | None
+    evaluated_rounds: int
+    contacted: int
+    not_contacted: int
+    solved: int
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+    reopened_rounds: int
+
+
+class UnitScore(BaseModel):
+    unit: str
+    name: str
+    kind: Literal["street", "department"]
+    rank: int | None
+    composite: float | None
+    response_rate: float | None
+    solve_rate: float | None
+    satisfaction_rate: float | None
+    return_rate: float | None
+    reopen_rate: float | None
+    supervised: int
+    evaluated_calls: int
+    counts: ScoreCounts
+
+
+class ScoreWeights(BaseModel):
+    response: float
+    solve: float
+    satisfaction: float
+
+
+class UnitScores(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["street", "department"]
+    period: str
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    now: datetime
+    weights: ScoreWeights
+    min_evaluated_for_rank: int
+    data: list[UnitScore]
+    next: int | None = None
+    position: int
+
+
+class ObligationScore(BaseModel):
+    """One unit's part in a round: a stint (community, street) or a work order (department)."""
+
+    level: Level
+    unit: str
+    order_id: str | None
+    role: OrderRole | None
+    arrived_by: Literal["raise", "escalation", "reopen", "dispatch"]
+    arrived_at: datetime
+    responded_at: datetime | None
+    response_due: datetime | None
+    response: Literal["on_time", "late", "untimed", "pending", "ended_before_due", "not_owed"]
+    responded_on_time: bool
+    ended_at: datetime | None
+    outcome: str | None
+    resolution_due: datetime | None
+    resolved_on_time: bool
+
+
+class RoundScore(BaseModel):
+    round: int
+    obligations: list[ObligationScore]
+    evaluated: bool
+    evaluated_at: datetime | None
+    contacted: bool | None
+    solved: bool | None
+    satisfaction: Satisfaction | None
+    reopened: bool
+    resolved_level: Level | None
+    street_code: str | None
+    lead_department: str | None
+
+
+class CallScore(BaseModel):
+    call_id: str
+    status: Status
+    round: int
+    community_code: str
+    street_code: str
+    result_round: int | None
+    rounds: list[RoundScore]
     position: int

@@ -37,7 +37,7 @@ class StaleVersion(DomainError):
 class InvalidCommand(DomainError):
     """The command's content is invalid regardless of the call's state (422)."""
 
-    kind = "invalid-command"
+    kind = "invalid-request"
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)
@@ -52,6 +52,8 @@ class CallNotFound(DomainError):
 
 class IdempotencyKeyReused(InvalidCommand):
     """The same Idempotency-Key came back with a different body (422)."""
+
+    kind = "idempotency-key-reused"
 
     def __init__(self, detail: str) -> None:
         super().__init__("Idempotency-Key", detail)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
-from huying.api.params import enum_list
+from huying.api.params import Cursor, enum_list
 from huying.api.present import call_public, call_summary, history_entry
 from huying.api.respond import with_call
 from huying.api.schemas import (
@@ -68,7 +68,7 @@ def search_calls(
     level: Level | None = None,
     overdue: bool | None = None,
     item: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int, Query(ge=0, description="the `next` cursor of the previous page")] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
     """Search the escalation state (read model), within your jurisdiction."""

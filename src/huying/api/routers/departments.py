@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
-from huying.api.params import enum_list
+from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
 from huying.api.schemas import QueuePage
 from huying.domain.errors import CallNotFound
@@ -32,7 +32,7 @@ async def pull_queue(
     status: Annotated[
         str | None, Query(description="comma-separated: dispatched, signed, returned, completed, cancelled")
     ] = None,
-    after: Annotated[int, Query(ge=0, description="the cursor: the `next` of the previous page")] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     wait: Annotated[float, Query(ge=0, description="long-poll: seconds to wait for new work")] = 0,
 ) -> QueuePage:

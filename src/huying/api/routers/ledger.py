@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.params import Cursor
 from huying.api.present import call_summary
 from huying.api.schemas import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
@@ -22,7 +23,7 @@ def get_ledger(
     s: HuyingServices,
     position: ReadPosition,
     unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> LedgerPage:
     """The unit's open problems (not yet closed, withdrawn or merged), within your jurisdiction."""

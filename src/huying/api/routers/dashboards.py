@@ -1,0 +1,99 @@
+"""SLA 看板 — per unit, level and period (definitions: docs/metrics.md)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.schemas import SlaDashboard
+from huying.domain.errors import CallNotFound, InvalidCommand
+from huying.domain.org import Org
+from huying.domain.principal import DISTRICT_WIDE, Principal, Role
+from huying.projections.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
+from huying.projections.dashboard import sla_dashboard as dashboard_of
+
+_EARLIEST, _LATEST = date(1900, 1, 1), date(9998, 12, 31)
+
+router = APIRouter(prefix="/api/v1/dashboards", tags=["read models"])
+
+
+@router.get("/sla", response_model=SlaDashboard)
+def sla_dashboard(
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    unit: Annotated[
+        str | None, Query(max_length=64, description="default: the district, or your own unit")
+    ] = None,
+    from_: Annotated[
+        date | None, Query(alias="from", description="first Asia/Shanghai date (inclusive)")
+    ] = None,
+    to: Annotated[date | None, Query(description="last Asia/Shanghai date, inclusive; default today")] = None,
+    granularity: Granularity = Granularity.DAY,
+) -> SlaDashboard:
+    """Per unit and level, per day / ISO week / month: received, responded, resolved, on time,
+    open and overdue now, escalations caused, response and resolution time p50/p90 — for the
+    calls that arrived in each period. A street also gets its communities' figures."""
+    org = s.app.org
+    unit = unit or home_unit(p, org)
+    if org.unit(unit) is None:
+        raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    now = s.clock.now()
+    first, last = window(from_, to, granularity, local_day(now))
+    if not may_read_unit(p, org, unit):
+        raise CallNotFound(f"no unit {unit} in your jurisdiction")
+    with s.engine.connect() as conn:
+        body = dashboard_of(conn, org, unit, first, last, granularity, now)
+    return SlaDashboard(**body, position=position)
+
+
+def home_unit(p: Principal, org: Org) -> str:
+    """Whose figures a principal sees by default: the district, or its own unit (a grid
+    worker: its community)."""
+    if p.role in DISTRICT_WIDE:
+        return org.district.code
+    if p.role is Role.GRID_WORKER:
+        return org.community_of(p.unit)
+    return p.unit
+
+
+def may_read_unit(p: Principal, org: Org, unit: str) -> bool:
+    """District-wide roles: any unit. A department: itself. A grid worker, community or street:
+    its own community or street and the units below it."""
+    if p.role in DISTRICT_WIDE:
+        return True
+    if p.role is Role.DEPARTMENT:
+        return unit == p.unit
+    if p.role not in (Role.GRID_WORKER, Role.COMMUNITY, Role.STREET):
+        return False
+    home = home_unit(p, org)
+    code: str | None = unit
+    while code is not None:
+        if code == home:
+            return True
+        found = org.unit(code)
+        code = found.parent if found else None
+    return False
+
+
+def window(first: date | None, last: date | None, granularity: Granularity, today: date) -> tuple[date, date]:
+    """The dates asked for; by default the last 30 days, 12 ISO weeks or 12 months to today."""
+    last = last or today
+    if first is None:
+        if granularity is Granularity.DAY:
+            first = last - timedelta(days=29)
+        elif granularity is Granularity.WEEK:
+            first = period_of(last, granularity)[1] - timedelta(weeks=11)
+        else:
+            start = period_of(last, granularity)[1]
+            first = date(start.year - (start.month < 12), start.month % 12 + 1, 1)
+    if first > last:
+        raise InvalidCommand("from", f"from {first} is after to {last}")
+    if first < _EARLIEST or last > _LATEST:
+        raise InvalidCommand("from", f"dates from {_EARLIEST} to {_LATEST}")
+    if (last - first).days >= MAX_BUCKETS * 31 or len(buckets(first, last, granularity)) > MAX_BUCKETS:
+        raise InvalidCommand("from", f"at most {MAX_BUCKETS} {granularity.value}s per request")
+    return first, last
