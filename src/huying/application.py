@@ -28,9 +28,12 @@ from huying.domain.errors import (
     InvalidCommand,
 )
 from huying.domain.jurisdiction import can_see
+from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.principal import Principal
+from huying.domain.sla import Clocks, clocks_for, due_after
 from huying.domain.states import OrderRole, Satisfaction
+from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions
 from huying.services.contacts import ContactBook
 
@@ -67,7 +70,7 @@ class CallDraft:
 class DispatchPlan:
     lead_department: str
     assisting_departments: list[str]
-    deadline: datetime
+    deadline: datetime | None
     instructions: str
 
 
@@ -98,6 +101,7 @@ class HuyingApplication(Application[UUID]):
         clock: Clock,
         contacts: ContactBook,
         reopen_window: timedelta = timedelta(days=7),
+        calendar: WorkCalendar | None = None,
     ) -> None:
         super().__init__(env=env)
         self.org = org
@@ -105,6 +109,7 @@ class HuyingApplication(Application[UUID]):
         self.clock = clock
         self.contacts = contacts
         self.reopen_window = reopen_window
+        self.calendar = calendar or WorkCalendar()
         self.positions = EventPositions(self.recorder)
         self._saved_listeners: list[Callable[[int], None]] = []
 
@@ -158,6 +163,7 @@ class HuyingApplication(Application[UUID]):
         call = Call.raise_call(
             cmd,
             call_id=call_id,
+            clocks=self._clocks(item.sla_snapshot(), cmd.at),
             item_code=item.code,
             catalog_version=self.catalog.version,
             sla=item.sla_snapshot(),
@@ -194,11 +200,15 @@ class HuyingApplication(Application[UUID]):
         return self._act(p, call_id, sub, "acknowledge", lambda c, cmd: c.acknowledge(cmd, note))
 
     def escalate(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
-        return self._act(p, call_id, sub, "escalate", lambda c, cmd: c.escalate(cmd, reason))
+        return self._act(
+            p, call_id, sub, "escalate", lambda c, cmd: c.escalate(cmd, reason, self._clocks(c.sla, cmd.at))
+        )
 
     def dispatch(self, p: Principal, call_id: UUID, sub: Submission, plan: DispatchPlan) -> Outcome:
-        orders = self._orders_for(plan)
-        return self._act(p, call_id, sub, "dispatch", lambda c, cmd: c.dispatch(cmd, orders))
+        self._check_plan(plan)
+        return self._act(
+            p, call_id, sub, "dispatch", lambda c, cmd: c.dispatch(cmd, self._orders_for(plan, c, cmd.at))
+        )
 
     def resolve(self, p: Principal, call_id: UUID, sub: Submission, summary: str) -> Outcome:
         return self._act(p, call_id, sub, "resolve", lambda c, cmd: c.resolve(cmd, summary))
@@ -225,7 +235,9 @@ class HuyingApplication(Application[UUID]):
         )
 
     def reopen(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
-        return self._act(p, call_id, sub, "reopen", lambda c, cmd: c.reopen(cmd, reason))
+        return self._act(
+            p, call_id, sub, "reopen", lambda c, cmd: c.reopen(cmd, reason, self._clocks(c.sla, cmd.at))
+        )
 
     def close_call(self, p: Principal, call_id: UUID, sub: Submission, note: str | None) -> Outcome:
         return self._act(p, call_id, sub, "close", lambda c, cmd: c.close(cmd, note))
@@ -234,11 +246,17 @@ class HuyingApplication(Application[UUID]):
         return self._act(p, call_id, sub, "withdraw", lambda c, cmd: c.withdraw(cmd, reason))
 
     def supervise(
-        self, p: Principal, call_id: UUID, sub: Submission, reason: str, unit: str | None
+        self,
+        p: Principal,
+        call_id: UUID,
+        sub: Submission,
+        reason: str,
+        unit: str | None,
+        clock: str | None = None,
     ) -> Outcome:
         if unit is not None and self.org.unit(unit) is None:
             raise InvalidCommand("unit", f"no unit {unit} in org {self.org.version}")
-        return self._act(p, call_id, sub, "supervise", lambda c, cmd: c.supervise(cmd, reason, unit))
+        return self._act(p, call_id, sub, "supervise", lambda c, cmd: c.supervise(cmd, reason, unit, clock))
 
     def merge(self, p: Principal, call_id: UUID, sub: Submission, into: UUID, reason: str) -> Outcome:
         if into == call_id:
@@ -364,8 +382,8 @@ class HuyingApplication(Application[UUID]):
             reopen_window=self.reopen_window,
         )
 
-    def _orders_for(self, plan: DispatchPlan) -> list[OrderSpec]:
-        """派单 content checks (422): real departments, a future deadline."""
+    def _check_plan(self, plan: DispatchPlan) -> None:
+        """派单 content checks (422): real departments, each once, a future deadline if given."""
         codes = [plan.lead_department, *plan.assisting_departments]
         for i, code in enumerate(codes):
             if not self.org.is_kind(code, UnitKind.DEPARTMENT):
@@ -373,13 +391,35 @@ class HuyingApplication(Application[UUID]):
                 raise InvalidCommand(where, f"no department {code} in org {self.org.version}")
         if len(set(codes)) != len(codes):
             raise InvalidCommand("assisting_departments", "each department gets one order")
-        deadline = _utc(plan.deadline)
-        if deadline <= self.clock.now():
+        if plan.deadline is not None and _utc(plan.deadline) <= self.clock.now():
             raise InvalidCommand("deadline", "the deadline must lie in the future")
+
+    def _orders_for(self, plan: DispatchPlan, call: Call, now: datetime) -> list[OrderSpec]:
+        """Each order's clocks: signing (签收) from the item's department response limit; the
+        deadline as given, or from the department resolution limit (限期办理)."""
+        policy = call.sla.get(Level.DEPARTMENT.value) or {}
+        sign_due = due_after(self.calendar, now, policy["response"]) if "response" in policy else None
+        if plan.deadline is not None:
+            deadline = _utc(plan.deadline)
+        elif "resolution" in policy:
+            deadline = due_after(self.calendar, now, policy["resolution"])
+        else:
+            raise InvalidCommand("deadline", f"item {call.item_code} has no department SLA: give a deadline")
+        codes = [plan.lead_department, *plan.assisting_departments]
         return [
-            OrderSpec(code, OrderRole.LEAD if i == 0 else OrderRole.ASSIST, deadline, plan.instructions)
+            OrderSpec(
+                code,
+                OrderRole.LEAD if i == 0 else OrderRole.ASSIST,
+                deadline,
+                plan.instructions,
+                sign_due=sign_due,
+            )
             for i, code in enumerate(codes)
         ]
+
+    def _clocks(self, sla: dict[str, Any], start: datetime) -> Callable[[Level], Clocks]:
+        """The clocks a stint gets at ``start``, per level, from the call's SLA snapshot."""
+        return lambda level: clocks_for(self.calendar, sla, level, start)
 
     @staticmethod
     def _call_id(principal: Principal, key: str | None) -> UUID:

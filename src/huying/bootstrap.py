@@ -4,13 +4,14 @@ Nothing connects to a database at import time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import Engine
 
 from huying.application import HuyingApplication
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
+from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
@@ -40,6 +41,28 @@ def make_clock(settings: Settings) -> Clock:
     return SystemClock()
 
 
+def make_calendar(settings: Settings) -> WorkCalendar:
+    """The official schedule, with the district's override file on top, and the working hours."""
+    rules = official_rules()
+    if settings.calendar_file is not None:
+        rules = rules.merged(rules_from_file(settings.calendar_file))
+    return WorkCalendar(rules=rules, hours=parse_hours(settings.working_hours))
+
+
+def parse_hours(text: str) -> tuple[tuple[time, time], ...]:
+    """``"08:30-12:00,14:00-17:30"`` → the working periods."""
+    try:
+        periods = tuple(
+            (time.fromisoformat(a.strip()), time.fromisoformat(b.strip()))
+            for a, b in (part.split("-") for part in text.split(","))
+        )
+    except ValueError:
+        raise CalendarFileError(
+            f"HUYING_WORKING_HOURS: expected like 08:30-12:00,14:00-17:30, got {text!r}"
+        ) from None
+    return periods
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.ensure_safe()
     clock = clock or make_clock(settings)
@@ -54,6 +77,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         contacts=contacts,
         reopen_window=timedelta(days=settings.reopen_window_days),
+        calendar=make_calendar(settings),
     )
     projector = Projector(app, engine, batch_size=settings.projector_batch_size)
     return Services(settings, clock, engine, TokenStore(engine, clock), contacts, app, projector)

@@ -186,13 +186,16 @@ def project(
 def _check_startup(settings: Settings) -> None:
     """Fail before binding a port: bad reference data or a missing key stop start-up with a
     message naming the problem, not a traceback."""
+    from huying.bootstrap import make_calendar
+    from huying.domain.worktime import CalendarFileError
     from huying.reference import ReferenceDataError, load_catalog, load_org
     from huying.settings import UnsafeSettings
 
     try:
         load_catalog(load_org())
+        make_calendar(settings)
         settings.ensure_safe()
-    except (ReferenceDataError, UnsafeSettings) as e:
+    except (ReferenceDataError, UnsafeSettings, CalendarFileError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     demo: bool = False
     secret_key: str = ""
     calendar_file: Path | None = None
+    # 工作时间: the working periods of a working day, Asia/Shanghai.
+    working_hours: str = "08:30-12:00,14:00-17:30"
     fake_clock: bool = False
     reopen_window_days: int = Field(default=7, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

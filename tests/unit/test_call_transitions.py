@@ -40,6 +40,7 @@ from huying.domain.errors import (
 )
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
+from huying.domain.sla import Clocks
 from huying.domain.states import TERMINAL, OrderRole, OrderStatus, Satisfaction, Status
 
 OK, FORBIDDEN, REFUSED = "succeeds", "NotPermitted", "TransitionNotAllowed"
@@ -209,7 +210,16 @@ def expected_outcomes(action: str, state: str) -> dict[str, str]:
     rule = TABLE_BY_HAND[action]
     named = rule.who(state)
     return {
-        name: (FORBIDDEN if name not in named else OK if state in rule.allowed else REFUSED)
+        name: (
+            FORBIDDEN
+            if name not in named
+            # The watchdog acts only on a missed clock, and these stories start no clocks.
+            else REFUSED
+            if name == "system"
+            else OK
+            if state in rule.allowed
+            else REFUSED
+        )
         for name in PRINCIPALS
     }
 
@@ -249,7 +259,9 @@ ACT: dict[str, Callable[[Story, Command], None]] = {
     "close": lambda s, c: s.call.close(c),
     "withdraw": lambda s, c: s.call.withdraw(c, reason="已自行解决"),
     "merge": lambda s, c: s.call.merge_into(c, raise_call(Command(PRINCIPALS["grid worker"], s.now)), "重复"),
-    "supervise": lambda s, c: s.call.supervise(c, reason="超时"),
+    "supervise": lambda s, c: s.call.supervise(
+        c, reason="超时", clock="stint1:response" if c.principal == SYSTEM else None
+    ),
 }
 
 
@@ -426,11 +438,36 @@ def test_the_origin_community_no_longer_holds_a_call_it_called_up() -> None:
 
 
 def test_the_watchdog_calls_up_a_community_call_but_not_a_street_call() -> None:
-    story = build("raised")
-    story.call.escalate(story.cmd(SYSTEM), reason="响应超时")
-    assert (story.call.level, story.call.holder) == (Level.STREET, STREET)
+    due = T0 + timedelta(hours=2)
+    call = raise_call(clocks=lambda level: Clocks(due, due + timedelta(days=1)))
+    call.escalate(Command(SYSTEM, due + timedelta(minutes=1)), reason="response_overdue")
+    assert (call.level, call.holder) == (Level.STREET, STREET)
     with pytest.raises(TransitionNotAllowed):
-        story.call.escalate(story.cmd(SYSTEM), reason="响应超时")
+        call.escalate(Command(SYSTEM, due + timedelta(minutes=2)), reason="response_overdue")
+
+
+def test_the_watchdog_cannot_call_up_before_the_response_deadline_or_once_answered() -> None:
+    due = T0 + timedelta(hours=2)
+    call = raise_call(clocks=lambda level: Clocks(due, due + timedelta(days=1)))
+    with pytest.raises(TransitionNotAllowed):
+        call.escalate(Command(SYSTEM, due - timedelta(minutes=1)), reason="response_overdue")
+    call.acknowledge(Command(PRINCIPALS["community"], due - timedelta(minutes=1)))
+    with pytest.raises(TransitionNotAllowed):
+        call.escalate(Command(SYSTEM, due + timedelta(hours=1)), reason="response_overdue")
+
+
+def test_the_watchdog_flags_each_missed_clock_once_against_its_unit() -> None:
+    due = T0 + timedelta(hours=2)
+    call = raise_call(clocks=lambda level: Clocks(due, due + timedelta(days=1)))
+    late = Command(SYSTEM, due + timedelta(minutes=5))
+    call.supervise(late, reason="response_overdue", clock="stint1:response")
+    assert call.supervisions[-1]["unit"] == COMMUNITY and call.supervisions[-1]["clock"] == "stint1:response"
+    with pytest.raises(TransitionNotAllowed):
+        call.supervise(late, reason="response_overdue", clock="stint1:response")
+    with pytest.raises(TransitionNotAllowed):  # the resolution clock has not run out yet
+        call.supervise(late, reason="resolution_overdue", clock="stint1:resolution")
+    with pytest.raises(InvalidCommand):
+        call.supervise(late, reason="超时")
 
 
 def test_escalating_hands_the_call_to_the_communitys_street_awaiting_its_response() -> None:
@@ -808,10 +845,10 @@ def test_nothing_is_allowed_after_a_call_is_closed_withdrawn_or_merged(state: st
 def test_a_supervision_counts_against_the_holder_unless_another_unit_is_named() -> None:
     story = build("dispatched")
     story.call.supervise(story.cmd("supervisor"), reason="逾期未签收", unit=LEAD_DEPARTMENT)
-    story.call.supervise(story.cmd(SYSTEM), reason="超时")
+    story.call.supervise(story.cmd("supervisor"), reason="超时")
     assert [s["unit"] for s in story.call.supervisions] == [LEAD_DEPARTMENT, STREET]
     assert story.call.supervised == 2
-    assert story.call.supervisions[1]["actor"] == SYSTEM.as_dict()
+    assert story.call.supervisions[1]["actor"] == PRINCIPALS["supervisor"].as_dict()
     assert story.call.status is Status.DISPATCHED
 
 

@@ -9,6 +9,8 @@ and an upcaster, never a rewrite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -18,6 +20,8 @@ from eventsourcing.domain import Aggregate
 from huying.domain.commands import Command, OrderSpec, Remembered, request_scope
 from huying.domain.errors import InvalidCommand, NotPermitted, StaleVersion, TransitionNotAllowed
 from huying.domain.levels import Level
+from huying.domain.principal import Role
+from huying.domain.sla import NO_CLOCKS, Clocks
 from huying.domain.states import (
     OPEN_ORDER,
     TERMINAL,
@@ -29,6 +33,32 @@ from huying.domain.states import (
     WorkOrder,
 )
 from huying.domain.transitions import TABLE, Action, Situation, parties
+
+ClockSetter = Callable[[Level], Clocks]
+
+
+def no_clocks(_: Level) -> Clocks:
+    return NO_CLOCKS
+
+
+@dataclass(frozen=True)
+class RunningClock:
+    """One SLA clock of a call: who owes what by when, and whether it has stopped."""
+
+    key: str
+    unit: str
+    level: str
+    started: datetime
+    due: datetime | None
+    stopped: datetime | None
+
+    @property
+    def breached(self) -> bool:
+        """Stopped late. (A clock still running is late only relative to "now".)"""
+        return self.due is not None and self.stopped is not None and self.stopped > self.due
+
+    def late_at(self, now: datetime) -> bool:
+        return self.due is not None and (self.stopped or now) > self.due
 
 
 class Call(Aggregate):
@@ -74,6 +104,16 @@ class Call(Aggregate):
         location: dict[str, Any] | None
         reporter_ref: str | None
         attachments: list[str]
+        response_due: datetime | None
+        resolution_due: datetime | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """v1 calls were raised before SLA clocks existed: no due times."""
+            state["response_due"] = None
+            state["resolution_due"] = None
 
         def apply(self, call: Call) -> None:
             call.item_code = self.item_code
@@ -93,7 +133,9 @@ class Call(Aggregate):
             call.raised_at = self.at
             call.raised_by = self.actor
             call.holder = self.community_code
-            call._begin_stint(Level.COMMUNITY, self.community_code, self.at)
+            call._begin_stint(
+                Level.COMMUNITY, self.community_code, self.at, Clocks(self.response_due, self.resolution_due)
+            )
 
     item_code: str
     catalog_version: str
@@ -129,7 +171,9 @@ class Call(Aggregate):
         self.requests: dict[tuple[str, str], Remembered] = {}
 
     @classmethod
-    def raise_call(cls, cmd: Command, *, call_id: UUID, **raised: Any) -> Call:
+    def raise_call(
+        cls, cmd: Command, *, call_id: UUID, clocks: ClockSetter = no_clocks, **raised: Any
+    ) -> Call:
         """群众有呼: a call is raised at the community of its grid."""
         probe = _RaiseProbe(grid_code=raised["grid_code"], community_code=raised["community_code"])
         if not TABLE[Action.RAISE].who & parties(cmd.principal, probe):
@@ -138,7 +182,15 @@ class Call(Aggregate):
                 f"call in grid {raised['grid_code']}; you act as {cmd.principal.role} of "
                 f"{cmd.principal.unit}"
             )
-        return cls._create(cls.Raised, id=call_id, **raised, **cmd.meta)
+        due = clocks(Level.COMMUNITY)
+        return cls._create(
+            cls.Raised,
+            id=call_id,
+            response_due=due.response_due,
+            resolution_due=due.resolution_due,
+            **raised,
+            **cmd.meta,
+        )
 
     # --- what the transition table reads -------------------------------------------------
 
@@ -224,7 +276,7 @@ class Call(Aggregate):
         """The current stint: the unit now holding the call at its level."""
         return self.chain[-1]
 
-    def _begin_stint(self, level: Level, holder: str, at: datetime) -> None:
+    def _begin_stint(self, level: Level, holder: str, at: datetime, clocks: Clocks) -> None:
         self.chain.append(
             {
                 "level": level.value,
@@ -234,6 +286,7 @@ class Call(Aggregate):
                 "acknowledged_at": None,
                 "ended_at": None,
                 "outcome": None,
+                **clocks.as_dict(),
             }
         )
 
@@ -242,11 +295,12 @@ class Call(Aggregate):
             self.stint["ended_at"] = at
             self.stint["outcome"] = outcome
 
-    def _cancel_open_orders(self) -> None:
+    def _cancel_open_orders(self, at: datetime) -> None:
         for o in self.work_orders.values():
             if o.status in OPEN_ORDER:
                 o.status = OrderStatus.CANCELLED
                 o.extension = None
+                o.settled_at = at
 
     # --- community and street --------------------------------------------------------------
 
@@ -265,24 +319,46 @@ class Call(Aggregate):
     class Escalated(Event):
         reason: str
         to_street: str
+        response_due: datetime | None
+        resolution_due: datetime | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["response_due"] = None
+            state["resolution_due"] = None
 
         def apply(self, call: Call) -> None:
             call._end_stint("escalated", self.at)
             call.level = Level.STREET
             call.holder = self.to_street
             call.status = Status.AWAITING_RESPONSE
-            call._begin_stint(Level.STREET, self.to_street, self.at)
+            call._begin_stint(
+                Level.STREET, self.to_street, self.at, Clocks(self.response_due, self.resolution_due)
+            )
 
-    def escalate(self, cmd: Command, reason: str) -> None:
-        """上呼 (社区有呼，街道必应): the community calls up to its street."""
+    def escalate(self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks) -> None:
+        """上呼 (社区有呼，街道必应): the community calls up to its street — or the watchdog does,
+        once the community's response deadline has passed unanswered."""
         self._check(Action.ESCALATE, cmd)
-        self.trigger_event(self.Escalated, reason=reason, to_street=self.street_code, **cmd.meta)
+        if cmd.principal.role is Role.SYSTEM:
+            self._require_missed(self._stint_clock(len(self.chain), "response"), cmd.at)
+        due = clocks(Level.STREET)
+        self.trigger_event(
+            self.Escalated,
+            reason=reason,
+            to_street=self.street_code,
+            response_due=due.response_due,
+            resolution_due=due.resolution_due,
+            **cmd.meta,
+        )
 
     class Dispatched(Event):
         orders: list[dict[str, Any]]
 
         def apply(self, call: Call) -> None:
-            call._cancel_open_orders()
+            call._cancel_open_orders(self.at)
             for o in self.orders:
                 call.work_orders[o["id"]] = WorkOrder(
                     id=o["id"],
@@ -293,6 +369,7 @@ class Call(Aggregate):
                     instructions=o["instructions"],
                     dispatched_at=self.at,
                     round=call.round,
+                    sign_due=o.get("sign_due"),
                 )
             call.level = Level.DEPARTMENT
             call.status = Status.DISPATCHED
@@ -310,6 +387,7 @@ class Call(Aggregate):
                 "role": spec.role.value,
                 "deadline": spec.deadline,
                 "instructions": spec.instructions,
+                "sign_due": spec.sign_due,
             }
             for i, spec in enumerate(orders)
         ]
@@ -340,6 +418,7 @@ class Call(Aggregate):
             order = call.work_orders[self.order_id]
             order.status = OrderStatus.RETURNED
             order.extension = None
+            order.settled_at = self.at
             if self.lead:
                 call.status = Status.RETURNED
 
@@ -445,7 +524,7 @@ class Call(Aggregate):
             call._end_stint("resolved", self.at)
             # Once the matter is resolved, orders still open (an assist still working) are moot:
             # no work-order action is allowed on a resolved call, so they must not linger.
-            call._cancel_open_orders()
+            call._cancel_open_orders(self.at)
 
     def resolve(self, cmd: Command, summary: str) -> None:
         """办结: the holder declares the matter solved."""
@@ -496,6 +575,15 @@ class Call(Aggregate):
         reason: str
         level: str
         holder: str
+        response_due: datetime | None
+        resolution_due: datetime | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["response_due"] = None
+            state["resolution_due"] = None
 
         def apply(self, call: Call) -> None:
             call.round += 1
@@ -503,17 +591,23 @@ class Call(Aggregate):
             call.holder = self.holder
             call.status = Status.IN_PROGRESS
             call.resolved_level = None
-            call._begin_stint(call.level, self.holder, self.at)
+            call._begin_stint(
+                call.level, self.holder, self.at, Clocks(self.response_due, self.resolution_due)
+            )
 
-    def reopen(self, cmd: Command, reason: str) -> None:
+    def reopen(self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks) -> None:
         """重办: a dissatisfied call goes back to whoever resolved it, in a new round."""
         self._check(Action.REOPEN, cmd)
         to_community = self.resolved_level is Level.COMMUNITY
+        level = Level.COMMUNITY if to_community else Level.STREET
+        due = clocks(level)
         self.trigger_event(
             self.Reopened,
             reason=reason,
-            level=(Level.COMMUNITY if to_community else Level.STREET).value,
+            level=level.value,
             holder=self.community_code if to_community else self.street_code,
+            response_due=due.response_due,
+            resolution_due=due.resolution_due,
             **cmd.meta,
         )
 
@@ -522,7 +616,7 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             call.status = Status.CLOSED
-            call._cancel_open_orders()
+            call._cancel_open_orders(self.at)
 
     def close(self, cmd: Command, note: str | None = None) -> None:
         """销号: the problem is struck off the ledger (解决一个销号一个)."""
@@ -535,7 +629,7 @@ class Call(Aggregate):
         def apply(self, call: Call) -> None:
             call.status = Status.WITHDRAWN
             call._end_stint("withdrawn", self.at)
-            call._cancel_open_orders()
+            call._cancel_open_orders(self.at)
 
     def withdraw(self, cmd: Command, reason: str) -> None:
         """撤回: the reporter no longer needs it."""
@@ -550,7 +644,7 @@ class Call(Aggregate):
             call.status = Status.MERGED
             call.merged_into = self.into
             call._end_stint("merged", self.at)
-            call._cancel_open_orders()
+            call._cancel_open_orders(self.at)
 
     def merge_into(self, cmd: Command, target: Call, reason: str) -> None:
         """一事一呼: the same matter reported twice becomes one call; the target is unchanged."""
@@ -564,16 +658,105 @@ class Call(Aggregate):
     class Supervised(Event):
         reason: str
         unit: str
+        clock: str | None  # the missed clock, when the watchdog flags it
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["clock"] = None
 
         def apply(self, call: Call) -> None:
             call.supervisions.append(
-                {"reason": self.reason, "unit": self.unit, "at": self.at, "actor": self.actor}
+                {
+                    "reason": self.reason,
+                    "unit": self.unit,
+                    "at": self.at,
+                    "actor": self.actor,
+                    "clock": self.clock,
+                }
             )
 
-    def supervise(self, cmd: Command, reason: str, unit: str | None = None) -> None:
-        """督办: a flag against the late unit (default: the holder), counted in its scores."""
+    def supervise(self, cmd: Command, reason: str, unit: str | None = None, clock: str | None = None) -> None:
+        """督办: a flag against the late unit (default: the holder), counted in its scores.
+        The watchdog names the missed clock; each clock is flagged at most once."""
         self._check(Action.SUPERVISE, cmd)
-        self.trigger_event(self.Supervised, reason=reason, unit=unit or self.holder, **cmd.meta)
+        if cmd.principal.role is Role.SYSTEM:
+            if clock is None:
+                raise InvalidCommand("clock", "the watchdog supervises a missed clock; name it")
+            missed = self.clock(clock)
+            if clock in {s["clock"] for s in self.supervisions}:
+                raise TransitionNotAllowed(f"supervise: clock {clock} was already flagged")
+            self._require_missed(missed, cmd.at)
+            unit = missed.unit
+        self.trigger_event(self.Supervised, reason=reason, unit=unit or self.holder, clock=clock, **cmd.meta)
+
+    # --- clocks ------------------------------------------------------------------------------
+
+    def clock(self, key: str) -> RunningClock:
+        """A clock by key: ``stint2:response``, ``stint2:resolution``, ``<order>:sign``,
+        ``<order>:completion``."""
+        owner, _, kind = key.rpartition(":")
+        if owner.startswith("stint") and owner[5:].isdigit() and kind in ("response", "resolution"):
+            return self._stint_clock(int(owner[5:]), kind)
+        if owner in self.work_orders and kind in ("sign", "completion"):
+            return self._order_clock(owner, kind)
+        raise InvalidCommand("clock", f"no clock {key} on this call")
+
+    def clocks(self) -> list[RunningClock]:
+        """Every clock this call has had, running or stopped."""
+        found = [
+            self._stint_clock(n, kind)
+            for n in range(1, len(self.chain) + 1)
+            for kind in ("response", "resolution")
+        ]
+        found += [
+            self._order_clock(order_id, kind)
+            for order_id in self.work_orders
+            for kind in ("sign", "completion")
+        ]
+        return [c for c in found if c.due is not None]
+
+    def _stint_clock(self, n: int, kind: str) -> RunningClock:
+        if not 1 <= n <= len(self.chain):
+            raise InvalidCommand("clock", f"no stint {n} on this call")
+        stint = self.chain[n - 1]
+        if kind == "response":
+            stopped = stint["acknowledged_at"] or (stint["ended_at"] if stint["outcome"] else None)
+        else:
+            stopped = stint["ended_at"]
+        return RunningClock(
+            key=f"stint{n}:{kind}",
+            unit=stint["holder"],
+            level=stint["level"],
+            started=stint["at"],
+            due=stint.get(f"{kind}_due"),
+            stopped=stopped,
+        )
+
+    def _order_clock(self, order_id: str, kind: str) -> RunningClock:
+        o = self.work_orders[order_id]
+        if kind == "sign":
+            stopped = o.signed_at or (None if o.status is OrderStatus.DISPATCHED else o.settled_at)
+            due = o.sign_due
+        else:
+            stopped = o.completed_at or (None if o.is_open else o.settled_at)
+            due = o.deadline
+        return RunningClock(
+            key=f"{order_id}:{kind}",
+            unit=o.department_code,
+            level=Level.DEPARTMENT.value,
+            started=o.dispatched_at,
+            due=due,
+            stopped=stopped,
+        )
+
+    @staticmethod
+    def _require_missed(clock: RunningClock, at: datetime) -> None:
+        """The watchdog's moves re-check their reason, so a rerun or a second watchdog does
+        nothing twice."""
+        if clock.due is None or clock.stopped is not None or at < clock.due:
+            raise TransitionNotAllowed(f"{clock.key} is not overdue: nothing for the watchdog to do")
 
 
 ACTION_OF_EVENT: dict[str, str] = {t.event: t.action.value for t in TABLE.values()}

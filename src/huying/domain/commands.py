@@ -39,6 +39,7 @@ class OrderSpec:
     role: OrderRole
     deadline: datetime
     instructions: str
+    sign_due: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class WorkOrder:
     completed_at: datetime | None = None
     progress_notes: int = 0
     last_version: int = 0
+    sign_due: datetime | None = None
+    settled_at: datetime | None = None  # when it was returned or cancelled
 
     @property
     def is_open(self) -> bool:
