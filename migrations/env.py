@@ -11,6 +11,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection
 
+import huying.audit.tables
+import huying.projections.tables  # noqa: F401 - registers the read-model tables
 from huying.db import make_engine, metadata
 from huying.settings import Settings
 

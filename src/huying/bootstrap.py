@@ -9,6 +9,7 @@ from datetime import time, timedelta
 from sqlalchemy import Engine
 
 from huying.application import HuyingApplication
+from huying.audit.chain import ChainKeeper
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
@@ -17,6 +18,7 @@ from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
+from huying.watchdog import Watchdog
 
 
 @dataclass
@@ -28,9 +30,13 @@ class Services:
     contacts: ContactBook
     app: HuyingApplication
     projector: Projector
+    chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
+    watchdog: Watchdog  # 超时自动上呼与督办
 
     def close(self) -> None:
+        self.watchdog.stop()
         self.projector.stop()
+        self.chain.stop()
         self.app.close()
         self.engine.dispose()
 
@@ -80,4 +86,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         calendar=make_calendar(settings),
     )
     projector = Projector(app, engine, batch_size=settings.projector_batch_size)
-    return Services(settings, clock, engine, TokenStore(engine, clock), contacts, app, projector)
+    chain = ChainKeeper(
+        app,
+        engine,
+        clock,
+        batch_size=settings.audit_batch_size,
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_seconds=settings.audit_checkpoint_seconds,
+    )
+    watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
+    return Services(
+        settings, clock, engine, TokenStore(engine, clock), contacts, app, projector, chain, watchdog
+    )

@@ -7,11 +7,14 @@ from typing import Annotated
 
 import typer
 
+from huying.audit.cli import audit_cli, export
 from huying.settings import Settings
 
 cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response dispatch.", no_args_is_help=True)
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
+cli.add_typer(audit_cli, name="audit")  # 审计: verify, replay, checkpoints
+cli.command("export")(export)
 
 
 @cli.command()
@@ -126,7 +129,7 @@ def serve(
 
 @cli.command()
 def rebuild(
-    batch_size: Annotated[int, typer.Option(help="notifications per transaction")] = 5000,
+    batch_size: Annotated[int, typer.Option(help="notifications per transaction")] = 20_000,
 ) -> None:
     """Drop every read model and refill it from the event log."""
     import time
@@ -169,15 +172,49 @@ def project(
     try:
         if once:
             done = services.projector.catch_up()
+            chained = services.chain.catch_up()  # 防篡改: the hash chain too
             typer.echo(
-                f"projected {done} events; at position {services.projector.progress.position}", err=True
+                f"projected {done} events; at position {services.projector.progress.position}; "
+                f"chained {chained}",
+                err=True,
             )
             return
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())
         services.projector.start()
+        services.chain.start()
         typer.echo("projecting; Ctrl-C to stop", err=True)
+        stopped.wait()
+    finally:
+        services.close()
+
+
+@cli.command()
+def watch(
+    once: Annotated[bool, typer.Option(help="one sweep, print the moves, and exit")] = False,
+) -> None:
+    """Run the SLA watchdog on its own (set HUYING_RUN_WATCHDOG=0 on the API servers)."""
+    import signal
+    import threading
+
+    from huying.bootstrap import build_services
+    from huying.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    services = build_services(settings)
+    try:
+        if once:
+            services.projector.catch_up()
+            for move in services.watchdog.sweep():
+                typer.echo(f"{move.action}\t{move.call_id}\t{move.clock}\t{move.unit}")
+            return
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        services.watchdog.start()
+        typer.echo("watching SLA clocks; Ctrl-C to stop", err=True)
         stopped.wait()
     finally:
         services.close()

@@ -19,10 +19,15 @@ class EventPositions:
         table = getattr(recorder, "events_table_name", "stored_events")
         self._id: Callable[[UUID], Any]
         if type(recorder).__module__ == "eventsourcing.sqlite":
-            self._sql = f"SELECT originator_version, rowid FROM {table} WHERE originator_id=?"
+            self._sql = (
+                f"SELECT originator_version AS version, rowid AS position FROM {table} WHERE originator_id=?"
+            )
             self._id = self._sqlite_id
         elif type(recorder).__module__ == "eventsourcing.postgres":
-            self._sql = f"SELECT originator_version, notification_id FROM {table} WHERE originator_id=%s"
+            self._sql = (
+                f"SELECT originator_version AS version, notification_id AS position FROM {table} "
+                "WHERE originator_id=%s"
+            )
             self._id = self._postgres_id
         else:
             raise TypeError(f"no position query for recorder {type(recorder).__name__}")
@@ -31,7 +36,8 @@ class EventPositions:
         """Version → log position for every event of one call."""
         with self._recorder.datastore.transaction(commit=False) as curs:
             curs.execute(self._sql, (self._id(call_id),))
-            return {int(row[0]): int(row[1]) for row in curs.fetchall()}
+            # By name: SQLite's rows are sqlite3.Row, PostgreSQL's are dicts.
+            return {int(row["version"]): int(row["position"]) for row in curs.fetchall()}
 
     @staticmethod
     def _sqlite_id(call_id: UUID) -> str:

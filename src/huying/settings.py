@@ -33,12 +33,20 @@ class Settings(BaseSettings):
     min_position_wait_seconds: float = Field(default=5.0, ge=0, le=5.0)
     # The embedded default projects inside `huying serve`; set 0 when `huying project` runs apart.
     run_projector: bool = True
+    # The SLA watchdog (`huying watch`) also runs inside `huying serve` unless turned off here.
+    run_watchdog: bool = True
+    watchdog_seconds: float = Field(default=30.0, gt=0)
     projector_batch_size: int = Field(default=500, ge=1, le=100_000)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
     # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
     # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).
     min_evaluated_for_rank: int = Field(default=5, ge=1)
+    # 防篡改: the hash chain over the log takes a checkpoint every N log positions, or once this
+    # much business time has passed since the previous one; the chain keeper's batch size.
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=3600.0, gt=0)
+    audit_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("score_weights")
     @classmethod

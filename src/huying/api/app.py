@@ -14,10 +14,12 @@ from huying.api import problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
+    audit,
     calls,
     clock,
     dashboards,
     departments,
+    events,
     ledger,
     ops,
     reference,
@@ -43,8 +45,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.run_projector:
             built.projector.start()
+            built.chain.start()  # 防篡改: the hash chain follows the log beside the read models
+        if settings.run_watchdog:
+            built.watchdog.start()
         yield
+        built.watchdog.stop()
         built.projector.stop()
+        built.chain.stop()
         if services is None:  # we built them, we close them
             built.close()
 
@@ -60,6 +67,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.registry = CollectorRegistry()
     problems.install(app)
     for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
+        app.include_router(module.router)
+    for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.add_middleware(
         Gate,

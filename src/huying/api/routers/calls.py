@@ -18,6 +18,7 @@ from huying.api.schemas import (
     DispatchBody,
     EvaluateBody,
     History,
+    Instant,
     MergeBody,
     NoteBody,
     ReasonBody,
@@ -79,9 +80,12 @@ def search_calls(
         overdue=overdue,
         item=item,
     )
+    now = s.clock.now()
     with s.engine.connect() as conn:
-        page = search_calls_in(conn, p, s.app.org, query, s.clock.now(), after, limit)
-    return CallPage(data=[call_summary(r) for r in page.rows], next=page.next, position=position)
+        page = search_calls_in(conn, p, s.app.org, query, now, after, limit)
+    return CallPage(
+        data=[call_summary(r, now, s.app.calendar) for r in page.rows], next=page.next, position=position
+    )
 
 
 def _known_unit(s: Services, unit: str | None) -> str | None:
@@ -91,11 +95,26 @@ def _known_unit(s: Services, unit: str | None) -> str | None:
 
 
 @router.get("/{call_id}", response_model=CallPublic)
-def get_call(call_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response) -> CallPublic:
-    """The call's current state, straight from the event store (strongly consistent)."""
-    call = s.app.call_for(p, parse_call_id(call_id))
+def get_call(
+    call_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    response: Response,
+    as_of: Annotated[
+        Instant | None, Query(description="business time: the call as it stood then (时间回溯)")
+    ] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the call at this version")] = None,
+) -> CallPublic:
+    """The call's current state, straight from the event store (strongly consistent); with
+    ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""
+    if as_of is not None and version is not None:
+        raise InvalidCommand("version", "give as_of or version, not both")
+    call = s.app.call_then(p, parse_call_id(call_id), as_of=as_of, version=version)
+    # Its clocks as of that moment: the version's own business time, or as_of (never the future).
+    now = s.clock.now()
+    now = call.updated_at if version is not None else min(as_of or now, now)
     response.headers["ETag"] = f'"{call.version}"'
-    return call_public(call, s.app.position_of(call), p, s.contacts)
+    return call_public(call, s.app.position_of(call), p, s.contacts, now, s.app.calendar)
 
 
 @router.get("/{call_id}/history", response_model=History)

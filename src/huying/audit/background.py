@@ -1,0 +1,51 @@
+"""Keeping a tracked projection up to date in a background thread (审计链 keeper)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Follower:
+    """Runs ``step`` in a daemon thread: at once when woken, otherwise every ``poll_seconds``."""
+
+    def __init__(self, name: str, step: Callable[[], object], poll_seconds: float) -> None:
+        self._name = name
+        self._step = step
+        self._poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception:
+                log.exception("%s: batch failed; retrying from the stored position", self._name)
+            self._wake.wait(self._poll_seconds)
+            self._wake.clear()

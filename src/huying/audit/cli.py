@@ -1,0 +1,231 @@
+"""The auditor's tools on the command line: ``huying audit verify|replay|checkpoints`` and
+``huying export``. Heavy imports wait until a command runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from huying.settings import Settings
+
+if TYPE_CHECKING:
+    from huying.audit.verify import Report
+    from huying.bootstrap import Services
+
+audit_cli = typer.Typer(
+    help="审计: verify the log's hash chain, replay the read models, export checkpoints.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    from huying.bootstrap import build_services
+    from huying.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[bytes]]:
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+    else:
+        with path.open("wb") as f:
+            yield f
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@audit_cli.command("verify")
+def verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="checkpoints kept elsewhere: JSON Lines, or a saved /audit/checkpoints answer"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """防篡改: recompute the hash chain from the stored events; OK (exit 0) or the first break
+    (exit 1): altered, missing, reordered, extra or truncated, with its position."""
+    from huying.audit.checkpoints import BadCheckpoints, load_file
+    from huying.audit.verify import Verifier
+
+    try:
+        given = load_file(checkpoints) if checkpoints is not None else []
+    except BadCheckpoints as e:
+        raise _fail(str(e)) from None
+    with _services() as services:
+        log = services.chain.log
+        with typer.progressbar(length=log.head(), label="verifying the hash chain", file=sys.stderr) as bar:
+            report = Verifier(log, services.engine).verify(given, on_progress=bar.update)
+    typer.echo(json.dumps(_verdict(report), ensure_ascii=False, indent=2) if as_json else _sentence(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _verdict(report: Report) -> dict[str, Any]:
+    broken = report.broken
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "chained_through": report.chained_through,
+        "log_head": report.log_head,
+        "unchained": report.unchained,
+        "checkpoints_checked": report.checkpoints_checked,
+        "break": {
+            "position": broken.position,
+            "kind": broken.kind.value,
+            "detail": broken.detail,
+            "intact_through": broken.intact_through,
+        }
+        if broken
+        else None,
+    }
+
+
+def _sentence(report: Report) -> str:
+    broken = report.broken
+    if broken is not None:
+        return (
+            f"BROKEN at position {broken.position}: {broken.kind.value} — {broken.detail} "
+            f"(intact through position {broken.intact_through})"
+        )
+    waiting = f"; {report.unchained:,} newer events not yet chained" if report.unchained else ""
+    return (
+        f"OK: {report.checked:,} events match the hash chain (chained through position "
+        f"{report.chained_through:,}, log head {report.log_head:,}); "
+        f"{report.checkpoints_checked:,} checkpoints matched{waiting}"
+    )
+
+
+@audit_cli.command("checkpoints")
+def checkpoints(
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """审计检查点 as JSON Lines — every stored checkpoint, then the chained head now. Keep the
+    file elsewhere; ``huying audit verify --checkpoints FILE`` checks the log against it."""
+    from huying.audit.checkpoints import Checkpoint, iter_stored
+
+    with _services() as services, _output(out) as f:
+        for c in iter_stored(services.engine):
+            f.write((json.dumps(c.as_json()) + "\n").encode())
+        position, link = services.chain.head()
+        if position:
+            head = Checkpoint(position, link, services.clock.now())
+            f.write((json.dumps({**head.as_json(), "head": True}) + "\n").encode())
+
+
+@audit_cli.command("replay")
+def replay(
+    batch_size: Annotated[int, typer.Option(help="notifications per transaction", min=1)] = 5000,
+    show: Annotated[int, typer.Option(help="differences shown per table", min=0)] = 20,
+    scratch_dir: Annotated[Path | None, typer.Option(help="where the scratch database goes")] = None,
+) -> None:
+    """重放核验: rebuild every read model from the log into a scratch database and compare it
+    with the live one, table by table, row by row. Exit 1 on any difference."""
+    from huying.audit.replay import replay_and_compare
+
+    with _services() as services:
+        total = services.projector.tracked_position()
+        with typer.progressbar(length=total, label="replaying the log", file=sys.stderr) as bar:
+            result = replay_and_compare(
+                services.app,
+                services.engine,
+                services.settings,
+                batch_size=batch_size,
+                show=show,
+                scratch_dir=scratch_dir,
+                on_batch=bar.update,
+            )
+    typer.echo(f"replayed the log up to position {result.position:,}")
+    for table, rows in result.rows.items():
+        typer.echo(f"{table}: {rows:,} rows, {result.differing[table]:,} differences")
+    for d in result.shown:
+        key = ", ".join(f"{k}={v}" for k, v in d.key.items())
+        if d.live is None:
+            typer.echo(f"  {d.table} [{key}]: missing from the live read models")
+        elif d.replayed is None:
+            typer.echo(f"  {d.table} [{key}]: in the live read models, not in the replay")
+        else:
+            for column, (live, replayed) in d.columns.items():
+                typer.echo(f"  {d.table} [{key}] {column}: live {live!r}, replayed {replayed!r}")
+    if not result.same:
+        raise typer.Exit(1)
+    typer.echo("the live read models equal the replay")
+
+
+def export(
+    what: Annotated[str, typer.Option(help="events (JSON Lines) or scores (CSV)")] = "events",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="from: a date or an RFC 3339 time (inclusive)")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="to: a date (that day included) or a time (exclusive)")
+    ] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="events: comma-separated event types")] = None,
+    kind: Annotated[str | None, typer.Option(help="scores: street or department (default both)")] = None,
+    period: Annotated[str | None, typer.Option(help="scores: YYYY-MM, YYYY-Qn or YYYY")] = None,
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """审计导出: a period's events as JSON Lines, or the units' scores as CSV (streamed)."""
+    from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
+    from huying.audit.feed import EventFeed, FeedQuery, event_types, window
+    from huying.domain.errors import InvalidCommand
+    from huying.domain.org import UnitKind
+    from huying.projections.dashboard import local_day
+
+    if what not in ("events", "scores"):
+        raise _fail("--what is events or scores")
+    if kind not in (None, "street", "department"):
+        raise _fail("--kind is street or department")
+    with _services() as services:
+        try:
+            if what == "events":
+                chunks = event_lines(
+                    EventFeed(services.app), FeedQuery(event_types(type_), window(from_, to))
+                )
+            else:
+                chosen = period_between(from_, to, period, local_day(services.clock.now()))
+                _warn_if_behind(services)
+                kinds = KINDS if kind is None else (UnitKind(kind),)
+                s = services.settings
+                rows = score_table(
+                    services.engine,
+                    services.app.org,
+                    kinds,
+                    chosen,
+                    services.clock.now(),
+                    s.score_weights,
+                    s.min_evaluated_for_rank,
+                )
+                chunks = csv_lines(rows)
+            with _output(out) as f:
+                for chunk in chunks:
+                    f.write(chunk)
+        except InvalidCommand as e:
+            raise _fail(f"{e.field}: {e.detail}") from None
+
+
+def _warn_if_behind(services: Services) -> None:
+    head = services.app.recorder.max_notification_id() or 0
+    at = services.projector.tracked_position()
+    if at < head:
+        typer.echo(
+            f"note: the read models are at position {at:,} of {head:,} (is a projector running?)", err=True
+        )
