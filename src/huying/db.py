@@ -65,6 +65,15 @@ reporter_contacts = Table(
 )
 
 
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+
 def make_engine(url: str) -> Engine:
     """One engine per process; SQLite gets WAL and a busy timeout so readers never block."""
     if url.startswith("sqlite"):

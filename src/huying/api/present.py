@@ -19,8 +19,11 @@ from huying.api.schemas import (
 )
 from huying.domain.call import Call
 from huying.domain.contact import shown_to
+from huying.domain.deadlines import standing
 from huying.domain.principal import Principal
+from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
+from huying.domain.worktime import WorkCalendar
 from huying.services.contacts import ContactBook
 
 _EVENT_BOOKKEEPING = frozenset(
@@ -55,7 +58,14 @@ def work_order_public(order: WorkOrder, call_version: int | None = None) -> Work
     )
 
 
-def call_public(call: Call, position: int, viewer: Principal, contacts: ContactBook) -> CallPublic:
+def call_public(
+    call: Call,
+    position: int,
+    viewer: Principal,
+    contacts: ContactBook,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> CallPublic:
     evaluation = call.evaluation
     return CallPublic(
         id=str(call.id),
@@ -91,7 +101,7 @@ def call_public(call: Call, position: int, viewer: Principal, contacts: ContactB
         else None,
         merged_into=call.merged_into,
         supervised=call.supervised,
-        deadlines={},
+        deadlines=deadlines(call, now, calendar),
         reporter=_reporter(call, viewer, contacts),
         chain=[ChainStep(**step) for step in call.chain],
     )
@@ -133,10 +143,51 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def call_summary(row: dict[str, Any]) -> CallSummary:
-    return CallSummary(id=row["call_id"], **{k: v for k, v in row.items() if k != "call_id"})
+def call_summary(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> CallSummary:
+    fields = {k: v for k, v in row.items() if k not in ("call_id", "ever_breached", "due_soon_at")}
+    return CallSummary(id=row["call_id"], **fields, **_timing(row, now, calendar))
 
 
-def queue_item(row: dict[str, Any]) -> QueueItem:
-    fields = {k: v for k, v in row.items() if k not in ("order_id", "updated_position")}
-    return QueueItem(id=row["order_id"], cursor=row["updated_position"], **fields)
+def queue_item(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> QueueItem:
+    skip = ("order_id", "updated_position", "clock_time", "ever_breached", "due_soon_at", "settled_at")
+    fields = {k: v for k, v in row.items() if k not in skip}
+    return QueueItem(
+        id=row["order_id"], cursor=row["updated_position"], **fields, **_timing(row, now, calendar)
+    )
+
+
+def _timing(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> dict[str, Any]:
+    """Due soon, remaining time and breach, as of ``now``, from the row's recorded clocks."""
+    next_due, warn = row.get("next_due"), row.get("due_soon_at")
+    left = remaining(calendar, now, next_due, bool(row.get("clock_time"))) if next_due else None
+    return {
+        "due_soon": bool(warn and next_due and warn <= now <= next_due),
+        "remaining_seconds": left.total_seconds() if left is not None else None,
+        "ever_breached": bool(row.get("ever_breached")) or bool(row.get("overdue")),
+    }
+
+
+def deadlines(call: Call, now: datetime, calendar: WorkCalendar) -> dict[str, Any]:
+    """GET /calls/{id} ``deadlines``: every clock the call has had, as of ``now``."""
+    s = standing(call, calendar, now)
+    return {
+        "next_due": s.next_due,
+        "overdue": s.overdue,
+        "due_soon": s.due_soon,
+        "ever_breached": s.ever_breached,
+        "clock_time": s.clock_time,
+        "clocks": [
+            {
+                "clock": c.clock.key,
+                "unit": c.clock.unit,
+                "level": c.clock.level,
+                "started_at": c.clock.started,
+                "due": c.clock.due,
+                "stopped_at": c.clock.stopped,
+                "late": c.late,
+                "due_soon": c.due_soon,
+                "remaining_seconds": c.remaining.total_seconds() if c.remaining is not None else None,
+            }
+            for c in s.clocks
+        ],
+    }

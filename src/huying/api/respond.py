@@ -15,4 +15,12 @@ def with_call(response: Response, outcome: Outcome, principal: Principal, servic
     response.headers["ETag"] = f'"{outcome.call.version}"'
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return call_public(outcome.call, outcome.position, principal, services.contacts)
+    return call_public(
+        outcome.call,
+        outcome.position,
+        principal,
+        services.contacts,
+        # As of the write itself: a repeated request gets the very body the first one got.
+        outcome.call.updated_at,
+        services.app.calendar,
+    )

@@ -113,7 +113,7 @@ class ReasonBody(Body):
 class DispatchBody(Body):
     lead_department: Code
     assisting_departments: list[Code] = Field(default_factory=list, max_length=20)
-    deadline: Instant
+    deadline: Instant | None = None  # default: the item's department SLA (限期办理)
     instructions: Text
 
 
@@ -311,6 +311,11 @@ class CallSummary(BaseModel):
     response_due: datetime | None
     resolution_due: datetime | None
     overdue: bool
+    next_due: datetime | None
+    due_soon: bool
+    remaining_seconds: float | None
+    ever_breached: bool
+    clock_time: bool
 
 
 class CallPage(BaseModel):
@@ -339,6 +344,11 @@ class QueueItem(BaseModel):
     street_code: str
     call_status: Status
     overdue: bool
+    sign_due: datetime | None
+    next_due: datetime | None
+    due_soon: bool
+    remaining_seconds: float | None
+    ever_breached: bool
 
 
 class QueuePage(BaseModel):
@@ -399,10 +409,11 @@ class SlaBucket(SlaFigures):
 
 
 class SlaBacklog(BaseModel):
-    """Open and overdue now, whenever they arrived."""
+    """Open, overdue and due soon now, whenever they arrived."""
 
     open: int
     overdue: int
+    due_soon: int = Field(description="open, not overdue, and 80% or more of a running clock used")
 
 
 class SlaSeries(BaseModel):
@@ -527,3 +538,54 @@ class CallScore(BaseModel):
     result_round: int | None
     rounds: list[RoundScore]
     position: int
+
+
+# --- 审计: the event feed and tamper evidence -------------------------------------------
+
+
+class FeedEntry(HistoryEntry):
+    """One event of the global feed: a history entry with the call it belongs to."""
+
+    call_id: str
+
+
+class EventPage(BaseModel):
+    data: list[FeedEntry]
+    next: int | None = Field(description="cursor of the following page; null at the end of the log")
+    position: int = Field(description="how far this page looked in the log: resume here when next is null")
+
+
+class TamperBreak(BaseModel):
+    position: int = Field(description="the first log position where the record stops matching its chain")
+    kind: Literal["altered", "missing", "reordered", "extra", "truncated"]
+    detail: str
+    intact_through: int = Field(description="the log is proven intact up to this position")
+
+
+class AuditVerdict(BaseModel):
+    """防篡改 check of the whole log: OK, or the first break and how."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    ok: bool
+    checked: int = Field(description="stored events whose links were recomputed")
+    chained_through: int = Field(description="the hash chain's tracked position")
+    log_head: int
+    unchained: int = Field(description="events newer than the chained head (not yet chained)")
+    checkpoints_checked: int
+    broken: TamperBreak | None = Field(alias="break")
+    verified_at: datetime
+
+
+class CheckpointPublic(BaseModel):
+    position: int
+    link: str
+    at: datetime | None
+
+
+class CheckpointPage(BaseModel):
+    """审计检查点 to keep elsewhere; ``head`` is the chained head now (keep it too)."""
+
+    data: list[CheckpointPublic]
+    next: int | None
+    head: CheckpointPublic | None

@@ -606,7 +606,9 @@ class Call(Aggregate):
             reason=reason,
             level=level.value,
             holder=self.community_code if to_community else self.street_code,
-            response_due=due.response_due,
+            # A reopened call is back in progress at once: nothing to acknowledge, so no
+            # response clock — only the clock to resolve it again.
+            response_due=None,
             resolution_due=due.resolution_due,
             **cmd.meta,
         )

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from sqlalchemy import Table
 
 from huying.domain.call import Call
+from huying.domain.deadlines import standing
 from huying.domain.states import Status
+from huying.domain.worktime import WorkCalendar
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
 
@@ -17,7 +19,11 @@ _SETTLED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
 class EscalationState:
     tables: tuple[Table, ...] = (rm_calls,)
 
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        clocks = standing(call, self.calendar, now=None)
         return {
             rm_calls: [
                 {
@@ -43,6 +49,10 @@ class EscalationState:
                     "supervised": call.supervised,
                     "response_due": call.stint.get("response_due"),
                     "resolution_due": call.stint.get("resolution_due"),
+                    "next_due": clocks.next_due,
+                    "due_soon_at": clocks.due_soon_at,
+                    "ever_breached": clocks.ever_breached,
+                    "clock_time": clocks.clock_time,
                 }
             ]
         }

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from huying.application import HuyingApplication
 from huying.domain.call import Call
+from huying.domain.worktime import WorkCalendar
 from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
 from huying.projections.rows import ReadModel
@@ -38,8 +39,8 @@ TRACKING_NAME = "read-models"
 _POLL_APART = 0.05
 
 
-def read_models() -> list[ReadModel]:
-    return [EscalationState(), WorkQueues(), SlaFacts(), EvaluationFacts()]
+def read_models(calendar: WorkCalendar) -> list[ReadModel]:
+    return [EscalationState(calendar), WorkQueues(calendar), SlaFacts(), EvaluationFacts()]
 
 
 class CallCache:
@@ -77,12 +78,12 @@ class Projector:
         *,
         models: Sequence[ReadModel] | None = None,
         batch_size: int = 500,
-        cache_size: int = 20_000,
+        cache_size: int = 2_000,
         poll_seconds: float = 1.0,
     ) -> None:
         self.app = app
         self.engine = engine
-        self.models = list(models or read_models())
+        self.models = list(models or read_models(app.calendar))
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)

@@ -10,9 +10,9 @@ from sqlalchemy import ColumnElement, Connection, Integer, and_, func, select
 
 from huying.domain.org import Org
 from huying.domain.principal import Principal
-from huying.domain.states import OPEN_ORDER, TERMINAL, Status
+from huying.domain.states import TERMINAL, Status
 from huying.projections.scope import concerns_unit, visible_calls
-from huying.projections.tables import rm_calls, rm_work_orders
+from huying.projections.tables import rm_calls
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(
@@ -23,20 +23,8 @@ ON_LEDGER = tuple(s.value for s in Status if s not in TERMINAL)
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
-    """Unsettled, and a deadline it carries has passed (an open order's, or its own clocks)."""
-    late_orders = select(rm_work_orders.c.call_id).where(
-        rm_work_orders.c.status.in_([s.value for s in OPEN_ORDER]), rm_work_orders.c.deadline < now
-    )
-    return and_(
-        rm_calls.c.status.in_(UNSETTLED),
-        rm_calls.c.call_id.in_(late_orders)
-        | (rm_calls.c.resolution_due.is_not(None) & (rm_calls.c.resolution_due < now))
-        | (
-            (rm_calls.c.status == Status.AWAITING_RESPONSE.value)
-            & rm_calls.c.response_due.is_not(None)
-            & (rm_calls.c.response_due < now)
-        ),
-    )
+    """Unsettled, and one of its running clocks (its own stint's, or an open order's) is past due."""
+    return and_(rm_calls.c.status.in_(UNSETTLED), rm_calls.c.next_due.is_not(None), rm_calls.c.next_due < now)
 
 
 @dataclass(frozen=True)

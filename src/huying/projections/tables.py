@@ -4,7 +4,7 @@ function of the same events. Schema owned by Alembic (``migrations/versions/0002
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, false
 
 from huying.db import UtcDateTime, metadata
 
@@ -42,11 +42,19 @@ rm_calls = Table(
     # The current stint's clocks (filled once SLA clocks exist; work orders carry their own).
     Column("response_due", UtcDateTime(), nullable=True),
     Column("resolution_due", UtcDateTime(), nullable=True),
+    # SLA (时限): the earliest due time among the call's running clocks (stints and open
+    # orders), when it becomes "due soon" (80% used), whether any clock ever ran late, and
+    # whether its clocks run on clock time (应急处置) rather than working time.
+    Column("next_due", UtcDateTime(), nullable=True),
+    Column("due_soon_at", UtcDateTime(), nullable=True),
+    Column("ever_breached", Boolean, nullable=False, server_default=false()),
+    Column("clock_time", Boolean, nullable=False, server_default=false()),
     Index("ix_rm_calls_community", "community_code", "seq"),
     Index("ix_rm_calls_street", "street_code", "seq"),
     Index("ix_rm_calls_holder_status", "holder", "status"),
     Index("ix_rm_calls_status", "status", "seq"),
     Index("ix_rm_calls_item", "item_code", "seq"),
+    Index("ix_rm_calls_next_due", "next_due"),
 )
 
 # 工单 — one row per work order: the department queues.
@@ -71,8 +79,14 @@ rm_work_orders = Table(
     Column("title", String(200), nullable=False),
     Column("street_code", String(64), nullable=False),
     Column("call_status", String(24), nullable=False),
+    Column("sign_due", UtcDateTime(), nullable=True),  # 签收时限
+    Column("next_due", UtcDateTime(), nullable=True),
+    Column("due_soon_at", UtcDateTime(), nullable=True),
+    Column("ever_breached", Boolean, nullable=False, server_default=false()),
+    Column("settled_at", UtcDateTime(), nullable=True),  # returned or cancelled
     Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
     Index("ix_rm_work_orders_dept_status", "department_code", "status", "deadline"),
+    Index("ix_rm_work_orders_next_due", "next_due"),
 )
 
 # 层级时段 — one row per stint: a community or street holding the call at its level.

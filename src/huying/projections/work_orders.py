@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from huying.domain.call import Call
+from huying.domain.deadlines import ClockState, standing
 from huying.domain.states import OPEN_ORDER
+from huying.domain.worktime import WorkCalendar
 from huying.projections.rows import Row
 from huying.projections.tables import rm_work_orders
 
@@ -17,7 +19,15 @@ from huying.projections.tables import rm_work_orders
 class WorkQueues:
     tables: tuple[Table, ...] = (rm_work_orders,)
 
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        clocks = standing(call, self.calendar, now=None).clocks
+
+        def of(order_id: str) -> list[ClockState]:
+            return [c for c in clocks if c.clock.key.startswith(f"{order_id}:")]
+
         return {
             rm_work_orders: [
                 {
@@ -39,17 +49,32 @@ class WorkQueues:
                     "title": call.title,
                     "street_code": call.street_code,
                     "call_status": call.status.value,
+                    "sign_due": o.sign_due,
+                    "settled_at": o.settled_at,
+                    "next_due": min(
+                        (c.clock.due for c in of(o.id) if c.clock.due and _running(c)), default=None
+                    ),
+                    "due_soon_at": min((c.warn_at for c in of(o.id) if _running(c)), default=None),
+                    "ever_breached": any(c.late for c in of(o.id)),
                 }
                 for o in call.work_orders.values()
             ]
         }
 
 
+def _running(c: ClockState) -> bool:
+    return c.clock.stopped is None and c.clock.due is not None
+
+
 def department_queue(
     conn: Connection, department: str, statuses: tuple[str, ...], now: datetime, after: int, limit: int
 ) -> list[dict[str, Any]]:
     """A department's orders changed since ``after`` (the cursor), oldest change first."""
-    late = (rm_work_orders.c.status.in_([s.value for s in OPEN_ORDER])) & (rm_work_orders.c.deadline < now)
+    late = (
+        rm_work_orders.c.status.in_([s.value for s in OPEN_ORDER])
+        & rm_work_orders.c.next_due.is_not(None)
+        & (rm_work_orders.c.next_due < now)
+    )
     query = select(rm_work_orders, late.label("overdue")).where(
         rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after
     )

@@ -24,6 +24,7 @@ def set_clock(body: ClockBody, p: CurrentPrincipal, s: HuyingServices) -> ClockP
         clock.set(body.now)
     else:
         clock.advance(body.advance_seconds or 0)
+    s.watchdog.wake()  # deadlines may have passed: look now, not at the next interval
     return ClockPublic(now=clock.now())
 
 

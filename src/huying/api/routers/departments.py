@@ -54,7 +54,7 @@ async def pull_queue(
         await s.projector.changed(remaining)
         rows = await run_in_threadpool(fetch)
     return QueuePage(
-        data=[queue_item(r) for r in rows],
+        data=[queue_item(r, s.clock.now(), s.app.calendar) for r in rows],
         next=int(str(rows[-1]["updated_position"])) if rows else None,
         position=max(position, s.projector.position()),
     )

@@ -31,11 +31,12 @@ def get_ledger(
     unit = unit or (org.district.code if p.role in DISTRICT_WIDE else p.unit)
     if org.unit(unit) is None:
         raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    now = s.clock.now()
     with s.engine.connect() as conn:
-        summary, page = ledger(conn, p, org, unit, s.clock.now(), after, limit)
+        summary, page = ledger(conn, p, org, unit, now, after, limit)
     return LedgerPage(
         summary=LedgerSummary(**summary),
-        data=[call_summary(r) for r in page.rows],
+        data=[call_summary(r, now, s.app.calendar) for r in page.rows],
         next=page.next,
         position=position,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from huying.api.deps import HuyingServices
+from huying.domain.worktime import WorkCalendar
 
 router = APIRouter(tags=["operations"])
 
@@ -47,9 +49,28 @@ def readyz(s: HuyingServices) -> JSONResponse:
         }
     except Exception as e:
         checks["projections"] = {"ok": False, "error": type(e).__name__}
+    checks["calendar"] = _calendar_check(s.app.calendar, s.clock.now())
     ready = all(c["ok"] for c in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _calendar_check(calendar: WorkCalendar, now: datetime) -> dict[str, Any]:
+    """From 1 November, warn when next year's holidays are unknown (Monday–Friday fallback)."""
+    local = now.astimezone(calendar.tz)
+    check: dict[str, Any] = {
+        "ok": True,
+        "this_year_known": calendar.knows_year(local.year),
+        "next_year_known": calendar.knows_year(local.year + 1),
+    }
+    if not check["this_year_known"]:
+        check["warning"] = f"no holiday data for {local.year}: counting Monday–Friday as working days"
+    elif local.month >= 11 and not check["next_year_known"]:
+        check["warning"] = (
+            f"no holiday data for {local.year + 1} yet: add the announced schedule with "
+            "HUYING_CALENDAR_FILE, or deadlines will count Monday–Friday"
+        )
+    return check
 
 
 @router.get("/metrics")

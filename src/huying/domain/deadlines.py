@@ -1,0 +1,98 @@
+"""Where a call stands against its clocks: what is running, what is late, what is due soon.
+
+Read from the due times the events recorded; "now" is passed in (the read side's clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from huying.domain.call import Call, RunningClock
+from huying.domain.sla import remaining, warn_at
+from huying.domain.worktime import WorkCalendar
+
+
+def runs_on_clock_time(sla: dict[str, Any]) -> bool:
+    """应急处置 items count minutes day and night; everything else counts working time."""
+    return any(
+        limit.get("unit") == "minutes"
+        for policy in sla.values()
+        if isinstance(policy, dict)
+        for limit in policy.values()
+        if isinstance(limit, dict)
+    )
+
+
+@dataclass(frozen=True)
+class ClockState:
+    clock: RunningClock
+    warn_at: datetime
+    late: bool
+    due_soon: bool
+    remaining: timedelta | None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A call's clocks as of ``now``."""
+
+    clocks: list[ClockState]
+    next_due: datetime | None
+    due_soon_at: datetime | None
+    ever_breached: bool
+    clock_time: bool
+
+    @property
+    def overdue(self) -> bool:
+        return any(c.late and c.clock.stopped is None for c in self.clocks)
+
+    @property
+    def due_soon(self) -> bool:
+        return any(c.due_soon for c in self.clocks)
+
+
+def standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Standing:
+    """With ``now`` None, only what the events alone decide (for the read models, which ask
+    for the same call several times in one batch: that answer is remembered per version)."""
+    if now is None:
+        remembered = _recorded.get(call)
+        if remembered is not None and remembered[0] == call.version:
+            return remembered[1]
+        found = _standing(call, calendar, None)
+        _recorded[call] = (call.version, found)
+        return found
+    return _standing(call, calendar, now)
+
+
+_recorded: WeakKeyDictionary[Call, tuple[int, Standing]] = WeakKeyDictionary()
+
+
+def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Standing:
+    clock_time = runs_on_clock_time(call.sla)
+    states = []
+    for c in call.clocks():
+        assert c.due is not None
+        running = c.stopped is None
+        # Only a running clock can become due soon; stopped ones are never asked.
+        warn = warn_at(calendar, c.started, c.due, clock_time) if running else c.due
+        late = c.breached or (running and now is not None and now > c.due)
+        states.append(
+            ClockState(
+                clock=c,
+                warn_at=warn,
+                late=late,
+                due_soon=running and now is not None and warn <= now <= c.due,
+                remaining=remaining(calendar, now, c.due, clock_time) if running and now else None,
+            )
+        )
+    running_states = [s for s in states if s.clock.stopped is None]
+    return Standing(
+        clocks=states,
+        next_due=min((s.clock.due for s in running_states if s.clock.due), default=None),
+        due_soon_at=min((s.warn_at for s in running_states), default=None),
+        ever_breached=any(s.late for s in states),
+        clock_time=clock_time,
+    )

@@ -1,0 +1,136 @@
+"""The SLA watchdog (超时预警与自动上呼): finds missed clocks and sends ordinary commands.
+
+A community's missed response deadline calls the call up to the street (``Escalated``,
+reason ``response_overdue``); any other missed clock — a community's or street's resolution,
+a street's response, a department's signing or completion — is a 督办 flag against the late
+unit (``Supervised`` naming the clock). Candidates come from the escalation-state read model;
+the aggregate re-checks every move, so a rerun, a lagging read model or a second watchdog does
+nothing twice. A lease keeps one watchdog active per deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import Engine, select
+
+from huying.application import HuyingApplication, Submission
+from huying.clock import Clock
+from huying.domain.deadlines import standing
+from huying.domain.errors import DomainError
+from huying.domain.levels import Level
+from huying.domain.principal import SYSTEM
+from huying.projections.search import UNSETTLED
+from huying.projections.tables import rm_calls
+from huying.services.leases import Lease
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Move:
+    call_id: UUID
+    action: str  # "escalate" | "supervise"
+    clock: str
+    unit: str
+
+
+class Watchdog:
+    def __init__(
+        self,
+        app: HuyingApplication,
+        engine: Engine,
+        clock: Clock,
+        *,
+        interval_seconds: float = 30.0,
+        batch: int = 500,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.clock = clock
+        self.interval_seconds = interval_seconds
+        self.batch = batch
+        self.lease = Lease(engine, "sla-watchdog", f"watchdog-{uuid.uuid4().hex[:12]}", timedelta(minutes=2))
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep(self) -> list[Move]:
+        """One pass over every call with a clock past due; returns the moves it made."""
+        now = self.clock.now()
+        moves: list[Move] = []
+        for call_id in self._due(now):
+            moves += self._enforce(call_id)
+        return moves
+
+    def _due(self, now: object) -> list[UUID]:
+        query = (
+            select(rm_calls.c.call_id)
+            .where(rm_calls.c.status.in_(UNSETTLED), rm_calls.c.next_due <= now)
+            .order_by(rm_calls.c.next_due)
+            .limit(self.batch)
+        )
+        with self.engine.connect() as conn:
+            return [UUID(row.call_id) for row in conn.execute(query)]
+
+    def _enforce(self, call_id: UUID) -> list[Move]:
+        now = self.clock.now()
+        call = self.app.call_for(SYSTEM, call_id)
+        flagged = {s["clock"] for s in call.supervisions}
+        moves = []
+        for state in standing(call, self.app.calendar, now).clocks:
+            c = state.clock
+            if c.stopped is not None or not state.late or c.key in flagged:
+                continue
+            kind = c.key.rpartition(":")[2]
+            try:
+                if kind == "response" and c.level == Level.COMMUNITY.value:
+                    # 社区有呼，街道必应: an unanswered community call climbs by itself.
+                    self.app.escalate(SYSTEM, call_id, Submission(), "response_overdue")
+                    moves.append(Move(call_id, "escalate", c.key, c.unit))
+                    break  # the call moved; the next sweep sees its new clocks
+                reason = {"sign": "sign_overdue", "completion": "completion_overdue"}.get(
+                    kind, f"{kind}_overdue"
+                )
+                self.app.supervise(SYSTEM, call_id, Submission(), reason, c.unit, clock=c.key)
+                moves.append(Move(call_id, "supervise", c.key, c.unit))
+            except DomainError as refused:  # another watchdog or a person got there first
+                log.info("watchdog: %s on %s: %s", c.key, call_id, refused.detail)
+        return moves
+
+    # --- running in the background ----------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="huying-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.lease.release()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.lease.acquire():
+                    moves = self.sweep()
+                    if moves:
+                        log.info("watchdog made %d moves", len(moves))
+            except Exception:
+                log.exception("watchdog sweep failed; trying again at the next interval")
+            self._wake.wait(self.interval_seconds)
+            self._wake.clear()
