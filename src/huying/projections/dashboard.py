@@ -1,26 +1,27 @@
-"""SLA 看板 — per unit, level and period: received, responded, resolved, on time, open and
-overdue now, escalations caused, response and resolution time percentiles.
+"""SLA 看板 — per unit, level and period: received, responded, resolved, on time, open, overdue
+and due soon now, escalations caused, response and resolution time percentiles.
 
 Two read models feed it: the stints (``rm_stints``: a community or street holding a call at its
 level) and the work orders (``rm_work_orders``: what a department owes on a call). Both are read
-as :class:`Obligation` s, so one set of definitions serves every level. ``docs/metrics.md`` is
-the auditor's statement of those definitions; change one, change the other.
+as :class:`~huying.projections.obligations.Obligation` s, so one set of definitions serves every
+level. ``docs/metrics.md`` is the auditor's statement of those definitions; change one, change
+the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, select, true
+from sqlalchemy import Connection
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
-from huying.domain.states import OPEN_ORDER, ORDERS_ACTIVE
-from huying.projections.tables import rm_calls, rm_stints, rm_work_orders
+from huying.domain.worktime import WorkCalendar
+from huying.projections.obligations import Arrival, Obligation, Response, obligations
 
 # China has kept UTC+8 without daylight saving since 1991: a fixed offset is exact, and needs no
 # tz database on the host.
@@ -85,192 +86,6 @@ def nearest_rank(values: Sequence[float], percent: int) -> float | None:
     ordered = sorted(values)
     rank = -(-percent * len(ordered) // 100)
     return ordered[max(rank, 1) - 1]
-
-
-# --- obligations: stints and work orders, read alike ----------------------------------------
-
-
-class Arrival(StrEnum):
-    """How an obligation reached its unit."""
-
-    RAISE = "raise"  # the first stint: the origin community
-    ESCALATION = "escalation"  # 上呼 to the street
-    REOPEN = "reopen"  # 重办: the first stint of a later round
-    DISPATCH = "dispatch"  # 派单: a department's work order
-
-
-class Response(StrEnum):
-    """How an obligation stands on its response (响应) due time."""
-
-    ON_TIME = "on_time"  # responded at or before a recorded due time
-    LATE = "late"  # responded after it, or still unanswered (or ended unanswered) past it
-    UNTIMED = "untimed"  # no due time recorded: never counted as on time
-    PENDING = "pending"  # unanswered, open, due time not yet reached
-    ENDED_BEFORE_DUE = "ended_before_due"  # ended unanswered before its due time fell
-    NOT_OWED = "not_owed"  # arrived by reopen: the call goes straight back in progress
-
-
-@dataclass(frozen=True)
-class Obligation:
-    """What one unit owed on one call at one level: a stint, or a department's work order."""
-
-    call_id: str
-    unit: str
-    level: Level
-    grid_code: str
-    round: int
-    arrived_by: Arrival
-    arrived_at: datetime
-    responded_at: datetime | None  # acknowledged (stint) / signed (order)
-    response_due: datetime | None
-    ended_at: datetime | None  # when it stopped being owed; None while open (and for orders not completed)
-    outcome: str | None  # resolved escalated withdrawn merged | returned cancelled lapsed; None while open
-    resolution_due: datetime | None
-    is_open: bool
-    order_id: str | None = None
-    role: str | None = None
-
-    @property
-    def resolved(self) -> bool:
-        return self.outcome == "resolved"
-
-    @property
-    def resolved_on_time(self) -> bool:
-        due = self.resolution_due
-        return self.resolved and due is not None and self.ended_at is not None and self.ended_at <= due
-
-    def response(self, now: datetime) -> Response:
-        if self.arrived_by is Arrival.REOPEN:
-            return Response.NOT_OWED
-        due = self.response_due
-        if due is None:
-            return Response.UNTIMED
-        if self.responded_at is not None:
-            return Response.ON_TIME if self.responded_at <= due else Response.LATE
-        if self.ended_at is not None:
-            return Response.ENDED_BEFORE_DUE if self.ended_at <= due else Response.LATE
-        return Response.LATE if due < now else Response.PENDING
-
-    def overdue(self, now: datetime) -> bool:
-        """Still open, and a due time it carries has passed."""
-        if not self.is_open:
-            return False
-        unanswered = self.responded_at is None and self.arrived_by is not Arrival.REOPEN
-        late_response = unanswered and self.response_due is not None and self.response_due < now
-        return late_response or (self.resolution_due is not None and self.resolution_due < now)
-
-
-def stint_obligations(conn: Connection, where: ColumnElement[bool]) -> list[Obligation]:
-    """Stints (community and street) matching ``where`` (over ``rm_stints`` and ``rm_calls``)."""
-    earlier = rm_stints.alias("earlier")
-    first_of_round = ~exists().where(
-        earlier.c.call_id == rm_stints.c.call_id,
-        earlier.c.round == rm_stints.c.round,
-        earlier.c.n < rm_stints.c.n,
-    )
-    query = (
-        select(rm_stints, rm_calls.c.grid_code, first_of_round.label("first_of_round"))
-        .join(rm_calls, rm_calls.c.call_id == rm_stints.c.call_id)
-        .where(where)
-        .order_by(rm_stints.c.arrived_at, rm_stints.c.call_id, rm_stints.c.n)
-    )
-    found = []
-    for r in conn.execute(query):
-        if r.n == 1:
-            arrival = Arrival.RAISE
-        elif r.first_of_round and r.round > 1:
-            arrival = Arrival.REOPEN
-        else:
-            arrival = Arrival.ESCALATION
-        found.append(
-            Obligation(
-                call_id=r.call_id,
-                unit=r.unit,
-                level=Level(r.level),
-                grid_code=r.grid_code,
-                round=r.round,
-                arrived_by=arrival,
-                arrived_at=r.arrived_at,
-                responded_at=r.acknowledged_at,
-                response_due=r.response_due,
-                ended_at=r.ended_at,
-                outcome=r.outcome,
-                resolution_due=r.resolution_due,
-                is_open=r.ended_at is None,
-            )
-        )
-    return found
-
-
-_ORDER_OUTCOME = {"completed": "resolved", "returned": "returned", "cancelled": "cancelled"}
-_OPEN_ORDER = frozenset(s.value for s in OPEN_ORDER)
-_ACTIVE_CALL = frozenset(s.value for s in ORDERS_ACTIVE)
-
-
-def order_obligations(conn: Connection, where: ColumnElement[bool]) -> list[Obligation]:
-    """Work orders matching ``where`` (over ``rm_work_orders`` and ``rm_calls``)."""
-    query = (
-        select(rm_work_orders, rm_calls.c.grid_code)
-        .join(rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id)
-        .where(where)
-        .order_by(rm_work_orders.c.dispatched_at, rm_work_orders.c.order_id)
-    )
-    found = []
-    for r in conn.execute(query):
-        # An order left open on a call the street has resolved can no longer be acted on: lapsed.
-        actionable = r.status in _OPEN_ORDER and r.call_status in _ACTIVE_CALL
-        outcome = _ORDER_OUTCOME.get(r.status) or (None if actionable else "lapsed")
-        found.append(
-            Obligation(
-                call_id=r.call_id,
-                unit=r.department_code,
-                level=Level.DEPARTMENT,
-                grid_code=r.grid_code,
-                round=r.round,
-                arrived_by=Arrival.DISPATCH,
-                arrived_at=r.dispatched_at,
-                responded_at=r.signed_at,
-                response_due=None,  # work orders carry no sign-by time yet
-                ended_at=r.completed_at,
-                outcome=outcome,
-                resolution_due=r.deadline,
-                is_open=actionable,
-                order_id=r.order_id,
-                role=r.role,
-            )
-        )
-    return found
-
-
-def obligations(
-    conn: Connection,
-    level: Level,
-    units: Collection[str] | None,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    open_only: bool = False,
-) -> list[Obligation]:
-    """One level's obligations of ``units`` (None: every unit), arrived in [since, until)."""
-    if level is Level.DEPARTMENT:
-        t = rm_work_orders
-        unit, arrived = t.c.department_code, t.c.dispatched_at
-        still_open = and_(t.c.status.in_(_OPEN_ORDER), t.c.call_status.in_(_ACTIVE_CALL))
-        where: list[ColumnElement[bool]] = []
-    else:
-        t = rm_stints
-        unit, arrived, still_open = t.c.unit, t.c.arrived_at, t.c.ended_at.is_(None)
-        where = [t.c.level == level.value]
-    if units is not None:
-        where.append(unit.in_(sorted(units)))
-    if since is not None:
-        where.append(arrived >= since)
-    if until is not None:
-        where.append(arrived < until)
-    if open_only:
-        where.append(still_open)
-    load = order_obligations if level is Level.DEPARTMENT else stint_obligations
-    return load(conn, and_(true(), *where))
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -351,14 +166,23 @@ def series_of(org: Org, code: str) -> tuple[list[Series], list[Series]]:
 
 
 def sla_dashboard(
-    conn: Connection, org: Org, unit: str, first: date, last: date, granularity: Granularity, now: datetime
+    conn: Connection,
+    org: Org,
+    unit: str,
+    first: date,
+    last: date,
+    granularity: Granularity,
+    now: datetime,
+    calendar: WorkCalendar,
 ) -> dict[str, Any]:
-    """The dashboard of ``unit`` for the obligations that arrived from ``first`` to ``last``."""
+    """The dashboard of ``unit`` for the obligations that arrived from ``first`` to ``last``.
+
+    ``calendar`` tells when open stints fall due soon (work orders have it recorded)."""
     own, children = series_of(org, unit)
     periods = buckets(first, last, granularity)
     since, until = utc_span(first, last)
     arrived = _load(conn, [*own, *children], since=since, until=until)
-    still_open = _load(conn, [*own, *children], open_only=True)
+    still_open = _load(conn, [*own, *children], open_only=True, calendar=calendar)
 
     def shown(s: Series) -> dict[str, Any]:
         obs = [o for o in arrived[s.level] if s.holds(o)]
@@ -375,7 +199,11 @@ def sla_dashboard(
                 {"period": b.period, "start": b.start, "end": b.end, **figures(by_period[b.period], now)}
                 for b in periods
             ],
-            "backlog": {"open": len(backlog), "overdue": sum(o.overdue(now) for o in backlog)},
+            "backlog": {
+                "open": len(backlog),
+                "overdue": sum(o.overdue(now) for o in backlog),
+                "due_soon": sum(o.due_soon(now) for o in backlog),
+            },
         }
 
     return {

@@ -20,13 +20,13 @@ from sqlalchemy import Connection, and_, select
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
-from huying.projections.dashboard import (
+from huying.projections.dashboard import utc_span
+from huying.projections.obligations import (
     Obligation,
     Response,
     obligations,
     order_obligations,
     stint_obligations,
-    utc_span,
 )
 from huying.projections.tables import rm_calls, rm_evaluations, rm_stints, rm_supervisions, rm_work_orders
 
@@ -136,7 +136,7 @@ def unit_scores(
         if unit in tallies:
             tallies[unit].supervised += 1
     scored = [_scored(u.code, u.name, kind, tallies[u.code], weights) for u in units]
-    return [_rounded(s) for s in _ranked(scored, min_evaluated)]
+    return [_rounded(s) for s in dense_rank(scored, min_evaluated)]
 
 
 def _scored(code: str, name: str, kind: UnitKind, t: Tally, weights: Sequence[float]) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def _scored(code: str, name: str, kind: UnitKind, t: Tally, weights: Sequence[fl
     }
 
 
-def _ranked(scored: list[dict[str, Any]], min_evaluated: int) -> list[dict[str, Any]]:
+def dense_rank(scored: list[dict[str, Any]], min_evaluated: int) -> list[dict[str, Any]]:
     """Dense rank by the exact composite, among units with enough evaluated calls."""
     eligible = [s for s in scored if s["composite"] is not None and s["evaluated_calls"] >= min_evaluated]
     places = {c: i for i, c in enumerate(sorted({s["composite"] for s in eligible}, reverse=True), start=1)}

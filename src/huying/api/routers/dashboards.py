@@ -36,7 +36,8 @@ def sla_dashboard(
 ) -> SlaDashboard:
     """Per unit and level, per day / ISO week / month: received, responded, resolved, on time,
     open and overdue now, escalations caused, response and resolution time p50/p90 — for the
-    calls that arrived in each period. A street also gets its communities' figures."""
+    calls that arrived in each period — and the backlog open, overdue and due soon now. A street
+    also gets its communities' figures."""
     org = s.app.org
     unit = unit or home_unit(p, org)
     if org.unit(unit) is None:
@@ -46,7 +47,7 @@ def sla_dashboard(
     if not may_read_unit(p, org, unit):
         raise CallNotFound(f"no unit {unit} in your jurisdiction")
     with s.engine.connect() as conn:
-        body = dashboard_of(conn, org, unit, first, last, granularity, now)
+        body = dashboard_of(conn, org, unit, first, last, granularity, now, s.app.calendar)
     return SlaDashboard(**body, position=position)
 
 
