@@ -37,6 +37,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests migrations
 	$(BIN)/ruff check --fix src tests migrations
 
+## bench: rebuild benchmark (P3 in targets.md): prints a table and writes bench/results.json
+bench: $(STAMP)
+	$(BIN)/python -m bench.rebuild --out bench/results.json
+	$(BIN)/python -m bench.audit --out bench/audit-results.json
+
 migrate: $(STAMP)
 	$(BIN)/huying migrate
 

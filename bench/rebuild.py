@@ -1,0 +1,430 @@
+"""P3: rebuilding every read model from the log, against reading and decoding it and doing nothing.
+
+    python -m bench.rebuild                 # 200,000 events (about 5 minutes on 2 cores)
+    python -m bench.rebuild --quick         # 20,000 events, a smoke run
+    python -m bench.rebuild --events 1000000 --out bench/results.json
+
+1. Writes a log of N events in a temporary directory: realistic histories of calls (the
+   property test's generator, ``tests/integration/histories.py``, with only sensible moves;
+   a few hundred calls in play at once, so their events interleave), many calls per
+   transaction for speed. When N/10 events are written, the event store is copied aside, so
+   "1/10" and "full" are the same history cut at two lengths.
+2. Measures, each in a fresh process so that peak RSS belongs to that measurement alone:
+   - baseline: ``recorder.select_notifications`` in batches + ``mapper.to_domain_event`` for each
+     notification, nothing else;
+   - rebuild: ``projector.reset(); projector.catch_up()`` with large batches (what
+     ``huying rebuild`` does, without the progress bar).
+3. Prints a table and writes a JSON report. Targets (docs/targets.md, P3): rebuild ≥ 0.25× the
+   baseline's events/s; peak RSS of the full rebuild ≤ 1.5× that of the 1/10 rebuild.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata as dist
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 0.25
+TARGET_RSS = 1.5
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+# --- settings for one store --------------------------------------------------------------------
+
+
+def store_settings(directory: Path) -> Any:
+    from huying.settings import Settings
+
+    return Settings(
+        data_dir=directory,
+        demo=True,
+        database_url=f"sqlite:///{directory / 'huying.db'}",
+        events_url=f"sqlite:///{directory / 'huying.events.db'}",
+    )
+
+
+def peak_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+# --- 1. writing the log --------------------------------------------------------------------------
+
+
+class _Enough(Exception):
+    pass
+
+
+def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) -> dict[str, Any]:
+    """Write ``events`` events into ``full``; a copy of the first ≥ events/10 goes to ``tenth``."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from huying.bootstrap import build_services
+    from huying.clock import FakeClock
+    from huying.migrate import upgrade
+    from integration.histories import Shape, write_in_batches
+
+    for d in (full, tenth):
+        d.mkdir(parents=True)
+        upgrade(store_settings(d))
+    clock = FakeClock(start=START)
+    services = build_services(store_settings(full), clock)
+    events_db = full / "huying.events.db"
+    copied: dict[str, int] = {}
+    started = time.perf_counter()
+
+    def on_saved(written: int) -> None:
+        if "tenth" not in copied and written >= events // 10:
+            source, target = sqlite3.connect(events_db), sqlite3.connect(tenth / "huying.events.db")
+            with target:
+                source.backup(target)
+            source.close()
+            target.close()
+            copied["tenth"] = written
+        if written * 10 // events != (written - 1000) * 10 // events:  # every tenth or so
+            print(f"  writing events: {written:,}/{events:,}", file=sys.stderr, flush=True)
+        if written >= events:
+            raise _Enough
+
+    try:
+        write_in_batches(
+            services.app,
+            clock,
+            random.Random(seed),
+            # ~7 h × 0.005 ≈ 2 min of business time per command: 200k events span about 5
+            # months, 1M about 2 years; one call's events lie about 10 h apart.
+            Shape.tame(calls=10**9, concurrency=concurrency, pace=0.005),
+            per_save=1000,
+            on_saved=on_saved,
+        )
+    except _Enough:
+        pass
+    finally:
+        written = services.app.recorder.max_notification_id() or 0
+        services.close()
+    elapsed = time.perf_counter() - started
+    print(f"  wrote {written:,} events in {elapsed:.1f} s ({written / elapsed:,.0f}/s)", file=sys.stderr)
+    return {"full": written, "tenth": copied["tenth"], "write_seconds": round(elapsed, 2)}
+
+
+# --- 2. one measurement, in its own process ----------------------------------------------------------
+
+
+def instrument(services: Any) -> dict[str, float]:
+    """Wall time spent in each stage of a rebuild (for ``--breakdown``): wraps the stages of this
+    process's projector, engine and recorder; nothing in huying changes."""
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.sql import Delete, Insert
+
+    from huying.projections.runner import Projector
+
+    spent: dict[str, float] = dict.fromkeys(
+        ["read", "decode", "fold", "rows", "db delete", "db insert", "db commit"], 0.0
+    )
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    app, projector = services.app, services.projector
+    app.recorder.select_notifications = timed("read", app.recorder.select_notifications)
+    app.mapper.to_domain_event = timed("decode", app.mapper.to_domain_event)
+    projector._fold = timed("fold", projector._fold)  # includes decode; subtracted below
+    for model in projector.models:
+        model.rows = timed("rows", model.rows)
+    execute, commit = Connection.execute, Connection._commit_impl
+
+    def execute_timed(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        kind = "db delete" if isinstance(statement, Delete) else "db insert"
+        started = time.perf_counter()
+        try:
+            return execute(self, statement, *args, **kwargs)
+        finally:
+            if isinstance(statement, Delete | Insert):
+                spent[kind] += time.perf_counter() - started
+
+    Connection.execute = execute_timed  # type: ignore[method-assign]
+    Connection._commit_impl = timed("db commit", commit)  # type: ignore[method-assign]
+    assert isinstance(projector, Projector)
+    return spent
+
+
+def measure(kind: str, directory: Path, batch_size: int, profile: Path | None) -> dict[str, Any]:
+    from huying.bootstrap import build_services
+    from huying.clock import FakeClock
+    from huying.migrate import upgrade
+
+    upgrade(store_settings(directory))  # as `huying rebuild` does: the schema of the code being measured
+    services = build_services(store_settings(directory), FakeClock(start=START))
+    app = services.app
+    total = app.recorder.max_notification_id() or 0
+    spent = instrument(services) if kind == "breakdown" else None
+    rss_before = peak_rss_kb()
+    profiler = cProfile.Profile() if profile else None
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    if kind == "baseline":
+        done, position = 0, 0
+        while batch := app.recorder.select_notifications(
+            start=position, limit=batch_size, inclusive_of_start=False
+        ):
+            for n in batch:
+                app.mapper.to_domain_event(n)
+            done += len(batch)
+            position = batch[-1].id
+    elif kind in ("rebuild", "breakdown"):
+        services.projector.batch_size = batch_size
+        services.projector.reset()
+        done = services.projector.catch_up()
+    else:
+        raise ValueError(kind)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    services.close()
+    if profiler and profile:
+        profiler.dump_stats(str(profile))
+    assert done == total, f"{kind} covered {done} of {total} events"
+    if spent is not None:
+        spent["fold"] -= spent["decode"]
+        spent["other"] = elapsed - sum(spent.values())
+        return {
+            "kind": kind,
+            "events": done,
+            "seconds": round(elapsed, 3),
+            "share": {k: round(v / elapsed, 3) for k, v in spent.items()},
+        }
+    return {
+        "kind": kind,
+        "events": done,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed),
+        "cpu_seconds": round(cpu, 3),
+        "events_per_cpu_s": round(done / cpu),
+        "rss_before_work_mib": round(rss_before / 1024, 1),
+        "peak_rss_mib": round(peak_rss_kb() / 1024, 1),
+    }
+
+
+def in_child(kind: str, directory: Path, batch_size: int, profile: Path | None = None) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.rebuild", "--measure", kind, "--dir", str(directory)]
+    cmd += ["--batch-size", str(batch_size)]
+    if profile:
+        cmd += ["--profile", str(profile)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} on {directory} failed:\n{out.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- 3. the report ---------------------------------------------------------------------------------
+
+
+def source() -> dict[str, Any]:
+    """Which code was measured: the commit, and whether the tree had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "src"))}
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu or platform.processor(),
+        "cpus": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "eventsourcing": dist.version("eventsourcing"),
+        "sqlalchemy": dist.version("sqlalchemy"),
+    }
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated runs (noise on a shared machine only ever slows a run down),
+    with the highest peak RSS seen in any of them."""
+    top = dict(max(runs, key=lambda r: r["events_per_s"]))
+    top["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    top["events_per_cpu_s"] = max(r["events_per_cpu_s"] for r in runs)
+    top["runs_events_per_s"] = [r["events_per_s"] for r in runs]
+    return top
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        ("measurement", "events", "seconds", "events/s", "events/CPU-s", "peak RSS MiB"),
+    ]
+    for name in ("baseline_full", "rebuild_full", "baseline_tenth", "rebuild_tenth"):
+        r = results["measurements"][name]
+        rows.append(
+            (
+                name.replace("_", " "),
+                f"{r['events']:,}",
+                f"{r['seconds']:.2f}",
+                f"{r['events_per_s']:,}",
+                f"{r['events_per_cpu_s']:,}",
+                f"{r['peak_rss_mib']:.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    t = results["targets"]
+    lines.append("")
+    lines.append(
+        f"rebuild / baseline events/s: {t['ratio']:.3f}  (target ≥ {TARGET_RATIO})  "
+        f"{'PASS' if t['ratio_ok'] else 'MISS'}"
+    )
+    lines.append(f"  (the same on CPU time, less sensitive to a busy machine: {t['cpu_time_ratio']:.3f})")
+    lines.append(
+        f"peak RSS full / 1/10 (rebuild): {t['rss_ratio']:.2f}  (target ≤ {TARGET_RSS})  "
+        f"{'PASS' if t['rss_ok'] else 'MISS'}"
+    )
+    if "breakdown_full" in results["measurements"]:
+        share = results["measurements"]["breakdown_full"]["share"]
+        lines.append("")
+        lines.append("where an (instrumented) full rebuild spends its time:")
+        lines += [f"  {k:10s} {v:6.1%}" for k, v in sorted(share.items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rebuild", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events in the full log")
+    parser.add_argument("--quick", action="store_true", help="20,000 events, one run each")
+    parser.add_argument("--batch-size", type=int, default=20_000, help="notifications per batch (both sides)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument("--concurrency", type=int, default=300, help="calls in play at once")
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--keep", type=Path, help="write the stores here and keep them")
+    parser.add_argument("--profile", type=Path, help="cProfile the full rebuild into this file")
+    parser.add_argument(
+        "--breakdown",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one more, instrumented rebuild: where its time goes (default: on)",
+    )
+    parser.add_argument("--measure", choices=["baseline", "rebuild", "breakdown"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.measure:  # a child: one measurement, JSON on the last line of stdout
+        print(json.dumps(measure(args.measure, args.dir, args.batch_size, args.profile)))
+        return 0
+
+    if args.quick:
+        args.events, args.repeat = 20_000, 1
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="huying-bench-"))
+    try:
+        print(f"huying rebuild benchmark: {args.events:,} events in {workdir}", file=sys.stderr)
+        full, tenth = workdir / "full", workdir / "tenth"
+        sizes = generate(full, tenth, args.events, args.seed, args.concurrency)
+        plan = (
+            ("baseline_full", "baseline", full),
+            ("rebuild_full", "rebuild", full),
+            ("baseline_tenth", "baseline", tenth),
+            ("rebuild_tenth", "rebuild", tenth),
+        )
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in plan}
+        for i in range(args.repeat):  # interleaved, so that both sides see the same machine
+            for name, kind, directory in plan:
+                print(f"  {name.replace('_', ' ')} (run {i + 1}/{args.repeat})…", file=sys.stderr)
+                runs[name].append(in_child(kind, directory, args.batch_size))
+        measurements: dict[str, Any] = {name: best(r) for name, r in runs.items()}
+        if args.breakdown:
+            print("  instrumented rebuild (where the time goes)…", file=sys.stderr)
+            measurements["breakdown_full"] = in_child("breakdown", full, args.batch_size)
+        if args.profile:
+            print("  profiling the full rebuild…", file=sys.stderr)
+            in_child("rebuild", full, args.batch_size, args.profile)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = measurements["rebuild_full"]["events_per_s"] / measurements["baseline_full"]["events_per_s"]
+    cpu_ratio = (
+        measurements["rebuild_full"]["events_per_cpu_s"] / measurements["baseline_full"]["events_per_cpu_s"]
+    )
+    rss_ratio = measurements["rebuild_full"]["peak_rss_mib"] / measurements["rebuild_tenth"]["peak_rss_mib"]
+    results = {
+        "benchmark": "P3 rebuild all read models from the log",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "source": source(),
+        "events": sizes["full"],
+        "events_tenth": sizes["tenth"],
+        "write_seconds": sizes["write_seconds"],
+        "batch_size": args.batch_size,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "calls_in_play": args.concurrency,
+        "measurements": measurements,
+        "targets": {
+            "ratio": round(ratio, 4),
+            "ratio_target": TARGET_RATIO,
+            "ratio_ok": ratio >= TARGET_RATIO,
+            "cpu_time_ratio": round(cpu_ratio, 4),
+            "rss_ratio": round(rss_ratio, 3),
+            "rss_ratio_target": TARGET_RSS,
+            "rss_ok": rss_ratio <= TARGET_RSS,
+        },
+    }
+    print(table(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {args.out}", file=sys.stderr)
+    if args.profile:
+        out = io.StringIO()
+        pstats.Stats(str(args.profile), stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""kill -9 of the projector: a real `huying project` process, killed mid-batch, loses nothing and
+counts nothing twice.
+
+A few thousand events are written first. Then `python -m huying.cli project` (batches of 50)
+runs on the same data directory and is killed with SIGKILL — twice from outside, as soon as it
+has committed some batches but not all, and once from inside its own write transaction (after
+it moved the tracking position, before its rows were written), which is the worst moment there
+is. After every kill the tracking position must sit on a batch boundary and the read models
+must be exactly what a rebuild up to that position gives: no part of a batch visible. A last
+`huying project --once` finishes the log, and the read models must equal a full rebuild into a
+scratch database.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.db import make_engine
+from huying.migrate import upgrade
+from huying.projections.runner import TRACKING_NAME
+from huying.projections.tables import READ_MODEL_TABLES, rm_calls, rm_supervisions
+from huying.settings import Settings
+
+from .histories import Shape, write_in_batches
+
+BATCH = 50
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+WAIT = 60.0  # seconds: the bound on every wait in this file
+Dump = dict[str, list[tuple[Any, ...]]]
+
+pytestmark = pytest.mark.slow
+
+# Loaded by the child through PYTHONPATH: SIGKILLs the process inside the transaction of its
+# second batch, right after the tracking row moved and before any read-model row is written.
+SELF_KILL = textwrap.dedent(
+    """
+    import os, signal
+    from huying.projections import runner
+
+    _move = runner.Projector._move_tracking
+    _seen = []
+
+    def _move_then_die(conn, start, end):
+        moved = _move(conn, start, end)
+        _seen.append(end)
+        if len(_seen) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return moved
+
+    runner.Projector._move_tracking = staticmethod(_move_then_die)
+    """
+)
+
+
+def dump(engine: Engine) -> Dump:
+    with engine.connect() as conn:
+        return {
+            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+            for t in READ_MODEL_TABLES
+        }
+
+
+def tracked(db: Path) -> int:
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        row = conn.execute(
+            "SELECT position FROM projection_tracking WHERE name = ?", (TRACKING_NAME,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0
+
+
+class Child:
+    """`huying project` in its own process group, its output kept in files."""
+
+    def __init__(self, data_dir: Path, logs: Path, *args: str, extra_path: Path | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
+        env.update(
+            HUYING_DATA_DIR=str(data_dir),
+            HUYING_DEMO="1",
+            HUYING_FAKE_CLOCK="1",
+            HUYING_PROJECTOR_BATCH_SIZE=str(BATCH),
+        )
+        if extra_path is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
+        logs.mkdir(parents=True, exist_ok=True)
+        n = len(list(logs.iterdir()))
+        self.out = logs / f"{n:02d}.out"
+        self.err = logs / f"{n:02d}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "huying.cli", "project", *args],
+                env=env,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")[-3000:]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=WAIT)
+
+
+@pytest.fixture
+def children() -> Iterator[list[Child]]:
+    started: list[Child] = []
+    yield started
+    for child in started:
+        if child.proc.poll() is None:
+            child.kill()
+
+
+def rebuilt_up_to(data_dir: Path, scratch: Path, position: int, ids: list[int]) -> Dump:
+    """The read models a fresh rebuild gives from the start of the log up to ``position``, built
+    into a scratch database from the same event store."""
+    settings = Settings(
+        data_dir=scratch,
+        demo=True,
+        database_url=f"sqlite:///{scratch / 'huying.db'}",
+        events_url=f"sqlite:///{data_dir / 'huying.events.db'}",
+    )
+    upgrade(settings)
+    services = build_services(settings, FakeClock(start=START))
+    try:
+        services.projector.reset()
+        covered = sum(1 for i in ids if i <= position)
+        if covered:
+            assert services.projector.run_once(limit=covered) == covered
+        assert services.projector.tracked_position() == position
+        return dump(services.engine)
+    finally:
+        services.close()
+
+
+def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: list[Child]) -> None:
+    data_dir = tmp_path / "var"
+    settings = Settings(data_dir=data_dir, demo=True, fake_clock=True)
+    upgrade(settings)
+    read_db = data_dir / "huying.db"
+    rng = random.Random(7)
+
+    clock = FakeClock(start=START)
+    services: Services = build_services(settings, clock)
+    try:
+        written = write_in_batches(
+            services.app, clock, rng, Shape.tame(calls=800, concurrency=60), per_save=300
+        )
+        log = services.app.recorder.select_notifications(start=0, limit=10**9)
+        kinds = Counter(n.topic.rsplit(".", 1)[-1] for n in log)
+    finally:
+        services.close()
+    ids = [n.id for n in log]
+    end = ids[-1]
+    assert written == len(ids) >= 4000
+    # Where a projector starting from 0 with batches of 50 can stop (ids may have holes).
+    boundaries = {0, end} | {ids[i] for i in range(BATCH - 1, len(ids), BATCH)}
+
+    def check_consistent(label: str) -> int:
+        position = tracked(read_db)
+        assert position in boundaries, f"{label}: tracking stopped at {position}, not a batch boundary"
+        engine = make_engine(settings.database_url)
+        try:
+            seen = dump(engine)
+        finally:
+            engine.dispose()
+        expected = rebuilt_up_to(data_dir, tmp_path / f"scratch-{label}", position, ids)
+        for table in READ_MODEL_TABLES:
+            assert seen[table.name] == expected[table.name], (
+                f"{label}: {table.name} at position {position} differs from a rebuild up to it "
+                f"({len(seen[table.name])} rows vs {len(expected[table.name])})"
+            )
+        return position
+
+    logs = tmp_path / "logs"
+    position = 0
+    # Twice: killed from outside once it has committed at least one more batch, but not all.
+    for attempt in ("first", "second"):
+        child = Child(data_dir, logs)
+        children.append(child)
+        deadline = time.monotonic() + WAIT
+        while (now := tracked(read_db)) <= position:
+            assert child.proc.poll() is None, f"projector exited early:\n{child.stderr()}"
+            assert time.monotonic() < deadline, f"no batch committed within {WAIT} s:\n{child.stderr()}"
+            time.sleep(0.001)
+        assert now < end, "the projector finished before it could be killed; write more events"
+        time.sleep(rng.uniform(0, 0.02))  # not a wait for anything: lands the kill at a random point
+        child.kill()
+        assert child.proc.returncode == -signal.SIGKILL
+        after = check_consistent(attempt)
+        assert position < after < end
+        position = after
+
+    # Once from inside its own write transaction: tracking moved, no rows written yet.
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SELF_KILL)
+    child = Child(data_dir, logs, extra_path=hook)
+    children.append(child)
+    child.proc.wait(timeout=WAIT)
+    assert child.proc.returncode == -signal.SIGKILL, child.stderr()
+    after = check_consistent("inside-commit")
+    one_more = ids[ids.index(position) + BATCH] if position else ids[BATCH - 1]
+    assert after == one_more, f"one batch past {position} should be committed, not {after}"
+    position = after
+
+    # The last run finishes the log; the result equals a full rebuild.
+    child = Child(data_dir, logs, "--once")
+    children.append(child)
+    assert child.proc.wait(timeout=WAIT) == 0, child.stderr()
+    assert tracked(read_db) == end
+    final = check_consistent("final")
+    assert final == end
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            calls = len(conn.execute(select(rm_calls.c.call_id)).all())
+            supervisions = len(conn.execute(select(rm_supervisions.c.call_id)).all())
+    finally:
+        engine.dispose()
+    assert calls == kinds["Raised"]  # nothing counted twice, nothing lost
+    assert supervisions == kinds["Supervised"]
