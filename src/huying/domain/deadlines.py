@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import ref
 
 from huying.domain.call import Call, RunningClock
 from huying.domain.sla import remaining, warn_at
@@ -55,19 +55,20 @@ class Standing:
 
 
 def standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Standing:
-    """With ``now`` None, only what the events alone decide (for the read models, which ask
-    for the same call several times in one batch: that answer is remembered per version)."""
-    if now is None:
-        remembered = _recorded.get(call)
-        if remembered is not None and remembered[0] == call.version:
-            return remembered[1]
-        found = _standing(call, calendar, None)
-        _recorded[call] = (call.version, found)
-        return found
-    return _standing(call, calendar, now)
+    """With ``now`` None, only what the events alone decide (for the read models, which ask for
+    the same call one after another in a batch: the last answer is remembered)."""
+    global _last
+    if now is not None:
+        return _standing(call, calendar, now)
+    last = _last
+    if last is not None and last[0]() is call and last[1] == call.version:
+        return last[2]
+    found = _standing(call, calendar, None)
+    _last = (ref(call), call.version, found)  # aggregates are not hashable: remember one, by identity
+    return found
 
 
-_recorded: WeakKeyDictionary[Call, tuple[int, Standing]] = WeakKeyDictionary()
+_last: tuple[ref[Call], int, Standing] | None = None
 
 
 def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Standing:

@@ -88,6 +88,7 @@ class Projector:
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)
         self.progress = Progress(self.tracked_position())
+        self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -243,9 +244,11 @@ class Projector:
         while not self._stop.is_set():
             try:
                 self.catch_up()
+                self.failing = None
             except ProjectorRace:
                 log.warning("another projector is running; this one follows")
-            except Exception:
+            except Exception as e:
+                self.failing = f"{type(e).__name__}: {e}"
                 log.exception("projector batch failed; retrying from the stored position")
             self._wake.wait(self.poll_seconds)
             self._wake.clear()

@@ -40,9 +40,10 @@ def readyz(s: HuyingServices) -> JSONResponse:
         checks["database"] = {"ok": False, "error": type(e).__name__}
     try:
         at = s.projector.position()
-        # Lag is information, not a failure: the read models catch up on their own.
         checks["projections"] = {
-            "ok": True,
+            # Lag alone is not a failure; a projector whose batches fail is.
+            "ok": s.projector.failing is None,
+            "error": s.projector.failing,
             "position": at,
             "lag": max(head - at, 0),
             "running_here": s.projector.running,
