@@ -59,7 +59,7 @@ def warn_at(calendar: WorkCalendar, start: datetime, due: datetime, emergency: b
     emergencies)."""
     if emergency:
         return start + (due - start) * DUE_SOON_SHARE
-    return calendar.add(start, calendar.between(start, due) * DUE_SOON_SHARE)
+    return calendar.point_between(start, due, DUE_SOON_SHARE)
 
 
 def remaining(calendar: WorkCalendar, now: datetime, due: datetime, emergency: bool) -> timedelta:

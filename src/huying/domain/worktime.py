@@ -139,6 +139,24 @@ class WorkCalendar:
             total += min(period_end, end) - period_start
         return total
 
+    def point_between(self, start: datetime, end: datetime, share: float) -> datetime:
+        """The instant when ``share`` of the working time from ``start`` to ``end`` has passed —
+        in one walk over the periods (what "80% of a clock used" asks, for many clocks)."""
+        periods = []
+        total = timedelta(0)
+        for period_start, period_end in self._periods_from(start):
+            if period_start >= end:
+                break
+            stop = min(period_end, end)
+            periods.append((period_start, stop))
+            total += stop - period_start
+        left = total * share
+        for period_start, stop in periods:
+            if left <= stop - period_start:
+                return (period_start + left).astimezone(start.tzinfo)
+            left -= stop - period_start
+        return start if not periods else periods[-1][1].astimezone(start.tzinfo)
+
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """N 个工作日: N full working days of working time (same clock time N workdays later
         when started in working hours)."""

@@ -114,9 +114,9 @@ class Projector:
             )
             if not batch:
                 return 0
-            touched = self._fold(batch)
+            touched, born = self._fold(batch)
             try:
-                self._commit(touched, start, batch[-1].id)
+                self._commit(touched, born, start, batch[-1].id)
             except BaseException:
                 self.cache.clear()  # the cached calls ran ahead of what was committed
                 raise
@@ -131,24 +131,32 @@ class Projector:
                 on_batch(n)
         return total
 
-    def _fold(self, batch: Sequence[Notification]) -> dict[UUID, tuple[Call, dict[int, int]]]:
+    def _fold(
+        self, batch: Sequence[Notification]
+    ) -> tuple[dict[UUID, tuple[Call, dict[int, int]]], set[UUID]]:
+        """The calls the batch touches, as of its end; and those raised in it (no rows yet)."""
         touched: dict[UUID, tuple[Call, dict[int, int]]] = {}
+        born: set[UUID] = set()
         for n in batch:
             event = self.app.mapper.to_domain_event(n)
             if not isinstance(event, Call.Event):
                 continue
             call_id = n.originator_id
             assert isinstance(call_id, UUID)
+            if n.originator_version == 1:
+                born.add(call_id)
             call, positions = touched.get(call_id) or self.cache.before(call_id, n.originator_version)
             call = event.mutate(call)
             positions[n.originator_version] = n.id
             touched[call_id] = (call, positions)
         for call, positions in touched.values():
             self.cache.keep(call, positions)
-        return touched
+        return touched, born
 
-    def _commit(self, touched: dict[UUID, tuple[Call, dict[int, int]]], start: int, end: int) -> None:
-        ids = [str(i) for i in touched]
+    def _commit(
+        self, touched: dict[UUID, tuple[Call, dict[int, int]]], born: set[UUID], start: int, end: int
+    ) -> None:
+        ids = [str(i) for i in touched if i not in born]  # only calls that may have rows already
         rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
         for call, positions in touched.values():
             for model in self.models:
