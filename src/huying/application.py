@@ -7,7 +7,7 @@ a raise with a key gets a deterministic id, an action carries its key inside its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -26,21 +26,25 @@ from huying.domain.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
     InvalidCommand,
+    NotPermitted,
 )
 from huying.domain.jurisdiction import can_see
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
-from huying.domain.principal import Principal
+from huying.domain.principal import Principal, Role
 from huying.domain.sla import Clocks, clocks_for, due_after
 from huying.domain.states import OrderRole, Satisfaction
 from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions
+from huying.services.attachments import Attachment, AttachmentIndex, AttachmentNotFound
 from huying.services.contacts import ContactBook
 
 _CALL_ID_NAMESPACE = UUID("3c5e8f0a-6a2b-4d4e-9a8f-2b6c1d0e7f91")
 _SAVE_ATTEMPTS = 8
 # Phones' clocks drift; a capture a few minutes "ahead" of the server is not in the future.
 _CAPTURE_CLOCK_SKEW = timedelta(minutes=5)
+# 个人信息删除: who may erase a reporter's contact details on request.
+_ERASERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ class HuyingApplication(Application[UUID]):
         contacts: ContactBook,
         reopen_window: timedelta = timedelta(days=7),
         calendar: WorkCalendar | None = None,
+        attachments: AttachmentIndex | None = None,
+        max_capture_age: timedelta = timedelta(days=7),
     ) -> None:
         super().__init__(env=env)
         self.org = org
@@ -120,6 +126,11 @@ class HuyingApplication(Application[UUID]):
         self.clock = clock
         self.contacts = contacts
         self.reopen_window = reopen_window
+        # 随手拍: which photos exist, who uploaded them, which calls name them (service tables,
+        # beside the contacts).
+        self.attachments = attachments or AttachmentIndex(contacts.engine, clock)
+        # 离线采集: how old a device's capture time may be when its call arrives.
+        self.max_capture_age = max_capture_age
         self.calendar = calendar or WorkCalendar()
         self.positions = EventPositions(self.recorder)
         self._saved_listeners: list[Callable[[int], None]] = []
@@ -139,7 +150,15 @@ class HuyingApplication(Application[UUID]):
 
     def call_for(self, principal: Principal, call_id: UUID) -> Call:
         """The call as it stands, if it exists and lies in the principal's jurisdiction; else 404."""
-        return self._call_and_events(principal, call_id)[0]
+        call = self.current(call_id)
+        if call is None or not can_see(principal, call, self.org):
+            raise CallNotFound(f"no call {call_id} in your jurisdiction")
+        return call
+
+    def current(self, call_id: UUID) -> Call | None:
+        """The call as it stands now, from the event store (every command reads it here)."""
+        events = list(self.events.get(call_id))
+        return fold(events) if events else None
 
     def call_at(self, call_id: UUID, version: int) -> Call:
         """The call as it stood at ``version`` (no jurisdiction check: callers have made it)."""
@@ -199,14 +218,14 @@ class HuyingApplication(Application[UUID]):
             raise InvalidCommand("item_code", f"no item {draft.item_code} in catalog {self.catalog.version}")
         if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
-        now = self.clock.now()
-        if draft.occurred_at is not None and draft.occurred_at > now + _CAPTURE_CLOCK_SKEW:
-            raise InvalidCommand("occurred_at", "the capture time lies in the future")
         call_id = self._call_id(principal, sub.key)
         if sub.key is not None and (earlier := self._earlier_raise(principal, call_id, sub)) is not None:
             # A retry (the original answer) or a reused key (422) — answered before anything,
-            # the reporter's contact included, is stored.
+            # the reporter's contact included, is stored; and before the capture time is judged
+            # again, so a phone retrying after days offline still gets the call it made.
             return earlier
+        self._check_capture_time(draft.occurred_at)
+        photos = self._usable_attachments(principal, draft.attachments)
         community = self.org.community_of(draft.grid_code)
         cmd = self._command(principal, sub)
         call = Call.raise_call(
@@ -226,8 +245,11 @@ class HuyingApplication(Application[UUID]):
             occurred_at=_utc(draft.occurred_at) if draft.occurred_at else None,
             location=draft.location,
             reporter_ref=self.contacts.ref_for(call_id, sub.fingerprint) if draft.reporter else None,
-            attachments=list(draft.attachments),
+            attachments=photos,
         )
+        # The raise is permitted: the photos' index learns the call names them, before its event
+        # is stored (an index entry for a call never stored is harmless: readers confirm it).
+        self.attachments.refer(photos, call_id)
         if draft.reporter is not None:
             # Only now that the raise is permitted, and before its event is stored, so a stored
             # call never points at a missing contact.
@@ -354,15 +376,102 @@ class HuyingApplication(Application[UUID]):
             p, order_id, sub, "extension/deny", lambda c, cmd: c.deny_extension(cmd, order_id, reason)
         )
 
-    def note_progress(self, p: Principal, order_id: str, sub: Submission, note: str) -> Outcome:
+    def note_progress(
+        self, p: Principal, order_id: str, sub: Submission, note: str, attachments: Sequence[str] = ()
+    ) -> Outcome:
+        photos = self._usable_attachments(p, attachments)
         return self._act_on_order(
-            p, order_id, sub, "progress", lambda c, cmd: c.note_progress(cmd, order_id, note)
+            p,
+            order_id,
+            sub,
+            "progress",
+            self._naming(photos, lambda c, cmd: c.note_progress(cmd, order_id, note, photos)),
         )
 
-    def complete_order(self, p: Principal, order_id: str, sub: Submission, result: str) -> Outcome:
+    def complete_order(
+        self, p: Principal, order_id: str, sub: Submission, result: str, attachments: Sequence[str] = ()
+    ) -> Outcome:
+        photos = self._usable_attachments(p, attachments)
         return self._act_on_order(
-            p, order_id, sub, "complete", lambda c, cmd: c.complete_order(cmd, order_id, result)
+            p,
+            order_id,
+            sub,
+            "complete",
+            self._naming(photos, lambda c, cmd: c.complete_order(cmd, order_id, result, photos)),
         )
+
+    # --- reporters' contacts and photos ----------------------------------------------------
+
+    def erase_reporter(self, principal: Principal, call_id: UUID) -> Call:
+        """个人信息删除: the reporter's contact details are erased on request; the call, its
+        history and its scores stay as they were (events only ever carried an opaque ref)."""
+        call = self.call_for(principal, call_id)
+        if principal.role not in _ERASERS:
+            raise NotPermitted(
+                "erase-reporter: only a supervisor or an admin may erase a reporter's contact details; "
+                f"you act as {principal.role} of {principal.unit}"
+            )
+        if call.reporter_ref is not None:
+            self.contacts.erase(call.reporter_ref, by=f"{principal.role}:{principal.unit}")
+        return call
+
+    def attachment_for(self, principal: Principal, attachment_id: str) -> Attachment:
+        """A photo the principal may see — one it uploaded, or one named by a call it can see;
+        otherwise 404, exactly as if there were none."""
+        found = self.attachments.get(attachment_id)
+        if found is None or not self._may_use(principal, attachment_id):
+            raise AttachmentNotFound(f"no attachment {attachment_id} visible to you")
+        return found
+
+    def _may_use(self, principal: Principal, attachment_id: str) -> bool:
+        if self.attachments.uploaded_by(attachment_id, principal):
+            return True
+        for call_id in self.attachments.calls_naming(attachment_id):
+            try:
+                call = self.call_for(principal, call_id)
+            except CallNotFound:
+                continue  # outside the jurisdiction, or a raise that was never stored
+            if attachment_id in call.attachments:
+                return True
+        return False
+
+    def _usable_attachments(self, principal: Principal, ids: Sequence[str]) -> list[str]:
+        """The photos a command names, each once (422 naming the field for one that does not
+        exist or that the principal neither uploaded nor can see on a call)."""
+        for i, attachment_id in enumerate(ids):
+            if self.attachments.get(attachment_id) is None or not self._may_use(principal, attachment_id):
+                raise InvalidCommand(
+                    f"attachments.{i}",
+                    f"no attachment {attachment_id}: upload it first (POST /api/v1/attachments)",
+                )
+        return list(dict.fromkeys(ids))
+
+    def _naming(
+        self, photos: list[str], change: Callable[[Call, Command], None]
+    ) -> Callable[[Call, Command], None]:
+        """A change that names photos: once the domain has accepted it, and before its event is
+        stored, the photos' index learns which call names them."""
+
+        def named(call: Call, cmd: Command) -> None:
+            change(call, cmd)
+            self.attachments.refer(photos, call.id)
+
+        return named
+
+    def _check_capture_time(self, occurred_at: datetime | None) -> None:
+        """离线采集: a device's capture time is kept as sent, within bounds: not in the future
+        (beyond phones' clock drift), not older than ``max_capture_age``."""
+        if occurred_at is None:
+            return
+        now = self.clock.now()
+        if occurred_at > now + _CAPTURE_CLOCK_SKEW:
+            raise InvalidCommand("occurred_at", "the capture time lies in the future")
+        if occurred_at < now - self.max_capture_age:
+            raise InvalidCommand(
+                "occurred_at",
+                f"the capture time is more than {self.max_capture_age.days} days ago "
+                f"(captures are accepted for {self.max_capture_age.days} days)",
+            )
 
     # --- the command path ------------------------------------------------------------------
 
@@ -415,10 +524,9 @@ class HuyingApplication(Application[UUID]):
         return Outcome(then, self.positions.of_call(call.id)[earlier.version], replayed=True)
 
     def _earlier_raise(self, principal: Principal, call_id: UUID, sub: Submission) -> Outcome | None:
-        events = list(self.events.get(call_id))
-        if not events:
+        call = self.current(call_id)
+        if call is None:
             return None
-        call = fold(events)
         return self._answer_from_record(call, request_scope(principal.as_dict(), "raise"), sub)
 
     def _command(self, principal: Principal, sub: Submission) -> Command:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -62,6 +63,40 @@ reporter_contacts = Table(
     Column("phone_enc", LargeBinary, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("erased_at", UtcDateTime(), nullable=True),
+    # 个人信息删除: who erased it ("role:unit"), kept for accountability; the contact itself is gone.
+    Column("erased_by", String(100), nullable=True),
+)
+
+# 随手拍: photos, stored content-addressed on disk with their EXIF/GPS stripped; one row each.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),  # of the stored (stripped) bytes
+    Column("content_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Who uploaded an attachment (the same bytes from two principals are stored once, uploaded twice).
+attachment_uploads = Table(
+    "attachment_uploads",
+    metadata,
+    Column("attachment_id", String(36), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("unit", String(64), primary_key=True),
+    Column("uploaded_at", UtcDateTime(), nullable=False),
+)
+
+# Which calls name an attachment: an index written before the naming event is stored, so it may
+# name a call whose event never landed; readers confirm against the call itself.
+attachment_refs = Table(
+    "attachment_refs",
+    metadata,
+    Column("attachment_id", String(36), primary_key=True),
+    Column("call_id", String(36), primary_key=True),
 )
 
 

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=3600.0, gt=0)
     audit_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # 随手拍: photos are stored content-addressed (default ``<data_dir>/attachments``), each at most
+    # this many bytes as uploaded.
+    attachments_dir: Path | None = None
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # 离线采集: a device's capture time (occurred_at) may be at most this old when the call arrives.
+    max_capture_age_days: int = Field(default=7, ge=0, le=3650)
+    # 重复提示: open calls of the same item within this distance (or in the same grid), raised in
+    # the last N days, are hinted as possible duplicates of a new call.
+    duplicate_radius_m: float = Field(default=200.0, ge=0, le=100_000)
+    duplicate_days: int = Field(default=7, ge=0, le=3650)
 
     @field_validator("score_weights")
     @classmethod
@@ -62,6 +72,17 @@ class Settings(BaseSettings):
         if not self.events_url:
             self.events_url = _sibling_events_url(self.database_url)
         return self
+
+    @model_validator(mode="after")
+    def _fill_attachments_dir(self) -> Settings:
+        if self.attachments_dir is None:
+            self.attachments_dir = self.data_dir / "attachments"
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The whole multipart request of one upload: the file plus room for its envelope."""
+        return self.max_attachment_bytes + 64 * 1024
 
     def ensure_safe(self) -> None:
         """Refuses settings that would be unsafe in production (demo mode allows them)."""

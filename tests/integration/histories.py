@@ -583,7 +583,7 @@ class BatchedSaves:
     reach the store only at ``flush()``: one transaction for every call touched since the last.
 
     The commands themselves are the real ones (checks, clocks, work-order specs, contacts): only
-    ``app.repository.get`` (of the latest version) and ``app.save`` are redirected, on this
+    ``app.current`` (the call as it stands) and ``app.save`` are redirected, on this
     application instance. Refused commands raise before they change anything, as always.
     """
 
@@ -600,19 +600,17 @@ class BatchedSaves:
         return sum(len(call.pending_events) for call in self.dirty.values())
 
     def __enter__(self) -> BatchedSaves:
-        stored_get = self.app.repository.get
+        stored_current = self.app.current
 
-        def get(aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> Any:
-            if version is None and aggregate_id in self.live:
-                return self.live[aggregate_id]
-            return stored_get(aggregate_id, version=version, **kwargs)
+        def current(call_id: UUID) -> Call | None:
+            return self.live.get(call_id) or stored_current(call_id)
 
         def save(*objs: Any, **_: Any) -> list[Any]:
             for call in objs:
                 self.live[call.id] = self.dirty[call.id] = call
             return [_NOT_YET_STORED]
 
-        self.app.repository.get = get  # type: ignore[method-assign]
+        self.app.current = current  # type: ignore[method-assign]
         self.app.save = save  # type: ignore[method-assign]
         return self
 
@@ -621,7 +619,7 @@ class BatchedSaves:
             if exc[0] is None:
                 self.flush()
         finally:
-            del self.app.repository.get
+            del self.app.current
             del self.app.save
 
     def retire(self, call_id: UUID) -> None:

@@ -29,6 +29,8 @@ COMMUNITY = "LW-LN-01"
         "86-13812345678",
         "138 1234 5678",
         " 13812345678 ",
+        "138-1234-5678",
+        "+86 138-1234-5678",
     ],
 )
 def test_a_mainland_mobile_is_normalised_to_its_eleven_digits(raw: str) -> None:

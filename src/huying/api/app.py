@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -14,6 +15,7 @@ from huying.api import problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
+    attachments,
     audit,
     calls,
     clock,
@@ -27,6 +29,7 @@ from huying.api.routers import (
     work_orders,
 )
 from huying.bootstrap import Services, build_services
+from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
 DESCRIPTION = """\
@@ -65,15 +68,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
+    _field_intake(app, built, settings)
     problems.install(app)
+    app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
     for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
         app.include_router(module.router)
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
+    app.include_router(attachments.router)  # 随手拍
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
         max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
     )
     app.add_middleware(HttpMetrics, registry=app.state.registry)
     return app
+
+
+def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
+    """随手拍 and 离线采集: where photos are kept, and how old a device's capture may be."""
+    assert settings.attachments_dir is not None  # filled in by Settings
+    built.app.max_capture_age = timedelta(days=settings.max_capture_age_days)
+    app.state.attachment_store = AttachmentStore(
+        settings.attachments_dir, built.app.attachments, settings.max_attachment_bytes
+    )

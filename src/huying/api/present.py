@@ -10,6 +10,7 @@ from huying.api.schemas import (
     CallPublic,
     CallSummary,
     ChainStep,
+    DuplicateHint,
     EvaluationPublic,
     ExtensionPublic,
     HistoryEntry,
@@ -17,6 +18,7 @@ from huying.api.schemas import (
     ReporterPublic,
     WorkOrderPublic,
 )
+from huying.bootstrap import Services
 from huying.domain.call import Call
 from huying.domain.contact import shown_to
 from huying.domain.deadlines import standing
@@ -24,6 +26,7 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
+from huying.projections.duplicates import DuplicateRule, Subject, at_raise
 from huying.services.contacts import ContactBook
 
 _EVENT_BOOKKEEPING = frozenset(
@@ -65,6 +68,8 @@ def call_public(
     contacts: ContactBook,
     now: datetime,
     calendar: WorkCalendar,
+    *,
+    hints: list[DuplicateHint],
 ) -> CallPublic:
     evaluation = call.evaluation
     return CallPublic(
@@ -104,7 +109,27 @@ def call_public(
         deadlines=deadlines(call, now, calendar),
         reporter=_reporter(call, viewer, contacts),
         chain=[ChainStep(**step) for step in call.chain],
+        possible_duplicates=hints,
     )
+
+
+# A read waits this long at most for the read models to reach a call's raise (milliseconds,
+# unless the projector has just started after a restart).
+_HINT_WAIT_SECONDS = 1.0
+
+
+def duplicate_hints(call: Call, viewer: Principal, services: Services) -> list[DuplicateHint]:
+    """重复提示 as of the call's raise, for this viewer: the same in every answer about the call
+    (the raise, a retry of it, reads, actions), whatever happened since."""
+    raised_position = services.app.positions.of_call(call.id)[1]
+    if services.projector.running:
+        services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
+    settings = services.settings
+    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
+    subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
+    with services.engine.connect() as conn:
+        rows = at_raise(conn, viewer, services.app.org, subject, rule, call.raised_at, raised_position)
+    return [DuplicateHint(id=r["call_id"], **r) for r in rows]
 
 
 def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterPublic | None:

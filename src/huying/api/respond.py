@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from huying.api.present import call_public
+from huying.api.present import call_public, duplicate_hints
 from huying.api.schemas import CallPublic
 from huying.application import Outcome
 from huying.bootstrap import Services
@@ -23,4 +23,5 @@ def with_call(response: Response, outcome: Outcome, principal: Principal, servic
         # As of the write itself: a repeated request gets the very body the first one got.
         outcome.call.updated_at,
         services.app.calendar,
+        hints=duplicate_hints(outcome.call, principal, services),
     )

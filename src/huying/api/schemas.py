@@ -53,6 +53,12 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# 随手拍: ids from POST /api/v1/attachments, at most 20 photos per call or note.
+Attachments = Annotated[
+    list[Code], Field(max_length=20, description="attachment ids (POST /api/v1/attachments)")
+]
+
+
 # --- requests --------------------------------------------------------------------------
 
 
@@ -99,7 +105,7 @@ class CallCreate(Body):
     occurred_at: Instant | None = None
     location: Location | None = None
     reporter: ReporterIn | None = None
-    attachments: list[Code] = Field(default_factory=list, max_length=20)
+    attachments: Attachments = Field(default_factory=list)
 
 
 class AcknowledgeBody(Body):
@@ -145,6 +151,7 @@ class NoteBody(Body):
 
 class ProgressBody(Body):
     note: Text
+    attachments: Attachments = Field(default_factory=list)
 
 
 class MergeBody(Body):
@@ -164,6 +171,7 @@ class ExtensionBody(Body):
 
 class CompleteBody(Body):
     result: Text
+    attachments: Attachments = Field(default_factory=list)
 
 
 class ClockBody(Body):
@@ -233,6 +241,27 @@ class ChainStep(BaseModel):
     outcome: Literal["escalated", "resolved", "withdrawn", "merged"] | None
 
 
+class DuplicateHint(BaseModel):
+    """A call that may be the same matter (一事一呼): its holder can merge one into the other."""
+
+    id: str
+    item_code: str
+    grid_code: str
+    community_code: str
+    title: str
+    raised_at: datetime
+    same_grid: bool
+    distance_m: float | None = Field(description="metres between the two locations, when both have lat/lon")
+
+
+class PossibleDuplicate(DuplicateHint):
+    """A possible duplicate as it stands now."""
+
+    status: Status
+    level: Level
+    holder: str
+
+
 class CallPublic(BaseModel):
     id: str
     version: int
@@ -253,7 +282,9 @@ class CallPublic(BaseModel):
     raised_at: datetime
     occurred_at: datetime | None
     location: dict[str, Any] | None
-    attachments: list[str]
+    attachments: list[str] = Field(
+        description="every photo on the call, each once: the raise's, then progress and completion notes'"
+    )
     work_orders: list[WorkOrderPublic]
     evaluation: EvaluationPublic | None
     merged_into: str | None
@@ -261,6 +292,30 @@ class CallPublic(BaseModel):
     deadlines: dict[str, Any]
     reporter: ReporterPublic | None
     chain: list[ChainStep]
+    possible_duplicates: list[DuplicateHint] = Field(
+        description="重复提示, as of the raise: open calls of the same item in the same grid or nearby, "
+        "raised in the days before it, that you can see — merge if it is the same matter. "
+        "GET /api/v1/calls/{id}/possible-duplicates asks again now."
+    )
+
+
+class DuplicatePage(BaseModel):
+    """Open calls now that may be the same matter, best first (same grid, then nearest)."""
+
+    data: list[PossibleDuplicate]
+    next: int | None = None
+    position: int
+
+
+class AttachmentPublic(BaseModel):
+    """A stored photo: its pixels only (EXIF, GPS and camera metadata stripped), content-addressed."""
+
+    id: str
+    sha256: str = Field(description="of the stored bytes")
+    content_type: Literal["image/jpeg", "image/png", "image/webp", "image/heic"]
+    size: int
+    width: int
+    height: int
 
 
 class HistoryEntry(BaseModel):
@@ -316,6 +371,8 @@ class CallSummary(BaseModel):
     remaining_seconds: float | None
     ever_breached: bool
     clock_time: bool
+    lat: float | None = None
+    lon: float | None = None
 
 
 class CallPage(BaseModel):

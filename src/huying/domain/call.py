@@ -488,29 +488,59 @@ class Call(Aggregate):
     class ProgressNoted(Event):
         order_id: str
         note: str
+        attachments: list[str]  # 随手拍 ids: photos of the work under way
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """v1 notes were written before attachments existed: none."""
+            state["attachments"] = []
 
         def apply(self, call: Call) -> None:
             call.work_orders[self.order_id].progress_notes += 1
+            call.attachments = _with(call.attachments, self.attachments)
 
-    def note_progress(self, cmd: Command, order_id: str, note: str) -> None:
-        """进展: the department reports how the work goes."""
+    def note_progress(
+        self, cmd: Command, order_id: str, note: str, attachments: list[str] | None = None
+    ) -> None:
+        """进展: the department reports how the work goes, with photos if it has them."""
         self._check(Action.PROGRESS, cmd, self._order(order_id))
-        self.trigger_event(self.ProgressNoted, order_id=order_id, note=note, **cmd.meta)
+        self.trigger_event(
+            self.ProgressNoted, order_id=order_id, note=note, attachments=list(attachments or []), **cmd.meta
+        )
 
     class WorkOrderCompleted(Event):
         order_id: str
         result: str
+        attachments: list[str]  # 随手拍 ids: photos of the work done
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """v1 completions were written before attachments existed: none."""
+            state["attachments"] = []
 
         def apply(self, call: Call) -> None:
             order = call.work_orders[self.order_id]
             order.status = OrderStatus.COMPLETED
             order.result = self.result
             order.completed_at = self.at
+            call.attachments = _with(call.attachments, self.attachments)
 
-    def complete_order(self, cmd: Command, order_id: str, result: str) -> None:
-        """部门办结: the department reports the work done."""
+    def complete_order(
+        self, cmd: Command, order_id: str, result: str, attachments: list[str] | None = None
+    ) -> None:
+        """部门办结: the department reports the work done, with photos if it has them."""
         self._check(Action.COMPLETE, cmd, self._order(order_id))
-        self.trigger_event(self.WorkOrderCompleted, order_id=order_id, result=result, **cmd.meta)
+        self.trigger_event(
+            self.WorkOrderCompleted,
+            order_id=order_id,
+            result=result,
+            attachments=list(attachments or []),
+            **cmd.meta,
+        )
 
     # --- closing the loop (回访反馈) -----------------------------------------------------------
 
@@ -762,6 +792,11 @@ class Call(Aggregate):
 
 
 ACTION_OF_EVENT: dict[str, str] = {t.event: t.action.value for t in TABLE.values()}
+
+
+def _with(kept: list[str], added: list[str]) -> list[str]:
+    """Every photo on the call, each once, in the order they came: the raise's, then the notes'."""
+    return list(dict.fromkeys([*kept, *added]))
 
 
 class _RaiseProbe:

@@ -28,7 +28,7 @@ class Contact:
 def normalise_phone(raw: str) -> str:
     """Mainland mobile (13812345678, +86 138…) or landline (020-81234567, 02081234567)."""
     text = re.sub(r"[\s()]", "", raw)
-    if m := _MOBILE.match(text):
+    if m := _MOBILE.match(text.replace("-", "")):  # 138-1234-5678, +86 138-1234-5678
         return m.group(1)
     if m := _LANDLINE.match(text):
         area, number, ext = m.groups()

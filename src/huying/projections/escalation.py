@@ -24,6 +24,7 @@ class EscalationState:
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
         clocks = standing(call, self.calendar, now=None)
+        where = call.location or {}
         return {
             rm_calls: [
                 {
@@ -53,6 +54,8 @@ class EscalationState:
                     "due_soon_at": clocks.due_soon_at,
                     "ever_breached": clocks.ever_breached,
                     "clock_time": clocks.clock_time,
+                    "lat": where.get("lat"),
+                    "lon": where.get("lon"),
                 }
             ]
         }

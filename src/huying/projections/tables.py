@@ -4,7 +4,7 @@ function of the same events. Schema owned by Alembic (``migrations/versions/0002
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, false
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
 
 from huying.db import UtcDateTime, metadata
 
@@ -49,12 +49,16 @@ rm_calls = Table(
     Column("due_soon_at", UtcDateTime(), nullable=True),
     Column("ever_breached", Boolean, nullable=False, server_default=false()),
     Column("clock_time", Boolean, nullable=False, server_default=false()),
+    # Where the problem is (from the call's location), for duplicate hints within a distance.
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
     Index("ix_rm_calls_community", "community_code", "seq"),
     Index("ix_rm_calls_street", "street_code", "seq"),
     Index("ix_rm_calls_holder_status", "holder", "status"),
     Index("ix_rm_calls_status", "status", "seq"),
     Index("ix_rm_calls_item", "item_code", "seq"),
     Index("ix_rm_calls_next_due", "next_due"),
+    Index("ix_rm_calls_item_raised", "item_code", "raised_at"),  # duplicate hints
 )
 
 # 工单 — one row per work order: the department queues.

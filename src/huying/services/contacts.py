@@ -25,6 +25,11 @@ class ContactBook:
         self._fernet = Fernet(key)
         self._clock = clock
 
+    @property
+    def engine(self) -> Engine:
+        """The service-table database the contacts live in."""
+        return self._engine
+
     @staticmethod
     def ref_for(call_id: UUID, fingerprint: str | None) -> str:
         """The opaque reference a call's events carry: the same for every retry of one request,
@@ -53,13 +58,15 @@ class ContactBook:
             return None
         return Contact(name=self._open(row.name_enc), phone=self._open(row.phone_enc))
 
-    def erase(self, ref: str) -> bool:
-        """个人信息删除: the contact is gone; the call's history keeps only the bare ref."""
+    def erase(self, ref: str, by: str | None = None) -> bool:
+        """个人信息删除: the contact is gone; the call's history keeps only the bare ref. Who
+        erased it and when are kept (accountability), never what was erased. True if there was
+        something left to erase."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(reporter_contacts)
                 .where(reporter_contacts.c.ref == ref, reporter_contacts.c.erased_at.is_(None))
-                .values(name_enc=None, phone_enc=None, erased_at=self._clock.now())
+                .values(name_enc=None, phone_enc=None, erased_at=self._clock.now(), erased_by=by)
             )
         return bool(result.rowcount)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.params import Cursor, enum_list
-from huying.api.present import call_public, call_summary, history_entry
+from huying.api.present import call_public, call_summary, duplicate_hints, history_entry
 from huying.api.respond import with_call
 from huying.api.schemas import (
     AcknowledgeBody,
@@ -16,11 +16,13 @@ from huying.api.schemas import (
     CallPage,
     CallPublic,
     DispatchBody,
+    DuplicatePage,
     EvaluateBody,
     History,
     Instant,
     MergeBody,
     NoteBody,
+    PossibleDuplicate,
     ReasonBody,
     ResolveBody,
     SuperviseBody,
@@ -31,6 +33,7 @@ from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.states import Status
+from huying.projections.duplicates import DuplicateRule, Subject, open_now
 from huying.projections.search import CallFilter
 from huying.projections.search import search_calls as search_calls_in
 
@@ -41,7 +44,10 @@ router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 def raise_call(
     body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
 ) -> CallPublic:
-    """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer."""
+    """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer.
+    The answer names ``possible_duplicates``: open calls of the same item in the same grid or
+    nearby, raised in the days before, that you can see — if it is the same matter, its holder
+    merges it into one of them (一事一呼)."""
     draft = CallDraft(
         item_code=body.item_code,
         grid_code=body.grid_code,
@@ -114,7 +120,36 @@ def get_call(
     now = s.clock.now()
     now = call.updated_at if version is not None else min(as_of or now, now)
     response.headers["ETag"] = f'"{call.version}"'
-    return call_public(call, s.app.position_of(call), p, s.contacts, now, s.app.calendar)
+    hints = duplicate_hints(call, p, s)
+    return call_public(call, s.app.position_of(call), p, s.contacts, now, s.app.calendar, hints=hints)
+
+
+@router.get("/{call_id}/possible-duplicates", response_model=DuplicatePage)
+def get_possible_duplicates(
+    call_id: str, p: CurrentPrincipal, s: HuyingServices, position: ReadPosition
+) -> DuplicatePage:
+    """重复提示, asked now: open calls of the same item in the same grid, or within the configured
+    distance when both have lat/lon, raised within the last N days (before or after this one),
+    that you can see — candidates to merge this call into, or to merge into it."""
+    call = s.app.call_for(p, parse_call_id(call_id))
+    settings = s.settings
+    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
+    subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
+    with s.engine.connect() as conn:
+        rows = open_now(conn, p, s.app.org, subject, rule, s.clock.now())
+    return DuplicatePage(data=[PossibleDuplicate(id=r["call_id"], **r) for r in rows], position=position)
+
+
+@router.delete("/{call_id}/reporter", response_model=CallPublic)
+def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response) -> CallPublic:
+    """个人信息删除: erase the reporter's name and phone on request (supervisor or admin). The
+    call, its history and its scores stay as they were; it shows ``reporter: null`` from now on."""
+    call = s.app.erase_reporter(p, parse_call_id(call_id))
+    response.headers["ETag"] = f'"{call.version}"'
+    hints = duplicate_hints(call, p, s)
+    return call_public(
+        call, s.app.position_of(call), p, s.contacts, s.clock.now(), s.app.calendar, hints=hints
+    )
 
 
 @router.get("/{call_id}/history", response_model=History)

@@ -82,8 +82,8 @@ def progress(
     ident: Identity,
     response: Response,
 ) -> CallPublic:
-    """进展: a progress note."""
-    outcome = s.app.note_progress(p, order_id, ident.submission(body), body.note)
+    """进展: a progress note, with photos (attachment ids) if there are any."""
+    outcome = s.app.note_progress(p, order_id, ident.submission(body), body.note, body.attachments)
     return with_call(response, outcome, p, s)
 
 
@@ -96,8 +96,8 @@ def complete(
     ident: Identity,
     response: Response,
 ) -> CallPublic:
-    """部门办结: the work is done."""
-    outcome = s.app.complete_order(p, order_id, ident.submission(body), body.result)
+    """部门办结: the work is done; photos of it (attachment ids) if there are any."""
+    outcome = s.app.complete_order(p, order_id, ident.submission(body), body.result, body.attachments)
     return with_call(response, outcome, p, s)
 
 
