@@ -25,14 +25,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 
 from huying.application import HuyingApplication
 from huying.audit.background import Follower
 from huying.audit.log import StoredLog, StoredRow
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.clock import Clock
-from huying.projections.tables import projection_tracking
+from huying.projections import tracking
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,12 @@ class ChainKeeper:
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
-            return _tracked(conn)
+            return tracking.tracked(conn, TRACKING_NAME)
 
     def head(self) -> tuple[int, str]:
         """The chained head: its position and link (0 and the genesis link when empty)."""
         with self.engine.connect() as conn:
-            position = _tracked(conn)
+            position = tracking.tracked(conn, TRACKING_NAME)
             return position, _link_at(conn, position).hex()
 
     # --- one batch, exactly once -----------------------------------------------------------
@@ -138,7 +138,7 @@ class ChainKeeper:
         """Chain the next batch; returns how many events it covered (0 = caught up)."""
         with self._lock:
             with self.engine.connect() as conn:
-                start = _tracked(conn)
+                start = tracking.tracked(conn, TRACKING_NAME)
                 previous = _link_at(conn, start)
             rows = self.log.page(start, _END_OF_LOG, limit or self.batch_size)
             if not rows:
@@ -146,7 +146,7 @@ class ChainKeeper:
             links = [asdict(link) for link in extend(previous, rows)]
             end = rows[-1].position
             with self.engine.begin() as conn:
-                if not _move_tracking(conn, start, end):
+                if not tracking.move(conn, TRACKING_NAME, start, end):
                     raise ChainRace(f"the chain's tracking moved past {start} under us")
                 conn.execute(insert(audit_chain), links)
                 self._checkpoint_if_due(conn, end, links[-1]["link"])
@@ -198,13 +198,6 @@ class ChainKeeper:
             log.warning("another chain keeper is running; this one follows")
 
 
-def _tracked(conn: Connection) -> int:
-    stored = conn.execute(
-        select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
-    ).scalar()
-    return int(stored or 0)
-
-
 def _link_at(conn: Connection, position: int) -> bytes:
     if position == 0:
         return GENESIS
@@ -212,19 +205,3 @@ def _link_at(conn: Connection, position: int) -> bytes:
     if link is None:
         raise ChainBroken(f"the chain is tracked through position {position} but has no link there")
     return bytes.fromhex(link)
-
-
-def _move_tracking(conn: Connection, start: int, end: int) -> bool:
-    if start == 0:
-        exists = conn.execute(
-            select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
-        ).first()
-        if exists is None:
-            conn.execute(insert(projection_tracking).values(name=TRACKING_NAME, position=end))
-            return True
-    moved = conn.execute(
-        update(projection_tracking)
-        .where(projection_tracking.c.name == TRACKING_NAME, projection_tracking.c.position == start)
-        .values(position=end)
-    )
-    return bool(moved.rowcount)

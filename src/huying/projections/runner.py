@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert
 
 from huying.application import HuyingApplication
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
+from huying.projections import tracking
 from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
 from huying.projections.rows import ReadModel
@@ -98,10 +99,7 @@ class Projector:
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
-            stored = conn.execute(
-                select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
-            ).scalar()
-        return int(stored or 0)
+            return tracking.tracked(conn, TRACKING_NAME)
 
     # --- one batch, exactly once ----------------------------------------------------------
 
@@ -163,7 +161,7 @@ class Projector:
                 for table, table_rows in model.rows(call, positions).items():
                     rows[table.name].extend(table_rows)
         with self.engine.begin() as conn:
-            moved = self._move_tracking(conn, start, end)
+            moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
             for table in READ_MODEL_TABLES:
@@ -171,22 +169,6 @@ class Projector:
                     conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
                 if rows[table.name]:
                     conn.execute(insert(table), rows[table.name])
-
-    @staticmethod
-    def _move_tracking(conn: Connection, start: int, end: int) -> bool:
-        if start == 0:
-            exists = conn.execute(
-                select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
-            ).first()
-            if exists is None:
-                conn.execute(insert(projection_tracking).values(name=TRACKING_NAME, position=end))
-                return True
-        result = conn.execute(
-            update(projection_tracking)
-            .where(projection_tracking.c.name == TRACKING_NAME, projection_tracking.c.position == start)
-            .values(position=end)
-        )
-        return bool(result.rowcount)
 
     # --- rebuild --------------------------------------------------------------------------
 
