@@ -11,7 +11,6 @@ nothing twice. A lease keeps one watchdog active per deployment.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from huying.application import HuyingApplication, Submission
+from huying.background import Follower
 from huying.clock import Clock
 from huying.domain.deadlines import standing
 from huying.domain.errors import DomainError
@@ -56,9 +56,7 @@ class Watchdog:
         self.interval_seconds = interval_seconds
         self.batch = batch
         self.lease = Lease(engine, "sla-watchdog", f"watchdog-{uuid.uuid4().hex[:12]}", timedelta(minutes=2))
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Follower("huying-watchdog", self._step, interval_seconds)
 
     def sweep(self) -> list[Move]:
         """One pass over every call with a clock past due; returns the moves it made."""
@@ -106,31 +104,17 @@ class Watchdog:
     # --- running in the background ----------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self._follower.wake()
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="huying-watchdog", daemon=True)
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._follower.stop()
         self.lease.release()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.lease.acquire():
-                    moves = self.sweep()
-                    if moves:
-                        log.info("watchdog made %d moves", len(moves))
-            except Exception:
-                log.exception("watchdog sweep failed; trying again at the next interval")
-            self._wake.wait(self.interval_seconds)
-            self._wake.clear()
+    def _step(self) -> None:
+        if self.lease.acquire():
+            moves = self.sweep()
+            if moves:
+                log.info("watchdog made %d moves", len(moves))

@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Connection, Engine, insert, select
 
 from huying.application import HuyingApplication
-from huying.audit.background import Follower
 from huying.audit.log import StoredLog, StoredRow
 from huying.audit.tables import audit_chain, audit_checkpoints
+from huying.background import Follower
 from huying.clock import Clock
 from huying.projections import tracking
 

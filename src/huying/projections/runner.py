@@ -22,6 +22,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, delete, insert
 
 from huying.application import HuyingApplication
+from huying.background import Follower
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
@@ -90,9 +91,8 @@ class Projector:
         self.cache = CallCache(app, cache_size)
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Follower("huying-projector", self._follow, poll_seconds)
+        app.on_saved(self.wake)
         self._lock = threading.Lock()
 
     # --- position -------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class Projector:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._follower.running
 
     def position(self) -> int:
         """How far the read models have got (another process may be the one projecting)."""
@@ -213,35 +213,24 @@ class Projector:
 
     def wake(self, _position: int | None = None) -> None:
         """Called after a local save: project now rather than at the next poll."""
-        self._wake.set()
+        self._follower.wake()
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self.app.on_saved(self.wake)
-        self._thread = threading.Thread(target=self._loop, name="huying-projector", daemon=True)
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._follower.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.catch_up()
-                self.failing = None
-            except ProjectorRace:
-                log.warning("another projector is running; this one follows")
-            except Exception as e:
-                self.failing = f"{type(e).__name__}: {e}"
-                log.exception("projector batch failed; retrying from the stored position")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+    def _follow(self) -> None:
+        try:
+            self.catch_up()
+        except ProjectorRace:
+            log.warning("another projector is running; this one follows")
+            return
+        except Exception as e:
+            self.failing = f"{type(e).__name__}: {e}"
+            raise  # logged by the follower, which tries again from the stored position
+        self.failing = None
 
 
 class ReadModelsBehind(RuntimeError):

@@ -1,4 +1,5 @@
-"""Keeping a tracked projection up to date in a background thread (审计链 keeper)."""
+"""One background worker shape for huying's followers of the log: the projector, the audit
+chain keeper and the SLA watchdog each run a step at once when woken, else every so often."""
 
 from __future__ import annotations
 
