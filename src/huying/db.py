@@ -43,6 +43,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_datetime(value: datetime) -> str:
+    """What ``UtcDateTime`` stores on SQLite, without SQLAlchemy's per-value bind processing
+    (for bulk writers): the UTC instant as ``YYYY-MM-DD HH:MM:SS.ffffff``, the text SQLite's
+    ``DATETIME`` compares and sorts by."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give an offset")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
 api_tokens = Table(
     "api_tokens",
     metadata,

@@ -1,0 +1,55 @@
+"""Writing read-model rows in bulk — the one way the runner inserts.
+
+On SQLite the INSERT is rendered once per table and its rows go straight to the driver's
+``executemany``, with instants converted by ``db.sqlite_datetime``: SQLAlchemy's per-value bind
+processing was a quarter of a rebuild. Other databases get Core's ``insert()``, whose
+executemany their drivers already batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert
+
+from huying.db import UtcDateTime, sqlite_datetime
+from huying.projections.rows import Row
+
+_Plan = tuple[str, Callable[[Row], Any], tuple[int, ...]]
+
+
+class RowWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._direct = engine.dialect.name == "sqlite"
+        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+
+    def insert(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        if not self._direct:
+            conn.execute(insert(table), list(rows))
+            return
+        sql, values_of, instants = self._plan(table, tuple(rows[0]))
+        params = []
+        for row in rows:
+            values = list(values_of(row))
+            for i in instants:
+                if values[i] is not None:
+                    values[i] = sqlite_datetime(values[i])
+            params.append(tuple(values))
+        conn.exec_driver_sql(sql, params)
+
+    def _plan(self, table: Table, names: tuple[str, ...]) -> _Plan:
+        """The INSERT for rows with these columns, how to pick their values, which are instants."""
+        key = (table.name, names)
+        plan = self._plans.get(key)
+        if plan is None:
+            columns = [table.c[n] for n in names]  # KeyError for a column the table lacks
+            quoted = ", ".join(f'"{c.name}"' for c in columns)
+            sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
+            getter = itemgetter(*names) if len(names) > 1 else (lambda row, n=names[0]: (row[n],))
+            instants = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UtcDateTime))
+            plan = self._plans[key] = (sql, getter, instants)
+        return plan
