@@ -17,16 +17,15 @@ from huying.domain.worktime import WorkCalendar
 
 def runs_on_clock_time(sla: dict[str, Any]) -> bool:
     """应急处置 items count minutes day and night; everything else counts working time."""
-    return any(
-        limit.get("unit") == "minutes"
-        for policy in sla.values()
-        if isinstance(policy, dict)
-        for limit in policy.values()
-        if isinstance(limit, dict)
-    )
+    for policy in sla.values():
+        if isinstance(policy, dict):
+            for limit in policy.values():
+                if isinstance(limit, dict) and limit.get("unit") == "minutes":
+                    return True
+    return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClockState:
     clock: RunningClock
     warn_at: datetime
@@ -35,7 +34,7 @@ class ClockState:
     remaining: timedelta | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Standing:
     """A call's clocks as of ``now``."""
 

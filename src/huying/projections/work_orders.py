@@ -23,11 +23,9 @@ class WorkQueues:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        clocks = standing(call, self.calendar, now=None).clocks
-
-        def of(order_id: str) -> list[ClockState]:
-            return [c for c in clocks if c.clock.key.startswith(f"{order_id}:")]
-
+        clocks_of: dict[str, list[ClockState]] = {}
+        for c in standing(call, self.calendar, now=None).clocks:
+            clocks_of.setdefault(c.clock.key.rpartition(":")[0], []).append(c)
         return {
             rm_work_orders: [
                 {
@@ -51,19 +49,21 @@ class WorkQueues:
                     "call_status": call.status.value,
                     "sign_due": o.sign_due,
                     "settled_at": o.settled_at,
-                    "next_due": min(
-                        (c.clock.due for c in of(o.id) if c.clock.due and _running(c)), default=None
-                    ),
-                    "due_soon_at": min((c.warn_at for c in of(o.id) if _running(c)), default=None),
-                    "ever_breached": any(c.late for c in of(o.id)),
+                    **_due(clocks_of.get(o.id, [])),
                 }
                 for o in call.work_orders.values()
             ]
         }
 
 
-def _running(c: ClockState) -> bool:
-    return c.clock.stopped is None and c.clock.due is not None
+def _due(clocks: list[ClockState]) -> Row:
+    """An order's SLA columns from its clocks (sign and completion)."""
+    running = [c for c in clocks if c.clock.stopped is None and c.clock.due is not None]
+    return {
+        "next_due": min((c.clock.due for c in running if c.clock.due), default=None),
+        "due_soon_at": min((c.warn_at for c in running), default=None),
+        "ever_breached": any(c.late for c in clocks),
+    }
 
 
 def department_queue(
