@@ -119,7 +119,30 @@ def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) 
         services.close()
     elapsed = time.perf_counter() - started
     print(f"  wrote {written:,} events in {elapsed:.1f} s ({written / elapsed:,.0f}/s)", file=sys.stderr)
-    return {"full": written, "tenth": copied["tenth"], "write_seconds": round(elapsed, 2)}
+    return {
+        "full": written,
+        "tenth": copied["tenth"],
+        "write_seconds": round(elapsed, 2),
+        "shape": shape_of(events_db),
+    }
+
+
+def shape_of(events_db: Path) -> dict[str, Any]:
+    """What the written log looks like; a degenerate one (calls that never get anywhere) would
+    measure the wrong thing: its calls each cost a row set for one or two events."""
+    with sqlite3.connect(events_db) as db:
+        counts = "SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events"
+        calls, events = db.execute(counts).fetchone()
+        kinds = dict(db.execute("SELECT topic, COUNT(*) FROM stored_events GROUP BY topic").fetchall())
+    shape = {
+        "calls": calls,
+        "events_per_call": round(events / calls, 2),
+        "event_kinds": len(kinds),
+        "events_by_kind": {topic.rpartition(".")[2]: n for topic, n in sorted(kinds.items())},
+    }
+    if events >= 10_000 and (shape["events_per_call"] < 4 or len(kinds) < 15):
+        raise SystemExit(f"the written history is degenerate, not worth measuring: {shape}")
+    return shape
 
 
 # --- 2. one measurement, in its own process ----------------------------------------------------------
@@ -314,6 +337,11 @@ def table(results: dict[str, Any]) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    log = results["log"]
+    lines.append(
+        f"log: {log['calls']:,} calls, {log['events_per_call']} events per call, "
+        f"{log['event_kinds']} event kinds"
+    )
     t = results["targets"]
     lines.append("")
     lines.append(
@@ -400,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": sizes["full"],
         "events_tenth": sizes["tenth"],
         "write_seconds": sizes["write_seconds"],
+        "log": sizes["shape"],
         "batch_size": args.batch_size,
         "repeat": args.repeat,
         "seed": args.seed,
