@@ -6,18 +6,17 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from huying.api.schemas import (
+from huying.api.schemas.calls import (
     CallPublic,
-    CallSummary,
     ChainStep,
     DuplicateHint,
     EvaluationPublic,
     ExtensionPublic,
     HistoryEntry,
-    QueueItem,
     ReporterPublic,
     WorkOrderPublic,
 )
+from huying.api.schemas.reads import CallSummary, QueueItem
 from huying.bootstrap import Services
 from huying.domain.call import Call
 from huying.domain.contact import shown_to

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Response
 
 from huying.api.present import call_public, duplicate_hints
-from huying.api.schemas import CallPublic
+from huying.api.schemas.calls import CallPublic
 from huying.application import Outcome
 from huying.bootstrap import Services
 from huying.domain.principal import Principal

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.problems import problem
-from huying.api.schemas import AttachmentPublic
+from huying.api.schemas.calls import AttachmentPublic
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Role
 from huying.services.attachments import (

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.params import Cursor
-from huying.api.schemas import AuditVerdict, CheckpointPage, CheckpointPublic, TamperBreak
+from huying.api.schemas.audit import AuditVerdict, CheckpointPage, CheckpointPublic, TamperBreak
 from huying.audit.checkpoints import BadCheckpoints, parse_given, stored
 from huying.audit.verify import Verifier
 from huying.domain.errors import InvalidCommand, NotPermitted

@@ -10,19 +10,16 @@ from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosi
 from huying.api.params import Cursor, enum_list
 from huying.api.present import call_public, call_summary, duplicate_hints, history_entry
 from huying.api.respond import with_call
-from huying.api.schemas import (
+from huying.api.schemas.base import Instant
+from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate
+from huying.api.schemas.reads import CallPage
+from huying.api.schemas.requests import (
     AcknowledgeBody,
     CallCreate,
-    CallPage,
-    CallPublic,
     DispatchBody,
-    DuplicatePage,
     EvaluateBody,
-    History,
-    Instant,
     MergeBody,
     NoteBody,
-    PossibleDuplicate,
     ReasonBody,
     ResolveBody,
     SuperviseBody,

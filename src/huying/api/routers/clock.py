@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
-from huying.api.schemas import ClockBody, ClockPublic
+from huying.api.schemas.calls import ClockPublic
+from huying.api.schemas.requests import ClockBody
 from huying.clock import FakeClock
 from huying.domain.errors import CallNotFound, NotPermitted
 from huying.domain.principal import Role

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
-from huying.api.schemas import SlaDashboard
+from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.org import Org
 from huying.domain.principal import DISTRICT_WIDE, Principal, Role

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
-from huying.api.schemas import QueuePage
+from huying.api.schemas.reads import QueuePage
 from huying.domain.errors import CallNotFound
 from huying.domain.org import UnitKind
 from huying.domain.principal import Role

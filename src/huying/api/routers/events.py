@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import Cursor
-from huying.api.schemas import EventPage
+from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
 from huying.domain.errors import NotPermitted

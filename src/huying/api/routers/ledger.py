@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import Cursor
 from huying.api.present import call_summary
-from huying.api.schemas import LedgerPage, LedgerSummary
+from huying.api.schemas.reads import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
 from huying.domain.principal import DISTRICT_WIDE
 from huying.projections.search import ledger

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition, parse_call_id
-from huying.api.schemas import CallScore, ScoreWeights, UnitScores
+from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.org import UnitKind
 from huying.domain.principal import Role

@@ -7,15 +7,8 @@ from fastapi import APIRouter, Response
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
 from huying.api.present import work_order_public
 from huying.api.respond import with_call
-from huying.api.schemas import (
-    CallPublic,
-    CompleteBody,
-    ExtensionBody,
-    NoteBody,
-    ProgressBody,
-    ReasonBody,
-    WorkOrderPublic,
-)
+from huying.api.schemas.calls import CallPublic, WorkOrderPublic
+from huying.api.schemas.requests import CompleteBody, ExtensionBody, NoteBody, ProgressBody, ReasonBody
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
 

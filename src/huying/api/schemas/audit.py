@@ -1,0 +1,58 @@
+"""审计 on the wire: the global event feed and tamper evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from huying.api.schemas.calls import HistoryEntry
+
+
+class FeedEntry(HistoryEntry):
+    """One event of the global feed: a history entry with the call it belongs to."""
+
+    call_id: str
+
+
+class EventPage(BaseModel):
+    data: list[FeedEntry]
+    next: int | None = Field(description="cursor of the following page; null at the end of the log")
+    position: int = Field(description="how far this page looked in the log: resume here when next is null")
+
+
+class TamperBreak(BaseModel):
+    position: int = Field(description="the first log position where the record stops matching its chain")
+    kind: Literal["altered", "missing", "reordered", "extra", "truncated"]
+    detail: str
+    intact_through: int = Field(description="the log is proven intact up to this position")
+
+
+class AuditVerdict(BaseModel):
+    """防篡改 check of the whole log: OK, or the first break and how."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    ok: bool
+    checked: int = Field(description="stored events whose links were recomputed")
+    chained_through: int = Field(description="the hash chain's tracked position")
+    log_head: int
+    unchained: int = Field(description="events newer than the chained head (not yet chained)")
+    checkpoints_checked: int
+    broken: TamperBreak | None = Field(alias="break")
+    verified_at: datetime
+
+
+class CheckpointPublic(BaseModel):
+    position: int
+    link: str
+    at: datetime | None
+
+
+class CheckpointPage(BaseModel):
+    """审计检查点 to keep elsewhere; ``head`` is the chained head now (keep it too)."""
+
+    data: list[CheckpointPublic]
+    next: int | None
+    head: CheckpointPublic | None
