@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from huying import __version__
-from huying.api import problems
+from huying.api import openapi, problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.include_router(attachments.router)  # 随手拍
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,

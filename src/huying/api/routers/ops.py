@@ -74,7 +74,11 @@ def _calendar_check(calendar: WorkCalendar, now: datetime) -> dict[str, Any]:
     return check
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format"}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus exposition."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
