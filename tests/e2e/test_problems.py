@@ -684,6 +684,18 @@ def test_no_garbage_body_makes_a_500(driver: Driver) -> None:
     assert failures == []
 
 
+def test_a_body_that_is_not_even_text_is_422_naming_the_body(driver: Driver) -> None:
+    """Bytes that are not UTF-8 never reach JSON parsing; FastAPI would answer 400. The contract
+    says 422 with the field, like any other body that is not valid JSON."""
+    headers = {**driver.tokens.headers(*GRID_WORKER), "Content-Type": "application/json"}
+    response = driver.client.post("/api/v1/calls", content=b"\xff\x0c\xfe)", headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["type"] == "/problems/invalid-request"
+    assert problem["errors"] == [{"field": "body", "message": "not valid JSON: the body could not be decoded"}]
+
+
 def test_no_garbage_query_makes_a_500(driver: Driver) -> None:
     """Every GET the OpenAPI document lists, each query parameter given junk, as two principals."""
     c = driver.drive("signed")

@@ -88,6 +88,15 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's only 400: a body it could not decode (bytes that are not UTF-8)
+        message = "not valid JSON: the body could not be decoded"
+        return problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"body: {message}",
+            [{"field": "body", "message": message}],
+        )
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem(
         exc.status_code,
