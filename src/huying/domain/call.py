@@ -73,7 +73,7 @@ class Call(Aggregate):
         fingerprint: str | None
 
         def mutate(self, aggregate: Any) -> Any:
-            before = aggregate.order_marks() if aggregate is not None and aggregate.work_orders else {}
+            before = aggregate.order_marks() if aggregate is not None else {}
             call = super().mutate(aggregate)
             if call is not None:
                 call._remember(self, before)
@@ -258,10 +258,9 @@ class Call(Aggregate):
 
     def _remember(self, event: Call.Event, orders_before: dict[str, tuple[Any, ...]]) -> None:
         """Every event's bookkeeping, in one place: stamps, changed orders, remembered requests."""
-        if self.work_orders:
-            for order_id, mark in self.order_marks().items():
-                if orders_before.get(order_id) != mark:
-                    self.work_orders[order_id].last_version = self.version
+        for order_id, mark in self.order_marks().items():
+            if orders_before.get(order_id) != mark:
+                self.work_orders[order_id].last_version = self.version
         name = type(event).__name__
         self.updated_at = event.at
         self.stamps.setdefault(f"first_{name}", event.at)
