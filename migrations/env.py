@@ -13,11 +13,8 @@ from sqlalchemy import Connection
 
 import huying.audit.tables
 import huying.projections.tables  # noqa: F401 - registers the read-model tables
-from huying.db import make_engine, metadata
+from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.settings import Settings
-
-LIBRARY_TABLES = {"stored_events", "snapshots", "tracking", "notification_tracking"}
-
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     return not (type_ == "table" and name in LIBRARY_TABLES)
@@ -34,12 +31,12 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
-url = context.config.attributes.get("url") or Settings().database_url
+settings = context.config.attributes.get("settings") or Settings()
 connection = context.config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    engine = make_engine(url)
+    engine = make_engine(settings)
     with engine.begin() as conn:
         run(conn)
     engine.dispose()

@@ -1,4 +1,10 @@
-"""Shared fixtures: a real SQLite-backed huying in a temp directory, a fake clock, tokens."""
+"""Shared fixtures: a real huying on each storage backend (``backend``: SQLite files in a temp
+directory, or a schema of its own in a throwaway PostgreSQL cluster), a fake clock, tokens.
+
+Every test that asks for ``settings`` (directly or through ``services``, ``client``, ``tokens``)
+runs once per backend, its id saying which: ``test_x[sqlite]``, ``test_x[postgres]``. Unit tests
+ask for none of them and run once. ``pytest --backend sqlite`` runs one backend only.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from backends import BACKENDS, Backend
 from fastapi.testclient import TestClient
+from postgres_cluster import Cluster
 
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
@@ -19,6 +27,38 @@ from huying.settings import Settings
 
 # Monday 23 November 2026, 09:00 in Guangzhou.
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="run the integration and e2e tests on this backend (repeatable; default: all)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        metafunc.parametrize("backend", chosen, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the session, started only if a test needs it."""
+    cluster = Cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "postgres":
+        return Backend("postgres", request.getfixturevalue("postgres_cluster"))
+    return Backend(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +77,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
+def settings(backend: Backend, data_dir: Path) -> Settings:
     # The watchdog acts on its own as the fake clock moves; tests that want it start it or sweep.
-    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_watchdog=False)
+    return backend.settings(data_dir, run_watchdog=False)
 
 
 @pytest.fixture

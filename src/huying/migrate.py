@@ -17,7 +17,7 @@ def alembic_config(settings: Settings) -> Config:
         raise FileNotFoundError(f"migrations not found at {MIGRATIONS} (install with pip -e)")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["url"] = settings.database_url
+    config.attributes["settings"] = settings
     return config
 
 
@@ -25,4 +25,8 @@ def upgrade(settings: Settings) -> None:
     """Create or upgrade every schema; idempotent."""
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if settings.on_postgres:
+        from huying.postgres import ensure_schema
+
+        ensure_schema(settings)
     command.upgrade(alembic_config(settings), "head")
