@@ -16,6 +16,7 @@ import huying.projections.tables  # noqa: F401 - registers the read-model tables
 from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.settings import Settings
 
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     return not (type_ == "table" and name in LIBRARY_TABLES)
 

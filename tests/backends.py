@@ -8,13 +8,20 @@ the tests are written once and the backend is the only thing that changes.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from postgres_cluster import Cluster
+import psycopg
+from sqlalchemy.engine import make_url
 
+from huying.eventlog import EventTable
 from huying.settings import Settings
+from postgres_cluster import Cluster
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -48,7 +55,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HUYING_DATABASE_URL": settings.database_url,
         "HUYING_EVENTS_URL": settings.events_url,
         "HUYING_DEMO": "1" if settings.demo else "0",
-        "HUYING_FAKE_CLOCK": "1" if settings.fake_clock else "0",
     }
     if settings.on_postgres:
         env.update(
@@ -57,3 +63,48 @@ def settings_env(settings: Settings) -> dict[str, str]:
             HUYING_DATABASE_MAX_OVERFLOW=str(settings.database_max_overflow),
         )
     return env
+
+
+def use_in_env(monkeypatch: Any, settings: Settings) -> None:
+    """The in-process CLI (``huying.cli``, reading ``Settings()``) on the test's deployment."""
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+
+
+class RawEvents:
+    """The event store's table as stored, beside huying (tests that read or tamper with it).
+    SQL is written once with ``{events}``, ``{position}`` and ``?`` (``EventTable.sql``)."""
+
+    def __init__(self, conn: Any, table: EventTable) -> None:
+        self._conn = conn
+        self.table = table
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._conn.execute(self.table.sql(sql), params)
+        rows = cursor.fetchall() if cursor.description else []
+        self._conn.commit()
+        return [tuple(r) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(distinct originators, events)."""
+        [(originators, events)] = self.execute("SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM {events}")
+        return int(originators), int(events)
+
+    def originator_ids(self) -> set[UUID]:
+        return {UUID(str(r[0])) for r in self.execute("SELECT DISTINCT originator_id FROM {events}")}
+
+
+@contextmanager
+def raw_events(settings: Settings) -> Iterator[RawEvents]:
+    if settings.on_postgres:
+        schema = settings.database_schema or "public"
+        url = make_url(settings.events_url).set(drivername="postgresql")
+        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+            yield RawEvents(conn, EventTable(f'"{schema}"."huying_events"', "notification_id", "%s", True))
+        return
+    path = settings.events_url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        yield RawEvents(conn, EventTable("stored_events", "rowid", "?", uuid_ids=False))
+    finally:
+        conn.close()

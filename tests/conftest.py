@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backends import BACKENDS, Backend
 from fastapi.testclient import TestClient
-from postgres_cluster import Cluster
 
+from backends import BACKENDS, Backend
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -24,6 +23,7 @@ from huying.demo import principal_for_token
 from huying.domain.principal import Principal, Role
 from huying.migrate import upgrade
 from huying.settings import Settings
+from postgres_cluster import Cluster
 
 # Monday 23 November 2026, 09:00 in Guangzhou.
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -32,6 +32,7 @@ START_DEADLINE = 60.0
 STOP_DEADLINE = 20.0
 SUPERUSER = "huying"
 DATABASE = "huying_test"
+INITDB_OPTIONS = ("--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
 SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
@@ -119,8 +120,7 @@ class Cluster:
         bins = bin_dir()
         run_as = _as_server_user(self.root)
         initdb = subprocess.run(
-            [*run_as, str(bins / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust"]
-            + ["--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+            [*run_as, str(bins / "initdb"), "-D", str(self.data), "-U", SUPERUSER, *INITDB_OPTIONS],
             capture_output=True,
             text=True,
             timeout=120,
@@ -152,7 +152,9 @@ class Cluster:
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"postgres not ready after {START_DEADLINE} s:\n{self.log()}") from None
+                    raise ClusterError(
+                        f"postgres not ready after {START_DEADLINE} s:\n{self.log()}"
+                    ) from None
                 time.sleep(0.05)
 
     def new_schema(self) -> str:

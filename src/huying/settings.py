@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -89,7 +90,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _schema_is_for_postgres(self) -> Settings:
         if self.database_schema and not self.database_url.startswith("postgresql"):
-            raise ValueError("database_schema is for PostgreSQL; SQLite keeps each deployment in its data_dir")
+            raise ValueError(
+                "database_schema is for PostgreSQL; SQLite keeps each deployment in its data_dir"
+            )
         return self
 
     @property
@@ -152,4 +155,3 @@ def _sibling_events_url(database_url: str) -> str:
         path = Path(database_url.removeprefix("sqlite:///"))
         return f"sqlite:///{path.with_name(path.stem + '.events.db')}"
     return database_url
-

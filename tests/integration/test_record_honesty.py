@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from backends import settings_env
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.db import reporter_contacts
@@ -474,7 +475,7 @@ def test_revoking_from_the_cli_takes_effect_in_a_running_service(
     assert client.get("/api/v1/org", headers=headers).status_code == 200
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-    env.update(HUYING_DATA_DIR=str(settings.data_dir), HUYING_DEMO="1")
+    env.update(settings_env(settings))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
