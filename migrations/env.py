@@ -22,6 +22,9 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 
 def run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql" and settings.database_schema:
+        # One schema per deployment: the first migration makes it (the event store lives there too).
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -25,8 +25,4 @@ def upgrade(settings: Settings) -> None:
     """Create or upgrade every schema; idempotent."""
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if settings.on_postgres:
-        from huying.postgres import ensure_schema
-
-        ensure_schema(settings)
     command.upgrade(alembic_config(settings), "head")

@@ -12,7 +12,7 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from huying.settings import Settings
@@ -52,18 +52,6 @@ def make_postgres_engine(settings: Settings) -> Engine:
             "connect_timeout": settings.database_connect_timeout,
         },
     )
-
-
-def ensure_schema(settings: Settings) -> None:
-    """Creates the deployment's schema if it is missing (the library expects it to exist)."""
-    if not settings.database_schema:
-        return
-    engine = make_postgres_engine(settings)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"'))
-    finally:
-        engine.dispose()
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
