@@ -41,6 +41,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        if only is not None:
+            # A test of SQLite's own files; the reason says where PostgreSQL's counterpart is.
+            assert only.kwargs.get("reason"), f"{metafunc.definition.nodeid}: sqlite_only needs a reason"
+            chosen = [b for b in chosen if b == "sqlite"]
         metafunc.parametrize("backend", chosen, indirect=True, scope="session")
 
 

@@ -53,6 +53,11 @@ def log_length(services: Services, clock: FakeClock) -> int:
     return int(head)
 
 
+# These tests edit the stored rows in SQLite's own SQL (rowid, X'..' blobs, CAST AS BLOB);
+# test_tamper_on_each_backend.py makes the same kinds of change on every backend.
+SQLITE_FILE = pytest.mark.sqlite_only(reason="tampers with the SQLite event file in SQLite's SQL")
+
+
 @contextmanager
 def event_file(settings: Settings) -> Iterator[sqlite3.Connection]:
     """The event store's SQLite file, opened behind huying's back."""
@@ -194,6 +199,7 @@ def raise_a_call(services: Services) -> None:
         ("originator_version", "originator_version + 1000"),
     ],
 )
+@SQLITE_FILE
 def test_altering_one_stored_event_is_found_at_its_position(
     services: Services, settings: Settings, log_length: int, column: str, change: str
 ) -> None:
@@ -208,6 +214,7 @@ def test_altering_one_stored_event_is_found_at_its_position(
     assert_break(verify(services), target, Tamper.ALTERED)
 
 
+@SQLITE_FILE
 def test_flipping_a_single_bit_is_found(services: Services, settings: Settings, log_length: int) -> None:
     target = log_length - 3
     with event_file(settings) as db:
@@ -220,6 +227,7 @@ def test_flipping_a_single_bit_is_found(services: Services, settings: Settings, 
     assert report.broken is not None and report.broken.intact_through == target - 1
 
 
+@SQLITE_FILE
 def test_deleting_one_event_is_found_as_missing(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -229,6 +237,7 @@ def test_deleting_one_event_is_found_as_missing(
     assert_break(verify(services), target, Tamper.MISSING)
 
 
+@SQLITE_FILE
 def test_deleting_the_first_event_is_found(services: Services, settings: Settings, log_length: int) -> None:
     with event_file(settings) as db:
         db.execute("DELETE FROM stored_events WHERE rowid = 1")
@@ -236,6 +245,7 @@ def test_deleting_the_first_event_is_found(services: Services, settings: Setting
 
 
 @pytest.mark.parametrize("gap", [1, 25])
+@SQLITE_FILE
 def test_swapping_two_events_is_found_as_reordered(
     services: Services, settings: Settings, log_length: int, gap: int
 ) -> None:
@@ -250,6 +260,7 @@ def test_swapping_two_events_is_found_as_reordered(
     assert report.broken is not None and f"chained at position {second}" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_moving_an_event_to_the_end_is_found_at_the_place_it_left(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -261,6 +272,7 @@ def test_moving_an_event_to_the_end_is_found_at_the_place_it_left(
     assert report.broken is not None and f"now lies at {log_length + 1}" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_an_event_slipped_in_among_chained_ones_is_found_as_extra(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -284,6 +296,7 @@ def test_an_event_slipped_in_among_chained_ones_is_found_as_extra(
     assert_break(verify(services), target, Tamper.EXTRA)
 
 
+@SQLITE_FILE
 def test_cutting_off_the_tail_is_found_as_truncated(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -312,6 +325,7 @@ def cut_log_and_chain(
         )
 
 
+@SQLITE_FILE
 def test_a_tail_cut_from_log_and_chain_but_not_the_stored_checkpoints_is_truncated(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -322,6 +336,7 @@ def test_a_tail_cut_from_log_and_chain_but_not_the_stored_checkpoints_is_truncat
     assert report.broken is not None and "a stored checkpoint vouches" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_a_tail_cut_from_log_and_chain_is_found_by_a_checkpoint_kept_elsewhere(
     services: Services, settings: Settings, log_length: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,6 +359,7 @@ def test_a_tail_cut_from_log_and_chain_is_found_by_a_checkpoint_kept_elsewhere(
     assert_break(verify(services, given), keep + 1, Tamper.TRUNCATED)
 
 
+@SQLITE_FILE
 def test_events_and_chain_rewritten_together_are_found_by_a_checkpoint(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -363,6 +379,7 @@ def test_events_and_chain_rewritten_together_are_found_by_a_checkpoint(
     assert_break(report, kept[0].position, Tamper.ALTERED)
 
 
+@SQLITE_FILE
 def test_the_cli_says_ok_or_names_the_break(
     services: Services, settings: Settings, log_length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
