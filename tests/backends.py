@@ -108,3 +108,26 @@ def raw_events(settings: Settings) -> Iterator[RawEvents]:
         yield RawEvents(conn, EventTable("stored_events", "rowid", "?", uuid_ids=False))
     finally:
         conn.close()
+
+
+def stored_rows(settings: Settings) -> bytes:
+    """Every value of every row of every table of the deployment (events, read models, service
+    tables), as the store returns it: bytes as they are, anything else as UTF-8 text."""
+    if settings.on_postgres:
+        url = make_url(settings.database_url).set(drivername="postgresql")
+        schema = settings.database_schema or "public"
+        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+                )
+            ]
+            rows = [row for t in tables for row in conn.execute(f'SELECT * FROM "{schema}"."{t}"')]
+    else:
+        rows = []
+        for url in {settings.database_url, settings.events_url}:
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+                names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+                rows += [row for (t,) in names for row in conn.execute(f'SELECT * FROM "{t}"')]
+    return b"\n".join(v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row)

@@ -8,9 +8,11 @@ ask for none of them and run once. ``pytest --backend sqlite`` runs one backend 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,6 +49,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             assert only.kwargs.get("reason"), f"{metafunc.definition.nodeid}: sqlite_only needs a reason"
             chosen = [b for b in chosen if b == "sqlite"]
         metafunc.parametrize("backend", chosen, indirect=True, scope="session")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many tests ran on each backend (and how many on none: the unit tests)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" or outcome != "passed":
+                params = report.nodeid.partition("[")[2]
+                ran_on = next((b for b in BACKENDS if params.startswith(b)), "no backend")
+                counts[ran_on, outcome] += 1
+    if counts:
+        terminalreporter.section("backends")
+        for ran_on in (*BACKENDS, "no backend"):
+            line = ", ".join(
+                f"{counts[ran_on, o]} {o}" for o in ("passed", "failed", "error") if counts[ran_on, o]
+            )
+            terminalreporter.write_line(f"{ran_on}: {line or 'none'}")
 
 
 @pytest.fixture(scope="session")

@@ -252,6 +252,9 @@ def test_every_history_entry_names_actor_key_and_business_time(
 # --- the reporter's contact details ---------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    reason="scans SQLite's files and WAL byte for byte; test_stored_rows.py scans every row"
+)
 def test_reporter_contact_never_enters_the_event_store_or_history(
     settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock
 ) -> None:
@@ -414,6 +417,9 @@ def test_docs_reference_no_outside_host(client: TestClient) -> None:
 # --- tokens ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    reason="scans SQLite's file and WAL byte for byte; test_stored_rows.py scans every row"
+)
 def test_tokens_are_stored_hashed(settings: Settings, services: Services, client: TestClient) -> None:
     token_ids: list[str] = []
     secrets: list[str] = []
