@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from huying.bootstrap import Services
+from huying.domain.principal import Principal, Role
 
 Who = tuple[str, str]
 
@@ -120,6 +121,27 @@ def test_a_department_and_an_auditor_cannot_recover_the_phone_by_trying_the_hidd
     assert not found, f"the served reporter_ref gives the phone away: {found}"
     stored = stored_raised(services, call_id)
     assert stored["fingerprint"] not in guesses, "the stored body fingerprint gives the phone away"
+
+
+def test_a_legacy_ref_derived_from_the_reporter_is_kept_but_never_served(
+    http: Http, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call raised before refs were random carries the old uuid5 ref for ever (events are never
+    rewritten). Its contact is still found by it; history, the feed and exports withhold it."""
+    body = raise_body()
+    call_id = str(services.app._call_id(Principal(Role.GRID_WORKER, GRID_WORKER[1]), "legacy-1"))
+    guesses = legacy_guesses(call_id, body, "138****5678")
+    legacy_ref = next(ref for ref, phone in guesses.items() if phone == PHONE and "-" in ref)
+    monkeypatch.setattr(services.contacts, "new_ref", lambda: legacy_ref)  # as the old code did
+
+    assert http.raise_call(body, key="legacy-1")["id"] == call_id
+    assert stored_raised(services, call_id)["reporter_ref"] == legacy_ref
+    served = served_about(http, call_id)
+    assert legacy_ref not in json.dumps(served)
+    for part in ("history", "feed", "export"):
+        (raised,) = [e for e in served[part] if e["type"] == "Raised"]
+        assert raised["data"]["reporter_ref"] is None, part
+    assert http.get(f"{CALLS}/{call_id}", COMMUNITY).json()["reporter"] == {"name": NAME, "phone": PHONE}
 
 
 # --- the class: nothing stored or served depends on the reporter -----------------------------------
@@ -237,6 +259,7 @@ def test_concurrent_keyed_raises_leave_one_contact(
 FULLWIDTH_PHONE = "１３８１２３４５６７８"
 ARABIC_INDIC_PHONE = "١٣٨١٢٣٤٥٦٧٨"
 DEVANAGARI_PHONE = "१३८१२३४५६७८"
+FULLWIDTH_LANDLINE = "020-８１２３４５６７"
 
 
 @pytest.mark.parametrize(
@@ -248,7 +271,7 @@ DEVANAGARI_PHONE = "१३८१२३४५६७८"
         pytest.param({"name": NAME, "phone": ARABIC_INDIC_PHONE}, "reporter.phone", id="arabic-indic-phone"),
         pytest.param({"name": NAME, "phone": DEVANAGARI_PHONE}, "reporter.phone", id="devanagari-phone"),
         pytest.param({"name": NAME, "phone": "138１２３４5678"}, "reporter.phone", id="mixed-digits-phone"),
-        pytest.param({"name": NAME, "phone": "020-８１２３４５６７"}, "reporter.phone", id="fullwidth-landline"),
+        pytest.param({"name": NAME, "phone": FULLWIDTH_LANDLINE}, "reporter.phone", id="fullwidth-landline"),
         pytest.param({"name": "张三１３８", "phone": PHONE}, "reporter.name", id="fullwidth-digits-in-name"),
         pytest.param({"name": "张三٣", "phone": PHONE}, "reporter.name", id="arabic-indic-digit-in-name"),
     ],
@@ -256,9 +279,7 @@ DEVANAGARI_PHONE = "१३८१२३४५६७८"
 def test_reporter_fields_refuse_nul_and_non_ascii_digits(
     client: TestClient, tokens: Any, services: Services, reporter: dict[str, str], field: str
 ) -> None:
-    refused = client.post(
-        CALLS, json=raise_body(reporter=reporter), headers=tokens.headers(*GRID_WORKER)
-    )
+    refused = client.post(CALLS, json=raise_body(reporter=reporter), headers=tokens.headers(*GRID_WORKER))
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     problem = refused.json()

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from uuid import UUID, uuid5
+from typing import Any
+from uuid import uuid4
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, select, update
 
 from huying.clock import Clock
 from huying.db import reporter_contacts
 from huying.domain.contact import Contact
-
-_REF_NAMESPACE = UUID("6f1d4c1e-3a52-4f0e-9a55-6b9d2f1c0a77")
 
 
 class ContactBook:
@@ -31,32 +29,49 @@ class ContactBook:
         return self._engine
 
     @staticmethod
-    def ref_for(call_id: UUID, fingerprint: str | None) -> str:
-        """The opaque reference a call's events carry: the same for every retry of one request,
-        different for a request with another body (so it can never borrow another's contact)."""
-        return str(uuid5(_REF_NAMESPACE, f"{call_id}|{fingerprint or ''}"))
+    def new_ref() -> str:
+        """The opaque reference a call's events carry: random, so that nothing stored in an event
+        or served from one is a function of the reporter (a retry of a raise is answered from the
+        record, with the ref the first attempt stored)."""
+        return str(uuid4())
 
     def keep(self, ref: str, contact: Contact) -> None:
-        """Stores the contact under its ref once (a retry of the same raise finds it there)."""
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    reporter_contacts.insert().values(
-                        ref=ref,
-                        name_enc=self._seal(contact.name),
-                        phone_enc=self._seal(contact.phone),
-                        created_at=self._clock.now(),
-                    )
+        with self._engine.begin() as conn:
+            conn.execute(
+                reporter_contacts.insert().values(
+                    ref=ref,
+                    name_enc=self._seal(contact.name),
+                    phone_enc=self._seal(contact.phone),
+                    created_at=self._clock.now(),
                 )
-        except IntegrityError:
-            pass  # already kept by the first attempt of this very request
+            )
 
     def get(self, ref: str) -> Contact | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(reporter_contacts).where(reporter_contacts.c.ref == ref)).first()
+        row = self._row(ref)
         if row is None or row.erased_at is not None:
             return None
+        return self._contact(row)
+
+    def discard(self, ref: str) -> None:
+        """A contact kept for a raise that was never stored (a concurrent twin won): gone."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(reporter_contacts).where(reporter_contacts.c.ref == ref))
+
+    def _row(self, ref: str) -> Any:
+        with self._engine.connect() as conn:
+            return conn.execute(select(reporter_contacts).where(reporter_contacts.c.ref == ref)).first()
+
+    def _contact(self, row: Any) -> Contact:
         return Contact(name=self._open(row.name_enc), phone=self._open(row.phone_enc))
+
+    def may_be(self, ref: str | None, contact: Contact | None) -> bool:
+        """Whether a retried raise naming ``contact`` may be the one that stored ``ref``: both
+        without a reporter, or the same contact. Once erased nothing is left to compare, so any
+        reporter may be (the retry gets the original answer, reporter: null)."""
+        if ref is None or contact is None:
+            return ref is None and contact is None
+        kept = self._row(ref)
+        return kept is None or kept.erased_at is not None or self._contact(kept) == contact
 
     def erase(self, ref: str, by: str | None = None) -> bool:
         """个人信息删除: the contact is gone; the call's history keeps only the bare ref. Who
