@@ -19,7 +19,6 @@ from huying.api.schemas.reads import CallSummary, QueueItem
 from huying.audit.feed import event_data
 from huying.bootstrap import Services
 from huying.domain.call import Call
-from huying.domain.contact import shown_to
 from huying.domain.deadlines import standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
@@ -121,10 +120,9 @@ def duplicate_hints(call: Call, viewer: Principal, services: Services) -> list[D
 def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    contact = contacts.get(call.reporter_ref)
-    if contact is None:  # erased on request
+    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
+    if shown is None:  # erased on request
         return None
-    shown = shown_to(viewer, call.community_code, contact)
     return ReporterPublic(name=shown.name, phone=shown.phone)
 
 

@@ -1,0 +1,110 @@
+"""Crypto-shredding: every reporter contact is sealed under a data key of its own, made at random
+when the contact is kept, stored only wrapped by a master key (``keyring``), and deleted when the
+contact is erased. From then on its ciphertexts — wherever a copy of them lies: a WAL, a free
+page, a backup — decrypt with nothing.
+
+Deleting the key must destroy its bytes at once, so on SQLite the keys live in a file of their
+own (``HUYING_KEYS_URL``, default ``huying.keys.db``) written with a rollback journal and
+``secure_delete``: a deleted key is overwritten with zeros in the file itself, and the journal
+that briefly held the page's old image is removed at commit. (A WAL would keep old copies of the
+page until a checkpoint that readers can hold off; the main database's busy WAL is no place for
+keys.) On PostgreSQL see docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+
+from huying.clock import Clock
+from huying.db import make_engine, reporter_keys
+from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
+from huying.settings import Settings
+
+
+class RecordKeys:
+    def __init__(self, engine: Engine, ring: KeyRing, clock: Clock) -> None:
+        self.engine = engine
+        self.ring = ring
+        self._clock = clock
+
+    def make(self, ref: str) -> bytes:
+        """A new random key for the record ``ref``, stored wrapped under the newest master key."""
+        key = os.urandom(RECORD_KEY_BYTES)
+        master_id, wrapped = self.ring.wrap(key, ref)
+        with self.engine.begin() as conn:
+            conn.execute(
+                reporter_keys.insert().values(
+                    ref=ref, master_key_id=master_id, wrapped=wrapped, created_at=self._clock.now()
+                )
+            )
+        return key
+
+    def get(self, ref: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reporter_keys).where(reporter_keys.c.ref == ref)).first()
+        return self.ring.unwrap(row.master_key_id, row.wrapped, ref) if row is not None else None
+
+    def shred(self, ref: str) -> None:
+        """The record's key is gone, its bytes overwritten (SQLite: secure_delete, no WAL)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == ref))
+
+    def rewrap(self) -> int:
+        """Every record key not yet under the newest master key, re-wrapped under it (so the older
+        master keys can be retired); how many were."""
+        newest = self.ring.newest.id
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(reporter_keys).where(reporter_keys.c.master_key_id != newest)).all()
+            for row in rows:
+                master_id, wrapped = self.ring.wrap(
+                    self.ring.unwrap(row.master_key_id, row.wrapped, row.ref), row.ref
+                )
+                conn.execute(
+                    update(reporter_keys)
+                    .where(reporter_keys.c.ref == row.ref)
+                    .values(master_key_id=master_id, wrapped=wrapped)
+                )
+        return len(rows)
+
+    def by_master_key(self) -> dict[str, int]:
+        """How many record keys each master key wraps."""
+        column = reporter_keys.c.master_key_id
+        with self.engine.connect() as conn:
+            return {str(k): int(n) for k, n in conn.execute(select(column, func.count()).group_by(column))}
+
+
+def key_store(settings: Settings, main: Engine) -> Engine:
+    """Where the record keys live: the main database's engine, or one of their own."""
+    return main if settings.keys_url == settings.database_url else _own_key_store(settings.keys_url)
+
+
+def prepare_key_store(settings: Settings) -> None:
+    """Creates the record keys' table where keys live apart from the main database (there,
+    Alembic has made it)."""
+    if settings.keys_url == settings.database_url:
+        return
+    engine = _own_key_store(settings.keys_url)
+    try:
+        reporter_keys.create(engine, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
+def _own_key_store(url: str) -> Engine:
+    return _sqlite_key_file(url) if url.startswith("sqlite") else make_engine(url)
+
+
+def _sqlite_key_file(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=DELETE")  # no WAL: no old page images kept after commit
+        cur.execute("PRAGMA secure_delete=ON")  # deleted bytes overwritten with zeros
+        cur.close()
+
+    return engine
