@@ -27,31 +27,14 @@ from huying.services.keyring import KeyRing, KeyUnavailable
 from huying.settings import Settings
 
 from .contact_disk import secret
+from .reporters import Http, raise_body
 
-GRID_WORKER = ("grid_worker", "LW-LN-01-G01")
-COMMUNITY = ("community", "LW-LN-01")
-SUPERVISOR = ("supervisor", "LW")
-CALLS = "/api/v1/calls"
 NEW_SECRET = "a-new-master-key-for-2027-0f4c9a1e7d3b"
 
 
-def raise_with(client: TestClient, tokens: Any, name: str, phone: str) -> str:
-    body = {
-        "item_code": "C01-01",
-        "grid_code": GRID_WORKER[1],
-        "title": "楼道垃圾堆积",
-        "description": "三楼楼道垃圾无人清运",
-        "channel": "grid_worker",
-        "reporter": {"name": name, "phone": phone},
-    }
-    answer = client.post(CALLS, json=body, headers=tokens.headers(*GRID_WORKER))
-    assert answer.status_code == 201, answer.text
-    call_id: str = answer.json()["id"]
-    return call_id
-
-
-def shown(client: TestClient, tokens: Any, call_id: str) -> Any:
-    return client.get(f"{CALLS}/{call_id}", headers=tokens.headers(*COMMUNITY)).json()["reporter"]
+@pytest.fixture
+def http(client: TestClient, tokens: Any) -> Http:
+    return Http(client, tokens)
 
 
 @pytest.fixture
@@ -77,12 +60,12 @@ def with_only_the_new_key(settings: Settings, clock: FakeClock) -> Services:
 
 
 def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock, keys_cli: Any
+    settings: Settings, services: Services, http: Http, tokens: Any, clock: FakeClock, keys_cli: Any
 ) -> None:
     old_secret = secret(settings.data_dir)
-    kept = raise_with(client, tokens, "张三", "13812345678")
-    erased = raise_with(client, tokens, "李四", "13912345678")
-    assert client.delete(f"{CALLS}/{erased}/reporter", headers=tokens.headers(*SUPERVISOR)).status_code == 200
+    kept = http.raise_call(raise_body("张三", "13812345678"))["id"]
+    erased = http.raise_call(raise_body("李四", "13912345678"))["id"]
+    http.erase(erased)
     old_id, new_id = KeyRing([old_secret]).newest.id, KeyRing([NEW_SECRET]).newest.id
     assert services.contacts.keys.by_master_key() == {old_id: 1}  # the erased one is shredded
 
@@ -99,20 +82,21 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
     # The old key retired: the new one alone opens every contact, and new ones go under it.
     retired = with_only_the_new_key(settings, clock)
     try:
-        with TestClient(create_app(services=retired)) as after:
-            assert shown(after, tokens, kept) == {"name": "张三", "phone": "13812345678"}
-            assert shown(after, tokens, erased) is None
-            fresh = raise_with(after, tokens, "王五", "13712345678")
-            assert shown(after, tokens, fresh) == {"name": "王五", "phone": "13712345678"}
+        with TestClient(create_app(services=retired)) as client:
+            after = Http(client, tokens)
+            assert after.reporter(kept) == {"name": "张三", "phone": "13812345678"}
+            assert after.reporter(erased) is None
+            fresh = after.raise_call(raise_body("王五", "13712345678"))["id"]
+            assert after.reporter(fresh) == {"name": "王五", "phone": "13712345678"}
     finally:
         retired.close()
     assert services.contacts.keys.by_master_key() == {new_id: 2}
 
 
 def test_rotation_without_the_old_key_says_which_is_missing(
-    settings: Settings, client: TestClient, tokens: Any, keys_cli: Any
+    settings: Settings, http: Http, keys_cli: Any
 ) -> None:
-    raise_with(client, tokens, "张三", "13812345678")
+    http.raise_call(raise_body())
     old_id = KeyRing([secret(settings.data_dir)]).newest.id
     refused = keys_cli("rotate", secret_key=NEW_SECRET)
     assert refused.exit_code == 1
@@ -153,7 +137,7 @@ def sealing(services: Services) -> dict[str, str]:
 def test_contacts_kept_before_record_keys_open_erase_and_are_resealed_by_rotate(
     settings: Settings,
     services: Services,
-    client: TestClient,
+    http: Http,
     tokens: Any,
     keys_cli: Any,
     clock: FakeClock,
@@ -162,13 +146,13 @@ def test_contacts_kept_before_record_keys_open_erase_and_are_resealed_by_rotate(
     with monkeypatch.context() as patched:
         keep_the_old_way(services, patched)
         old = [
-            raise_with(client, tokens, name, f"1381234567{i}")
+            http.raise_call(raise_body(name, f"1381234567{i}"))["id"]
             for i, name in enumerate(("张三", "李四", "王五"))
         ]
     assert set(sealing(services).values()) == {"master"}
-    assert shown(client, tokens, old[0]) == {"name": "张三", "phone": "13812345670"}
-    assert client.delete(f"{CALLS}/{old[1]}/reporter", headers=tokens.headers(*SUPERVISOR)).status_code == 200
-    assert shown(client, tokens, old[1]) is None
+    assert http.reporter(old[0]) == {"name": "张三", "phone": "13812345670"}
+    http.erase(old[1])
+    assert http.reporter(old[1]) is None
 
     old_secret = secret(settings.data_dir)
     rotated = keys_cli("rotate", secret_key=NEW_SECRET, old=old_secret)
@@ -180,9 +164,10 @@ def test_contacts_kept_before_record_keys_open_erase_and_are_resealed_by_rotate(
 
     retired = with_only_the_new_key(settings, clock)
     try:
-        with TestClient(create_app(services=retired)) as after:
-            assert shown(after, tokens, old[0]) == {"name": "张三", "phone": "13812345670"}
-            assert shown(after, tokens, old[2]) == {"name": "王五", "phone": "13812345672"}
-            assert shown(after, tokens, old[1]) is None
+        with TestClient(create_app(services=retired)) as client:
+            after = Http(client, tokens)
+            assert after.reporter(old[0]) == {"name": "张三", "phone": "13812345670"}
+            assert after.reporter(old[2]) == {"name": "王五", "phone": "13812345672"}
+            assert after.reporter(old[1]) is None
     finally:
         retired.close()

@@ -20,45 +20,20 @@ from fastapi.testclient import TestClient
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
 
-Who = tuple[str, str]
+from .reporters import (
+    AUDITOR,
+    CALLS,
+    COMMUNITY,
+    GRID_WORKER,
+    NAME,
+    PHONE,
+    STREET,
+    SUPERVISOR,
+    Http,
+    raise_body,
+)
 
-GRID_WORKER: Who = ("grid_worker", "LW-LN-01-G01")
-COMMUNITY: Who = ("community", "LW-LN-01")
-STREET: Who = ("street", "LW-LN")
-SUPERVISOR: Who = ("supervisor", "LW")
-AUDITOR: Who = ("auditor", "LW")
-CALLS = "/api/v1/calls"
-NAME, PHONE = "张三", "13812345678"
 OTHER_PHONE = "13899995678"  # the same masked form, 138****5678, other hidden digits
-
-
-def raise_body(name: str = NAME, phone: str = PHONE, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "item_code": "C01-01",
-        "grid_code": "LW-LN-01-G01",
-        "title": "楼道垃圾堆积",
-        "description": "三楼楼道垃圾无人清运",
-        "channel": "grid_worker",
-        "reporter": {"name": name, "phone": phone},
-    }
-    body.update(changes)
-    return {k: v for k, v in body.items() if v is not None}
-
-
-class Http:
-    def __init__(self, client: TestClient, tokens: Any) -> None:
-        self.client, self.tokens = client, tokens
-
-    def raise_call(self, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
-        response = self.client.post(CALLS, json=body, headers=self.tokens.headers(*GRID_WORKER, key=key))
-        assert response.status_code == 201, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    def get(self, path: str, who: Who, **params: Any) -> Any:
-        response = self.client.get(path, params=params, headers=self.tokens.headers(*who))
-        assert response.status_code == 200, f"{path} as {who}: {response.text}"
-        return response
 
 
 @pytest.fixture
