@@ -4,15 +4,16 @@ contact is erased. From then on its ciphertexts — wherever a copy of them lies
 page, a backup — decrypt with nothing.
 
 Deleting the key must destroy its bytes at once, so on SQLite the keys live in a file of their
-own (``HUYING_KEYS_URL``, default ``huying.keys.db``) written with a rollback journal and
-``secure_delete``: a deleted key is overwritten with zeros in the file itself, and the journal
-that briefly held the page's old image is removed at commit. (A WAL would keep old copies of the
-page until a checkpoint that readers can hold off; the main database's busy WAL is no place for
-keys.) On PostgreSQL see docs/privacy.md.
+own (``HUYING_KEYS_URL``, default ``huying.keys.db``) with ``secure_delete`` — a deleted key is
+overwritten with zeros in the page — and every shredding ends with a TRUNCATE checkpoint: the
+WAL, which still holds older images of the page, is copied back and cut to zero bytes. Only the
+contact book reads this file, briefly, so the checkpoint is not held off the way it would be in
+the main database's busy WAL. On PostgreSQL see docs/privacy.md.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,8 @@ from huying.clock import Clock
 from huying.db import make_engine, reporter_keys
 from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
 from huying.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class RecordKeys:
@@ -48,9 +51,10 @@ class RecordKeys:
         return self.ring.unwrap(row.master_key_id, row.wrapped, ref) if row is not None else None
 
     def shred(self, ref: str) -> None:
-        """The record's key is gone, its bytes overwritten (SQLite: secure_delete, no WAL)."""
+        """The record's key is gone, its bytes overwritten, no older copy left in a WAL."""
         with self.engine.begin() as conn:
             conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == ref))
+        self._cut_wal()
 
     def rewrap(self) -> int:
         """Every record key not yet under the newest master key, re-wrapped under it (so the older
@@ -67,6 +71,7 @@ class RecordKeys:
                     .where(reporter_keys.c.ref == row.ref)
                     .values(master_key_id=master_id, wrapped=wrapped)
                 )
+        self._cut_wal()
         return len(rows)
 
     def by_master_key(self) -> dict[str, int]:
@@ -74,6 +79,18 @@ class RecordKeys:
         column = reporter_keys.c.master_key_id
         with self.engine.connect() as conn:
             return {str(k): int(n) for k, n in conn.execute(select(column, func.count()).group_by(column))}
+
+    def _cut_wal(self) -> None:
+        """SQLite: copy the WAL back into the file and truncate it, so the older page images it
+        holds (deleted or re-wrapped keys) are gone with it. Waits for readers (busy timeout)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            busy, *_ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.error(
+                "record keys: the WAL was not truncated; old key pages stay in it until the next erasure"
+            )
 
 
 def key_store(settings: Settings, main: Engine) -> Engine:
@@ -103,7 +120,8 @@ def _sqlite_key_file(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=DELETE")  # no WAL: no old page images kept after commit
+        cur.execute("PRAGMA journal_mode=WAL")  # cut after each shredding (RecordKeys._cut_wal)
+        cur.execute("PRAGMA synchronous=NORMAL")  # as the main database
         cur.execute("PRAGMA secure_delete=ON")  # deleted bytes overwritten with zeros
         cur.close()
 
