@@ -123,17 +123,23 @@ class ContactBook:
             rows = conn.execute(
                 select(reporter_contacts).where(legacy, reporter_contacts.c.erased_at.is_(None))
             ).all()
+        resealed = 0
         for row in rows:
             contact = self._open_legacy(row)
             self.keys.shred(row.ref)  # one left by an interrupted earlier run
             sealed = _sealed(self.keys.make(row.ref), row.ref, contact)
             with self._engine.begin() as conn:
-                conn.execute(
+                done = conn.execute(
                     update(reporter_contacts)
-                    .where(reporter_contacts.c.ref == row.ref, legacy)
+                    .where(
+                        reporter_contacts.c.ref == row.ref, legacy, reporter_contacts.c.erased_at.is_(None)
+                    )
                     .values(**sealed, sealing="record")
-                )
-        return len(rows)
+                ).rowcount
+            if not done:  # erased meanwhile: its new key goes too
+                self.keys.shred(row.ref)
+            resealed += done
+        return resealed
 
     def _row(self, ref: str) -> Any:
         with self._engine.connect() as conn:

@@ -53,8 +53,9 @@ class RecordKeys:
     def shred(self, ref: str) -> None:
         """The record's key is gone, its bytes overwritten, no older copy left in a WAL."""
         with self.engine.begin() as conn:
-            conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == ref))
-        self._cut_wal()
+            deleted = conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == ref)).rowcount
+        if deleted:
+            self._cut_wal()
 
     def rewrap(self) -> int:
         """Every record key not yet under the newest master key, re-wrapped under it (so the older
