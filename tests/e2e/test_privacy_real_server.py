@@ -8,8 +8,6 @@ the reporter back with any key the directory holds. Then the master key is rotat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,17 +31,6 @@ RAISE = {
     "reporter": {"name": NAME, "phone": PHONE},
 }
 NEW_SECRET = "rotated-master-key-7d1f0c2b9e4a6f83"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(tmp_path / "var", logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
