@@ -2,9 +2,9 @@
 personal data that could be enumerated; a retry is still told apart by its reporter; reporter
 fields refuse what no name or phone contains; answers carrying a contact are never cached.
 
-The attack this closes (issue 10): a department sees ``138****5678``; an auditor sees every
-event's data. If anything served or stored were derived from the phone without a secret, trying
-the 10,000 hidden digits would find the one that reproduces it.
+The attack this closes (issue 10): a street or department sees ``138****5678``; an auditor sees
+every event's data. If anything served or stored were derived from the phone without a secret,
+trying the 10,000 hidden digits would find the one that reproduces it.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def legacy_guesses(call_id: str, body: dict[str, Any], masked: str) -> dict[str,
     return guesses
 
 
-def test_a_department_and_an_auditor_cannot_recover_the_phone_by_trying_the_hidden_digits(
+def test_a_street_and_an_auditor_cannot_recover_the_phone_by_trying_the_hidden_digits(
     http: Http, services: Services
 ) -> None:
     body = raise_body()
