@@ -1,0 +1,160 @@
+"""Steps sent as the HTTP API would send them: a request body, its fingerprint, and an
+Idempotency-Key as clients send one (always on a raise, often on other actions), turned into
+the application command the route calls — so a synthetic event is a real client's event."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from huying.api.deps import fingerprint
+from huying.api.schemas import requests as r
+from huying.application import CallDraft, DispatchPlan, HuyingApplication, Outcome, Submission
+from huying.domain.catalog import Item, Priority
+from huying.domain.contact import Contact
+from huying.domain.principal import Principal, Role
+from huying.domain.states import Channel, Urgency
+from huying.synthetic.district import District
+from huying.synthetic.steps import Intent
+
+KEYED = 0.5  # share of actions (other than raises) sent with an Idempotency-Key
+_ROADS = (
+    "龙津西路",
+    "多宝路",
+    "宝华路",
+    "上下九路",
+    "康王中路",
+    "荔湾路",
+    "芳村大道",
+    "花地大道",
+    "中山八路",
+    "恩宁路",
+)
+
+
+def submission(rng: random.Random, body: BaseModel, keyed: bool) -> Submission:
+    key = str(UUID(int=rng.getrandbits(128), version=4)) if keyed else None
+    return Submission(key=key, fingerprint=fingerprint(body))
+
+
+def raise_body(
+    rng: random.Random, district: District, item: Item, grid: str, now: datetime
+) -> tuple[Principal, r.CallCreate]:
+    """群众有呼: who raises it, by which channel, with what the client sends."""
+    community = district.org.community_of(grid)
+    who, channel = rng.choices(
+        [
+            (Principal(Role.GRID_WORKER, grid), Channel.GRID_WORKER),
+            (Principal(Role.GRID_WORKER, grid), Channel.PHOTO),
+            (Principal(Role.COMMUNITY, community), Channel.WALK_IN),
+            (Principal(Role.COMMUNITY, community), Channel.COUNCIL),
+            (Principal(Role.SUPERVISOR, district.org.district.code), Channel.HOTLINE),
+        ],
+        [30, 15, 15, 5, 35],
+    )[0]
+    lat, lon = district.spot[grid]
+    located = channel in (Channel.GRID_WORKER, Channel.PHOTO) or rng.random() < 0.3
+    location: dict[str, Any] = {"address": f"{rng.choice(_ROADS)}{rng.randint(1, 400)}号"}
+    if located:
+        location.update(lat=round(lat + rng.gauss(0, 0.002), 6), lon=round(lon + rng.gauss(0, 0.002), 6))
+    told = channel in (Channel.HOTLINE, Channel.WALK_IN)
+    reporter = {
+        "name": rng.choice("张王李赵陈刘黄周吴林") + rng.choice(["先生", "女士"]),
+        "phone": f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
+    }
+    body = r.CallCreate(
+        item_code=item.code,
+        grid_code=grid,
+        title=f"{item.name}（{location['address']}）",
+        description=f"群众反映：{item.trigger[:60]}。请尽快核实处理。",
+        channel=channel,
+        urgency=_urgency(rng, item),
+        occurred_at=now - timedelta(minutes=rng.randint(5, 600))
+        if channel is Channel.PHOTO and rng.random() < 0.4
+        else None,
+        location=r.Location(**location),
+        reporter=r.ReporterIn(**reporter) if told and rng.random() < 0.8 else None,
+    )
+    return who, body
+
+
+def _urgency(rng: random.Random, item: Item) -> Urgency:
+    weights = {Priority.URGENT: [10, 40, 50], Priority.HIGH: [55, 40, 5], Priority.NORMAL: [90, 9, 1]}
+    return rng.choices(list(Urgency), weights[item.priority])[0]
+
+
+def send_raise(app: HuyingApplication, who: Principal, body: r.CallCreate, sub: Submission) -> Outcome:
+    """What ``POST /api/v1/calls`` does with its body."""
+    draft = CallDraft(
+        item_code=body.item_code,
+        grid_code=body.grid_code,
+        title=body.title,
+        description=body.description,
+        channel=body.channel.value,
+        urgency=body.urgency.value,
+        occurred_at=body.occurred_at,
+        location=body.location.model_dump(exclude_none=True) if body.location else None,
+        reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
+        attachments=body.attachments,
+    )
+    return app.raise_call(who, draft, sub)
+
+
+def send(app: HuyingApplication, call_id: UUID, intent: Intent, sub: Submission) -> Outcome:
+    """What the route of ``intent.action`` does with its body."""
+    p, b, order = intent.principal, cast(Any, intent.body), intent.order_id or ""
+    match intent.action:
+        case "acknowledge":
+            return app.acknowledge(p, call_id, sub, b.note)
+        case "escalate":
+            return app.escalate(p, call_id, sub, b.reason)
+        case "dispatch":
+            plan = DispatchPlan(b.lead_department, b.assisting_departments, b.deadline, b.instructions)
+            return app.dispatch(p, call_id, sub, plan)
+        case "resolve":
+            return app.resolve(p, call_id, sub, b.summary)
+        case "evaluate":
+            return app.evaluate(
+                p,
+                call_id,
+                sub,
+                contacted=b.contacted,
+                solved=b.solved,
+                satisfaction=b.satisfaction,
+                comment=b.comment,
+            )
+        case "reopen":
+            return app.reopen(p, call_id, sub, b.reason)
+        case "close":
+            return app.close_call(p, call_id, sub, b.note)
+        case "withdraw":
+            return app.withdraw(p, call_id, sub, b.reason)
+        case "supervise":
+            return app.supervise(p, call_id, sub, b.reason, b.unit)
+        case "merge":
+            return app.merge(p, call_id, sub, b.into, b.reason)
+    return _send_to_order(app, order, intent, sub)
+
+
+def _send_to_order(app: HuyingApplication, order: str, intent: Intent, sub: Submission) -> Outcome:
+    p, b = intent.principal, cast(Any, intent.body)
+    match intent.action:
+        case "sign":
+            return app.sign(p, order, sub, b.note)
+        case "return":
+            return app.return_order(p, order, sub, b.reason)
+        case "request_extension":
+            return app.request_extension(p, order, sub, b.until, b.reason)
+        case "grant_extension":
+            return app.grant_extension(p, order, sub, b.note)
+        case "deny_extension":
+            return app.deny_extension(p, order, sub, b.reason)
+        case "progress":
+            return app.note_progress(p, order, sub, b.note, b.attachments)
+        case "complete":
+            return app.complete_order(p, order, sub, b.result, b.attachments)
+    raise ValueError(f"no action {intent.action}")
