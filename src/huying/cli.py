@@ -41,6 +41,9 @@ def seed(
         int, typer.Option(min=1, max=3650, help="--synthetic: calls arrive over this many days")
     ] = 365,
     force: Annotated[bool, typer.Option(help="--synthetic: write beside events not written by it")] = False,
+    apart: Annotated[
+        bool, typer.Option(help="--synthetic: project and chain in another process (the other core)")
+    ] = True,
 ) -> None:
     """Load the demo district and catalog and create the demo tokens once (idempotent); or, with
     ``--synthetic N``, write a realistic synthetic history of N calls."""
@@ -50,7 +53,7 @@ def seed(
     if synthetic is not None:
         from huying.synthetic.command import run
 
-        run(synthetic, seed, until.replace(tzinfo=until.tzinfo or UTC) if until else None, days, force)
+        run(synthetic, seed, until.replace(tzinfo=until.tzinfo or UTC) if until else None, days, force, apart)
         return
     if not demo:
         raise typer.BadParameter(

@@ -75,28 +75,52 @@ def seed_synthetic(
     plan: Plan,
     *,
     force: bool = False,
+    followed_apart: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Writes the history, projecting and chaining after every transaction (as ``huying serve``
-    would have, close behind the writes); returns what was done."""
+    """Writes the history. The read models and the hash chain follow close behind the writes, as
+    they would behind a server: here after every transaction, or — ``followed_apart`` — in
+    another process (``huying project``) that the seeder waits for at the end."""
     check_store(services, plan, force)
     started = time.perf_counter()
     services.projector.batch_size = BATCH
     services.chain.batch_size = BATCH
-    done = {"projected": 0, "chained": 0}
+
+    def progress(stats: Stats) -> Progress:
+        projected, chained = services.projector.tracked_position(), services.chain.tracked_position()
+        return Progress(stats, time.perf_counter() - started, projected, chained)
 
     def follow(stats: Stats) -> None:
-        done["projected"] += services.projector.catch_up()
-        done["chained"] += services.chain.catch_up()
+        if not followed_apart:
+            services.projector.catch_up()
+            services.chain.catch_up()
         if on_progress is not None:
-            on_progress(Progress(stats, time.perf_counter() - started, done["projected"], done["chained"]))
+            on_progress(progress(stats))
 
     history = History(services, clock, calls=plan.calls, seed=plan.seed, first=plan.first, until=plan.until)
     clock.set(plan.first)
     stats = history.run(on_progress=follow)
+    if followed_apart:
+        _wait_for_followers(services, lambda: on_progress(progress(stats)) if on_progress else None)
+    services.projector.catch_up()  # whatever is left (all of it, if the other process died)
+    services.chain.catch_up()
     clock.set(plan.until)
     _mark_synthetic(services)
-    return Progress(stats, time.perf_counter() - started, done["projected"], done["chained"])
+    return progress(stats)
+
+
+def _wait_for_followers(services: Services, report: Callable[[], None], patience: float = 600.0) -> None:
+    """Until the other process has projected and chained the whole log, or seems to have stopped
+    (no progress for ``patience`` seconds): then this process finishes the work itself."""
+    head = services.app.recorder.max_notification_id() or 0
+    seen, last_move = (-1, -1), time.monotonic()
+    while min(now := (services.projector.tracked_position(), services.chain.tracked_position())) < head:
+        if now != seen:
+            seen, last_move = now, time.monotonic()
+            report()
+        elif time.monotonic() - last_move > patience:
+            return
+        time.sleep(0.5)
 
 
 def _mark_synthetic(services: Services) -> None:

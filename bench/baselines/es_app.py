@@ -1,0 +1,46 @@
+"""The obvious event-sourced app: the library's plain ``Application``, one aggregate and one event
+per POST, stored where ``BENCH_DB_URL`` says (its event store settings built the way huying's
+are)."""
+
+from __future__ import annotations
+
+import os
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from fastapi import FastAPI
+
+from huying.api.schemas.requests import CallCreate
+from huying.settings import Settings
+
+
+class Report(Aggregate):
+    @event("Raised")
+    def __init__(self, item_code: str, grid_code: str, title: str, description: str, channel: str) -> None:
+        self.item_code = item_code
+        self.grid_code = grid_code
+        self.title = title
+        self.description = description
+        self.channel = channel
+
+
+def _env() -> dict[str, str]:
+    url = os.environ["BENCH_DB_URL"]
+    return Settings(database_url=url, demo=True).eventsourcing_env()
+
+
+reports = Application[UUID](env=_env())
+app = FastAPI()
+
+
+@app.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/api/v1/calls", status_code=201)
+def raise_call(body: CallCreate) -> dict[str, str]:
+    report = Report(body.item_code, body.grid_code, body.title, body.description, body.channel.value)
+    reports.save(report)
+    return {"id": str(report.id), "item_code": report.item_code, "grid_code": report.grid_code}
