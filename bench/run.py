@@ -108,7 +108,6 @@ class Bench:
             context_row("the obvious FastAPI + SQLAlchemy CRUD insert", b, best["crud"], best["bare"])
         )
         self.raw["p1"] = best
-        self.script = script
         return best["huying"]
 
     def _load(self, server: servers.Server, script: Path) -> dict[str, Any]:
@@ -167,7 +166,7 @@ class Bench:
 
     # --- with N calls stored: P4, P6, P7, P5 --------------------------------------------------------
 
-    def stored(self, empty_p1: dict[str, Any]) -> None:
+    def stored(self, empty_p1: dict[str, Any] | None) -> None:
         self.say(f"a synthetic district of {self.sizes.calls:,} calls (cached under {self.cache})")
         district, made = store.synthetic_store(
             self.backend, self.cache, self.work, self.sizes.calls, self.seed
@@ -181,7 +180,8 @@ class Bench:
                 self.say("P6 one 50-event call's history and past")
                 self.raw["p6"] = reads.p6(server.url, tokens, self.sizes.reads)
                 self.say("P7 P1 with the district stored")
-                loaded = wrk.run(server.url, self.script_for(tokens), self.sizes.seconds)
+                script = self.script_for(tokens)
+                loaded = wrk.run(server.url, script, self.sizes.seconds)
                 self.say("P5 projection lag under P1 load")
                 self.raw["p5"] = lag.under_load(
                     server.url,
@@ -199,7 +199,7 @@ class Bench:
             self.work / "ingest-district.lua", self.items, self.grids, tokens["supervisor LW"]
         )
 
-    def _stored_rows(self, loaded: dict[str, Any], empty_p1: dict[str, Any]) -> None:
+    def _stored_rows(self, loaded: dict[str, Any], empty_p1: dict[str, Any] | None) -> None:
         b, n = self.backend.name, f"{self.sizes.calls:,}"
         for name, figures in self.raw["p4"].items():
             self.rows.append(latency_row(f"P4 {name} ({n} calls)", b, figures, "p95_ms", P4_P95_MS))
@@ -212,6 +212,8 @@ class Bench:
             self.rows.append(
                 latency_row(f"P6 50-event call: {name}", b, self.raw["p6"][name], "p95_ms", P6_P95_MS)
             )
+        if empty_p1 is None:
+            return  # P7 compares with P1 on an empty store, measured in the same run
         row = ratio_row(
             f"P7 P1 requests/s with {n} calls ÷ empty",
             b,
@@ -239,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--keep", type=Path, help="work here and keep it (logs, copies); default: a temp dir")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default={"p1", "p2", "p3", "stored"},
+        help="some of p1,p2,p3,stored (stored: P4–P7 on the synthetic district; P7 needs p1 too)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     sizes = Sizes(
@@ -255,10 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(sizes, backend, args.cache, work, args.seed)
     started = datetime.now(UTC)
     try:
-        bench.p2()
-        bench.p3()
-        empty = bench.p1_empty()
-        bench.stored(empty)
+        if "p2" in args.only:
+            bench.p2()
+        if "p3" in args.only:
+            bench.p3()
+        empty = bench.p1_empty() if "p1" in args.only else None
+        if "stored" in args.only:
+            bench.stored(empty)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
