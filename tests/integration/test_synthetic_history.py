@@ -1,9 +1,9 @@
 """`huying seed --synthetic N`: a district's history that looks like real use, and is real use.
 
 One history of 1,200 calls over the two months around National Day (a week-long holiday) is
-written once per test through the shared ``services`` fixture; its events are decoded and
-counted. The shares asserted are wide ranges: what a district like the demo one looks like,
-not the generator's exact numbers.
+written through the shared ``services`` fixture, once: its events are decoded and every check
+below runs on them (seeding is what costs). The shares asserted are wide ranges: what a district
+like the demo one looks like, not the generator's exact numbers.
 """
 
 from __future__ import annotations
@@ -69,8 +69,15 @@ def share(part: int, whole: int) -> float:
 # --- one history, many facts ---------------------------------------------------------------------
 
 
-def test_a_synthetic_district_has_the_mix_of_a_real_one(services: Services) -> None:
+def test_a_synthetic_district_looks_and_audits_like_a_real_one(services: Services) -> None:
     events = seeded(services)
+    it_has_the_mix_of_a_real_district(events)
+    business_time_moves_forward_through_the_calendar(services, events)
+    clocks_are_mostly_met_and_sometimes_missed(services, events)
+    it_passes_the_audit_and_its_read_models_equal_a_rebuild(services)
+
+
+def it_has_the_mix_of_a_real_district(events: list[Call.Event]) -> None:
     calls = by_call(events)
     kinds = Counter(kind(e) for e in events)
     n = len(calls)
@@ -113,8 +120,7 @@ def test_a_synthetic_district_has_the_mix_of_a_real_one(services: Services) -> N
     assert share(sum(at < PLAN.until - timedelta(days=30) for at in still_open), n) <= 0.05
 
 
-def test_business_time_moves_forward_through_the_calendar(services: Services) -> None:
-    events = seeded(services)
+def business_time_moves_forward_through_the_calendar(services: Services, events: list[Call.Event]) -> None:
     times = [e.at for e in events]
     assert times == sorted(times), "the log is in business-time order"
     assert PLAN.first <= times[0] and times[-1] <= PLAN.until
@@ -138,8 +144,7 @@ def test_business_time_moves_forward_through_the_calendar(services: Services) ->
     assert sum(holiday) < 0.7 * sum(working), (holiday, working)
 
 
-def test_clocks_are_mostly_met_and_sometimes_missed(services: Services) -> None:
-    events = seeded(services)
+def clocks_are_mostly_met_and_sometimes_missed(services: Services, events: list[Call.Event]) -> None:
     app = services.app
     met, missed = 0, 0
     for call_id in by_call(events):
@@ -149,8 +154,7 @@ def test_clocks_are_mostly_met_and_sometimes_missed(services: Services) -> None:
     assert 0.6 <= share(met, met + missed) <= 0.95, (met, missed)
 
 
-def test_a_synthetic_store_passes_the_audit_and_its_read_models_equal_a_rebuild(services: Services) -> None:
-    seeded(services)
+def it_passes_the_audit_and_its_read_models_equal_a_rebuild(services: Services) -> None:
     head = services.app.recorder.max_notification_id()
     report = Verifier(services.chain.log, services.engine).verify()
     assert report.ok, report.broken
