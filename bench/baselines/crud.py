@@ -7,10 +7,10 @@ import os
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from fastapi import FastAPI
 from sqlalchemy import DateTime, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bench.baselines.app import serving
 from huying.api.schemas.requests import CallCreate
 
 
@@ -31,16 +31,9 @@ class CallRow(Base):
 
 engine = create_engine(os.environ["BENCH_DB_URL"])
 Base.metadata.create_all(engine)
-app = FastAPI()
 
 
-@app.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@app.post("/api/v1/calls", status_code=201)
-def raise_call(body: CallCreate) -> dict[str, str]:
+def inserted(body: CallCreate) -> str:
     row = CallRow(
         id=str(uuid4()),
         item_code=body.item_code,
@@ -53,4 +46,7 @@ def raise_call(body: CallCreate) -> dict[str, str]:
     with Session(engine) as session:
         session.add(row)
         session.commit()
-        return {"id": row.id, "item_code": row.item_code, "grid_code": row.grid_code}
+        return row.id
+
+
+app = serving(inserted)

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from fastapi import FastAPI
 
+from bench.baselines.app import serving
 from huying.api.schemas.requests import CallCreate
 from huying.settings import Settings
 
@@ -25,22 +25,15 @@ class Report(Aggregate):
         self.channel = channel
 
 
-def _env() -> dict[str, str]:
-    url = os.environ["BENCH_DB_URL"]
-    return Settings(database_url=url, demo=True).eventsourcing_env()
+reports = Application[UUID](
+    env=Settings(database_url=os.environ["BENCH_DB_URL"], demo=True).eventsourcing_env()
+)
 
 
-reports = Application[UUID](env=_env())
-app = FastAPI()
-
-
-@app.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@app.post("/api/v1/calls", status_code=201)
-def raise_call(body: CallCreate) -> dict[str, str]:
+def saved(body: CallCreate) -> str:
     report = Report(body.item_code, body.grid_code, body.title, body.description, body.channel.value)
     reports.save(report)
-    return {"id": str(report.id), "item_code": report.item_code, "grid_code": report.grid_code}
+    return str(report.id)
+
+
+app = serving(saved)

@@ -21,13 +21,10 @@ UNTIL = "2026-11-16T01:00:00+00:00"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(tmp_path / "var", logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
+    (tmp_path / "logs").mkdir()
+    srv = Server(tmp_path / "var", tmp_path / "logs")
+    yield srv
+    srv.cleanup()
 
 
 def seed(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,17 +5,18 @@ the application command the route calls — so a synthetic event is a real clien
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from huying.api.deps import fingerprint
+from huying.api.routers.calls import draft_of
 from huying.api.schemas import requests as r
-from huying.application import CallDraft, DispatchPlan, HuyingApplication, Outcome, Submission
+from huying.application import DispatchPlan, HuyingApplication, Outcome, Submission
 from huying.domain.catalog import Item, Priority
-from huying.domain.contact import Contact
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Channel, Urgency
 from huying.synthetic.district import District
@@ -89,72 +90,36 @@ def _urgency(rng: random.Random, item: Item) -> Urgency:
 
 def send_raise(app: HuyingApplication, who: Principal, body: r.CallCreate, sub: Submission) -> Outcome:
     """What ``POST /api/v1/calls`` does with its body."""
-    draft = CallDraft(
-        item_code=body.item_code,
-        grid_code=body.grid_code,
-        title=body.title,
-        description=body.description,
-        channel=body.channel.value,
-        urgency=body.urgency.value,
-        occurred_at=body.occurred_at,
-        location=body.location.model_dump(exclude_none=True) if body.location else None,
-        reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
-        attachments=body.attachments,
-    )
-    return app.raise_call(who, draft, sub)
+    return app.raise_call(who, draft_of(body), sub)
+
+
+# What each action's route does with its body; ``target`` is the call id, or the work order's id.
+_ROUTES: dict[str, Callable[[HuyingApplication, Principal, Any, Submission, Any], Outcome]] = {
+    "acknowledge": lambda app, p, t, sub, b: app.acknowledge(p, t, sub, b.note),
+    "escalate": lambda app, p, t, sub, b: app.escalate(p, t, sub, b.reason),
+    "dispatch": lambda app, p, t, sub, b: app.dispatch(
+        p, t, sub, DispatchPlan(b.lead_department, b.assisting_departments, b.deadline, b.instructions)
+    ),
+    "resolve": lambda app, p, t, sub, b: app.resolve(p, t, sub, b.summary),
+    "evaluate": lambda app, p, t, sub, b: app.evaluate(
+        p, t, sub, contacted=b.contacted, solved=b.solved, satisfaction=b.satisfaction, comment=b.comment
+    ),
+    "reopen": lambda app, p, t, sub, b: app.reopen(p, t, sub, b.reason),
+    "close": lambda app, p, t, sub, b: app.close_call(p, t, sub, b.note),
+    "withdraw": lambda app, p, t, sub, b: app.withdraw(p, t, sub, b.reason),
+    "supervise": lambda app, p, t, sub, b: app.supervise(p, t, sub, b.reason, b.unit),
+    "merge": lambda app, p, t, sub, b: app.merge(p, t, sub, b.into, b.reason),
+    "sign": lambda app, p, t, sub, b: app.sign(p, t, sub, b.note),
+    "return": lambda app, p, t, sub, b: app.return_order(p, t, sub, b.reason),
+    "request_extension": lambda app, p, t, sub, b: app.request_extension(p, t, sub, b.until, b.reason),
+    "grant_extension": lambda app, p, t, sub, b: app.grant_extension(p, t, sub, b.note),
+    "deny_extension": lambda app, p, t, sub, b: app.deny_extension(p, t, sub, b.reason),
+    "progress": lambda app, p, t, sub, b: app.note_progress(p, t, sub, b.note, b.attachments),
+    "complete": lambda app, p, t, sub, b: app.complete_order(p, t, sub, b.result, b.attachments),
+}
 
 
 def send(app: HuyingApplication, call_id: UUID, intent: Intent, sub: Submission) -> Outcome:
     """What the route of ``intent.action`` does with its body."""
-    p, b, order = intent.principal, cast(Any, intent.body), intent.order_id or ""
-    match intent.action:
-        case "acknowledge":
-            return app.acknowledge(p, call_id, sub, b.note)
-        case "escalate":
-            return app.escalate(p, call_id, sub, b.reason)
-        case "dispatch":
-            plan = DispatchPlan(b.lead_department, b.assisting_departments, b.deadline, b.instructions)
-            return app.dispatch(p, call_id, sub, plan)
-        case "resolve":
-            return app.resolve(p, call_id, sub, b.summary)
-        case "evaluate":
-            return app.evaluate(
-                p,
-                call_id,
-                sub,
-                contacted=b.contacted,
-                solved=b.solved,
-                satisfaction=b.satisfaction,
-                comment=b.comment,
-            )
-        case "reopen":
-            return app.reopen(p, call_id, sub, b.reason)
-        case "close":
-            return app.close_call(p, call_id, sub, b.note)
-        case "withdraw":
-            return app.withdraw(p, call_id, sub, b.reason)
-        case "supervise":
-            return app.supervise(p, call_id, sub, b.reason, b.unit)
-        case "merge":
-            return app.merge(p, call_id, sub, b.into, b.reason)
-    return _send_to_order(app, order, intent, sub)
-
-
-def _send_to_order(app: HuyingApplication, order: str, intent: Intent, sub: Submission) -> Outcome:
-    p, b = intent.principal, cast(Any, intent.body)
-    match intent.action:
-        case "sign":
-            return app.sign(p, order, sub, b.note)
-        case "return":
-            return app.return_order(p, order, sub, b.reason)
-        case "request_extension":
-            return app.request_extension(p, order, sub, b.until, b.reason)
-        case "grant_extension":
-            return app.grant_extension(p, order, sub, b.note)
-        case "deny_extension":
-            return app.deny_extension(p, order, sub, b.reason)
-        case "progress":
-            return app.note_progress(p, order, sub, b.note, b.attachments)
-        case "complete":
-            return app.complete_order(p, order, sub, b.result, b.attachments)
-    raise ValueError(f"no action {intent.action}")
+    target = intent.order_id if intent.order_id is not None else call_id
+    return _ROUTES[intent.action](app, intent.principal, target, sub, intent.body)
