@@ -127,14 +127,15 @@ def p4(url: str, tokens: dict[str, str], items: list[str], times: int, seed: int
 def long_call(client: httpx.Client, tokens: dict[str, str], events: int) -> str:
     """A call with ``events`` events, made over HTTP as its people would: raised, taken on,
     called up, dispatched, signed, then the department's progress notes (进展). The demo clock
-    moves ten minutes between steps, so ``as_of`` has a past to look at."""
+    moves a minute between steps, so ``as_of`` has a past to look at (and so little that the
+    watchdog has next to nothing to do during the reads)."""
     grid, community, street = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
     step = 0
 
     def post(path: str, who: str, body: dict[str, Any]) -> dict[str, Any]:
         nonlocal step
         step += 1
-        client.post("/api/v1/_clock", json={"advance_seconds": 600}, headers=_auth(tokens["admin LW"]))
+        client.post("/api/v1/_clock", json={"advance_seconds": 60}, headers=_auth(tokens["admin LW"]))
         headers = _auth(tokens[who]) | {"Idempotency-Key": f"p6-{time.time_ns()}-{step}"}
         response = client.post(path, json=body, headers=headers)
         response.raise_for_status()
