@@ -48,77 +48,72 @@ def timed(client: httpx.Client, make: Callable[[], Request], times: int) -> dict
     return percentiles(samples) | {"non_200": failed, "statuses": sorted(statuses)}
 
 
-def p4_requests(
-    tokens: dict[str, str], items: list[str], rng: random.Random
-) -> dict[str, Callable[[], Request]]:
-    """Each P4 read: a function that makes the next request (path, query, token)."""
+class Asks:
+    """P4's reads, each a method that makes the next request (path, query, token) with
+    parameters drawn at random and the token of someone allowed to ask."""
 
-    def of(role: str) -> list[tuple[str, str]]:
-        return [(key.split(" ", 1)[1], t) for key, t in tokens.items() if key.startswith(f"{role} ")]
+    def __init__(self, tokens: dict[str, str], items: list[str], rng: random.Random) -> None:
+        def of(role: str) -> list[tuple[str, str]]:
+            return [(key.split(" ", 1)[1], t) for key, t in tokens.items() if key.startswith(f"{role} ")]
 
-    supervisors, streets, communities = of("supervisor") + of("auditor"), of("street"), of("community")
-    departments = of("department")
-    today = (UNTIL + SHANGHAI_OFFSET).date()
-    scoped = streets + communities
+        self.supervisors = of("supervisor") + of("auditor")
+        self.streets, self.departments = of("street"), of("department")
+        self.scoped = self.streets + of("community")
+        self.items, self.rng = items, rng
+        self.today = (UNTIL + SHANGHAI_OFFSET).date()
 
-    def dashboard_default() -> Request:
-        _, token = rng.choice(supervisors + scoped)
+    def all(self) -> dict[str, Callable[[], Request]]:
+        return {
+            "dashboard, default range": self.dashboard_default,
+            "dashboard, a year by month": self.dashboard_year,
+            "unit scores": self.unit_scores,
+            "department queue page": self.department_queue,
+            "call search, several filters": self.call_search,
+            "ledger": self.ledger,
+        }
+
+    def dashboard_default(self) -> Request:
+        _, token = self.rng.choice(self.supervisors + self.scoped)
         return "/api/v1/dashboards/sla", {}, token
 
-    def dashboard_year() -> Request:
-        unit, token = rng.choice(supervisors + streets)
-        query = {
-            "from": (today - timedelta(days=364)).isoformat(),
-            "to": today.isoformat(),
-            "granularity": "month",
-        }
+    def dashboard_year(self) -> Request:
+        unit, token = self.rng.choice(self.supervisors + self.streets)
+        first, last = self.today - timedelta(days=364), self.today
+        query = {"from": first.isoformat(), "to": last.isoformat(), "granularity": "month"}
         return "/api/v1/dashboards/sla", query | ({} if unit == "LW" else {"unit": unit}), token
 
-    def unit_scores() -> Request:
-        _, token = rng.choice(supervisors)
-        period = rng.choice([None, str(today.year), f"{today.year}-Q{(today.month - 1) // 3 + 1}"])
-        kind = rng.choice(["street", "department"])
+    def unit_scores(self) -> Request:
+        _, token = self.rng.choice(self.supervisors)
+        year, quarter = self.today.year, (self.today.month - 1) // 3 + 1
+        period = self.rng.choice([None, str(year), f"{year}-Q{quarter}"])
+        kind = self.rng.choice(["street", "department"])
         return "/api/v1/scores/units", {"kind": kind} | ({"period": period} if period else {}), token
 
-    def department_queue() -> Request:
-        code, token = rng.choice(departments)
-        status = rng.choice([None, "dispatched,signed", "signed"])
-        return (
-            f"/api/v1/departments/{code}/work-orders",
-            {"limit": 50} | ({"status": status} if status else {}),
-            token,
-        )
+    def department_queue(self) -> Request:
+        code, token = self.rng.choice(self.departments)
+        status = self.rng.choice([None, "dispatched,signed", "signed"])
+        query: dict[str, Any] = {"limit": 50} | ({"status": status} if status else {})
+        return f"/api/v1/departments/{code}/work-orders", query, token
 
-    def call_search() -> Request:
-        unit, token = rng.choice(scoped)
-        query: dict[str, Any] = {
-            "unit": unit,
-            "status": rng.choice(["awaiting_response,in_progress", "dispatched", "resolved,evaluated"]),
-        }
-        if rng.random() < 0.5:
+    def call_search(self) -> Request:
+        unit, token = self.rng.choice(self.scoped)
+        statuses = ["awaiting_response,in_progress", "dispatched", "resolved,evaluated"]
+        query: dict[str, Any] = {"unit": unit, "status": self.rng.choice(statuses), "limit": 50}
+        if self.rng.random() < 0.5:
             query["overdue"] = "true"
-        if rng.random() < 0.5:
-            query["item"] = rng.choice(items)
-        return "/api/v1/calls", query | {"limit": 50}, token
+        if self.rng.random() < 0.5:
+            query["item"] = self.rng.choice(self.items)
+        return "/api/v1/calls", query, token
 
-    def ledger() -> Request:
-        _, token = rng.choice(scoped + supervisors)
+    def ledger(self) -> Request:
+        _, token = self.rng.choice(self.scoped + self.supervisors)
         return "/api/v1/ledger", {"limit": 50}, token
-
-    return {
-        "dashboard, default range": dashboard_default,
-        "dashboard, a year by month": dashboard_year,
-        "unit scores": unit_scores,
-        "department queue page": department_queue,
-        "call search, several filters": call_search,
-        "ledger": ledger,
-    }
 
 
 def p4(url: str, tokens: dict[str, str], items: list[str], times: int, seed: int = 1) -> dict[str, Any]:
-    rng = random.Random(seed)
+    asks = Asks(tokens, items, random.Random(seed))
     with httpx.Client(base_url=url, timeout=60.0) as client:
-        return {name: timed(client, make, times) for name, make in p4_requests(tokens, items, rng).items()}
+        return {name: timed(client, make, times) for name, make in asks.all().items()}
 
 
 # --- P6 ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -228,16 +228,14 @@ class Bench:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: 10,000 stored calls, 10 s loads")
-    parser.add_argument(
-        "--calls", type=int, help="synthetic calls stored for P4–P7 (default 1,000,000; quick 10,000)"
-    )
+    parser.add_argument("--calls", type=int, help="synthetic calls stored for P4–P7 (default 1,000,000)")
     parser.add_argument("--seconds", type=int, help="length of each wrk load")
     parser.add_argument("--seed", type=int, default=1, help="the synthetic district's seed")
     parser.add_argument(
-        "--cache", type=Path, default=ROOT / "var" / "bench-stores", help="where synthetic stores are kept"
+        "--cache", type=Path, default=ROOT / "var" / "bench-stores", help="synthetic stores kept here"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--keep", type=Path, help="work here and keep it (logs, copies); default: a temp dir")
@@ -247,29 +245,30 @@ def main(argv: list[str] | None = None) -> int:
         default={"p1", "p2", "p3", "stored"},
         help="some of p1,p2,p3,stored (stored: P4–P7 on the synthetic district; P7 needs p1 too)",
     )
-    args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    sizes = Sizes(
-        args.calls or sizes.calls,
-        args.seconds or sizes.seconds,
-        sizes.repeat,
-        sizes.p2_calls,
-        sizes.reads,
-        sizes.quick,
-    )
+    return parser.parse_args(argv)
+
+
+def measure(bench: Bench, only: set[str]) -> None:
+    if "p2" in only:
+        bench.p2()
+    if "p3" in only:
+        bench.p3()
+    empty = bench.p1_empty() if "p1" in only else None
+    if "stored" in only:
+        bench.stored(empty)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    base = QUICK if args.quick else FULL
+    sizes = replace(base, calls=args.calls or base.calls, seconds=args.seconds or base.seconds)
     backend = store.backend_from(os.environ.get("HUYING_DATABASE_URL"))
     wrk.ensure_wrk()
     work = args.keep or Path(tempfile.mkdtemp(prefix="huying-bench-"))
     bench = Bench(sizes, backend, args.cache, work, args.seed)
     started = datetime.now(UTC)
     try:
-        if "p2" in args.only:
-            bench.p2()
-        if "p3" in args.only:
-            bench.p3()
-        empty = bench.p1_empty() if "p1" in args.only else None
-        if "stored" in args.only:
-            bench.stored(empty)
+        measure(bench, args.only)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -279,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "source": source(),
         "backend": backend.name,
-        "sizes": sizes.__dict__,
+        "sizes": asdict(sizes),
         "rows": [r.as_json() for r in bench.rows],
         "raw": bench.raw,
     }

@@ -102,11 +102,9 @@ class Planner:
     # --- the holder: community, then street -------------------------------------------------
 
     def _holder_step(self, call: Call, fate: Fate, now: datetime) -> Intent | None:
-        status, stint = call.status, call.stint
+        status = call.status
         holder = Principal(Role.COMMUNITY if call.level is Level.COMMUNITY else Role.STREET, call.holder)
-        punctual = self.district.punctuality[call.holder]
         clock_time = runs_on_clock_time(call.sla)
-        climbs = fate.end in (End.STREET, End.DEPARTMENT)
         if (
             fate.end is End.MERGE
             and fate.merge_into
@@ -114,35 +112,13 @@ class Planner:
         ):
             body = MergeBody(into=fate.merge_into, reason="同一事项重复反映，并入在办呼叫")
             return Intent(self.pace.soon(now, 0.1, 3, clock_time), "merge", holder, body)
-        if status is Status.AWAITING_RESPONSE:
-            at = self.pace.by(now, stint["response_due"], punctual, clock_time)
-            if call.level is Level.COMMUNITY and climbs and fate.call_up_at_once:
-                return Intent(at, "escalate", holder, ReasonBody(reason="超出社区处置能力，需街道统筹"))
-            return Intent(
-                at,
-                "acknowledge",
-                holder,
-                AcknowledgeBody(note=self.rng.choice([None, "已响应，安排人员核实"])),
-            )
-        if status is Status.IN_PROGRESS:
-            if call.level is Level.COMMUNITY and climbs:
-                at = self.pace.soon(now, 0.3, 10, clock_time)
-                return Intent(at, "escalate", holder, ReasonBody(reason="社区无执法权，需街道统筹"))
-            if call.level is Level.STREET and fate.end is End.DEPARTMENT:
-                return self._dispatch(
-                    call, fate, holder, self.pace.soon(now, 0.3, 8, clock_time), fate.departments
-                )
-            at = self.pace.by(now, stint["resolution_due"], punctual, clock_time)
-            return Intent(at, "resolve", holder, ResolveBody(summary="现场处置完毕，问题已解决"))
+        if status in (Status.AWAITING_RESPONSE, Status.IN_PROGRESS):
+            return self._handling(call, fate, holder, now, clock_time)
         if status is Status.DISPATCHED:
             if not _settled(call):
                 return None  # the departments are at work
-            return Intent(
-                self.pace.soon(now, 0.3, 8, clock_time),
-                "resolve",
-                holder,
-                ResolveBody(summary="部门已办结，经核实问题已解决"),
-            )
+            done = ResolveBody(summary="部门已办结，经核实问题已解决")
+            return Intent(self.pace.soon(now, 0.3, 8, clock_time), "resolve", holder, done)
         if status is Status.RETURNED:
             used = call.departments_involved
             lead = next((d for d in fate.spare if d not in used), fate.departments[0])
@@ -151,6 +127,25 @@ class Planner:
             who, judged = evaluation(self.rng, self.district, call)
             return Intent(self.pace.soon(now, 1, 20, clock_time), "evaluate", who, judged)
         return self._after_evaluation(call, now, clock_time)
+
+    def _handling(self, call: Call, fate: Fate, holder: Principal, now: datetime, clock_time: bool) -> Intent:
+        """The community or the street takes the call on, then solves it, calls it up or dispatches it."""
+        stint, punctual = call.stint, self.district.punctuality[call.holder]
+        climbs = call.level is Level.COMMUNITY and fate.end in (End.STREET, End.DEPARTMENT)
+        if call.status is Status.AWAITING_RESPONSE:
+            at = self.pace.by(now, stint["response_due"], punctual, clock_time)
+            if climbs and fate.call_up_at_once:
+                return Intent(at, "escalate", holder, ReasonBody(reason="超出社区处置能力，需街道统筹"))
+            note = self.rng.choice([None, "已响应，安排人员核实"])
+            return Intent(at, "acknowledge", holder, AcknowledgeBody(note=note))
+        if climbs:
+            at = self.pace.soon(now, 0.3, 10, clock_time)
+            return Intent(at, "escalate", holder, ReasonBody(reason="社区无执法权，需街道统筹"))
+        if call.level is Level.STREET and fate.end is End.DEPARTMENT:
+            at = self.pace.soon(now, 0.3, 8, clock_time)
+            return self._dispatch(call, fate, holder, at, fate.departments)
+        at = self.pace.by(now, stint["resolution_due"], punctual, clock_time)
+        return Intent(at, "resolve", holder, ResolveBody(summary="现场处置完毕，问题已解决"))
 
     def _after_evaluation(self, call: Call, now: datetime, clock_time: bool) -> Intent | None:
         """重办 within the reopen window for most dissatisfied calls; otherwise 销号, mostly."""
