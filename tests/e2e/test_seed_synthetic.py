@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from huying.settings import Settings
+
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -20,9 +22,9 @@ UNTIL = "2026-11-16T01:00:00+00:00"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
     (tmp_path / "logs").mkdir()
-    srv = Server(tmp_path / "var", tmp_path / "logs")
+    srv = Server(settings, tmp_path / "logs")
     yield srv
     srv.cleanup()
 

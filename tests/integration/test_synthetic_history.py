@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pytest
 
+from backends import Backend
 from huying.application import CallDraft, Submission
 from huying.audit.replay import replay_and_compare
 from huying.audit.verify import Verifier
@@ -27,7 +28,6 @@ from huying.domain.call import Call
 from huying.domain.principal import Principal, Role
 from huying.domain.worktime import SHANGHAI
 from huying.migrate import upgrade
-from huying.settings import Settings
 from huying.synthetic.seed import Plan, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
@@ -182,24 +182,19 @@ def fingerprint_of(events: list[Call.Event]) -> str:
     return digest.hexdigest()
 
 
-def another_store(settings: Settings, directory: Path) -> Services:
-    other = settings.model_copy(
-        update={
-            "data_dir": directory,
-            "database_url": f"sqlite:///{directory / 'huying.db'}",
-            "events_url": f"sqlite:///{directory / 'huying.events.db'}",
-        }
-    )
+def another_store(backend: Backend, directory: Path) -> Services:
+    """A second, empty deployment on the same backend."""
+    other = backend.settings(directory, run_watchdog=False)
     upgrade(other)
     return build_services(other, FakeClock(start=UNTIL))
 
 
 def test_the_same_seed_writes_the_same_history_and_another_seed_another(
-    services: Services, settings: Settings, tmp_path: Path
+    services: Services, backend: Backend, tmp_path: Path
 ) -> None:
     small = Plan(calls=200, seed=3, until=UNTIL, days=20)
     first = fingerprint_of(seeded(services, small))
-    twins = [another_store(settings, tmp_path / name) for name in ("twin", "other")]
+    twins = [another_store(backend, tmp_path / name) for name in ("twin", "other")]
     try:
         assert fingerprint_of(seeded(twins[0], small)) == first
         other = Plan(calls=200, seed=4, until=UNTIL, days=20)
