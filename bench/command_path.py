@@ -41,10 +41,12 @@ class Trivial(Aggregate):
 
 def plain(directory: Path, calls: int) -> float:
     """Seconds the plain Application takes to store ``calls`` × 3 events, one save each."""
+    from huying.migrate import upgrade
     from huying.settings import Settings
 
-    env = Settings(data_dir=directory, demo=True).eventsourcing_env()
-    app = Application[UUID](env=env)
+    settings = Settings(data_dir=directory, demo=True)
+    upgrade(settings)  # the same fresh, migrated store huying's side gets (on PostgreSQL: its schema)
+    app = Application[UUID](env=settings.eventsourcing_env())
     started = time.perf_counter()
     for i in range(calls):
         thing = Trivial(f"call {i}")

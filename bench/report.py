@@ -37,7 +37,7 @@ def ms(x: float | None) -> str:
 def p1_rows(backend: str, huying: dict[str, Any], bare: dict[str, Any], workers: int) -> list[Row]:
     target = 0.5 if backend == "sqlite" else 0.4
     ratio = huying["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else 0.0
-    clean = huying["non_2xx"] == 0 and huying["socket_errors"] == 0
+    clean = not failed(huying)
     note = f" ({workers} workers)" if workers > 1 else ""
     return [
         Row(
@@ -68,6 +68,11 @@ def p1_rows(backend: str, huying: dict[str, Any], bare: dict[str, Any], workers:
             clean,
         ),
     ]
+
+
+def failed(load: dict[str, Any]) -> bool:
+    """A load that cannot count: any non-2xx answer or socket error, or no request answered."""
+    return bool(load["non_2xx"] or load["socket_errors"] or not load["requests"])
 
 
 def context_row(name: str, backend: str, server: dict[str, Any], bare: dict[str, Any]) -> Row:

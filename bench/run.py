@@ -32,6 +32,7 @@ from bench.report import (
     P6_P95_MS,
     Row,
     context_row,
+    failed,
     latency_row,
     p1_rows,
     ratio_row,
@@ -221,11 +222,7 @@ class Bench:
             empty_p1["requests_per_s"],
             0.9,
         )
-        self.rows.append(
-            row
-            if loaded["non_2xx"] == 0
-            else Row(row.metric, b, row.huying, row.baseline, row.ratio, row.target, False)
-        )
+        self.rows.append(row if not failed(loaded) else replace(row, met=False))
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
