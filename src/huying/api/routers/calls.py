@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
-from huying.api.params import Cursor, enum_list
+from huying.api.params import MAX_VERSION, Cursor, enum_list
 from huying.api.present import call_public, call_summary, duplicate_hints, history_entry
 from huying.api.respond import with_call
 from huying.api.schemas.base import Instant
@@ -106,7 +106,9 @@ def get_call(
     as_of: Annotated[
         Instant | None, Query(description="business time: the call as it stood then (时间回溯)")
     ] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the call at this version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="the call at this version")
+    ] = None,
 ) -> CallPublic:
     """The call's current state, straight from the event store (strongly consistent); with
     ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""
