@@ -24,11 +24,15 @@ from pydantic import AfterValidator, WithJsonSchema
 from huying.api.schemas.base import business_year
 from huying.domain.errors import InvalidCommand
 
-MAX_POSITION = 2**63 - 1  # a log position: SQLite INTEGER, PostgreSQL BIGINT
+# A log position is 64 bits in the event log (BIGINT); the read models and the chain keep
+# positions in INTEGER columns, 32 bits on PostgreSQL, so a cursor into them stops there.
+MAX_POSITION = 2**63 - 1
+MAX_ROW_POSITION = 2**31 - 1
 MAX_VERSION = 2**31 - 1  # a call's version
 
-# A list cursor is a log position.
-Cursor = Annotated[int, Query(ge=0, le=MAX_POSITION, description="the `next` cursor of the previous page")]
+_NEXT = "the `next` cursor of the previous page"
+Cursor = Annotated[int, Query(ge=0, le=MAX_ROW_POSITION, description=_NEXT)]  # into a read model
+LogCursor = Annotated[int, Query(ge=0, le=MAX_POSITION, description=_NEXT)]  # into the event log
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: Annotated metadata must hash

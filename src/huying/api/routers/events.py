@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
-from huying.api.params import Cursor, DateText, Period, TimeBound
+from huying.api.params import DateText, LogCursor, Period, TimeBound
 from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
@@ -46,7 +46,7 @@ def _auditor_only(p: Principal, what: str) -> None:
 def event_feed(
     p: CurrentPrincipal,
     s: HuyingServices,
-    after: Cursor = 0,
+    after: LogCursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     types: TypeFilter = None,
     from_: From = None,
