@@ -14,6 +14,7 @@ make the run slow.
 
 from __future__ import annotations
 
+import socket
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -275,6 +276,36 @@ def test_a_header_no_version_or_key_could_be_is_a_422_naming_it(world: World, na
         assert (
             http.get(f"/api/v1/calls/{call}", headers=world.tokens["community"]).json()["version"] == before
         )
+
+
+ABSURD_LENGTHS = [
+    b"99999999999999999999999",
+    b"-1",
+    b"abc",
+    b"1e3",
+    b"\xb2",
+    b"18446744073709551616",
+    b"5, 6",
+]
+
+
+@pytest.mark.parametrize("length", ABSURD_LENGTHS, ids=[repr(n)[2:-1] for n in ABSURD_LENGTHS])
+def test_an_absurd_content_length_is_refused_at_once(world: World, length: bytes) -> None:
+    """Over a raw socket, since an HTTP client writes its own Content-Length: uvicorn's parser
+    answers 400 to what is no length, the gate 413 to a length past the limit; never a 5xx."""
+    host, port = world.server.base_url.removeprefix("http://").split(":")
+    token = world.tokens["grid"]["Authorization"].encode()
+    request = b"".join(
+        [
+            b"POST /api/v1/calls HTTP/1.1\r\nHost: huying\r\nConnection: close\r\n",
+            b"Authorization: " + token + b"\r\nContent-Type: application/json\r\n",
+            b"Content-Length: " + length + b"\r\n\r\n{}",
+        ]
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        status_line = conn.makefile("rb").readline()
+    assert status_line.split()[1] in (b"400", b"413"), status_line
 
 
 def test_the_server_survived_the_fuzzing(world: World) -> None:

@@ -972,3 +972,29 @@ def test_every_read_answers_at_the_far_end_of_business_time(
                 path, params=params, headers=tokens.headers(*_reader(path))
             ).status_code
     assert all(status == 200 for status in answers.values()), answers
+
+
+ODD_CONTENT_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/json; charset=utf-16",
+    "application/json; charset=nonsense",
+    "*/*",
+    "",
+]
+ODD_ACCEPTS = ["application/xml", "text/csv;q=NaN", "*/*;q=" + "9" * 5000, "\x01"]
+
+
+def test_an_odd_content_type_or_accept_gets_an_answer_not_a_500(http: TestClient, tokens: Any) -> None:
+    body = json.dumps(raise_body()).encode()
+    for content_type in ODD_CONTENT_TYPES:
+        headers = {**tokens.headers(*GRID_WORKER), "Content-Type": content_type}
+        response = http.post("/api/v1/calls", content=body, headers=headers)
+        assert response.status_code in (201, 422), (content_type, response.text)
+        if response.status_code == 422:
+            assert fields_of(problem_of(response, 422, INVALID_REQUEST)) == ["body"]
+    for accept in ODD_ACCEPTS:
+        for path in ("/api/v1/events", "/api/v1/exports/events", "/api/v1/exports/scores"):
+            response = http.get(path, headers={**tokens.headers(*AUDITOR), "Accept": accept})
+            assert response.status_code == 200, (accept, path, response.text)
