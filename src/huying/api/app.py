@@ -30,6 +30,7 @@ from huying.api.routers import (
     work_orders,
 )
 from huying.bootstrap import Services, build_services
+from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
+    app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,

@@ -78,6 +78,7 @@ def call_public(
         occurred_at=call.occurred_at,
         location=call.location,
         attachments=call.attachments,
+        media_url=call.media_url,
         work_orders=[work_order_public(o) for o in call.work_orders.values()],
         evaluation=EvaluationPublic(
             round=evaluation.round,
@@ -123,7 +124,7 @@ def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterP
     shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
     if shown is None:  # erased on request
         return None
-    return ReporterPublic(name=shown.name, phone=shown.phone)
+    return ReporterPublic(name=shown.name, phone=shown.phone, email=shown.email)
 
 
 def history_entry(position: int, event: Call.Event) -> HistoryEntry:

@@ -23,8 +23,21 @@ class InvalidContact(ValueError):
 
 @dataclass(frozen=True)
 class Contact:
+    """How to reach a reporter. Name and phone come from every channel; civic apps (Open311) may
+    also give an email address, their device's id and the reporter's account id there."""
+
     name: str | None
     phone: str | None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+
+    def details(self) -> dict[str, str | None]:
+        """Each detail by its field name, in a fixed order (how they are sealed and logged)."""
+        return {field: getattr(self, field) for field in CONTACT_FIELDS}
+
+
+CONTACT_FIELDS = ("name", "phone", "email", "device_id", "account_id")
 
 
 def ascii_digits_only(text: str) -> str:
@@ -74,16 +87,24 @@ def shown_to(principal: Principal, community_code: str, contact: Contact) -> Con
     return contact if sees_contact_in_full(principal, community_code) else masked(contact)
 
 
+def mask_email(email: str) -> str:
+    """zhang.san@example.cn → z***@example.cn."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def masked(contact: Contact) -> Contact:
+    """What others see: name, phone and email masked; an app's device and account ids withheld."""
     return Contact(
         name=mask_name(contact.name) if contact.name else None,
         phone=mask_phone(contact.phone) if contact.phone else None,
+        email=mask_email(contact.email) if contact.email else None,
     )
 
 
 def in_full(contact: Contact) -> list[str]:
     """Which details a contact shown in full discloses (what the access log records)."""
-    return [field for field, value in (("name", contact.name), ("phone", contact.phone)) if value]
+    return [field for field, value in contact.details().items() if value]
 
 
 def shown_ref(ref: str | None) -> str | None:

@@ -50,6 +50,7 @@ class EvaluationPublic(BaseModel):
 class ReporterPublic(BaseModel):
     name: str | None
     phone: str | None
+    email: str | None = None
 
 
 class ChainStep(BaseModel):
@@ -108,6 +109,7 @@ class CallPublic(BaseModel):
     attachments: list[str] = Field(
         description="every photo on the call, each once: the raise's, then progress and completion notes'"
     )
+    media_url: str | None = Field(default=None, description="the link to media given with the raise")
     work_orders: list[WorkOrderPublic]
     evaluation: EvaluationPublic | None
     merged_into: str | None
