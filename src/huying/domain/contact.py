@@ -38,6 +38,8 @@ class Contact:
 
 
 CONTACT_FIELDS = ("name", "phone", "email", "device_id", "account_id")
+# What people are ever shown of a contact; an app's device and account ids are only kept.
+SHOWN_FIELDS = ("name", "phone", "email")
 
 
 def ascii_digits_only(text: str) -> str:
@@ -104,7 +106,7 @@ def masked(contact: Contact) -> Contact:
 
 def in_full(contact: Contact) -> list[str]:
     """Which details a contact shown in full discloses (what the access log records)."""
-    return [field for field, value in contact.details().items() if value]
+    return [field for field in SHOWN_FIELDS if getattr(contact, field)]
 
 
 def shown_ref(ref: str | None) -> str | None:
