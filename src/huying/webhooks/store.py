@@ -30,6 +30,7 @@ from huying.projections import tracking
 from huying.projections.tables import projection_tracking
 from huying.services.keyring import MasterKey, seal, unseal
 from huying.webhooks.kinds import chosen_kinds
+from huying.webhooks.signing import new_secret
 from huying.webhooks.tables import webhook_deliveries, webhook_subscriptions
 
 _NAMESPACE = UUID("6f1d2c5e-8b7a-4e39-9d0c-3a5b7e2f1c84")
@@ -130,10 +131,10 @@ class Subscriptions:
     # --- the API's side ------------------------------------------------------------------------
 
     def create(
-        self, requester: Principal, wanted: Wanted, secret: str, key: str | None, head: int
+        self, requester: Principal, wanted: Wanted, secret: str | None, key: str | None, head: int
     ) -> tuple[Subscription, str, bool]:
-        """(the subscription, its secret, whether this answered a retry). Starts at ``head``: it
-        hears of steps taken after it was made (a replay goes back further)."""
+        """(the subscription, its secret — the one given, or a new one —, whether this answered a
+        retry). Starts at ``head``: it hears of steps taken after it was made (a replay goes back)."""
         owner = self._owner(requester, wanted.unit)
         kinds = chosen_kinds(wanted.kinds, owner.role)
         sub_id = str(
@@ -143,6 +144,7 @@ class Subscriptions:
         if earlier is not None:
             return earlier
         now = self.clock.now()
+        secret = secret or new_secret()
         key_id, sealed = self.box.seal(sub_id, secret)
         row = {
             "id": sub_id,

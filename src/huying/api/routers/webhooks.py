@@ -20,7 +20,6 @@ from huying.api.schemas.webhooks import (
     WebhookPublic,
 )
 from huying.bootstrap import Services
-from huying.webhooks.signing import new_secret
 from huying.webhooks.ssrf import check_subscribable
 from huying.webhooks.store import Subscription, Wanted
 
@@ -57,9 +56,7 @@ def subscribe(
     signing secret — keep it: it is not shown again."""
     check_subscribable(body.url, s.settings.webhooks_allow_private_urls)
     wanted = Wanted(body.url, body.kinds, body.description, body.unit)
-    sub, secret, replayed = s.subscriptions.create(
-        p, wanted, body.secret or new_secret(), ident.key, _head(s)
-    )
+    sub, secret, replayed = s.subscriptions.create(p, wanted, body.secret, ident.key, _head(s))
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/webhooks/{sub.id}"
