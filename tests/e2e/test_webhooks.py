@@ -369,7 +369,7 @@ def test_the_subscription_api_checks_who_asks_what_and_where_to(
     assert (
         changed.status_code == 200
         and changed.json()["status"] == "paused"
-        and len(changed.json()["kinds"]) == 7
+        and len(changed.json()["kinds"]) == 8
     )
     assert client.delete(webhook, headers=cg).status_code == 204
     assert client.get(webhook, headers=cg).status_code == 404
