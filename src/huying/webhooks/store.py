@@ -180,10 +180,7 @@ class Subscriptions:
     ) -> tuple[Subscription, str, bool] | None:
         if key is None:
             return None
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(webhook_subscriptions).where(webhook_subscriptions.c.id == sub_id)
-            ).first()
+        row = self._row(sub_id)
         if row is None:
             return None
         kept = self.box.open(sub_id, row.secret_key_id, row.secret_enc)
@@ -311,13 +308,17 @@ class Subscriptions:
 
     def current(self, sub_id: str) -> tuple[Subscription, str] | None:
         """The subscription as it stands and its secret; None once deleted."""
+        row = self._row(sub_id)
+        if row is None:
+            return None
         with self.engine.connect() as conn:
-            row = conn.execute(
+            return self._of(conn, row), self.box.open(sub_id, row.secret_key_id, row.secret_enc)
+
+    def _row(self, sub_id: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
                 select(webhook_subscriptions).where(webhook_subscriptions.c.id == sub_id)
             ).first()
-            if row is None:
-                return None
-            return self._of(conn, row), self.box.open(sub_id, row.secret_key_id, row.secret_enc)
 
     def delivered(self, sub_id: str, start: int, end: int) -> bool:
         """Moves the subscription from ``start`` to ``end`` and clears its failures; False if its
