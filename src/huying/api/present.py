@@ -124,7 +124,7 @@ def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterP
     shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
     if shown is None:  # erased on request
         return None
-    return ReporterPublic(name=shown.name, phone=shown.phone, email=shown.email)
+    return ReporterPublic(name=shown.name, phone=shown.phone)
 
 
 def history_entry(position: int, event: Call.Event) -> HistoryEntry:

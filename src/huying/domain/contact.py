@@ -38,8 +38,9 @@ class Contact:
 
 
 CONTACT_FIELDS = ("name", "phone", "email", "device_id", "account_id")
-# What people are ever shown of a contact; an app's device and account ids are only kept.
-SHOWN_FIELDS = ("name", "phone", "email")
+# What people are ever shown of a contact (the 回访 calls the phone); what civic apps add — email,
+# device and account ids — is kept with it, and erased with it, but not shown.
+SHOWN_FIELDS = ("name", "phone")
 
 
 def ascii_digits_only(text: str) -> str:
@@ -89,18 +90,11 @@ def shown_to(principal: Principal, community_code: str, contact: Contact) -> Con
     return contact if sees_contact_in_full(principal, community_code) else masked(contact)
 
 
-def mask_email(email: str) -> str:
-    """zhang.san@example.cn → z***@example.cn."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}"
-
-
 def masked(contact: Contact) -> Contact:
-    """What others see: name, phone and email masked; an app's device and account ids withheld."""
+    """What others see: name and phone masked; nothing else."""
     return Contact(
         name=mask_name(contact.name) if contact.name else None,
         phone=mask_phone(contact.phone) if contact.phone else None,
-        email=mask_email(contact.email) if contact.email else None,
     )
 
 

@@ -50,7 +50,6 @@ class EvaluationPublic(BaseModel):
 class ReporterPublic(BaseModel):
     name: str | None
     phone: str | None
-    email: str | None = None
 
 
 class ChainStep(BaseModel):
