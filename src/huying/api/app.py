@@ -27,9 +27,11 @@ from huying.api.routers import (
     ops,
     reference,
     scores,
+    webhooks,
     work_orders,
 )
 from huying.bootstrap import Services, build_services
+from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
@@ -52,7 +54,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             built.chain.start()  # 防篡改: the hash chain follows the log beside the read models
         if settings.run_watchdog:
             built.watchdog.start()
+        if settings.run_webhooks:
+            built.webhooks.start()  # signed deliveries, on their own threads
         yield
+        built.webhooks.stop()
         built.watchdog.stop()
         built.projector.stop()
         built.chain.stop()
@@ -79,6 +84,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
+    app.include_router(webhooks.router)  # signed webhooks: department systems are told
+    app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,

@@ -63,6 +63,7 @@ def draft_of(body: CallCreate) -> CallDraft:
         location=body.location.model_dump(exclude_none=True) if body.location else None,
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
+        media_url=body.media_url,
     )
 
 
