@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
@@ -28,6 +28,7 @@ from huying.api.routers import (
     scores,
     work_orders,
 )
+from huying.api.strict import refuse_unknown_query
 from huying.bootstrap import Services, build_services
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
+        dependencies=[Depends(refuse_unknown_query)],  # every endpoint: unknown query parameters → 422
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
