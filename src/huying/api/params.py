@@ -20,5 +20,6 @@ def enum_list(raw: str | None, allowed: type[StrEnum], field: str) -> tuple[str,
     names = tuple(part.strip() for part in raw.split(",") if part.strip())
     unknown = [n for n in names if n not in {e.value for e in allowed}]
     if unknown:
-        raise InvalidCommand(field, f"unknown {field} {', '.join(unknown)}")
+        valid = ", ".join(e.value for e in allowed)
+        raise InvalidCommand(field, f"unknown {field} {', '.join(unknown)}; valid: {valid}")
     return names

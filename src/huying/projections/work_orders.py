@@ -12,7 +12,7 @@ from huying.domain.call import Call
 from huying.domain.deadlines import ClockState, standing
 from huying.domain.states import OPEN_ORDER
 from huying.domain.worktime import WorkCalendar
-from huying.projections.rows import Row
+from huying.projections.rows import Row, instants_text
 from huying.projections.tables import rm_work_orders
 
 
@@ -61,6 +61,7 @@ def _due(clocks: list[ClockState]) -> Row:
     running = [c for c in clocks if c.clock.stopped is None and c.clock.due is not None]
     return {
         "next_due": min((c.clock.due for c in running if c.clock.due), default=None),
+        "running_dues": instants_text(c.clock.due for c in running if c.clock.due),
         "due_soon_at": min((c.warn_at for c in running), default=None),
         "ever_breached": any(c.late for c in clocks),
     }
