@@ -35,6 +35,7 @@ To = Annotated[
 
 
 class ExportKind(StrEnum):
+    COMMUNITY = "community"
     STREET = "street"
     DEPARTMENT = "department"
 
