@@ -153,3 +153,28 @@ def test_an_overdue_call_shows_its_next_deadline_ahead_and_how_overdue_it_is(
         at(11, 23, 11),
         6 * 3600,
     )  # 1 + 3.5 + 1.5 h
+
+
+def test_an_emergency_orders_time_is_clock_time_in_the_queue(
+    client: TestClient, tokens: Tokens, clock: FakeClock
+) -> None:
+    """应急处置 items count minutes day and night: item C11-02 (排水内涝) gives a department 30
+    minutes to sign. Dispatched Monday 20:00, outside working time, it is due at 20:30."""
+    desk = Desk(client, tokens, clock)
+    clock.set(at(11, 23, 19, 30))
+    body = {"item_code": "C11-02", "grid_code": "LW-LN-01-G01", "title": "内涝", "description": "路面积水"}
+    call = desk.post("/api/v1/calls", ("grid_worker", "LW-LN-01-G01"), {**body, "channel": "hotline"})
+    desk.post(f"/api/v1/calls/{call['id']}/escalate", COMMUNITY, {"reason": "上呼"})
+    desk.post(f"/api/v1/calls/{call['id']}/acknowledge", ("street", "LW-LN"))
+    clock.set(at(11, 23, 20))
+    desk.post(
+        f"/api/v1/calls/{call['id']}/dispatch",
+        ("street", "LW-LN"),
+        {"lead_department": "SW", "instructions": "排水"},
+    )
+    clock.set(at(11, 23, 20, 10))
+    (order,) = desk.get("/api/v1/departments/SW/work-orders")["data"]
+    assert (utc(order["next_due"]), order["remaining_seconds"]) == (at(11, 23, 20, 30), 20 * 60)
+    clock.set(at(11, 23, 20, 40))
+    (order,) = desk.get("/api/v1/departments/SW/work-orders")["data"]
+    assert (utc(order["overdue_since"]), order["overdue_seconds"]) == (at(11, 23, 20, 30), 10 * 60)

@@ -13,7 +13,7 @@ from huying.domain.deadlines import ClockState, standing
 from huying.domain.states import OPEN_ORDER
 from huying.domain.worktime import WorkCalendar
 from huying.projections.rows import Row, instants_text
-from huying.projections.tables import rm_work_orders
+from huying.projections.tables import rm_calls, rm_work_orders
 
 
 class WorkQueues:
@@ -76,8 +76,11 @@ def department_queue(
         & rm_work_orders.c.next_due.is_not(None)
         & (rm_work_orders.c.next_due < now)
     )
-    query = select(rm_work_orders, late.label("overdue")).where(
-        rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after
+    # The call says whether its clocks count clock time (应急处置) or working time.
+    query = (
+        select(rm_work_orders, late.label("overdue"), rm_calls.c.clock_time)
+        .join(rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id)
+        .where(rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after)
     )
     if statuses:
         query = query.where(rm_work_orders.c.status.in_(statuses))
