@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy import Table
 
 from huying.domain.call import Call
-from huying.domain.deadlines import standing
+from huying.domain.deadlines import Standing, standing
 from huying.domain.states import ORDERS_ACTIVE, OrderStatus, Status
 from huying.domain.transitions import TABLE, Action, Situation
 from huying.domain.worktime import WorkCalendar
@@ -27,7 +27,6 @@ class EscalationState:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        clocks = standing(call, self.calendar, now=None)
         where = call.location or {}
         return {
             rm_calls: [
@@ -54,15 +53,9 @@ class EscalationState:
                     "supervised": call.supervised,
                     "response_due": call.stint.get("response_due"),
                     "resolution_due": call.stint.get("resolution_due"),
-                    "next_due": clocks.next_due,
-                    "due_soon_at": clocks.due_soon_at,
-                    "ever_breached": clocks.ever_breached,
-                    "clock_time": clocks.clock_time,
                     "lat": where.get("lat"),
                     "lon": where.get("lon"),
-                    "running_dues": instants_text(
-                        c.clock.due for c in clocks.clocks if c.clock.due and c.clock.stopped is None
-                    ),
+                    **_clock_columns(standing(call, self.calendar, now=None)),
                     **awaiting_the_street(call),
                 }
             ],
@@ -70,6 +63,19 @@ class EscalationState:
                 {"seq": positions[1], "call_id": str(call.id), "terms": terms(call.title, call.description)}
             ],
         }
+
+
+def _clock_columns(clocks: Standing) -> Row:
+    """What the events decide of the call's clocks; the lists read them as of "now"."""
+    return {
+        "next_due": clocks.next_due,
+        "due_soon_at": clocks.due_soon_at,
+        "ever_breached": clocks.ever_breached,
+        "clock_time": clocks.clock_time,
+        "running_dues": instants_text(
+            c.clock.due for c in clocks.clocks if c.clock.due and c.clock.stopped is None
+        ),
+    }
 
 
 def awaiting_the_street(call: Call) -> Row:
