@@ -86,9 +86,10 @@ def dump(engine: Engine) -> Dump:
     to hold exactly the text table's terms (FTS5's own check against its content table, rank 1:
     it raises "malformed" on any difference)."""
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO rm_call_text_index(rm_call_text_index, rank) VALUES ('integrity-check', 1)"
-        )
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "INSERT INTO rm_call_text_index(rm_call_text_index, rank) VALUES ('integrity-check', 1)"
+            )
         return {
             t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
             for t in READ_MODEL_TABLES

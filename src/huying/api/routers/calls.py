@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.filters import Attention
@@ -12,7 +13,7 @@ from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import call_public, call_summary, duplicate_hints, history_entry
 from huying.api.respond import with_call
-from huying.api.schemas.base import Instant
+from huying.api.schemas.base import Instant, no_nul
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate
 from huying.api.schemas.reads import CallPage
 from huying.api.schemas.requests import (
@@ -77,7 +78,8 @@ def search_calls(
     status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
     level: Level | None = None,
     overdue: bool | None = None,
-    item: Annotated[str | None, Query(max_length=64)] = None,
+    # Compared in SQL as given: PostgreSQL refuses NUL in text (a 500 there, not on SQLite).
+    item: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
     q: Annotated[
         str | None,
         Query(
