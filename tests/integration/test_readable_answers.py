@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from huying.clock import FakeClock
 
 from .test_figures import Tokens, Week, play
+from .test_search import Desk
 
 CST = timezone(timedelta(hours=8))
 SUPERVISOR = ("supervisor", "LW")
@@ -63,27 +64,6 @@ def test_dashboards_name_their_units(client: TestClient, tokens: Tokens, clock: 
 # --- names in lists, and the true next deadline ----------------------------------------------
 
 
-class Desk:
-    def __init__(self, client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
-        self.client, self.tokens, self.clock = client, tokens, clock
-        self.position = 0
-
-    def post(self, path: str, who: tuple[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
-        r = self.client.post(path, json=body, headers=self.tokens.headers(*who))
-        assert r.status_code in (200, 201), r.text
-        answer: dict[str, Any] = r.json()
-        self.position = max(self.position, answer["position"])
-        return answer
-
-    def get(self, path: str, who: tuple[str, str] = SUPERVISOR, **params: str) -> dict[str, Any]:
-        if "/api/v1/calls/" not in path:  # a read model: wait for the last write
-            params["min_position"] = str(self.position)
-        r = self.client.get(path, params=params, headers=self.tokens.headers(*who))
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=CST)  # Guangzhou time
 
@@ -101,7 +81,7 @@ def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock
     order = {"lead_department": "CG", "instructions": "清运"}
     desk.post(f"/api/v1/calls/{call['id']}/dispatch", ("street", "LW-LN"), order)
 
-    (found,) = desk.get("/api/v1/calls")["data"]
+    (found,) = desk.read("/api/v1/calls")["data"]
     named = {k: found[k] for k in ("item_name", "grid_name", "community_name", "street_name", "holder_name")}
     assert named == {
         "item_name": "垃圾堆积",
@@ -110,9 +90,9 @@ def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock
         "street_name": "岭南街道",
         "holder_name": "岭南街道",
     }
-    ledger = desk.get("/api/v1/ledger", ("street", "LW-LN"))
+    ledger = desk.read("/api/v1/ledger", ("street", "LW-LN"))
     assert (ledger["summary"]["unit_name"], ledger["data"][0]["community_name"]) == ("岭南街道", "十三行社区")
-    (queued,) = desk.get("/api/v1/departments/CG/work-orders")["data"]
+    (queued,) = desk.read("/api/v1/departments/CG/work-orders")["data"]
     assert {k: queued[k] for k in ("item_name", "department_name", "street_name")} == {
         "item_name": "垃圾堆积",
         "department_name": "广州市荔湾区城市管理和综合执法局",
@@ -131,8 +111,8 @@ def test_an_overdue_call_shows_its_next_deadline_ahead_and_how_overdue_it_is(
     call = desk.post("/api/v1/calls", ("grid_worker", "LW-LN-01-G01"), {**body, "channel": "photo"})
 
     def listed() -> dict[str, Any]:
-        (row,) = desk.get("/api/v1/calls")["data"]
-        detail = desk.get(f"/api/v1/calls/{call['id']}")["deadlines"]
+        (row,) = desk.read("/api/v1/calls")["data"]
+        detail = desk.read(f"/api/v1/calls/{call['id']}")["deadlines"]
         assert (detail["next_due"], detail["overdue_since"]) == (row["next_due"], row["overdue_since"])
         return row
 
@@ -173,8 +153,8 @@ def test_an_emergency_orders_time_is_clock_time_in_the_queue(
         {"lead_department": "SW", "instructions": "排水"},
     )
     clock.set(at(11, 23, 20, 10))
-    (order,) = desk.get("/api/v1/departments/SW/work-orders")["data"]
+    (order,) = desk.read("/api/v1/departments/SW/work-orders")["data"]
     assert (utc(order["next_due"]), order["remaining_seconds"]) == (at(11, 23, 20, 30), 20 * 60)
     clock.set(at(11, 23, 20, 40))
-    (order,) = desk.get("/api/v1/departments/SW/work-orders")["data"]
+    (order,) = desk.read("/api/v1/departments/SW/work-orders")["data"]
     assert (utc(order["overdue_since"]), order["overdue_seconds"]) == (at(11, 23, 20, 30), 10 * 60)

@@ -69,6 +69,16 @@ class Desk:
         self.clock.advance(60)
         self.post(f"/api/v1/work-orders/{self.ids[name]}-w{n}/{action}", ("department", department), body)
 
+    def read(self, path: str, who: tuple[str, str] = SUPERVISOR, **params: str) -> dict[str, Any]:
+        """A read that must succeed. A read model waits for the last write; a call's own state
+        is read from the event store and takes no ``min_position``."""
+        if not path.startswith(f"{CALLS}/"):
+            params["min_position"] = str(self.position)
+        r = self.client.get(path, params=params, headers=self.tokens.headers(*who))
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
     def get(self, path: str, who: tuple[str, str] = SUPERVISOR, **params: str) -> tuple[int, dict[str, Any]]:
         r = self.client.get(
             path, params={**params, "min_position": str(self.position)}, headers=self.tokens.headers(*who)
