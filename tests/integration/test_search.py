@@ -28,7 +28,7 @@ from sqlalchemy import select
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.projections.tables import rm_calls
-from huying.projections.text import searched, terms, text_matches, words
+from huying.projections.text import by_text, searched, terms, words
 
 STREET = ("street", "LW-LN")
 SUPERVISOR = ("supervisor", "LW")
@@ -149,6 +149,16 @@ def test_free_text_finds_chinese_words_without_spaces(desk: Desk) -> None:
     assert desk.found(q="电梯") == set()
 
 
+def test_free_text_pages_with_the_cursor_in_raise_order(desk: Desk) -> None:
+    seen, after = [], "0"
+    while after is not None:
+        status, body = desk.get(CALLS, q="垃圾", limit="1", after=after)
+        assert status == 200
+        seen += [c["id"] for c in body["data"]]
+        after = body["next"] and str(body["next"])
+    assert seen == [desk.ids[n] for n in ("R1", "R5", "R4")]  # R1, R2 and R5 were raised on Monday
+
+
 def test_free_text_with_nothing_to_look_for_is_refused(desk: Desk) -> None:
     status, body = desk.get(CALLS, q="！？…")
     assert (status, body["errors"][0]["field"]) == (422, "q")
@@ -163,7 +173,7 @@ def test_the_index_and_the_portable_fallback_answer_alike(desk: Desk, services: 
         with services.engine.connect() as conn:
             answers = {
                 indexed: set(
-                    conn.scalars(select(rm_calls.c.call_id).where(text_matches(searched(q), indexed=indexed)))
+                    conn.scalars(by_text(select(rm_calls.c.call_id), searched(q), indexed=indexed)[0])
                 )
                 for indexed in ways
             }

@@ -13,7 +13,7 @@ from huying.domain.principal import Principal
 from huying.domain.states import TERMINAL, Status
 from huying.projections.scope import concerns_unit, visible_calls
 from huying.projections.tables import rm_calls
-from huying.projections.text import text_matches
+from huying.projections.text import by_text
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(
@@ -48,8 +48,12 @@ class CallFilter:
     urgencies: tuple[str, ...] = ()
     attention: tuple[tuple[str, bool], ...] = ()  # (flag of ATTENTION, wanted)
 
-    def narrow(self, query: Select[Any], org: Org, now: datetime, indexed: bool) -> Select[Any]:
+    def page(self, query: Select[Any], org: Org, now: datetime, after: int, indexed: bool) -> Select[Any]:
+        """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
         c = rm_calls.c
+        cursor: ColumnElement[int] = c.seq
+        if self.words:
+            query, cursor = by_text(query, self.words, indexed=indexed)
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
         if self.unit:
             wanted.append(concerns_unit(self.unit, org))
@@ -70,9 +74,7 @@ class CallFilter:
             wanted.append(c.raised_at >= self.raised_from)
         if self.raised_before is not None:
             wanted.append(c.raised_at < self.raised_before)
-        if self.words:
-            wanted.append(text_matches(self.words, indexed=indexed))
-        return query.where(*wanted)
+        return query.where(*wanted, cursor > after).order_by(cursor)
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,9 @@ class Page:
 def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
-    query = select(rm_calls, overdue(now).label("overdue")).where(
-        visible_calls(principal, org), rm_calls.c.seq > after
-    )
-    query = f.narrow(query, org, now, indexed=conn.dialect.name == "sqlite")
-    rows = [dict(r._mapping) for r in conn.execute(query.order_by(rm_calls.c.seq).limit(limit + 1))]
+    query = select(rm_calls, overdue(now).label("overdue")).where(visible_calls(principal, org))
+    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return _page(rows, limit, "seq")
 
 
@@ -121,13 +121,9 @@ def ledger(
         "by_status": by_status,
         **dict(zip(ATTENTION, attention, strict=True)),
     }
-    query = f.narrow(
-        select(rm_calls, late.label("overdue")).where(scope, rm_calls.c.seq > after),
-        org,
-        now,
-        indexed=conn.dialect.name == "sqlite",
-    )
-    rows = [dict(r._mapping) for r in conn.execute(query.order_by(rm_calls.c.seq).limit(limit + 1))]
+    query = select(rm_calls, late.label("overdue")).where(scope)
+    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return summary, _page(rows, limit, "seq")
 
 

@@ -12,7 +12,7 @@ Punctuation and spaces separate words; a call matches when every word of ``q`` o
 title or description, ignoring case and full-width forms (ＬＥＤ finds led).
 
 On SQLite the terms (``rm_call_text``) carry an FTS5 index kept by triggers; on any other
-database :func:`text_matches` falls back to LIKE over the same terms, with the same answers.
+database :func:`by_text` falls back to LIKE over the same terms, with the same answers.
 (On PostgreSQL a pg_trgm GIN index on ``rm_call_text.terms`` would make that fallback fast.)
 """
 
@@ -21,13 +21,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, column, literal, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, column, literal, literal_column, select, table
 
 from huying.domain.errors import InvalidCommand
 from huying.projections.tables import CALL_TEXT_INDEX, rm_call_text, rm_calls
 
 _WORD = re.compile(r"[^\W_]+")  # a run of letters and digits, in any script
+Cursor = ColumnElement[int]
 
 
 def words(text: str) -> list[str]:
@@ -53,14 +55,25 @@ def searched(q: str) -> tuple[str, ...]:
     return found
 
 
-def text_matches(found: Sequence[str], *, indexed: bool) -> ColumnElement[bool]:
-    """Calls whose title or description holds every word: through the FTS5 index when
-    ``indexed`` (SQLite), else LIKE over the stored terms — the same answers, slower."""
+def by_text(query: Select[Any], found: Sequence[str], *, indexed: bool) -> tuple[Select[Any], Cursor]:
+    """``query`` (over rm_calls) narrowed to the calls whose title or description holds every
+    word, and the column a page of it is ordered and cut by (a call's ``seq``).
+
+    ``indexed`` (SQLite): the FTS5 index drives the query. It yields its matches in rowid
+    (= seq) order with the cursor applied inside it, so a page stops after ``limit`` matches
+    that pass the other filters instead of collecting every match first: at a million calls,
+    a street's page of 垃圾 (139,230 matches) took 1.2 ms this way, 82 ms the other.
+    Otherwise LIKE over the stored terms: the same answers, but a scan (2–4 s there).
+    On PostgreSQL, a GIN index on ``to_tsvector('simple', terms)`` queried with ``<->``
+    phrases would serve the same terms (its parser splits them at the spaces, C locale too)."""
     if indexed:
         index = table(CALL_TEXT_INDEX, column("rowid"))
         phrases = " ".join(f'"{w}"*' if len(w) == 1 else f'"{" ".join(_pairs(w)[:-1])}"' for w in found)
-        hits = select(index.c.rowid).where(literal_column(CALL_TEXT_INDEX).op("MATCH")(phrases))
-        return rm_calls.c.seq.in_(hits)
+        narrowed = query.join_from(rm_calls, index, index.c.rowid == rm_calls.c.seq).where(
+            literal_column(CALL_TEXT_INDEX).op("MATCH")(phrases)
+        )
+        return narrowed, index.c.rowid
     padded = literal(" ") + rm_call_text.c.terms + literal(" ")
     patterns = [f"% {w}%" if len(w) == 1 else f"% {' '.join(_pairs(w)[:-1])} %" for w in found]
-    return rm_calls.c.seq.in_(select(rm_call_text.c.seq).where(*(padded.like(p) for p in patterns)))
+    hits = select(rm_call_text.c.seq).where(*(padded.like(p) for p in patterns))
+    return query.where(rm_calls.c.seq.in_(hits)), rm_calls.c.seq
