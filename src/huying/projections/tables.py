@@ -74,7 +74,7 @@ rm_calls = Table(
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
-# in step by triggers (migration 0006); elsewhere the terms are matched with LIKE.
+# in step by triggers (migration 0007); elsewhere the terms are matched with LIKE.
 rm_call_text = Table(
     "rm_call_text",
     metadata,

@@ -4,8 +4,8 @@ extension pending, order returned), and the community a round reached (community
 
 Calls projected before this revision are found by none of these until `huying rebuild`.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006p
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006p"
 branch_labels = None
 depends_on = None
 
