@@ -50,7 +50,14 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    draft = CallDraft(
+    outcome = s.app.raise_call(p, draft_of(body), ident.submission(body))
+    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
+    return with_call(response, outcome, p, s)
+
+
+def draft_of(body: CallCreate) -> CallDraft:
+    """What a raise's request body asks for (also what ``huying seed --synthetic`` sends)."""
+    return CallDraft(
         item_code=body.item_code,
         grid_code=body.grid_code,
         title=body.title,
@@ -62,9 +69,6 @@ def raise_call(
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
     )
-    outcome = s.app.raise_call(p, draft, ident.submission(body))
-    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
 
 
 @router.get("", response_model=CallPage)
