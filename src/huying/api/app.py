@@ -30,6 +30,7 @@ from huying.api.routers import (
     webhooks,
     work_orders,
 )
+from huying.api.strict import refuse_unknown_query
 from huying.bootstrap import Services, build_services
 from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentRefused, AttachmentStore
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
-        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
+        # For every route, present and future: no NUL in any parameter; unknown query parameters → 422.
+        dependencies=[Depends(params.no_nul_in_parameters), Depends(refuse_unknown_query)],
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
