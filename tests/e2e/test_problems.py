@@ -961,7 +961,9 @@ def test_every_read_answers_at_the_far_end_of_business_time(
     spec = client.get("/openapi.json").json()
     answers = {}
     for template, operations in spec["paths"].items():
-        if "get" in operations and template.startswith("/api/") and "{attachment_id}" not in template:
+        # no attachment nor webhook subscription exists here, and neither depends on the clock
+        no_such = "{attachment_id}" in template or "{webhook_id}" in template
+        if "get" in operations and template.startswith("/api/") and not no_such:
             path = (
                 template.replace("{call_id}", c.id)
                 .replace("{order_id}", c.order_id())
@@ -971,7 +973,7 @@ def test_every_read_answers_at_the_far_end_of_business_time(
             answers[template] = client.get(
                 path, params=params, headers=tokens.headers(*_reader(path))
             ).status_code
-    assert all(status == 200 for status in answers.values()), answers
+    assert {t: s for t, s in answers.items() if s != 200} == {}
 
 
 ODD_CONTENT_TYPES = [

@@ -140,6 +140,9 @@ class Sender:
         try:
             loop.run_until_complete(self._supervise())
         finally:
+            # A cancelled task's read may still be running on an executor thread; wait for it, so
+            # nothing touches the store after ``stop`` returns (the app closes its connections next).
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     def _halt(self) -> None:
