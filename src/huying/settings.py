@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     # the last N days, are hinted as possible duplicates of a new call.
     duplicate_radius_m: float = Field(default=200.0, ge=0, le=100_000)
     duplicate_days: int = Field(default=7, ge=0, le=3650)
+    # 不被拖垮 (api/limits.py, per server process): what one principal may have going at once —
+    # requests running (more wait their turn, up to the queue; beyond it 429), expensive reads
+    # and waits for the read models (beyond them 429 at once); failed authentications per
+    # client address per minute (beyond them 429 + Retry-After instead of 401).
+    principal_concurrency: int = Field(default=8, ge=1, le=1000)
+    principal_queue: int = Field(default=64, ge=0, le=100_000)
+    principal_expensive_reads: int = Field(default=2, ge=1, le=1000)
+    principal_waiters: int = Field(default=8, ge=1, le=10_000)
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    # Connections of `huying serve` (api/connection.py): idle before a request, a request head
+    # complete, a request body complete (this long plus one second per N bytes) — else closed.
+    keepalive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    body_min_bytes_per_second: int = Field(default=10_000, ge=1, le=10**9)
 
     @field_validator("score_weights")
     @classmethod

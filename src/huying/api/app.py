@@ -9,10 +9,13 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from huying import __version__
 from huying.api import openapi, problems
 from huying.api.gate import Gate
+from huying.api.headers import SecurityHeaders
+from huying.api.limits import Busy, Limits, refused
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
     attachments,
@@ -68,9 +71,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
+    app.state.limits = Limits(settings)  # 不被拖垮: what one principal may have going at once
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
+    app.add_exception_handler(Busy, refused)  # 429: a principal's waiters are all taken
     for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
         app.include_router(module.router)
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
@@ -80,11 +85,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
+        limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
     )
     app.add_middleware(HttpMetrics, registry=app.state.registry)
+    _outermost(app, SecurityHeaders)
     return app
+
+
+def _outermost(app: FastAPI, wrapper: type[SecurityHeaders]) -> None:
+    """Wraps even the server-error layer, so the app's own 500s carry the headers too."""
+    build = app.build_middleware_stack
+
+    def built() -> ASGIApp:
+        return wrapper(build())
+
+    app.build_middleware_stack = built  # type: ignore[method-assign]
 
 
 def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:

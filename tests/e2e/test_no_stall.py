@@ -1,0 +1,206 @@
+"""No single client can stall the server (issue 10): waiting for the read models holds no thread,
+each principal has only a few waiters and expensive reads at once, and a position beyond the
+log's head is refused at once.
+
+huying is served by uvicorn over TCP in a thread of this process, as `huying serve` serves it;
+nothing projects here, as when `huying project` runs in another process: the read models move
+only when the test lets "the other process" (a second set of services on the same files) catch
+up. Every test asserts the order of events — who is answered while whom is still waiting — not
+how long anything took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from huying.api.app import create_app
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.settings import Settings
+
+from .inprocess import Pending, Served, serve_in_thread, until
+
+GRID = "LW-LN-01-G01"
+COMMUNITY = "LW-LN-01"
+STREET = "LW-LN"
+DISTRICT = "LW"
+RAISE: dict[str, Any] = {
+    "item_code": "C01-01",
+    "grid_code": GRID,
+    "title": "人行道地砖松动",
+    "description": "多块地砖松动，雨天溅水。",
+    "channel": "grid_worker",
+}
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Nothing projects in the serving process; a test may change other settings too
+    (``parametrize("settings", [{...}], indirect=True)``)."""
+    return settings.model_copy(update={"run_projector": False, **getattr(request, "param", {})})
+
+
+@pytest.fixture
+def served(services: Services, settings: Settings, request: pytest.FixtureRequest) -> Served:
+    return serve_in_thread(create_app(services=services), settings, request)
+
+
+@pytest.fixture
+def base_url(served: Served) -> str:
+    return served.base_url
+
+
+@pytest.fixture
+def http(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30.0) as c:
+        yield c
+
+
+@pytest.fixture
+def elsewhere(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    """Another process on the same files: its projector is the one that projects."""
+    other = build_services(settings, clock)
+    yield other
+    other.close()
+
+
+def raised(http: httpx.Client, tokens: Any) -> dict[str, Any]:
+    answer = http.post("/api/v1/calls", headers=tokens.headers("grid_worker", GRID), json=RAISE)
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def in_flight(served: Served, n: int) -> None:
+    until(lambda: served.in_flight() == n, f"{n} requests inside the server, unanswered")
+
+
+def problem_of(answer: tuple[int, dict[str, str], Any], status: int, kind: str) -> dict[str, Any]:
+    got, headers, body = answer
+    assert got == status, body
+    assert headers["content-type"].startswith("application/problem+json")
+    assert body["type"] == f"/problems/{kind}"
+    return dict(body)
+
+
+@pytest.mark.parametrize("settings", [{"principal_waiters": 100}], indirect=True)
+def test_sixty_waiting_reads_hold_no_thread_and_the_rest_of_the_server_answers_meanwhile(
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+) -> None:
+    """60 read-your-writes waits from one token (the attack of issue 10, allowed here by a high
+    cap): /healthz, reads of the same token and of others are all answered while every one of
+    the 60 still waits; when the other process has projected, all 60 are answered."""
+    call = raised(http, tokens)
+    grid = tokens.headers("grid_worker", GRID)
+    path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
+    waits = [Pending(base_url, path, grid) for _ in range(60)]
+    in_flight(served, 60)
+
+    assert http.get("/healthz").status_code == 200
+    assert http.get(f"/api/v1/calls/{call['id']}", headers=grid).status_code == 200
+    assert http.get("/api/v1/ledger", headers=tokens.headers("street", STREET)).status_code == 200
+    assert not any(w.answered() for w in waits), "a wait ended before the read models moved"
+
+    elsewhere.projector.catch_up()
+    for w in waits:
+        status, _, body = w.answer()
+        assert status == 200, body
+        assert body["position"] >= call["position"]
+
+
+def test_a_position_beyond_the_head_is_refused_at_once_naming_the_head(
+    http: httpx.Client, tokens: Any
+) -> None:
+    """No write was answered with it, so no wait can bring it: 422 now, not 503 after 5 s."""
+    call = raised(http, tokens)
+    head = call["position"]
+    for path in (f"/api/v1/calls/{call['id']}/possible-duplicates", "/api/v1/ledger"):
+        answer = http.get(path, params={"min_position": head + 1}, headers=tokens.headers("street", STREET))
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["type"] == "/problems/position-beyond-head"
+        assert problem["errors"] == [{"field": "min_position", "message": problem["detail"]}]
+        assert f"({head})" in problem["detail"]
+
+
+@pytest.mark.parametrize("settings", [{"principal_waiters": 3}], indirect=True)
+def test_a_principal_beyond_its_waiters_is_answered_429_at_once(
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+) -> None:
+    call = raised(http, tokens)
+    grid = tokens.headers("grid_worker", GRID)
+    path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
+    waits = [Pending(base_url, path, grid) for _ in range(3)]
+    in_flight(served, 3)
+
+    one_too_many = Pending(base_url, path, grid)
+    problem = problem_of(one_too_many.answer(), 429, "too-many-requests")
+    assert "at most 3" in problem["detail"]
+    assert int(one_too_many.answer()[1]["retry-after"]) >= 1
+    others = Pending(base_url, path, tokens.headers("community", COMMUNITY))  # another principal
+    in_flight(served, 4)
+    assert not any(w.answered() for w in [*waits, others])
+
+    elsewhere.projector.catch_up()
+    assert [w.answer()[0] for w in [*waits, others]] == [200] * 4
+    again = http.get(path, headers=grid)  # the cap is of waits at once, not a ration
+    assert again.status_code == 200, again.text
+
+
+@pytest.mark.parametrize("settings", [{"principal_waiters": 2}], indirect=True)
+def test_long_polls_hold_no_thread_and_a_principal_has_only_a_few(
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+) -> None:
+    """A department's long-polls wait in the event loop within the same cap, and are answered
+    when the other process projects the dispatch that gives them work."""
+    cg = tokens.headers("department", "CG")
+    path = "/api/v1/departments/CG/work-orders?status=dispatched&wait=20"
+    polls = [Pending(base_url, path, cg) for _ in range(2)]
+    in_flight(served, 2)
+    problem_of(Pending(base_url, path, cg).answer(), 429, "too-many-requests")
+    assert http.get("/healthz").status_code == 200
+
+    call = raised(http, tokens)
+    street = tokens.headers("street", STREET)
+    for action, body in [
+        ("escalate", {"reason": "需要街道协调"}),
+        ("acknowledge", {}),
+        ("dispatch", {"lead_department": "CG", "instructions": "请现场核查"}),
+    ]:
+        who = tokens.headers("community", COMMUNITY) if action == "escalate" else street
+        answer = http.post(f"/api/v1/calls/{call['id']}/{action}", headers=who, json=body)
+        assert answer.status_code == 200, answer.text
+    assert not any(p.answered() for p in polls)
+
+    elsewhere.projector.catch_up()
+    for p in polls:
+        status, _, page = p.answer()
+        assert status == 200 and [o["call_id"] for o in page["data"]] == [call["id"]]
+
+
+@pytest.mark.parametrize("settings", [{"principal_expensive_reads": 2}], indirect=True)
+def test_a_principal_has_only_a_few_expensive_reads_at_once(
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+) -> None:
+    """Two score exports of one auditor are in flight (waiting for the read models); a third
+    expensive read of theirs is 429 at once, while a cheap one, and anyone else's, are not."""
+    call = raised(http, tokens)
+    auditor = tokens.headers("auditor", DISTRICT)
+    export = f"/api/v1/exports/scores?min_position={call['position']}"
+    exports = [Pending(base_url, export, auditor) for _ in range(2)]
+    in_flight(served, 2)
+
+    for path in ("/api/v1/events", "/api/v1/dashboards/sla", "/api/v1/calls", export):
+        problem_of(Pending(base_url, path, auditor).answer(), 429, "too-many-requests")
+    assert http.get("/api/v1/audit/checkpoints", headers=auditor).status_code == 200
+    supervisor = http.get("/api/v1/dashboards/sla", headers=tokens.headers("supervisor", DISTRICT))
+    assert supervisor.status_code == 200, supervisor.text
+    assert not any(e.answered() for e in exports)
+
+    elsewhere.projector.catch_up()
+    assert [e.answer()[0] for e in exports] == [200, 200]
+    assert http.get("/api/v1/events", headers=auditor).status_code == 200
