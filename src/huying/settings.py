@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # this many bytes as uploaded.
     attachments_dir: Path | None = None
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # ... and unpacks into at most this many pixels (a JPEG above it is decoded at 1/2, 1/4 or 1/8,
+    # anything else refused); at most N photos are decoded at once, an upload waiting at most this
+    # long for a decoder (then 503). A decode holds about two copies of its pixels, 4 bytes each.
+    max_photo_pixels: int = Field(default=16_777_216, ge=10_000, le=200_000_000)
+    photo_decoders: int = Field(default=2, ge=1, le=64)
+    photo_decode_wait_seconds: float = Field(default=10.0, ge=0, le=300)
     # 离线采集: a device's capture time (occurred_at) may be at most this old when the call arrives.
     max_capture_age_days: int = Field(default=7, ge=0, le=3650)
     # 重复提示: open calls of the same item within this distance (or in the same grid), raised in

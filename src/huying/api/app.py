@@ -32,7 +32,7 @@ from huying.api.routers import (
     work_orders,
 )
 from huying.bootstrap import Services, build_services
-from huying.services.attachments import AttachmentRefused, AttachmentStore
+from huying.services.attachments import AttachmentRefused, AttachmentStore, Decoders
 from huying.settings import Settings
 
 DESCRIPTION = """\
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         built.watchdog.stop()
         built.projector.stop()
         built.chain.stop()
+        app.state.attachment_store.decoders.close()
         if services is None:  # we built them, we close them
             built.close()
 
@@ -109,5 +110,9 @@ def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
     assert settings.attachments_dir is not None  # filled in by Settings
     built.app.max_capture_age = timedelta(days=settings.max_capture_age_days)
     app.state.attachment_store = AttachmentStore(
-        settings.attachments_dir, built.app.attachments, settings.max_attachment_bytes
+        settings.attachments_dir,
+        built.app.attachments,
+        settings.max_attachment_bytes,
+        settings.max_photo_pixels,
+        Decoders(settings.photo_decoders, settings.photo_decode_wait_seconds),
     )

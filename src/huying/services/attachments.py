@@ -6,19 +6,29 @@ GPS, no camera make or model, no XMP, no embedded thumbnail — a photo must not
 reporter lives. What is kept is content-addressed (sha256 of the stored bytes): the same photo
 uploaded twice is stored once, under one id. Who may read one is the application's business
 (``HuyingApplication.attachment_for``); this module keeps the bytes and the index.
+
+Decoding is what costs memory: a 0.19 MB PNG of 7000×7000 unpacks into 150–200 MB per copy of
+its pixels. So each photo has a pixel budget, judged from its header before a pixel is decoded (a
+JPEG above it is decoded at 1/2, 1/4 or 1/8 of its size, which its format allows at no cost;
+any other format is refused), and only a few photos are decoded at once (``Decoders``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import math
 import os
 import struct
 import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid5
 
 from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
@@ -30,9 +40,10 @@ from huying.db import attachment_refs, attachment_uploads, attachments
 from huying.domain.errors import CallNotFound, DomainError, InvalidCommand
 from huying.domain.principal import Principal
 
+T = TypeVar("T")
 _ID_NAMESPACE = UUID("0b6f3f4e-2d0c-4c8e-8a57-5e3c1a9d2f60")
-MAX_PIXELS = 50_000_000  # a 10 MiB file can unpack into gigabytes; phones stay well under this
 THUMB_EDGE = 320
+_JPEG_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can reduce to while decoding (DCT scaling)
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
 
 
@@ -41,6 +52,7 @@ class AttachmentRefused(DomainError):
 
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Upload refused"
+    retry_after: ClassVar[int | None] = None
 
 
 class UnsupportedMedia(AttachmentRefused):
@@ -57,6 +69,28 @@ class AttachmentTooLarge(AttachmentRefused):
     kind = "payload-too-large"
     status = 413
     title = "Payload too large"
+
+
+class DecodersBusy(AttachmentRefused):
+    """Every photo decoder stayed busy for the whole wait (503, retry after a moment)."""
+
+    kind = "decoders-busy"
+    status = 503
+    title = "Service busy"
+    retry_after = 2
+
+
+class TooManyPixels(InvalidCommand):
+    """A photo of more pixels than one upload may unpack into (422, naming the file)."""
+
+    kind = "too-many-pixels"
+
+    def __init__(self, width: int, height: int, budget: int) -> None:
+        super().__init__(
+            "file",
+            f"{width}×{height} is {width * height} pixels; a photo may have at most {budget} "
+            "(send it at a lower resolution)",
+        )
 
 
 class AttachmentNotFound(CallNotFound):
@@ -124,13 +158,45 @@ class Cleaned:
     height: int
 
 
-def clean(data: bytes, kind: Kind) -> Cleaned:
-    """Decode, apply the orientation, keep only the pixels (in sRGB), encode again."""
-    source = _decode(data, kind)
+def clean(data: bytes, kind: Kind, max_pixels: int) -> Cleaned:
+    """Decode (within the pixel budget), apply the orientation, keep only the pixels (in sRGB),
+    encode again."""
+    source = _decode(data, kind, max_pixels)
+    encoding = _encoding(source, kind, data)
     pixels = _pixels_only(_upright(source), kind)
+    del source  # the decoded copy goes before the encoders make theirs
     out = io.BytesIO()
-    pixels.save(out, kind.pil_format, **_encoding(source, kind, data))
+    pixels.save(out, kind.pil_format, **encoding)
     return Cleaned(out.getvalue(), _thumbnail(pixels), pixels.width, pixels.height)
+
+
+class Decoders:
+    """At most ``n`` photos decoded at once, whatever is uploaded, each on one of ``n`` threads
+    of its own: a decode holds a few hundred MB while it runs, and memory a thread's allocator
+    arena once held tends to stay with the process, so only these few threads ever hold it. An
+    upload waits at most ``wait`` seconds for a decoder, then 503."""
+
+    def __init__(self, n: int, wait: float) -> None:
+        self._free = threading.BoundedSemaphore(n)
+        self._threads = ThreadPoolExecutor(max_workers=n, thread_name_prefix="huying-photo")
+        self.n = n
+        self.wait = wait
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()`` on a decoder thread; DecodersBusy if none frees up within ``wait``."""
+        if not self._free.acquire(timeout=self.wait):
+            raise DecodersBusy(f"all {self.n} photo decoders are busy; retry in a moment")
+
+        def decoding() -> T:
+            try:
+                return work()
+            finally:
+                self._free.release()
+
+        return self._threads.submit(decoding).result()
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 # Hostile bytes fail a decoder in many ways; every one of them means "not an image we take".
@@ -146,11 +212,10 @@ _UNREADABLE = (
 )
 
 
-def _decode(data: bytes, kind: Kind) -> Image.Image:
+def _decode(data: bytes, kind: Kind, max_pixels: int) -> Image.Image:
     try:
         source = Image.open(io.BytesIO(data), formats=[kind.pil_format])
-        if source.width * source.height > MAX_PIXELS:
-            raise InvalidCommand("file", f"{source.width}×{source.height} pixels is more than {MAX_PIXELS}")
+        _within_budget(source, max_pixels)
         source.load()
     except Image.DecompressionBombError as e:
         raise InvalidCommand("file", str(e)) from None
@@ -159,12 +224,27 @@ def _decode(data: bytes, kind: Kind) -> Image.Image:
     return source
 
 
+def _within_budget(image: Image.Image, max_pixels: int) -> None:
+    """Judged from the header, before decoding: a JPEG over the budget is decoded reduced by
+    the least of 1/2, 1/4, 1/8 that brings it within; anything else over it is refused."""
+    width, height = image.size
+    if width * height <= max_pixels:
+        return
+    if isinstance(image, JpegImagePlugin.JpegImageFile):
+        for scale in _JPEG_SCALES[1:]:
+            size = (math.ceil(width / scale), math.ceil(height / scale))
+            if size[0] * size[1] <= max_pixels:
+                image.draft(image.mode, size)
+                return
+    raise TooManyPixels(width, height, max_pixels)
+
+
 def _upright(image: Image.Image) -> Image.Image:
-    """Turned as the camera's orientation tag says, so the tag can go with the rest."""
-    try:
-        return ImageOps.exif_transpose(image)
-    except _UNREADABLE:
-        return image  # an unreadable tag: keep the photo as shot
+    """Turned as the camera's orientation tag says, so the tag can go with the rest (in place:
+    no second copy of the pixels)."""
+    with contextlib.suppress(*_UNREADABLE):  # an unreadable tag: keep the photo as shot
+        ImageOps.exif_transpose(image, in_place=True)
+    return image
 
 
 def _pixels_only(image: Image.Image, kind: Kind) -> Image.Image:
@@ -181,7 +261,9 @@ def _pixels_only(image: Image.Image, kind: Kind) -> Image.Image:
     icc = image.info.get("icc_profile")
     if icc and image.mode in ("RGB", "RGBA"):
         image = _to_srgb(image, icc)
-    return Image.frombytes(image.mode, image.size, image.tobytes())
+    fresh = Image.new(image.mode, image.size)  # pixels pasted in: one copy, no bytes between
+    fresh.paste(image)
+    return fresh
 
 
 def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
@@ -222,7 +304,10 @@ def _webp_lossless(data: bytes) -> bool:
 
 
 def _thumbnail(pixels: Image.Image) -> bytes:
-    small = pixels.copy()
+    # Reduced by a whole factor straight from the pixels (box averages: no full-size copy, which
+    # thumbnail() would make, twice for RGBA), then resampled to at most THUMB_EDGE a side.
+    factor = max(1, max(pixels.size) // (THUMB_EDGE * 2))
+    small = pixels.reduce(factor) if factor > 1 else pixels.copy()
     small.thumbnail((THUMB_EDGE, THUMB_EDGE))
     if small.mode not in ("RGB", "L"):
         rgba = small.convert("RGBA")
@@ -291,10 +376,19 @@ class AttachmentIndex:
 class AttachmentStore:
     """Stores cleaned photos under ``directory``, named by the sha256 of what is stored."""
 
-    def __init__(self, directory: Path, index: AttachmentIndex, max_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        index: AttachmentIndex,
+        max_bytes: int,
+        max_pixels: int,
+        decoders: Decoders,
+    ) -> None:
         self.directory = directory
         self.index = index
         self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.decoders = decoders
         self.heic = heic_readable()
 
     def put(self, data: bytes, uploader: Principal) -> Attachment:
@@ -305,7 +399,7 @@ class AttachmentStore:
         if kind is None or (kind is HEIC and not self.heic):
             accepted = "JPEG, PNG, WebP" + (" or HEIC" if self.heic else "")
             raise UnsupportedMedia(f"not a {accepted} image (judged by its bytes, not its name or header)")
-        cleaned = clean(data, kind)
+        cleaned = self.decoders.run(lambda: clean(data, kind, self.max_pixels))
         sha = hashlib.sha256(cleaned.data).hexdigest()
         attachment = Attachment(
             id=str(uuid5(_ID_NAMESPACE, sha)),
