@@ -40,6 +40,7 @@ def free_port() -> int:
 class Served:
     base_url: str
     server: uvicorn.Server
+    app: FastAPI
 
     def in_flight(self) -> int:
         """Requests inside the app, not yet answered."""
@@ -69,7 +70,7 @@ def serve_in_thread(app: FastAPI, settings: Settings, request: pytest.FixtureReq
     request.addfinalizer(shut_down)
     for _ in range(START_POLLS):
         if server.started:
-            return Served(f"http://127.0.0.1:{port}", server)
+            return Served(f"http://127.0.0.1:{port}", server, app)
         if not thread.is_alive():
             pytest.fail("uvicorn exited during start-up")
         time.sleep(POLL_INTERVAL)
@@ -86,13 +87,15 @@ def until(condition: Callable[[], bool], what: str, patience: float = PATIENCE) 
 
 
 class Pending:
-    """A GET sent on a connection of its own; its answer is read only when asked for."""
+    """A request sent on a connection of its own; its answer is read only when asked for."""
 
-    def __init__(self, base_url: str, path: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, base_url: str, path: str, headers: dict[str, str], method: str = "GET", body: bytes = b""
+    ) -> None:
         url = urlsplit(base_url)
         self.path = path
         self._conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=PATIENCE)
-        self._conn.request("GET", path, headers=headers)
+        self._conn.request(method, path, body=body or None, headers=headers)
         self._answer: tuple[int, dict[str, str], Any] | None = None
 
     def answered(self) -> bool:

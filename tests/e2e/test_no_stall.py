@@ -11,11 +11,14 @@ how long anything took.
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
@@ -204,3 +207,59 @@ def test_a_principal_has_only_a_few_expensive_reads_at_once(
     elsewhere.projector.catch_up()
     assert [e.answer()[0] for e in exports] == [200, 200]
     assert http.get("/api/v1/events", headers=auditor).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {
+            "principal_concurrency": 2,
+            "principal_queue": 1,
+            "photo_decoders": 1,
+            "photo_decode_wait_seconds": 30,
+        }
+    ],
+    indirect=True,
+)
+def test_a_principal_runs_only_its_share_of_requests_at_once_the_rest_wait_their_turn(
+    http: httpx.Client, base_url: str, served: Served, tokens: Any
+) -> None:
+    """Two uploads of one grid worker are held up (the only photo decoder is busy): its next
+    request waits its turn without a thread, the one after that is 429, others are served; once
+    the decoder frees, all of the grid worker's requests are answered."""
+    call = raised(http, tokens)
+    grid = tokens.headers("grid_worker", GRID)
+    decoders = served.app.state.attachment_store.decoders
+    busy_with, started = threading.Event(), threading.Event()
+
+    def another_decode() -> None:
+        started.set()
+        busy_with.wait(30)
+
+    other = threading.Thread(target=decoders.run, args=(another_decode,))
+    other.start()
+    try:
+        assert started.wait(30)
+        photo = httpx.Request(
+            "POST", f"{base_url}/api/v1/attachments", files={"file": ("a.png", png(), "image/png")}
+        )
+        headers = {**grid, "Content-Type": photo.headers["Content-Type"]}
+        uploads = [Pending(base_url, "/api/v1/attachments", headers, "POST", photo.read()) for _ in range(2)]
+        in_flight(served, 2)
+        its_turn = Pending(base_url, f"/api/v1/calls/{call['id']}", grid)
+        in_flight(served, 3)
+        problem_of(Pending(base_url, f"/api/v1/calls/{call['id']}", grid).answer(), 429, "too-many-requests")
+        community = http.get(f"/api/v1/calls/{call['id']}", headers=tokens.headers("community", COMMUNITY))
+        assert community.status_code == 200
+        assert not any(p.answered() for p in [*uploads, its_turn])
+    finally:
+        busy_with.set()
+        other.join(timeout=30)
+    assert [u.answer()[0] for u in uploads] == [201, 201]
+    assert its_turn.answer()[0] == 200
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.linear_gradient("L").save(out, "PNG")
+    return out.getvalue()
