@@ -113,15 +113,21 @@ class Refuse(Forward):
         status: int,
         headers: dict[str, str] | None = None,
         match: Callable[[httpx.Request], bool] = lambda r: True,
+        problem: str | None = None,
     ) -> None:
         super().__init__()
         self.n, self.status, self.headers, self.match = n, status, headers or {}, match
+        self.problem = problem  # the answer's problem type, or a plain-text "busy"
         self.refused = 0
 
     def forward(self, request: httpx.Request) -> httpx.Response:
         if self.refused < self.n and self.match(request):
             self.refused += 1
-            return httpx.Response(self.status, headers=self.headers, text="busy", request=request)
+            if self.problem is None:
+                return httpx.Response(self.status, headers=self.headers, text="busy", request=request)
+            body = {"type": self.problem, "title": "Refused", "status": self.status, "detail": "made up"}
+            headers = {**self.headers, "Content-Type": "application/problem+json"}
+            return httpx.Response(self.status, headers=headers, json=body, request=request)
         return self.inner.handle_request(request)
 
 
@@ -360,6 +366,22 @@ def test_retry_after_is_honoured(driver: Driver, department: MakeClient) -> None
     assert state.order_status(c.order_id(1)) == "signed"
     first, retry = transport.posts()
     assert first.headers["Idempotency-Key"] == retry.headers["Idempotency-Key"]
+
+
+def test_a_409_concurrent_modification_is_retried_not_taken_for_already_done(
+    driver: Driver, department: MakeClient
+) -> None:
+    """The call was busy and nothing was done (issue 10): the same request again, same key."""
+    c = driver.drive("dispatched")
+    busy = "/problems/concurrent-modification"
+    transport = Refuse(2, 409, match=is_post("sign"), problem=busy)
+    sleeps = Sleeps()
+    state = department("CG", transport=transport, sleep=sleeps).sign(c.order_id(1))
+    assert state.order_status(c.order_id(1)) == "signed"
+    assert len(sleeps) == 2
+    keys = {r.headers["Idempotency-Key"] for r in transport.posts()}
+    assert len(transport.posts()) == 3 and len(keys) == 1
+    assert types(driver, c.id).count("WorkOrderSigned") == 1
 
 
 def test_retries_run_out(base_url: str, department: MakeClient) -> None:
