@@ -23,6 +23,7 @@ from PIL import Image
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
+from huying.domain.principal import Principal, Role
 from huying.settings import Settings
 
 from .inprocess import Pending, Served, serve_in_thread, until
@@ -82,6 +83,13 @@ def in_flight(served: Served, n: int) -> None:
     until(lambda: served.in_flight() == n, f"{n} requests inside the server, unanswered")
 
 
+def waiting(served: Served, n: int) -> None:
+    """Until ``n`` requests wait for the read models (each past its admission and its waiter
+    slot: what the test does next can count on it)."""
+    progress = served.app.state.services.projector.progress
+    until(lambda: progress.waiting == n, f"{n} requests waiting for the read models")
+
+
 def problem_of(answer: tuple[int, dict[str, str], Any], status: int, kind: str) -> dict[str, Any]:
     got, headers, body = answer
     assert got == status, body
@@ -138,14 +146,14 @@ def test_a_principal_beyond_its_waiters_is_answered_429_at_once(
     grid = tokens.headers("grid_worker", GRID)
     path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
     waits = [Pending(base_url, path, grid) for _ in range(3)]
-    in_flight(served, 3)
+    waiting(served, 3)
 
     one_too_many = Pending(base_url, path, grid)
     problem = problem_of(one_too_many.answer(), 429, "too-many-requests")
     assert "at most 3" in problem["detail"]
     assert int(one_too_many.answer()[1]["retry-after"]) >= 1
     others = Pending(base_url, path, tokens.headers("community", COMMUNITY))  # another principal
-    in_flight(served, 4)
+    waiting(served, 4)
     assert not any(w.answered() for w in [*waits, others])
 
     elsewhere.projector.catch_up()
@@ -163,7 +171,7 @@ def test_long_polls_hold_no_thread_and_a_principal_has_only_a_few(
     cg = tokens.headers("department", "CG")
     path = "/api/v1/departments/CG/work-orders?status=dispatched&wait=20"
     polls = [Pending(base_url, path, cg) for _ in range(2)]
-    in_flight(served, 2)
+    waiting(served, 2)
     problem_of(Pending(base_url, path, cg).answer(), 429, "too-many-requests")
     assert http.get("/healthz").status_code == 200
 
@@ -195,7 +203,7 @@ def test_a_principal_has_only_a_few_expensive_reads_at_once(
     auditor = tokens.headers("auditor", DISTRICT)
     export = f"/api/v1/exports/scores?min_position={call['position']}"
     exports = [Pending(base_url, export, auditor) for _ in range(2)]
-    in_flight(served, 2)
+    waiting(served, 2)
 
     for path in ("/api/v1/events", "/api/v1/dashboards/sla", "/api/v1/calls", export):
         problem_of(Pending(base_url, path, auditor).answer(), 429, "too-many-requests")
@@ -245,9 +253,10 @@ def test_a_principal_runs_only_its_share_of_requests_at_once_the_rest_wait_their
         )
         headers = {**grid, "Content-Type": photo.headers["Content-Type"]}
         uploads = [Pending(base_url, "/api/v1/attachments", headers, "POST", photo.read()) for _ in range(2)]
-        in_flight(served, 2)
+        share, who = served.app.state.limits.share, Principal(Role.GRID_WORKER, GRID)
+        until(lambda: share.held(who) == 2, "both uploads running, waiting for the decoder")
         its_turn = Pending(base_url, f"/api/v1/calls/{call['id']}", grid)
-        in_flight(served, 3)
+        until(lambda: share.queued(who) == 1, "the next request waiting its turn")
         problem_of(Pending(base_url, f"/api/v1/calls/{call['id']}", grid).answer(), 429, "too-many-requests")
         community = http.get(f"/api/v1/calls/{call['id']}", headers=tokens.headers("community", COMMUNITY))
         assert community.status_code == 200
@@ -263,3 +272,21 @@ def png() -> bytes:
     out = io.BytesIO()
     Image.linear_gradient("L").save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.mark.parametrize("settings", [{"principal_concurrency": 1, "principal_queue": 0}], indirect=True)
+def test_a_waiting_read_leaves_its_principal_share_to_its_other_requests(
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+) -> None:
+    """A share of one request at a time, no queue: while one read waits for the read models,
+    the same token's next request still runs, and the waiting read is answered afterwards."""
+    call = raised(http, tokens)
+    grid = tokens.headers("grid_worker", GRID)
+    path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
+    read = Pending(base_url, path, grid)
+    waiting(served, 1)
+
+    assert http.get(f"/api/v1/calls/{call['id']}", headers=grid).status_code == 200
+    assert not read.answered()
+    elsewhere.projector.catch_up()
+    assert read.answer()[0] == 200

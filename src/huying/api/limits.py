@@ -75,6 +75,9 @@ class Lane:
     def held(self, who: Hashable) -> int:
         return self._held.get(who, 0)
 
+    def queued(self, who: Hashable) -> int:
+        return len(self._queued.get(who, ()))
+
     async def acquire(self, who: Hashable) -> None:
         with self._lock:
             held = self._held.get(who, 0)
@@ -146,18 +149,23 @@ class Ticket:
     share: Lane
     who: Hashable
     expensive: Lane | None = None
+    in_share: bool = True
 
     @asynccontextmanager
     async def stepped_aside(self) -> AsyncIterator[None]:
-        """While a request waits (holding no thread), its share goes to the principal's others."""
+        """While a request waits (holding no thread), its share goes to the principal's others;
+        afterwards it waits its turn again (429 if even the queue is full)."""
         self.share.release(self.who)
+        self.in_share = False
         try:
             yield
         finally:
             await self.share.acquire(self.who)
+            self.in_share = True
 
     def leave(self) -> None:
-        self.share.release(self.who)
+        if self.in_share:
+            self.share.release(self.who)
         if self.expensive is not None:
             self.expensive.release(self.who)
 
