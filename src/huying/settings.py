@@ -67,11 +67,13 @@ class Settings(BaseSettings):
     # requests running (more wait their turn, up to the queue; beyond it 429), expensive reads
     # and waits for the read models (beyond them 429 at once); failed authentications per
     # client address per minute (beyond them 429 + Retry-After instead of 401).
-    principal_concurrency: int = Field(default=8, ge=1, le=1000)
+    principal_concurrency: int = Field(default=4, ge=1, le=1000)
     principal_queue: int = Field(default=64, ge=0, le=100_000)
     principal_expensive_reads: int = Field(default=2, ge=1, le=1000)
     principal_waiters: int = Field(default=8, ge=1, le=10_000)
     auth_failures_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    # Token lookups of one client address at once (more wait their turn, up to the queue).
+    client_token_checks: int = Field(default=2, ge=1, le=1000)
     # Connections of `huying serve` (api/connection.py): idle before a request, a request head
     # complete, a request body complete (this long plus one second per N bytes) — else closed.
     keepalive_seconds: float = Field(default=5.0, gt=0, le=3600)

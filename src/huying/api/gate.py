@@ -1,5 +1,6 @@
 """The ASGI gate in front of every route: bearer auth first (401 before anything else, even a
-malformed body; 429 instead once a client address has failed too often), then the principal's
+malformed body; 429 instead once a client address has failed too often, or has too many tokens
+being checked at once), then the principal's
 admission (``limits.py``: its share of running requests, its expensive reads), then the
 body-size limit (413): 64 KiB for JSON, larger on the few paths that take uploads
 (``max_upload_bytes``). The token lookup runs in a worker thread, so a slow database never
@@ -41,11 +42,11 @@ class Gate:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self._pass(scope, receive, send)
             return
-        principal = await self._principal(scope)
-        if principal is None:
-            await self._unauthorized(scope, receive, send)
-            return
         try:
+            principal = await self._principal(scope)
+            if principal is None:
+                await self._unauthorized(scope, receive, send)
+                return
             ticket = await self.limits.admit(principal, scope["method"], scope["path"])
         except Busy as e:
             await too_many(e)(scope, receive, send)
@@ -77,13 +78,13 @@ class Gate:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token.strip():
-                    return await anyio.to_thread.run_sync(self.authenticate, token.strip())
+                    async with self.limits.token_checks.slot(_address(scope)):
+                        return await anyio.to_thread.run_sync(self.authenticate, token.strip())
                 return None
         return None
 
     async def _unauthorized(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        wait = self.limits.auth_failures.spend(client[0] if client else "")
+        wait = self.limits.auth_failures.spend(_address(scope))
         if wait is not None:
             detail = "too many requests without a valid token from this address"
             await too_many(Busy(detail, retry_after=wait))(scope, receive, send)
@@ -95,6 +96,11 @@ class Gate:
             "a valid bearer token is required (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )(scope, receive, send)
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 class _ClientGone(Exception):

@@ -8,6 +8,9 @@ going at once.
   ledger): at most ``principal_expensive_reads`` of one principal at once; one more is 429.
 - **Waiters** (``min_position`` and long-polls): at most ``principal_waiters`` of one principal
   at once; one more is 429 at once instead of waiting.
+- **Token checks** per client address: at most ``client_token_checks`` at once (each is a
+  database lookup in a worker thread); more wait their turn, up to ``principal_queue``; beyond
+  that, 429 — before any lookup.
 - **Failed authentication** per client address: a bucket of ``auth_failures_per_minute``
   refilled at that rate; once empty, a request without a valid token gets 429 and
   ``Retry-After`` instead of 401. Requests with a valid token are never counted nor refused.
@@ -88,7 +91,7 @@ class Lane:
             if len(line) >= self.queue:
                 if not line:
                     del self._queued[who]
-                raise Busy(f"at most {self.capacity} {self.what} of one principal at a time; retry shortly")
+                raise Busy(self._refusal())
             turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             line.append(turn)
         try:
@@ -115,6 +118,10 @@ class Lane:
                 self._held[who] = held
             else:
                 del self._held[who]
+
+    def _refusal(self) -> str:
+        waiting = f", and {self.queue} waiting their turn" if self.queue else ""
+        return f"at most {self.capacity} {self.what} at a time{waiting}; retry shortly"
 
     def _leave(self, who: Hashable, turn: asyncio.Future[None]) -> bool:
         """Takes a turn out of line; False if it was already handed a slot."""
@@ -201,13 +208,19 @@ class Limits:
     """The lanes of one app, built from Settings."""
 
     def __init__(self, settings: Settings) -> None:
-        self.share = Lane("running requests", settings.principal_concurrency, settings.principal_queue)
+        self.share = Lane(
+            "running requests of one principal", settings.principal_concurrency, settings.principal_queue
+        )
         self.expensive = Lane(
-            "expensive reads (exports, feed, dashboards, scores, verify, search, ledger)",
+            "expensive reads of one principal (exports, feed, dashboards, scores, verify, search, ledger)",
             settings.principal_expensive_reads,
         )
         self.waiters = Lane(
-            "waits for the read models (min_position, long-polls)", settings.principal_waiters
+            "waits for the read models of one principal (min_position, long-polls)",
+            settings.principal_waiters,
+        )
+        self.token_checks = Lane(
+            "token checks from one address", settings.client_token_checks, settings.principal_queue
         )
         self.auth_failures = FailureBudget(settings.auth_failures_per_minute)
 
