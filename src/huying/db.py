@@ -4,7 +4,7 @@ their schema; the event store's own tables belong to the eventsourcing library."
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -20,6 +20,9 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+
+if TYPE_CHECKING:
+    from huying.settings import Settings
 
 metadata = MetaData()
 
@@ -76,6 +79,34 @@ reporter_contacts = Table(
     Column("erased_at", UtcDateTime(), nullable=True),
     # 个人信息删除: who erased it ("role:unit"), kept for accountability; the contact itself is gone.
     Column("erased_by", String(100), nullable=True),
+    # How name_enc and phone_enc were sealed: "record" — under the record's own key in
+    # reporter_keys (crypto-shredding); "master" — a Fernet token under the master key itself, as
+    # before record keys existed (`huying keys rotate` re-seals those).
+    Column("sealing", String(16), nullable=False, server_default="master"),
+)
+
+# Each contact's own data key, wrapped by a master key (services/record_keys.py). On SQLite they
+# live in a file of their own (HUYING_KEYS_URL) and this table in the main database stays empty.
+reporter_keys = Table(
+    "reporter_keys",
+    metadata,
+    Column("ref", String(36), primary_key=True),
+    Column("master_key_id", String(16), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Who was shown a reporter's contact in full, when, on which call, and which details: an
+# auditor reads it (GET /api/v1/audit/contact-access). Never the details themselves.
+contact_access = Table(
+    "contact_access",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("call_id", String(36), nullable=False),
+    Column("shown", String(32), nullable=False),  # "name,phone"
 )
 
 # 随手拍: photos, stored content-addressed on disk with their EXIF/GPS stripped; one row each.
@@ -120,20 +151,33 @@ leases = Table(
 )
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per process; SQLite gets WAL and a busy timeout so readers never block."""
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False
-        )
+# The event store's tables belong to the eventsourcing library, never to Alembic: SQLite's
+# recorder names them ``stored_events``…, PostgreSQL's after the application (``huying_events``…).
+LIBRARY_TABLES = frozenset(
+    {"stored_events", "snapshots", "tracking", "notification_tracking"}
+    | {f"huying_{purpose}" for purpose in ("events", "snapshots", "tracking")}
+)
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+def make_engine(settings: Settings) -> Engine:
+    """One engine per process for ``settings.database_url``: SQLite gets WAL and a busy timeout
+    so readers never block; PostgreSQL a sized pool and server-side timeouts (``huying.postgres``)."""
+    if settings.on_postgres:
+        from huying.postgres import make_postgres_engine
+
+        return make_postgres_engine(settings)
+    return sqlite_engine(settings.database_url)
+
+
+def sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine

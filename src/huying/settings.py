@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,12 +17,33 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore")
 
     data_dir: Path = Path("./var")
+    # Read models and service tables (SQLAlchemy): ``sqlite:///…`` (default, under data_dir) or
+    # ``postgresql+psycopg://user:password@host:port/dbname``. The event store defaults to the
+    # same PostgreSQL database (the library's own ``eventsourcing.postgres`` recorder).
     database_url: str = ""
     events_url: str = ""
+    # PostgreSQL: the schema every table lives in, the event store's too (one per district or
+    # deployment); created when missing. Empty: ``public``.
+    database_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # PostgreSQL: connections per process, for the read models and for the event store each.
+    database_pool_size: int = Field(default=5, ge=1, le=1000)
+    database_max_overflow: int = Field(default=5, ge=0, le=1000)
+    # Nothing waits forever: for a connection (pool or server), for a lock, for one statement,
+    # nor holds a transaction open while doing nothing (seconds).
+    database_connect_timeout: int = Field(default=10, ge=1, le=3600)
+    database_lock_timeout: int = Field(default=10, ge=1, le=3600)
+    database_statement_timeout: int = Field(default=60, ge=1, le=86_400)
+    database_idle_in_transaction_timeout: int = Field(default=60, ge=1, le=86_400)
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = False
     secret_key: str = ""
+    # Earlier master keys, comma-separated: they still unwrap reporter record keys wrapped under
+    # them, until `huying keys rotate` re-wraps those under HUYING_SECRET_KEY (then retire them).
+    old_secret_keys: str = ""
+    # Where reporter record keys live (crypto-shredding). SQLite: a sibling file of their own,
+    # default `<name>.keys.db`; PostgreSQL: the same database unless set.
+    keys_url: str = ""
     calendar_file: Path | None = None
     # 工作时间: the working periods of a working day, Asia/Shanghai.
     working_hours: str = "08:30-12:00,14:00-17:30"
@@ -93,8 +113,22 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'huying.db'}"
         if not self.events_url:
-            self.events_url = _sibling_events_url(self.database_url)
+            self.events_url = _sibling_url(self.database_url, "events")
+        if not self.keys_url:
+            self.keys_url = _sibling_url(self.database_url, "keys")
         return self
+
+    @model_validator(mode="after")
+    def _schema_is_for_postgres(self) -> Settings:
+        if self.database_schema and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "database_schema is for PostgreSQL; SQLite keeps each deployment in its data_dir"
+            )
+        return self
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
 
     @model_validator(mode="after")
     def _fill_attachments_dir(self) -> Settings:
@@ -129,6 +163,13 @@ class Settings(BaseSettings):
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 
+    def master_secrets(self) -> list[str]:
+        """The key ring's secrets, newest first: HUYING_SECRET_KEY, then HUYING_OLD_SECRET_KEYS."""
+        return [
+            self.resolved_secret_key(),
+            *(k.strip() for k in self.old_secret_keys.split(",") if k.strip()),
+        ]
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's settings, built here and passed explicitly."""
         url = self.events_url
@@ -141,26 +182,15 @@ class Settings(BaseSettings):
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         if url.startswith("postgresql"):
-            return _postgres_env(url)
+            from huying.postgres import eventsourcing_env
+
+            return eventsourcing_env(self)
         raise UnsafeSettings(f"HUYING_EVENTS_URL: unsupported URL {url!r}")
 
 
-def _sibling_events_url(database_url: str) -> str:
+def _sibling_url(database_url: str, kind: str) -> str:
+    """SQLite: ``<name>.<kind>.db`` beside the database file; otherwise the same database."""
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
-        return f"sqlite:///{path.with_name(path.stem + '.events.db')}"
+        return f"sqlite:///{path.with_name(f'{path.stem}.{kind}.db')}"
     return database_url
-
-
-def _postgres_env(url: str) -> dict[str, str]:
-    from sqlalchemy.engine import make_url
-
-    parsed: Any = make_url(url)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": parsed.database or "",
-        "POSTGRES_HOST": parsed.host or "127.0.0.1",
-        "POSTGRES_PORT": str(parsed.port or 5432),
-        "POSTGRES_USER": parsed.username or "",
-        "POSTGRES_PASSWORD": parsed.password or "",
-    }

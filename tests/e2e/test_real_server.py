@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,17 +43,6 @@ class Principals:
     community: dict[str, str]
     supervisor: dict[str, str]
     admin: dict[str, str]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(tmp_path / "var", logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 @pytest.fixture
