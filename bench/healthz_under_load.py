@@ -21,12 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -35,7 +31,8 @@ from typing import Any
 
 import httpx
 
-GRID = "LW-LN-01-G01"
+from bench.serving import GRID, served
+
 RAISE = {
     "item_code": "C01-01",
     "grid_code": GRID,
@@ -43,44 +40,6 @@ RAISE = {
     "description": "多块地砖松动，雨天溅水。",
     "channel": "grid_worker",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(
-    data_dir: str, python: str, extra_path: str | None, settings: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-    env.update(HUYING_DATA_DIR=data_dir, HUYING_DEMO="1", **settings)
-    if extra_path:
-        env["PYTHONPATH"] = extra_path
-    cli = [python, "-m", "huying.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        [*cli, "token", "create", "--role", "grid_worker", "--unit", GRID],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    port = free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, **quiet)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return server, base, token
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server not ready")
 
 
 PROBE = """
@@ -209,17 +168,10 @@ def main() -> None:
     results: dict[str, Any] = {}
     print(f"{'attack':12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  attacker's answers")
     for name in args.only or ("none", "waits", "flood", "expensive", "bad tokens", "slowloris"):
-        with tempfile.TemporaryDirectory() as tmp:
-            server, base, token = start(tmp, sys.executable, args.code, settings)
-            try:
-                raised = httpx.post(
-                    f"{base}/api/v1/calls", headers={"Authorization": f"Bearer {token}"}, json=RAISE
-                )
-                call_id = raised.json()["id"]
-                got = asyncio.run(attack(base, token, name, args.seconds, call_id))
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+        with served(settings, args.code) as server:
+            auth = {"Authorization": f"Bearer {server.token}"}
+            call_id = httpx.post(f"{server.base_url}/api/v1/calls", headers=auth, json=RAISE).json()["id"]
+            got = asyncio.run(attack(server.base_url, server.token, name, args.seconds, call_id))
         results[name] = got
         h = {k: float("nan") if v is None else v for k, v in got["healthz_ms"].items()}
         print(f"{name:12} {h['p50']:8.1f} {h['p99']:8.1f} {h['max']:8.1f}  {got['attacker_answers']}")

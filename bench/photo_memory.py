@@ -14,20 +14,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from PIL import Image
 
-GRID = "LW-LN-01-G01"
+from bench.serving import served
 
 
 def cases() -> dict[str, bytes]:
@@ -53,51 +47,12 @@ def peak_rss_kib(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def run_case(photo: bytes, at_once: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-        env.update(HUYING_DATA_DIR=tmp, HUYING_DEMO="1")
-        cli = [sys.executable, "-m", "huying.cli"]
-        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-        token = subprocess.run(
-            [*cli, "token", "create", "--role", "grid_worker", "--unit", GRID],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        port = free_port()
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, **quiet)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base)
-            ready = peak_rss_kib(server.pid)
-            statuses = _upload_together(base, token, photo, at_once)
-            peak = peak_rss_kib(server.pid)
-            return {"ready_mib": ready / 1024, "peak_mib": peak / 1024, "statuses": statuses}
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server not ready")
+    with served() as server:
+        ready = peak_rss_kib(server.process.pid)
+        statuses = _upload_together(server.base_url, server.token, photo, at_once)
+        peak = peak_rss_kib(server.process.pid)
+    return {"ready_mib": ready / 1024, "peak_mib": peak / 1024, "statuses": statuses}
 
 
 def _upload_together(base: str, token: str, photo: bytes, n: int) -> list[int]:

@@ -26,19 +26,13 @@ from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
 from huying.settings import Settings
 
+from .driver import Driver
 from .inprocess import Pending, Served, serve_in_thread, until
 
 GRID = "LW-LN-01-G01"
 COMMUNITY = "LW-LN-01"
 STREET = "LW-LN"
 DISTRICT = "LW"
-RAISE: dict[str, Any] = {
-    "item_code": "C01-01",
-    "grid_code": GRID,
-    "title": "人行道地砖松动",
-    "description": "多块地砖松动，雨天溅水。",
-    "channel": "grid_worker",
-}
 
 
 @pytest.fixture
@@ -72,11 +66,9 @@ def elsewhere(settings: Settings, clock: FakeClock) -> Iterator[Services]:
     other.close()
 
 
-def raised(http: httpx.Client, tokens: Any) -> dict[str, Any]:
-    answer = http.post("/api/v1/calls", headers=tokens.headers("grid_worker", GRID), json=RAISE)
-    assert answer.status_code == 201, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+@pytest.fixture
+def driver(http: httpx.Client, tokens: Any, clock: FakeClock) -> Driver:
+    return Driver(http, tokens, clock)  # type: ignore[arg-type]  # an httpx.Client, as TestClient is
 
 
 def in_flight(served: Served, n: int) -> None:
@@ -100,12 +92,12 @@ def problem_of(answer: tuple[int, dict[str, str], Any], status: int, kind: str) 
 
 @pytest.mark.parametrize("settings", [{"principal_waiters": 100}], indirect=True)
 def test_sixty_waiting_reads_hold_no_thread_and_the_rest_of_the_server_answers_meanwhile(
-    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any, driver: Driver
 ) -> None:
     """60 read-your-writes waits from one token (the attack of issue 10, allowed here by a high
     cap): /healthz, reads of the same token and of others are all answered while every one of
     the 60 still waits; when the other process has projected, all 60 are answered."""
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     grid = tokens.headers("grid_worker", GRID)
     path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
     waits = [Pending(base_url, path, grid) for _ in range(60)]
@@ -124,10 +116,10 @@ def test_sixty_waiting_reads_hold_no_thread_and_the_rest_of_the_server_answers_m
 
 
 def test_a_position_beyond_the_head_is_refused_at_once_naming_the_head(
-    http: httpx.Client, tokens: Any
+    http: httpx.Client, tokens: Any, driver: Driver
 ) -> None:
     """No write was answered with it, so no wait can bring it: 422 now, not 503 after 5 s."""
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     head = call["position"]
     for path in (f"/api/v1/calls/{call['id']}/possible-duplicates", "/api/v1/ledger"):
         answer = http.get(path, params={"min_position": head + 1}, headers=tokens.headers("street", STREET))
@@ -140,9 +132,9 @@ def test_a_position_beyond_the_head_is_refused_at_once_naming_the_head(
 
 @pytest.mark.parametrize("settings", [{"principal_waiters": 3}], indirect=True)
 def test_a_principal_beyond_its_waiters_is_answered_429_at_once(
-    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any, driver: Driver
 ) -> None:
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     grid = tokens.headers("grid_worker", GRID)
     path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
     waits = [Pending(base_url, path, grid) for _ in range(3)]
@@ -164,7 +156,7 @@ def test_a_principal_beyond_its_waiters_is_answered_429_at_once(
 
 @pytest.mark.parametrize("settings", [{"principal_waiters": 2}], indirect=True)
 def test_long_polls_hold_no_thread_and_a_principal_has_only_a_few(
-    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any, driver: Driver
 ) -> None:
     """A department's long-polls wait in the event loop within the same cap, and are answered
     when the other process projects the dispatch that gives them work."""
@@ -175,31 +167,22 @@ def test_long_polls_hold_no_thread_and_a_principal_has_only_a_few(
     problem_of(Pending(base_url, path, cg).answer(), 429, "too-many-requests")
     assert http.get("/healthz").status_code == 200
 
-    call = raised(http, tokens)
-    street = tokens.headers("street", STREET)
-    for action, body in [
-        ("escalate", {"reason": "需要街道协调"}),
-        ("acknowledge", {}),
-        ("dispatch", {"lead_department": "CG", "instructions": "请现场核查"}),
-    ]:
-        who = tokens.headers("community", COMMUNITY) if action == "escalate" else street
-        answer = http.post(f"/api/v1/calls/{call['id']}/{action}", headers=who, json=body)
-        assert answer.status_code == 200, answer.text
+    dispatched = driver.drive("dispatched")  # CG leads
     assert not any(p.answered() for p in polls)
 
     elsewhere.projector.catch_up()
     for p in polls:
         status, _, page = p.answer()
-        assert status == 200 and [o["call_id"] for o in page["data"]] == [call["id"]]
+        assert status == 200 and [o["call_id"] for o in page["data"]] == [dispatched.id]
 
 
 @pytest.mark.parametrize("settings", [{"principal_expensive_reads": 2}], indirect=True)
 def test_a_principal_has_only_a_few_expensive_reads_at_once(
-    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any, driver: Driver
 ) -> None:
     """Two score exports of one auditor are in flight (waiting for the read models); a third
     expensive read of theirs is 429 at once, while a cheap one, and anyone else's, are not."""
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     auditor = tokens.headers("auditor", DISTRICT)
     export = f"/api/v1/exports/scores?min_position={call['position']}"
     exports = [Pending(base_url, export, auditor) for _ in range(2)]
@@ -230,12 +213,12 @@ def test_a_principal_has_only_a_few_expensive_reads_at_once(
     indirect=True,
 )
 def test_a_principal_runs_only_its_share_of_requests_at_once_the_rest_wait_their_turn(
-    http: httpx.Client, base_url: str, served: Served, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, tokens: Any, driver: Driver
 ) -> None:
     """Two uploads of one grid worker are held up (the only photo decoder is busy): its next
     request waits its turn without a thread, the one after that is 429, others are served; once
     the decoder frees, all of the grid worker's requests are answered."""
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     grid = tokens.headers("grid_worker", GRID)
     decoders = served.app.state.attachment_store.decoders
     busy_with, started = threading.Event(), threading.Event()
@@ -276,11 +259,11 @@ def png() -> bytes:
 
 @pytest.mark.parametrize("settings", [{"principal_concurrency": 1, "principal_queue": 0}], indirect=True)
 def test_a_waiting_read_leaves_its_principal_share_to_its_other_requests(
-    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any
+    http: httpx.Client, base_url: str, served: Served, elsewhere: Services, tokens: Any, driver: Driver
 ) -> None:
     """A share of one request at a time, no queue: while one read waits for the read models,
     the same token's next request still runs, and the waiting read is answered afterwards."""
-    call = raised(http, tokens)
+    call = driver.raise_call().call
     grid = tokens.headers("grid_worker", GRID)
     path = f"/api/v1/calls/{call['id']}/possible-duplicates?min_position={call['position']}"
     read = Pending(base_url, path, grid)

@@ -13,34 +13,25 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from e2e.driver import Driver
 from huying.api.app import create_app
 from huying.bootstrap import Services
+from huying.clock import FakeClock
 from huying.settings import Settings
 
 from .together import processes, released, saves_meet
 
-GRID = "LW-LN-01-G01"
 SUPERVISOR = ("supervisor", "LW")
-RAISE: dict[str, Any] = {
-    "item_code": "C01-01",
-    "grid_code": GRID,
-    "title": "十三行路口井盖松动",
-    "description": "井盖一侧翘起，行人易绊倒。",
-    "channel": "grid_worker",
-}
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """One supervisor may have all thirty running at once (its share is eight by default)."""
+    """One supervisor may have all thirty running at once (its share is four by default)."""
     return settings.model_copy(update={"principal_concurrency": 30})
 
 
-def a_call(client: TestClient, tokens: Any) -> str:
-    raised = client.post("/api/v1/calls", headers=tokens.headers("grid_worker", GRID), json=RAISE)
-    assert raised.status_code == 201, raised.text
-    call_id: str = raised.json()["id"]
-    return call_id
+def a_call(client: TestClient, tokens: Any, clock: FakeClock) -> str:
+    return Driver(client, tokens, clock).raise_call().id
 
 
 def supervisions(client: TestClient, tokens: Any, call_id: str) -> int:
@@ -60,12 +51,12 @@ def supervise(tokens: Any, call_id: str) -> Any:
 
 
 def test_thirty_concurrent_supervisions_of_one_call_all_succeed(
-    client: TestClient, services: Services, tokens: Any
+    client: TestClient, services: Services, tokens: Any, clock: FakeClock
 ) -> None:
     """In lockstep: no save before all thirty are inside the application. Without turns, each
     round all those left would read one version and race, one winning per round, until their
     attempts ran out (on main: 409 concurrent-modification for most of them)."""
-    call_id = a_call(client, tokens)
+    call_id = a_call(client, tokens, clock)
 
     with saves_meet([services], 30) as counted:
         answers = released(counted(supervise(tokens, call_id)), [client.app] * 30)
@@ -77,11 +68,11 @@ def test_thirty_concurrent_supervisions_of_one_call_all_succeed(
 
 
 def test_supervisions_from_three_processes_at_once_all_succeed(
-    client: TestClient, services: Services, tokens: Any
+    client: TestClient, services: Services, tokens: Any, clock: FakeClock
 ) -> None:
     """Three processes on the same files, ten supervisions each, all released together: each
     process takes its own turns, and what the processes race for in the store is retried."""
-    call_id = a_call(client, tokens)
+    call_id = a_call(client, tokens, clock)
     with processes(services, 3) as three:
         apps = [create_app(services=one) for one in three]
         answers = released(supervise(tokens, call_id), [apps[i % 3] for i in range(30)])
