@@ -33,7 +33,8 @@ from huying.api.routers import (
     work_orders,
 )
 from huying.bootstrap import Services, build_services
-from huying.services.attachments import AttachmentRefused, AttachmentStore, Decoders
+from huying.services.attachments import AttachmentStore
+from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
 
 DESCRIPTION = """\

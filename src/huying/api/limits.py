@@ -63,9 +63,10 @@ async def refused(_: Request, exc: Exception) -> JSONResponse:
 
 
 class Lane:
-    """Per-principal slots: ``capacity`` at once, ``queue`` more waiting their turn (in their
-    event loop, holding no thread), anyone beyond refused with ``Busy``. Thread-safe: TestClient
-    and several servers in one process each bring their own event loop."""
+    """Slots per key (a principal, a client address): ``capacity`` at once, ``queue`` more
+    waiting their turn (in their event loop, holding no thread), anyone beyond refused with
+    ``Busy``. Thread-safe: TestClient and several servers in one process each bring their own
+    event loop."""
 
     def __init__(self, what: str, capacity: int, queue: int = 0) -> None:
         self.what = what

@@ -13,12 +13,8 @@ from huying.api.problems import problem
 from huying.api.schemas.calls import AttachmentPublic
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Role
-from huying.services.attachments import (
-    AttachmentNotFound,
-    AttachmentRefused,
-    AttachmentStore,
-    Variant,
-)
+from huying.services.attachments import AttachmentNotFound, AttachmentStore, Variant
+from huying.services.photos import AttachmentRefused
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
