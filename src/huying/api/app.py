@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
 from huying import __version__
-from huying.api import openapi, problems
+from huying.api import openapi, params, problems
 from huying.api.gate import Gate
 from huying.api.headers import SecurityHeaders
 from huying.api.limits import Busy, Limits, refused
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
+        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
