@@ -179,7 +179,10 @@ def export(
         str | None, typer.Option(help="to: a date (that day included) or a time (exclusive)")
     ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="events: comma-separated event types")] = None,
-    kind: Annotated[str | None, typer.Option(help="scores: street or department (default both)")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="scores: community, street or department (default street and department)"),
+    ] = None,
     period: Annotated[str | None, typer.Option(help="scores: YYYY-MM, YYYY-Qn or YYYY")] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
@@ -192,8 +195,8 @@ def export(
 
     if what not in ("events", "scores"):
         raise _fail("--what is events or scores")
-    if kind not in (None, "street", "department"):
-        raise _fail("--kind is street or department")
+    if kind not in (None, "community", "street", "department"):
+        raise _fail("--kind is community, street or department")
     with _services() as services:
         try:
             if what == "events":

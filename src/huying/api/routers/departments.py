@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.limits import waiting
+from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
 from huying.api.schemas.reads import QueuePage
@@ -31,6 +32,7 @@ async def pull_queue(
     p: CurrentPrincipal,
     s: HuyingServices,
     position: ReadPosition,
+    names: ShownNames,
     status: Annotated[
         str | None, Query(description="comma-separated: dispatched, signed, returned, completed, cancelled")
     ] = None,
@@ -61,7 +63,7 @@ async def pull_queue(
         seen = s.projector.progress.position
         rows = await run_in_threadpool(fetch)
     return QueuePage(
-        data=[queue_item(r, s.clock.now(), s.app.calendar) for r in rows],
+        data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],
         next=int(str(rows[-1]["updated_position"])) if rows else None,
         position=max(position, s.projector.position()),
     )
