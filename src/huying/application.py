@@ -7,6 +7,7 @@ a raise with a key gets a deterministic id, an action carries its key inside its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions
 from huying.services.attachments import Attachment, AttachmentIndex, AttachmentNotFound
 from huying.services.contacts import ContactBook
+from huying.turns import Turns, pause_before
 
 _CALL_ID_NAMESPACE = UUID("3c5e8f0a-6a2b-4d4e-9a8f-2b6c1d0e7f91")
 _SAVE_ATTEMPTS = 8
@@ -142,6 +144,7 @@ class HuyingApplication(Application[UUID]):
         self.max_capture_age = max_capture_age
         self.calendar = calendar or WorkCalendar()
         self.positions = EventPositions(self.recorder)
+        self.turns = Turns()  # commands on one call take turns in this process
         self._saved_listeners: list[Callable[[int], None]] = []
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
@@ -514,22 +517,27 @@ class HuyingApplication(Application[UUID]):
         change: Callable[[Call, Command], None],
         target: str | None = None,
     ) -> Outcome:
-        """get → (answer a repeat from the record) → act → save; on a lost race, look again."""
-        for _ in range(_SAVE_ATTEMPTS):
-            call = self.call_for(principal, call_id)
-            if sub.key is not None:
-                scope = request_scope(principal.as_dict(), action, target)
-                if (earlier := self._answer_from_record(call, scope, sub)) is not None:
-                    return earlier
-            change(call, self._command(principal, sub))
-            try:
-                recordings = self.save(call)
-            except IntegrityError:
-                # Another write landed first. Look again: if it was this very request (a
-                # concurrent duplicate), the record answers it; if If-Match named the version we
-                # lost, the domain now says 412; otherwise the move is judged on the new state.
-                continue
-            return Outcome(call, recordings[-1].notification.id)
+        """get → (answer a repeat from the record) → act → save, in the call's turn
+        (``turns.py``); a race lost to another process is looked at again after a pause."""
+        with self.turns.of(call_id):
+            for attempt in range(_SAVE_ATTEMPTS):
+                if attempt:
+                    time.sleep(pause_before(attempt))
+                call = self.call_for(principal, call_id)
+                if sub.key is not None:
+                    scope = request_scope(principal.as_dict(), action, target)
+                    if (earlier := self._answer_from_record(call, scope, sub)) is not None:
+                        return earlier
+                change(call, self._command(principal, sub))
+                try:
+                    recordings = self.save(call)
+                except IntegrityError:
+                    # Another process wrote first. Look again: if it was this very request (a
+                    # concurrent duplicate), the record answers it; if If-Match named the version
+                    # we lost, the domain now says 412; otherwise the move is judged on the new
+                    # state.
+                    continue
+                return Outcome(call, recordings[-1].notification.id)
         raise ConcurrentModification(f"call {call_id} kept changing; try again")
 
     def _answer_from_record(self, call: Call, scope: str, sub: Submission) -> Outcome | None:

@@ -133,6 +133,7 @@ def serve(
     """Serve the HTTP API (runs migrations first)."""
     import uvicorn
 
+    from huying.api.connection import uvicorn_options
     from huying.migrate import upgrade
 
     settings = Settings()
@@ -149,6 +150,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        **uvicorn_options(settings),  # 不被拖垮: idle, slow-head and slow-body deadlines; no banner
     )
 
 

@@ -27,10 +27,12 @@ What it takes care of:
 * **Idempotency** — every action sends an ``Idempotency-Key`` (a uuid4 made once per logical
   call, or your own), reused on every retry: when the answer to a 签收 is lost on the way back,
   the retry gets the original answer and nothing is done twice.
-* **Retries** — network errors (:class:`httpx.TransportError`), 502/503/504 and 429 are retried
-  with exponential backoff and jitter; ``Retry-After`` is honoured. Any other error answer —
-  401, 403, 404, 409, 412, 422 … — is raised at once as :class:`HuyingProblem` (the server's
-  RFC 9457 problem: ``status``, ``type``, ``title``, ``detail``, ``errors``).
+* **Retries** — network errors (:class:`httpx.TransportError`), 502/503/504, 429 and a 409
+  ``concurrent-modification`` (the call was too busy to take the action: nothing was done) are
+  retried with exponential backoff and jitter; ``Retry-After`` is honoured. Any other error
+  answer — 401, 403, 404, 409 ``transition-not-allowed``, 412, 422 … — is raised at once as
+  :class:`HuyingProblem` (the server's RFC 9457 problem: ``status``, ``type``, ``title``,
+  ``detail``, ``errors``).
 * **Webhooks** — instead of polling, a department can be told (``POST /api/v1/webhooks``):
   :func:`verify_webhook` checks a delivery's Standard Webhooks signature (constant-time) and
   timestamp, and returns its ``webhook-id`` — the key to handle each delivery once::
@@ -75,6 +77,9 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Answers that mean "not now": retried with backoff (and ``Retry-After`` when given)."""
+CONCURRENT_MODIFICATION = "/problems/concurrent-modification"
+"""The one 409 that means "not now" too: the call kept changing and nothing was done. Every
+other 409 (``transition-not-allowed``) means the call's state forbids the action."""
 
 _IDLE_PAUSE = 1.0  # seconds between pulls of an empty queue when the stream does not long-poll
 _MAX_EXPONENT = 32  # 2**32 × backoff is far beyond any max_backoff; keeps the float finite
@@ -93,10 +98,17 @@ class HuyingProblem(Exception):
     ``type="about:blank"`` and the reason phrase as title.
 
     By status: 401 bad token · 404 no such order *or not yours* (existence does not leak) ·
-    403 visible but not yours to act on · 412 stale ``If-Match`` · 409 the order's state
-    forbids it (签收 of an order already signed, 办结 before 签收 …) · 422 a bad body, or an
-    ``Idempotency-Key`` reused with another body.
+    403 visible but not yours to act on · 412 stale ``If-Match`` · 409
+    ``transition-not-allowed``: the order's state forbids it (签收 of an order already signed,
+    办结 before 签收 …) · 422 a bad body, or an ``Idempotency-Key`` reused with another body.
+    (A 409 ``concurrent-modification`` is retried, and raised only when retries run out: then
+    nothing was done.)
     """
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the server said "not now" (sending the same request again may succeed)."""
+        return self.status in RETRY_STATUSES or (self.status == 409 and self.type == CONCURRENT_MODIFICATION)
 
     def __init__(
         self,
@@ -513,8 +525,9 @@ class DepartmentClient:
         stopped: Callable[[], bool] | None = None,
     ) -> httpx.Response:
         """Send until a final answer: 2xx returned, other answers raised as HuyingProblem;
-        network errors and RETRY_STATUSES retried (``retries`` times, or forever with
-        ``keep_trying``). The request — and so its Idempotency-Key — is the same every time."""
+        network errors and "not now" answers (``HuyingProblem.retryable``) retried (``retries``
+        times, or forever with ``keep_trying``). The request — and so its Idempotency-Key — is
+        the same every time."""
         attempt = 0
         while True:
             try:
@@ -536,8 +549,9 @@ class DepartmentClient:
             else:
                 if response.is_success:
                     return response
-                if response.status_code not in RETRY_STATUSES or not (keep_trying or attempt < self.retries):
-                    raise HuyingProblem.from_response(response)
+                problem = HuyingProblem.from_response(response)
+                if not problem.retryable or not (keep_trying or attempt < self.retries):
+                    raise problem
                 told = _retry_after(response)
                 wait = self.delay(attempt) if told is None else told
                 log.warning(
@@ -584,7 +598,9 @@ class OrderStream(Iterator[WorkOrder]):
     a re-dispatch cancelling the old order — share a cursor; it moves past them together).
     Save it after handling an order and a restart from it loses nothing; at worst the order
     you were handling when the system died comes again (at-least-once), so make handling
-    idempotent (pass your own ``idempotency_key=``, or treat a 409 on 签收 as "already done").
+    idempotent: pass your own ``idempotency_key=`` (a repeated 签收 then gets the original
+    answer). A 409 ``transition-not-allowed`` on 签收 says the order no longer waits for one;
+    it is not proof that *you* signed it.
     """
 
     def __init__(

@@ -71,12 +71,36 @@ class Settings(BaseSettings):
     # this many bytes as uploaded.
     attachments_dir: Path | None = None
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # ... and unpacks into at most this many pixels (a JPEG above it is decoded at 1/2, 1/4 or 1/8,
+    # anything else refused); at most N photos are decoded at once, an upload waiting at most this
+    # long for a decoder (then 503). A decode holds about two copies of its pixels, 4 bytes each.
+    max_photo_pixels: int = Field(default=16_777_216, ge=10_000, le=200_000_000)
+    photo_decoders: int = Field(default=2, ge=1, le=64)
+    photo_decode_wait_seconds: float = Field(default=10.0, ge=0, le=300)
     # 离线采集: a device's capture time (occurred_at) may be at most this old when the call arrives.
     max_capture_age_days: int = Field(default=7, ge=0, le=3650)
     # 重复提示: open calls of the same item within this distance (or in the same grid), raised in
     # the last N days, are hinted as possible duplicates of a new call.
     duplicate_radius_m: float = Field(default=200.0, ge=0, le=100_000)
     duplicate_days: int = Field(default=7, ge=0, le=3650)
+    # 不被拖垮 (api/limits.py, per server process): what one principal may have going at once —
+    # requests running (more wait their turn, up to the queue; beyond it 429), expensive reads
+    # and waits for the read models (beyond them 429 at once); failed authentications per
+    # client address per minute (beyond them 429 + Retry-After instead of 401).
+    principal_concurrency: int = Field(default=4, ge=1, le=1000)
+    principal_queue: int = Field(default=64, ge=0, le=100_000)
+    principal_expensive_reads: int = Field(default=2, ge=1, le=1000)
+    principal_waiters: int = Field(default=8, ge=1, le=10_000)
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    # Token lookups of one client address at once (more wait their turn, up to the queue).
+    client_token_checks: int = Field(default=2, ge=1, le=1000)
+    # Connections of `huying serve` (api/connection.py): idle before a request, a request head
+    # complete, a request body complete (this long plus one second per N bytes) — else closed.
+    keepalive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    body_min_bytes_per_second: int = Field(default=10_000, ge=1, le=10**9)
+
     # Open311: a report located by lat/long goes to the nearest grid within this distance.
     open311_grid_radius_m: float = Field(default=1500.0, gt=0, le=100_000)
     # Webhooks: deliveries run inside `huying serve` (and `huying project`) unless turned off here.

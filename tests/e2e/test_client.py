@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from huying.api.app import create_app
 from huying.bootstrap import Services
@@ -28,48 +26,14 @@ from huying.client import CallState, DepartmentClient, HuyingProblem, WorkOrder
 from huying.clock import FakeClock
 
 from .driver import Driver
-
-START_POLLS = 400  # × POLL_INTERVAL: 20 s at most for uvicorn to bind and run the lifespan
-POLL_INTERVAL = 0.05
-STOP_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from .inprocess import free_port, serve_in_thread
 
 
 @pytest.fixture
 def base_url(services: Services, request: pytest.FixtureRequest) -> str:
     """huying served by uvicorn over TCP, in a thread of this process (so the fake clock and
     the tokens of the shared fixtures are the server's)."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services=services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="huying-uvicorn", daemon=True)
-
-    def shut_down() -> None:
-        server.should_exit = True
-        thread.join(timeout=STOP_TIMEOUT)
-        assert not thread.is_alive(), f"uvicorn did not stop within {STOP_TIMEOUT} s"
-
-    thread.start()
-    request.addfinalizer(shut_down)
-    for _ in range(START_POLLS):
-        if server.started:
-            return f"http://127.0.0.1:{port}"
-        if not thread.is_alive():
-            pytest.fail("uvicorn exited during start-up")
-        time.sleep(POLL_INTERVAL)
-    pytest.fail(f"uvicorn not started after {START_POLLS * POLL_INTERVAL:.0f} s")
+    return serve_in_thread(create_app(services=services), services.settings, request).base_url
 
 
 @pytest.fixture
@@ -149,15 +113,21 @@ class Refuse(Forward):
         status: int,
         headers: dict[str, str] | None = None,
         match: Callable[[httpx.Request], bool] = lambda r: True,
+        problem: str | None = None,
     ) -> None:
         super().__init__()
         self.n, self.status, self.headers, self.match = n, status, headers or {}, match
+        self.problem = problem  # the answer's problem type, or a plain-text "busy"
         self.refused = 0
 
     def forward(self, request: httpx.Request) -> httpx.Response:
         if self.refused < self.n and self.match(request):
             self.refused += 1
-            return httpx.Response(self.status, headers=self.headers, text="busy", request=request)
+            if self.problem is None:
+                return httpx.Response(self.status, headers=self.headers, text="busy", request=request)
+            body = {"type": self.problem, "title": "Refused", "status": self.status, "detail": "made up"}
+            headers = {**self.headers, "Content-Type": "application/problem+json"}
+            return httpx.Response(self.status, headers=headers, json=body, request=request)
         return self.inner.handle_request(request)
 
 
@@ -396,6 +366,22 @@ def test_retry_after_is_honoured(driver: Driver, department: MakeClient) -> None
     assert state.order_status(c.order_id(1)) == "signed"
     first, retry = transport.posts()
     assert first.headers["Idempotency-Key"] == retry.headers["Idempotency-Key"]
+
+
+def test_a_409_concurrent_modification_is_retried_not_taken_for_already_done(
+    driver: Driver, department: MakeClient
+) -> None:
+    """The call was busy and nothing was done (issue 10): the same request again, same key."""
+    c = driver.drive("dispatched")
+    busy = "/problems/concurrent-modification"
+    transport = Refuse(2, 409, match=is_post("sign"), problem=busy)
+    sleeps = Sleeps()
+    state = department("CG", transport=transport, sleep=sleeps).sign(c.order_id(1))
+    assert state.order_status(c.order_id(1)) == "signed"
+    assert len(sleeps) == 2
+    keys = {r.headers["Idempotency-Key"] for r in transport.posts()}
+    assert len(transport.posts()) == 3 and len(keys) == 1
+    assert types(driver, c.id).count("WorkOrderSigned") == 1
 
 
 def test_retries_run_out(base_url: str, department: MakeClient) -> None:

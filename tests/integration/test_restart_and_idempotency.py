@@ -3,13 +3,13 @@
 The event store is the truth: a brand-new process on the same data directory finds every call
 as it was, and answers a retried request (same Idempotency-Key, same principal, same path) from
 the record — the original status and body, nothing written. Concurrent duplicates yield one
-write; concurrent conflicting moves yield one success.
+write; concurrent conflicting moves yield one success — within one process, and in lockstep
+across several processes on the same files.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,8 @@ from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.settings import Settings
+
+from .together import run_together
 
 GRID = "LW-LN-01-G01"
 COMMUNITY = "LW-LN-01"
@@ -295,56 +297,6 @@ def test_keys_are_scoped_by_principal_and_path(
 
 
 # --- concurrency -------------------------------------------------------------------------------
-
-
-def run_together(
-    n: int,
-    request: Callable[[TestClient], httpx.Response],
-    services: Services,
-    app: Any,
-    lockstep: bool,
-) -> list[httpx.Response]:
-    """n threads, each with its own client on the shared app, released at the same moment.
-
-    In lockstep, each request's first save waits until all n have read the call and reached
-    their save, so the race in the store is certain rather than left to the scheduler."""
-    start = threading.Barrier(n)
-    if lockstep:
-        at_save = threading.Barrier(n)
-        waited: set[int] = set()
-        real_save = services.app.save
-
-        def save(*args: Any, **kwargs: Any) -> Any:
-            me = threading.get_ident()
-            if me not in waited:
-                waited.add(me)
-                at_save.wait(timeout=30)
-            return real_save(*args, **kwargs)
-
-        services.app.save = save  # type: ignore[method-assign]
-    results: list[httpx.Response | BaseException | None] = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            c = TestClient(app)
-            start.wait(timeout=30)
-            results[i] = request(c)
-        except BaseException as e:  # reported below, in the test's thread
-            results[i] = e
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        if lockstep:
-            del services.app.save  # the class's own save again
-    assert not any(t.is_alive() for t in threads), "a request hung"
-    errors = [r for r in results if not isinstance(r, httpx.Response)]
-    assert not errors, errors
-    return [r for r in results if isinstance(r, httpx.Response)]
 
 
 LOCKSTEP = pytest.mark.parametrize("lockstep", [False, True], ids=["free", "lockstep"])

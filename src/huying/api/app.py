@@ -9,10 +9,13 @@ from datetime import timedelta
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from huying import __version__
 from huying.api import openapi, params, problems
 from huying.api.gate import Gate
+from huying.api.headers import SecurityHeaders
+from huying.api.limits import Busy, Limits, refused
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
     attachments,
@@ -33,7 +36,8 @@ from huying.api.routers import (
 from huying.api.strict import refuse_unknown_query
 from huying.bootstrap import Services, build_services
 from huying.open311.api import create_open311_app
-from huying.services.attachments import AttachmentRefused, AttachmentStore
+from huying.services.attachments import AttachmentStore
+from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
 
 DESCRIPTION = """\
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         built.watchdog.stop()
         built.projector.stop()
         built.chain.stop()
+        app.state.attachment_store.decoders.close()
         if services is None:  # we built them, we close them
             built.close()
 
@@ -77,9 +82,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
+    app.state.limits = Limits(settings)  # 不被拖垮: what one principal may have going at once
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
+    app.add_exception_handler(Busy, refused)  # 429: a principal's waiters are all taken
     for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
         app.include_router(module.router)
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
@@ -92,11 +99,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
+        limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
     )
     app.add_middleware(HttpMetrics, registry=app.state.registry)
+    _outermost(app, SecurityHeaders)
     return app
+
+
+def _outermost(app: FastAPI, wrapper: type[SecurityHeaders]) -> None:
+    """Wraps even the server-error layer, so the app's own 500s carry the headers too."""
+    build = app.build_middleware_stack
+
+    def built() -> ASGIApp:
+        return wrapper(build())
+
+    app.build_middleware_stack = built  # type: ignore[method-assign]
 
 
 def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
@@ -104,5 +123,9 @@ def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
     assert settings.attachments_dir is not None  # filled in by Settings
     built.app.max_capture_age = timedelta(days=settings.max_capture_age_days)
     app.state.attachment_store = AttachmentStore(
-        settings.attachments_dir, built.app.attachments, settings.max_attachment_bytes
+        settings.attachments_dir,
+        built.app.attachments,
+        settings.max_attachment_bytes,
+        settings.max_photo_pixels,
+        Decoders(settings.photo_decoders, settings.photo_decode_wait_seconds),
     )

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio.to_thread
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from huying.api.limits import waiting
 from huying.api.params import MAX_POSITION, ETag, IdempotencyKey, version_of
 from huying.api.schemas.requests import PersonalData
 from huying.application import HuyingApplication, Submission
 from huying.bootstrap import Services
-from huying.domain.errors import CallNotFound
+from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.principal import Principal
 from huying.projections.runner import ReadModelsBehind
 
@@ -98,19 +100,40 @@ def parse_call_id(raw: str) -> UUID:
         raise CallNotFound(f"no call {raw} in your jurisdiction") from None
 
 
-def _read_position(
+class PositionBeyondHead(InvalidCommand):
+    """``min_position`` lies beyond the log's head: no write was ever answered with it, so no
+    wait can bring it (422 at once, naming the head)."""
+
+    kind = "position-beyond-head"
+
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(
+            "min_position",
+            f"position {position} is beyond the log's head ({head}); pass the position a write answered with",
+        )
+
+
+async def _read_position(
     request: Request, min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None
 ) -> int:
-    """Read-your-writes: wait (bounded) until the read models reach ``min_position``."""
+    """Read-your-writes: wait in the event loop, holding no thread, until the read models reach
+    ``min_position`` (503 after ``min_position_wait_seconds``); one of the principal's few
+    waiters (429 beyond them)."""
     services = _services(request)
     projector = services.projector
-    if min_position is not None and not projector.wait_until(
-        min_position, services.settings.min_position_wait_seconds
-    ):
+    position = await projector.current_position()
+    if min_position is None or position >= min_position:
+        return position
+    head = await anyio.to_thread.run_sync(services.app.recorder.max_notification_id)
+    if min_position > (head or 0):
+        raise PositionBeyondHead(min_position, head or 0)
+    async with waiting(request):
+        reached = await projector.reached(min_position, services.settings.min_position_wait_seconds)
+    if not reached:
         raise ReadModelsBehind(
-            f"read models are at {projector.position()}, not yet at {min_position}; retry shortly"
+            f"read models are at {projector.progress.position}, not yet at {min_position}; retry shortly"
         )
-    return projector.position()
+    return projector.progress.position
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -1,40 +1,21 @@
 """The ASGI gate in front of every route: bearer auth first (401 before anything else, even a
-malformed body), then the body-size limit (413): 64 KiB for JSON, larger on the few paths that
-take uploads (``max_upload_bytes``). Pure ASGI, so it costs one dict lookup and one indexed query
-per request."""
+malformed body; 429 instead once a client address has failed too often, or has too many tokens
+being checked at once), then the principal's
+admission (``limits.py``: its share of running requests, its expensive reads), then the
+body-size limit (413): 64 KiB for JSON, larger on the few paths that take uploads
+(``max_upload_bytes``). The token lookup runs in a worker thread, so a slow database never
+holds up the event loop (nor ``/healthz``, which is answered there)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from huying.api.limits import Busy, Limits, too_many
+from huying.api.problems import problem
 from huying.domain.principal import Principal
-
-PUBLIC_PREFIXES = (
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-    "/static-offline-docs",
-    "/redoc",
-)
-
-
-async def _send_problem(
-    send: Send, status: int, kind: str, title: str, detail: str, extra: dict[str, str] | None = None
-) -> None:
-    body = json.dumps(
-        {"type": f"/problems/{kind}", "title": title, "status": status, "detail": detail},
-        ensure_ascii=False,
-    ).encode()
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    for k, v in (extra or {}).items():
-        headers.append((k.encode(), v.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class Gate:
@@ -43,11 +24,13 @@ class Gate:
         app: ASGIApp,
         *,
         authenticate: Callable[[str], Principal | None],
+        limits: Limits,
         max_body_bytes: int,
         max_upload_bytes: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.limits = limits
         self.max_body_bytes = max_body_bytes
         # Exact path → its own limit (随手拍 uploads are megabytes; JSON bodies stay small).
         self.max_upload_bytes = dict(max_upload_bytes or {})
@@ -56,62 +39,89 @@ class Gate:
         return self.max_upload_bytes.get(path.rstrip("/") or "/", self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self._pass(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path.startswith("/api/"):
-            principal = self._principal(scope)
+        try:
+            principal = await self._principal(scope)
             if principal is None:
-                await _send_problem(
-                    send,
-                    401,
-                    "unauthorized",
-                    "Unauthorized",
-                    "a valid bearer token is required (Authorization: Bearer <token>)",
-                    {"www-authenticate": "Bearer"},
-                )
+                await self._unauthorized(scope, receive, send)
                 return
-            scope.setdefault("state", {})["principal"] = principal
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            limit = self.limit_for(path)
-            body = None if _declared_length(scope) > limit else await self._read_body(receive, limit)
+            ticket = await self.limits.admit(principal, scope["method"], scope["path"])
+        except Busy as e:
+            await too_many(e)(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["principal"], state["ticket"] = principal, ticket
+        try:
+            await self._pass(scope, receive, send)
+        finally:
+            ticket.leave()
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """On to the app, with a request body read whole first, within its size limit."""
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            limit = self.limit_for(scope["path"])
+            try:
+                body = None if _declared_length(scope) > limit else await _read_body(receive, limit)
+            except _ClientGone:
+                return  # it left mid-body: nothing to answer, nothing to act on
             if body is None:
-                await _send_problem(
-                    send,
-                    413,
-                    "payload-too-large",
-                    "Payload too large",
-                    f"request bodies here are limited to {limit} bytes",
-                )
+                detail = f"request bodies here are limited to {limit} bytes"
+                await problem(413, "payload-too-large", "Payload too large", detail)(scope, receive, send)
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope) -> Principal | None:
+    async def _principal(self, scope: Scope) -> Principal | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token.strip():
-                    return self.authenticate(token.strip())
+                    async with self.limits.token_checks.slot(_address(scope)):
+                        return await anyio.to_thread.run_sync(self.authenticate, token.strip())
                 return None
         return None
 
-    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+    async def _unauthorized(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wait = self.limits.auth_failures.spend(_address(scope))
+        if wait is not None:
+            detail = "too many requests without a valid token from this address"
+            await too_many(Busy(detail, retry_after=wait))(scope, receive, send)
+            return
+        await problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )(scope, receive, send)
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+class _ClientGone(Exception):
+    """The connection closed before the body was complete (or was cut for being too slow)."""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None when it outgrows ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _declared_length(scope: Scope) -> int:

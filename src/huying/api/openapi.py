@@ -44,6 +44,8 @@ ALWAYS = {
     "401": "no valid bearer token",
     "403": "the token's role or jurisdiction does not allow this",
     "422": "a parameter or the body is not valid (each field named in `errors`)",
+    "429": "this principal has too much going at once, or this address failed to authenticate "
+    "too often (Retry-After)",
 }
 WITH_PATH_PARAMETERS = {"404": "nothing with that id, or nothing this token may see"}
 WITH_BODY = {
@@ -51,7 +53,10 @@ WITH_BODY = {
     "412": "If-Match names another version than the call's",
     "413": "the body is larger than this endpoint accepts",
 }
-WAITING = {"503": "the read models did not reach `min_position` in time (Retry-After)"}
+WAITING = {
+    "503": "the read models did not reach `min_position` in time (Retry-After); "
+    "a `min_position` beyond the log's head is 422 at once"
+}
 WAITING_PARAMETERS = {"min_position", "wait"}
 PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

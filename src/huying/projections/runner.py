@@ -10,16 +10,15 @@ SQLite and PostgreSQL: it needs nothing but ``select_notifications`` and a SQL d
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from uuid import UUID
 
+import anyio.to_thread
 from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, delete
 
@@ -40,7 +39,8 @@ from huying.projections.writer import RowWriter
 log = logging.getLogger(__name__)
 
 TRACKING_NAME = "read-models"
-# How often a process without its own projector looks at the tracking position.
+# How often a process without its own projector looks at the tracking position while requests
+# wait for it.
 _POLL_APART = 0.05
 
 
@@ -96,6 +96,7 @@ class Projector:
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._follower = Follower("huying-projector", self._follow, poll_seconds)
+        self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
 
@@ -194,23 +195,31 @@ class Projector:
         """How far the read models have got (another process may be the one projecting)."""
         return self.progress.position if self.running else self.tracked_position()
 
-    def wait_until(self, position: int, timeout: float) -> bool:
-        """Block until the read models reach ``position``; False if ``timeout`` passes first."""
+    async def current_position(self) -> int:
+        """``position()`` for the event loop: the tracking row is read in a worker thread."""
         if self.running:
-            return self.progress.wait_for(position, timeout)
-        deadline = time.monotonic() + timeout
-        while self.tracked_position() < position:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL_APART)
-        return True
+            return self.progress.position
+        position = await anyio.to_thread.run_sync(self.tracked_position)
+        self.progress.advance(position)
+        return position
 
-    async def changed(self, timeout: float) -> None:
-        """Return after the next committed batch, or after ``timeout``."""
-        if self.running:
-            await self.progress.changed(timeout)
-        else:
-            await asyncio.sleep(min(timeout, _POLL_APART))
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Wait in the event loop, holding no thread, until the read models reach ``position``;
+        False if ``timeout`` passes first. Where another process projects, one watcher thread
+        reads the tracking row every ``_POLL_APART`` s while anyone waits, for all of them."""
+        if not self.running:
+            self._watch.start()
+        return await self.progress.reached(position, timeout)
+
+    def wait_until(self, position: int, timeout: float) -> bool:
+        """Block this thread until the local projector reaches ``position`` (False after
+        ``timeout``, or at once when nothing projects here). For short, bounded waits only:
+        requests wait with ``reached``."""
+        return self.running and self.progress.wait_for(position, timeout)
+
+    def _look(self) -> None:
+        if self.progress.waiting and not self.running:
+            self.progress.advance(self.tracked_position())
 
     # --- running in the background ----------------------------------------------------------
 
@@ -223,6 +232,7 @@ class Projector:
 
     def stop(self) -> None:
         self._follower.stop()
+        self._watch.stop()
 
     def _follow(self) -> None:
         try:

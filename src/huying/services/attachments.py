@@ -1,54 +1,40 @@
-"""随手拍: photos from the field, made safe to keep.
+"""随手拍: photos from the field, kept content-addressed, and who may see them.
 
-The type is sniffed from the bytes, never taken from the header or the file name. The pixels are
-decoded and encoded afresh with the orientation applied, so nothing else survives: no EXIF, no
-GPS, no camera make or model, no XMP, no embedded thumbnail — a photo must not tell where its
-reporter lives. What is kept is content-addressed (sha256 of the stored bytes): the same photo
-uploaded twice is stored once, under one id. Who may read one is the application's business
-(``HuyingApplication.attachment_for``); this module keeps the bytes and the index.
+Each upload is made safe to keep first (``photos.py``: sniffed, decoded within a pixel budget,
+stripped of everything but its pixels, encoded again). What is kept is content-addressed
+(sha256 of the stored bytes): the same photo uploaded twice is stored once, under one id. Who
+may read one is the application's business (``HuyingApplication.attachment_for``); this module
+keeps the bytes and the index.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import struct
 import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
-from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 from sqlalchemy import Engine, Insert, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from huying.clock import Clock
 from huying.db import attachment_refs, attachment_uploads, attachments
-from huying.domain.errors import CallNotFound, DomainError, InvalidCommand
+from huying.domain.errors import CallNotFound
 from huying.domain.principal import Principal
+from huying.services.photos import (
+    HEIC,
+    AttachmentRefused,
+    Decoders,
+    UnsupportedMedia,
+    clean,
+    heic_readable,
+    sniff,
+)
 
 _ID_NAMESPACE = UUID("0b6f3f4e-2d0c-4c8e-8a57-5e3c1a9d2f60")
-MAX_PIXELS = 50_000_000  # a 10 MiB file can unpack into gigabytes; phones stay well under this
-THUMB_EDGE = 320
-_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
-
-
-class AttachmentRefused(DomainError):
-    """An upload that is not kept; each kind says its HTTP status."""
-
-    status: ClassVar[int] = 400
-    title: ClassVar[str] = "Upload refused"
-
-
-class UnsupportedMedia(AttachmentRefused):
-    """Not a JPEG, PNG, WebP or HEIC photo that decodes (415)."""
-
-    kind = "unsupported-media-type"
-    status = 415
-    title = "Unsupported media type"
 
 
 class AttachmentTooLarge(AttachmentRefused):
@@ -69,18 +55,6 @@ class Variant(StrEnum):
 
 
 @dataclass(frozen=True)
-class Kind:
-    content_type: str
-    pil_format: str
-
-
-JPEG = Kind("image/jpeg", "JPEG")
-PNG = Kind("image/png", "PNG")
-WEBP = Kind("image/webp", "WEBP")
-HEIC = Kind("image/heic", "HEIF")
-
-
-@dataclass(frozen=True)
 class Attachment:
     id: str
     sha256: str
@@ -88,149 +62,6 @@ class Attachment:
     size: int
     width: int
     height: int
-
-
-def heic_readable() -> bool:
-    """HEIC (what iPhones shoot) only where pillow-heif is installed and loads."""
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
-
-
-def sniff(data: bytes) -> Kind | None:
-    """The type the bytes themselves declare, by their magic numbers."""
-    if data[:3] == b"\xff\xd8\xff":
-        return JPEG
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return PNG
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return WEBP
-    if data[4:8] == b"ftyp":
-        box = int.from_bytes(data[:4], "big")
-        brands = {data[8:12], *(data[i : i + 4] for i in range(16, min(box, 64), 4))}
-        if brands & _HEIF_BRANDS:
-            return HEIC
-    return None
-
-
-@dataclass(frozen=True)
-class Cleaned:
-    data: bytes
-    thumb: bytes
-    width: int
-    height: int
-
-
-def clean(data: bytes, kind: Kind) -> Cleaned:
-    """Decode, apply the orientation, keep only the pixels (in sRGB), encode again."""
-    source = _decode(data, kind)
-    pixels = _pixels_only(_upright(source), kind)
-    out = io.BytesIO()
-    pixels.save(out, kind.pil_format, **_encoding(source, kind, data))
-    return Cleaned(out.getvalue(), _thumbnail(pixels), pixels.width, pixels.height)
-
-
-# Hostile bytes fail a decoder in many ways; every one of them means "not an image we take".
-_UNREADABLE = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    TypeError,
-    LookupError,
-    ArithmeticError,
-    RuntimeError,
-    struct.error,
-)
-
-
-def _decode(data: bytes, kind: Kind) -> Image.Image:
-    try:
-        source = Image.open(io.BytesIO(data), formats=[kind.pil_format])
-        if source.width * source.height > MAX_PIXELS:
-            raise InvalidCommand("file", f"{source.width}×{source.height} pixels is more than {MAX_PIXELS}")
-        source.load()
-    except Image.DecompressionBombError as e:
-        raise InvalidCommand("file", str(e)) from None
-    except _UNREADABLE as e:
-        raise UnsupportedMedia(f"not a readable {kind.content_type} image ({type(e).__name__})") from None
-    return source
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    """Turned as the camera's orientation tag says, so the tag can go with the rest."""
-    try:
-        return ImageOps.exif_transpose(image)
-    except _UNREADABLE:
-        return image  # an unreadable tag: keep the photo as shot
-
-
-def _pixels_only(image: Image.Image, kind: Kind) -> Image.Image:
-    """A new image holding the pixels and nothing else: no info, no EXIF, no profile."""
-    alpha = "transparency" in image.info or image.mode in ("RGBA", "LA", "PA", "La", "RGBa")
-    if kind is JPEG:
-        wanted = {"L", "RGB"}
-    elif kind is PNG:
-        wanted = {"1", "L", "LA", "I", "I;16", "RGB", "RGBA"}
-    else:
-        wanted = {"RGB", "RGBA"}
-    if image.mode in ("P", "PA") or "transparency" in image.info or image.mode not in wanted:
-        image = image.convert("RGBA" if alpha and kind is not JPEG else "RGB")
-    icc = image.info.get("icc_profile")
-    if icc and image.mode in ("RGB", "RGBA"):
-        image = _to_srgb(image, icc)
-    return Image.frombytes(image.mode, image.size, image.tobytes())
-
-
-def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
-    """Colours as the embedded profile meant them, in sRGB, so the profile can go too."""
-    try:
-        converted = ImageCms.profileToProfile(
-            image, ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB")
-        )
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return image  # an unreadable profile: keep the pixels as they are
-    return converted or image
-
-
-def _encoding(source: Image.Image, kind: Kind, data: bytes) -> dict[str, Any]:
-    """Encoder settings near the source's own, so a re-encode loses little."""
-    if kind is JPEG:
-        if isinstance(source, JpegImagePlugin.JpegImageFile) and source.mode in ("L", "RGB"):
-            sampling = JpegImagePlugin.get_sampling(source)
-            keep: dict[str, Any] = {"qtables": source.quantization}
-            return keep if sampling == -1 else {**keep, "subsampling": sampling}
-        return {"quality": 90}
-    if kind is WEBP:
-        return {"lossless": True} if _webp_lossless(data) else {"quality": 90}
-    if kind is HEIC:
-        return {"quality": 90}
-    return {}
-
-
-def _webp_lossless(data: bytes) -> bool:
-    """Walks the RIFF chunks to the image data: VP8L is lossless, VP8 lossy."""
-    at = 12
-    while at + 8 <= len(data):
-        fourcc, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
-        if fourcc in (b"VP8 ", b"VP8L"):
-            return fourcc == b"VP8L"
-        at += 8 + size + (size & 1)
-    return False
-
-
-def _thumbnail(pixels: Image.Image) -> bytes:
-    small = pixels.copy()
-    small.thumbnail((THUMB_EDGE, THUMB_EDGE))
-    if small.mode not in ("RGB", "L"):
-        rgba = small.convert("RGBA")
-        small = Image.new("RGB", rgba.size, "white")
-        small.paste(rgba, mask=rgba.getchannel("A"))
-    out = io.BytesIO()
-    small.save(out, "JPEG", quality=80)
-    return out.getvalue()
 
 
 class AttachmentIndex:
@@ -291,10 +122,19 @@ class AttachmentIndex:
 class AttachmentStore:
     """Stores cleaned photos under ``directory``, named by the sha256 of what is stored."""
 
-    def __init__(self, directory: Path, index: AttachmentIndex, max_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        index: AttachmentIndex,
+        max_bytes: int,
+        max_pixels: int,
+        decoders: Decoders,
+    ) -> None:
         self.directory = directory
         self.index = index
         self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.decoders = decoders
         self.heic = heic_readable()
 
     def put(self, data: bytes, uploader: Principal) -> Attachment:
@@ -305,7 +145,7 @@ class AttachmentStore:
         if kind is None or (kind is HEIC and not self.heic):
             accepted = "JPEG, PNG, WebP" + (" or HEIC" if self.heic else "")
             raise UnsupportedMedia(f"not a {accepted} image (judged by its bytes, not its name or header)")
-        cleaned = clean(data, kind)
+        cleaned = self.decoders.run(lambda: clean(data, kind, self.max_pixels))
         sha = hashlib.sha256(cleaned.data).hexdigest()
         attachment = Attachment(
             id=str(uuid5(_ID_NAMESPACE, sha)),

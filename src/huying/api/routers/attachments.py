@@ -13,12 +13,8 @@ from huying.api.problems import problem
 from huying.api.schemas.calls import AttachmentPublic
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Role
-from huying.services.attachments import (
-    AttachmentNotFound,
-    AttachmentRefused,
-    AttachmentStore,
-    Variant,
-)
+from huying.services.attachments import AttachmentNotFound, AttachmentStore, Variant
+from huying.services.photos import AttachmentRefused
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
@@ -37,16 +33,18 @@ AttachmentId = Annotated[str, Path(max_length=64)]
 
 
 async def refused(_: Request, exc: Exception) -> JSONResponse:
-    """413 / 415 for an upload that is not kept (registered by create_app)."""
+    """413 / 415 for an upload that is not kept, 503 while the decoders stay busy (registered
+    by create_app)."""
     assert isinstance(exc, AttachmentRefused)
-    return problem(exc.status, exc.kind, exc.title, exc.detail)
+    retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return problem(exc.status, exc.kind, exc.title, exc.detail, headers=retry)
 
 
 @router.post(
     "",
     status_code=201,
     response_model=AttachmentPublic,
-    responses={413: _PROBLEM, 415: _PROBLEM},
+    responses={413: _PROBLEM, 415: _PROBLEM, 503: _PROBLEM},
 )
 def upload(
     file: Annotated[UploadFile, File(description="the photo: JPEG, PNG, WebP or HEIC")],

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.limits import waiting
 from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
@@ -26,6 +27,7 @@ _READERS_OF_EVERY_QUEUE = frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
 
 @router.get("/{code}/work-orders", response_model=QueuePage)
 async def pull_queue(
+    request: Request,
     code: str,
     p: CurrentPrincipal,
     s: HuyingServices,
@@ -39,7 +41,8 @@ async def pull_queue(
     wait: Annotated[float, Query(ge=0, description="long-poll: seconds to wait for new work")] = 0,
 ) -> QueuePage:
     """The department's orders changed since the cursor, oldest change first. With ``wait``,
-    an empty answer is held until new work arrives or the wait runs out."""
+    an empty answer is held until new work arrives or the wait runs out (holding no thread; one
+    of the principal's few waiters, 429 beyond them)."""
     if not s.app.org.is_kind(code, UnitKind.DEPARTMENT) or not (
         p.role in _READERS_OF_EVERY_QUEUE or (p.role is Role.DEPARTMENT and p.unit == code)
     ):
@@ -52,8 +55,12 @@ async def pull_queue(
             return department_queue(conn, code, statuses, s.clock.now(), after, limit)
 
     rows = await run_in_threadpool(fetch)
+    seen = position
     while not rows and (remaining := deadline - time.monotonic()) > 0:
-        await s.projector.changed(remaining)
+        async with waiting(request):
+            if not await s.projector.reached(seen + 1, remaining):
+                break
+        seen = s.projector.progress.position
         rows = await run_in_threadpool(fetch)
     return QueuePage(
         data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],

@@ -17,8 +17,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up. Answered in the event loop: it needs no worker thread, so however
+    busy the threads are, it answers at once."""
     return {"status": "ok"}
 
 

@@ -1,0 +1,163 @@
+"""Connection hygiene of the real `huying serve` (uvicorn), over raw sockets: a connection that
+sends nothing, a request head dribbled a byte at a time (slowloris) and a body dribbled the same
+way are each closed after the configured time; a slow but steady upload earns the time it
+needs; the server names no software; /healthz answers throughout.
+
+The deadlines are configured short (HUYING_KEEPALIVE_SECONDS and friends); each test waits for
+the server to close the socket — a poll with a generous deadline — and asserts what happened,
+not how long it took.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+
+from backends import raw_events
+
+from .server import Server
+
+pytestmark = pytest.mark.slow
+
+PATIENCE = 30.0  # the configured deadlines are 1–2 s; this only stops a broken server hanging us
+DRIP_EVERY = 0.2
+SHORT = {
+    "HUYING_KEEPALIVE_SECONDS": "1",
+    "HUYING_HEADER_TIMEOUT_SECONDS": "2",
+    "HUYING_BODY_TIMEOUT_SECONDS": "2",
+    "HUYING_BODY_MIN_BYTES_PER_SECOND": "1000",
+}
+
+
+@dataclass
+class Tokens:
+    grid: str
+    admin: str
+
+
+@pytest.fixture
+def started(server: Server) -> Server:
+    """The test's deployment served with short connection deadlines."""
+    server.env.update(SHORT)
+    server.cli("migrate")
+    return server
+
+
+@pytest.fixture
+def tokens(server: Server) -> Tokens:
+    return Tokens(
+        grid=server.token("grid_worker", "LW-LN-01-G01")["Authorization"],
+        admin=server.token("admin", "LW")["Authorization"],
+    )
+
+
+@pytest.fixture(autouse=True)
+def _serving(started: Server, tokens: Tokens) -> None:
+    started.start()
+
+
+def connect(server: Server) -> socket.socket:
+    url = urlsplit(server.base_url)
+    return socket.create_connection((url.hostname or "", url.port or 80), timeout=PATIENCE)
+
+
+def closed_by_server(sock: socket.socket, drip: bytes = b"", every: float = DRIP_EVERY) -> bytes:
+    """Reads until the server closes the connection, sending ``drip`` every ``every`` s
+    meanwhile; returns what the server sent. Fails if it is still open after PATIENCE s."""
+    received = bytearray()
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([sock], [], [], every)
+        try:
+            if readable:
+                data = sock.recv(65536)
+                if not data:
+                    return bytes(received)
+                received += data
+            elif drip:
+                sock.sendall(drip)
+        except (ConnectionResetError, BrokenPipeError):
+            return bytes(received)
+    pytest.fail(f"the server kept the connection open for {PATIENCE} s")
+
+
+def healthz(server: Server) -> None:
+    with server.client() as http:
+        answer = http.get("/healthz")
+    assert answer.status_code == 200
+
+
+def events_stored(server: Server) -> int:
+    with raw_events(server.settings) as store:
+        return store.counts()[1]
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed(server: Server) -> None:
+    with connect(server) as idle:
+        healthz(server)
+        assert closed_by_server(idle) == b""
+
+
+def test_a_request_head_dribbled_a_byte_at_a_time_is_cut_off(server: Server) -> None:
+    with connect(server) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: huying\r\nX-Slow: ")
+        healthz(server)
+        assert closed_by_server(slow, drip=b"z") == b""
+
+
+def test_a_body_dribbled_a_byte_at_a_time_is_cut_off_and_nothing_is_acted_on(
+    server: Server, tokens: Tokens
+) -> None:
+    before = events_stored(server)
+    token = tokens.grid
+    with connect(server) as slow:
+        slow.sendall(
+            b"POST /api/v1/calls HTTP/1.1\r\nHost: huying\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {token}\r\nContent-Length: 5000\r\n\r\n".encode()
+            + b'{"title": "'
+        )
+        healthz(server)
+        assert closed_by_server(slow, drip=b"x") == b""
+    assert events_stored(server) == before
+
+
+def test_a_slow_but_steady_body_earns_the_time_it_needs(server: Server, tokens: Tokens) -> None:
+    """12 kB at about 4 kB/s takes longer than the 2 s grace, but each 1000 bytes earn a second."""
+    body = b'{"now": "2026-11-23T09:00:00+08:00"' + b" " * 11_964 + b"}"
+    with connect(server) as steady:
+        steady.sendall(
+            b"POST /api/v1/_clock HTTP/1.1\r\nHost: huying\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {tokens.admin}\r\nContent-Length: {len(body)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+        )
+        for at in range(0, len(body), 1000):
+            readable, _, _ = select.select([steady], [], [], 0.25)
+            assert not readable, "the server answered or closed before the body was complete"
+            steady.sendall(body[at : at + 1000])
+        answer = closed_by_server(steady)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+
+
+def test_keep_alive_serves_prompt_requests_and_names_no_server(server: Server) -> None:
+    url = urlsplit(server.base_url)
+    prompt = http.client.HTTPConnection(url.hostname or "", url.port, timeout=PATIENCE)
+    try:
+        sockets = []
+        for _ in range(2):
+            prompt.request("GET", "/healthz")
+            sockets.append(prompt.sock)
+            answer = prompt.getresponse()
+            assert (answer.status, answer.read()) == (200, b'{"status":"ok"}')
+            assert answer.getheader("server") is None
+            assert answer.getheader("x-content-type-options") == "nosniff"
+        first, second = sockets
+        assert first is not None and second is first, "both answers came on one connection"
+        assert closed_by_server(first) == b""  # then idle: closed
+    finally:
+        prompt.close()
