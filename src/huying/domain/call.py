@@ -298,9 +298,7 @@ class Call(Aggregate):
     def _cancel_open_orders(self, at: datetime) -> None:
         for o in self.work_orders.values():
             if o.status in OPEN_ORDER:
-                o.status = OrderStatus.CANCELLED
-                o.extension = None
-                o.settled_at = at
+                o.finish(OrderStatus.CANCELLED, at)
 
     # --- community and street --------------------------------------------------------------
 
@@ -415,10 +413,7 @@ class Call(Aggregate):
         lead: bool
 
         def apply(self, call: Call) -> None:
-            order = call.work_orders[self.order_id]
-            order.status = OrderStatus.RETURNED
-            order.extension = None
-            order.settled_at = self.at
+            call.work_orders[self.order_id].finish(OrderStatus.RETURNED, self.at)
             if self.lead:
                 call.status = Status.RETURNED
 
@@ -524,9 +519,11 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             order = call.work_orders[self.order_id]
-            order.status = OrderStatus.COMPLETED
+            # Ending a pending extension request here changes the state old histories fold to
+            # only where a decision on it never came; one that came (allowed before a finished
+            # order refused decisions) still applies as it was recorded.
+            order.finish(OrderStatus.COMPLETED, self.at)
             order.result = self.result
-            order.completed_at = self.at
             call.attachments = _with(call.attachments, self.attachments)
 
     def complete_order(

@@ -87,6 +87,16 @@ class WorkOrder:
     def is_open(self) -> bool:
         return self.status in OPEN_ORDER
 
+    def finish(self, status: OrderStatus, at: datetime) -> None:
+        """The order ends — completed, returned or cancelled — and an extension request still
+        pending on it ends with it: a finished order takes no extension decisions."""
+        self.status = status
+        self.extension = None
+        if status is OrderStatus.COMPLETED:
+            self.completed_at = at
+        else:
+            self.settled_at = at
+
 
 @dataclass(frozen=True)
 class Evaluation:
