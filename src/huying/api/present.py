@@ -92,7 +92,7 @@ def call_public(
         occurred_at=call.occurred_at,
         location=call.location,
         attachments=call.attachments,
-        work_orders=[work_order_public(o) for o in call.work_orders.values()],
+        work_orders=[work_order_public(o) for o in call.orders_by_arrival],
         evaluation=EvaluationPublic(
             round=evaluation.round,
             contacted=evaluation.contacted,

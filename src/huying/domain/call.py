@@ -31,6 +31,8 @@ from huying.domain.states import (
     Satisfaction,
     Status,
     WorkOrder,
+    arrival,
+    work_order_id,
 )
 from huying.domain.transitions import TABLE, Action, Situation, parties
 
@@ -209,6 +211,11 @@ class Call(Aggregate):
         return leads[-1] if leads else None
 
     @property
+    def orders_by_arrival(self) -> list[WorkOrder]:
+        """Its work orders in order of arrival: dispatch order, then number (docs/metrics.md §5)."""
+        return sorted(self.work_orders.values(), key=lambda o: arrival(o.id))
+
+    @property
     def departments_involved(self) -> set[str]:
         """Every department that holds or held a work order on this call."""
         return {o.department_code for o in self.work_orders.values()}
@@ -380,7 +387,7 @@ class Call(Aggregate):
         first = len(self.work_orders) + 1
         specs = [
             {
-                "id": f"{self.id}-w{first + i}",
+                "id": work_order_id(str(self.id), first + i),
                 "department_code": spec.department_code,
                 "role": spec.role.value,
                 "deadline": spec.deadline,
