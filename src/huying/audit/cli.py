@@ -181,10 +181,14 @@ def export(
     type_: Annotated[str | None, typer.Option("--type", help="events: comma-separated event types")] = None,
     kind: Annotated[str | None, typer.Option(help="scores: street or department (default both)")] = None,
     period: Annotated[str | None, typer.Option(help="scores: YYYY-MM, YYYY-Qn or YYYY")] = None,
+    headers: Annotated[
+        str,
+        typer.Option(help="scores: zh (Chinese headers after a UTF-8 BOM, for Excel) or en (field codes)"),
+    ] = "zh",
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """审计导出: a period's events as JSON Lines, or the units' scores as CSV (streamed)."""
-    from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
+    from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
     from huying.audit.feed import EventFeed, FeedQuery, event_types, window
     from huying.domain.errors import InvalidCommand
     from huying.domain.org import UnitKind
@@ -194,6 +198,8 @@ def export(
         raise _fail("--what is events or scores")
     if kind not in (None, "street", "department"):
         raise _fail("--kind is street or department")
+    if headers not in {h.value for h in Headers}:
+        raise _fail("--headers is zh or en")
     with _services() as services:
         try:
             if what == "events":
@@ -214,7 +220,7 @@ def export(
                     s.score_weights,
                     s.min_evaluated_for_rank,
                 )
-                chunks = csv_lines(rows)
+                chunks = score_csv(rows, Headers(headers))
             with _output(out) as f:
                 for chunk in chunks:
                     f.write(chunk)
