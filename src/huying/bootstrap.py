@@ -13,6 +13,7 @@ from huying.audit.chain import ChainKeeper
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
+from huying.logtime import last_business_time
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
@@ -47,6 +48,15 @@ def make_clock(settings: Settings) -> Clock:
     return SystemClock()
 
 
+def _not_before_the_log(clock: Clock, app: HuyingApplication) -> None:
+    """A settable clock that lost its saved time starts where the log's business time has got
+    to, not at a wall clock behind it (it never goes back before what is recorded)."""
+    if isinstance(clock, FakeClock):
+        floor = last_business_time(app)
+        if floor is not None and clock.now() < floor:
+            clock.set(floor)
+
+
 def make_calendar(settings: Settings) -> WorkCalendar:
     """The official schedule, with the district's override file on top, and the working hours."""
     rules = official_rules()
@@ -71,6 +81,7 @@ def parse_hours(text: str) -> tuple[tuple[time, time], ...]:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.ensure_safe()
+    given = clock
     clock = clock or make_clock(settings)
     org = load_org()
     catalog = load_catalog(org)
@@ -85,6 +96,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
+    if given is None:
+        _not_before_the_log(clock, app)
     projector = Projector(app, engine, batch_size=settings.projector_batch_size)
     chain = ChainKeeper(
         app,
