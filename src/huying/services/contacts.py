@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
+from functools import cached_property
 from uuid import UUID, uuid5
 
 from cryptography.fernet import Fernet
@@ -19,11 +21,16 @@ _REF_NAMESPACE = UUID("6f1d4c1e-3a52-4f0e-9a55-6b9d2f1c0a77")
 
 
 class ContactBook:
-    def __init__(self, engine: Engine, secret_key: str, clock: Clock) -> None:
+    def __init__(self, engine: Engine, secret_key: Callable[[], str], clock: Clock) -> None:
         self._engine = engine
-        key = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest())
-        self._fernet = Fernet(key)
+        self._secret_key = secret_key
         self._clock = clock
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        """Made at first use: a process that never opens a contact needs no key."""
+        key = base64.urlsafe_b64encode(hashlib.sha256(self._secret_key().encode()).digest())
+        return Fernet(key)
 
     @property
     def engine(self) -> Engine:
