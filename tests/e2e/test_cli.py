@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,6 +147,10 @@ def test_an_outdated_schema_is_named_and_left_as_it_is(runner: CliRunner, settin
 
 def test_a_missing_event_store_is_named(runner: CliRunner, services: object, settings: Settings) -> None:
     events = settings.data_dir / "huying.events.db"
+    conn = sqlite3.connect(events)
+    conn.execute("DROP TABLE stored_events")
+    conn.close()
+    assert "no such table: stored_events" in refused(runner, "audit", "verify")
     events.unlink()
     assert "huying.events.db" in refused(runner, "audit", "verify")
     assert not events.exists()
