@@ -79,6 +79,7 @@ def _refuse_writes(engine: Engine) -> None:
             cur.execute("PRAGMA query_only=ON")
         else:
             cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.commit()  # a SET rolled back with its transaction would be undone
         cur.close()
 
 
@@ -138,7 +139,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         settings.ensure_safe()
     given = clock
     clock = clock or make_clock(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings)
     if read_only:
         _refuse_writes(engine)
     contacts = ContactBook(engine, _contacts_shut if read_only else settings.resolved_secret_key, clock)

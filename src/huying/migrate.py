@@ -14,10 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
 from huying.application import HuyingApplication
+from huying.db import make_engine
 from huying.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -34,7 +33,7 @@ def alembic_config(settings: Settings) -> Config:
         raise FileNotFoundError(f"migrations not found at {MIGRATIONS} (install with pip -e)")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["url"] = settings.database_url
+    config.attributes["settings"] = settings
     return config
 
 
@@ -66,7 +65,7 @@ def require_schema(settings: Settings) -> None:
         path = sqlite_file(url)
         if path is not None and not path.is_file():
             raise SchemaNotReady(f"no huying database at {path}: run `huying migrate` first")
-    engine = create_engine(settings.database_url, poolclass=NullPool)
+    engine = make_engine(settings)
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()

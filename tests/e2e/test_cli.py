@@ -7,17 +7,19 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from backends import raw_events, settings_env, stored_rows, use_in_env
+from huying.bootstrap import Services, opened
 from huying.cli import cli
+from huying.demo import principal_for_token
 from huying.migrate import alembic_config, upgrade
 from huying.settings import Settings
 
@@ -84,12 +86,24 @@ def test_a_read_only_command_before_migrate_says_so_in_one_line_and_creates_noth
 # --- on a deployment with a history -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A data directory with calls in it, written by a real `huying serve` that has stopped."""
-    root = tmp_path_factory.mktemp("deployment")
-    (root / "logs").mkdir()
-    server = Server(root / "var", root / "logs")
+def stored(settings: Settings) -> tuple[dict[str, str], bytes]:
+    """Every stored value of the deployment, and (SQLite) every file's bytes — but SQLite's
+    shared-memory index and an empty write-ahead log, which hold no data and come and go with
+    connections (readers' too)."""
+    kept = {} if settings.on_postgres else files(settings.data_dir)
+    empty = hashlib.sha256(b"").hexdigest()
+    data = {
+        k: v for k, v in kept.items() if not k.endswith("-shm") and not (k.endswith("-wal") and v == empty)
+    }
+    return data, stored_rows(settings)
+
+
+def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """On a deployment written by a real `huying serve`, now stopped."""
+    (tmp_path / "logs").mkdir()
+    server = Server(settings, tmp_path / "logs")
     try:
         server.cli("migrate")
         grid = server.token("grid_worker", RAISE["grid_code"])
@@ -99,21 +113,27 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 raised = http.post("/api/v1/calls", json=RAISE, headers={**grid, "Idempotency-Key": f"k{n}"})
                 assert raised.status_code == 201, raised.text
         assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
-        yield root / "var"
     finally:
         server.cleanup()
+    env = {k: v for k, v in settings_env(settings).items() if k != "HUYING_DEMO"}  # no key either
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    before = stored(settings)
+    for args in READ_ONLY:
+        done = huying(*args, cwd=cwd, **env)
+        assert done.returncode == 0, f"huying {' '.join(args)}: {done.stderr}"
+        assert "Traceback" not in done.stderr
+        assert stored(settings) == before, f"huying {' '.join(args)} wrote"
+    assert list(cwd.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", READ_ONLY, ids=[" ".join(a) for a in READ_ONLY])
-def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
-    deployment: Path, tmp_path: Path, args: list[str]
-) -> None:
-    before = files(deployment)
-    done = huying(*args, cwd=tmp_path, HUYING_DATA_DIR=str(deployment))  # no HUYING_DEMO, no key
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    assert files(deployment) == before
-    assert list(tmp_path.iterdir()) == []
+def test_a_read_only_process_cannot_write_even_if_asked(services: Services, settings: Settings) -> None:
+    """The guard under the commands: their connections refuse writes, whatever code runs."""
+    with opened(settings, read_only=True) as looking:
+        principal = principal_for_token(looking.app.org, "street", "LW-LN")
+        with pytest.raises(DBAPIError, match=r"read-only|readonly"):
+            looking.tokens.create(principal, "written by a read-only process")
+    assert "written by a read-only process" not in [t.label for t in services.tokens.list()]
 
 
 # --- a schema that is not the one this huying needs ---------------------------------------------
@@ -121,8 +141,7 @@ def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
 
 @pytest.fixture
 def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")  # the commands that write need a key; demo mode has one
+    use_in_env(monkeypatch, settings)  # demo mode: the commands that write have a key
     return CliRunner()
 
 
@@ -136,36 +155,40 @@ def refused(runner: CliRunner, *args: str, code: int = 2) -> str:
 def test_an_outdated_schema_is_named_and_left_as_it_is(runner: CliRunner, settings: Settings) -> None:
     upgrade(settings)
     command.downgrade(alembic_config(settings), "0004")
-    before = files(settings.data_dir)
+    before = stored(settings)
     for args in READ_ONLY:
         line = refused(runner, *args)
         assert "revision 0004" in line and "huying migrate" in line
     written = refused(runner, "token", "create", "--role", "street", "--unit", "LW-LN")
     assert "revision 0004" in written, "a command that writes does not migrate on its own either"
-    assert files(settings.data_dir) == before
+    assert stored(settings) == before
 
 
 def test_a_missing_event_store_is_named(runner: CliRunner, services: object, settings: Settings) -> None:
-    events = settings.data_dir / "huying.events.db"
-    conn = sqlite3.connect(events)
-    conn.execute("DROP TABLE stored_events")
-    conn.close()
-    assert "no such table: stored_events" in refused(runner, "audit", "verify")
-    events.unlink()
-    assert "huying.events.db" in refused(runner, "audit", "verify")
-    assert not events.exists()
+    with raw_events(settings) as events:
+        events.execute("DROP TABLE {events}")
+    assert "the event store cannot be read" in refused(runner, "audit", "verify")
+    if not settings.on_postgres:
+        file = settings.data_dir / "huying.events.db"
+        file.unlink()
+        assert "huying.events.db" in refused(runner, "audit", "verify")
+        assert not file.exists()
 
 
 # --- every other expected error -----------------------------------------------------------------
 
-BAD = {
+BAD: dict[str, tuple[dict[str, str | None], list[str], str]] = {
     "a setting that is not a number": ({"HUYING_PORT": "eighty"}, ["token", "list"], "HUYING_PORT"),
     "weights that do not sum to 1": (
         {"HUYING_SCORE_WEIGHTS": "[1, 1, 1]"},
         ["token", "list"],
         "SCORE_WEIGHTS",
     ),
-    "a database URL that is none": ({"HUYING_DATABASE_URL": "nonsense"}, ["token", "list"], "database URL"),
+    "a database URL that is none": (
+        {"HUYING_DATABASE_URL": "nonsense", "HUYING_DATABASE_SCHEMA": None},
+        ["token", "list"],
+        "database URL",
+    ),
     "the fake clock outside demo mode": (
         {"HUYING_FAKE_CLOCK": "1", "HUYING_DEMO": "0"},
         ["seed", "--demo"],
@@ -185,7 +208,10 @@ def test_every_expected_error_is_one_line_and_a_non_zero_exit(
 ) -> None:
     env, args, named = BAD[case]
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     assert named in refused(runner, *args)
 
 

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.application import CallDraft, Submission
 from huying.audit.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.audit.checkpoints import Checkpoint, stored
@@ -50,6 +51,11 @@ def log_length(services: Services, clock: FakeClock) -> int:
     head = services.app.recorder.max_notification_id()
     assert head > 150
     return int(head)
+
+
+# These tests edit the stored rows in SQLite's own SQL (rowid, X'..' blobs, CAST AS BLOB);
+# test_tamper_on_each_backend.py makes the same kinds of change on every backend.
+SQLITE_FILE = pytest.mark.sqlite_only(reason="tampers with the SQLite event file in SQLite's SQL")
 
 
 @contextmanager
@@ -141,8 +147,7 @@ def test_rebuilding_the_read_models_leaves_the_chain_alone(
 ) -> None:
     with services.engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(audit_chain)).scalar()
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
     with services.engine.connect() as conn:
@@ -194,6 +199,7 @@ def raise_a_call(services: Services) -> None:
         ("originator_version", "originator_version + 1000"),
     ],
 )
+@SQLITE_FILE
 def test_altering_one_stored_event_is_found_at_its_position(
     services: Services, settings: Settings, log_length: int, column: str, change: str
 ) -> None:
@@ -208,6 +214,7 @@ def test_altering_one_stored_event_is_found_at_its_position(
     assert_break(verify(services), target, Tamper.ALTERED)
 
 
+@SQLITE_FILE
 def test_flipping_a_single_bit_is_found(services: Services, settings: Settings, log_length: int) -> None:
     target = log_length - 3
     with event_file(settings) as db:
@@ -220,6 +227,7 @@ def test_flipping_a_single_bit_is_found(services: Services, settings: Settings, 
     assert report.broken is not None and report.broken.intact_through == target - 1
 
 
+@SQLITE_FILE
 def test_deleting_one_event_is_found_as_missing(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -229,6 +237,7 @@ def test_deleting_one_event_is_found_as_missing(
     assert_break(verify(services), target, Tamper.MISSING)
 
 
+@SQLITE_FILE
 def test_deleting_the_first_event_is_found(services: Services, settings: Settings, log_length: int) -> None:
     with event_file(settings) as db:
         db.execute("DELETE FROM stored_events WHERE rowid = 1")
@@ -236,6 +245,7 @@ def test_deleting_the_first_event_is_found(services: Services, settings: Setting
 
 
 @pytest.mark.parametrize("gap", [1, 25])
+@SQLITE_FILE
 def test_swapping_two_events_is_found_as_reordered(
     services: Services, settings: Settings, log_length: int, gap: int
 ) -> None:
@@ -250,6 +260,7 @@ def test_swapping_two_events_is_found_as_reordered(
     assert report.broken is not None and f"chained at position {second}" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_moving_an_event_to_the_end_is_found_at_the_place_it_left(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -261,6 +272,7 @@ def test_moving_an_event_to_the_end_is_found_at_the_place_it_left(
     assert report.broken is not None and f"now lies at {log_length + 1}" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_an_event_slipped_in_among_chained_ones_is_found_as_extra(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -284,6 +296,7 @@ def test_an_event_slipped_in_among_chained_ones_is_found_as_extra(
     assert_break(verify(services), target, Tamper.EXTRA)
 
 
+@SQLITE_FILE
 def test_cutting_off_the_tail_is_found_as_truncated(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -312,6 +325,7 @@ def cut_log_and_chain(
         )
 
 
+@SQLITE_FILE
 def test_a_tail_cut_from_log_and_chain_but_not_the_stored_checkpoints_is_truncated(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -322,11 +336,11 @@ def test_a_tail_cut_from_log_and_chain_but_not_the_stored_checkpoints_is_truncat
     assert report.broken is not None and "a stored checkpoint vouches" in report.broken.detail
 
 
+@SQLITE_FILE
 def test_a_tail_cut_from_log_and_chain_is_found_by_a_checkpoint_kept_elsewhere(
     services: Services, settings: Settings, log_length: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     runner = CliRunner()
     kept = tmp_path / "checkpoints.jsonl"
     exported = runner.invoke(cli, ["audit", "checkpoints", "--out", str(kept)])
@@ -345,6 +359,7 @@ def test_a_tail_cut_from_log_and_chain_is_found_by_a_checkpoint_kept_elsewhere(
     assert_break(verify(services, given), keep + 1, Tamper.TRUNCATED)
 
 
+@SQLITE_FILE
 def test_events_and_chain_rewritten_together_are_found_by_a_checkpoint(
     services: Services, settings: Settings, log_length: int
 ) -> None:
@@ -364,11 +379,11 @@ def test_events_and_chain_rewritten_together_are_found_by_a_checkpoint(
     assert_break(report, kept[0].position, Tamper.ALTERED)
 
 
+@SQLITE_FILE
 def test_the_cli_says_ok_or_names_the_break(
     services: Services, settings: Settings, log_length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     runner = CliRunner()
     clean = runner.invoke(cli, ["audit", "verify"])
     assert clean.exit_code == 0, clean.output

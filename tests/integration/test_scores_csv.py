@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.cli import cli
 from huying.settings import Settings
 
@@ -67,8 +68,7 @@ def test_an_unknown_header_language_is_refused_naming_the_parameter(client: Test
 def test_the_command_line_export_writes_the_same_bytes(
     client: TestClient, tokens: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch, language: str | None
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     args = ["export", "--what", "scores", "--period", "2026-11"]
     result = CliRunner().invoke(cli, args + (["--headers", language] if language else []))
     assert result.exit_code == 0, result.output
