@@ -22,8 +22,10 @@ from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
+from huying.services.keyring import KeyRing, NoKeys
+from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
-from huying.settings import Settings, UnsafeSettings
+from huying.settings import Settings
 from huying.watchdog import Watchdog
 
 
@@ -44,6 +46,7 @@ class Services:
         self.projector.stop()
         self.chain.stop()
         self.app.close()
+        self.contacts.keys.engine.dispose()
         self.engine.dispose()
 
 
@@ -83,8 +86,16 @@ def _refuse_writes(engine: Engine) -> None:
         cur.close()
 
 
-def _contacts_shut() -> str:
-    raise UnsafeSettings("a read-only command does not open reporters' contact details")
+def _contacts(settings: Settings, engine: Engine, clock: Clock, read_only: bool) -> ContactBook:
+    """Reporters' contacts. A read-only process holds no master key: they stay sealed."""
+    store = key_store(settings, engine)
+    if read_only:
+        if store is not engine:
+            _refuse_writes(store)
+        return ContactBook(engine, RecordKeys(store, NoKeys(), clock), clock)
+    contacts = ContactBook(engine, RecordKeys(store, KeyRing(settings.master_secrets()), clock), clock)
+    contacts.check_keys()
+    return contacts
 
 
 def _require_event_store(app: HuyingApplication, engine: Engine) -> None:
@@ -92,6 +103,7 @@ def _require_event_store(app: HuyingApplication, engine: Engine) -> None:
         app.recorder.max_notification_id()
     except PersistenceError as e:
         app.close()
+        app.contacts.keys.engine.dispose()
         engine.dispose()
         raise SchemaNotReady(f"the event store cannot be read ({e}): run `huying migrate` first") from e
 
@@ -142,7 +154,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     engine = make_engine(settings)
     if read_only:
         _refuse_writes(engine)
-    contacts = ContactBook(engine, _contacts_shut if read_only else settings.resolved_secret_key, clock)
+    contacts = _contacts(settings, engine, clock, read_only)
     app = _application(settings, clock, contacts, read_only)
     if read_only:
         _require_event_store(app, engine)

@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment
 
 from huying.application import HuyingApplication
 from huying.db import make_engine
+from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -48,6 +49,7 @@ def upgrade(settings: Settings) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings), "head")
+    prepare_key_store(settings)
     env = {**settings.eventsourcing_env(), CREATE_TABLE: "y"}
     # The application's name: on PostgreSQL it names the event store's tables.
     factory = InfrastructureFactory.construct(Environment(HuyingApplication.name, env))
@@ -61,7 +63,7 @@ def require_schema(settings: Settings) -> None:
     """Refuses (``SchemaNotReady``) unless the databases exist and the service tables are at
     this huying's revision. Creates nothing, writes nothing. (The event store's own tables are
     checked when it is first read.)"""
-    for url in dict.fromkeys((settings.database_url, settings.events_url)):
+    for url in dict.fromkeys((settings.database_url, settings.events_url, settings.keys_url)):
         path = sqlite_file(url)
         if path is not None and not path.is_file():
             raise SchemaNotReady(f"no huying database at {path}: run `huying migrate` first")

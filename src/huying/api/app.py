@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from huying import __version__
-from huying.api import openapi, problems
+from huying.api import openapi, params, problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
@@ -19,6 +19,7 @@ from huying.api.routers import (
     audit,
     calls,
     clock,
+    contact_access,
     dashboards,
     departments,
     events,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
+        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
+    app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from huying.api.params import MAX_POSITION, ETag, IdempotencyKey, version_of
+from huying.api.schemas.requests import PersonalData
 from huying.application import HuyingApplication, Submission
 from huying.bootstrap import Services
-from huying.domain.errors import CallNotFound, InvalidCommand
+from huying.domain.errors import CallNotFound
 from huying.domain.principal import Principal
 from huying.projections.runner import ReadModelsBehind
 
@@ -40,32 +42,53 @@ class RequestIdentity:
     if_match: int | None
 
     def submission(self, body: BaseModel | None) -> Submission:
-        return Submission(key=self.key, fingerprint=fingerprint(body), if_match=self.if_match)
+        return Submission(
+            key=self.key,
+            fingerprint=fingerprint(body),
+            legacy_fingerprint=legacy_fingerprint(body),
+            if_match=self.if_match,
+        )
 
 
 def fingerprint(body: BaseModel | None) -> str:
-    """JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent)."""
-    payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
+    """What the request's event records of its body, to tell a retry from a reused key:
+    JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent). Parts
+    holding personal data are left out — an unkeyed digest of them would give a masked phone away
+    to anyone trying the hidden digits; a raise retried with another reporter is told apart by
+    the contact kept apart from the event (``HuyingApplication.raise_call``)."""
+    return _digest(_sent(body, personal=False))
+
+
+def legacy_fingerprint(body: BaseModel | None) -> str | None:
+    """What versions before random reporter refs recorded for a body with personal data: the
+    digest of all of it. Compared, never stored: a raise made before the upgrade and retried
+    after it is still recognised."""
+    if body is None or not _personal_fields(body):
+        return None
+    return _digest(_sent(body, personal=True))
+
+
+def _sent(body: BaseModel | None, *, personal: bool) -> dict[str, Any]:
+    if body is None:
+        return {}
+    leave_out = set() if personal else _personal_fields(body)
+    return body.model_dump(mode="json", exclude_unset=True, exclude=leave_out)
+
+
+def _personal_fields(body: BaseModel) -> set[str]:
+    return {name for name, value in body if isinstance(value, PersonalData)}
+
+
+def _digest(payload: dict[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def _identity(
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-    if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+    if_match: Annotated[ETag | None, Header()] = None,
 ) -> RequestIdentity:
-    return RequestIdentity(idempotency_key, _version_of(if_match))
-
-
-def _version_of(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if tag == "*":  # RFC 9110: "*" matches any current version
-        return None
-    if not tag.isdigit():
-        raise InvalidCommand("If-Match", 'expected an ETag like "3" (the call version)')
-    return int(tag)
+    return RequestIdentity(idempotency_key, version_of(if_match))
 
 
 def parse_call_id(raw: str) -> UUID:
@@ -75,7 +98,9 @@ def parse_call_id(raw: str) -> UUID:
         raise CallNotFound(f"no call {raw} in your jurisdiction") from None
 
 
-def _read_position(request: Request, min_position: Annotated[int | None, Query(ge=0)] = None) -> int:
+def _read_position(
+    request: Request, min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None
+) -> int:
     """Read-your-writes: wait (bounded) until the read models reach ``min_position``."""
     services = _services(request)
     projector = services.projector
