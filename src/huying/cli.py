@@ -192,6 +192,8 @@ def project(
             signal.signal(sig, lambda *_: stopped.set())
         services.projector.start()
         services.chain.start()
+        if settings.run_webhooks:
+            services.webhooks.start()  # webhook deliveries follow the log beside the read models
         typer.echo("projecting; Ctrl-C to stop", err=True)
         stopped.wait()
 

@@ -304,15 +304,36 @@ def test_an_unknown_unit_or_bad_window_is_invalid_for_everyone(world: World, who
 # --- the scores -----------------------------------------------------------------------------
 
 
-def test_unit_scores_are_for_the_assessors_only(world: World) -> None:
+def test_unit_scores_are_read_by_each_unit_for_itself_and_those_below_it(world: World) -> None:
     def ask(who: Who) -> Any:
-        return tuple(
-            world.get("/api/v1/scores/units", who, kind=kind)[0] for kind in ("street", "department")
-        )
+        answers = {}
+        for kind in ("community", "street", "department"):
+            status, body = world.get("/api/v1/scores/units", who, kind=kind)
+            answers[kind] = {s["unit"] for s in body["data"]} if status == 200 else status
+        return answers
 
-    assert matrix(world, ask) == {who: (200, 200) if who in DISTRICT_WIDE else (403, 403) for who in EVERYONE}
+    ln = {"LW-LN-01", "LW-LN-02", "LW-LN-03"}
+    got = matrix(world, ask)
+    assert {who: got[who] for who in EVERYONE if who not in DISTRICT_WIDE} == {
+        GRID_LN01: {"community": {"LW-LN-01"}, "street": 403, "department": 403},
+        GRID_LN01_OTHER: {"community": {"LW-LN-01"}, "street": 403, "department": 403},
+        COMMUNITY_LN01: {"community": {"LW-LN-01"}, "street": 403, "department": 403},
+        COMMUNITY_LN02: {"community": {"LW-LN-02"}, "street": 403, "department": 403},
+        STREET_LN: {"community": ln, "street": {"LW-LN"}, "department": 403},
+        STREET_HL: {
+            "community": {"LW-HL-01", "LW-HL-02", "LW-HL-03"},
+            "street": {"LW-HL"},
+            "department": 403,
+        },
+        CG: {"community": 403, "street": 403, "department": {"CG"}},
+        ZJ: {"community": 403, "street": 403, "department": {"ZJ"}},
+        SW: {"community": 403, "street": 403, "department": {"SW"}},
+        GD: {"community": 403, "street": 403, "department": {"GD"}},
+    }
+    for who in DISTRICT_WIDE:
+        assert [len(got[who][kind]) for kind in ("community", "street")] == [12, 4], who
     assert world.get("/api/v1/scores/units", SUPERVISOR, kind="street", period="2026-13")[0] == 422
-    assert world.get("/api/v1/scores/units", SUPERVISOR, kind="community")[0] == 422
+    assert world.get("/api/v1/scores/units", SUPERVISOR, kind="grid")[0] == 422
     assert world.get("/api/v1/scores/units", SUPERVISOR)[0] == 422  # kind is required
 
 

@@ -27,9 +27,12 @@ from huying.api.routers import (
     ops,
     reference,
     scores,
+    webhooks,
     work_orders,
 )
+from huying.api.strict import refuse_unknown_query
 from huying.bootstrap import Services, build_services
+from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
@@ -52,7 +55,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             built.chain.start()  # 防篡改: the hash chain follows the log beside the read models
         if settings.run_watchdog:
             built.watchdog.start()
+        if settings.run_webhooks:
+            built.webhooks.start()  # signed deliveries, on their own threads
         yield
+        built.webhooks.stop()
         built.watchdog.stop()
         built.projector.stop()
         built.chain.stop()
@@ -66,7 +72,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
-        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
+        # For every route, present and future: no NUL in any parameter; unknown query parameters → 422.
+        dependencies=[Depends(params.no_nul_in_parameters), Depends(refuse_unknown_query)],
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
@@ -79,6 +86,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
+    app.include_router(webhooks.router)  # signed webhooks: department systems are told
+    app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,

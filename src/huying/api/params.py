@@ -161,5 +161,15 @@ def enum_list(raw: str | None, allowed: type[StrEnum], field: str) -> tuple[str,
     names = tuple(part.strip() for part in raw.split(",") if part.strip())
     unknown = [n for n in names if n not in {e.value for e in allowed}]
     if unknown:
-        raise InvalidCommand(field, f"unknown {field} {', '.join(unknown)}")
+        valid = ", ".join(e.value for e in allowed)
+        raise InvalidCommand(field, f"unknown {field} {', '.join(unknown)}; valid: {valid}")
     return names
+
+
+# A window of business time, ``from`` inclusive and ``to`` exclusive (the event feed, search).
+From = Annotated[
+    TimeBound | None, Query(alias="from", description="business time from (inclusive): RFC 3339, or a date")
+]
+To = Annotated[
+    TimeBound | None, Query(description="business time to (exclusive); a date covers that whole day")
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from huying.api.names import Names
 from huying.api.schemas.calls import (
     CallPublic,
     ChainStep,
@@ -19,12 +20,13 @@ from huying.api.schemas.reads import CallSummary, QueueItem
 from huying.audit.feed import event_data
 from huying.bootstrap import Services
 from huying.domain.call import Call
-from huying.domain.deadlines import standing
+from huying.domain.deadlines import next_and_missed, standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
 from huying.projections.duplicates import DuplicateRule, Subject, at_raise
+from huying.projections.rows import instants_of
 from huying.services.contacts import ContactBook
 
 
@@ -78,6 +80,7 @@ def call_public(
         occurred_at=call.occurred_at,
         location=call.location,
         attachments=call.attachments,
+        media_url=call.media_url,
         work_orders=[work_order_public(o) for o in call.orders_by_arrival],
         evaluation=EvaluationPublic(
             round=evaluation.round,
@@ -139,35 +142,56 @@ def history_entry(position: int, event: Call.Event) -> HistoryEntry:
     )
 
 
-def call_summary(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> CallSummary:
-    fields = {k: v for k, v in row.items() if k not in ("call_id", "ever_breached", "due_soon_at")}
-    return CallSummary(id=row["call_id"], **fields, **_timing(row, now, calendar))
+def call_summary(row: dict[str, Any], now: datetime, calendar: WorkCalendar, names: Names) -> CallSummary:
+    fields = {k: v for k, v in row.items() if k not in ("call_id", *_TIMING_COLUMNS)}
+    return CallSummary(id=row["call_id"], **fields, **names.beside(row), **_timing(row, now, calendar))
 
 
-def queue_item(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> QueueItem:
-    skip = ("order_id", "updated_position", "clock_time", "ever_breached", "due_soon_at", "settled_at")
+def queue_item(row: dict[str, Any], now: datetime, calendar: WorkCalendar, names: Names) -> QueueItem:
+    skip = ("order_id", "updated_position", "clock_time", "settled_at", *_TIMING_COLUMNS)
     fields = {k: v for k, v in row.items() if k not in skip}
     return QueueItem(
-        id=row["order_id"], cursor=row["updated_position"], **fields, **_timing(row, now, calendar)
+        id=row["order_id"],
+        cursor=row["updated_position"],
+        **fields,
+        **names.beside(row),
+        **_timing(row, now, calendar),
     )
 
 
+# Stored to answer "when", shown as of now by _timing.
+_TIMING_COLUMNS = ("next_due", "due_soon_at", "running_dues", "ever_breached")
+
+
 def _timing(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> dict[str, Any]:
-    """Due soon, remaining time and breach, as of ``now``, from the row's recorded clocks."""
-    next_due, warn = row.get("next_due"), row.get("due_soon_at")
-    left = remaining(calendar, now, next_due, bool(row.get("clock_time"))) if next_due else None
+    """From the row's recorded clocks, as of ``now``: the next deadline still ahead and the time
+    left to it, the earliest one missed and by how long (working time, or clock time for
+    应急处置 items), due soon, and whether a clock ever ran late."""
+    emergency = bool(row.get("clock_time"))
+    upcoming, missed = next_and_missed(instants_of(row.get("running_dues")), now)
+    earliest, warn = row.get("next_due"), row.get("due_soon_at")
     return {
-        "due_soon": bool(warn and next_due and warn <= now <= next_due),
-        "remaining_seconds": left.total_seconds() if left is not None else None,
+        "next_due": upcoming,
+        "remaining_seconds": remaining(calendar, now, upcoming, emergency).total_seconds()
+        if upcoming
+        else None,
+        "overdue_since": missed,
+        "overdue_seconds": -remaining(calendar, now, missed, emergency).total_seconds() if missed else None,
+        "due_soon": bool(warn and earliest and warn <= now <= earliest),
         "ever_breached": bool(row.get("ever_breached")) or bool(row.get("overdue")),
     }
 
 
 def deadlines(call: Call, now: datetime, calendar: WorkCalendar) -> dict[str, Any]:
-    """GET /calls/{id} ``deadlines``: every clock the call has had, as of ``now``."""
+    """GET /calls/{id} ``deadlines``: every clock the call has had, as of ``now``; the next
+    deadline still ahead, and the earliest one missed."""
     s = standing(call, calendar, now)
+    upcoming, missed = next_and_missed(
+        (c.clock.due for c in s.clocks if c.clock.stopped is None and c.clock.due), now
+    )
     return {
-        "next_due": s.next_due,
+        "next_due": upcoming,
+        "overdue_since": missed,
         "overdue": s.overdue,
         "due_soon": s.due_soon,
         "ever_breached": s.ever_breached,

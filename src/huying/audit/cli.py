@@ -170,7 +170,10 @@ def export(
         str | None, typer.Option(help="to: a date (that day included) or a time (exclusive)")
     ] = None,
     type_: Annotated[str | None, typer.Option("--type", help="events: comma-separated event types")] = None,
-    kind: Annotated[str | None, typer.Option(help="scores: street or department (default both)")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="scores: community, street or department (default street and department)"),
+    ] = None,
     period: Annotated[str | None, typer.Option(help="scores: YYYY-MM, YYYY-Qn or YYYY")] = None,
     headers: Annotated[
         str,
@@ -186,8 +189,8 @@ def export(
 
     if what not in ("events", "scores"):
         fail("--what is events or scores")
-    if kind not in (None, "street", "department"):
-        fail("--kind is street or department")
+    if kind not in (None, "community", "street", "department"):
+        fail("--kind is community, street or department")
     if headers not in {h.value for h in Headers}:
         fail("--headers is zh or en")
     with _services() as services:

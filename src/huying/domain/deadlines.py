@@ -5,6 +5,7 @@ Read from the due times the events recorded; "now" is passed in (the read side's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,3 +97,11 @@ def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Stand
         ever_breached=any(s.late for s in states),
         clock_time=clock_time,
     )
+
+
+def next_and_missed(running: Iterable[datetime], now: datetime) -> tuple[datetime | None, datetime | None]:
+    """Of the due times of the clocks still running: the next one not yet passed (a clock at its
+    due time has not passed it), and the earliest one already passed (how overdue the call is).
+    The next deadline is never in the past: an overdue clock is shown as missed, not as next."""
+    dues = sorted(running)
+    return next((d for d in dues if d >= now), None), next((d for d in dues if d < now), None)

@@ -1,4 +1,5 @@
-"""Who may see which call (辖区). Outside it a call does not exist for you: 404, not 403."""
+"""Who may see which call (辖区), and whose figures (dashboards, scores). Outside it a call or a
+unit does not exist for you: 404, not 403."""
 
 from __future__ import annotations
 
@@ -31,4 +32,34 @@ def can_see(principal: Principal, call: Placed, org: Org) -> bool:
         return principal.unit == call.street_code
     if role is Role.DEPARTMENT:
         return principal.unit in call.departments_involved
+    return False
+
+
+def home_unit(principal: Principal, org: Org) -> str:
+    """Whose figures a principal sees by default: the district, or its own unit (a grid
+    worker: its community)."""
+    if principal.role in DISTRICT_WIDE:
+        return org.district.code
+    if principal.role is Role.GRID_WORKER:
+        return org.community_of(principal.unit)
+    return principal.unit
+
+
+def may_read_unit(principal: Principal, org: Org, unit: str) -> bool:
+    """Whose figures a principal may read: each unit its own and those below it. District-wide
+    roles: any unit. A department: itself. A grid worker, community or street: its own community
+    or street and the units below it."""
+    if principal.role in DISTRICT_WIDE:
+        return True
+    if principal.role is Role.DEPARTMENT:
+        return unit == principal.unit
+    if principal.role not in (Role.GRID_WORKER, Role.COMMUNITY, Role.STREET):
+        return False
+    home = home_unit(principal, org)
+    code: str | None = unit
+    while code is not None:
+        if code == home:
+            return True
+        found = org.unit(code)
+        code = found.parent if found else None
     return False

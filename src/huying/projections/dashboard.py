@@ -174,10 +174,13 @@ def sla_dashboard(
     granularity: Granularity,
     now: datetime,
     calendar: WorkCalendar,
+    *,
+    empty_buckets: bool = False,
 ) -> dict[str, Any]:
     """The dashboard of ``unit`` for the obligations that arrived from ``first`` to ``last``.
 
-    ``calendar`` tells when open stints fall due soon (work orders have it recorded)."""
+    ``calendar`` tells when open stints fall due soon (work orders have it recorded). A bucket
+    where nothing arrived has every figure zero: it is left out unless ``empty_buckets``."""
     own, children = series_of(org, unit)
     periods = buckets(first, last, granularity)
     since, until = utc_span(first, last)
@@ -192,12 +195,14 @@ def sla_dashboard(
         backlog = [o for o in still_open[s.level] if s.holds(o)]
         return {
             "unit": s.unit,
+            "unit_name": org.units[s.unit].name,
             "unit_kind": s.unit_kind.value,
             "level": s.level.value,
             "totals": figures(obs, now),
             "buckets": [
                 {"period": b.period, "start": b.start, "end": b.end, **figures(by_period[b.period], now)}
                 for b in periods
+                if empty_buckets or by_period[b.period]
             ],
             "backlog": {
                 "open": len(backlog),
@@ -208,6 +213,7 @@ def sla_dashboard(
 
     return {
         "unit": unit,
+        "unit_name": org.units[unit].name,
         "unit_kind": org.units[unit].kind.value,
         "from": first,
         "to": last,

@@ -1,29 +1,32 @@
-"""呼叫状态 — escalation state: where each call stands (level, holder, status, chain)."""
+"""呼叫状态 — escalation state: where each call stands (level, holder, status, chain), what its
+holder street has to decide, and its text for the search."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlalchemy import Table
 
 from huying.domain.call import Call
-from huying.domain.deadlines import standing
-from huying.domain.states import Status
+from huying.domain.deadlines import Standing, standing
+from huying.domain.states import ORDERS_ACTIVE, OrderStatus, Status
+from huying.domain.transitions import TABLE, Action, Situation
 from huying.domain.worktime import WorkCalendar
-from huying.projections.rows import Row
-from huying.projections.tables import rm_calls
+from huying.projections.rows import Row, instants_text
+from huying.projections.tables import rm_call_text, rm_calls
+from huying.projections.text import terms
 
 _SETTLED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
 
 
 class EscalationState:
-    tables: tuple[Table, ...] = (rm_calls,)
+    tables: tuple[Table, ...] = (rm_calls, rm_call_text)
 
     def __init__(self, calendar: WorkCalendar) -> None:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        clocks = standing(call, self.calendar, now=None)
         where = call.location or {}
         return {
             rm_calls: [
@@ -50,12 +53,44 @@ class EscalationState:
                     "supervised": call.supervised,
                     "response_due": call.stint.get("response_due"),
                     "resolution_due": call.stint.get("resolution_due"),
-                    "next_due": clocks.next_due,
-                    "due_soon_at": clocks.due_soon_at,
-                    "ever_breached": clocks.ever_breached,
-                    "clock_time": clocks.clock_time,
                     "lat": where.get("lat"),
                     "lon": where.get("lon"),
+                    **_clock_columns(standing(call, self.calendar, now=None)),
+                    **awaiting_the_street(call),
                 }
-            ]
+            ],
+            rm_call_text: [
+                {"seq": positions[1], "call_id": str(call.id), "terms": terms(call.title, call.description)}
+            ],
         }
+
+
+def _clock_columns(clocks: Standing) -> Row:
+    """What the events decide of the call's clocks; the lists read them as of "now"."""
+    return {
+        "next_due": clocks.next_due,
+        "due_soon_at": clocks.due_soon_at,
+        "ever_breached": clocks.ever_breached,
+        "clock_time": clocks.clock_time,
+        "running_dues": instants_text(
+            c.clock.due for c in clocks.clocks if c.clock.due and c.clock.stopped is None
+        ),
+    }
+
+
+def awaiting_the_street(call: Call) -> Row:
+    """What the holder street has to decide, by the transition table's own rules: resolve (the
+    lead order is completed), an extension request, an order returned (退单) from its latest
+    dispatch."""
+    situation = Situation(now=call.updated_at)  # neither rule reads the time
+    orders = list(call.work_orders.values())
+    latest = max((o.dispatched_at for o in orders), default=None)
+    return {
+        "ready_to_resolve": call.status is Status.DISPATCHED
+        and TABLE[Action.RESOLVE].refusal(call, situation) is None,
+        "pending_extension": any(
+            TABLE[Action.GRANT_EXTENSION].refusal(call, replace(situation, order=o)) is None for o in orders
+        ),
+        "returned_order": call.status in ORDERS_ACTIVE
+        and any(o.status is OrderStatus.RETURNED and o.dispatched_at == latest for o in orders),
+    }

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from sqlalchemy import Table
 
 from huying.domain.call import Call
-from huying.domain.levels import Level
 from huying.domain.states import OrderRole, OrderStatus
+from huying.projections.attribution import Attribution, attribute
 from huying.projections.rows import Row
 from huying.projections.tables import rm_evaluations, rm_supervisions
 
@@ -34,19 +34,7 @@ class EvaluationFacts:
 
 def _evaluation_row(call: Call, round_: int) -> Row:
     e = call.evaluations[round_]
-    stints = [s for s in call.chain if s["round"] == round_]
-    street = next((s["holder"] for s in stints if s["level"] == Level.STREET.value), None)
-    resolved = next((s["level"] for s in stints if s["outcome"] == "resolved"), None)
-    lead = next(
-        (
-            o.department_code
-            for o in call.work_orders.values()
-            if o.round == round_ and o.role is OrderRole.LEAD and o.status is OrderStatus.COMPLETED
-        ),
-        None,
-    )
-    if resolved == Level.STREET.value and lead is not None:
-        resolved = Level.DEPARTMENT.value
+    attributed = round_attribution(call, round_)
     return {
         "call_id": str(call.id),
         "round": round_,
@@ -54,9 +42,21 @@ def _evaluation_row(call: Call, round_: int) -> Row:
         "contacted": e.contacted,
         "solved": e.solved,
         "satisfaction": e.satisfaction.value if e.satisfaction else None,
-        "resolved_level": resolved,
+        "resolved_level": attributed.resolved_level,
         "community_code": call.community_code,
-        "street_code": street,
-        "lead_department": lead,
+        "reached_community": attributed.community,
+        "street_code": attributed.street,
+        "lead_department": attributed.lead_department,
         "reopened": call.round > round_,
     }
+
+
+def round_attribution(call: Call, round_: int) -> Attribution:
+    return attribute(
+        ((s["level"], s["holder"], s["outcome"]) for s in call.chain if s["round"] == round_),
+        (
+            o.department_code
+            for o in call.work_orders.values()
+            if o.round == round_ and o.role is OrderRole.LEAD and o.status is OrderStatus.COMPLETED
+        ),
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table
@@ -20,3 +21,14 @@ class ReadModel(Protocol):
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
         """``positions`` maps the call's versions to their log positions."""
         ...
+
+
+def instants_text(instants: Iterable[datetime]) -> str | None:
+    """Instants as one column: UTC, in order, space-separated (None when there are none)."""
+    ordered = sorted(i.astimezone(UTC) for i in instants)
+    return " ".join(i.isoformat() for i in ordered) or None
+
+
+def instants_of(stored: str | None) -> list[datetime]:
+    """The instants :func:`instants_text` stored, in order."""
+    return [datetime.fromisoformat(part) for part in (stored or "").split()]

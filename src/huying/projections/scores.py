@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -20,6 +20,8 @@ from sqlalchemy import Connection, and_, select
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
+from huying.domain.states import OrderRole
+from huying.projections.attribution import attribute
 from huying.projections.dashboard import utc_span
 from huying.projections.obligations import (
     Obligation,
@@ -110,6 +112,15 @@ def rate(numerator: int, denominator: int) -> Fraction | None:
     return Fraction(numerator, denominator) if denominator else None
 
 
+# The kinds of unit scored (社区; 街道综合考核; 部门年度考核): the level whose obligations are
+# each unit's own, and the evaluation column attributing a round to it (projections.attribution).
+SCORED = {
+    UnitKind.COMMUNITY: (Level.COMMUNITY, rm_evaluations.c.reached_community),
+    UnitKind.STREET: (Level.STREET, rm_evaluations.c.street_code),
+    UnitKind.DEPARTMENT: (Level.DEPARTMENT, rm_evaluations.c.lead_department),
+}
+
+
 def unit_scores(
     conn: Connection,
     org: Org,
@@ -119,14 +130,13 @@ def unit_scores(
     weights: Sequence[float],
     min_evaluated: int,
 ) -> list[dict[str, Any]]:
-    """响应率, 解决率, 满意率, composite and dense rank for every street or department."""
+    """响应率, 解决率, 满意率, composite and dense rank for every community, street or department."""
     since, until = utc_span(period.first, period.last)
-    level = Level.STREET if kind is UnitKind.STREET else Level.DEPARTMENT
+    level, attributed = SCORED[kind]
     units = org.of_kind(kind)
     tallies = {u.code: Tally() for u in units}
     for o in obligations(conn, level, tallies, since=since, until=until):
         tallies[o.unit].obliged(o, now)
-    attributed = rm_evaluations.c.street_code if kind is UnitKind.STREET else rm_evaluations.c.lead_department
     in_period = and_(rm_evaluations.c.at >= since, rm_evaluations.c.at < until, attributed.is_not(None))
     for row in conn.execute(select(rm_evaluations, attributed.label("unit")).where(in_period)):
         if row.unit in tallies:
@@ -211,8 +221,9 @@ def call_record(conn: Connection, call_id: str, now: datetime) -> dict[str, Any]
     evaluations = {
         r.round: r for r in conn.execute(select(rm_evaluations).where(rm_evaluations.c.call_id == call_id))
     }
+    in_arrival_order = sorted((*held, *ordered), key=lambda o: o.arrived_at)
     rounds = [
-        _round(n, [o for o in (*held, *ordered) if o.round == n], evaluations.get(n), now)
+        _round(n, [o for o in in_arrival_order if o.round == n], evaluations.get(n), now)
         for n in range(1, call.round + 1)
     ]
     evaluated = [r for r in rounds if r["evaluated"]]
@@ -227,19 +238,25 @@ def call_record(conn: Connection, call_id: str, now: datetime) -> dict[str, Any]
     }
 
 
-def _round(n: int, obs: Iterable[Obligation], evaluation: Any, now: datetime) -> dict[str, Any]:
+def _round(n: int, obs: Sequence[Obligation], evaluation: Any, now: datetime) -> dict[str, Any]:
+    """One round of the record; whom it is attributed to is read from its obligations, so it is
+    known as soon as it happened, evaluated or not."""
+    attributed = attribute(
+        ((o.level.value, o.unit, o.outcome) for o in obs if o.level is not Level.DEPARTMENT),
+        (o.unit for o in obs if o.role == OrderRole.LEAD.value and o.resolved),
+    )
     return {
         "round": n,
-        "obligations": [_obligation(o, now) for o in sorted(obs, key=lambda o: o.arrived_at)],
+        "obligations": [_obligation(o, now) for o in obs],
         "evaluated": evaluation is not None,
         "evaluated_at": evaluation.at if evaluation else None,
         "contacted": evaluation.contacted if evaluation else None,
         "solved": evaluation.solved if evaluation else None,
         "satisfaction": evaluation.satisfaction if evaluation else None,
         "reopened": bool(evaluation.reopened) if evaluation else False,
-        "resolved_level": evaluation.resolved_level if evaluation else None,
-        "street_code": evaluation.street_code if evaluation else None,
-        "lead_department": evaluation.lead_department if evaluation else None,
+        "resolved_level": attributed.resolved_level,
+        "street_code": attributed.street,
+        "lead_department": attributed.lead_department,
     }
 
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, and_, func, select
 
 from huying.domain.org import Org
 from huying.domain.principal import Principal
 from huying.domain.states import TERMINAL, Status
 from huying.projections.scope import concerns_unit, visible_calls
 from huying.projections.tables import rm_calls
+from huying.projections.text import by_text
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(
@@ -27,13 +28,53 @@ def overdue(now: datetime) -> ColumnElement[bool]:
     return and_(rm_calls.c.status.in_(UNSETTLED), rm_calls.c.next_due.is_not(None), rm_calls.c.next_due < now)
 
 
+# What the holder street has to decide, each a flag on rm_calls (projections.escalation).
+ATTENTION = ("ready_to_resolve", "pending_extension", "returned_order")
+
+
 @dataclass(frozen=True)
 class CallFilter:
+    """What a search asks for; every part given must hold (None or empty: any)."""
+
     unit: str | None = None
     statuses: tuple[str, ...] = ()
     level: str | None = None
     overdue: bool | None = None
     item: str | None = None
+    words: tuple[str, ...] = ()  # free text: each in the title or description
+    raised_from: datetime | None = None  # inclusive
+    raised_before: datetime | None = None  # exclusive
+    channels: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+    attention: tuple[tuple[str, bool], ...] = ()  # (flag of ATTENTION, wanted)
+
+    def page(self, query: Select[Any], org: Org, now: datetime, after: int, indexed: bool) -> Select[Any]:
+        """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
+        c = rm_calls.c
+        cursor: ColumnElement[int] = c.seq
+        if self.words:
+            query, cursor = by_text(query, self.words, indexed=indexed)
+        wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
+        if self.unit:
+            wanted.append(concerns_unit(self.unit, org))
+        for column, values in (
+            (c.status, self.statuses),
+            (c.channel, self.channels),
+            (c.urgency, self.urgencies),
+        ):
+            if values:
+                wanted.append(column.in_(values))
+        if self.level:
+            wanted.append(c.level == self.level)
+        if self.item:
+            wanted.append(c.item_code == self.item)
+        if self.overdue is not None:
+            wanted.append(overdue(now) if self.overdue else ~overdue(now))
+        if self.raised_from is not None:
+            wanted.append(c.raised_at >= self.raised_from)
+        if self.raised_before is not None:
+            wanted.append(c.raised_at < self.raised_before)
+        return query.where(*wanted, cursor > after).order_by(cursor)
 
 
 @dataclass(frozen=True)
@@ -45,49 +86,44 @@ class Page:
 def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
-    late = overdue(now)
-    query = select(rm_calls, late.label("overdue")).where(
-        visible_calls(principal, org), rm_calls.c.seq > after
-    )
-    if f.unit:
-        query = query.where(concerns_unit(f.unit, org))
-    if f.statuses:
-        query = query.where(rm_calls.c.status.in_(f.statuses))
-    if f.level:
-        query = query.where(rm_calls.c.level == f.level)
-    if f.item:
-        query = query.where(rm_calls.c.item_code == f.item)
-    if f.overdue is not None:
-        query = query.where(late if f.overdue else ~late)
-    rows = [dict(r._mapping) for r in conn.execute(query.order_by(rm_calls.c.seq).limit(limit + 1))]
+    query = select(rm_calls, overdue(now).label("overdue")).where(visible_calls(principal, org))
+    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return _page(rows, limit, "seq")
 
 
 def ledger(
-    conn: Connection, principal: Principal, org: Org, unit: str, now: datetime, after: int, limit: int
+    conn: Connection,
+    principal: Principal,
+    org: Org,
+    unit: str,
+    f: CallFilter,
+    now: datetime,
+    after: int,
+    limit: int,
 ) -> tuple[dict[str, Any], Page]:
-    """台账: the unit's open problems, until each is struck off (销号)."""
+    """台账: the unit's open problems, until each is struck off (销号). The summary counts the
+    whole ledger; ``f`` narrows the page."""
     scope = and_(visible_calls(principal, org), concerns_unit(unit, org), rm_calls.c.status.in_(ON_LEDGER))
     late = overdue(now)
-    counts = conn.execute(
-        select(rm_calls.c.status, func.count(), func.sum(late.cast(Integer())))
+    counted = [late, *(rm_calls.c[flag] for flag in ATTENTION)]
+    groups = conn.execute(
+        select(rm_calls.c.status, func.count(), *(func.sum(x.cast(Integer())) for x in counted))
         .where(scope)
         .group_by(rm_calls.c.status)
     ).all()
-    by_status = {status: n for status, n, _ in counts}
+    by_status = {g[0]: g[1] for g in groups}
+    overdue_now, *attention = (sum(int(g[i] or 0) for g in groups) for i in range(2, 2 + len(counted)))
     summary = {
         "unit": unit,
         "open": sum(by_status.values()),
-        "overdue": sum(int(o or 0) for _, _, o in counts),
+        "overdue": overdue_now,
         "by_status": by_status,
+        **dict(zip(ATTENTION, attention, strict=True)),
     }
-    query = (
-        select(rm_calls, late.label("overdue"))
-        .where(scope, rm_calls.c.seq > after)
-        .order_by(rm_calls.c.seq)
-        .limit(limit + 1)
-    )
-    rows = [dict(r._mapping) for r in conn.execute(query)]
+    query = select(rm_calls, late.label("overdue")).where(scope)
+    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return summary, _page(rows, limit, "seq")
 
 

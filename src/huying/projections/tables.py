@@ -52,6 +52,13 @@ rm_calls = Table(
     # Where the problem is (from the call's location), for duplicate hints within a distance.
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),
+    # The due times of every clock still running (its stint's and its open orders'), UTC, in
+    # order: the list shows the next one not yet passed, and how long ago the first one passed.
+    Column("running_dues", Text, nullable=True),
+    # What the holder street has to decide (the transition table's rules, as of the last event).
+    Column("ready_to_resolve", Boolean, nullable=False, server_default=false()),  # lead order done
+    Column("pending_extension", Boolean, nullable=False, server_default=false()),  # 申请延期 awaits
+    Column("returned_order", Boolean, nullable=False, server_default=false()),  # 退单 since dispatch
     Index("ix_rm_calls_community", "community_code", "seq"),
     Index("ix_rm_calls_street", "street_code", "seq"),
     Index("ix_rm_calls_holder_status", "holder", "status"),
@@ -59,7 +66,29 @@ rm_calls = Table(
     Index("ix_rm_calls_item", "item_code", "seq"),
     Index("ix_rm_calls_next_due", "next_due"),
     Index("ix_rm_calls_item_raised", "item_code", "raised_at"),  # duplicate hints
+    Index("ix_rm_calls_raised", "raised_at"),
+    Index("ix_rm_calls_ready_to_resolve", "ready_to_resolve", "seq"),
+    Index("ix_rm_calls_pending_extension", "pending_extension", "seq"),
+    Index("ix_rm_calls_returned_order", "returned_order", "seq"),
 )
+
+# 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
+# terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
+# in step by triggers (migration 0007); elsewhere the terms are matched with LIKE.
+rm_call_text = Table(
+    "rm_call_text",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # rm_calls.seq: the index's rowid
+    Column("call_id", String(36), nullable=False, unique=True),
+    Column("terms", Text, nullable=False),
+)
+CALL_TEXT_INDEX = "rm_call_text_index"
+
+
+def is_call_text_index(table_name: str) -> bool:
+    """The FTS5 index and its shadow tables: made by the migration, not declared here."""
+    return table_name.startswith(CALL_TEXT_INDEX)
+
 
 # 工单 — one row per work order: the department queues.
 rm_work_orders = Table(
@@ -88,6 +117,7 @@ rm_work_orders = Table(
     Column("due_soon_at", UtcDateTime(), nullable=True),
     Column("ever_breached", Boolean, nullable=False, server_default=false()),
     Column("settled_at", UtcDateTime(), nullable=True),  # returned or cancelled
+    Column("running_dues", Text, nullable=True),  # as rm_calls.running_dues, for this order
     Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
     Index("ix_rm_work_orders_dept_status", "department_code", "status", "deadline"),
     Index("ix_rm_work_orders_next_due", "next_due"),
@@ -124,6 +154,7 @@ rm_evaluations = Table(
     Column("resolved_level", String(16), nullable=True),
     Column("community_code", String(64), nullable=False),
     Column("street_code", String(64), nullable=True),  # set when the round reached the street
+    Column("reached_community", String(64), nullable=True),  # set when the round had a community stint
     Column("lead_department", String(64), nullable=True),  # the lead order completed in the round
     Column("reopened", Boolean, nullable=False),
     Index("ix_rm_evaluations_at", "at"),
@@ -141,4 +172,4 @@ rm_supervisions = Table(
     Index("ix_rm_supervisions_unit", "unit", "at"),
 )
 
-READ_MODEL_TABLES = (rm_calls, rm_work_orders, rm_stints, rm_evaluations, rm_supervisions)
+READ_MODEL_TABLES = (rm_calls, rm_call_text, rm_work_orders, rm_stints, rm_evaluations, rm_supervisions)

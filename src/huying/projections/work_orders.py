@@ -12,8 +12,8 @@ from huying.domain.call import Call
 from huying.domain.deadlines import ClockState, standing
 from huying.domain.states import OPEN_ORDER, arrival
 from huying.domain.worktime import WorkCalendar
-from huying.projections.rows import Row
-from huying.projections.tables import rm_work_orders
+from huying.projections.rows import Row, instants_text
+from huying.projections.tables import rm_calls, rm_work_orders
 
 # Work orders by arrival (``huying.domain.states.arrival``), in SQL: an id is the call's id (a
 # UUID: always 36 characters), "-w" and the order's number, so among one call's orders a shorter
@@ -72,6 +72,7 @@ def _due(clocks: list[ClockState]) -> Row:
     running = [c for c in clocks if c.clock.stopped is None and c.clock.due is not None]
     return {
         "next_due": min((c.clock.due for c in running if c.clock.due), default=None),
+        "running_dues": instants_text(c.clock.due for c in running if c.clock.due),
         "due_soon_at": min((c.warn_at for c in running), default=None),
         "ever_breached": any(c.late for c in clocks),
     }
@@ -86,8 +87,11 @@ def department_queue(
         & rm_work_orders.c.next_due.is_not(None)
         & (rm_work_orders.c.next_due < now)
     )
-    query = select(rm_work_orders, late.label("overdue")).where(
-        rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after
+    # The call says whether its clocks count clock time (应急处置) or working time.
+    query = (
+        select(rm_work_orders, late.label("overdue"), rm_calls.c.clock_time)
+        .join(rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id)
+        .where(rm_work_orders.c.department_code == department, rm_work_orders.c.updated_position > after)
     )
     if statuses:
         query = query.where(rm_work_orders.c.status.in_(statuses))

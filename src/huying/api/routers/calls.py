@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
-from huying.api.params import MAX_VERSION, Cursor, enum_list
+from huying.api.filters import Attention
+from huying.api.names import ShownNames
+from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
 from huying.api.present import call_summary, history_entry
 from huying.api.respond import call_answer, with_call
 from huying.api.schemas.base import Instant
@@ -25,14 +27,16 @@ from huying.api.schemas.requests import (
     SuperviseBody,
 )
 from huying.application import CallDraft, DispatchPlan
+from huying.audit.feed import window
 from huying.bootstrap import Services
 from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
-from huying.domain.states import Status
+from huying.domain.states import Channel, Status, Urgency
 from huying.projections.duplicates import DuplicateRule, Subject, open_now
 from huying.projections.search import CallFilter
 from huying.projections.search import search_calls as search_calls_in
+from huying.projections.text import searched
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
@@ -63,6 +67,7 @@ def draft_of(body: CallCreate) -> CallDraft:
         location=body.location.model_dump(exclude_none=True) if body.location else None,
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
+        media_url=body.media_url,
     )
 
 
@@ -71,28 +76,50 @@ def search_calls(
     p: CurrentPrincipal,
     s: HuyingServices,
     position: ReadPosition,
+    attention: Attention,
+    names: ShownNames,
     unit: Annotated[str | None, Query(max_length=64, description="calls this unit has to do with")] = None,
     status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
     level: Level | None = None,
     overdue: bool | None = None,
-    # Compared in SQL as given: PostgreSQL refuses NUL in text (a 500 there, not on SQLite).
     item: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="free text: each word in the title or description (中文 needs no spaces)",
+        ),
+    ] = None,
+    from_: From = None,
+    to: To = None,
+    channel: Annotated[str | None, Query(max_length=200, description="comma-separated channels")] = None,
+    urgency: Annotated[str | None, Query(max_length=200, description="comma-separated urgencies")] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
-    """Search the escalation state (read model), within your jurisdiction."""
+    """Search the escalation state (read model), within your jurisdiction. ``from``/``to`` bound
+    when the call was raised, as the event feed's do (Asia/Shanghai dates)."""
+    raised = window(from_, to)
     query = CallFilter(
         unit=_known_unit(s, unit),
         statuses=enum_list(status, Status, "status"),
         level=level.value if level else None,
         overdue=overdue,
         item=item,
+        words=searched(q) if q and q.strip() else (),
+        raised_from=raised.start,
+        raised_before=raised.end,
+        channels=enum_list(channel, Channel, "channel"),
+        urgencies=enum_list(urgency, Urgency, "urgency"),
+        attention=attention,
     )
     now = s.clock.now()
     with s.engine.connect() as conn:
         page = search_calls_in(conn, p, s.app.org, query, now, after, limit)
     return CallPage(
-        data=[call_summary(r, now, s.app.calendar) for r in page.rows], next=page.next, position=position
+        data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
+        next=page.next,
+        position=position,
     )
 
 

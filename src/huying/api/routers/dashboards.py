@@ -11,8 +11,7 @@ from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.schemas.base import Day
 from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
-from huying.domain.org import Org
-from huying.domain.principal import DISTRICT_WIDE, Principal, Role
+from huying.domain.jurisdiction import home_unit, may_read_unit
 from huying.projections.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
 from huying.projections.dashboard import sla_dashboard as dashboard_of
 
@@ -32,11 +31,15 @@ def sla_dashboard(
     ] = None,
     to: Annotated[Day | None, Query(description="last Asia/Shanghai date, inclusive; default today")] = None,
     granularity: Granularity = Granularity.DAY,
+    empty_buckets: Annotated[
+        bool, Query(description="also list the periods where nothing arrived (every figure 0)")
+    ] = False,
 ) -> SlaDashboard:
     """Per unit and level, per day / ISO week / month: received, responded, resolved, on time,
     open and overdue now, escalations caused, response and resolution time p50/p90 — for the
     calls that arrived in each period — and the backlog open, overdue and due soon now. A street
-    also gets its communities' figures."""
+    also gets its communities' figures. Periods where nothing arrived are left out unless
+    ``empty_buckets=true``."""
     org = s.app.org
     unit = unit or home_unit(p, org)
     if org.unit(unit) is None:
@@ -46,37 +49,10 @@ def sla_dashboard(
     if not may_read_unit(p, org, unit):
         raise CallNotFound(f"no unit {unit} in your jurisdiction")
     with s.engine.connect() as conn:
-        body = dashboard_of(conn, org, unit, first, last, granularity, now, s.app.calendar)
+        body = dashboard_of(
+            conn, org, unit, first, last, granularity, now, s.app.calendar, empty_buckets=empty_buckets
+        )
     return SlaDashboard(**body, position=position)
-
-
-def home_unit(p: Principal, org: Org) -> str:
-    """Whose figures a principal sees by default: the district, or its own unit (a grid
-    worker: its community)."""
-    if p.role in DISTRICT_WIDE:
-        return org.district.code
-    if p.role is Role.GRID_WORKER:
-        return org.community_of(p.unit)
-    return p.unit
-
-
-def may_read_unit(p: Principal, org: Org, unit: str) -> bool:
-    """District-wide roles: any unit. A department: itself. A grid worker, community or street:
-    its own community or street and the units below it."""
-    if p.role in DISTRICT_WIDE:
-        return True
-    if p.role is Role.DEPARTMENT:
-        return unit == p.unit
-    if p.role not in (Role.GRID_WORKER, Role.COMMUNITY, Role.STREET):
-        return False
-    home = home_unit(p, org)
-    code: str | None = unit
-    while code is not None:
-        if code == home:
-            return True
-        found = org.unit(code)
-        code = found.parent if found else None
-    return False
 
 
 def window(first: date | None, last: date | None, granularity: Granularity, today: date) -> tuple[date, date]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
 from huying.api.schemas.reads import QueuePage
@@ -29,6 +30,7 @@ async def pull_queue(
     p: CurrentPrincipal,
     s: HuyingServices,
     position: ReadPosition,
+    names: ShownNames,
     status: Annotated[
         str | None, Query(description="comma-separated: dispatched, signed, returned, completed, cancelled")
     ] = None,
@@ -54,7 +56,7 @@ async def pull_queue(
         await s.projector.changed(remaining)
         rows = await run_in_threadpool(fetch)
     return QueuePage(
-        data=[queue_item(r, s.clock.now(), s.app.calendar) for r in rows],
+        data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],
         next=int(str(rows[-1]["updated_position"])) if rows else None,
         position=max(position, s.projector.position()),
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
-from huying.api.params import DateText, LogCursor, Period, TimeBound
+from huying.api.params import DateText, From, LogCursor, Period, To
 from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
@@ -24,15 +24,10 @@ TypeFilter = Annotated[
     str | None,
     Query(alias="type", max_length=1000, description="comma-separated event types, e.g. Raised,Closed"),
 ]
-From = Annotated[
-    TimeBound | None, Query(alias="from", description="business time from (inclusive): RFC 3339, or a date")
-]
-To = Annotated[
-    TimeBound | None, Query(description="business time to (exclusive); a date covers that whole day")
-]
 
 
 class ExportKind(StrEnum):
+    COMMUNITY = "community"
     STREET = "street"
     DEPARTMENT = "department"
 

@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.filters import Attention
+from huying.api.names import ShownNames
 from huying.api.params import Cursor
 from huying.api.present import call_summary
 from huying.api.schemas.reads import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
 from huying.domain.principal import DISTRICT_WIDE
-from huying.projections.search import ledger
+from huying.projections.search import CallFilter, ledger
 
 router = APIRouter(prefix="/api/v1", tags=["read models"])
 
@@ -22,21 +24,24 @@ def get_ledger(
     p: CurrentPrincipal,
     s: HuyingServices,
     position: ReadPosition,
+    attention: Attention,
+    names: ShownNames,
     unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> LedgerPage:
-    """The unit's open problems (not yet closed, withdrawn or merged), within your jurisdiction."""
+    """The unit's open problems (not yet closed, withdrawn or merged), within your jurisdiction.
+    The summary counts them all, with how many await the street; the flags narrow the page."""
     org = s.app.org
     unit = unit or (org.district.code if p.role in DISTRICT_WIDE else p.unit)
     if org.unit(unit) is None:
         raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
     now = s.clock.now()
     with s.engine.connect() as conn:
-        summary, page = ledger(conn, p, org, unit, now, after, limit)
+        summary, page = ledger(conn, p, org, unit, CallFilter(attention=attention), now, after, limit)
     return LedgerPage(
-        summary=LedgerSummary(**summary),
-        data=[call_summary(r, now, s.app.calendar) for r in page.rows],
+        summary=LedgerSummary(**summary, unit_name=names.of("unit", unit)),
+        data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
         next=page.next,
         position=position,
     )

@@ -11,18 +11,17 @@ from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition, pars
 from huying.api.params import Period
 from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
+from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
-from huying.domain.principal import Role
 from huying.projections.dashboard import Granularity, local_day, period_of
 from huying.projections.runner import ReadModelsBehind
 from huying.projections.scores import call_record, parse_period, unit_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
-_ASSESSORS = frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
-
 
 class ScoredKind(StrEnum):
+    COMMUNITY = "community"  # 社区
     STREET = "street"  # 街道综合考核
     DEPARTMENT = "department"  # 部门年度考核
 
@@ -37,24 +36,27 @@ def scores_of_units(
         Period | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default this month")
     ] = None,
 ) -> UnitScores:
-    """响应率, 解决率, 满意率, the weighted composite and the dense rank of every street or
-    department, with 退单率, 重办率, 督办 and every count behind them. Units with fewer
-    evaluated calls than the minimum are listed without a rank."""
+    """响应率, 解决率, 满意率, the weighted composite and the dense rank of every community, street
+    or department, with 退单率, 重办率, 督办 and every count behind them. Units with fewer
+    evaluated calls than the minimum are listed without a rank. Each unit reads its own figures
+    and those of the units below it (ranked among all); supervisors, auditors and admins all."""
     now = s.clock.now()
     chosen = parse_period(period or period_of(local_day(now), Granularity.MONTH)[0])
-    if p.role not in _ASSESSORS:
-        raise NotPermitted("scores of units: only a supervisor, an auditor or an admin may read them")
-    settings = s.settings
+    org, settings = s.app.org, s.settings
+    readable = {u.code for u in org.of_kind(UnitKind(kind.value)) if may_read_unit(p, org, u.code)}
+    if not readable:
+        raise NotPermitted(f"scores of {kind.value} units: you may read your own unit's and those below it")
     with s.engine.connect() as conn:
-        data = unit_scores(
+        ranked = unit_scores(
             conn,
-            s.app.org,
+            org,
             UnitKind(kind.value),
             chosen,
             now,
             settings.score_weights,
             settings.min_evaluated_for_rank,
         )
+    data = [row for row in ranked if row["unit"] in readable]
     response, solve, satisfaction = settings.score_weights
     return UnitScores.model_validate(
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,6 +49,22 @@ Code = Annotated[
 ]
 Instant = Annotated[AwareDatetime, AfterValidator(sane_instant)]
 Day = Annotated[date, AfterValidator(business_day)]
+
+
+def web_link(text: str) -> str:
+    """An absolute http(s) URL, kept exactly as given (no normalising: it is the reporter's link)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("give an absolute http:// or https:// URL")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ValueError("a URL has no spaces or control characters")
+    return text
+
+
+# A link to a photo or video of the matter (Open311's media_url): shown, never fetched.
+MediaUrl = Annotated[
+    str, StringConstraints(max_length=2000), AfterValidator(no_nul), AfterValidator(web_link)
+]
 
 
 class Body(BaseModel):

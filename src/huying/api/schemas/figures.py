@@ -55,10 +55,13 @@ class SlaBacklog(BaseModel):
 
 class SlaSeries(BaseModel):
     unit: str
+    unit_name: str
     unit_kind: str
     level: Level
     totals: SlaFigures
-    buckets: list[SlaBucket]
+    buckets: list[SlaBucket] = Field(
+        description="each period where something arrived (every period with empty_buckets=true)"
+    )
     backlog: SlaBacklog
 
 
@@ -66,6 +69,7 @@ class SlaDashboard(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     unit: str
+    unit_name: str
     unit_kind: str
     from_: date = Field(alias="from")
     to: date
@@ -98,7 +102,7 @@ class ScoreCounts(BaseModel):
 class UnitScore(BaseModel):
     unit: str
     name: str
-    kind: Literal["street", "department"]
+    kind: Literal["community", "street", "department"]
     rank: int | None
     composite: float | None
     response_rate: float | None
@@ -120,7 +124,7 @@ class ScoreWeights(BaseModel):
 class UnitScores(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    kind: Literal["street", "department"]
+    kind: Literal["community", "street", "department"]
     period: str
     from_: date = Field(alias="from")
     to: date

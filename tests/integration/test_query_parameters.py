@@ -1,0 +1,65 @@
+"""A query parameter an endpoint does not know is refused, on every endpoint, naming it.
+
+Once, ``GET /api/v1/calls?q=垃圾`` answered with every call: the parameter did not exist and was
+ignored, so the answer looked like an answer to the question asked. Every operation of the
+OpenAPI document is asked with a parameter it does not declare, beside the ones it does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+class Tokens(Protocol):
+    def headers(self, role: str, unit: str, key: str | None = None, **extra: str) -> dict[str, str]: ...
+
+
+def operations(client: TestClient) -> list[tuple[str, str, list[str]]]:
+    """(method, path with its path parameters filled in, the query parameters it declares)."""
+    found = []
+    for path, item in client.get("/openapi.json").json()["paths"].items():
+        for method, op in item.items():
+            declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            found.append((method.upper(), re.sub(r"\{[^}]+\}", "x", path), declared))
+    return found
+
+
+def test_every_endpoint_refuses_an_unknown_query_parameter_and_names_it(
+    client: TestClient, tokens: Tokens
+) -> None:
+    admin = tokens.headers("admin", "LW")
+    answers: dict[str, Any] = {}
+    for method, path, declared in operations(client):
+        r = client.request(method, path, params={"bogus": "1", "also_bogus": "垃圾"}, headers=admin)
+        body = r.json() if r.headers["content-type"].startswith("application/problem+json") else {}
+        answers[f"{method} {path}"] = (r.status_code, [e["field"] for e in body.get("errors", [])])
+        if declared:  # the answer says what the endpoint does take
+            assert all(name in body["detail"] for name in declared), (method, path, body["detail"])
+    assert len(answers) > 30
+    assert answers == {op: (422, ["also_bogus", "bogus"]) for op in answers}
+
+
+def test_the_search_refuses_a_misspelt_filter_instead_of_answering_everything(
+    client: TestClient, tokens: Tokens
+) -> None:
+    r = client.get("/api/v1/calls", params={"staus": "closed"}, headers=tokens.headers("admin", "LW"))
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == "staus"
+    assert "status" in r.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("params", [{"min_position": "0"}, {"status": "dispatched", "limit": "5"}])
+def test_declared_parameters_and_those_of_shared_dependencies_pass(
+    client: TestClient, tokens: Tokens, params: dict[str, str]
+) -> None:
+    r = client.get("/api/v1/calls", params=params, headers=tokens.headers("admin", "LW"))
+    assert r.status_code == 200, r.text
+
+
+def test_the_pages_outside_the_api_are_left_alone(client: TestClient) -> None:
+    assert client.get("/docs/oauth2-redirect", params={"code": "c", "state": "s"}).status_code == 200
