@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: install, migrate, seed the Liwan demo district, print demo tokens, serve on :8000
+# Where `huying serve` will listen, read from the same settings it reads (HUYING_HOST, HUYING_PORT).
+SERVE_URL = $(BIN)/python -c 'from huying.settings import Settings; s = Settings(); print(f"http://{s.host}:{s.port}")'
+
+## run: install, migrate, seed the Liwan demo district, print demo tokens, serve on
+##      HUYING_HOST:HUYING_PORT (default 127.0.0.1:8000)
 run: $(STAMP)
 	HUYING_DEMO=1 $(BIN)/huying migrate
 	HUYING_DEMO=1 $(BIN)/huying seed --demo
 	@echo "---- demo tokens ($(HUYING_DATA_DIR)/demo-tokens.txt) ----"
 	@cat $(HUYING_DATA_DIR)/demo-tokens.txt
-	@echo "---- serving on http://127.0.0.1:8000 (OpenAPI at /docs) ----"
+	@echo "---- serving on $$($(SERVE_URL)) (OpenAPI at /docs) ----"
 	HUYING_DEMO=1 HUYING_FAKE_CLOCK=$${HUYING_FAKE_CLOCK:-0} $(BIN)/huying serve
 
 ## test: install with dev dependencies (and PostgreSQL when missing); every test, the integration

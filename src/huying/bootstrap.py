@@ -3,20 +3,26 @@ Nothing connects to a database at import time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import time, timedelta
+from typing import Any
 
-from sqlalchemy import Engine
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy import Engine, event
 
 from huying.application import HuyingApplication
 from huying.audit.chain import ChainKeeper
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
+from huying.logtime import last_business_time
+from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
-from huying.services.keyring import KeyRing
+from huying.services.keyring import KeyRing, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
@@ -56,6 +62,67 @@ def make_clock(settings: Settings) -> Clock:
     return SystemClock()
 
 
+def _application(
+    settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool
+) -> HuyingApplication:
+    org = load_org()
+    env = settings.eventsourcing_env()
+    return HuyingApplication(
+        env={**env, CREATE_TABLE: "n"} if read_only else env,
+        org=org,
+        catalog=load_catalog(org),
+        clock=clock,
+        contacts=contacts,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        calendar=make_calendar(settings),
+    )
+
+
+def _refuse_writes(engine: Engine) -> None:
+    """Every connection of a read-only process refuses to write, whatever code runs in it."""
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        if engine.dialect.name == "sqlite":
+            cur.execute("PRAGMA query_only=ON")
+        else:
+            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.commit()  # a SET rolled back with its transaction would be undone
+        cur.close()
+
+
+def _contacts(settings: Settings, engine: Engine, clock: Clock, read_only: bool) -> ContactBook:
+    """Reporters' contacts. A read-only process holds no master key: they stay sealed."""
+    store = key_store(settings, engine)
+    if read_only:
+        if store is not engine:
+            _refuse_writes(store)
+        return ContactBook(engine, RecordKeys(store, NoKeys(), clock), clock)
+    contacts = ContactBook(engine, RecordKeys(store, KeyRing(settings.master_secrets()), clock), clock)
+    contacts.check_keys()
+    return contacts
+
+
+def _require_event_store(app: HuyingApplication, engine: Engine) -> None:
+    try:
+        app.recorder.max_notification_id()
+    except PersistenceError as e:
+        app.close()
+        app.contacts.keys.engine.dispose()
+        engine.dispose()
+        raise SchemaNotReady(f"the event store cannot be read ({e}): run `huying migrate` first") from e
+
+
+def _not_before_the_log(clock: Clock, app: HuyingApplication) -> None:
+    """A settable clock that lost its saved time starts where the log's business time has got
+    to, not at a wall clock behind it (it never goes back before what is recorded)."""
+    if isinstance(clock, FakeClock):
+        floor = last_business_time(app)
+        if floor is not None and clock.now() < floor:
+            clock.set(floor)
+
+
 def make_calendar(settings: Settings) -> WorkCalendar:
     """The official schedule, with the district's override file on top, and the working hours."""
     rules = official_rules()
@@ -78,24 +145,27 @@ def parse_hours(text: str) -> tuple[tuple[time, time], ...]:
     return periods
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    settings.ensure_safe()
+def build_services(settings: Settings, clock: Clock | None = None, *, read_only: bool = False) -> Services:
+    """Every part, connected to the configured databases.
+
+    ``read_only``: for commands that only look (audit verify and replay, checkpoints, export,
+    token list). The schemas must already be there (``SchemaNotReady`` otherwise); nothing is
+    created, migrated or written, and no secret key is needed: reporters' contacts stay shut."""
+    if read_only:
+        require_schema(settings)
+    else:
+        settings.ensure_safe()
+    given = clock
     clock = clock or make_clock(settings)
-    org = load_org()
-    catalog = load_catalog(org)
     engine = make_engine(settings)
-    keys = RecordKeys(key_store(settings, engine), KeyRing(settings.master_secrets()), clock)
-    contacts = ContactBook(engine, keys, clock)
-    contacts.check_keys()
-    app = HuyingApplication(
-        env=settings.eventsourcing_env(),
-        org=org,
-        catalog=catalog,
-        clock=clock,
-        contacts=contacts,
-        reopen_window=timedelta(days=settings.reopen_window_days),
-        calendar=make_calendar(settings),
-    )
+    if read_only:
+        _refuse_writes(engine)
+    contacts = _contacts(settings, engine, clock, read_only)
+    app = _application(settings, clock, contacts, read_only)
+    if read_only:
+        _require_event_store(app, engine)
+    elif given is None:
+        _not_before_the_log(clock, app)
     projector = Projector(app, engine, batch_size=settings.projector_batch_size)
     chain = ChainKeeper(
         app,
@@ -120,6 +190,21 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         subscriptions,
         webhook_worker(app, subscriptions, settings),
     )
+
+
+@contextmanager
+def opened(settings: Settings, *, read_only: bool = False, migrate: bool = False) -> Iterator[Services]:
+    """The services of one command, closed after it. The schemas must be there already
+    (``SchemaNotReady``), unless ``migrate``: then they are created or upgraded first."""
+    if migrate:
+        upgrade(settings)
+    elif not read_only:
+        require_schema(settings)
+    services = build_services(settings, read_only=read_only)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def webhook_worker(app: HuyingApplication, subscriptions: Subscriptions, settings: Settings) -> WebhookWorker:

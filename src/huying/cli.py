@@ -9,10 +9,16 @@ from typing import Annotated
 import typer
 
 from huying.audit.cli import audit_cli, export
+from huying.cli_errors import OneLineErrors, fail
 from huying.services.keys_cli import keys_cli
 from huying.settings import Settings
 
-cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response dispatch.", no_args_is_help=True)
+# Every expected error, of every command, is one line on stderr and a non-zero exit.
+cli = typer.Typer(
+    cls=OneLineErrors,
+    help="huying 有呼必应 — event-sourced call-and-response dispatch.",
+    no_args_is_help=True,
+)
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")  # 审计: verify, replay, checkpoints
@@ -49,7 +55,7 @@ def seed(
 ) -> None:
     """Load the demo district and catalog and create the demo tokens once (idempotent); or, with
     ``--synthetic N``, write a realistic synthetic history of N calls."""
-    from huying.bootstrap import build_services
+    from huying.bootstrap import opened
     from huying.demo import seed_demo
 
     if synthetic is not None:
@@ -62,11 +68,8 @@ def seed(
             "give --demo, or --synthetic N; production org data comes from the data files"
         )
     settings = Settings()
-    services = build_services(settings)
-    try:
+    with opened(settings) as services:
         path, created = seed_demo(services, settings.data_dir)
-    finally:
-        services.close()
     typer.echo(f"demo tokens {'written to' if created else 'already in'} {path}", err=True)
 
 
@@ -79,48 +82,38 @@ def token_create(
     label: Annotated[str, typer.Option(help="who holds it")] = "",
 ) -> None:
     """Print a new token — and nothing else — on stdout."""
-    from huying.bootstrap import build_services
+    from huying.bootstrap import opened
     from huying.demo import principal_for_token
 
-    services = build_services(Settings())
-    try:
-        principal = principal_for_token(services.app.org, role, unit)
+    with opened(Settings()) as services:
+        try:
+            principal = principal_for_token(services.app.org, role, unit)
+        except ValueError as e:
+            fail(str(e))
         _, token = services.tokens.create(principal, label)
-    except ValueError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        services.close()
     typer.echo(token)
 
 
 @token_cli.command("list")
 def token_list() -> None:
-    """List tokens (never the tokens themselves)."""
-    from huying.bootstrap import build_services
+    """List tokens (never the tokens themselves). Reads only."""
+    from huying.bootstrap import opened
 
-    services = build_services(Settings())
-    try:
+    with opened(Settings(), read_only=True) as services:
         for t in services.tokens.list():
             state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
             typer.echo(f"{t.id}\t{t.role}\t{t.unit}\t{state}\t{t.label}")
-    finally:
-        services.close()
 
 
 @token_cli.command("revoke")
 def token_revoke(token_id: str) -> None:
     """Revoke a token by id; it stops working at once."""
-    from huying.bootstrap import build_services
+    from huying.bootstrap import opened
 
-    services = build_services(Settings())
-    try:
+    with opened(Settings()) as services:
         revoked = services.tokens.revoke(token_id)
-    finally:
-        services.close()
     if not revoked:
-        typer.echo(f"no active token {token_id}", err=True)
-        raise typer.Exit(1)
+        fail(f"no active token {token_id} (`huying token list` shows the ids)", code=1)
     typer.echo(f"revoked {token_id}", err=True)
 
 
@@ -161,13 +154,9 @@ def rebuild(
     """Drop every read model and refill it from the event log."""
     import time
 
-    from huying.bootstrap import build_services
-    from huying.migrate import upgrade
+    from huying.bootstrap import opened
 
-    settings = Settings()
-    upgrade(settings)
-    services = build_services(settings)
-    try:
+    with opened(Settings(), migrate=True) as services:
         projector = services.projector
         projector.batch_size = batch_size
         total = services.app.recorder.max_notification_id() or 0
@@ -176,8 +165,6 @@ def rebuild(
         with typer.progressbar(length=total, label="rebuilding read models", file=sys.stderr) as bar:
             done = projector.catch_up(on_batch=bar.update)
         elapsed = time.perf_counter() - started
-    finally:
-        services.close()
     rate = done / elapsed if elapsed > 0 else 0.0
     typer.echo(f"rebuilt from {done} events in {elapsed:.1f} s ({rate:,.0f} events/s)", err=True)
 
@@ -190,13 +177,9 @@ def project(
     import signal
     import threading
 
-    from huying.bootstrap import build_services
-    from huying.migrate import upgrade
+    from huying.bootstrap import opened
 
-    settings = Settings()
-    upgrade(settings)
-    services = build_services(settings)
-    try:
+    with opened(Settings(), migrate=True) as services:
         if once:
             done = services.projector.catch_up()
             chained = services.chain.catch_up()  # 防篡改: the hash chain too
@@ -215,8 +198,6 @@ def project(
             services.webhooks.start()  # webhook deliveries follow the log beside the read models
         typer.echo("projecting; Ctrl-C to stop", err=True)
         stopped.wait()
-    finally:
-        services.close()
 
 
 @cli.command()
@@ -227,13 +208,9 @@ def watch(
     import signal
     import threading
 
-    from huying.bootstrap import build_services
-    from huying.migrate import upgrade
+    from huying.bootstrap import opened
 
-    settings = Settings()
-    upgrade(settings)
-    services = build_services(settings)
-    try:
+    with opened(Settings(), migrate=True) as services:
         if once:
             services.projector.catch_up()
             for move in services.watchdog.sweep():
@@ -245,25 +222,17 @@ def watch(
         services.watchdog.start()
         typer.echo("watching SLA clocks; Ctrl-C to stop", err=True)
         stopped.wait()
-    finally:
-        services.close()
 
 
 def _check_startup(settings: Settings) -> None:
     """Fail before binding a port: bad reference data or a missing key stop start-up with a
     message naming the problem, not a traceback."""
     from huying.bootstrap import make_calendar
-    from huying.domain.worktime import CalendarFileError
-    from huying.reference import ReferenceDataError, load_catalog, load_org
-    from huying.settings import UnsafeSettings
+    from huying.reference import load_catalog, load_org
 
-    try:
-        load_catalog(load_org())
-        make_calendar(settings)
-        settings.ensure_safe()
-    except (ReferenceDataError, UnsafeSettings, CalendarFileError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    load_catalog(load_org())
+    make_calendar(settings)
+    settings.ensure_safe()
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""Schema upgrades for the read-model and service tables, run by `huying migrate` and at serve."""
+"""Schemas: `huying migrate` (and serve) create or upgrade them; other commands only check them.
+
+Alembic owns the service and read-model tables; the event store's tables belong to the
+eventsourcing library, which creates them on request.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,23 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
+from huying.application import HuyingApplication
+from huying.db import make_engine
 from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The eventsourcing setting (of its SQLite and PostgreSQL factories) that creates missing tables.
+CREATE_TABLE = "CREATE_TABLE"
+
+
+class SchemaNotReady(RuntimeError):
+    """A database has no huying schema yet, or not the revision this huying needs."""
 
 
 def alembic_config(settings: Settings) -> Config:
@@ -22,9 +38,53 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for other databases)."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
 def upgrade(settings: Settings) -> None:
-    """Create or upgrade every schema; idempotent."""
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    """Create or upgrade every schema, the event store's too; idempotent."""
+    path = sqlite_file(settings.database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings), "head")
     prepare_key_store(settings)
+    env = {**settings.eventsourcing_env(), CREATE_TABLE: "y"}
+    # The application's name: on PostgreSQL it names the event store's tables.
+    factory = InfrastructureFactory.construct(Environment(HuyingApplication.name, env))
+    try:
+        factory.application_recorder()  # creates its tables when missing
+    finally:
+        factory.close()
+
+
+def require_schema(settings: Settings) -> None:
+    """Refuses (``SchemaNotReady``) unless the databases exist and the service tables are at
+    this huying's revision. Creates nothing, writes nothing. (The event store's own tables are
+    checked when it is first read.)"""
+    for url in dict.fromkeys((settings.database_url, settings.events_url, settings.keys_url)):
+        path = sqlite_file(url)
+        if path is not None and not path.is_file():
+            raise SchemaNotReady(f"no huying database at {path}: run `huying migrate` first")
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    scripts = ScriptDirectory.from_config(alembic_config(settings))
+    head = scripts.get_current_head()
+    where = sqlite_file(settings.database_url) or "HUYING_DATABASE_URL"
+    if current is None:
+        raise SchemaNotReady(f"the database {where} has no huying schema: run `huying migrate` first")
+    if current != head:
+        if current not in {s.revision for s in scripts.walk_revisions()}:
+            raise SchemaNotReady(
+                f"the database {where} is at schema revision {current}, which this huying does not "
+                f"know (it needs {head}): a newer huying has migrated it"
+            )
+        raise SchemaNotReady(
+            f"the database {where} is at schema revision {current}; this huying needs {head}: "
+            "run `huying migrate`"
+        )

@@ -178,6 +178,12 @@ RECIPES: dict[str, Recipe] = {
         lambda d, c: d.on_order(c, "complete", {"result": "已清运完毕"}),
         Facts("dispatched", "department", "street", orders=_dispatched("completed")),
     ),
+    "completed_after_extension_request": Recipe(
+        "extension_pending",
+        lambda d, c: d.on_order(c, "complete", {"result": "已清运完毕"}),
+        # The request pending when the order finished ends with it.
+        Facts("dispatched", "department", "street", orders=_dispatched("completed")),
+    ),
     "returned": Recipe(
         "dispatched",
         lambda d, c: d.on_order(c, "return", {"reason": "不属本部门职责"}),

@@ -212,7 +212,7 @@ def test_the_event_export_covers_a_period(audit: Audit) -> None:
 
 
 def test_the_score_export_is_csv_of_every_street_and_department(audit: Audit) -> None:
-    response = audit.get("/api/v1/exports/scores", period="2026-11")
+    response = audit.get("/api/v1/exports/scores", period="2026-11", headers="en")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -241,7 +241,7 @@ def test_the_score_export_is_csv_of_every_street_and_department(audit: Audit) ->
 
 
 def test_the_score_export_takes_one_kind_and_refuses_a_bad_period(audit: Audit) -> None:
-    streets = audit.get("/api/v1/exports/scores", kind="street", period="2026-Q4")
+    streets = audit.get("/api/v1/exports/scores", kind="street", period="2026-Q4", headers="en")
     assert {r["kind"] for r in csv.DictReader(io.StringIO(streets.text))} == {"street"}
     assert audit.get("/api/v1/exports/scores", period="2026-13").status_code == 422
     assert audit.get("/api/v1/exports/scores", kind="grid").status_code == 422

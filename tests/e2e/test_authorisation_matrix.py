@@ -173,7 +173,8 @@ def state_forbids(action: Action, facts: Facts, order: OrderFacts | None) -> boo
         case Action.PROGRESS | Action.COMPLETE:
             return order.status != "signed"
         case Action.GRANT_EXTENSION | Action.DENY_EXTENSION:
-            return not order.extension_pending
+            # A finished order (completed, returned, cancelled) takes no extension decisions.
+            return order.status != "signed" or not order.extension_pending
     raise AssertionError(f"no rule for {action}")
 
 

@@ -93,7 +93,8 @@ def test_the_score_export_is_what_the_scores_say(
     runner: CliRunner, services: Services, clock: FakeClock, history: list[dict[str, object]], tmp_path
 ) -> None:
     out = tmp_path / "scores.csv"
-    result = runner.invoke(cli, ["export", "--what", "scores", "--period", "2026-11", "--out", str(out)])
+    scores = ["export", "--what", "scores", "--headers", "en"]
+    result = runner.invoke(cli, [*scores, "--period", "2026-11", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     with services.engine.connect() as conn:
@@ -113,7 +114,7 @@ def test_the_score_export_is_what_the_scores_say(
         assert got["solve_rate"] == ("" if w["solve_rate"] is None else str(w["solve_rate"]))
         assert got["rank"] == ("" if w["rank"] is None else str(w["rank"]))
     assert {r["kind"] for r in rows} == {"street", "department"}
-    dates = runner.invoke(cli, ["export", "--what", "scores", "--from", "2026-11-01", "--to", "2026-11-30"])
+    dates = runner.invoke(cli, [*scores, "--from", "2026-11-01", "--to", "2026-11-30"])
     assert dates.exit_code == 0
     assert dates.stdout.replace("2026-11-01..2026-11-30", "2026-11") == out.read_text(encoding="utf-8")
 

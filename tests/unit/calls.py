@@ -234,6 +234,7 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "signed": _SIGNED,
     "extension pending": (*_SIGNED, "request extension"),
     "completed": _COMPLETED,
+    "completed with extension pending": (*_SIGNED, "request extension", "complete"),
     "returned": (*_DISPATCHED, "return"),
     "assist returned": (*_DISPATCHED, "return assist"),
     "redispatched": (*_DISPATCHED, "return", "dispatch"),

@@ -64,6 +64,7 @@ WITH_ORDERS = {
     "signed",
     "extension pending",
     "completed",
+    "completed with extension pending",
     "returned",
     "assist returned",
     "redispatched",
@@ -161,6 +162,7 @@ TABLE_BY_HAND: dict[str, Row] = {
         "reopened at street",
         "reopened from department",
         "completed",
+        "completed with extension pending",
     ),
     "evaluate": row(
         anyone_of("community", "grid worker", "supervisor"),
@@ -195,6 +197,7 @@ TABLE_BY_HAND: dict[str, Row] = {
         "signed",
         "extension pending",
         "completed",
+        "completed with extension pending",
         "returned",
         "assist returned",
         "redispatched",
@@ -613,6 +616,35 @@ def test_only_the_holder_street_decides_an_extension() -> None:
     for who in ("department", "other street", "community", "supervisor"):
         with pytest.raises(NotPermitted):
             story.call.grant_extension(story.cmd(who), story.lead or "")
+
+
+@pytest.mark.parametrize("ending", ["complete", "return_order"])
+def test_a_pending_extension_request_ends_with_its_order(ending: str) -> None:
+    """A finished order takes no extension decisions: the street can neither grant (moving a
+    finished order's deadline) nor deny what the department asked before it finished."""
+    story = build("extension pending")
+    lead = story.call.work_orders[story.lead or ""]
+    deadline = lead.deadline
+    getattr(story, ending)()
+    assert lead.extension is None
+    for decide in ("grant extension", "deny extension"):
+        with pytest.raises(TransitionNotAllowed, match=f"{lead.status.value}; a finished order"):
+            ACT[decide](story, story.cmd("street"))
+    assert lead.deadline == deadline
+
+
+def test_a_history_stored_with_a_decision_after_completion_still_folds() -> None:
+    """Before finished orders refused extension decisions, a grant could be stored after the
+    order completed. Stored events are forever: such a history replays as it was recorded."""
+    story = build("extension pending").complete()
+    lead = story.call.work_orders[story.lead or ""]
+    until = lead.deadline + timedelta(days=10)
+    street = story.cmd("street")  # the event the old gate let through, triggered past the new one
+    story.call.trigger_event(Call.ExtensionGranted, order_id=lead.id, until=until, note=None, **street.meta)
+    replayed = story.replayed()
+    order = replayed.work_orders[lead.id]
+    assert (order.status, order.deadline, order.extension) == (OrderStatus.COMPLETED, until, None)
+    assert replayed.version == story.call.version
 
 
 # --- resolving -------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def call_public(
         location=call.location,
         attachments=call.attachments,
         media_url=call.media_url,
-        work_orders=[work_order_public(o) for o in call.work_orders.values()],
+        work_orders=[work_order_public(o) for o in call.orders_by_arrival],
         evaluation=EvaluationPublic(
             round=evaluation.round,
             contacted=evaluation.contacted,

@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from huying.cli_errors import fail
 from huying.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,16 +27,11 @@ audit_cli = typer.Typer(
 
 @contextmanager
 def _services() -> Iterator[Services]:
-    from huying.bootstrap import build_services
-    from huying.migrate import upgrade
+    """Read-only: the auditor's tools migrate nothing, write nothing and need no secret key."""
+    from huying.bootstrap import opened
 
-    settings = Settings()
-    upgrade(settings)
-    services = build_services(settings)
-    try:
+    with opened(Settings(), read_only=True) as services:
         yield services
-    finally:
-        services.close()
 
 
 @contextmanager
@@ -46,11 +42,6 @@ def _output(path: Path | None) -> Iterator[IO[bytes]]:
     else:
         with path.open("wb") as f:
             yield f
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @audit_cli.command("verify")
@@ -69,7 +60,7 @@ def verify(
     try:
         given = load_file(checkpoints) if checkpoints is not None else []
     except BadCheckpoints as e:
-        raise _fail(str(e)) from None
+        fail(str(e))
     with _services() as services:
         log = services.chain.log
         with typer.progressbar(length=log.head(), label="verifying the hash chain", file=sys.stderr) as bar:
@@ -184,45 +175,45 @@ def export(
         typer.Option(help="scores: community, street or department (default street and department)"),
     ] = None,
     period: Annotated[str | None, typer.Option(help="scores: YYYY-MM, YYYY-Qn or YYYY")] = None,
+    headers: Annotated[
+        str,
+        typer.Option(help="scores: zh (Chinese headers after a UTF-8 BOM, for Excel) or en (field codes)"),
+    ] = "zh",
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """审计导出: a period's events as JSON Lines, or the units' scores as CSV (streamed)."""
-    from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
+    from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
     from huying.audit.feed import EventFeed, FeedQuery, event_types, window
-    from huying.domain.errors import InvalidCommand
     from huying.domain.org import UnitKind
     from huying.projections.dashboard import local_day
 
     if what not in ("events", "scores"):
-        raise _fail("--what is events or scores")
+        fail("--what is events or scores")
     if kind not in (None, "community", "street", "department"):
-        raise _fail("--kind is community, street or department")
+        fail("--kind is community, street or department")
+    if headers not in {h.value for h in Headers}:
+        fail("--headers is zh or en")
     with _services() as services:
-        try:
-            if what == "events":
-                chunks = event_lines(
-                    EventFeed(services.app), FeedQuery(event_types(type_), window(from_, to))
-                )
-            else:
-                chosen = period_between(from_, to, period, local_day(services.clock.now()))
-                _warn_if_behind(services)
-                kinds = KINDS if kind is None else (UnitKind(kind),)
-                s = services.settings
-                rows = score_table(
-                    services.engine,
-                    services.app.org,
-                    kinds,
-                    chosen,
-                    services.clock.now(),
-                    s.score_weights,
-                    s.min_evaluated_for_rank,
-                )
-                chunks = csv_lines(rows)
-            with _output(out) as f:
-                for chunk in chunks:
-                    f.write(chunk)
-        except InvalidCommand as e:
-            raise _fail(f"{e.field}: {e.detail}") from None
+        if what == "events":
+            chunks = event_lines(EventFeed(services.app), FeedQuery(event_types(type_), window(from_, to)))
+        else:
+            chosen = period_between(from_, to, period, local_day(services.clock.now()))
+            _warn_if_behind(services)
+            kinds = KINDS if kind is None else (UnitKind(kind),)
+            s = services.settings
+            rows = score_table(
+                services.engine,
+                services.app.org,
+                kinds,
+                chosen,
+                services.clock.now(),
+                s.score_weights,
+                s.min_evaluated_for_rank,
+            )
+            chunks = score_csv(rows, Headers(headers))
+        with _output(out) as f:
+            for chunk in chunks:
+                f.write(chunk)
 
 
 def _warn_if_behind(services: Services) -> None:

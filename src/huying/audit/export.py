@@ -6,10 +6,12 @@ from the read models. Neither carries a reporter's contact details.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic_core import to_json
@@ -76,15 +78,65 @@ def score_table(
             yield {"period": period.label, "from": period.first, "to": period.last, **_flat(row)}
 
 
-def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """CSV, UTF-8, a header line first (RFC 4180)."""
+class Headers(StrEnum):
+    """Which header line the scores CSV gets."""
+
+    ZH = "zh"  # Chinese, in UTF-8 with a byte-order mark: Excel on Chinese Windows opens it right
+    EN = "en"  # the field codes of docs/metrics.md §4, plain UTF-8: for scripts
+
+
+# The scores CSV's columns: the field codes of docs/metrics.md §4 (counts flattened, ``responses``
+# by class) and the header an Excel user reads for each.
+SCORE_HEADERS: dict[str, str] = {
+    "period": "考核期间",
+    "from": "起始日期",
+    "to": "截止日期",
+    "unit": "单位代码",
+    "name": "单位名称",
+    "kind": "单位类别",
+    "rank": "排名",
+    "composite": "综合得分",
+    "response_rate": "响应率",
+    "solve_rate": "解决率",
+    "satisfaction_rate": "满意率",
+    "return_rate": "退单率",
+    "reopen_rate": "重办率",
+    "supervised": "督办次数",
+    "evaluated_calls": "参评呼叫数",
+    "received": "接收事项数",
+    "response_owed": "应响应数",
+    "responded_on_time": "按时响应数",
+    "responses_on_time": "响应分类：按时",
+    "responses_late": "响应分类：超时",
+    "responses_untimed": "响应分类：无时限",
+    "responses_pending": "响应分类：待响应",
+    "responses_ended_before_due": "响应分类：到期前结束",
+    "responses_not_owed": "响应分类：无需响应",
+    "returned": "退单数",
+    "evaluated_rounds": "评价轮次",
+    "contacted": "有效回访轮次",
+    "not_contacted": "无效回访轮次",
+    "solved": "已解决轮次",
+    "satisfied": "满意轮次",
+    "basically_satisfied": "基本满意轮次",
+    "dissatisfied": "不满意轮次",
+    "reopened_rounds": "重办轮次",
+}
+
+
+def score_csv(rows: Iterable[dict[str, Any]], headers: Headers = Headers.ZH) -> Iterator[bytes]:
+    """The scores as CSV (RFC 4180), a header line first: Chinese after a byte-order mark, or
+    the field codes. (A field without a Chinese header yet keeps its code.)"""
+    if headers is Headers.ZH:
+        yield codecs.BOM_UTF8
     buffer = io.StringIO()
-    writer: csv.DictWriter[str] | None = None
+    writer = csv.writer(buffer, lineterminator="\n")
+    header: list[str] | None = None
     for row in rows:
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(row), lineterminator="\n")
-            writer.writeheader()
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        if header is None:
+            header = list(row)
+            writer.writerow([SCORE_HEADERS.get(k, k) for k in header] if headers is Headers.ZH else header)
+        writer.writerow(["" if row[k] is None else row[k] for k in header])
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

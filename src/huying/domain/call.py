@@ -31,6 +31,8 @@ from huying.domain.states import (
     Satisfaction,
     Status,
     WorkOrder,
+    arrival,
+    work_order_id,
 )
 from huying.domain.transitions import TABLE, Action, Situation, parties
 
@@ -229,6 +231,11 @@ class Call(Aggregate):
         return leads[-1] if leads else None
 
     @property
+    def orders_by_arrival(self) -> list[WorkOrder]:
+        """Its work orders in order of arrival: dispatch order, then number (docs/metrics.md §5)."""
+        return sorted(self.work_orders.values(), key=lambda o: arrival(o.id))
+
+    @property
     def departments_involved(self) -> set[str]:
         """Every department that holds or held a work order on this call."""
         return {o.department_code for o in self.work_orders.values()}
@@ -318,9 +325,7 @@ class Call(Aggregate):
     def _cancel_open_orders(self, at: datetime) -> None:
         for o in self.work_orders.values():
             if o.status in OPEN_ORDER:
-                o.status = OrderStatus.CANCELLED
-                o.extension = None
-                o.settled_at = at
+                o.finish(OrderStatus.CANCELLED, at)
 
     # --- community and street --------------------------------------------------------------
 
@@ -402,7 +407,7 @@ class Call(Aggregate):
         first = len(self.work_orders) + 1
         specs = [
             {
-                "id": f"{self.id}-w{first + i}",
+                "id": work_order_id(str(self.id), first + i),
                 "department_code": spec.department_code,
                 "role": spec.role.value,
                 "deadline": spec.deadline,
@@ -435,10 +440,7 @@ class Call(Aggregate):
         lead: bool
 
         def apply(self, call: Call) -> None:
-            order = call.work_orders[self.order_id]
-            order.status = OrderStatus.RETURNED
-            order.extension = None
-            order.settled_at = self.at
+            call.work_orders[self.order_id].finish(OrderStatus.RETURNED, self.at)
             if self.lead:
                 call.status = Status.RETURNED
 
@@ -544,9 +546,11 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             order = call.work_orders[self.order_id]
-            order.status = OrderStatus.COMPLETED
+            # Ending a pending extension request here changes the state old histories fold to
+            # only where a decision on it never came; one that came (allowed before a finished
+            # order refused decisions) still applies as it was recorded.
+            order.finish(OrderStatus.COMPLETED, self.at)
             order.result = self.result
-            order.completed_at = self.at
             call.attachments = _with(call.attachments, self.attachments)
 
     def complete_order(

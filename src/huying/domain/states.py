@@ -62,6 +62,20 @@ class Satisfaction(StrEnum):
     DISSATISFIED = "dissatisfied"  # 不满意
 
 
+def work_order_id(call_id: str, number: int) -> str:
+    """A work order's id: its call's id and its number on the call (``<call id>-w1``, ``-w2``…),
+    counted across the call's dispatches, lead first within each."""
+    return f"{call_id}-w{number}"
+
+
+def arrival(order_id: str) -> tuple[str, int]:
+    """Work orders in order of arrival (docs/metrics.md §5): by call, then by number — that is
+    dispatch order, then place in the dispatch. Never the id as text, which puts -w10 before
+    -w9. (A call's ``work_orders`` hold them in this order: events add them so.)"""
+    call, _, number = order_id.rpartition("-w")
+    return call, int(number)
+
+
 @dataclass
 class WorkOrder:
     """A department's 工单: what it owes on one call, with a deadline (限期办理)."""
@@ -87,6 +101,16 @@ class WorkOrder:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_ORDER
+
+    def finish(self, status: OrderStatus, at: datetime) -> None:
+        """The order ends — completed, returned or cancelled — and an extension request still
+        pending on it ends with it: a finished order takes no extension decisions."""
+        self.status = status
+        self.extension = None
+        if status is OrderStatus.COMPLETED:
+            self.completed_at = at
+        else:
+            self.settled_at = at
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,10 @@ def _request_extension(call: CallState, s: Situation) -> str | None:
 def _decide_extension(call: CallState, s: Situation) -> str | None:
     if call.status not in ORDERS_ACTIVE:
         return _ORDERS_INACTIVE.format(call.status.value)
-    if s.order is None or s.order.extension is None:
+    assert s.order is not None
+    if not s.order.is_open:
+        return f"the work order is {s.order.status.value}; a finished order takes no extension decisions"
+    if s.order.extension is None:
         return "no extension request is pending on this work order"
     return None
 
@@ -293,7 +296,7 @@ TABLE: Mapping[Action, Transition] = {
             Action.GRANT_EXTENSION,
             "ExtensionGranted",
             frozenset({Party.HOLDER_STREET}),
-            "extension pending",
+            "extension pending on an open order",
             _decide_extension,
             "the order's deadline moves",
         ),
@@ -301,7 +304,7 @@ TABLE: Mapping[Action, Transition] = {
             Action.DENY_EXTENSION,
             "ExtensionDenied",
             frozenset({Party.HOLDER_STREET}),
-            "extension pending",
+            "extension pending on an open order",
             _decide_extension,
             "the request is cleared",
         ),
@@ -319,7 +322,7 @@ TABLE: Mapping[Action, Transition] = {
             frozenset({Party.ORDER_DEPARTMENT}),
             "order signed",
             _order_in(OrderStatus.SIGNED, what="completing needs a signed order"),
-            "order completed; a completed lead order lets the street resolve",
+            "order completed, any extension request with it; a completed lead order lets the street resolve",
         ),
         Transition(
             Action.RESOLVE,

@@ -18,6 +18,7 @@ from huying.domain.sla import warn_at
 from huying.domain.states import OPEN_ORDER, ORDERS_ACTIVE
 from huying.domain.worktime import WorkCalendar
 from huying.projections.tables import rm_calls, rm_stints, rm_work_orders
+from huying.projections.work_orders import BY_ARRIVAL
 
 
 class Arrival(StrEnum):
@@ -170,7 +171,7 @@ def order_obligations(conn: Connection, where: ColumnElement[bool]) -> list[Obli
         select(rm_work_orders, rm_calls.c.grid_code)
         .join(rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id)
         .where(where)
-        .order_by(rm_work_orders.c.dispatched_at, rm_work_orders.c.order_id)
+        .order_by(rm_work_orders.c.dispatched_at, *BY_ARRIVAL)
     )
     found = []
     for r in conn.execute(query):

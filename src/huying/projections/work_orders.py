@@ -6,14 +6,25 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select, tuple_
 
 from huying.domain.call import Call
 from huying.domain.deadlines import ClockState, standing
-from huying.domain.states import OPEN_ORDER
+from huying.domain.states import OPEN_ORDER, arrival
 from huying.domain.worktime import WorkCalendar
 from huying.projections.rows import Row, instants_text
 from huying.projections.tables import rm_calls, rm_work_orders
+
+# Work orders by arrival (``huying.domain.states.arrival``), in SQL: an id is the call's id (a
+# UUID: always 36 characters), "-w" and the order's number, so among one call's orders a shorter
+# id has the smaller number, and ids of one length compare as their numbers do.
+BY_ARRIVAL = (rm_work_orders.c.call_id, func.length(rm_work_orders.c.order_id), rm_work_orders.c.order_id)
+
+
+def arrived_after(order_id: str) -> ColumnElement[bool]:
+    """The orders that arrived after this one (``BY_ARRIVAL`` order)."""
+    call_id, _ = arrival(order_id)
+    return tuple_(*BY_ARRIVAL) > tuple_(call_id, len(order_id), order_id)
 
 
 class WorkQueues:
@@ -84,7 +95,7 @@ def department_queue(
     )
     if statuses:
         query = query.where(rm_work_orders.c.status.in_(statuses))
-    ordered = query.order_by(rm_work_orders.c.updated_position, rm_work_orders.c.order_id)
+    ordered = query.order_by(rm_work_orders.c.updated_position, *BY_ARRIVAL)
     rows = [dict(r._mapping) for r in conn.execute(ordered.limit(limit + 1))]
     if len(rows) > limit:
         # One event can change two of a department's orders (a re-dispatch cancels the old one):
@@ -94,10 +105,7 @@ def department_queue(
         rows += [
             dict(r._mapping)
             for r in conn.execute(
-                ordered.where(
-                    rm_work_orders.c.updated_position == edge,
-                    rm_work_orders.c.order_id > rows[-1]["order_id"],
-                )
+                ordered.where(rm_work_orders.c.updated_position == edge, arrived_after(rows[-1]["order_id"]))
             )
         ]
     return rows

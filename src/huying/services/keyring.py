@@ -106,3 +106,14 @@ class KeyRing:
             except InvalidToken:
                 continue
         raise KeyUnavailable("a contact sealed before record keys opens with none of the master keys")
+
+
+class NoKeys(KeyRing):
+    """The ring of a process that opens no contact (the read-only commands): it holds no master
+    key, so whatever is sealed stays sealed (``KeyUnavailable``) and nothing new can be sealed."""
+
+    def __init__(self) -> None:
+        self._by_id = {}
+
+    def wrap(self, record_key: bytes, ref: str) -> tuple[str, bytes]:
+        raise KeyUnavailable("this process holds no master key: it seals no reporter's contact")

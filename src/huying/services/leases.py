@@ -19,6 +19,7 @@ class Lease:
         self.name = name
         self.holder = holder
         self.ttl = ttl
+        self._held = False  # ever taken by this holder: only then is there anything to release
 
     def acquire(self) -> bool:
         """Take or renew the lease; False while another live holder has it."""
@@ -32,18 +33,21 @@ class Lease:
                 )
                 .values(holder=self.holder, expires_at=now + self.ttl)
             ).rowcount
-        if taken:
-            return True
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    insert(leases).values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
-                )
-        except IntegrityError:
-            return False  # someone else holds it
+        if not taken:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        insert(leases).values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
+                    )
+            except IntegrityError:
+                return False  # someone else holds it
+        self._held = True
         return True
 
     def release(self) -> None:
+        if not self._held:
+            return  # never taken (a process that only reads): nothing to write
+        self._held = False
         with self._engine.begin() as conn:
             conn.execute(
                 update(leases)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.schemas.calls import ClockPublic
 from huying.api.schemas.requests import ClockBody
 from huying.clock import FakeClock
-from huying.domain.errors import CallNotFound, NotPermitted
+from huying.domain.errors import CallNotFound, InvalidCommand, NotPermitted
 from huying.domain.principal import Role
+from huying.logtime import last_business_time
 
 router = APIRouter(prefix="/api/v1", tags=["operations"], include_in_schema=False)
 
@@ -21,12 +24,21 @@ def set_clock(body: ClockBody, p: CurrentPrincipal, s: HuyingServices) -> ClockP
         raise CallNotFound("no settable clock here (HUYING_FAKE_CLOCK is off)")
     if p.role is not Role.ADMIN:
         raise NotPermitted("only an admin token may move the clock")
-    if body.now is not None:
-        clock.set(body.now)
-    else:
-        clock.advance(body.advance_seconds or 0)
+    field, to = ("now", body.now) if body.now else ("advance_seconds", clock.now() + _seconds(body))
+    floor = last_business_time(s.app)
+    if floor is not None and to < floor:
+        raise InvalidCommand(
+            field,
+            f"that sets the clock to {to.isoformat()}, before {floor.isoformat()}, the business time of "
+            "the latest recorded event: the clock never goes back before what is recorded",
+        )
+    clock.set(to)
     s.watchdog.wake()  # deadlines may have passed: look now, not at the next interval
     return ClockPublic(now=clock.now())
+
+
+def _seconds(body: ClockBody) -> timedelta:
+    return timedelta(seconds=body.advance_seconds or 0)
 
 
 @router.get("/_clock", response_model=ClockPublic)

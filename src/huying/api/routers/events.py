@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import DateText, From, LogCursor, Period, To
 from huying.api.schemas.audit import EventPage
-from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
+from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
 from huying.domain.errors import NotPermitted
 from huying.domain.org import UnitKind
@@ -89,6 +89,9 @@ def export_scores(
     ] = None,
     from_: Annotated[DateText | None, Query(alias="from", description="first date")] = None,
     to: Annotated[DateText | None, Query(description="last date, inclusive")] = None,
+    headers: Annotated[
+        Headers, Query(description="zh: Chinese headers after a UTF-8 BOM (Excel); en: the field codes")
+    ] = Headers.ZH,
 ) -> StreamingResponse:
     """三项考评 of every street and/or department for a period as CSV: 响应率, 解决率, 满意率,
     composite, rank, and every count behind them."""
@@ -101,7 +104,7 @@ def export_scores(
         s.engine, s.app.org, kinds, chosen, now, settings.score_weights, settings.min_evaluated_for_rank
     )
     return StreamingResponse(
-        csv_lines(rows),
+        score_csv(rows, headers),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="huying-scores-{chosen.label}.csv"',
