@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from huying.application import HuyingApplication
 from huying.audit.chain import ChainKeeper
+from huying.audit.seal import SealKeys
+from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
@@ -82,6 +84,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         catalog=catalog,
         clock=clock,
         contacts=contacts,
+        voucher=Voucher(SealKeys([settings.resolved_secret_key()]), engine),  # 封印
         reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
@@ -89,10 +92,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     chain = ChainKeeper(
         app,
         engine,
-        clock,
+        SystemClock(),  # checkpoints carry wall-clock time, whatever the business clock says
         batch_size=settings.audit_batch_size,
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
+        verify_seconds=settings.audit_verify_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
     return Services(

@@ -9,11 +9,15 @@ import sqlite3
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from huying.api.app import create_app
+from huying.audit.seal import split
+from huying.audit.vouch import LEGACY_THROUGH
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.call import Call
+from huying.projections.tables import projection_tracking
 from huying.settings import Settings
 
 GRID, COMMUNITY, STREET = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
@@ -75,16 +79,17 @@ def test_a_store_written_before_attachments_still_reads(
     transcoder = services.app.mapper.transcoder
     services.close()
 
-    # Make the two notes what the previous release wrote: no attachments, no class_version.
+    # Make the two notes what the previous release wrote: no attachments, no class_version — and,
+    # like every event of that release, no seal; nor had it recorded where seals begin.
     with stored_events(settings) as db:
         rows = db.execute("SELECT rowid, topic, state FROM stored_events").fetchall()
         for rowid, topic, state in rows:
+            old = transcoder.decode(split(state)[0])
             if topic.rsplit(".", 1)[-1] in V2:
-                old = transcoder.decode(state)
                 del old["attachments"], old["class_version"]
-                db.execute(
-                    "UPDATE stored_events SET state = ? WHERE rowid = ?", (transcoder.encode(old), rowid)
-                )
+            db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (transcoder.encode(old), rowid))
+    with services.engine.begin() as conn:
+        conn.execute(delete(projection_tracking).where(projection_tracking.c.name == LEGACY_THROUGH))
 
     again = build_services(
         Settings(data_dir=settings.data_dir, demo=True, fake_clock=True, run_watchdog=False), clock

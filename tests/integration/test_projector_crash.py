@@ -141,6 +141,7 @@ def rebuilt_up_to(data_dir: Path, scratch: Path, position: int, ids: list[int]) 
         demo=True,
         database_url=f"sqlite:///{scratch / 'huying.db'}",
         events_url=f"sqlite:///{data_dir / 'huying.events.db'}",
+        secret_key=(data_dir / "secret.key").read_text().strip(),  # the key the events are sealed with
     )
     upgrade(settings)
     services = build_services(settings, FakeClock(start=START))
