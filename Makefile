@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 
 export HUYING_DATA_DIR ?= ./var
 
-.PHONY: run test lint format bench migrate seed clean
+.PHONY: run test postgresql lint format bench migrate seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,17 @@ run: $(STAMP)
 	@echo "---- serving on http://127.0.0.1:8000 (OpenAPI at /docs) ----"
 	HUYING_DEMO=1 HUYING_FAKE_CLOCK=$${HUYING_FAKE_CLOCK:-0} $(BIN)/huying serve
 
-## test: install with dev dependencies and run every test
-test: $(STAMP)
-	$(BIN)/pytest
+## test: install with dev dependencies (and PostgreSQL when missing); every test, the integration
+## and e2e ones on SQLite and on a throwaway PostgreSQL cluster the session starts itself
+test: $(STAMP) postgresql
+	$(BIN)/pytest -v
+
+# Debian's postgresql package (initdb, postgres) for the test session's own cluster.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgresql:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL (Debian's postgresql package) for the tests"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y postgresql; }
 
 ## lint: ruff and mypy
 lint: $(STAMP)

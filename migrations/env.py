@@ -13,10 +13,8 @@ from sqlalchemy import Connection
 
 import huying.audit.tables
 import huying.projections.tables  # noqa: F401 - registers the read-model tables
-from huying.db import make_engine, metadata
+from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.settings import Settings
-
-LIBRARY_TABLES = {"stored_events", "snapshots", "tracking", "notification_tracking"}
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -24,6 +22,9 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 
 def run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql" and settings.database_schema:
+        # One schema per deployment: the first migration makes it (the event store lives there too).
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -34,12 +35,12 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
-url = context.config.attributes.get("url") or Settings().database_url
+settings = context.config.attributes.get("settings") or Settings()
 connection = context.config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    engine = make_engine(url)
+    engine = make_engine(settings)
     with engine.begin() as conn:
         run(conn)
     engine.dispose()

@@ -1,14 +1,23 @@
-"""Shared fixtures: a real SQLite-backed huying in a temp directory, a fake clock, tokens."""
+"""Shared fixtures: a real huying on each storage backend (``backend``: SQLite files in a temp
+directory, or a schema of its own in a throwaway PostgreSQL cluster), a fake clock, tokens.
+
+Every test that asks for ``settings`` (directly or through ``services``, ``client``, ``tokens``)
+runs once per backend, its id saying which: ``test_x[sqlite]``, ``test_x[postgres]``. Unit tests
+ask for none of them and run once. ``pytest --backend sqlite`` runs one backend only.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import BACKENDS, Backend
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -16,9 +25,65 @@ from huying.demo import principal_for_token
 from huying.domain.principal import Principal, Role
 from huying.migrate import upgrade
 from huying.settings import Settings
+from postgres_cluster import Cluster
 
 # Monday 23 November 2026, 09:00 in Guangzhou.
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="run the integration and e2e tests on this backend (repeatable; default: all)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        if only is not None:
+            # A test of SQLite's own files; the reason says where PostgreSQL's counterpart is.
+            assert only.kwargs.get("reason"), f"{metafunc.definition.nodeid}: sqlite_only needs a reason"
+            chosen = [b for b in chosen if b == "sqlite"]
+        metafunc.parametrize("backend", chosen, indirect=True, scope="session")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many tests ran on each backend (and how many on none: the unit tests)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" or outcome != "passed":
+                params = report.nodeid.partition("[")[2]
+                ran_on = next((b for b in BACKENDS if params.startswith(b)), "no backend")
+                counts[ran_on, outcome] += 1
+    if counts:
+        terminalreporter.section("backends")
+        for ran_on in (*BACKENDS, "no backend"):
+            line = ", ".join(
+                f"{counts[ran_on, o]} {o}" for o in ("passed", "failed", "error") if counts[ran_on, o]
+            )
+            terminalreporter.write_line(f"{ran_on}: {line or 'none'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the session, started only if a test needs it."""
+    cluster = Cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "postgres":
+        return Backend("postgres", request.getfixturevalue("postgres_cluster"))
+    return Backend(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +102,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
+def settings(backend: Backend, data_dir: Path) -> Settings:
     # The watchdog acts on its own as the fake clock moves; tests that want it start it or sweep.
-    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_watchdog=False)
+    return backend.settings(data_dir, run_watchdog=False)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ their schema; the event store's own tables belong to the eventsourcing library."
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -20,6 +20,9 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+
+if TYPE_CHECKING:
+    from huying.settings import Settings
 
 metadata = MetaData()
 
@@ -120,20 +123,33 @@ leases = Table(
 )
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per process; SQLite gets WAL and a busy timeout so readers never block."""
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False
-        )
+# The event store's tables belong to the eventsourcing library, never to Alembic: SQLite's
+# recorder names them ``stored_events``…, PostgreSQL's after the application (``huying_events``…).
+LIBRARY_TABLES = frozenset(
+    {"stored_events", "snapshots", "tracking", "notification_tracking"}
+    | {f"huying_{purpose}" for purpose in ("events", "snapshots", "tracking")}
+)
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+def make_engine(settings: Settings) -> Engine:
+    """One engine per process for ``settings.database_url``: SQLite gets WAL and a busy timeout
+    so readers never block; PostgreSQL a sized pool and server-side timeouts (``huying.postgres``)."""
+    if settings.on_postgres:
+        from huying.postgres import make_postgres_engine
+
+        return make_postgres_engine(settings)
+    return sqlite_engine(settings.database_url)
+
+
+def sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine

@@ -1,48 +1,59 @@
 """Log positions of stored events: what the notification log calls an event's id.
 
 The library's repository gives events but not their positions, so each backend's recorder is
-asked directly — one indexed query per call.
+asked directly — one indexed query per call. ``EventTable`` is the one place that knows how each
+backend's recorder lays out its table (its name, schema, position column and placeholder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
 
+@dataclass(frozen=True)
+class EventTable:
+    """The recorder's events table as SQL sees it."""
+
+    name: str  # qualified where the backend has schemas
+    position: str  # the column holding the log position (the notification id)
+    param: str  # the driver's placeholder
+    uuid_ids: bool  # originator ids are native UUIDs (else 32 hex digits as text)
+
+    @classmethod
+    def of(cls, recorder: ApplicationRecorder) -> EventTable:
+        module = type(recorder).__module__
+        table = getattr(recorder, "events_table_name", "stored_events")
+        if module == "eventsourcing.sqlite":
+            return cls(table, "rowid", "?", uuid_ids=False)
+        if module == "eventsourcing.postgres":
+            schema = getattr(recorder, "datastore").schema  # noqa: B009 - not on the ABC
+            return cls(f'"{schema}"."{table}"', "notification_id", "%s", uuid_ids=True)
+        raise TypeError(f"no SQL for the events of recorder {type(recorder).__name__}")
+
+    def sql(self, text: str) -> str:
+        """``text`` with ``{events}``, ``{position}`` and ``?`` filled in for this backend."""
+        return text.format(events=self.name, position=self.position).replace("?", self.param)
+
+    def key(self, originator_id: UUID) -> Any:
+        """An originator id as the store's parameter."""
+        return originator_id if self.uuid_ids else originator_id.hex
+
+
 class EventPositions:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self._recorder: Any = recorder
-        table = getattr(recorder, "events_table_name", "stored_events")
-        self._id: Callable[[UUID], Any]
-        if type(recorder).__module__ == "eventsourcing.sqlite":
-            self._sql = (
-                f"SELECT originator_version AS version, rowid AS position FROM {table} WHERE originator_id=?"
-            )
-            self._id = self._sqlite_id
-        elif type(recorder).__module__ == "eventsourcing.postgres":
-            self._sql = (
-                f"SELECT originator_version AS version, notification_id AS position FROM {table} "
-                "WHERE originator_id=%s"
-            )
-            self._id = self._postgres_id
-        else:
-            raise TypeError(f"no position query for recorder {type(recorder).__name__}")
+        self._table = EventTable.of(recorder)
+        self._sql = self._table.sql(
+            "SELECT originator_version AS version, {position} AS position FROM {events} WHERE originator_id=?"
+        )
 
     def of_call(self, call_id: UUID) -> dict[int, int]:
         """Version → log position for every event of one call."""
         with self._recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql, (self._id(call_id),))
+            curs.execute(self._sql, (self._table.key(call_id),))
             # By name: SQLite's rows are sqlite3.Row, PostgreSQL's are dicts.
             return {int(row["version"]): int(row["position"]) for row in curs.fetchall()}
-
-    @staticmethod
-    def _sqlite_id(call_id: UUID) -> str:
-        return call_id.hex
-
-    @staticmethod
-    def _postgres_id(call_id: UUID) -> UUID:
-        return call_id

@@ -17,7 +17,7 @@ def alembic_config(settings: Settings) -> Config:
         raise FileNotFoundError(f"migrations not found at {MIGRATIONS} (install with pip -e)")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["url"] = settings.database_url
+    config.attributes["settings"] = settings
     return config
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,8 +17,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore")
 
     data_dir: Path = Path("./var")
+    # Read models and service tables (SQLAlchemy): ``sqlite:///…`` (default, under data_dir) or
+    # ``postgresql+psycopg://user:password@host:port/dbname``. The event store defaults to the
+    # same PostgreSQL database (the library's own ``eventsourcing.postgres`` recorder).
     database_url: str = ""
     events_url: str = ""
+    # PostgreSQL: the schema every table lives in, the event store's too (one per district or
+    # deployment); created when missing. Empty: ``public``.
+    database_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # PostgreSQL: connections per process, for the read models and for the event store each.
+    database_pool_size: int = Field(default=5, ge=1, le=1000)
+    database_max_overflow: int = Field(default=5, ge=0, le=1000)
+    # Nothing waits forever: for a connection (pool or server), for a lock, for one statement,
+    # nor holds a transaction open while doing nothing (seconds).
+    database_connect_timeout: int = Field(default=10, ge=1, le=3600)
+    database_lock_timeout: int = Field(default=10, ge=1, le=3600)
+    database_statement_timeout: int = Field(default=60, ge=1, le=86_400)
+    database_idle_in_transaction_timeout: int = Field(default=60, ge=1, le=86_400)
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = False
@@ -76,6 +90,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _schema_is_for_postgres(self) -> Settings:
+        if self.database_schema and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "database_schema is for PostgreSQL; SQLite keeps each deployment in its data_dir"
+            )
+        return self
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @model_validator(mode="after")
     def _fill_attachments_dir(self) -> Settings:
         if self.attachments_dir is None:
             self.attachments_dir = self.data_dir / "attachments"
@@ -120,7 +146,9 @@ class Settings(BaseSettings):
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         if url.startswith("postgresql"):
-            return _postgres_env(url)
+            from huying.postgres import eventsourcing_env
+
+            return eventsourcing_env(self)
         raise UnsafeSettings(f"HUYING_EVENTS_URL: unsupported URL {url!r}")
 
 
@@ -129,17 +157,3 @@ def _sibling_events_url(database_url: str) -> str:
         path = Path(database_url.removeprefix("sqlite:///"))
         return f"sqlite:///{path.with_name(path.stem + '.events.db')}"
     return database_url
-
-
-def _postgres_env(url: str) -> dict[str, str]:
-    from sqlalchemy.engine import make_url
-
-    parsed: Any = make_url(url)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": parsed.database or "",
-        "POSTGRES_HOST": parsed.host or "127.0.0.1",
-        "POSTGRES_PORT": str(parsed.port or 5432),
-        "POSTGRES_USER": parsed.username or "",
-        "POSTGRES_PASSWORD": parsed.password or "",
-    }

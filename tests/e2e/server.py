@@ -1,21 +1,22 @@
-"""One data directory and the real `huying serve` processes started on it, over TCP."""
+"""One deployment (a data directory and its databases, on either backend) and the real
+`huying serve` processes started on it, over TCP."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
+
+from backends import raw_events, settings_env
+from huying.settings import Settings
 
 READY_ATTEMPTS = 400  # × POLL_INTERVAL (plus each probe's own time): about 20 s at most
 POLL_INTERVAL = 0.05
@@ -31,9 +32,9 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """One data directory, and the `huying serve` processes started on it, one at a time."""
+    """One deployment, and the `huying serve` processes started on it, one at a time."""
 
-    data_dir: Path
+    settings: Settings  # the test's own (the ``settings`` fixture): its backend, its data_dir
     log_dir: Path
     env: dict[str, str] = field(init=False, repr=False)
     proc: subprocess.Popen[bytes] | None = None
@@ -43,8 +44,12 @@ class Server:
 
     def __post_init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-        env.update(HUYING_DATA_DIR=str(self.data_dir), HUYING_DEMO="1", HUYING_FAKE_CLOCK="1")
+        env.update(settings_env(self.settings), HUYING_FAKE_CLOCK="1")
         self.env = env
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -125,20 +130,11 @@ class Server:
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT)
 
-    def _events(self, sql: str) -> list[Any]:
-        """Reads the event store file directly, beside the (possibly running) server."""
-        conn = sqlite3.connect(f"file:{self.data_dir / 'huying.events.db'}?mode=ro", uri=True)
-        try:
-            return conn.execute(sql).fetchall()
-        finally:
-            conn.close()
-
     def call_ids(self) -> set[str]:
-        return {
-            str(UUID(str(r[0]))) for r in self._events("SELECT DISTINCT originator_id FROM stored_events")
-        }
+        with raw_events(self.settings) as store:
+            return {str(i) for i in store.originator_ids()}
 
     def stored(self) -> tuple[int, int]:
         """(distinct calls, events) in the event store."""
-        [(calls, events)] = self._events("SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events")
-        return int(calls), int(events)
+        with raw_events(self.settings) as store:
+            return store.counts()

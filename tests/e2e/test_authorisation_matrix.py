@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from backends import Backend
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -31,7 +32,6 @@ from huying.demo import principal_for_token
 from huying.domain.principal import Principal
 from huying.domain.transitions import TABLE, Action, Party
 from huying.migrate import upgrade
-from huying.settings import Settings
 
 from .driver import RECIPES, STATES, Driven, Driver, Facts, OrderFacts, Place
 
@@ -336,13 +336,13 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
             if name.startswith("HUYING_"):
                 mp.delenv(name)
         data_dir: Path = tmp_path_factory.mktemp("matrix") / "var"
-        settings = Settings(data_dir=data_dir, demo=True, fake_clock=True)
+        settings = backend.settings(data_dir)
         upgrade(settings)
         clock = FakeClock(start=MONDAY_MORNING)
         services = build_services(settings, clock)

@@ -28,6 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from backends import Backend
+
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -73,10 +75,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("fuzz")
     (root / "logs").mkdir()
-    server = Server(root / "var", root / "logs")
+    server = Server(backend.settings(root / "var"), root / "logs")
     server.cli("migrate")
     tokens = {
         "grid": server.token("grid_worker", GRID),

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from huying.settings import Settings
+
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -48,10 +50,10 @@ class Principals:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
     logs = tmp_path / "logs"
     logs.mkdir()
-    srv = Server(tmp_path / "var", logs)
+    srv = Server(settings, logs)
     try:
         yield srv
     finally:

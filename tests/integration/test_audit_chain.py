@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.application import CallDraft, Submission
 from huying.audit.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.audit.checkpoints import Checkpoint, stored
@@ -110,8 +111,7 @@ def test_rebuilding_the_read_models_leaves_the_chain_alone(
 ) -> None:
     with services.engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(audit_chain)).scalar()
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
     with services.engine.connect() as conn:
@@ -271,8 +271,7 @@ def test_a_tail_cut_from_log_and_chain_but_not_the_stored_checkpoints_is_truncat
 def test_a_tail_cut_from_log_and_chain_is_found_by_a_checkpoint_kept_elsewhere(
     services: Services, settings: Settings, log_length: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     runner = CliRunner()
     kept = tmp_path / "checkpoints.jsonl"
     exported = runner.invoke(cli, ["audit", "checkpoints", "--out", str(kept)])
@@ -322,8 +321,7 @@ def recompute_chain(services: Services) -> None:
 def test_the_cli_says_ok_or_names_the_break(
     services: Services, settings: Settings, log_length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     runner = CliRunner()
     clean = runner.invoke(cli, ["audit", "verify"])
     assert clean.exit_code == 0, clean.output

@@ -16,6 +16,7 @@ from datetime import datetime
 import pytest
 from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.application import CallDraft, Submission
 from huying.audit import feed as feed_module
 from huying.audit.feed import EventFeed, FeedQuery, Window
@@ -35,8 +36,7 @@ NAME, PHONE = "王五", "13600001111"
 
 @pytest.fixture
 def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     return CliRunner()
 
 

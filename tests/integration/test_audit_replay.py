@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.audit.replay import Comparison, replay_and_compare
 from huying.bootstrap import Services
 from huying.cli import cli
@@ -101,8 +102,7 @@ def test_rows_deleted_or_added_by_hand_are_differences(services: Services, histo
 def test_the_cli_prints_the_differences_and_fails(
     services: Services, settings: Settings, history: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     runner = CliRunner()
     clean = runner.invoke(cli, ["audit", "replay", "--batch-size", "40"])
     assert clean.exit_code == 0, clean.output

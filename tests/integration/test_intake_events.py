@@ -5,12 +5,12 @@ stored event being rewritten by huying."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
+from backends import raw_events
 from huying.api.app import create_app
 from huying.audit.seal import split
 from huying.audit.vouch import LEGACY_THROUGH
@@ -55,17 +55,13 @@ def completed_call(client: TestClient, tokens: Any) -> str:
     return str(raised["id"])
 
 
-def stored_events(settings: Settings) -> sqlite3.Connection:
-    return sqlite3.connect(settings.data_dir / "huying.events.db")
-
-
 def test_new_notes_are_stored_at_version_2_with_their_photos(
     services: Services, client: TestClient, tokens: Any, settings: Settings
 ) -> None:
     completed_call(client, tokens)
     transcoder = services.app.mapper.transcoder
-    with stored_events(settings) as db:
-        rows = db.execute("SELECT topic, state FROM stored_events").fetchall()
+    with raw_events(settings) as store:
+        rows = store.execute("SELECT topic, state FROM {events}")
     states = {topic.rsplit(".", 1)[-1]: transcoder.decode(state) for topic, state in rows}
     for name in V2:
         assert states[name]["class_version"] == 2 and states[name]["attachments"] == [], name
@@ -81,19 +77,19 @@ def test_a_store_written_before_attachments_still_reads(
 
     # Make the two notes what the previous release wrote: no attachments, no class_version — and,
     # like every event of that release, no seal; nor had it recorded where seals begin.
-    with stored_events(settings) as db:
-        rows = db.execute("SELECT rowid, topic, state FROM stored_events").fetchall()
-        for rowid, topic, state in rows:
-            old = transcoder.decode(split(state)[0])
+    with raw_events(settings) as store:
+        rows = store.execute("SELECT {position}, topic, state FROM {events}")
+        for position, topic, state in rows:
+            old = transcoder.decode(split(bytes(state))[0])
             if topic.rsplit(".", 1)[-1] in V2:
                 del old["attachments"], old["class_version"]
-            db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (transcoder.encode(old), rowid))
+            store.execute(
+                "UPDATE {events} SET state = ? WHERE {position} = ?", (transcoder.encode(old), position)
+            )
     with services.engine.begin() as conn:
         conn.execute(delete(projection_tracking).where(projection_tracking.c.name == LEGACY_THROUGH))
 
-    again = build_services(
-        Settings(data_dir=settings.data_dir, demo=True, fake_clock=True, run_watchdog=False), clock
-    )
+    again = build_services(settings, clock)
     try:
         with TestClient(create_app(services=again)) as later:
             headers = tokens.headers("supervisor", "LW")
@@ -109,7 +105,7 @@ def test_a_store_written_before_attachments_still_reads(
         assert again.projector.catch_up() > 0, "a rebuild reads the old events too"
     finally:
         again.close()
-    with stored_events(settings) as db:
-        for topic, state in db.execute("SELECT topic, state FROM stored_events").fetchall():
+    with raw_events(settings) as store:
+        for topic, state in store.execute("SELECT topic, state FROM {events}"):
             if topic.rsplit(".", 1)[-1] in V2:
                 assert "attachments" not in transcoder.decode(state), "huying rewrote a stored event"

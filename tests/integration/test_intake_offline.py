@@ -6,7 +6,6 @@ phone's retries under one Idempotency-Key — across a restart of the server —
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import raw_events
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -43,15 +43,9 @@ def raise_call(client: TestClient, tokens: Any, payload: dict[str, Any], key: st
 
 
 def calls_and_events(settings: Settings) -> tuple[int, int]:
-    """Straight from the event store's SQLite file."""
-    conn = sqlite3.connect(f"file:{settings.data_dir / 'huying.events.db'}?mode=ro", uri=True)
-    try:
-        calls, events = conn.execute(
-            "SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events"
-        ).fetchone()
-    finally:
-        conn.close()
-    return int(calls), int(events)
+    """Straight from the event store's table."""
+    with raw_events(settings) as store:
+        return store.counts()
 
 
 def refused_for_occurred_at(response: Any) -> str:
@@ -140,7 +134,7 @@ def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services
     def again(old: Services, later: timedelta) -> TestClient:
         old.close()
         services = build_services(
-            Settings(data_dir=settings.data_dir, demo=True, fake_clock=True, run_watchdog=False),
+            settings,
             FakeClock(start=clock.now() + later),
         )
         built.append(services)

@@ -10,6 +10,7 @@ same schema.
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 import huying
-from huying.db import make_engine, metadata
+from backends import Backend, settings_env
+from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.migrate import alembic_config, upgrade
 from huying.settings import Settings
 
@@ -43,23 +45,20 @@ def _import_table_modules() -> None:
 
 _import_table_modules()
 
-# Created by the eventsourcing library in its own store, never by Alembic.
-LIBRARY_TABLES = {"stored_events", "snapshots", "tracking", "notification_tracking"}
-
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     return not (type_ == "table" and name in LIBRARY_TABLES)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", demo=True)
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return backend.settings(tmp_path / "var", fake_clock=False)
 
 
 @pytest.fixture
 def engine(settings: Settings) -> Any:
     upgrade(settings)  # also creates the directory
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings)
     yield engine
     engine.dispose()
 
@@ -125,7 +124,7 @@ def test_the_history_has_one_head(settings: Settings) -> None:
     )
     settings.data_dir.mkdir(parents=True)
     command.upgrade(alembic_config(settings), "head")  # on an empty database
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings)
     try:
         assert current(engine) == found
     finally:
@@ -146,14 +145,17 @@ def test_autogenerate_through_env_py_finds_nothing(settings: Settings, engine: E
     ``migrations/env.py`` must itself know every declared table, or autogenerate proposes to drop
     the ones it was not told about."""
     script = textwrap.dedent(
-        f"""
+        """
         from alembic import command
         from huying.migrate import alembic_config
         from huying.settings import Settings
-        command.check(alembic_config(Settings(data_dir={str(settings.data_dir)!r}, demo=True)))
+        command.check(alembic_config(Settings()))
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")} | settings_env(settings)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -30,10 +29,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from backends import settings_env
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.db import make_engine
 from huying.migrate import upgrade
+from huying.projections import tracking
 from huying.projections.runner import TRACKING_NAME
 from huying.projections.tables import READ_MODEL_TABLES, rm_calls, rm_supervisions
 from huying.settings import Settings
@@ -78,28 +79,17 @@ def dump(engine: Engine) -> Dump:
         }
 
 
-def tracked(db: Path) -> int:
-    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
-    try:
-        row = conn.execute(
-            "SELECT position FROM projection_tracking WHERE name = ?", (TRACKING_NAME,)
-        ).fetchone()
-    finally:
-        conn.close()
-    return int(row[0]) if row else 0
+def tracked(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return tracking.tracked(conn, TRACKING_NAME)
 
 
 class Child:
     """`huying project` in its own process group, its output kept in files."""
 
-    def __init__(self, data_dir: Path, logs: Path, *args: str, extra_path: Path | None = None) -> None:
+    def __init__(self, settings: Settings, logs: Path, *args: str, extra_path: Path | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-        env.update(
-            HUYING_DATA_DIR=str(data_dir),
-            HUYING_DEMO="1",
-            HUYING_FAKE_CLOCK="1",
-            HUYING_PROJECTOR_BATCH_SIZE=str(BATCH),
-        )
+        env.update(settings_env(settings), HUYING_FAKE_CLOCK="1", HUYING_PROJECTOR_BATCH_SIZE=str(BATCH))
         if extra_path is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
         logs.mkdir(parents=True, exist_ok=True)
@@ -133,15 +123,16 @@ def children() -> Iterator[list[Child]]:
             child.kill()
 
 
-def rebuilt_up_to(data_dir: Path, scratch: Path, position: int, ids: list[int]) -> Dump:
+def rebuilt_up_to(live: Settings, scratch: Path, position: int, ids: list[int]) -> Dump:
     """The read models a fresh rebuild gives from the start of the log up to ``position``, built
-    into a scratch database from the same event store."""
-    settings = Settings(
-        data_dir=scratch,
-        demo=True,
-        database_url=f"sqlite:///{scratch / 'huying.db'}",
-        events_url=f"sqlite:///{data_dir / 'huying.events.db'}",
-        secret_key=(data_dir / "secret.key").read_text().strip(),  # the key the events are sealed with
+    into a scratch SQLite database from the same event store."""
+    settings = live.model_copy(
+        update={
+            "data_dir": scratch,
+            "fake_clock": False,
+            "database_url": f"sqlite:///{scratch / 'huying.db'}",
+            "secret_key": live.resolved_secret_key(),  # the key the events are sealed with
+        }
     )
     upgrade(settings)
     services = build_services(settings, FakeClock(start=START))
@@ -156,11 +147,11 @@ def rebuilt_up_to(data_dir: Path, scratch: Path, position: int, ids: list[int]) 
         services.close()
 
 
-def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: list[Child]) -> None:
-    data_dir = tmp_path / "var"
-    settings = Settings(data_dir=data_dir, demo=True, fake_clock=True)
+def test_a_projector_killed_mid_batch_resumes_exactly(
+    settings: Settings, tmp_path: Path, children: list[Child]
+) -> None:
     upgrade(settings)
-    read_db = data_dir / "huying.db"
+    read_db = make_engine(settings)
     rng = random.Random(7)
 
     clock = FakeClock(start=START)
@@ -182,12 +173,8 @@ def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: 
     def check_consistent(label: str) -> int:
         position = tracked(read_db)
         assert position in boundaries, f"{label}: tracking stopped at {position}, not a batch boundary"
-        engine = make_engine(settings.database_url)
-        try:
-            seen = dump(engine)
-        finally:
-            engine.dispose()
-        expected = rebuilt_up_to(data_dir, tmp_path / f"scratch-{label}", position, ids)
+        seen = dump(read_db)
+        expected = rebuilt_up_to(settings, tmp_path / f"scratch-{label}", position, ids)
         for table in READ_MODEL_TABLES:
             assert seen[table.name] == expected[table.name], (
                 f"{label}: {table.name} at position {position} differs from a rebuild up to it "
@@ -199,7 +186,7 @@ def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: 
     position = 0
     # Twice: killed from outside once it has committed at least one more batch, but not all.
     for attempt in ("first", "second"):
-        child = Child(data_dir, logs)
+        child = Child(settings, logs)
         children.append(child)
         deadline = time.monotonic() + WAIT
         while (now := tracked(read_db)) <= position:
@@ -218,7 +205,7 @@ def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: 
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SELF_KILL)
-    child = Child(data_dir, logs, extra_path=hook)
+    child = Child(settings, logs, extra_path=hook)
     children.append(child)
     child.proc.wait(timeout=WAIT)
     assert child.proc.returncode == -signal.SIGKILL, child.stderr()
@@ -228,19 +215,18 @@ def test_a_projector_killed_mid_batch_resumes_exactly(tmp_path: Path, children: 
     position = after
 
     # The last run finishes the log; the result equals a full rebuild.
-    child = Child(data_dir, logs, "--once")
+    child = Child(settings, logs, "--once")
     children.append(child)
     assert child.proc.wait(timeout=WAIT) == 0, child.stderr()
     assert tracked(read_db) == end
     final = check_consistent("final")
     assert final == end
 
-    engine = make_engine(settings.database_url)
     try:
-        with engine.connect() as conn:
+        with read_db.connect() as conn:
             calls = len(conn.execute(select(rm_calls.c.call_id)).all())
             supervisions = len(conn.execute(select(rm_supervisions.c.call_id)).all())
     finally:
-        engine.dispose()
+        read_db.dispose()
     assert calls == kinds["Raised"]  # nothing counted twice, nothing lost
     assert supervisions == kinds["Supervised"]

@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from backends import settings_env
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.db import reporter_contacts
@@ -251,6 +252,9 @@ def test_every_history_entry_names_actor_key_and_business_time(
 # --- the reporter's contact details ---------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    reason="scans SQLite's files and WAL byte for byte; test_stored_rows.py scans every row"
+)
 def test_reporter_contact_never_enters_the_event_store_or_history(
     settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock
 ) -> None:
@@ -413,6 +417,9 @@ def test_docs_reference_no_outside_host(client: TestClient) -> None:
 # --- tokens ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    reason="scans SQLite's file and WAL byte for byte; test_stored_rows.py scans every row"
+)
 def test_tokens_are_stored_hashed(settings: Settings, services: Services, client: TestClient) -> None:
     token_ids: list[str] = []
     secrets: list[str] = []
@@ -474,7 +481,7 @@ def test_revoking_from_the_cli_takes_effect_in_a_running_service(
     assert client.get("/api/v1/org", headers=headers).status_code == 200
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-    env.update(HUYING_DATA_DIR=str(settings.data_dir), HUYING_DEMO="1")
+    env.update(settings_env(settings))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -9,17 +9,16 @@ write; concurrent conflicting moves yield one success.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import raw_events
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -47,20 +46,10 @@ RAISE: dict[str, Any] = {
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def events_db(settings: Settings) -> Path:
-    return settings.data_dir / "huying.events.db"
-
-
 def store_counts(settings: Settings) -> tuple[int, int]:
-    """(distinct calls, events) in the event store, read straight from the SQLite file."""
-    conn = sqlite3.connect(f"file:{events_db(settings)}?mode=ro", uri=True)
-    try:
-        calls, events = conn.execute(
-            "SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events"
-        ).fetchone()
-    finally:
-        conn.close()
-    return int(calls), int(events)
+    """(distinct calls, events) in the event store, read straight from its table."""
+    with raw_events(settings) as store:
+        return store.counts()
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -96,7 +85,7 @@ def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services
     def again(old: Services) -> TestClient:
         old.close()
         new_clock = FakeClock(start=clock.now() + timedelta(hours=1))
-        services = build_services(Settings(data_dir=settings.data_dir, demo=True, fake_clock=True), new_clock)
+        services = build_services(settings.model_copy(update={"run_watchdog": True}), new_clock)
         built.append(services)
         return TestClient(create_app(services=services))
 

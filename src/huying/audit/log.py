@@ -14,6 +14,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from huying.eventlog import EventTable
+
 
 @dataclass(frozen=True, slots=True)
 class StoredRow:
@@ -40,32 +42,14 @@ class StoredLog:
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self._recorder: Any = recorder
-        module = type(recorder).__module__
-        table = getattr(recorder, "events_table_name", "stored_events")
-        if module == "eventsourcing.sqlite":
-            self._page_sql = (
-                "SELECT rowid AS position, originator_id, originator_version, topic, state "
-                f"FROM {table} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
-            )
-            self._locate_sql = (
-                f"SELECT rowid AS position FROM {table} WHERE originator_id = ? AND originator_version = ?"
-            )
-            self._postgres = False
-        elif module == "eventsourcing.postgres":
-            schema = getattr(getattr(recorder, "datastore", None), "schema", "public")
-            qualified = f'"{schema}"."{table}"'
-            self._page_sql = (
-                "SELECT notification_id AS position, originator_id, originator_version, topic, state "
-                f"FROM {qualified} WHERE notification_id > %s AND notification_id <= %s "
-                "ORDER BY notification_id LIMIT %s"
-            )
-            self._locate_sql = (
-                f"SELECT notification_id AS position FROM {qualified} "
-                "WHERE originator_id = %s AND originator_version = %s"
-            )
-            self._postgres = True
-        else:
-            raise TypeError(f"no stored-log reader for recorder {type(recorder).__name__}")
+        self._table = table = EventTable.of(recorder)
+        self._page_sql = table.sql(
+            "SELECT {position} AS position, originator_id, originator_version, topic, state FROM {events} "
+            "WHERE {position} > ? AND {position} <= ? ORDER BY {position} LIMIT ?"
+        )
+        self._locate_sql = table.sql(
+            "SELECT {position} AS position FROM {events} WHERE originator_id = ? AND originator_version = ?"
+        )
 
     def head(self) -> int:
         """The highest position in the log (0 when empty)."""
@@ -100,7 +84,7 @@ class StoredLog:
     def locate(self, originator_id: str, version: int) -> int | None:
         """Where the event (originator id as stored, version) now lies; None if nowhere."""
         key: Any = originator_id
-        if self._postgres:
+        if self._table.uuid_ids:
             try:
                 key = UUID(originator_id)
             except ValueError:

@@ -152,14 +152,20 @@ def replay_and_compare(
 ) -> Comparison:
     """Rebuild every read model into a scratch database and compare it with the live one."""
     with tempfile.TemporaryDirectory(prefix="huying-replay-", dir=scratch_dir) as d:
-        scratch = Path(d) / "replay.db"
-        upgrade(settings.model_copy(update={"database_url": f"sqlite:///{scratch}"}))
-        engine = make_engine(f"sqlite:///{scratch}")
+        scratch = settings.model_copy(
+            update={"database_url": f"sqlite:///{Path(d) / 'replay.db'}", "database_schema": ""}
+        )
+        upgrade(scratch)
+        engine = make_engine(scratch)
         try:
+            projector = Projector(app, engine, batch_size=batch_size)
+            # The bulk of the replay before the snapshot: a transaction left idle that long
+            # would be ended by the server (idle_in_transaction_session_timeout).
+            with live.connect() as conn:
+                replay_into(projector, _tracked(conn), on_batch)
             with snapshot(live) as seen:
                 position = _tracked(seen)
-                projector = Projector(app, engine, batch_size=batch_size)
-                replay_into(projector, position, on_batch)
+                replay_into(projector, position, on_batch)  # what the live side did meanwhile
                 comparison = Comparison(position, halted=projector.halted)
                 with engine.connect() as rebuilt:
                     for table in READ_MODEL_TABLES:

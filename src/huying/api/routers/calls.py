@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.params import Cursor, enum_list
 from huying.api.present import call_public, call_summary, duplicate_hints, history_entry, unvouched_entry
 from huying.api.respond import with_call
-from huying.api.schemas.base import Instant
+from huying.api.schemas.base import Instant, no_nul
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
 from huying.api.schemas.requests import (
@@ -71,7 +72,8 @@ def search_calls(
     status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
     level: Level | None = None,
     overdue: bool | None = None,
-    item: Annotated[str | None, Query(max_length=64)] = None,
+    # Compared in SQL as given: PostgreSQL refuses NUL in text (a 500 there, not on SQLite).
+    item: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:

@@ -1,0 +1,179 @@
+"""A throwaway PostgreSQL cluster for one test session.
+
+``initdb`` into a fresh temporary directory, ``postgres`` on a free loopback port with fsync off
+(the data is worth nothing after the session), one database for the whole session; each test
+then gets its own schema (``Cluster.new_schema``), which costs a ``CREATE SCHEMA`` and the
+migrations instead of a database or a cluster.
+
+PostgreSQL refuses to run as root. As root (CI), the directory is handed to the ``postgres``
+system user that Debian's package creates and the server binaries run as that user through
+``setpriv``; as anyone else they run as that user. ``setpriv --pdeathsig`` makes the server quit
+if the test process dies without cleaning up, so no server outlives its session; the directory
+is removed at the end, on failure and on interrupt too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+START_DEADLINE = 60.0
+STOP_DEADLINE = 20.0
+SUPERUSER = "huying"
+DATABASE = "huying_test"
+INITDB_OPTIONS = ("--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+SERVER_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "300",
+    "shared_buffers": "64MB",
+}
+
+
+class ClusterError(RuntimeError):
+    """The PostgreSQL test cluster could not be made or started."""
+
+
+def bin_dir() -> Path:
+    """Where ``initdb`` and ``postgres`` are: Debian keeps them out of PATH, per major version."""
+    found = shutil.which("initdb")
+    if found is not None:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not versions:
+        raise ClusterError(
+            "PostgreSQL's initdb is not installed: `make test` installs Debian's postgresql package "
+            "(apt-get install -y postgresql); or run pytest --backend sqlite"
+        )
+    return versions[-1].parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _as_server_user(root: Path) -> list[str]:
+    """The command prefix that runs the server binaries unprivileged (and quits with us)."""
+    prefix = ["setpriv", "--pdeathsig", "QUIT"]
+    if os.geteuid() != 0:
+        return prefix
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        raise ClusterError(
+            "running as root and there is no `postgres` user to run PostgreSQL as "
+            "(Debian's postgresql package creates it)"
+        ) from None
+    os.chown(root, user.pw_uid, user.pw_gid)
+    return [*prefix, "--reuid", "postgres", "--regid", "postgres", "--init-groups"]
+
+
+@dataclass
+class Cluster:
+    root: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    _schemas: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    def url(self, database: str = DATABASE) -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def conninfo(self, database: str = DATABASE) -> str:
+        return f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={database}"
+
+    @classmethod
+    def start(cls) -> Cluster:
+        root = Path(tempfile.mkdtemp(prefix="huying-pg-"))
+        cluster = cls(root)
+        try:
+            cluster._init_and_start()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def _init_and_start(self) -> None:
+        bins = bin_dir()
+        run_as = _as_server_user(self.root)
+        initdb = subprocess.run(
+            [*run_as, str(bins / "initdb"), "-D", str(self.data), "-U", SUPERUSER, *INITDB_OPTIONS],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if initdb.returncode != 0:
+            raise ClusterError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
+        self.port = free_port()
+        settings = {**SERVER_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self.root)}
+        args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*run_as, str(bins / "postgres"), "-D", str(self.data), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self._wait_ready()
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_DEADLINE
+        while True:
+            if self.process.poll() is not None:
+                raise ClusterError(f"postgres exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                psycopg.connect(self.conninfo("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"postgres not ready after {START_DEADLINE} s:\n{self.log()}"
+                    ) from None
+                time.sleep(0.05)
+
+    def new_schema(self) -> str:
+        """A fresh, empty schema name for one test (created by huying's own migrate)."""
+        return f"t{next(self._schemas)}"
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Immediate shutdown (nothing here needs a checkpoint) and remove every file."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=STOP_DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_DEADLINE)
+        shutil.rmtree(self.root, ignore_errors=True)
