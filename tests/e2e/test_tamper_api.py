@@ -19,11 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from backends import Backend, use_in_env
 from huying.bootstrap import Services
 from huying.cli import cli
 from huying.clock import FakeClock
 from huying.settings import Settings
-from tampering import SqliteEvents, events_of
+from tampering import StoredEvents, events_of
 
 from .driver import Driver, Place
 
@@ -33,8 +34,8 @@ WALL = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)  # the chain keeper's wall clock, 
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_projector=False, run_watchdog=False)
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, run_projector=False, run_watchdog=False)
 
 
 class Log:
@@ -50,7 +51,7 @@ class Log:
         self.chained = int(services.app.recorder.max_notification_id())
         self.late = driver.drive("dispatched").id  # written after the chain's head
         self.head = int(services.app.recorder.max_notification_id())
-        self.events: SqliteEvents = events_of(services.settings)
+        self.events: StoredEvents = events_of(services.settings)
 
     LIVES = (("closed", "LW-LN-01-G01"), ("dispatched", "LW-HL-01-G01"))
 
@@ -102,8 +103,7 @@ def test_verify_on_the_command_line_exits_non_zero_on_a_forged_row(
     log: Log, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     forged = log.forge()
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     result = CliRunner().invoke(cli, ["audit", "verify"])
     assert result.exit_code == 1, result.output
     assert f"BROKEN at position {forged}: forged" in result.output
@@ -271,8 +271,7 @@ def test_checkpoint_times_are_wall_clock_time_in_the_api_and_the_cli(
     assert {at(c) for c in page["data"]} == {WALL}
     assert at(page["head"]) == WALL, "the head, read now: the same clock"
 
-    monkeypatch.setenv("HUYING_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("HUYING_DEMO", "1")
+    use_in_env(monkeypatch, settings)
     monkeypatch.setenv("HUYING_FAKE_CLOCK", "1")
     clock_file = settings.data_dir / "fake-clock.txt"
     clock_file.write_text(clock.now().isoformat())  # the CLI sees the same business time
