@@ -33,7 +33,7 @@ from huying.audit.log import StoredLog, StoredRow
 from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.audit.verify import Report, Verifier
-from huying.audit.vouch import Flaw, LogOrder
+from huying.audit.vouch import Alarm, Flaw, LogOrder
 from huying.background import Follower
 from huying.clock import Clock
 from huying.projections import tracking
@@ -87,7 +87,7 @@ class ChainKeeper:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.verify_seconds = verify_seconds
-        self.alarm: Flaw | None = None  # the event the keeper refuses to chain, until dealt with
+        self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
         self.verdict: Verdict | None = None
         self._lock = threading.Lock()
         self._follower = Follower("huying-audit-chain", self._follow, poll_seconds)
@@ -96,6 +96,11 @@ class ChainKeeper:
         self._sealed_seen = False  # a sealed event is chained: no unsealed one may follow
 
     # --- where the chain stands -----------------------------------------------------------
+
+    @property
+    def alarm(self) -> Flaw | None:
+        """The event the keeper refuses to chain (it waits before it), or None."""
+        return self._alarm.flaw
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
@@ -131,7 +136,7 @@ class ChainKeeper:
                         raise ChainRace(f"the chain's tracking moved past {start} under us")
                     conn.execute(insert(audit_chain), links)
                     self._checkpoint_if_due(conn, end, links[-1]["link"])
-            self._sound(flaw)
+            self._alarm.sound(flaw)
             return len(rows)
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
@@ -196,15 +201,6 @@ class ChainKeeper:
                 conn.execute(select(audit_chain.c.position).where(audit_chain.c.position == position)).first()
                 is not None
             )
-
-    def _sound(self, flaw: Flaw | None) -> None:
-        """Raise the alarm once per new flaw (the keeper retries every poll), or stand it down."""
-        if flaw != self.alarm:
-            if flaw is not None:
-                log.error("audit chain: not chaining %s", flaw.sentence())
-            else:
-                log.warning("audit chain: the event it refused is gone; chaining again")
-        self.alarm = flaw
 
     def _checkpoint_if_due(self, conn: Connection, end: int, link: str) -> None:
         """审计检查点: every ``checkpoint_every`` positions, or ``checkpoint_seconds`` after the

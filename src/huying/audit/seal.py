@@ -37,6 +37,7 @@ _I64 = struct.Struct(">q")
 _U64 = struct.Struct(">Q")
 _FIELD = b'"_seal":"'
 _VALUE = re.compile(rb"([0-9a-f]{8}):(0|[1-9][0-9]{0,18}):([0-9a-f]{64})\"\}")
+_LONGEST = 1 + len(_FIELD) + 8 + 1 + 19 + 1 + 64 + 2  # ',"_seal":"' … '"}' at most
 
 # The newest log position the writing code has seen: set around each save.
 _written_after: ContextVar[int] = ContextVar("huying_written_after", default=0)
@@ -110,7 +111,7 @@ class SealKeys:
 
 def split(state: bytes) -> tuple[bytes, Seal | None]:
     """The body huying's transcoder wrote, and the seal after it (None: the state has none)."""
-    at = state.rfind(_FIELD)
+    at = state.rfind(_FIELD, max(len(state) - _LONGEST, 0))
     if at < 1:
         return state, None
     found = _VALUE.fullmatch(state, at + len(_FIELD))

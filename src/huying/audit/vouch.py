@@ -14,6 +14,7 @@ stored event the same way. Nothing here depends on which aggregate an event belo
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from huying.audit.log import StoredLog
 from huying.audit.seal import SealKeys, split
 from huying.domain.errors import DomainError
 from huying.projections.tables import projection_tracking
+
+log = logging.getLogger(__name__)
 
 # projection_tracking's row for "unsealed events are legacy up to here" (0: none are).
 LEGACY_THROUGH = "audit-legacy-through"
@@ -81,6 +84,24 @@ def named(originator_id: str, version: int, topic: str | None = None) -> str:
     except ValueError:
         shown = repr(originator_id)
     return f"{what or 'event'} {shown} version {version}"
+
+
+class Alarm:
+    """Where a follower of the log (the projector, the chain keeper) halted: the stored event it
+    cannot vouch for. It retries every poll, so the alarm is logged once when raised and once
+    when it stands down (the row restored, or a forged one removed)."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.flaw: Flaw | None = None
+
+    def sound(self, flaw: Flaw | None) -> None:
+        if flaw != self.flaw:
+            if flaw is not None:
+                log.error("%s halted: cannot vouch for %s", self.who, flaw.sentence())
+            else:
+                log.warning("%s: the event it halted at is vouched for now, or gone; going on", self.who)
+        self.flaw = flaw
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,36 +175,36 @@ class Voucher:
     def check(
         self, originator_id: str, version: int, topic: str, state: Any, position: int | None
     ) -> Checked:
-        def flaw(kind: Tamper, detail: str) -> Checked:
+        def flaw(kind: Tamper, detail: str) -> Checked:  # ``{what}`` names the event, made only here
             where = self.where(originator_id, version, position)
-            return Checked(b"", None, Flaw(where, originator_id, version, kind, detail))
+            what = named(originator_id, version, topic)
+            return Checked(b"", None, Flaw(where, originator_id, version, kind, detail.format(what=what)))
 
-        what = named(originator_id, version, topic)
         if not isinstance(state, bytes):
-            return flaw(Tamper.ALTERED, f"the state of {what} is stored as another type")
+            return flaw(Tamper.ALTERED, "the state of {what} is stored as another type")
         body, seal = split(state)
         if seal is None:
             if self._is_legacy(originator_id, version, position):
                 return Checked(state, None)
             if b'"_seal"' in state[-200:]:
-                return flaw(Tamper.ALTERED, f"the seal of {what} is damaged, or bytes follow it")
-            return flaw(Tamper.FORGED, f"{what} carries no seal: huying did not write it")
+                return flaw(Tamper.ALTERED, "the seal of {what} is damaged, or bytes follow it")
+            return flaw(Tamper.FORGED, "{what} carries no seal: huying did not write it")
         if not self.keys.knows(seal.kid):
             return flaw(
                 Tamper.FORGED,
-                f"{what} is sealed under key {seal.kid}, which this deployment does not hold "
+                f"{{what}} is sealed under key {seal.kid}, which this deployment does not hold "
                 "(forged, or HUYING_SECRET_KEY was changed)",
             )
         if not self.keys.holds(seal, originator_id, version, topic, body):
             return flaw(
                 Tamper.ALTERED,
-                f"{what} no longer matches the seal huying wrote (its state, topic, version or "
+                "{what} no longer matches the seal huying wrote (its state, topic, version or "
                 "originator changed)",
             )
         if position is not None and seal.after >= position:
             return flaw(
                 Tamper.REORDERED,
-                f"{what} was written when the log had reached position {seal.after}, "
+                f"{{what}} was written when the log had reached position {seal.after}, "
                 f"yet it lies at position {position}",
             )
         return Checked(body, seal.after)

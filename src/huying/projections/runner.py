@@ -26,7 +26,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, delete
 
 from huying.application import HuyingApplication
-from huying.audit.vouch import EventUnvouched, Flaw, Tamper, named
+from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
 from huying.background import Follower
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
@@ -98,12 +98,17 @@ class Projector:
         self.cache = CallCache(app, cache_size)
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
-        self.halted: Flaw | None = None  # the stored event it cannot vouch for, until dealt with
+        self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
         self._follower = Follower("huying-projector", self._follow, poll_seconds)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
 
     # --- position -------------------------------------------------------------------------
+
+    @property
+    def halted(self) -> Flaw | None:
+        """The stored event the projector halted before (it cannot vouch for it), or None."""
+        return self._alarm.flaw
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
@@ -126,7 +131,7 @@ class Projector:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
                 self.progress.advance(batch[done - 1].id)
-            self._sound(flaw)
+            self._alarm.sound(flaw)
             return done
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
@@ -191,16 +196,6 @@ class Projector:
             except EventUnvouched as e:
                 return e.flaw
         return None
-
-    def _sound(self, flaw: Flaw | None) -> None:
-        """Halt at a stored event it cannot vouch for, with the alarm raised once; stand it
-        down when the projector moves on (the row was restored, or a forged one removed)."""
-        if flaw != self.halted:
-            if flaw is not None:
-                log.error("projector halted: cannot vouch for %s", flaw.sentence())
-            else:
-                log.warning("projector: the event it halted at is vouched for now; projecting again")
-        self.halted = flaw
 
     def _commit(
         self, touched: dict[UUID, tuple[Call, dict[int, int]]], born: set[UUID], start: int, end: int
