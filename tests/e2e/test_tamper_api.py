@@ -164,6 +164,17 @@ def test_metrics_show_no_alarm_on_a_sound_log(log: Log) -> None:
     assert "huying_audit_alarm_position{" not in text
 
 
+def test_metrics_stay_up_when_a_store_does_not_answer(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> int:
+        raise ConnectionError("the event store does not answer")
+
+    monkeypatch.setattr(log.services.app.recorder, "max_notification_id", unreachable)
+    answer = log.client.get("/metrics")
+    assert answer.status_code == 200
+    assert "huying_audit_checks_up 0.0" in answer.text
+    assert "huying_http_requests_total" in answer.text
+
+
 # --- a corrupt stored event: reads answer, naming it --------------------------------------------
 
 

@@ -111,8 +111,16 @@ class AuditAlarms(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.services
-        head = s.app.recorder.max_notification_id() or 0
-        projections, chain = _projections_check(s, head), _chain_check(s, head)
+        up = GaugeMetricFamily("huying_audit_checks_up", "1 when the stores answered these checks")
+        try:
+            head = s.app.recorder.max_notification_id() or 0
+            projections, chain = _projections_check(s, head), _chain_check(s, head)
+        except Exception:  # a store that does not answer: /readyz says which; /metrics stays up
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         yield GaugeMetricFamily("huying_log_position", "the event log's head position", value=head)
         yield GaugeMetricFamily(
             "huying_projector_position", "where the read models stand", value=projections["position"]
