@@ -242,7 +242,7 @@ def p6(directory: Path, times: int) -> dict[str, Any]:
 
 
 def reads_of_one_call(app: Any, client: Any, auditor: Any, call_id: Any, size: int, n: int) -> dict[str, Any]:
-    history = app.history(auditor, call_id)
+    history = app.history(auditor, call_id).events
     middle = history[len(history) // 2][1].at
     path = f"/api/v1/calls/{call_id}"
 
