@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from huying.audit.cli import audit_cli, export
+from huying.services.keys_cli import keys_cli
 from huying.settings import Settings
 
 cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response dispatch.", no_args_is_help=True)
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")  # 审计: verify, replay, checkpoints
+cli.add_typer(keys_cli, name="keys")  # master keys for reporters' contacts: rotate
 cli.command("export")(export)
 
 

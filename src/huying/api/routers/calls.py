@@ -9,8 +9,8 @@ from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.params import Cursor, enum_list
-from huying.api.present import call_public, call_summary, duplicate_hints, history_entry, unvouched_entry
-from huying.api.respond import with_call
+from huying.api.present import call_summary, history_entry, unvouched_entry
+from huying.api.respond import call_answer, with_call
 from huying.api.schemas.base import Instant, no_nul
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
@@ -118,9 +118,7 @@ def get_call(
     # Its clocks as of that moment: the version's own business time, or as_of (never the future).
     now = s.clock.now()
     now = call.updated_at if version is not None else min(as_of or now, now)
-    response.headers["ETag"] = f'"{call.version}"'
-    hints = duplicate_hints(call, p, s)
-    return call_public(call, s.app.position_of(call), p, s.contacts, now, s.app.calendar, hints=hints)
+    return call_answer(response, call, s.app.position_of(call), p, s, now)
 
 
 @router.get("/{call_id}/possible-duplicates", response_model=DuplicatePage)
@@ -144,11 +142,7 @@ def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, respons
     """个人信息删除: erase the reporter's name and phone on request (supervisor or admin). The
     call, its history and its scores stay as they were; it shows ``reporter: null`` from now on."""
     call = s.app.erase_reporter(p, parse_call_id(call_id))
-    response.headers["ETag"] = f'"{call.version}"'
-    hints = duplicate_hints(call, p, s)
-    return call_public(
-        call, s.app.position_of(call), p, s.contacts, s.clock.now(), s.app.calendar, hints=hints
-    )
+    return call_answer(response, call, s.app.position_of(call), p, s, s.clock.now())
 
 
 @router.get("/{call_id}/history", response_model=History)
