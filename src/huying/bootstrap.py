@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from huying.application import HuyingApplication
 from huying.audit.chain import ChainKeeper
-from huying.audit.seal import SealKeys
+from huying.audit.seal import SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
@@ -89,7 +89,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         catalog=catalog,
         clock=clock,
         contacts=contacts,
-        voucher=Voucher(SealKeys(settings.master_secrets()), engine),  # 封印: seals under the newest key
+        voucher=Voucher(SealKeys([stored_seal_key(keys)]), engine),  # 封印
         reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )

@@ -22,13 +22,14 @@ from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from backends import use_in_env
-from huying.audit.seal import split
+from huying.audit.seal import SEAL_KEY_REF, split
 from huying.audit.tables import audit_chain
 from huying.audit.verify import Tamper
 from huying.audit.vouch import LEGACY_THROUGH, Voucher
 from huying.bootstrap import Services, build_services
 from huying.cli import cli
 from huying.clock import FakeClock
+from huying.db import reporter_keys
 from huying.projections.tables import projection_tracking
 from huying.settings import Settings
 from tampering import StoredEvents, events_of
@@ -308,15 +309,39 @@ def test_every_stored_event_carries_a_seal_inside_valid_json(
     assert "_seal" not in event.__dict__
 
 
-def test_events_sealed_under_another_key_are_not_vouched_for(
+def test_events_sealed_under_a_key_the_deployment_lost_are_not_vouched_for(
     services: Services, settings: Settings, tail: Tail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another HUYING_SECRET_KEY cannot vouch for this log: verify says so at position 1."""
+    """The seal key's row removed from the key store: the next start makes a new seal key, and
+    verify says the log was sealed under one this deployment does not hold."""
+    with services.contacts.keys.engine.begin() as conn:
+        conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == SEAL_KEY_REF))
     use_in_env(monkeypatch, settings)
-    monkeypatch.setenv("HUYING_SECRET_KEY", "not the key these events were sealed with")
     result = CliRunner().invoke(cli, ["audit", "verify"])
     assert result.exit_code == 1, result.output
-    assert "BROKEN at position 1: forged" in result.output and "HUYING_SECRET_KEY" in result.output
+    assert "BROKEN at position 1: forged" in result.output
+    assert "sealed under key" in result.output and "does not hold" in result.output
+
+
+def test_the_seal_key_is_wrapped_by_the_master_keys_and_survives_their_rotation(
+    services: Services, settings: Settings, tail: Tail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``huying keys rotate`` re-wraps the seal key with the contacts' keys: once the old master
+    key is retired, the log still verifies, and new events are sealed under the same key."""
+    old = settings.resolved_secret_key()
+    use_in_env(monkeypatch, settings)
+    monkeypatch.setenv("HUYING_SECRET_KEY", "a new master key")
+    monkeypatch.setenv("HUYING_OLD_SECRET_KEYS", old)
+    rotated = CliRunner().invoke(cli, ["keys", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    monkeypatch.setenv("HUYING_OLD_SECRET_KEYS", "")  # the old master key retired
+    verified = CliRunner().invoke(cli, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    retired = build_services(settings.model_copy(update={"secret_key": "a new master key"}), FakeClock())
+    try:
+        assert retired.app.voucher.keys.current == services.app.voucher.keys.current
+    finally:
+        retired.close()
 
 
 # --- events written before seals existed ----------------------------------------------------------

@@ -11,7 +11,7 @@ naming the key, ``after`` the newest log position the writer had seen when it wr
 (the event must lie beyond it, and an event must be there: this is what reveals reordered and
 removed events before they are chained), and::
 
-    K   = HMAC-SHA256(HUYING_SECRET_KEY, "huying event seal v1")
+    K   = HMAC-SHA256(seal key, "huying event seal v1")
     kid = hex(HMAC-SHA256(K, "key id")[:4])
     mac = hex(HMAC-SHA256(K, "huying event seal v1" ‖ 0x00 ‖ u64(len id) ‖ id ‖ i64(version)
                              ‖ u64(len topic) ‖ topic ‖ i64(after) ‖ body))
@@ -19,6 +19,12 @@ removed events before they are chained), and::
 (big-endian; ``id`` is the originator id as stored — 32 lowercase hex digits for a UUID —
 and ``topic`` the stored topic, both UTF-8). Nothing here knows which aggregate an event
 belongs to: directives and meetings are sealed the same way as calls.
+
+The seal key is 32 random bytes made once per deployment and kept like a reporter record's key
+(``stored_seal_key``): wrapped by the master key ring (``HUYING_SECRET_KEY``, and
+``HUYING_OLD_SECRET_KEYS`` until ``huying keys rotate`` re-wraps it), never shredded. A master
+key can so be rotated and retired without a single seal becoming unverifiable — a seal cannot
+be made again, since events are never rewritten.
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+
+if TYPE_CHECKING:
+    from huying.services.record_keys import RecordKeys
 
 _LABEL = b"huying event seal v1"
 _I64 = struct.Struct(">q")
@@ -68,10 +80,11 @@ class Seal:
 class SealKeys:
     """The seal keys: new events are sealed under the first; any of them verifies (rotation)."""
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, secrets: Sequence[bytes | str]) -> None:
         if not secrets or not all(secrets):
             raise ValueError("sealing events needs a secret key")
-        derived = [hmac.digest(s.encode(), _LABEL, "sha256") for s in secrets]
+        raw = [s.encode() if isinstance(s, str) else s for s in secrets]
+        derived = [hmac.digest(s, _LABEL, "sha256") for s in raw]
         self._keys = {hmac.digest(k, b"key id", "sha256")[:4].hex(): k for k in derived}
         self.current = next(iter(self._keys))
 
@@ -126,3 +139,20 @@ def split(state: bytes) -> tuple[bytes, Seal | None]:
         return state, None
     kid, after, mac = found.groups()
     return body, Seal(kid.decode(), int(after), mac.decode())
+
+
+# The record key the event log's seals are made with (``services.record_keys``: a reporter's
+# ref is a uuid4, so this one is nobody's).
+SEAL_KEY_REF = "huying:event-seal"
+
+
+def stored_seal_key(keys: RecordKeys) -> bytes:
+    """The deployment's seal key: made at random the first time, then read (unwrapped)."""
+    found = keys.get(SEAL_KEY_REF)
+    if found is None:
+        try:
+            found = keys.make(SEAL_KEY_REF)
+        except IntegrityError:  # another process made it first
+            found = keys.get(SEAL_KEY_REF)
+    assert found is not None
+    return found
