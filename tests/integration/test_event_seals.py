@@ -16,12 +16,15 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from backends import use_in_env
+from huying.api.app import create_app
 from huying.audit.seal import SEAL_KEY_REF, split
 from huying.audit.tables import audit_chain
 from huying.audit.verify import Tamper
@@ -261,13 +264,42 @@ EDITS: dict[str, Edit] = {
 
 @pytest.mark.parametrize("edit", EDITS)
 def test_tampering_beyond_the_chain_head_is_found_and_never_chained(
-    services: Services, settings: Settings, tail: Tail, edit: str
+    services: Services,
+    settings: Settings,
+    tail: Tail,
+    edit: str,
+    tokens: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     position, kind = EDITS[edit](events_of(settings), tail)
     report = verify(services)
     assert_break(report, position, kind)
     assert report.broken is not None and report.broken.intact_through < position
+    assert_as_verify_says(services, settings, tokens, monkeypatch, position, kind)
     assert_refused(services, position, kind)
+
+
+def assert_as_verify_says(
+    services: Services,
+    settings: Settings,
+    tokens: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    position: int,
+    kind: Tamper,
+) -> None:
+    """The same break from ``huying audit verify`` (exit 1) and ``GET /api/v1/audit/verify``."""
+    use_in_env(monkeypatch, settings)
+    result = CliRunner().invoke(cli, ["audit", "verify", "--json"])
+    assert result.exit_code == 1, result.output
+    verdict = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (verdict["break"]["position"], verdict["break"]["kind"]) == (position, kind.value)
+    api = TestClient(create_app(services=services))  # no lifespan: nothing runs in the background
+    answer = api.get("/api/v1/audit/verify", headers=tokens.headers("auditor", "LW")).json()
+    assert (answer["ok"], answer["break"]["position"], answer["break"]["kind"]) == (
+        False,
+        position,
+        kind.value,
+    )
 
 
 @pytest.mark.sqlite_only(reason="a state stored as TEXT: a type PostgreSQL's bytea cannot hold")
