@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -31,13 +32,35 @@ def migrate() -> None:
 @cli.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="load the Liwan demo district and tokens")] = False,
+    synthetic: Annotated[
+        int | None, typer.Option(min=1, help="write a synthetic district history of N calls (benchmarks)")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="--synthetic: the same seed, the same history")] = 1,
+    until: Annotated[
+        datetime | None, typer.Option(help="--synthetic: the history's end (default: now)")
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="--synthetic: calls arrive over this many days")
+    ] = 365,
+    force: Annotated[bool, typer.Option(help="--synthetic: write beside events not written by it")] = False,
+    apart: Annotated[
+        bool, typer.Option(help="--synthetic: project and chain in another process (the other core)")
+    ] = True,
 ) -> None:
-    """Load the demo district and catalog and create the demo tokens once (idempotent)."""
+    """Load the demo district and catalog and create the demo tokens once (idempotent); or, with
+    ``--synthetic N``, write a realistic synthetic history of N calls."""
     from huying.bootstrap import build_services
     from huying.demo import seed_demo
 
+    if synthetic is not None:
+        from huying.synthetic.command import run
+
+        run(synthetic, seed, until.replace(tzinfo=until.tzinfo or UTC) if until else None, days, force, apart)
+        return
     if not demo:
-        raise typer.BadParameter("only --demo seeding exists; production org data comes from the data files")
+        raise typer.BadParameter(
+            "give --demo, or --synthetic N; production org data comes from the data files"
+        )
     settings = Settings()
     services = build_services(settings)
     try:

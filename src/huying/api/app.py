@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from huying import __version__
-from huying.api import openapi, problems
+from huying.api import openapi, params, problems
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
+        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()

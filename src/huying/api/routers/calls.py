@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
-from huying.api.params import Cursor, enum_list
+from huying.api.params import MAX_VERSION, Cursor, enum_list
 from huying.api.present import call_summary, history_entry, unvouched_entry
 from huying.api.respond import call_answer, with_call
-from huying.api.schemas.base import Instant, no_nul
+from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
 from huying.api.schemas.requests import (
@@ -46,7 +45,14 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    draft = CallDraft(
+    outcome = s.app.raise_call(p, draft_of(body), ident.submission(body))
+    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
+    return with_call(response, outcome, p, s)
+
+
+def draft_of(body: CallCreate) -> CallDraft:
+    """What a raise's request body asks for (also what ``huying seed --synthetic`` sends)."""
+    return CallDraft(
         item_code=body.item_code,
         grid_code=body.grid_code,
         title=body.title,
@@ -58,9 +64,6 @@ def raise_call(
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
     )
-    outcome = s.app.raise_call(p, draft, ident.submission(body))
-    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
 
 
 @router.get("", response_model=CallPage)
@@ -73,7 +76,7 @@ def search_calls(
     level: Level | None = None,
     overdue: bool | None = None,
     # Compared in SQL as given: PostgreSQL refuses NUL in text (a 500 there, not on SQLite).
-    item: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
+    item: Annotated[str | None, Query(max_length=64)] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
@@ -108,7 +111,9 @@ def get_call(
     as_of: Annotated[
         Instant | None, Query(description="business time: the call as it stood then (时间回溯)")
     ] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the call at this version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="the call at this version")
+    ] = None,
 ) -> CallPublic:
     """The call's current state, straight from the event store (strongly consistent); with
     ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""

@@ -1,11 +1,22 @@
-"""Building blocks of the wire schemas: text, codes, instants, photo ids, strict bodies."""
+"""Building blocks of the wire schemas: text, codes, instants, days, photo ids, strict bodies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# The business time a client may name: a day, a period or an instant. Real calls lie well inside
+# it; its ends keep every sum made on a date (a day added, a month's end, a working calendar
+# walked for years, ±14 h of offset) far inside what Python's dates (years 1–9999) and the
+# databases can hold. Query parameters (api/params.py) and bodies share this one rule.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
+
+
+def business_year(year: int, what: str) -> None:
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ValueError(f"{what} must lie between {FIRST_DAY} and {LAST_DAY}")
 
 
 def no_nul(text: str) -> str:
@@ -17,9 +28,13 @@ def no_nul(text: str) -> str:
 
 def sane_instant(instant: datetime) -> datetime:
     """RFC 3339 allows year 0001 and 9999 with any offset; business time lies nearer."""
-    if not 1970 <= instant.year <= 2200:
-        raise ValueError("the time must lie between 1970 and 2200")
+    business_year(instant.year, "the time")
     return instant
+
+
+def business_day(day: date) -> date:
+    business_year(day.year, "the date")
+    return day
 
 
 Text = Annotated[
@@ -32,6 +47,7 @@ Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(no_nul)
 ]
 Instant = Annotated[AwareDatetime, AfterValidator(sane_instant)]
+Day = Annotated[date, AfterValidator(business_day)]
 
 
 class Body(BaseModel):
