@@ -90,7 +90,7 @@ def measure(kind: str, directory: Path, batch: int) -> dict[str, Any]:
     elif kind == "chain":
         done = keeper.catch_up()
     elif kind == "verify":
-        report = Verifier(keeper.log, services.engine, batch=batch).verify()
+        report = Verifier(keeper.log, services.engine, keeper.voucher, batch=batch).verify()
         assert report.ok, report.broken
         done = report.checked
     elif kind == "export":
@@ -242,7 +242,7 @@ def p6(directory: Path, times: int) -> dict[str, Any]:
 
 
 def reads_of_one_call(app: Any, client: Any, auditor: Any, call_id: Any, size: int, n: int) -> dict[str, Any]:
-    history = app.history(auditor, call_id)
+    history = app.history(auditor, call_id).events
     middle = history[len(history) // 2][1].at
     path = f"/api/v1/calls/{call_id}"
 
@@ -273,6 +273,7 @@ def try_snapshot(services: Any, call_id: Any) -> str:
         catalog=app.catalog,
         clock=app.clock,
         contacts=app.contacts,
+        voucher=app.voucher,
         calendar=app.calendar,
     )
     try:

@@ -15,8 +15,12 @@ from typing import Any, cast
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent
 
+from huying.audit.log import StoredLog
+from huying.audit.mapper import SealingMapper
+from huying.audit.seal import writing_after
+from huying.audit.vouch import EventUnvouched, Flaw, Tamper, Voucher, named
 from huying.clock import Clock
 from huying.domain.call import Call
 from huying.domain.catalog import Catalog
@@ -99,6 +103,28 @@ class Outcome:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class CallHistory:
+    events: list[tuple[int, Call.Event]]  # (log position, event), in version order
+    unvouched: list[Flaw]  # stored events huying cannot vouch for, or that are gone
+
+
+def at_position(stored: StoredEvent, position: int) -> Notification:
+    """A stored event with its log position, so that the mapper judges it where it lies."""
+    return Notification(
+        id=position,
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=stored.state,
+    )
+
+
+def _gone(call_id: UUID, version: int) -> Flaw:
+    what = named(call_id.hex, version, "call")
+    return Flaw(None, call_id.hex, version, Tamper.MISSING, f"{what} is gone from the log")
+
+
 def _utc(instant: datetime) -> datetime:
     """Times are stored in UTC whatever offset the client sent."""
     return instant.astimezone(UTC)
@@ -126,12 +152,15 @@ class HuyingApplication(Application[UUID]):
         catalog: Catalog,
         clock: Clock,
         contacts: ContactBook,
+        voucher: Voucher,
         reopen_window: timedelta = timedelta(days=7),
         calendar: WorkCalendar | None = None,
         attachments: AttachmentIndex | None = None,
         max_capture_age: timedelta = timedelta(days=7),
     ) -> None:
+        self.voucher = voucher  # 封印: the mapper seals what it stores, and vouches for what it reads
         super().__init__(env=env)
+        voucher.locate = StoredLog(self.recorder).locate
         self.org = org
         self.catalog = catalog
         self.clock = clock
@@ -146,14 +175,22 @@ class HuyingApplication(Application[UUID]):
         self.positions = EventPositions(self.recorder)
         self.turns = Turns()  # commands on one call take turns in this process
         self._saved_listeners: list[Callable[[int], None]] = []
+        # The newest position this process has seen: what each new event's seal says it follows.
+        self._seen = int(self.recorder.max_notification_id() or 0)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return SealingMapper(self.construct_transcoder(), self.voucher)
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Called with the log position after every local save (wakes the projector)."""
         self._saved_listeners.append(listener)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
+        with writing_after(self._seen):
+            recordings = super().save(*objs, **kwargs)
         if recordings:
+            # A lost race between threads leaves an older position here: still one that exists.
+            self._seen = max(self._seen, recordings[-1].notification.id)
             for listener in self._saved_listeners:
                 listener(recordings[-1].notification.id)
         return recordings
@@ -179,11 +216,28 @@ class HuyingApplication(Application[UUID]):
     def position_of(self, call: Call) -> int:
         return self.positions.of_call(call.id)[call.version]
 
-    def history(self, principal: Principal, call_id: UUID) -> list[tuple[int, Call.Event]]:
-        """Every event of the call in order, with its log position."""
-        _, events = self._call_and_events(principal, call_id)
+    def history(self, principal: Principal, call_id: UUID) -> CallHistory:
+        """Every event of the call in order, with its log position — and, named apart, any
+        stored event huying cannot vouch for (or that is gone). Jurisdiction is judged on the
+        call as its vouched-for events before the first such one make it."""
         positions = self.positions.of_call(call_id)
-        return [(positions[e.originator_version], e) for e in events]
+        history, expected = CallHistory([], []), 1
+        for stored in self.recorder.select_events(call_id):
+            version = stored.originator_version
+            if version > expected:
+                history.unvouched.append(_gone(call_id, expected))
+            expected = version + 1
+            try:
+                event = self.mapper.to_domain_event(at_position(stored, positions[version]))
+            except EventUnvouched as e:
+                history.unvouched.append(e.flaw)
+                continue
+            history.events.append((positions[version], cast(Call.Event, event)))
+        first_flaw = min((f.version for f in history.unvouched), default=None)
+        vouched = [e for _, e in history.events if first_flaw is None or e.originator_version < first_flaw]
+        if not vouched or not can_see(principal, fold(vouched), self.org):
+            raise CallNotFound(f"no call {call_id} in your jurisdiction")
+        return history
 
     def call_then(
         self,

@@ -3,6 +3,7 @@ Nothing connects to a database at import time."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, event
 
 from huying.application import HuyingApplication
 from huying.audit.chain import ChainKeeper
+from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
+from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
@@ -22,7 +25,7 @@ from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
-from huying.services.keyring import KeyRing, NoKeys
+from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
@@ -73,9 +76,24 @@ def _application(
         catalog=load_catalog(org),
         clock=clock,
         contacts=contacts,
+        voucher=Voucher(_seal_keys(settings, contacts, clock, read_only), contacts.engine),  # 封印
         reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
+
+
+def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
+    """封印: the seal key is a record key wrapped by the master keys. A read-only process opens no
+    contact, but unwraps this one key to check seals when the master key is there to be read;
+    without it, or with the seal key gone from the store, it can vouch for nothing it reads."""
+    if not read_only:
+        return SealKeys([stored_seal_key(contacts.keys)])
+    secrets = settings.existing_secrets()
+    try:
+        found = RecordKeys(contacts.keys.engine, KeyRing(secrets), clock).get(SEAL_KEY_REF) if secrets else None
+    except KeyUnavailable:
+        found = None
+    return SealKeys([found or os.urandom(32)])
 
 
 def _refuse_writes(engine: Engine) -> None:
@@ -170,10 +188,11 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     chain = ChainKeeper(
         app,
         engine,
-        clock,
+        SystemClock(),  # checkpoints carry wall-clock time, whatever the business clock says
         batch_size=settings.audit_batch_size,
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
+        verify_seconds=settings.audit_verify_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
     subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)

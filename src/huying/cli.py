@@ -167,6 +167,9 @@ def rebuild(
         elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
     typer.echo(f"rebuilt from {done} events in {elapsed:.1f} s ({rate:,.0f} events/s)", err=True)
+    if projector.halted is not None:  # 防篡改: it stopped before an event it cannot vouch for
+        typer.echo(f"error: the rebuild halted at {projector.halted.sentence()}", err=True)
+        raise typer.Exit(1)
 
 
 @cli.command()
@@ -188,6 +191,11 @@ def project(
                 f"chained {chained}",
                 err=True,
             )
+            halted = [f for f in (services.projector.halted, services.chain.alarm) if f is not None]
+            for flaw in halted:  # 防篡改: each stopped before an event it cannot vouch for
+                typer.echo(f"error: halted at {flaw.sentence()}", err=True)
+            if halted:
+                raise typer.Exit(1)
             return
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -63,10 +63,12 @@ class Settings(BaseSettings):
     # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).
     min_evaluated_for_rank: int = Field(default=5, ge=1)
     # 防篡改: the hash chain over the log takes a checkpoint every N log positions, or once this
-    # much business time has passed since the previous one; the chain keeper's batch size.
+    # much (wall-clock) time has passed since the previous one; the chain keeper's batch size;
+    # how often the keeper re-verifies the whole log for /readyz and /metrics (0: never).
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=3600.0, gt=0)
     audit_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    audit_verify_seconds: float = Field(default=3600.0, ge=0)
     # 随手拍: photos are stored content-addressed (default ``<data_dir>/attachments``), each at most
     # this many bytes as uploaded.
     attachments_dir: Path | None = None
@@ -185,6 +187,12 @@ class Settings(BaseSettings):
             self.resolved_secret_key(),
             *(k.strip() for k in self.old_secret_keys.split(",") if k.strip()),
         ]
+
+    def existing_secrets(self) -> list[str]:
+        """The master secrets if they exist already: a read-only command creates no key file."""
+        if self.secret_key or (self.demo and (self.data_dir / "secret.key").exists()):
+            return self.master_secrets()
+        return []
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's settings, built here and passed explicitly."""

@@ -140,6 +140,7 @@ def test_a_page_says_where_the_next_begins(audit: Audit) -> None:
         "data": [],
         "next": None,
         "position": audit.head,
+        "unvouched": [],
     }
 
 

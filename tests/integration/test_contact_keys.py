@@ -32,6 +32,9 @@ from .reporters import Http, raise_body
 
 NEW_SECRET = "a-new-master-key-for-2027-0f4c9a1e7d3b"
 
+# The event log's seal key is kept, wrapped, beside the contacts' keys (huying.audit.seal).
+SEAL_KEY = 1
+
 
 @pytest.fixture
 def http(client: TestClient, tokens: Any) -> Http:
@@ -67,7 +70,8 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
     erased = http.raise_call(raise_body("李四", "13912345678"))["id"]
     http.erase(erased)
     old_id, new_id = KeyRing([old_secret]).newest.id, KeyRing([NEW_SECRET]).newest.id
-    assert services.contacts.keys.by_master_key() == {old_id: 1}  # the erased one is shredded
+    # the erased one is shredded; the other key is the event log's seal key (huying.audit.seal)
+    assert services.contacts.keys.by_master_key() == {old_id: 1 + SEAL_KEY}
 
     # A new master key alone cannot open what the old one wrapped: start-up says so.
     with pytest.raises(KeyUnavailable, match=old_id):
@@ -75,9 +79,9 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
 
     rotated = keys_cli("rotate", secret_key=NEW_SECRET, old=old_secret)
     assert rotated.exit_code == 0, rotated.output
-    assert f"re-wrapped 1 record keys; 1 record keys, all under master key {new_id}" in rotated.output
+    assert f"re-wrapped 2 record keys; 2 record keys, all under master key {new_id}" in rotated.output
     assert f"no record key needs master key {old_id} any more" in rotated.output
-    assert services.contacts.keys.by_master_key() == {new_id: 1}
+    assert services.contacts.keys.by_master_key() == {new_id: 1 + SEAL_KEY}
 
     # The old key retired: the new one alone opens every contact, and new ones go under it.
     retired = with_only_the_new_key(settings, clock)
@@ -90,7 +94,7 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
             assert after.reporter(fresh) == {"name": "王五", "phone": "13712345678"}
     finally:
         retired.close()
-    assert services.contacts.keys.by_master_key() == {new_id: 2}
+    assert services.contacts.keys.by_master_key() == {new_id: 2 + SEAL_KEY}
 
 
 def test_rotation_without_the_old_key_says_which_is_missing(
@@ -160,7 +164,7 @@ def test_contacts_kept_before_record_keys_open_erase_and_are_resealed_by_rotate(
     assert "re-sealed 2 contacts kept before record keys" in rotated.output
     assert "open with it until it is retired" in rotated.output
     assert sorted(sealing(services).values()) == ["master", "record", "record"]  # the erased one stays
-    assert services.contacts.keys.by_master_key() == {KeyRing([NEW_SECRET]).newest.id: 2}
+    assert services.contacts.keys.by_master_key() == {KeyRing([NEW_SECRET]).newest.id: 2 + SEAL_KEY}
 
     retired = with_only_the_new_key(settings, clock)
     try:

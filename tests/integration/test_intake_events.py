@@ -8,12 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from backends import raw_events
 from huying.api.app import create_app
+from huying.audit.seal import split
+from huying.audit.vouch import LEGACY_THROUGH
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.call import Call
+from huying.projections.tables import projection_tracking
 from huying.settings import Settings
 
 GRID, COMMUNITY, STREET = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
@@ -71,16 +75,19 @@ def test_a_store_written_before_attachments_still_reads(
     transcoder = services.app.mapper.transcoder
     services.close()
 
-    # Make the two notes what the previous release wrote: no attachments, no class_version.
+    # Make the two notes what the previous release wrote: no attachments, no class_version — and,
+    # like every event of that release, no seal; nor had it recorded where seals begin.
     with raw_events(settings) as store:
         rows = store.execute("SELECT {position}, topic, state FROM {events}")
         for position, topic, state in rows:
+            old = transcoder.decode(split(bytes(state))[0])
             if topic.rsplit(".", 1)[-1] in V2:
-                old = transcoder.decode(state)
                 del old["attachments"], old["class_version"]
-                store.execute(
-                    "UPDATE {events} SET state = ? WHERE {position} = ?", (transcoder.encode(old), position)
-                )
+            store.execute(
+                "UPDATE {events} SET state = ? WHERE {position} = ?", (transcoder.encode(old), position)
+            )
+    with services.engine.begin() as conn:
+        conn.execute(delete(projection_tracking).where(projection_tracking.c.name == LEGACY_THROUGH))
 
     again = build_services(settings, clock)
     try:

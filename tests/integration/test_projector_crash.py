@@ -35,7 +35,7 @@ from huying.clock import FakeClock
 from huying.db import make_engine
 from huying.migrate import upgrade
 from huying.projections import tracking
-from huying.projections.runner import TRACKING_NAME
+from huying.projections.runner import TRACKING_NAME, Projector
 from huying.projections.tables import READ_MODEL_TABLES, rm_calls, rm_supervisions
 from huying.settings import Settings
 
@@ -125,25 +125,25 @@ def children() -> Iterator[list[Child]]:
 
 def rebuilt_up_to(live: Settings, scratch: Path, position: int, ids: list[int]) -> Dump:
     """The read models a fresh rebuild gives from the start of the log up to ``position``, built
-    into a scratch SQLite database from the same event store."""
-    settings = live.model_copy(
-        update={
-            "data_dir": scratch,
-            "fake_clock": False,
-            "database_url": f"sqlite:///{scratch / 'huying.db'}",
-        }
+    into a scratch SQLite database from the same event store — by a fresh projector over the
+    live deployment's application, as ``huying audit replay`` does (its events are sealed with
+    that deployment's key)."""
+    into = live.model_copy(
+        update={"database_url": f"sqlite:///{scratch / 'huying.db'}", "database_schema": ""}
     )
-    upgrade(settings)
-    services = build_services(settings, FakeClock(start=START))
+    upgrade(into)
+    engine = make_engine(into)
+    services = build_services(live, FakeClock(start=START))
     try:
-        services.projector.reset()
+        projector = Projector(services.app, engine)
         covered = sum(1 for i in ids if i <= position)
         if covered:
-            assert services.projector.run_once(limit=covered) == covered
-        assert services.projector.tracked_position() == position
-        return dump(services.engine)
+            assert projector.run_once(limit=covered) == covered
+        assert projector.tracked_position() == position
+        return dump(engine)
     finally:
         services.close()
+        engine.dispose()
 
 
 def test_a_projector_killed_mid_batch_resumes_exactly(

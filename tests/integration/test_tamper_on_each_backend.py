@@ -16,9 +16,9 @@ from huying.audit.verify import Tamper
 from huying.bootstrap import Services
 from huying.settings import Settings
 
-from .test_audit_chain import assert_break, log_length, verify
+from .chained import assert_break, log_length, verify
 
-__all__ = ["log_length"]  # the fixture, shared with test_audit_chain.py
+__all__ = ["log_length"]  # the fixture, shared (chained.py)
 
 
 def _flip_a_bit(store: RawEvents, target: int) -> None:

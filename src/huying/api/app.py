@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = built
     app.state.registry = CollectorRegistry()
     app.state.limits = Limits(settings)  # 不被拖垮: what one principal may have going at once
+    app.state.registry.register(ops.AuditAlarms(built))  # 防篡改 alarms beside the HTTP metrics
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from huying.api.names import Names
 from huying.api.schemas.calls import (
@@ -18,6 +19,7 @@ from huying.api.schemas.calls import (
 )
 from huying.api.schemas.reads import CallSummary, QueueItem
 from huying.audit.feed import event_data
+from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.call import Call
 from huying.domain.deadlines import next_and_missed, standing
@@ -127,6 +129,21 @@ def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterP
     if shown is None:  # erased on request
         return None
     return ReporterPublic(name=shown.name, phone=shown.phone)
+
+
+def unvouched_entry(flaw: Flaw) -> dict[str, Any]:
+    """A stored event huying cannot vouch for, as history and the feed name it."""
+    try:
+        call_id = str(UUID(hex=flaw.originator_id))
+    except ValueError:  # an originator id altered into something else
+        call_id = flaw.originator_id
+    return {
+        "position": flaw.position,
+        "call_id": call_id,
+        "version": flaw.version,
+        "kind": flaw.kind.value,
+        "detail": flaw.detail,
+    }
 
 
 def history_entry(position: int, event: Call.Event) -> HistoryEntry:

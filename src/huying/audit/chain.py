@@ -1,90 +1,46 @@
-"""防篡改 — a hash chain over the event log, kept by a tracked projection.
+"""防篡改 — the chain keeper: chains every stored event exactly once, after vouching for it.
 
-For the stored event at log position n::
+The chain's arithmetic is in ``links`` (anyone can recompute it). The keeper appends one
+``audit_chain`` row per event (digest and link) and moves its own ``projection_tracking`` row in
+the same transaction, so every event is chained exactly once whatever crashes.
 
-    C(n)    = i64(position) ‖ u64(len id) ‖ id ‖ i64(version) ‖ u64(len topic) ‖ topic
-              ‖ u64(len state) ‖ state                      (big-endian; id and topic UTF-8)
-    link(0) = 32 zero bytes
-    link(n) = SHA-256(link(previous) ‖ C(n))
-    digest(n) = SHA-256(C(n))
+Before chaining an event it vouches for it (``vouch``): its seal holds, or it is a legacy event
+within the recorded boundary; it lies beyond the position its writer had seen, and there is an
+event there; its originator's previous version is already chained or just before it in the
+batch. An event it cannot vouch for is **never chained**: the keeper stops before it, raises
+the alarm (``alarm``, shown by ``/readyz``, ``/metrics`` and the log) and waits; once the row is
+dealt with — the genuine event restored, or a forged row removed — it goes on by itself.
 
-``id`` is the originator id as the store keeps it (32 lowercase hex digits for a call),
-``state`` the stored bytes. The keeper appends one ``audit_chain`` row per event (digest and
-link) and moves its own ``projection_tracking`` row in the same transaction, so every event is
-chained exactly once whatever crashes. Now and then it also records a checkpoint (position,
-link, time): exported and kept elsewhere, a checkpoint proves how long the log was, so even a
-tail cut from the log *and* the chain table is found.
+Now and then it also records a checkpoint (position, link, wall-clock time) — exported and kept
+elsewhere, a checkpoint proves how long the log was, so even a tail cut from the log *and* the
+chain table is found — and re-verifies the whole log (``verdict``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from huying.application import HuyingApplication
+from huying.audit.checkpoints import Checkpoint
+from huying.audit.links import END_OF_LOG, GENESIS, TRACKING_NAME, extend
 from huying.audit.log import StoredLog, StoredRow
+from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
+from huying.audit.verify import Report, Verifier
+from huying.audit.vouch import Alarm, Flaw, LogOrder
 from huying.background import Follower
 from huying.clock import Clock
 from huying.projections import tracking
 
 log = logging.getLogger(__name__)
 
-TRACKING_NAME = "audit-chain"
-GENESIS = bytes(32)
-_I64 = struct.Struct(">q")
-_U64 = struct.Struct(">Q")
-_END_OF_LOG = 2**63 - 1
-
-
-def canonical(row: StoredRow, position: int | None = None) -> bytes:
-    """C(n): the stored event's bytes in one unambiguous order (at ``position`` if given)."""
-    oid, topic = row.originator_id.encode(), row.topic.encode()
-    return b"".join(
-        (
-            _I64.pack(row.position if position is None else position),
-            _U64.pack(len(oid)),
-            oid,
-            _I64.pack(row.version),
-            _U64.pack(len(topic)),
-            topic,
-            _U64.pack(len(row.state)),
-            row.state,
-        )
-    )
-
-
-def digest_of(row: StoredRow, position: int | None = None) -> str:
-    return hashlib.sha256(canonical(row, position)).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ChainLink:
-    """One row of the chain: which event sat at the position, its digest and the link."""
-
-    position: int
-    originator_id: str
-    originator_version: int
-    digest: str
-    link: str
-
-
-def extend(previous: bytes, rows: Iterable[StoredRow]) -> Iterator[ChainLink]:
-    """The links that follow ``previous`` over ``rows`` (in log order)."""
-    for row in rows:
-        c = canonical(row)
-        h = hashlib.sha256(previous)
-        h.update(c)
-        previous = h.digest()
-        yield ChainLink(
-            row.position, row.originator_id, row.version, hashlib.sha256(c).hexdigest(), previous.hex()
-        )
+__all__ = ["TRACKING_NAME", "ChainBroken", "ChainKeeper", "ChainRace", "Verdict"]
 
 
 class ChainBroken(RuntimeError):
@@ -95,8 +51,20 @@ class ChainRace(RuntimeError):
     """Two keepers chained the same batch; the loser's transaction was rolled back."""
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The last whole-log check this process ran, and when (wall-clock time)."""
+
+    at: datetime
+    report: Report
+
+
 class ChainKeeper:
-    """Extends the chain batch by batch — rows, tracking and any checkpoint in one transaction."""
+    """Extends the chain batch by batch — rows, tracking and any checkpoint in one transaction.
+
+    ``clock`` is the wall clock: checkpoints say when they were taken, in real time, whatever
+    business time a demo's fake clock shows.
+    """
 
     def __init__(
         self,
@@ -107,20 +75,32 @@ class ChainKeeper:
         batch_size: int = 1000,
         checkpoint_every: int = 1000,
         checkpoint_seconds: float = 3600.0,
+        verify_seconds: float = 3600.0,
         poll_seconds: float = 1.0,
     ) -> None:
         self.app = app
+        self.voucher = app.voucher
         self.log = StoredLog(app.recorder)
         self.engine = engine
         self.clock = clock
         self.batch_size = batch_size
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
+        self.verify_seconds = verify_seconds
+        self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
+        self.verdict: Verdict | None = None
         self._lock = threading.Lock()
         self._follower = Follower("huying-audit-chain", self._follow, poll_seconds)
         self._listening = False
+        self._verify_due: datetime | None = None
+        self._sealed_seen = False  # a sealed event is chained: no unsealed one may follow
 
     # --- where the chain stands -----------------------------------------------------------
+
+    @property
+    def alarm(self) -> Flaw | None:
+        """The event the keeper refuses to chain (it waits before it), or None."""
+        return self._alarm.flaw
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
@@ -132,24 +112,31 @@ class ChainKeeper:
             position = tracking.tracked(conn, TRACKING_NAME)
             return position, _link_at(conn, position).hex()
 
+    def head_checkpoint(self) -> Checkpoint | None:
+        """The chained head as a checkpoint to keep, read now (None while nothing is chained)."""
+        position, link = self.head()
+        return Checkpoint(position, link, self.clock.now()) if position else None
+
     # --- one batch, exactly once -----------------------------------------------------------
 
     def run_once(self, limit: int | None = None) -> int:
-        """Chain the next batch; returns how many events it covered (0 = caught up)."""
+        """Chain the next batch, up to the first event it cannot vouch for; returns how many
+        events it chained (0 = caught up, or halted: see ``alarm``)."""
         with self._lock:
+            self.voucher.record_boundary(self.log)
             with self.engine.connect() as conn:
                 start = tracking.tracked(conn, TRACKING_NAME)
                 previous = _link_at(conn, start)
-            rows = self.log.page(start, _END_OF_LOG, limit or self.batch_size)
-            if not rows:
-                return 0
-            links = [asdict(link) for link in extend(previous, rows)]
-            end = rows[-1].position
-            with self.engine.begin() as conn:
-                if not tracking.move(conn, TRACKING_NAME, start, end):
-                    raise ChainRace(f"the chain's tracking moved past {start} under us")
-                conn.execute(insert(audit_chain), links)
-                self._checkpoint_if_due(conn, end, links[-1]["link"])
+            rows, flaw = self._ahead(start, limit or self.batch_size)
+            if rows:
+                links = [asdict(link) for link in extend(previous, rows)]
+                end = rows[-1].position
+                with self.engine.begin() as conn:
+                    if not tracking.move(conn, TRACKING_NAME, start, end):
+                        raise ChainRace(f"the chain's tracking moved past {start} under us")
+                    conn.execute(insert(audit_chain), links)
+                    self._checkpoint_if_due(conn, end, links[-1]["link"])
+            self._alarm.sound(flaw)
             return len(rows)
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
@@ -160,9 +147,64 @@ class ChainKeeper:
                 on_batch(n)
         return total
 
+    def inspect(self) -> Flaw | None:
+        """What the keeper would refuse next, judged afresh (for a process where it runs not)."""
+        return self._ahead(self.tracked_position(), 1)[1]
+
+    def _ahead(self, start: int, limit: int) -> tuple[list[StoredRow], Flaw | None]:
+        """Up to ``limit`` events after ``start``, up to the first the keeper cannot vouch for,
+        and that one's flaw. The chained head is read along: once a sealed event is chained, no
+        unsealed one may follow, wherever the legacy boundary says it lies."""
+        page = self.log.page(max(start - 1, 0), END_OF_LOG, limit + 1)
+        if page and page[0].position == start:
+            self._sealed_seen = self._sealed_seen or split(page[0].state)[1] is not None
+            return self._vouched(start, page[1:])
+        return self._vouched(start, page[:limit])
+
+    def _vouched(self, start: int, rows: list[StoredRow]) -> tuple[list[StoredRow], Flaw | None]:
+        """The rows up to the first one the keeper cannot vouch for, and that one's flaw."""
+        order = self._order(start, rows)
+        for i, row in enumerate(rows):
+            checked = self.voucher.check(row.originator_id, row.version, row.topic, row.state, row.position)
+            flaw = checked.flaw or order.check(
+                row.position, row.originator_id, row.version, row.topic, checked.after
+            )
+            if flaw is not None:
+                return rows[:i], flaw
+        return rows, None
+
+    def _order(self, start: int, rows: list[StoredRow]) -> LogOrder:
+        """Order as the chain leaves it at ``start`` (another keeper may be past it by now):
+        each originator's last chained version."""
+        versions: dict[str, int] = {}
+        oids = sorted({r.originator_id for r in rows})
+        with self.engine.connect() as conn:
+            for chunk in (oids[i : i + 500] for i in range(0, len(oids), 500)):
+                last = func.max(audit_chain.c.originator_version)
+                query = select(audit_chain.c.originator_id, last).where(
+                    audit_chain.c.originator_id.in_(chunk), audit_chain.c.position <= start
+                )
+                versions.update(
+                    (oid, int(v)) for oid, v in conn.execute(query.group_by(audit_chain.c.originator_id))
+                )
+        return LogOrder(
+            self.log.locate,
+            start=start,
+            versions=versions,
+            held=self._chained,
+            sealed_before=self._sealed_seen,
+        )
+
+    def _chained(self, position: int) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(audit_chain.c.position).where(audit_chain.c.position == position)).first()
+                is not None
+            )
+
     def _checkpoint_if_due(self, conn: Connection, end: int, link: str) -> None:
-        """审计检查点: every ``checkpoint_every`` positions, or ``checkpoint_seconds`` of
-        business time after the previous checkpoint."""
+        """审计检查点: every ``checkpoint_every`` positions, or ``checkpoint_seconds`` after the
+        previous checkpoint (wall-clock time)."""
         now = self.clock.now()
         last = conn.execute(
             select(audit_checkpoints.c.position, audit_checkpoints.c.at)
@@ -176,6 +218,30 @@ class ChainKeeper:
         if due:
             conn.execute(insert(audit_checkpoints).values(position=end, link=link, at=now))
 
+    # --- the whole log, now and then ----------------------------------------------------------
+
+    def verify(
+        self, given: Iterable[Checkpoint] = (), on_progress: Callable[[int], None] | None = None
+    ) -> Report:
+        """Check the whole log against the chain, the stored checkpoints and ``given``; the
+        verdict is kept for ``/readyz`` and ``/metrics``."""
+        report = Verifier(self.log, self.engine, self.voucher).verify(given, on_progress)
+        self.verdict = Verdict(self.clock.now(), report)
+        if report.broken is not None:
+            log.error(
+                "audit verify: BROKEN at position %s: %s — %s",
+                report.broken.position,
+                report.broken.kind.value,
+                report.broken.detail,
+            )
+        return report
+
+    def _verify_if_due(self) -> None:
+        now = self.clock.now()
+        if self._verify_due is None or now >= self._verify_due:
+            self._verify_due = now + timedelta(seconds=self.verify_seconds)
+            self.verify()
+
     # --- in the background -----------------------------------------------------------------
 
     @property
@@ -183,6 +249,8 @@ class ChainKeeper:
         return self._follower.running
 
     def start(self) -> None:
+        # Where seals begin is known before anything is served: legacy calls read at once.
+        self.voucher.record_boundary(self.log)
         if not self._listening:
             self.app.on_saved(self._follower.wake)
             self._listening = True
@@ -196,6 +264,8 @@ class ChainKeeper:
             self.catch_up()
         except ChainRace:
             log.warning("another chain keeper is running; this one follows")
+        if self.verify_seconds:
+            self._verify_if_due()
 
 
 def _link_at(conn: Connection, position: int) -> bytes:

@@ -52,19 +52,19 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
 ) -> None:
-    """防篡改: recompute the hash chain from the stored events; OK (exit 0) or the first break
-    (exit 1): altered, missing, reordered, extra or truncated, with its position."""
+    """防篡改: recompute the hash chain from the stored events and check every event's seal and
+    place; OK (exit 0) or the first event it cannot vouch for (exit 1): forged, altered, missing,
+    reordered, extra or truncated, with its position."""
     from huying.audit.checkpoints import BadCheckpoints, load_file
-    from huying.audit.verify import Verifier
 
     try:
         given = load_file(checkpoints) if checkpoints is not None else []
     except BadCheckpoints as e:
         fail(str(e))
     with _services() as services:
-        log = services.chain.log
-        with typer.progressbar(length=log.head(), label="verifying the hash chain", file=sys.stderr) as bar:
-            report = Verifier(log, services.engine).verify(given, on_progress=bar.update)
+        length = services.chain.log.head()
+        with typer.progressbar(length=length, label="verifying the log", file=sys.stderr) as bar:
+            report = services.chain.verify(given, on_progress=bar.update)
     typer.echo(json.dumps(_verdict(report), ensure_ascii=False, indent=2) if as_json else _sentence(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -97,10 +97,14 @@ def _sentence(report: Report) -> str:
             f"BROKEN at position {broken.position}: {broken.kind.value} — {broken.detail} "
             f"(intact through position {broken.intact_through})"
         )
-    waiting = f"; {report.unchained:,} newer events not yet chained" if report.unchained else ""
+    waiting = (
+        f"; {report.unchained:,} newer events vouched for by their seals, not yet chained"
+        if report.unchained
+        else ""
+    )
     return (
-        f"OK: {report.checked:,} events match the hash chain (chained through position "
-        f"{report.chained_through:,}, log head {report.log_head:,}); "
+        f"OK: {report.checked:,} events vouched for, matching the hash chain through position "
+        f"{report.chained_through:,} (log head {report.log_head:,}); "
         f"{report.checkpoints_checked:,} checkpoints matched{waiting}"
     )
 
@@ -111,14 +115,13 @@ def checkpoints(
 ) -> None:
     """审计检查点 as JSON Lines — every stored checkpoint, then the chained head now. Keep the
     file elsewhere; ``huying audit verify --checkpoints FILE`` checks the log against it."""
-    from huying.audit.checkpoints import Checkpoint, iter_stored
+    from huying.audit.checkpoints import iter_stored
 
     with _services() as services, _output(out) as f:
         for c in iter_stored(services.engine):
             f.write((json.dumps(c.as_json()) + "\n").encode())
-        position, link = services.chain.head()
-        if position:
-            head = Checkpoint(position, link, services.clock.now())
+        head = services.chain.head_checkpoint()
+        if head is not None:
             f.write((json.dumps({**head.as_json(), "head": True}) + "\n").encode())
 
 
@@ -144,6 +147,8 @@ def replay(
                 scratch_dir=scratch_dir,
                 on_batch=bar.update,
             )
+    if result.halted is not None:
+        typer.echo(f"the replay halted at {result.halted.sentence()}", err=True)
     typer.echo(f"replayed the log up to position {result.position:,}")
     for table, rows in result.rows.items():
         typer.echo(f"{table}: {rows:,} rows, {result.differing[table]:,} differences")

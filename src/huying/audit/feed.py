@@ -1,6 +1,10 @@
 """审计 event feed — the whole log in order, for auditors: position, call, type, version,
 actor, business time, recorded time and data.
 
+A stored event huying cannot vouch for (``huying.audit.vouch``) is never shown as an event nor
+skipped in silence: a feed page names it apart (``unvouched``), an export gives a line saying
+where it lies and how it is flawed.
+
 Events carry no reporter contact details (only the opaque ``reporter_ref``), and nothing here
 looks a contact up, so neither the feed nor an export can show one; ``event_data`` is the one
 place that decides what of an event's data is shown (a call's history shows the same).
@@ -21,6 +25,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from huying.application import HuyingApplication
+from huying.audit.vouch import EventUnvouched, Flaw
 from huying.domain.call import ACTION_OF_EVENT, Call
 from huying.domain.contact import shown_ref
 from huying.domain.errors import InvalidCommand
@@ -150,11 +155,23 @@ def event_data(event: Any) -> dict[str, Any]:
 # --- reading the log ------------------------------------------------------------------------------
 
 
+def unvouched_record(n: Notification, flaw: Flaw) -> dict[str, Any]:
+    """A stored event huying cannot vouch for, in its place in an export: where, and how —
+    never its content, which nobody can vouch for."""
+    return {
+        "position": n.id,
+        "call_id": str(n.originator_id),
+        "version": n.originator_version,
+        "unvouched": {"kind": flaw.kind.value, "detail": flaw.detail},
+    }
+
+
 @dataclass(frozen=True)
 class FeedPage:
     records: list[dict[str, Any]]
     next: int | None  # where the following page starts; None at the end of the log
     position: int  # how far this page looked (resume here when next is None)
+    unvouched: list[Flaw] = field(default_factory=list)  # stored events it cannot vouch for
 
 
 class EventFeed:
@@ -172,20 +189,29 @@ class EventFeed:
         """Up to ``limit`` matching events after the cursor. With a time filter a page looks at
         no more than a bounded number of events; ``next`` then says where to go on."""
         records: list[dict[str, Any]] = []
+        unvouched: list[Flaw] = []
         position, scanned, topics = after, 0, query.topics
         while scanned < _SCAN_BUDGET:
             ask = limit - len(records) if query.window.open else min(max(limit, 500), _SCAN_BUDGET - scanned)
             batch = self._select(position, ask, topics)
             for n in batch:
-                event = self.app.mapper.to_domain_event(n)
                 position, scanned = n.id, scanned + 1
-                if query.window.holds(getattr(event, "at", None)):
+                event, flaw = self._read(n)
+                if flaw is not None:
+                    unvouched.append(flaw)  # named apart, whatever its claimed time
+                elif query.window.holds(getattr(event, "at", None)):
                     records.append(event_record(n, event))
                     if len(records) == limit:
-                        return FeedPage(records, n.id, n.id)
+                        return FeedPage(records, n.id, n.id, unvouched)
             if len(batch) < ask:
-                return FeedPage(records, None, position)
-        return FeedPage(records, position, position)
+                return FeedPage(records, None, position, unvouched)
+        return FeedPage(records, position, position, unvouched)
+
+    def _read(self, n: Notification) -> tuple[Any, Flaw | None]:
+        try:
+            return self.app.mapper.to_domain_event(n), None
+        except EventUnvouched as e:
+            return None, e.flaw
 
     def stream(self, query: FeedQuery, batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
         """Every matching event up to the log's head when the stream began, a batch at a time."""
@@ -197,8 +223,10 @@ class EventFeed:
                 return
             records = []
             for n in notifications:
-                event = self.app.mapper.to_domain_event(n)
-                if query.window.holds(getattr(event, "at", None)):
+                event, flaw = self._read(n)
+                if flaw is not None:
+                    records.append(unvouched_record(n, flaw))
+                elif query.window.holds(getattr(event, "at", None)):
                     records.append(event_record(n, event))
             if records:
                 yield records

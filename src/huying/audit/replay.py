@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, String, Table, select
 
 from huying.application import HuyingApplication
+from huying.audit.vouch import Flaw
 from huying.db import make_engine
 from huying.migrate import upgrade
 from huying.projections.runner import TRACKING_NAME, Projector
@@ -51,10 +52,11 @@ class Comparison:
     rows: dict[str, int] = field(default_factory=dict)  # rows compared per table
     differing: dict[str, int] = field(default_factory=dict)  # differences per table
     shown: list[Difference] = field(default_factory=list)  # the first few of each table
+    halted: Flaw | None = None  # the replay stopped at an event it cannot vouch for
 
     @property
     def same(self) -> bool:
-        return not any(self.differing.values())
+        return self.halted is None and not any(self.differing.values())
 
 
 @contextmanager
@@ -130,6 +132,8 @@ def replay_into(projector: Projector, upto: int, on_batch: Callable[[int], None]
         if not pending:
             break
         n = projector.run_once(limit=len(pending))
+        if n == 0:  # halted at an event it cannot vouch for (``projector.halted``)
+            break
         done += n
         if on_batch is not None:
             on_batch(n)
@@ -162,7 +166,7 @@ def replay_and_compare(
             with snapshot(live) as seen:
                 position = _tracked(seen)
                 replay_into(projector, position, on_batch)  # what the live side did meanwhile
-                comparison = Comparison(position)
+                comparison = Comparison(position, halted=projector.halted)
                 with engine.connect() as rebuilt:
                     for table in READ_MODEL_TABLES:
                         compare_table(table, seen, rebuilt, comparison, show)

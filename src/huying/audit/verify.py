@@ -1,19 +1,24 @@
-"""防篡改 check: recompute the chain from the stored events and name the first break.
+"""防篡改 check: recompute the chain from the stored events, vouch for every event, and name
+the first position where the log cannot be vouched for.
 
 One pass in log order over three sorted streams — the stored events, the chain rows, the
-checkpoints — a page at a time, so memory stays flat however long the log. At the first
-position where they disagree the break is classified:
+checkpoints — a page at a time; memory grows with the number of streams (calls), never with
+the number of events. At the first position where something is wrong the break is classified:
 
+- ``forged``: an event huying did not write — no seal (past the legacy boundary), or a seal
+  under no key this deployment holds;
 - ``altered``: the event chained there is there, but its bytes (or its link) changed, or
-  another event the chain never saw took its place;
-- ``missing``: the event chained there is gone;
+  another event the chain never saw took its place; or its bytes no longer match its seal;
+- ``missing``: the event chained there is gone, or a version of its stream is, or the position
+  its writer had seen holds no event;
 - ``reordered``: the position holds an event the chain recorded at another position, or the
-  event chained there now lies elsewhere;
+  event chained there now lies elsewhere; or an event lies before the position its writer had
+  seen, or before an earlier version of its own stream;
 - ``extra``: an event the chain never saw was slipped in among chained events;
 - ``truncated``: the log ends before a position the chain or a checkpoint vouches for.
 
-Events newer than the chain's tracked position are reported as not yet chained, not as a break:
-nothing can tell them from ordinary new writes until the keeper has chained them.
+Events newer than the chain's tracked position are checked too — seal and order — and counted
+as not yet chained: each is vouched for by its seal until the keeper chains it.
 """
 
 from __future__ import annotations
@@ -22,26 +27,19 @@ import hashlib
 import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
-from uuid import UUID
 
 from sqlalchemy import Engine, select
 
-from huying.audit.chain import GENESIS, TRACKING_NAME, ChainLink, canonical, digest_of
 from huying.audit.checkpoints import Checkpoint, iter_stored
+from huying.audit.links import GENESIS, TRACKING_NAME, ChainLink, canonical, digest_of
 from huying.audit.log import StoredLog, StoredRow
 from huying.audit.tables import audit_chain, audit_checkpoints
+from huying.audit.vouch import LogOrder, Tamper, Voucher, named
 from huying.projections.tables import projection_tracking
 
+__all__ = ["Break", "Report", "Tamper", "Verifier"]
+
 _PROGRESS_EVERY = 5000
-
-
-class Tamper(StrEnum):
-    ALTERED = "altered"
-    MISSING = "missing"
-    REORDERED = "reordered"
-    EXTRA = "extra"
-    TRUNCATED = "truncated"
 
 
 @dataclass(frozen=True)
@@ -68,20 +66,13 @@ class Report:
         return self.broken is None
 
 
-def _call(originator_id: str, version: int) -> str:
-    try:
-        name = str(UUID(hex=originator_id))
-    except ValueError:
-        name = repr(originator_id)
-    return f"call {name} version {version}"
-
-
 class Verifier:
     """Checks the stored log against the chain table and any checkpoints."""
 
-    def __init__(self, log: StoredLog, engine: Engine, *, batch: int = 5000) -> None:
+    def __init__(self, log: StoredLog, engine: Engine, voucher: Voucher, *, batch: int = 5000) -> None:
         self.log = log
         self.engine = engine
+        self.voucher = voucher
         self.batch = batch
 
     def verify(
@@ -99,12 +90,9 @@ class Verifier:
             ).scalar()
         head = self.log.head()
         outside = sorted(given, key=lambda c: c.position)
-        # Walk the events as far as any checkpoint that the log is long enough to answer.
-        bound = max([chained, *(c.position for c in outside if c.position <= head)])
-        if last_stored is not None and last_stored <= head:
-            bound = max(bound, last_stored)
-        walk = _Walk(self, chained, head, bound, on_progress)
-        broken = walk.run(_merged(iter_stored(self.engine), outside, bound))
+        # Every event is walked; checkpoints beyond the log's end are cut-offs (below).
+        walk = _Walk(self, chained, head, on_progress)
+        broken = walk.run(_merged(iter_stored(self.engine), outside, head))
         if broken is None:
             broken = self._cut_off(walk, chained, head, outside, last_stored)
         return Report(
@@ -184,16 +172,17 @@ class _Walk:
     """One pass over events, chain rows and checkpoints, in position order."""
 
     def __init__(
-        self, v: Verifier, chained: int, head: int, bound: int, on_progress: Callable[[int], None] | None
+        self, v: Verifier, chained: int, head: int, on_progress: Callable[[int], None] | None
     ) -> None:
-        self.v, self.chained, self.head, self.bound = v, chained, head, bound
+        self.v, self.chained, self.head = v, chained, head
         self.on_progress = on_progress
         self.checked = self.checkpoints = self.intact = 0
         self.intact_checkpoint = 0  # the last checkpoint the log still hashes to
         self.link = GENESIS
+        self.order = LogOrder(v.log.locate)
 
     def run(self, checkpoints: Iterator[Checkpoint]) -> Break | None:
-        events = (row for page in self.v.log.rows(0, self.bound, self.v.batch) for row in page)
+        events = (row for page in self.v.log.rows(0, self.head, self.v.batch) for row in page)
         rows = self.v.chain_rows(self.chained)
         e, r, cp = next(events, None), next(rows, None), next(checkpoints, None)
         while e is not None or r is not None:
@@ -219,7 +208,8 @@ class _Walk:
 
     def _take(self, p: int, e: StoredRow, r: ChainLink | None) -> Break | None:
         """Extend the recomputed chain by the event at ``p``; within the chained part of the log
-        it must be the event the chain recorded there, with the same digest and link."""
+        it must be the event the chain recorded there, with the same digest and link; anywhere,
+        huying must be able to vouch for it, in its place."""
         c = canonical(e)
         h = hashlib.sha256(self.link)
         h.update(c)
@@ -232,6 +222,10 @@ class _Walk:
         )
         if not fine and p <= self.chained:
             return self._judge(p, e, r)
+        checked = self.v.voucher.check(e.originator_id, e.version, e.topic, e.state, p)
+        flaw = checked.flaw or self.order.check(p, e.originator_id, e.version, e.topic, checked.after)
+        if flaw is not None:
+            return Break(p, flaw.kind, flaw.detail, self.intact)
         self.link = link
         self.checked += 1
         if self.on_progress is not None and self.checked % _PROGRESS_EVERY == 0:
@@ -279,7 +273,7 @@ class _Walk:
     def _judge_gone(self, p: int, r: ChainLink) -> Break:
         """The chain recorded an event at ``p``; the log has none there."""
         v, intact = self.v, self.intact
-        was = _call(r.originator_id, r.originator_version)
+        was = named(r.originator_id, r.originator_version)
         if p > self.head:
             return Break(
                 p,
@@ -297,7 +291,7 @@ class _Walk:
     def _judge_there(self, p: int, e: StoredRow, r: ChainLink | None) -> Break:
         """The log has an event at ``p`` that is not the one the chain recorded there."""
         v, intact = self.v, self.intact
-        now = _call(e.originator_id, e.version)
+        now = named(e.originator_id, e.version, e.topic)
         if r is not None and (r.originator_id, r.originator_version) == (e.originator_id, e.version):
             if digest_of(e) != r.digest:
                 return Break(p, Tamper.ALTERED, f"the stored bytes of {now} at position {p} changed", intact)
@@ -316,5 +310,5 @@ class _Walk:
             return Break(
                 p, Tamper.EXTRA, f"{now} at position {p} was never chained: it was slipped in", intact
             )
-        was = _call(r.originator_id, r.originator_version)
+        was = named(r.originator_id, r.originator_version)
         return Break(p, Tamper.ALTERED, f"position {p} was chained as {was}; it now holds {now}", intact)

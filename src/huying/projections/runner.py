@@ -16,13 +16,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 from uuid import UUID
 
 import anyio.to_thread
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, delete
 
 from huying.application import HuyingApplication
+from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
 from huying.background import Follower
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
@@ -95,12 +98,18 @@ class Projector:
         self.cache = CallCache(app, cache_size)
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
+        self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
         self._follower = Follower("huying-projector", self._follow, poll_seconds)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
 
     # --- position -------------------------------------------------------------------------
+
+    @property
+    def halted(self) -> Flaw | None:
+        """The stored event the projector halted before (it cannot vouch for it), or None."""
+        return self._alarm.flaw
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
@@ -115,16 +124,16 @@ class Projector:
             batch = self.app.recorder.select_notifications(
                 start=start, limit=limit or self.batch_size, inclusive_of_start=False
             )
-            if not batch:
-                return 0
-            touched, born = self._fold(batch)
-            try:
-                self._commit(touched, born, start, batch[-1].id)
-            except BaseException:
-                self.cache.clear()  # the cached calls ran ahead of what was committed
-                raise
-            self.progress.advance(batch[-1].id)
-            return len(batch)
+            touched, born, done, flaw = self._fold(batch)
+            if done:
+                try:
+                    self._commit(touched, born, start, batch[done - 1].id)
+                except BaseException:
+                    self.cache.clear()  # the cached calls ran ahead of what was committed
+                    raise
+                self.progress.advance(batch[done - 1].id)
+            self._alarm.sound(flaw)
+            return done
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
         total = 0
@@ -136,25 +145,58 @@ class Projector:
 
     def _fold(
         self, batch: Sequence[Notification]
-    ) -> tuple[dict[UUID, tuple[Call, dict[int, int]]], set[UUID]]:
-        """The calls the batch touches, as of its end; and those raised in it (no rows yet)."""
+    ) -> tuple[dict[UUID, tuple[Call, dict[int, int]]], set[UUID], int, Flaw | None]:
+        """The calls the batch touches, as of its end, and those raised in it (no rows yet) —
+        up to the first event the projector cannot vouch for: how many it took, and that flaw."""
         touched: dict[UUID, tuple[Call, dict[int, int]]] = {}
         born: set[UUID] = set()
-        for n in batch:
-            event = self.app.mapper.to_domain_event(n)
-            if not isinstance(event, Call.Event):
+        flaw: Flaw | None = None
+        done = 0
+        for done, n in enumerate(batch):  # noqa: B007  (``done`` counts the events taken)
+            step = self._step(n, touched)
+            if isinstance(step, Flaw):
+                flaw = step
+                break
+            if step is None:  # another aggregate's event: no call rows to make
                 continue
-            call_id = n.originator_id
-            assert isinstance(call_id, UUID)
+            event, call, positions = step
+            call_id = cast(UUID, n.originator_id)
             if n.originator_version == 1:
                 born.add(call_id)
-            call, positions = touched.get(call_id) or self.cache.before(call_id, n.originator_version)
-            call = event.mutate(call)
             positions[n.originator_version] = n.id
-            touched[call_id] = (call, positions)
+            touched[call_id] = (event.mutate(call), positions)
+        else:
+            done = len(batch)
         for call, positions in touched.values():
             self.cache.keep(call, positions)
-        return touched, born
+        return touched, born, done, flaw
+
+    def _step(
+        self, n: Notification, touched: dict[UUID, tuple[Call, dict[int, int]]]
+    ) -> tuple[Call.Event, Call | None, dict[int, int]] | Flaw | None:
+        """The event at ``n`` and its call just before it — or why the projector cannot take it."""
+        call_id = cast(UUID, n.originator_id)
+        try:
+            event = self.app.mapper.to_domain_event(n)
+            if not isinstance(event, Call.Event):
+                return None
+            call, positions = touched.get(call_id) or self.cache.before(call_id, n.originator_version)
+        except EventUnvouched as e:
+            return e.flaw
+        except AggregateNotFoundError:
+            return _out_of_order(n, None, {})
+        return _out_of_order(n, call, positions) or (event, call, positions)
+
+    def inspect(self) -> Flaw | None:
+        """Whether the next event is one the projector cannot vouch for, judged afresh (for a
+        process where the projector does not run)."""
+        after = self.tracked_position()
+        for n in self.app.recorder.select_notifications(start=after, limit=1, inclusive_of_start=False):
+            try:
+                self.app.mapper.to_domain_event(n)
+            except EventUnvouched as e:
+                return e.flaw
+        return None
 
     def _commit(
         self, touched: dict[UUID, tuple[Call, dict[int, int]]], born: set[UUID], start: int, end: int
@@ -244,6 +286,21 @@ class Projector:
             self.failing = f"{type(e).__name__}: {e}"
             raise  # logged by the follower, which tries again from the stored position
         self.failing = None
+
+
+def _out_of_order(n: Notification, call: Call | None, positions: dict[int, int]) -> Flaw | None:
+    """The event must follow its call's previous version, which must lie before it."""
+    version = n.originator_version
+    held = call.version if call is not None else 0
+    if held == version - 1 and positions.get(held, 0) < n.id:
+        return None
+    oid = cast(UUID, n.originator_id).hex
+    what = named(oid, version, n.topic)
+    if held == version - 1:
+        detail = f"{named(oid, held, n.topic)} lies at position {positions[held]}, after {what}"
+        return Flaw(n.id, oid, version, Tamper.REORDERED, detail)
+    detail = f"{named(oid, held + 1, n.topic)} is not in the log before {what}"
+    return Flaw(n.id, oid, version, Tamper.MISSING, detail)
 
 
 class ReadModelsBehind(RuntimeError):

@@ -10,7 +10,6 @@ from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.params import Cursor, GivenCheckpoint
 from huying.api.schemas.audit import AuditVerdict, CheckpointPage, CheckpointPublic, TamperBreak
 from huying.audit.checkpoints import BadCheckpoints, parse_given, stored
-from huying.audit.verify import Verifier
 from huying.domain.errors import InvalidCommand, NotPermitted
 from huying.domain.principal import Principal, Role
 
@@ -34,14 +33,15 @@ def verify(
     ] = [],  # noqa: B006  (FastAPI copies defaults per request)
 ) -> AuditVerdict:
     """Recompute the hash chain from the stored events and compare it with the chain table,
-    the stored checkpoints and any you give: OK, or the first position where it breaks and how
-    (altered, missing, reordered, extra, truncated)."""
+    the stored checkpoints and any you give, and check every event's seal and place: OK, or the
+    first position huying cannot vouch for and how (forged, altered, missing, reordered, extra,
+    truncated)."""
     try:
         given = [parse_given(c) for c in checkpoint]
     except BadCheckpoints as e:
         raise InvalidCommand("checkpoint", str(e)) from None
     _checkers_only(p, "the tamper-evidence check")
-    report = Verifier(s.chain.log, s.engine).verify(given)
+    report = s.chain.verify(given)
     broken = report.broken
     return AuditVerdict.model_validate(
         {
@@ -71,13 +71,14 @@ def checkpoints(
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CheckpointPage:
-    """审计检查点 (position, link, time), oldest first, and the chained head now. Keep them
-    elsewhere: ``huying audit verify --checkpoints FILE`` then finds even a cut-off tail."""
+    """审计检查点 (position, link, wall-clock time taken), oldest first, and the chained head
+    now. Keep them elsewhere: ``huying audit verify --checkpoints FILE`` then finds even a
+    cut-off tail."""
     _checkers_only(p, "the chain's checkpoints")
     page = stored(s.engine, after, limit)
-    position, link = s.chain.head()
+    head = s.chain.head_checkpoint()
     return CheckpointPage(
         data=[CheckpointPublic(position=c.position, link=c.link, at=c.at) for c in page],
         next=page[-1].position if len(page) == limit else None,
-        head=CheckpointPublic(position=position, link=link, at=s.clock.now()) if position else None,
+        head=CheckpointPublic(position=head.position, link=head.link, at=head.at) if head else None,
     )

@@ -10,10 +10,10 @@ from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosi
 from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
-from huying.api.present import call_summary, history_entry
+from huying.api.present import call_summary, history_entry, unvouched_entry
 from huying.api.respond import call_answer, with_call
 from huying.api.schemas.base import Instant
-from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate
+from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
 from huying.api.schemas.requests import (
     AcknowledgeBody,
@@ -181,8 +181,10 @@ def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, respons
 def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> History:
     """Every event of the call in order, with actor, business time and log position."""
     cid = parse_call_id(call_id)
-    entries = [history_entry(pos, e) for pos, e in s.app.history(p, cid)]
-    return History(call_id=str(cid), data=entries)
+    history = s.app.history(p, cid)
+    entries = [history_entry(pos, e) for pos, e in history.events]
+    flaws = [UnvouchedEvent.model_validate(unvouched_entry(f)) for f in history.unvouched]
+    return History(call_id=str(cid), data=entries, unvouched=flaws)
 
 
 @router.post("/{call_id}/acknowledge", response_model=CallPublic)

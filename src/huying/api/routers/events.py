@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import DateText, From, LogCursor, Period, To
+from huying.api.present import unvouched_entry
 from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
@@ -49,11 +50,19 @@ def event_feed(
 ) -> EventPage:
     """The global ordered event feed: every event after the cursor, in log order, with its
     call, type, version, actor, business time ``at``, recorded time and data. Reporter contact
-    details never appear (events carry only ``reporter_ref``)."""
+    details never appear (events carry only ``reporter_ref``). A stored event huying cannot
+    vouch for is not shown as an event: ``unvouched`` names its position and how."""
     query = FeedQuery(event_types(types), window(from_, to))
     _auditor_only(p, "the event feed")
     page = EventFeed(s.app).page(query, after, limit)
-    return EventPage.model_validate({"data": page.records, "next": page.next, "position": page.position})
+    return EventPage.model_validate(
+        {
+            "data": page.records,
+            "next": page.next,
+            "position": page.position,
+            "unvouched": [unvouched_entry(f) for f in page.unvouched],
+        }
+    )
 
 
 @router.get(

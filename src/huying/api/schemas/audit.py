@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huying.api.schemas.calls import HistoryEntry
+from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
 
 class FeedEntry(HistoryEntry):
@@ -16,15 +16,23 @@ class FeedEntry(HistoryEntry):
     call_id: str
 
 
+class UnvouchedFeedEntry(UnvouchedEvent):
+    call_id: str
+
+
 class EventPage(BaseModel):
     data: list[FeedEntry]
     next: int | None = Field(description="cursor of the following page; null at the end of the log")
     position: int = Field(description="how far this page looked in the log: resume here when next is null")
+    unvouched: list[UnvouchedFeedEntry] = Field(
+        default_factory=list,
+        description="stored events in this page's range that huying cannot vouch for (not in data)",
+    )
 
 
 class TamperBreak(BaseModel):
-    position: int = Field(description="the first log position where the record stops matching its chain")
-    kind: Literal["altered", "missing", "reordered", "extra", "truncated"]
+    position: int = Field(description="the first log position huying cannot vouch for")
+    kind: Literal["forged", "altered", "missing", "reordered", "extra", "truncated", "unreadable"]
     detail: str
     intact_through: int = Field(description="the log is proven intact up to this position")
 
@@ -35,10 +43,12 @@ class AuditVerdict(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     ok: bool
-    checked: int = Field(description="stored events whose links were recomputed")
+    checked: int = Field(description="stored events checked: seal, place and (when chained) link")
     chained_through: int = Field(description="the hash chain's tracked position")
     log_head: int
-    unchained: int = Field(description="events newer than the chained head (not yet chained)")
+    unchained: int = Field(
+        description="events newer than the chained head: vouched for by their seals, not yet chained"
+    )
     checkpoints_checked: int
     broken: TamperBreak | None = Field(alias="break")
     verified_at: datetime
@@ -47,7 +57,10 @@ class AuditVerdict(BaseModel):
 class CheckpointPublic(BaseModel):
     position: int
     link: str
-    at: datetime | None
+    at: datetime | None = Field(
+        description="when the checkpoint was taken (the head: when it was read) — wall-clock UTC, "
+        "never business time"
+    )
 
 
 class CheckpointPage(BaseModel):

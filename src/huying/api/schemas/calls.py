@@ -153,9 +153,22 @@ class HistoryEntry(BaseModel):
     data: dict[str, Any]
 
 
+class UnvouchedEvent(BaseModel):
+    """A stored event huying cannot vouch for (防篡改): where it lies, and how it is flawed."""
+
+    position: int | None = Field(description="its log position; null when the event is gone")
+    version: int
+    kind: Literal["forged", "altered", "missing", "reordered", "unreadable"]
+    detail: str
+
+
 class History(BaseModel):
     call_id: str
     data: list[HistoryEntry]
+    unvouched: list[UnvouchedEvent] = Field(
+        default_factory=list,
+        description="stored events of this call huying cannot vouch for (not in data); empty normally",
+    )
 
 
 class ClockPublic(BaseModel):
