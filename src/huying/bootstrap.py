@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Any
@@ -89,10 +89,10 @@ def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_onl
     if not read_only:
         return SealKeys([stored_seal_key(contacts.keys)])
     secrets = settings.existing_secrets()
-    try:
-        found = RecordKeys(contacts.keys.engine, KeyRing(secrets), clock).get(SEAL_KEY_REF) if secrets else None
-    except KeyUnavailable:
-        found = None
+    found = None
+    if secrets:
+        with suppress(KeyUnavailable):
+            found = RecordKeys(contacts.keys.engine, KeyRing(secrets), clock).get(SEAL_KEY_REF)
     return SealKeys([found or os.urandom(32)])
 
 

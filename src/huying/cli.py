@@ -182,7 +182,8 @@ def project(
 
     from huying.bootstrap import opened
 
-    with opened(Settings(), migrate=True) as services:
+    settings = Settings()
+    with opened(settings, migrate=True) as services:
         if once:
             done = services.projector.catch_up()
             chained = services.chain.catch_up()  # 防篡改: the hash chain too
