@@ -85,7 +85,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
-    projector = Projector(app, engine, batch_size=settings.projector_batch_size)
+    projector = Projector(
+        app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
+    )
     chain = ChainKeeper(
         app,
         engine,
@@ -93,6 +95,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         batch_size=settings.audit_batch_size,
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
+        poll_seconds=settings.poll_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
     return Services(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huying.audit.cli import audit_cli, export
 from huying.settings import Settings
+
+if TYPE_CHECKING:
+    from huying.bootstrap import Services
+    from huying.duties import Duty
 
 cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response dispatch.", no_args_is_help=True)
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
@@ -103,21 +109,30 @@ def token_revoke(token_id: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default HUYING_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default HUYING_PORT")] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite: 1)")] = 1,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite: 1)", min=1)] = 1,
 ) -> None:
     """Serve the HTTP API (runs migrations first)."""
+    import os
+
     import uvicorn
 
+    from huying.api.worker import SUPERVISOR_PID
     from huying.migrate import upgrade
 
     settings = Settings()
-    if workers > 1 and settings.events_url.startswith("sqlite"):
-        typer.echo("error: SQLite means one server process; use --workers 1", err=True)
+    if workers > 1 and "sqlite" in (settings.database_url[:6], settings.events_url[:6]):
+        typer.echo(
+            "error: SQLite means one server process; use --workers 1, or PostgreSQL for more "
+            "(HUYING_DATABASE_URL=postgresql+psycopg://…)",
+            err=True,
+        )
         raise typer.Exit(2)
     _check_startup(settings)
     upgrade(settings)
+    if workers > 1:
+        os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers stop if this process dies
     uvicorn.run(
-        "huying.api.app:create_app",
+        "huying.api.worker:create_worker_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -158,46 +173,57 @@ def rebuild(
 @cli.command()
 def project(
     once: Annotated[bool, typer.Option(help="catch up and exit instead of following the log")] = False,
+    chain: Annotated[bool, typer.Option(help="keep the audit chain too (else: `huying chain`)")] = True,
 ) -> None:
-    """Run the projector on its own (set HUYING_RUN_PROJECTOR=0 on the API servers)."""
-    import signal
-    import threading
+    """Run the projector on its own (HUYING_RUN_PROJECTOR=0 on the API servers): one process of
+    the deployment projects at a time; another waits and takes over if it dies."""
+    from huying.duties import Duty
 
-    from huying.bootstrap import build_services
-    from huying.migrate import upgrade
-
-    settings = Settings()
-    upgrade(settings)
-    services = build_services(settings)
-    try:
-        if once:
+    if once:
+        with _services() as services:
             done = services.projector.catch_up()
-            chained = services.chain.catch_up()  # 防篡改: the hash chain too
+            chained = services.chain.catch_up() if chain else 0  # 防篡改: the hash chain too
             typer.echo(
                 f"projected {done} events; at position {services.projector.progress.position}; "
                 f"chained {chained}",
                 err=True,
             )
-            return
-        stopped = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stopped.set())
-        services.projector.start()
-        services.chain.start()
-        typer.echo("projecting; Ctrl-C to stop", err=True)
-        stopped.wait()
-    finally:
-        services.close()
+        return
+    _run_duties([Duty.PROJECTOR, *([Duty.CHAIN] if chain else [])], "projecting")
+
+
+@cli.command("chain")
+def chain_keeper(
+    once: Annotated[bool, typer.Option(help="chain what is new and exit")] = False,
+) -> None:
+    """Keep the audit hash chain on its own (防篡改; HUYING_RUN_CHAIN=0 on the API servers)."""
+    from huying.duties import Duty
+
+    if once:
+        with _services() as services:
+            typer.echo(f"chained {services.chain.catch_up()} events", err=True)
+        return
+    _run_duties([Duty.CHAIN], "keeping the audit chain")
 
 
 @cli.command()
 def watch(
     once: Annotated[bool, typer.Option(help="one sweep, print the moves, and exit")] = False,
 ) -> None:
-    """Run the SLA watchdog on its own (set HUYING_RUN_WATCHDOG=0 on the API servers)."""
-    import signal
-    import threading
+    """Run the SLA watchdog on its own (HUYING_RUN_WATCHDOG=0 on the API servers)."""
+    from huying.duties import Duty
 
+    if once:
+        with _services() as services:
+            services.projector.catch_up()
+            for move in services.watchdog.sweep():
+                typer.echo(f"{move.action}\t{move.call_id}\t{move.clock}\t{move.unit}")
+        return
+    _run_duties([Duty.WATCHDOG], "watching SLA clocks")
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
     from huying.bootstrap import build_services
     from huying.migrate import upgrade
 
@@ -205,19 +231,32 @@ def watch(
     upgrade(settings)
     services = build_services(settings)
     try:
-        if once:
-            services.projector.catch_up()
-            for move in services.watchdog.sweep():
-                typer.echo(f"{move.action}\t{move.call_id}\t{move.clock}\t{move.unit}")
-            return
-        stopped = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stopped.set())
-        services.watchdog.start()
-        typer.echo("watching SLA clocks; Ctrl-C to stop", err=True)
-        stopped.wait()
+        yield services
     finally:
         services.close()
+
+
+def _run_duties(offered: list[Duty], doing: str) -> None:
+    """Offer the duties until SIGINT or SIGTERM; standing by while another process holds one."""
+    import signal
+    import threading
+
+    from huying.duties import Duties, log_to_stderr
+
+    log_to_stderr()
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    with _services() as services:
+        duties = Duties(services, offered)
+        duties.start()
+        try:
+            waiting = [str(d) for d in offered if not duties.holding(d)]
+            standby = f" (standing by for {', '.join(waiting)}: another process holds it)" if waiting else ""
+            typer.echo(f"{doing}{standby}; Ctrl-C to stop", err=True)
+            stopped.wait()
+        finally:
+            duties.stop()
 
 
 def _check_startup(settings: Settings) -> None:

@@ -28,7 +28,9 @@ from huying.api.routers import (
     scores,
     work_orders,
 )
+from huying.api.unavailable import DatabaseUnavailable
 from huying.bootstrap import Services, build_services
+from huying.duties import Duties, offered_by
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
@@ -46,15 +48,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.run_projector:
-            built.projector.start()
-            built.chain.start()  # 防篡改: the hash chain follows the log beside the read models
-        if settings.run_watchdog:
-            built.watchdog.start()
+        # The projector, the chain keeper (防篡改) and the watchdog, each if offered and while this
+        # process holds its lock; and the other processes' news (huying.duties).
+        duties = Duties(built, offered_by(settings))
+        duties.start()
         yield
-        built.watchdog.stop()
-        built.projector.stop()
-        built.chain.stop()
+        duties.stop()
         if services is None:  # we built them, we close them
             built.close()
 
@@ -83,6 +82,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
     )
+    app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)
     return app
 

@@ -182,6 +182,10 @@ class ChainKeeper:
     def running(self) -> bool:
         return self._follower.running
 
+    def wake(self) -> None:
+        """Chain now rather than at the next poll (events were committed somewhere)."""
+        self._follower.wake()
+
     def start(self) -> None:
         if not self._listening:
             self.app.on_saved(self._follower.wake)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from huying.api.deps import HuyingServices
+from huying.api.unavailable import reason
 from huying.domain.worktime import WorkCalendar
 
 router = APIRouter(tags=["operations"])
@@ -31,13 +32,13 @@ def readyz(s: HuyingServices) -> JSONResponse:
         head = s.app.recorder.max_notification_id() or 0
         checks["event_store"] = {"ok": True, "position": head}
     except Exception as e:  # readiness reports any failure of a store as "not ready"
-        checks["event_store"] = {"ok": False, "error": type(e).__name__}
+        checks["event_store"] = _failed(e)
     try:
         with s.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = {"ok": True}
     except Exception as e:
-        checks["database"] = {"ok": False, "error": type(e).__name__}
+        checks["database"] = _failed(e)
     try:
         at = s.projector.position()
         checks["projections"] = {
@@ -49,11 +50,16 @@ def readyz(s: HuyingServices) -> JSONResponse:
             "running_here": s.projector.running,
         }
     except Exception as e:
-        checks["projections"] = {"ok": False, "error": type(e).__name__}
+        checks["projections"] = _failed(e)
     checks["calendar"] = _calendar_check(s.app.calendar, s.clock.now())
     ready = all(c["ok"] for c in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _failed(e: Exception) -> dict[str, Any]:
+    """A store that did not answer, and why ("Connection refused", a timeout, …)."""
+    return {"ok": False, "error": type(e).__name__, "reason": reason(e)}
 
 
 def _calendar_check(calendar: WorkCalendar, now: datetime) -> dict[str, Any]:
