@@ -87,9 +87,17 @@ def tracked(engine: Engine) -> int:
 class Child:
     """`huying project` in its own process group, its output kept in files."""
 
-    def __init__(self, settings: Settings, logs: Path, *args: str, extra_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        logs: Path,
+        *args: str,
+        extra_path: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
         env.update(settings_env(settings), HUYING_FAKE_CLOCK="1", HUYING_PROJECTOR_BATCH_SIZE=str(BATCH))
+        env.update(extra_env or {})
         if extra_path is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
         logs.mkdir(parents=True, exist_ok=True)
