@@ -47,25 +47,24 @@ def holds(log: str, duty: str) -> int:
 @dataclass
 class Writers:
     """Clients writing at once, each its own connection: keyed raises, every other one
-    acknowledged. What was acknowledged is kept; a request that got no answer (the server died
-    under it) or a 503 is remembered to be sent again with the same key."""
+    acknowledged. What was acknowledged is kept. A request that got no answer (the server died
+    under it) is remembered, to be sent again with the same key; ``persistent`` writers send a
+    request answered 503 again (with its key) until it is answered or they are stopped."""
 
     server: Server
     grid: dict[str, str]
     community: dict[str, str]
+    persistent: bool = False
     raised: dict[str, str] = field(default_factory=dict)  # key → call id, answered 201
     acked: dict[str, str] = field(default_factory=dict)  # key → call id, answered 200
     unanswered: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # key → (kind, call)
-    statuses: list[int] = field(default_factory=list)
+    answers: list[tuple[int, float, str]] = field(default_factory=list)  # (status, seconds, type)
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def run(self, clients: int, per_client: int, base_url: str | None = None) -> list[threading.Thread]:
-        threads = [
-            threading.Thread(target=self._write, args=(c, per_client, base_url or self.server.base_url))
-            for c in range(clients)
-        ]
+    def run(self, clients: int, per_client: int) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._write, args=(c, per_client)) for c in range(clients)]
         for t in threads:
             t.start()
         return threads
@@ -74,35 +73,43 @@ class Writers:
     def acknowledged(self) -> int:
         return len(self.raised) + len(self.acked)
 
-    def _write(self, client: int, n: int, base_url: str) -> None:
-        with httpx.Client(base_url=base_url, timeout=30.0) as http:
+    def statuses(self) -> list[int]:
+        with self.lock:
+            return [status for status, _, _ in self.answers]
+
+    def _write(self, client: int, n: int) -> None:
+        with httpx.Client(base_url=self.server.base_url, timeout=60.0) as http:
             for i in range(n):
                 if self.stop.is_set():
                     return
-                key = f"c{client}-raise-{i}"
-                call = self._send(http, "raise", key, None)
+                call = self._send(http, "raise", f"c{client}-raise-{i}", None)
                 if call is None:
                     return
                 if i % 2 == 0 and self._send(http, "ack", f"c{client}-ack-{i}", call) is None:
                     return
 
     def _send(self, http: httpx.Client, kind: str, key: str, call: str | None) -> str | None:
-        try:
-            answer = self.post(http, kind, key, call)
-        except httpx.TransportError:
+        while True:
+            started = time.monotonic()
+            try:
+                answer = self.post(http, kind, key, call)
+            except httpx.TransportError:
+                with self.lock:
+                    self.unanswered[key] = (kind, call)
+                return None
             with self.lock:
+                seconds = time.monotonic() - started
+                self.answers.append((answer.status_code, seconds, answer.headers.get("content-type", "")))
+                if answer.status_code in (200, 201):
+                    self.unanswered.pop(key, None)
+                    (self.raised if kind == "raise" else self.acked)[key] = answer.json()["id"]
+                    return str(answer.json()["id"])
+                if answer.status_code != 503:
+                    self.failures.append(f"{kind} {key}: {answer.status_code} {answer.text}")
+                    return None
                 self.unanswered[key] = (kind, call)
-            return None
-        with self.lock:
-            self.statuses.append(answer.status_code)
-            if answer.status_code in (200, 201):
-                (self.raised if kind == "raise" else self.acked)[key] = answer.json()["id"]
-                return str(answer.json()["id"])
-            if answer.status_code == 503:
-                self.unanswered[key] = (kind, call)
-            else:
-                self.failures.append(f"{kind} {key}: {answer.status_code} {answer.text}")
-        return None
+            if not self.persistent or self.stop.wait(0.05):
+                return None
 
     def post(self, http: httpx.Client, kind: str, key: str, call: str | None) -> httpx.Response:
         if kind == "raise":
