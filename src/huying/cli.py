@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -257,6 +258,35 @@ def _run_duties(offered: list[Duty], doing: str) -> None:
             stopped.wait()
         finally:
             duties.stop()
+
+
+@cli.command("backup")
+def backup_command(
+    to: Annotated[Path, typer.Option("--to", help="a new, empty directory")],
+) -> None:
+    """Back the deployment up while it runs (SQLite: online backup API; PostgreSQL: pg_dump of
+    its schema). HUYING_SECRET_KEY is not in it: keep that apart (docs/operations.md)."""
+    _backup_tool("backup", to)
+
+
+@cli.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Option("--from", help="a directory made by huying backup")],
+) -> None:
+    """Restore a backup into this deployment, which must be empty (no huying running on it)."""
+    _backup_tool("restore", source)
+
+
+def _backup_tool(action: str, directory: Path) -> None:
+    from huying import backup
+
+    run = backup.backup if action == "backup" else backup.restore
+    try:
+        done = run(Settings(), directory)
+    except backup.BackupError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(done.summary, err=True)
 
 
 def _check_startup(settings: Settings) -> None:
