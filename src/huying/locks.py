@@ -14,10 +14,12 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from sqlalchemy import Engine, text
 
 from huying.settings import Settings
 
@@ -33,10 +35,6 @@ class DutyLock(Protocol):
         ...
 
     def release(self) -> None: ...
-
-    def held_anywhere(self) -> bool:
-        """Whether any process (this one included) holds it now."""
-        ...
 
 
 def lock_key(schema: str, name: str) -> int:
@@ -82,18 +80,6 @@ class AdvisoryLock:
     def release(self) -> None:
         self._drop()  # closing the session releases its advisory locks
 
-    def held_anywhere(self) -> bool:
-        # pg_locks shows a bigint key as its high half (classid) and low half (objid).
-        unsigned = self.key & 0xFFFF_FFFF_FFFF_FFFF
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND classid = %s AND objid = %s AND objsubid = 1",
-                (unsigned >> 32, unsigned & 0xFFFF_FFFF),
-            ).fetchone()
-        return bool(row and row[0])
-
     def _connect(self) -> Any:
         from huying.postgres import connect
 
@@ -135,6 +121,7 @@ class FileLock:
             os.close(fd)  # closing the last descriptor releases the lock
 
     def held_anywhere(self) -> bool:
+        """Whether any process (this one included) holds it now: a shared lock is refused."""
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -153,8 +140,40 @@ def duty_lock(settings: Settings, name: str) -> DutyLock:
     """The deployment's lock called ``name`` (a duty, or ``migrate``)."""
     if settings.on_postgres:
         return AdvisoryLock(settings, name)
+    return FileLock(_lock_file(settings, name))
+
+
+def _lock_file(settings: Settings, name: str) -> Path:
     database = Path(settings.database_url.removeprefix("sqlite:///"))
-    return FileLock(database.with_name(f"{database.name}.{name}.lock"))
+    return database.with_name(f"{database.name}.{name}.lock")
+
+
+def held(settings: Settings, engine: Engine, names: Iterable[str]) -> dict[str, bool]:
+    """Which of the locks ``names`` some process of the deployment holds now (for monitoring).
+    PostgreSQL shows a bigint advisory key in pg_locks as its high half (classid) and low half
+    (objid)."""
+    if not settings.on_postgres:
+        return {name: FileLock(_lock_file(settings, name)).held_anywhere() for name in names}
+    from huying.postgres import schema_of
+
+    halves = {name: _halves(lock_key(schema_of(settings), name)) for name in names}
+    with engine.connect() as conn:
+        taken = {
+            (int(row.classid), int(row.objid))
+            for row in conn.execute(
+                text(
+                    "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                )
+            )
+        }
+    return {name: key in taken for name, key in halves.items()}
+
+
+def _halves(key: int) -> tuple[int, int]:
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
 
 
 @contextmanager

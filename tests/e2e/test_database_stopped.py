@@ -93,6 +93,9 @@ def test_the_database_stopped_mid_run_503_within_a_bound_then_service_resumes_by
     for store in ("event_store", "database"):
         assert not checks[store]["ok"] and checks[store]["reason"], checks
     print(f"down: /readyz says {checks['database']['reason']!r}, {checks['event_store']['reason']!r}")
+    with server.client() as http:
+        metrics = http.get("/metrics")
+    assert metrics.status_code == 200 and "huying_database_up 0.0" in metrics.text.splitlines()
 
     acknowledged_while_down = writers.acknowledged
     own_cluster.resume()

@@ -67,3 +67,23 @@ def test_readiness_forgets_a_projector_failure_once_the_projector_stops_here(
         services.projector.stop()  # its lock was lost with its connection: the duty moves on
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
+
+
+def test_metrics_say_how_far_the_log_and_projections_are_and_which_duties_are_held(
+    client: TestClient, services: Services
+) -> None:
+    grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
+    services.app.raise_call(
+        grid, CallDraft("C01-01", "LW-LN-01-G01", "路灯", "不亮", "grid_worker"), Submission()
+    )
+    services.projector.catch_up()
+    metrics = client.get("/metrics").text
+    for line in (
+        "huying_database_up 1.0",
+        "huying_log_head 1.0",
+        'huying_projection_position{projection="read-models"} 1.0',
+        'huying_projection_lag{projection="read-models"} 0.0',
+        'huying_duty_held{duty="projector"} 1.0',  # this app holds it
+        'huying_duty_held{duty="watchdog"} 0.0',  # nobody runs one here: an alert
+    ):
+        assert line in metrics.splitlines(), f"{line} not in /metrics"

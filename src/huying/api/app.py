@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from huying import __version__
 from huying.api import openapi, problems
+from huying.api.deployment_metrics import DeploymentMetrics
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
+    app.state.registry.register(DeploymentMetrics(built))  # log, projections, duties: from the database
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
