@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from huying.background import Follower
 from huying.clock import FakeClock
 from huying.locks import DutyLock, duty_lock
 from huying.projections.runner import TRACKING_NAME
@@ -72,33 +72,19 @@ class Singleton:
         self.duty = duty
         self.lock = lock
         self.work = work
-        self.retry_seconds = retry_seconds
         self.holding = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Follower(f"huying-duty-{duty}", self._attempt, retry_seconds)
 
     def start(self) -> None:
-        self._stop.clear()
         self._attempt()  # at once: the embedded default projects before its first request
-        self._thread = threading.Thread(target=self._loop, name=f"huying-duty-{self.duty}", daemon=True)
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._follower.stop()
         if self.holding:
             self.work.stop()
             self.holding = False
         self.lock.release()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.retry_seconds):
-            try:
-                self._attempt()
-            except Exception:  # a standby must outlive any one failed attempt
-                log.exception("duty %s: attempt failed", self.duty)
 
     def _attempt(self) -> None:
         held = self.lock.acquire()

@@ -16,16 +16,10 @@ from huying.audit.verify import Verifier
 from huying.bootstrap import Services
 
 from .server import Server
+from .test_real_server import CALLS, COMMUNITY, DISTRICT, GRID, RAISE  # the same deployment's words
 
-CALLS = "/api/v1/calls"
-GRID, COMMUNITY, DISTRICT = "LW-LN-01-G01", "LW-LN-01", "LW"
-RAISE: dict[str, Any] = {
-    "item_code": "C01-01",
-    "grid_code": GRID,
-    "title": "人行道地砖松动",
-    "description": "多块地砖松动，雨天溅水。",
-    "channel": "grid_worker",
-}
+__all__ = ["CALLS", "COMMUNITY", "DISTRICT", "GRID", "RAISE"]
+
 POLL = 0.02
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,7 +22,6 @@ import pytest
 
 from backends import Backend
 from huying.bootstrap import Services
-from huying.settings import Settings
 
 from .processes import CALLS, COMMUNITY, DISTRICT, GRID, RAISE, check_read_models_equal_a_rebuild
 from .server import Server
@@ -31,18 +29,6 @@ from .server import Server
 pytestmark = pytest.mark.slow
 
 AT_ONCE = 20
-
-
-@pytest.fixture
-def server(settings: Settings, services: Services, backend: Backend, tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(settings, logs)
-    try:
-        srv.start(workers=4 if backend.name == "postgres" else 1)
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 def at_once(server: Server, send: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
@@ -75,9 +61,10 @@ def history(server: Server, call: str, reader: dict[str, str]) -> list[dict[str,
 
 
 def test_twenty_at_once_across_workers_one_key_one_write_conflicts_one_winner(
-    server: Server, services: Services, tokens: Any
+    server: Server, services: Services, tokens: Any, backend: Backend
 ) -> None:
     """One server start for both (several workers take seconds to start)."""
+    server.start(workers=4 if backend.name == "postgres" else 1)
     one_key_twenty_times(server, tokens)
     conflicting_actions(server, tokens)
     check_read_models_equal_a_rebuild(services, server.log)

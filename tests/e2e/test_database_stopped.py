@@ -60,17 +60,6 @@ def settings(backend: Backend, own_cluster: Cluster, data_dir: Path) -> Settings
     )
 
 
-@pytest.fixture
-def server(settings: Settings, services: Services, tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(settings, logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
-
-
 def test_the_database_stopped_mid_run_503_within_a_bound_then_service_resumes_by_itself(
     server: Server, services: Services, tokens: Any, own_cluster: Cluster
 ) -> None:

@@ -14,15 +14,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backends import Backend
 from huying.bootstrap import Services
-from huying.settings import Settings
 
 from .processes import CALLS, DISTRICT, GRID, RAISE, holds, until
 from .server import Child, Server
@@ -31,17 +28,6 @@ pytestmark = pytest.mark.slow
 
 MONDAY_NINE = "2026-11-23T09:00:00+08:00"
 WAIT = 60.0
-
-
-@pytest.fixture
-def server(settings: Settings, services: Services, tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(settings, logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 def holder(pair: list[Child], duty: str) -> tuple[Child, Child]:

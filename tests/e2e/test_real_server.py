@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-from huying.settings import Settings
 
 from .server import Server
 
@@ -47,17 +43,6 @@ class Principals:
     community: dict[str, str]
     supervisor: dict[str, str]
     admin: dict[str, str]
-
-
-@pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(settings, logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 @pytest.fixture

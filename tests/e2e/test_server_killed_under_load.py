@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backends import Backend
 from huying.bootstrap import Services
-from huying.settings import Settings
 
 from .processes import (
     COMMUNITY,
@@ -36,18 +33,6 @@ from .server import Server
 pytestmark = pytest.mark.slow
 
 CLIENTS = 16
-
-
-@pytest.fixture
-def server(settings: Settings, services: Services, tmp_path: Path) -> Iterator[Server]:
-    """The test's deployment (migrated by ``services``) and the processes started on it."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    srv = Server(settings, logs)
-    try:
-        yield srv
-    finally:
-        srv.cleanup()
 
 
 def test_kill_9_of_the_server_under_sixteen_writers_loses_no_acknowledged_write(

@@ -8,19 +8,14 @@ lock is gone the same request, sent again with its key, is recorded once.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
-from backends import Backend
+from backends import Backend, writes_blocked
 from huying.settings import Settings
 
 CALLS = "/api/v1/calls"
@@ -38,28 +33,11 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
     return backend.settings(data_dir, run_watchdog=False, database_lock_timeout=1)
 
 
-@contextmanager
-def events_locked(settings: Settings) -> Iterator[None]:
-    if settings.on_postgres:
-        url = make_url(settings.database_url).set(drivername="postgresql")
-        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
-            conn.execute(f'LOCK TABLE "{settings.database_schema}".huying_events IN EXCLUSIVE MODE')
-            yield
-        return
-    conn = sqlite3.connect(settings.events_url.removeprefix("sqlite:///"), isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        conn.rollback()
-        conn.close()
-
-
 def test_a_write_kept_waiting_past_the_lock_timeout_is_503_and_recorded_once_when_sent_again(
     client: TestClient, tokens: Any, settings: Settings
 ) -> None:
     headers = tokens.headers("grid_worker", "LW-LN-01-G01", key="while-locked")
-    with events_locked(settings):
+    with writes_blocked(settings, events=True):
         started = time.monotonic()
         refused = client.post(CALLS, headers=headers, json=RAISE)
         waited = time.monotonic() - started

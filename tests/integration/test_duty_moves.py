@@ -8,18 +8,13 @@ it no longer projected.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
-from backends import Backend
+from backends import Backend, writes_blocked
 from huying.application import CallDraft, Submission
 from huying.bootstrap import Services
 from huying.demo import principal_for_token
@@ -31,34 +26,13 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
     return backend.settings(data_dir, run_watchdog=False, database_lock_timeout=1)
 
 
-@contextmanager
-def read_models_locked(settings: Settings) -> Iterator[None]:
-    """Another session holds the projector's tracking row's table: its batches fail (lock
-    timeout) while this lasts."""
-    if settings.on_postgres:
-        url = make_url(settings.database_url).set(drivername="postgresql")
-        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
-            conn.execute(
-                f'LOCK TABLE "{settings.database_schema}".projection_tracking IN ACCESS EXCLUSIVE MODE'
-            )
-            yield
-        return
-    conn = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        conn.rollback()
-        conn.close()
-
-
 def test_readiness_forgets_a_projector_failure_once_the_projector_stops_here(
     client: TestClient, services: Services, settings: Settings
 ) -> None:
     assert services.projector.running  # the app holds the projector duty
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
     draft = CallDraft("C01-01", "LW-LN-01-G01", "路灯不亮", "整条巷子黑着", "grid_worker")
-    with read_models_locked(settings):
+    with writes_blocked(settings, events=False):
         services.app.raise_call(grid, draft, Submission())  # wakes the projector: its batch fails
         deadline = time.monotonic() + 30
         while services.projector.failing is None:

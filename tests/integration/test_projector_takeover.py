@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import signal
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,37 +29,10 @@ from huying.projections.tables import rm_calls
 from huying.settings import Settings
 
 from .histories import Shape, write_in_batches
-from .test_projector_crash import BATCH, START, WAIT, Child, tracked
+from .test_projector_crash import BATCH, SELF_KILL, START, WAIT, Child, tracked
 
 pytestmark = pytest.mark.slow
 
-# Loaded by the first projector through PYTHONPATH: inside the transaction of batch number
-# IN_BATCH — its tracking row moved, no read-model row written yet — it says so (a file), waits
-# for the test's word (another file) and dies by SIGKILL.
-DIE_INSIDE_A_BATCH = textwrap.dedent(
-    """
-    import os, signal, time
-    from pathlib import Path
-    from huying.projections import tracking
-
-    _move = tracking.move
-    _batches = []
-
-    def _move_then_die(conn, name, start, end):
-        moved = _move(conn, name, start, end)
-        if name == "read-models":
-            _batches.append(end)
-            if len(_batches) == int(os.environ["IN_BATCH"]):
-                Path(os.environ["INSIDE"]).write_text(str(start))
-                deadline = time.monotonic() + 60
-                while not Path(os.environ["DIE"]).exists() and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                os.kill(os.getpid(), signal.SIGKILL)
-        return moved
-
-    tracking.move = _move_then_die
-    """
-)
 DUTIES = {"HUYING_DUTY_RETRY_SECONDS": "0.1"}
 
 
@@ -92,10 +64,10 @@ def test_a_projector_killed_mid_batch_is_taken_over_and_nothing_is_applied_twice
 
         hook = tmp_path / "hook"
         hook.mkdir()
-        (hook / "sitecustomize.py").write_text(DIE_INSIDE_A_BATCH)
+        (hook / "sitecustomize.py").write_text(SELF_KILL)
         inside, die = tmp_path / "inside", tmp_path / "die"
         logs = tmp_path / "logs"
-        word = {"IN_BATCH": str(in_batch), "INSIDE": str(inside), "DIE": str(die)}
+        word = {"DIE_IN_BATCH": str(in_batch), "INSIDE": str(inside), "DIE": str(die)}
         first = Child(settings, logs, "--no-chain", extra_path=hook, extra_env={**DUTIES, **word})
         projectors.append(first)
         deadline = time.monotonic() + WAIT

@@ -1,0 +1,24 @@
+"""Fixtures of the end-to-end tests that start real `huying` processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from huying.settings import Settings
+
+from .server import Server
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """The test's deployment and the processes started on it; whatever still runs is killed after."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    srv = Server(settings, logs)
+    try:
+        yield srv
+    finally:
+        srv.cleanup()
