@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -182,11 +182,10 @@ def project(
 
     if once:
         with _services() as services:
-            done = services.projector.catch_up()
-            chained = services.chain.catch_up() if chain else 0  # 防篡改: the hash chain too
+            done = _once(services, Duty.PROJECTOR, services.projector.catch_up)
+            chained = _once(services, Duty.CHAIN, services.chain.catch_up) if chain else "none"  # 防篡改
             typer.echo(
-                f"projected {done} events; at position {services.projector.progress.position}; "
-                f"chained {chained}",
+                f"projected {done}; at position {services.projector.tracked_position()}; chained {chained}",
                 err=True,
             )
         return
@@ -202,7 +201,7 @@ def chain_keeper(
 
     if once:
         with _services() as services:
-            typer.echo(f"chained {services.chain.catch_up()} events", err=True)
+            typer.echo(f"chained {_once(services, Duty.CHAIN, services.chain.catch_up)}", err=True)
         return
     _run_duties([Duty.CHAIN], "keeping the audit chain")
 
@@ -235,6 +234,19 @@ def _services() -> Iterator[Services]:
         yield services
     finally:
         services.close()
+
+
+def _once(services: Services, duty: Duty, catch_up: Callable[[], int]) -> str:
+    """Catch up once, holding the duty's lock: not while another process does that duty."""
+    from huying.locks import duty_lock
+
+    lock = duty_lock(services.settings, duty)
+    if not lock.acquire():
+        return f"nothing: another process holds the {duty} duty and keeps it up to date"
+    try:
+        return f"{catch_up()} events"
+    finally:
+        lock.release()
 
 
 def _run_duties(offered: list[Duty], doing: str) -> None:

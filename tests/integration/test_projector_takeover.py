@@ -6,7 +6,7 @@ seeded RNG — after its tracking row moved, before its rows were written, the w
 standby (retrying every 0.1 s) takes over within seconds and finishes the log. Nothing is lost or
 applied twice: at every moment the read models equal a replay up to their own position (one
 snapshot), at the end they equal a replay of the whole log, and each call has one row. The killed
-one, started again, stands by.
+one, started again, stands by; `huying project --once` meanwhile leaves the work to the holder.
 """
 
 from __future__ import annotations
@@ -113,6 +113,10 @@ def test_a_projector_killed_mid_batch_is_taken_over_and_nothing_is_applied_twice
             assert again.proc.poll() is None, again.stderr()
             assert time.monotonic() < deadline, f"the restarted one does not stand by:\n{again.stderr()}"
             time.sleep(0.02)
+        once = Child(settings, logs, "--once", "--no-chain")  # a catch-up by hand meanwhile: no race
+        projectors.append(once)
+        assert once.proc.wait(timeout=WAIT) == 0, once.stderr()
+        assert "another process holds the projector duty" in once.stderr()
         print(
             f"killed inside batch {in_batch} after position {at_kill} of {end}; "
             f"taken over in {took_over:.2f} s"
