@@ -17,7 +17,7 @@
    log ÷ the 1/10 log shows whether memory stays flat.
 3. P6 (targets.md): one call with 50 events (and one with 500) is added to the full log; its
    history, ``as_of`` and ``version`` are read 300 times each, in-process and over HTTP (the
-   ASGI app in-process, no network): p50/p95/p99 in ms, target p95 ≤ 10 ms. Whether the
+   ASGI app in-process, no network): p50/p95/p99 in ms, target p95 ≤ 5 ms. Whether the
    library's snapshotting would pay is tried too.
 """
 
@@ -41,7 +41,7 @@ from typing import Any
 from bench.rebuild import START, generate, machine, source, store_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-P6_TARGET_MS = 10.0
+P6_TARGET_MS = 5.0  # raised from 10 ms (met) by issue 12
 KINDS = ("baseline", "chain", "verify", "export")
 
 

@@ -14,7 +14,7 @@
      notification, nothing else;
    - rebuild: ``projector.reset(); projector.catch_up()`` with large batches (what
      ``huying rebuild`` does, without the progress bar).
-3. Prints a table and writes a JSON report. Targets (docs/targets.md, P3): rebuild ≥ 0.25× the
+3. Prints a table and writes a JSON report. Targets (targets.md, P3): rebuild ≥ 0.4× the
    baseline's events/s; peak RSS of the full rebuild ≤ 1.5× that of the 1/10 rebuild.
 """
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_RATIO = 0.25
+TARGET_RATIO = 0.4  # raised from 0.25 (met) by issue 12
 TARGET_RSS = 1.5
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

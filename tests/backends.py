@@ -54,6 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HUYING_DATA_DIR": str(settings.data_dir),
         "HUYING_DATABASE_URL": settings.database_url,
         "HUYING_EVENTS_URL": settings.events_url,
+        "HUYING_KEYS_URL": settings.keys_url,
         "HUYING_DEMO": "1" if settings.demo else "0",
     }
     if settings.on_postgres:

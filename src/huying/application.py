@@ -49,11 +49,19 @@ _ERASERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 @dataclass(frozen=True)
 class Submission:
-    """How a request identifies itself: its Idempotency-Key, body fingerprint and If-Match."""
+    """How a request identifies itself: its Idempotency-Key, body fingerprint and If-Match.
+    ``legacy_fingerprint`` is what earlier versions recorded for a body with personal data
+    (compared with what they stored, never stored itself)."""
 
     key: str | None = None
     fingerprint: str | None = None
     if_match: int | None = None
+    legacy_fingerprint: str | None = None
+
+    def same_body(self, recorded: str | None) -> bool:
+        return recorded == self.fingerprint or (
+            self.legacy_fingerprint is not None and recorded == self.legacy_fingerprint
+        )
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,10 @@ class HuyingApplication(Application[UUID]):
         if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
         call_id = self._call_id(principal, sub.key)
-        if sub.key is not None and (earlier := self._earlier_raise(principal, call_id, sub)) is not None:
+        if (
+            sub.key is not None
+            and (earlier := self._earlier_raise(principal, call_id, sub, draft)) is not None
+        ):
             # A retry (the original answer) or a reused key (422) — answered before anything,
             # the reporter's contact included, is stored; and before the capture time is judged
             # again, so a phone retrying after days offline still gets the call it made.
@@ -228,6 +239,8 @@ class HuyingApplication(Application[UUID]):
         photos = self._usable_attachments(principal, draft.attachments)
         community = self.org.community_of(draft.grid_code)
         cmd = self._command(principal, sub)
+        # Random, so that nothing the event carries is a function of the reporter.
+        reporter_ref = self.contacts.new_ref() if draft.reporter is not None else None
         call = Call.raise_call(
             cmd,
             call_id=call_id,
@@ -244,22 +257,26 @@ class HuyingApplication(Application[UUID]):
             urgency=draft.urgency,
             occurred_at=_utc(draft.occurred_at) if draft.occurred_at else None,
             location=draft.location,
-            reporter_ref=self.contacts.ref_for(call_id, sub.fingerprint) if draft.reporter else None,
+            reporter_ref=reporter_ref,
             attachments=photos,
         )
         # The raise is permitted: the photos' index learns the call names them, before its event
         # is stored (an index entry for a call never stored is harmless: readers confirm it).
         self.attachments.refer(photos, call_id)
-        if draft.reporter is not None:
+        if reporter_ref is not None and draft.reporter is not None:
             # Only now that the raise is permitted, and before its event is stored, so a stored
             # call never points at a missing contact.
-            self.contacts.keep(call.reporter_ref or "", draft.reporter)
+            self.contacts.keep(reporter_ref, draft.reporter)
         try:
             recordings = self.save(call)
-        except IntegrityError:
+        except BaseException as e:
+            if reporter_ref is not None:
+                self.contacts.discard(reporter_ref)  # never stored: its contact must not outlive it
+            if not isinstance(e, IntegrityError):
+                raise
             # A keyed raise seen before (or a concurrent twin stored first): the store refused
             # the second copy, so answer as the first was answered.
-            earlier = self._earlier_raise(principal, call_id, sub)
+            earlier = self._earlier_raise(principal, call_id, sub, draft)
             if earlier is None:
                 raise
             return earlier
@@ -518,16 +535,23 @@ class HuyingApplication(Application[UUID]):
         earlier = call.remembered(scope, sub.key)
         if earlier is None:
             return None
-        if earlier.fingerprint != sub.fingerprint:
+        if not sub.same_body(earlier.fingerprint):
             raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
         then = self.call_at(call.id, earlier.version)
         return Outcome(then, self.positions.of_call(call.id)[earlier.version], replayed=True)
 
-    def _earlier_raise(self, principal: Principal, call_id: UUID, sub: Submission) -> Outcome | None:
+    def _earlier_raise(
+        self, principal: Principal, call_id: UUID, sub: Submission, draft: CallDraft
+    ) -> Outcome | None:
+        """The answer to a raise already made under this key, if any; 422 if the key was used for
+        another body — the reporter included, which the fingerprint leaves out."""
         call = self.current(call_id)
         if call is None:
             return None
-        return self._answer_from_record(call, request_scope(principal.as_dict(), "raise"), sub)
+        earlier = self._answer_from_record(call, request_scope(principal.as_dict(), "raise"), sub)
+        if earlier is not None and not self.contacts.may_be(call.reporter_ref, draft.reporter):
+            raise IdempotencyKeyReused("this Idempotency-Key was already used with another reporter")
+        return earlier
 
     def _command(self, principal: Principal, sub: Submission) -> Command:
         return Command(

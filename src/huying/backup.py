@@ -26,15 +26,19 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from huying.audit.tables import AUDIT_TABLES
+from huying.db import reporter_keys
 from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
 from huying.settings import Settings
 
 MANIFEST = "huying-backup.json"
 PG_DUMP = "database.dump"
+KEYS_DUMP = "keys.dump"  # reporters' record keys, when they live in a database of their own
+KEYS_TABLE = reporter_keys.name
 PHOTOS = "attachments"
 # Written after the events they follow: taken before the events.
 DERIVED = tuple(t.name for t in (*READ_MODEL_TABLES, projection_tracking, *AUDIT_TABLES))
@@ -84,11 +88,12 @@ def restore(settings: Settings, source: Path) -> Done:
 
 def _sqlite_files(settings: Settings) -> dict[str, Path]:
     """Every SQLite database the settings name (``events_url``, ``database_url``, …), events first."""
-    files = {
-        name: Path(value.removeprefix("sqlite:///"))
-        for name, value in settings
-        if name.endswith("_url") and isinstance(value, str) and value.startswith("sqlite:///")
-    }
+    files: dict[str, Path] = {}
+    for name, value in settings:
+        if name.endswith("_url") and isinstance(value, str) and value.startswith("sqlite:///"):
+            path = Path(value.removeprefix("sqlite:///"))
+            if path not in files.values():  # keys kept in the main database: one file, one copy
+                files[name] = path
     if "events_url" not in files or "database_url" not in files:
         raise BackupError("events and read models must both be SQLite files to back them up this way")
     return {"events_url": files.pop("events_url"), **files}
@@ -153,42 +158,91 @@ def _dump_postgres(settings: Settings, to: Path) -> dict[str, object]:
     if make_url(settings.events_url) != make_url(settings.database_url):
         raise BackupError("pg_dump backs up one database: events and read models must share it")
     schema = settings.database_schema or "public"
-    _run(settings, "pg_dump", "--format=custom", f"--schema={schema}", f"--file={to / PG_DUMP}")
-    return {"backend": "postgres", "schema": schema, "files": {"database_url": PG_DUMP}}
+    files = {"database_url": PG_DUMP}
+    _run(
+        settings.database_url,
+        settings,
+        "pg_dump",
+        "--format=custom",
+        f"--schema={schema}",
+        f"--file={to / PG_DUMP}",
+    )
+    if _keys_apart(settings):  # after the events: every key an event's contact needs is there
+        files["keys_url"] = KEYS_DUMP
+        _run(
+            settings.keys_url,
+            settings,
+            "pg_dump",
+            "--format=custom",
+            f"--table={KEYS_TABLE}",
+            f"--file={to / KEYS_DUMP}",
+        )
+    return {"backend": "postgres", "schema": schema, "files": files}
 
 
 def _restore_postgres(settings: Settings, source: Path, manifest: dict[str, object]) -> None:
+    files = manifest["files"]
+    assert isinstance(files, dict)
+    if ("keys_url" in files) != _keys_apart(settings):
+        raise BackupError(
+            "the backup keeps reporters' record keys "
+            + ("in a database of their own" if "keys_url" in files else "in the main database")
+            + ": restore with HUYING_KEYS_URL set the same way"
+        )
+    dumped, target = str(manifest["schema"]), settings.database_schema or "public"
+    with _connect(settings.database_url) as conn:
+        for schema in dict.fromkeys((target, dumped)):
+            _make_room(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = %s", schema, "SCHEMA")
+    _run(settings.database_url, settings, "pg_restore", *_RESTORE, str(source / PG_DUMP))
+    if dumped != target:  # pg_restore keeps the dumped name; the deployment's is in its settings
+        with _connect(settings.database_url) as conn:
+            conn.execute(f'ALTER SCHEMA "{dumped}" RENAME TO "{target}"')
+    if "keys_url" in files:
+        with _connect(settings.keys_url) as conn:
+            _make_room(conn, f"SELECT count(*) FROM {KEYS_TABLE}", KEYS_TABLE, "TABLE")
+        _run(settings.keys_url, settings, "pg_restore", *_RESTORE, str(source / KEYS_DUMP))
+
+
+_RESTORE = ("--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction")
+
+
+def _keys_apart(settings: Settings) -> bool:
+    """Reporters' record keys in a database of their own (docs/privacy.md §3)."""
+    return make_url(settings.keys_url) != make_url(settings.database_url)
+
+
+def _make_room(conn: Any, count: str, name: str, kind: str) -> None:
+    """``name`` must hold nothing; then it is dropped, for the dump to create it."""
     import psycopg
 
-    from huying.postgres import connect
-
-    dumped, target = str(manifest["schema"]), settings.database_schema or "public"
-    with connect(settings) as conn:
-        for schema in dict.fromkeys((target, dumped)):
-            tables = conn.execute(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)
-            ).fetchone()
-            if tables and tables[0]:
-                raise BackupError(f"schema {schema} holds tables: restore into an empty deployment")
-            try:  # empty (``public`` of a new database too): the dump creates it
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}"')
-            except psycopg.Error as e:
-                raise BackupError(f"schema {schema} is not empty: {e}") from None
-    options = ("--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction")
-    _run(settings, "pg_restore", *options, str(source / PG_DUMP))
-    if dumped != target:  # pg_restore keeps the dumped name; the deployment's is in its settings
-        with connect(settings) as conn:
-            conn.execute(f'ALTER SCHEMA "{dumped}" RENAME TO "{target}"')
+    try:
+        found = conn.execute(count, () if kind == "TABLE" else (name,)).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return
+    if found and found[0]:
+        raise BackupError(f"{kind.lower()} {name} holds data: restore into an empty deployment")
+    try:  # empty (``public`` of a new database too): the dump creates it
+        conn.execute(f'DROP {kind} IF EXISTS "{name}"')
+    except psycopg.Error as e:
+        raise BackupError(f"{kind.lower()} {name} is not empty: {e}") from None
 
 
-def _run(settings: Settings, tool: str, *args: str) -> None:
-    """A PostgreSQL client program against the deployment's database (the password by
+def _connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
+
+
+def _run(url: str, settings: Settings, tool: str, *args: str) -> None:
+    """A PostgreSQL client program against the database at ``url`` (the password by
     environment, not on the command line)."""
-    url = make_url(settings.database_url)
-    database = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    parsed = make_url(url)
+    database = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     env = {
         **os.environ,
-        "PGPASSWORD": url.password or "",
+        "PGPASSWORD": parsed.password or "",
         "PGCONNECT_TIMEOUT": str(settings.database_connect_timeout),
     }
     done = subprocess.run(

@@ -16,6 +16,8 @@ from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rul
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
+from huying.services.keyring import KeyRing
+from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
 from huying.watchdog import Watchdog
@@ -38,6 +40,7 @@ class Services:
         self.projector.stop()
         self.chain.stop()
         self.app.close()
+        self.contacts.keys.engine.dispose()
         self.engine.dispose()
 
 
@@ -75,7 +78,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     org = load_org()
     catalog = load_catalog(org)
     engine = make_engine(settings)
-    contacts = ContactBook(engine, settings.resolved_secret_key(), clock)
+    keys = RecordKeys(key_store(settings, engine), KeyRing(settings.master_secrets()), clock)
+    contacts = ContactBook(engine, keys, clock)
+    contacts.check_keys()
     app = HuyingApplication(
         env=settings.eventsourcing_env(),
         org=org,

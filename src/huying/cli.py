@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huying.audit.cli import audit_cli, export
+from huying.services.keys_cli import keys_cli
 from huying.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ cli = typer.Typer(help="huying 有呼必应 — event-sourced call-and-response 
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")  # 审计: verify, replay, checkpoints
+cli.add_typer(keys_cli, name="keys")  # master keys for reporters' contacts: rotate
 cli.command("export")(export)
 
 
@@ -36,13 +39,35 @@ def migrate() -> None:
 @cli.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="load the Liwan demo district and tokens")] = False,
+    synthetic: Annotated[
+        int | None, typer.Option(min=1, help="write a synthetic district history of N calls (benchmarks)")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="--synthetic: the same seed, the same history")] = 1,
+    until: Annotated[
+        datetime | None, typer.Option(help="--synthetic: the history's end (default: now)")
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="--synthetic: calls arrive over this many days")
+    ] = 365,
+    force: Annotated[bool, typer.Option(help="--synthetic: write beside events not written by it")] = False,
+    apart: Annotated[
+        bool, typer.Option(help="--synthetic: project and chain in another process (the other core)")
+    ] = True,
 ) -> None:
-    """Load the demo district and catalog and create the demo tokens once (idempotent)."""
+    """Load the demo district and catalog and create the demo tokens once (idempotent); or, with
+    ``--synthetic N``, write a realistic synthetic history of N calls."""
     from huying.bootstrap import build_services
     from huying.demo import seed_demo
 
+    if synthetic is not None:
+        from huying.synthetic.command import run
+
+        run(synthetic, seed, until.replace(tzinfo=until.tzinfo or UTC) if until else None, days, force, apart)
+        return
     if not demo:
-        raise typer.BadParameter("only --demo seeding exists; production org data comes from the data files")
+        raise typer.BadParameter(
+            "give --demo, or --synthetic N; production org data comes from the data files"
+        )
     settings = Settings()
     services = build_services(settings)
     try:

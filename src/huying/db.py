@@ -79,6 +79,34 @@ reporter_contacts = Table(
     Column("erased_at", UtcDateTime(), nullable=True),
     # 个人信息删除: who erased it ("role:unit"), kept for accountability; the contact itself is gone.
     Column("erased_by", String(100), nullable=True),
+    # How name_enc and phone_enc were sealed: "record" — under the record's own key in
+    # reporter_keys (crypto-shredding); "master" — a Fernet token under the master key itself, as
+    # before record keys existed (`huying keys rotate` re-seals those).
+    Column("sealing", String(16), nullable=False, server_default="master"),
+)
+
+# Each contact's own data key, wrapped by a master key (services/record_keys.py). On SQLite they
+# live in a file of their own (HUYING_KEYS_URL) and this table in the main database stays empty.
+reporter_keys = Table(
+    "reporter_keys",
+    metadata,
+    Column("ref", String(36), primary_key=True),
+    Column("master_key_id", String(16), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Who was shown a reporter's contact in full, when, on which call, and which details: an
+# auditor reads it (GET /api/v1/audit/contact-access). Never the details themselves.
+contact_access = Table(
+    "contact_access",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("call_id", String(36), nullable=False),
+    Column("shown", String(32), nullable=False),  # "name,phone"
 )
 
 # 随手拍: photos, stored content-addressed on disk with their EXIF/GPS stripped; one row each.

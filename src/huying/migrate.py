@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 
 from huying.locks import exclusively
+from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -31,6 +32,7 @@ def upgrade(settings: Settings) -> None:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     with exclusively(settings, "migrate"):
         command.upgrade(alembic_config(settings), "head")
+        prepare_key_store(settings)
         _create_event_store(settings)
 
 

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     port: int = 8000
     demo: bool = False
     secret_key: str = ""
+    # Earlier master keys, comma-separated: they still unwrap reporter record keys wrapped under
+    # them, until `huying keys rotate` re-wraps those under HUYING_SECRET_KEY (then retire them).
+    old_secret_keys: str = ""
+    # Where reporter record keys live (crypto-shredding). SQLite: a sibling file of their own,
+    # default `<name>.keys.db`; PostgreSQL: the same database unless set.
+    keys_url: str = ""
     calendar_file: Path | None = None
     # 工作时间: the working periods of a working day, Asia/Shanghai.
     working_hours: str = "08:30-12:00,14:00-17:30"
@@ -92,7 +98,9 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'huying.db'}"
         if not self.events_url:
-            self.events_url = _sibling_events_url(self.database_url)
+            self.events_url = _sibling_url(self.database_url, "events")
+        if not self.keys_url:
+            self.keys_url = _sibling_url(self.database_url, "keys")
         return self
 
     @model_validator(mode="after")
@@ -140,6 +148,13 @@ class Settings(BaseSettings):
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 
+    def master_secrets(self) -> list[str]:
+        """The key ring's secrets, newest first: HUYING_SECRET_KEY, then HUYING_OLD_SECRET_KEYS."""
+        return [
+            self.resolved_secret_key(),
+            *(k.strip() for k in self.old_secret_keys.split(",") if k.strip()),
+        ]
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's settings, built here and passed explicitly."""
         url = self.events_url
@@ -158,8 +173,9 @@ class Settings(BaseSettings):
         raise UnsafeSettings(f"HUYING_EVENTS_URL: unsupported URL {url!r}")
 
 
-def _sibling_events_url(database_url: str) -> str:
+def _sibling_url(database_url: str, kind: str) -> str:
+    """SQLite: ``<name>.<kind>.db`` beside the database file; otherwise the same database."""
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
-        return f"sqlite:///{path.with_name(path.stem + '.events.db')}"
+        return f"sqlite:///{path.with_name(f'{path.stem}.{kind}.db')}"
     return database_url

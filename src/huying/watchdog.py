@@ -59,7 +59,7 @@ class Watchdog:
         now = self.clock.now()
         moves: list[Move] = []
         for call_id in self._due(now):
-            moves += self._enforce(call_id)
+            moves += self.enforce(call_id)
         return moves
 
     def _due(self, now: object) -> list[UUID]:
@@ -72,7 +72,9 @@ class Watchdog:
         with self.engine.connect() as conn:
             return [UUID(row.call_id) for row in conn.execute(query)]
 
-    def _enforce(self, call_id: UUID) -> list[Move]:
+    def enforce(self, call_id: UUID) -> list[Move]:
+        """The moves the watchdog makes on one call now (the synthetic history calls it too, so its
+        watchdog is this one)."""
         now = self.clock.now()
         call = self.app.call_for(SYSTEM, call_id)
         flagged = {s["clock"] for s in call.supervisions}

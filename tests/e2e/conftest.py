@@ -14,7 +14,8 @@ from .server import Server
 
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
-    """The test's deployment and the processes started on it; whatever still runs is killed after."""
+    """A deployment (on the test's backend) and the processes started on it; whatever still
+    runs is killed after."""
     logs = tmp_path / "logs"
     logs.mkdir()
     srv = Server(settings, logs)

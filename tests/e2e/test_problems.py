@@ -693,7 +693,9 @@ def test_a_body_that_is_not_even_text_is_422_naming_the_body(driver: Driver) -> 
     assert response.headers["content-type"].startswith(PROBLEM)
     problem = response.json()
     assert problem["type"] == "/problems/invalid-request"
-    assert problem["errors"] == [{"field": "body", "message": "not valid JSON: the body could not be decoded"}]
+    assert problem["errors"] == [
+        {"field": "body", "message": "not valid JSON: the body could not be decoded"}
+    ]
 
 
 def test_no_garbage_query_makes_a_500(driver: Driver) -> None:

@@ -42,6 +42,7 @@ from huying.domain.states import (
     Status,
     WorkOrder,
 )
+from huying.synthetic.staging import BatchedSaves
 
 # Every command of the application but raise, by the name a Move carries.
 ACTIONS = (
@@ -576,74 +577,6 @@ def drive(
 
 
 # --- a whole history straight into the store, many calls per transaction -------------------------
-
-
-class BatchedSaves:
-    """While active, the application's commands act on calls kept in memory, and their events
-    reach the store only at ``flush()``: one transaction for every call touched since the last.
-
-    The commands themselves are the real ones (checks, clocks, work-order specs, contacts): only
-    ``app.current`` (the call as it stands) and ``app.save`` are redirected, on this
-    application instance. Refused commands raise before they change anything, as always.
-    """
-
-    def __init__(self, app: HuyingApplication) -> None:
-        self.app = app
-        self.live: dict[UUID, Call] = {}
-        self.dirty: dict[UUID, Call] = {}
-        self.retired: set[UUID] = set()
-        self.written = 0
-
-    @property
-    def pending(self) -> int:
-        """Events waiting for the next ``flush()``."""
-        return sum(len(call.pending_events) for call in self.dirty.values())
-
-    def __enter__(self) -> BatchedSaves:
-        stored_current = self.app.current
-
-        def current(call_id: UUID) -> Call | None:
-            return self.live.get(call_id) or stored_current(call_id)
-
-        def save(*objs: Any, **_: Any) -> list[Any]:
-            for call in objs:
-                self.live[call.id] = self.dirty[call.id] = call
-            return [_NOT_YET_STORED]
-
-        self.app.current = current  # type: ignore[method-assign]
-        self.app.save = save  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                self.flush()
-        finally:
-            del self.app.current
-            del self.app.save
-
-    def retire(self, call_id: UUID) -> None:
-        """The call leaves play: forget it once its events are stored."""
-        self.retired.add(call_id)
-
-    def flush(self) -> int:
-        if self.dirty:
-            pending = self.pending
-            type(self.app).save(self.app, *self.dirty.values())
-            self.dirty.clear()
-            self.written += pending
-        for call_id in self.retired:
-            self.live.pop(call_id, None)
-        self.retired.clear()
-        return self.written
-
-
-class _NotYetStored:
-    class notification:  # noqa: N801  (shaped like a Recording: .notification.id)
-        id = 0
-
-
-_NOT_YET_STORED = _NotYetStored()
 
 
 def write_in_batches(

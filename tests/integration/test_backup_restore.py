@@ -49,24 +49,40 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 
 @pytest.fixture
-def settings(backend: Backend, data_dir: Path) -> Settings:
-    return backend.settings(data_dir, run_watchdog=False, secret_key=SECRET)
+def keys_apart() -> bool:
+    """Reporters' record keys in a store of their own (SQLite: the default sibling file;
+    PostgreSQL: a database of its own, as docs/privacy.md advises), or in the main database."""
+    return True
+
+
+def layout(backend: Backend, where: Path, keys_apart: bool, database: str) -> Settings:
+    """A deployment's settings (PostgreSQL: in a new database of that name), its reporters'
+    record keys kept apart or not."""
+    fields: dict[str, Any] = {"secret_key": SECRET, "run_watchdog": False}
+    if backend.cluster is not None:
+        fields["database_url"] = backend.cluster.create_database(database)
+        if keys_apart:
+            fields["keys_url"] = backend.cluster.create_database(f"{database}_keys")
+    elif not keys_apart:
+        fields["keys_url"] = fields["database_url"] = f"sqlite:///{where / 'huying.db'}"
+    return backend.settings(where, **fields)
 
 
 @pytest.fixture
-def empty(backend: Backend, tmp_path: Path) -> Iterator[Any]:
-    """Settings of new, empty deployments to restore into (PostgreSQL: each a database of its
-    own, and another schema name than the original's — or its ``public`` schema)."""
+def settings(backend: Backend, data_dir: Path, keys_apart: bool, tmp_path: Path) -> Settings:
+    return layout(backend, data_dir, keys_apart, f"o_{tmp_path.name}".lower())
+
+
+@pytest.fixture
+def empty(backend: Backend, tmp_path: Path, keys_apart: bool) -> Iterator[Any]:
+    """Settings of new, empty deployments laid out like the original, to restore into
+    (PostgreSQL: under another schema name than the original's — or in ``public``)."""
     made = iter(range(1, 100))
 
     def one(public: bool = False) -> Settings:
         n = next(made)
-        fields: dict[str, Any] = {"secret_key": SECRET, "run_watchdog": False}
-        if backend.cluster is not None:
-            fields["database_url"] = backend.cluster.create_database(f"restored_{tmp_path.name}_{n}".lower())
-            if public:
-                fields["database_schema"] = ""
-        return backend.settings(tmp_path / f"restored-{n}", **fields)
+        target = layout(backend, tmp_path / f"restored-{n}", keys_apart, f"r{n}_{tmp_path.name}".lower())
+        return target.model_copy(update={"database_schema": ""}) if public and backend.cluster else target
 
     yield one
 
@@ -111,6 +127,7 @@ def opened(settings: Settings) -> Services:
     return built
 
 
+@pytest.mark.parametrize("keys_apart", [True, False], ids=["keys-apart", "keys-within"])
 def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
     services: Services, clock: FakeClock, empty: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

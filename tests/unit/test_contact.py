@@ -7,6 +7,7 @@ import pytest
 from huying.domain.contact import (
     Contact,
     InvalidContact,
+    ascii_digits_only,
     mask_name,
     mask_phone,
     normalise_phone,
@@ -90,11 +91,26 @@ def test_a_landline_keeps_its_extension(raw: str, normalised: str) -> None:
         "020-81234567-1234567",  # extension too long
         "1381234567x",
         "13812345678; DROP TABLE calls",
+        "138１２３４5678",  # fullwidth digits in the middle
+        "1٣812345678",  # an Arabic-Indic digit
+        "020-８１２３４５６７",  # a landline in fullwidth digits
+        "13812345678\x00",
     ],
 )
 def test_junk_is_not_a_phone_number(raw: str) -> None:
     with pytest.raises(InvalidContact):
         normalise_phone(raw)
+
+
+@pytest.mark.parametrize("text", ["张三１", "١٣٨", "१३८", "²"])
+def test_digits_other_than_ascii_are_refused(text: str) -> None:
+    with pytest.raises(InvalidContact, match="ASCII"):
+        ascii_digits_only(text)
+
+
+@pytest.mark.parametrize("text", ["张三", "欧阳娜娜", "张三丰 13812345678", "王二(三号楼)"])
+def test_ascii_digits_and_chinese_numerals_pass(text: str) -> None:
+    assert ascii_digits_only(text) == text
 
 
 def test_an_invalid_contact_is_a_value_error() -> None:

@@ -20,6 +20,7 @@ from huying.api.routers import (
     audit,
     calls,
     clock,
+    contact_access,
     dashboards,
     departments,
     events,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
+    app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from huying.api.schemas.requests import PersonalData
 from huying.application import HuyingApplication, Submission
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, InvalidCommand
@@ -40,12 +41,44 @@ class RequestIdentity:
     if_match: int | None
 
     def submission(self, body: BaseModel | None) -> Submission:
-        return Submission(key=self.key, fingerprint=fingerprint(body), if_match=self.if_match)
+        return Submission(
+            key=self.key,
+            fingerprint=fingerprint(body),
+            legacy_fingerprint=legacy_fingerprint(body),
+            if_match=self.if_match,
+        )
 
 
 def fingerprint(body: BaseModel | None) -> str:
-    """JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent)."""
-    payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
+    """What the request's event records of its body, to tell a retry from a reused key:
+    JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent). Parts
+    holding personal data are left out — an unkeyed digest of them would give a masked phone away
+    to anyone trying the hidden digits; a raise retried with another reporter is told apart by
+    the contact kept apart from the event (``HuyingApplication.raise_call``)."""
+    return _digest(_sent(body, personal=False))
+
+
+def legacy_fingerprint(body: BaseModel | None) -> str | None:
+    """What versions before random reporter refs recorded for a body with personal data: the
+    digest of all of it. Compared, never stored: a raise made before the upgrade and retried
+    after it is still recognised."""
+    if body is None or not _personal_fields(body):
+        return None
+    return _digest(_sent(body, personal=True))
+
+
+def _sent(body: BaseModel | None, *, personal: bool) -> dict[str, Any]:
+    if body is None:
+        return {}
+    leave_out = set() if personal else _personal_fields(body)
+    return body.model_dump(mode="json", exclude_unset=True, exclude=leave_out)
+
+
+def _personal_fields(body: BaseModel) -> set[str]:
+    return {name for name, value in body if isinstance(value, PersonalData)}
+
+
+def _digest(payload: dict[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

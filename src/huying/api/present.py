@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from huying.api.schemas.calls import (
@@ -17,9 +16,9 @@ from huying.api.schemas.calls import (
     WorkOrderPublic,
 )
 from huying.api.schemas.reads import CallSummary, QueueItem
+from huying.audit.feed import event_data
 from huying.bootstrap import Services
 from huying.domain.call import Call
-from huying.domain.contact import shown_to
 from huying.domain.deadlines import standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
@@ -27,19 +26,6 @@ from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
 from huying.projections.duplicates import DuplicateRule, Subject, at_raise
 from huying.services.contacts import ContactBook
-
-_EVENT_BOOKKEEPING = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "actor",
-        "at",
-        "idempotency_key",
-        "fingerprint",
-    }
-)
 
 
 def work_order_public(order: WorkOrder, call_version: int | None = None) -> WorkOrderPublic:
@@ -134,15 +120,13 @@ def duplicate_hints(call: Call, viewer: Principal, services: Services) -> list[D
 def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    contact = contacts.get(call.reporter_ref)
-    if contact is None:  # erased on request
+    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
+    if shown is None:  # erased on request
         return None
-    shown = shown_to(viewer, call.community_code, contact)
     return ReporterPublic(name=shown.name, phone=shown.phone)
 
 
 def history_entry(position: int, event: Call.Event) -> HistoryEntry:
-    data = {k: _plain(v) for k, v in event.__dict__.items() if k not in _EVENT_BOOKKEEPING}
     return HistoryEntry(
         position=position,
         version=event.originator_version,
@@ -151,20 +135,8 @@ def history_entry(position: int, event: Call.Event) -> HistoryEntry:
         at=event.at,
         recorded_at=event.timestamp,
         idempotency_key=event.idempotency_key,
-        data=data,
+        data=event_data(event),
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def call_summary(row: dict[str, Any], now: datetime, calendar: WorkCalendar) -> CallSummary:

@@ -1,6 +1,9 @@
-"""Shaping a command's outcome into the HTTP answer: body, ETag, Location."""
+"""Shaping a command's outcome, or a read, into the HTTP answer about a call: body, ETag,
+Location, and no caching of anything that shows a reporter."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from fastapi import Response
 
@@ -8,20 +11,33 @@ from huying.api.present import call_public, duplicate_hints
 from huying.api.schemas.calls import CallPublic
 from huying.application import Outcome
 from huying.bootstrap import Services
+from huying.domain.call import Call
 from huying.domain.principal import Principal
 
 
 def with_call(response: Response, outcome: Outcome, principal: Principal, services: Services) -> CallPublic:
-    response.headers["ETag"] = f'"{outcome.call.version}"'
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return call_public(
-        outcome.call,
-        outcome.position,
+    # As of the write itself: a repeated request gets the very body the first one got.
+    return call_answer(response, outcome.call, outcome.position, principal, services, outcome.call.updated_at)
+
+
+def call_answer(
+    response: Response, call: Call, position: int, principal: Principal, services: Services, now: datetime
+) -> CallPublic:
+    """The call as ``principal`` may see it (its clocks as of ``now``), with its ETag. An answer
+    that shows a reporter, in full or masked, says ``Cache-Control: no-store``: no browser,
+    proxy or client cache keeps personal data."""
+    response.headers["ETag"] = f'"{call.version}"'
+    answer = call_public(
+        call,
+        position,
         principal,
         services.contacts,
-        # As of the write itself: a repeated request gets the very body the first one got.
-        outcome.call.updated_at,
+        now,
         services.app.calendar,
-        hints=duplicate_hints(outcome.call, principal, services),
+        hints=duplicate_hints(call, principal, services),
     )
+    if answer.reporter is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return answer

@@ -2,7 +2,8 @@
 actor, business time, recorded time and data.
 
 Events carry no reporter contact details (only the opaque ``reporter_ref``), and nothing here
-looks a contact up, so neither the feed nor an export can show one.
+looks a contact up, so neither the feed nor an export can show one; ``event_data`` is the one
+place that decides what of an event's data is shown (a call's history shows the same).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from eventsourcing.utils import get_topic
 
 from huying.application import HuyingApplication
 from huying.domain.call import ACTION_OF_EVENT, Call
+from huying.domain.contact import shown_ref
 from huying.domain.errors import InvalidCommand
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -131,8 +133,18 @@ def event_record(n: Notification, event: Any) -> dict[str, Any]:
         "at": getattr(event, "at", None),
         "recorded_at": event.timestamp,
         "idempotency_key": getattr(event, "idempotency_key", None),
-        "data": {k: plain(v) for k, v in event.__dict__.items() if k not in _BOOKKEEPING},
+        "data": event_data(event),
     }
+
+
+def event_data(event: Any) -> dict[str, Any]:
+    """An event's own data as history, the feed and exports show it: plain JSON, without the
+    bookkeeping shown beside it (or, like the body fingerprint, never shown), and with a legacy
+    reporter ref — derived from the reporter, so enumerable — withheld."""
+    data = {k: plain(v) for k, v in event.__dict__.items() if k not in _BOOKKEEPING}
+    if "reporter_ref" in data:
+        data["reporter_ref"] = shown_ref(data["reporter_ref"])
+    return data
 
 
 # --- reading the log ------------------------------------------------------------------------------

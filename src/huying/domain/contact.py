@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from uuid import UUID
 
 from huying.domain.principal import Principal, Role
 
-_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1[3-9]\d{9})$")
+# ASCII only: Python's \d also matches fullwidth and other scripts' digits (１３８…, ١٣٨…).
+_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1[3-9]\d{9})$", re.ASCII)
 # Area codes: 010 and 020–029 have three digits, all others four (0755, 0757…).
-_LANDLINE = re.compile(r"^(0(?:[12]\d|[3-9]\d{2}))-?(\d{7,8})(?:-(\d{1,6}))?$")
+_LANDLINE = re.compile(r"^(0(?:[12]\d|[3-9]\d{2}))-?(\d{7,8})(?:-(\d{1,6}))?$", re.ASCII)
 
 
 class InvalidContact(ValueError):
@@ -23,6 +25,15 @@ class InvalidContact(ValueError):
 class Contact:
     name: str | None
     phone: str | None
+
+
+def ascii_digits_only(text: str) -> str:
+    """Digits in a reporter's name or phone are 0–9. Fullwidth (１３８…) or other scripts' digits
+    (١٣٨…) would be stored as something else than the number they look like, and slip past
+    masking and comparison as "other characters"."""
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise InvalidContact("digits must be ASCII 0-9, not fullwidth or another script's digits")
+    return text
 
 
 def normalise_phone(raw: str) -> str:
@@ -60,9 +71,29 @@ def sees_contact_in_full(principal: Principal, community_code: str) -> bool:
 
 
 def shown_to(principal: Principal, community_code: str, contact: Contact) -> Contact:
-    if sees_contact_in_full(principal, community_code):
-        return contact
+    return contact if sees_contact_in_full(principal, community_code) else masked(contact)
+
+
+def masked(contact: Contact) -> Contact:
     return Contact(
         name=mask_name(contact.name) if contact.name else None,
         phone=mask_phone(contact.phone) if contact.phone else None,
     )
+
+
+def in_full(contact: Contact) -> list[str]:
+    """Which details a contact shown in full discloses (what the access log records)."""
+    return [field for field, value in (("name", contact.name), ("phone", contact.phone)) if value]
+
+
+def shown_ref(ref: str | None) -> str | None:
+    """A call's ``reporter_ref`` as history, the feed and exports show it. Refs are random (uuid4);
+    versions before them derived the ref from the raise's body, reporter included (uuid5), so a
+    stored legacy ref would give the phone away to anyone trying the digits a mask hides. Events
+    are forever and keep it; it is never shown."""
+    if ref is None:
+        return None
+    try:
+        return ref if UUID(ref).version == 4 else None
+    except ValueError:
+        return None

@@ -1,29 +1,35 @@
 """Reporters' contact details, kept apart from the immutable events so they can be masked,
-encrypted at rest and erased on request while history and scores stay intact."""
+encrypted at rest and erased on request while history and scores stay intact.
+
+Each contact is sealed under a key of its own (``record_keys``); erasing it shreds that key, so
+no copy of its ciphertexts left anywhere decrypts again. Who is shown a contact in full is
+recorded (``contact_access``).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from uuid import UUID, uuid5
+from typing import Any
+from uuid import UUID, uuid4
 
-from cryptography.fernet import Fernet
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, select, update
 
 from huying.clock import Clock
 from huying.db import reporter_contacts
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, in_full, masked, sees_contact_in_full
+from huying.domain.principal import Principal
+from huying.services.contact_access import ContactAccessLog
+from huying.services.keyring import KeyUnavailable, seal, unseal
+from huying.services.record_keys import RecordKeys
 
-_REF_NAMESPACE = UUID("6f1d4c1e-3a52-4f0e-9a55-6b9d2f1c0a77")
+_NAME, _PHONE = "name", "phone"
 
 
 class ContactBook:
-    def __init__(self, engine: Engine, secret_key: str, clock: Clock) -> None:
+    def __init__(self, engine: Engine, keys: RecordKeys, clock: Clock) -> None:
         self._engine = engine
-        key = base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest())
-        self._fernet = Fernet(key)
+        self.keys = keys
         self._clock = clock
+        self.accesses = ContactAccessLog(engine, clock)
 
     @property
     def engine(self) -> Engine:
@@ -31,37 +37,52 @@ class ContactBook:
         return self._engine
 
     @staticmethod
-    def ref_for(call_id: UUID, fingerprint: str | None) -> str:
-        """The opaque reference a call's events carry: the same for every retry of one request,
-        different for a request with another body (so it can never borrow another's contact)."""
-        return str(uuid5(_REF_NAMESPACE, f"{call_id}|{fingerprint or ''}"))
+    def new_ref() -> str:
+        """The opaque reference a call's events carry: random, so that nothing stored in an event
+        or served from one is a function of the reporter (a retry of a raise is answered from the
+        record, with the ref the first attempt stored)."""
+        return str(uuid4())
 
     def keep(self, ref: str, contact: Contact) -> None:
-        """Stores the contact under its ref once (a retry of the same raise finds it there)."""
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    reporter_contacts.insert().values(
-                        ref=ref,
-                        name_enc=self._seal(contact.name),
-                        phone_enc=self._seal(contact.phone),
-                        created_at=self._clock.now(),
-                    )
+        key = self.keys.make(ref)
+        with self._engine.begin() as conn:
+            conn.execute(
+                reporter_contacts.insert().values(
+                    ref=ref, **_sealed(key, ref, contact), sealing="record", created_at=self._clock.now()
                 )
-        except IntegrityError:
-            pass  # already kept by the first attempt of this very request
+            )
 
     def get(self, ref: str) -> Contact | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(reporter_contacts).where(reporter_contacts.c.ref == ref)).first()
-        if row is None or row.erased_at is not None:
+        """The contact, unless erased (or never kept)."""
+        row = self._row(ref)
+        return self._open(row) if row is not None and row.erased_at is None else None
+
+    def shown_to(self, viewer: Principal, call_id: UUID, community_code: str, ref: str) -> Contact | None:
+        """The contact as ``viewer`` may see it on this call: in full for the origin community and
+        supervisors — and then recorded in the access log — masked for everyone else."""
+        contact = self.get(ref)
+        if contact is None:
             return None
-        return Contact(name=self._open(row.name_enc), phone=self._open(row.phone_enc))
+        if not sees_contact_in_full(viewer, community_code):
+            return masked(contact)
+        self.accesses.record(viewer, call_id, in_full(contact))
+        return contact
+
+    def may_be(self, ref: str | None, contact: Contact | None) -> bool:
+        """Whether a retried raise naming ``contact`` may be the one that stored ``ref``: both
+        without a reporter, or the same contact. Once erased nothing is left to compare, so any
+        reporter may be (the retry gets the original answer, reporter: null)."""
+        if ref is None or contact is None:
+            return ref is None and contact is None
+        kept = self.get(ref)
+        return kept is None or kept == contact
 
     def erase(self, ref: str, by: str | None = None) -> bool:
-        """个人信息删除: the contact is gone; the call's history keeps only the bare ref. Who
-        erased it and when are kept (accountability), never what was erased. True if there was
-        something left to erase."""
+        """个人信息删除: the record's key is shredded first — from then on its ciphertexts, wherever
+        a copy lies, open with nothing — then the ciphertexts themselves are dropped. Who erased
+        it and when are kept (accountability), never what was erased. True if there was something
+        left to erase."""
+        self.keys.shred(ref)
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(reporter_contacts)
@@ -70,8 +91,84 @@ class ContactBook:
             )
         return bool(result.rowcount)
 
-    def _seal(self, text: str | None) -> bytes | None:
-        return self._fernet.encrypt(text.encode()) if text else None
+    def discard(self, ref: str) -> None:
+        """A contact kept for a raise that was never stored (a concurrent twin won): gone."""
+        self.keys.shred(ref)
+        with self._engine.begin() as conn:
+            conn.execute(delete(reporter_contacts).where(reporter_contacts.c.ref == ref))
 
-    def _open(self, blob: bytes | None) -> str | None:
-        return self._fernet.decrypt(blob).decode() if blob else None
+    def check_keys(self) -> None:
+        """At start-up: the ring holds every master key the stored contacts need (rather than
+        failing call by call once a key is missing from the settings)."""
+        missing = sorted(set(self.keys.by_master_key()) - set(self.keys.ring.ids))
+        if missing:
+            raise KeyUnavailable(
+                f"reporter record keys are wrapped under master key {', '.join(missing)}, which neither "
+                "HUYING_SECRET_KEY nor HUYING_OLD_SECRET_KEYS holds"
+            )
+        with self._engine.connect() as conn:
+            legacy = conn.execute(
+                select(reporter_contacts)
+                .where(reporter_contacts.c.sealing == "master", reporter_contacts.c.erased_at.is_(None))
+                .limit(1)
+            ).first()
+        if legacy is not None:
+            self._open_legacy(legacy)
+
+    def reseal_legacy(self) -> int:
+        """Contacts kept before record keys (Fernet under the master key itself), each re-sealed
+        under a record key of its own; how many were."""
+        legacy = reporter_contacts.c.sealing == "master"
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(reporter_contacts).where(legacy, reporter_contacts.c.erased_at.is_(None))
+            ).all()
+        resealed = 0
+        for row in rows:
+            contact = self._open_legacy(row)
+            self.keys.shred(row.ref)  # one left by an interrupted earlier run
+            sealed = _sealed(self.keys.make(row.ref), row.ref, contact)
+            with self._engine.begin() as conn:
+                done = conn.execute(
+                    update(reporter_contacts)
+                    .where(
+                        reporter_contacts.c.ref == row.ref, legacy, reporter_contacts.c.erased_at.is_(None)
+                    )
+                    .values(**sealed, sealing="record")
+                ).rowcount
+            if not done:  # erased meanwhile: its new key goes too
+                self.keys.shred(row.ref)
+            resealed += done
+        return resealed
+
+    def _row(self, ref: str) -> Any:
+        with self._engine.connect() as conn:
+            return conn.execute(select(reporter_contacts).where(reporter_contacts.c.ref == ref)).first()
+
+    def _open(self, row: Any) -> Contact | None:
+        """The row's contact; None if its record key is gone (an erasure interrupted after the
+        shredding)."""
+        if row.sealing == "master":
+            return self._open_legacy(row)
+        key = self.keys.get(row.ref)
+        if key is None:
+            return None
+        name, phone = (
+            unseal(key, blob, f"{field}|{row.ref}").decode() if blob else None
+            for field, blob in ((_NAME, row.name_enc), (_PHONE, row.phone_enc))
+        )
+        return Contact(name, phone)
+
+    def _open_legacy(self, row: Any) -> Contact:
+        name, phone = (
+            self.keys.ring.open_legacy(b).decode() if b else None for b in (row.name_enc, row.phone_enc)
+        )
+        return Contact(name, phone)
+
+
+def _sealed(key: bytes, ref: str, contact: Contact) -> dict[str, bytes | None]:
+    """name_enc and phone_enc: each detail sealed under the record key, bound to its field and ref."""
+    return {
+        f"{field}_enc": seal(key, value.encode(), f"{field}|{ref}") if value else None
+        for field, value in ((_NAME, contact.name), (_PHONE, contact.phone))
+    }

@@ -9,8 +9,8 @@ from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.params import Cursor, enum_list
-from huying.api.present import call_public, call_summary, duplicate_hints, history_entry
-from huying.api.respond import with_call
+from huying.api.present import call_summary, history_entry
+from huying.api.respond import call_answer, with_call
 from huying.api.schemas.base import Instant, no_nul
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate
 from huying.api.schemas.reads import CallPage
@@ -46,7 +46,14 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    draft = CallDraft(
+    outcome = s.app.raise_call(p, draft_of(body), ident.submission(body))
+    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
+    return with_call(response, outcome, p, s)
+
+
+def draft_of(body: CallCreate) -> CallDraft:
+    """What a raise's request body asks for (also what ``huying seed --synthetic`` sends)."""
+    return CallDraft(
         item_code=body.item_code,
         grid_code=body.grid_code,
         title=body.title,
@@ -58,9 +65,6 @@ def raise_call(
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
     )
-    outcome = s.app.raise_call(p, draft, ident.submission(body))
-    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
 
 
 @router.get("", response_model=CallPage)
@@ -118,9 +122,7 @@ def get_call(
     # Its clocks as of that moment: the version's own business time, or as_of (never the future).
     now = s.clock.now()
     now = call.updated_at if version is not None else min(as_of or now, now)
-    response.headers["ETag"] = f'"{call.version}"'
-    hints = duplicate_hints(call, p, s)
-    return call_public(call, s.app.position_of(call), p, s.contacts, now, s.app.calendar, hints=hints)
+    return call_answer(response, call, s.app.position_of(call), p, s, now)
 
 
 @router.get("/{call_id}/possible-duplicates", response_model=DuplicatePage)
@@ -144,11 +146,7 @@ def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, respons
     """个人信息删除: erase the reporter's name and phone on request (supervisor or admin). The
     call, its history and its scores stay as they were; it shows ``reporter: null`` from now on."""
     call = s.app.erase_reporter(p, parse_call_id(call_id))
-    response.headers["ETag"] = f'"{call.version}"'
-    hints = duplicate_hints(call, p, s)
-    return call_public(
-        call, s.app.position_of(call), p, s.contacts, s.clock.now(), s.app.calendar, hints=hints
-    )
+    return call_answer(response, call, s.app.position_of(call), p, s, s.clock.now())
 
 
 @router.get("/{call_id}/history", response_model=History)

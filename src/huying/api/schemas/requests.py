@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from huying.api.schemas.base import Attachments, Body, Code, Instant, OptionalText, Text, no_nul
-from huying.domain.contact import InvalidContact, normalise_phone
+from huying.domain.contact import InvalidContact, ascii_digits_only, normalise_phone
 from huying.domain.states import Channel, Satisfaction, Urgency
 
 
@@ -33,9 +33,30 @@ class Location(Body):
         return self
 
 
-class ReporterIn(Body):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
-    phone: str | None = None
+class PersonalData(Body):
+    """A part of a request that holds someone's personal data (个人信息). It never enters an event,
+    nor the request's fingerprint (``api.deps.fingerprint``): a digest of it, seen beside a
+    masked ``138****5678``, would give the number away to anyone trying the hidden digits."""
+
+
+class ReporterIn(PersonalData):
+    # NUL refused as everywhere else; digits only 0-9 (１３８… and ١٣٨… are not the number they
+    # look like).
+    name: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+            AfterValidator(no_nul),
+            AfterValidator(ascii_digits_only),
+        ]
+        | None
+    ) = None
+    phone: (
+        Annotated[
+            str, StringConstraints(max_length=40), AfterValidator(no_nul), AfterValidator(ascii_digits_only)
+        ]
+        | None
+    ) = None
 
     @field_validator("phone")
     @classmethod

@@ -1,0 +1,290 @@
+"""``make bench`` / ``make bench-quick``: every metric of targets.md P1–P7 against its baseline,
+measured in one run on one backend, printed as a table and written to ``bench/results.json``.
+
+    python -m bench.run --quick               # a few minutes: 10,000 stored calls, 10 s loads
+    python -m bench.run                       # the real run: 1,000,000 stored calls, 30 s loads
+    HUYING_DATABASE_URL=postgresql://… python -m bench.run   # the same on PostgreSQL
+
+The synthetic district of N calls is made once by ``huying seed --synthetic`` and cached under
+``--cache`` (keyed by backend, N and seed), so later runs reuse it. Timings on a shared machine
+lie: run this on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import command_path, lag, reads, servers, store, wrk
+from bench.rebuild import machine, source
+from bench.report import (
+    P4_P95_MS,
+    P5_P99_MS,
+    P6_P95_MS,
+    Row,
+    context_row,
+    failed,
+    latency_row,
+    p1_rows,
+    ratio_row,
+    table,
+)
+from bench.servers import ROOT, clean_env
+
+
+@dataclass(frozen=True)
+class Sizes:
+    calls: int  # stored synthetic calls for P4, P5, P6, P7
+    seconds: int  # each wrk load
+    repeat: int  # P1 huying / bare pairs, P2 runs
+    p2_calls: int
+    reads: int  # requests per P4 / P6 measurement
+    quick: bool
+
+
+QUICK = Sizes(calls=10_000, seconds=10, repeat=1, p2_calls=300, reads=30, quick=True)
+FULL = Sizes(calls=1_000_000, seconds=30, repeat=3, p2_calls=2000, reads=200, quick=False)
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, backend: store.Backend, cache: Path, work: Path, seed: int) -> None:
+        self.sizes, self.backend, self.cache, self.work, self.seed = sizes, backend, cache, work, seed
+        self.rows: list[Row] = []
+        self.raw: dict[str, Any] = {}
+        self.logs = work / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        from huying.reference import load_catalog, load_org
+
+        org = load_org()
+        self.items = sorted(load_catalog(org).items)
+        self.grids = [code for code, unit in org.units.items() if unit.kind == "grid"]
+
+    def say(self, text: str) -> None:
+        print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+    # --- P1 on an empty store, with its baselines; P2; P3 --------------------------------------
+
+    def p1_empty(self) -> dict[str, Any]:
+        empty = store.empty_store(self.backend, self.work)
+        with store.tokens(empty) as made:
+            script = wrk.write_script(self.work / "ingest.lua", self.items, self.grids, made["supervisor LW"])
+        base_env = clean_env(BENCH_DB_URL=self.backend.baseline_url(self.work))
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "huying": []}
+        for i in range(self.sizes.repeat):  # in turn, so both see the same machine
+            self.say(f"P1 bare endpoint, run {i + 1}/{self.sizes.repeat}")
+            runs["bare"].append(
+                self._load(
+                    servers.baseline("bare", base_env, self.logs / "bare.log", self.backend.workers), script
+                )
+            )
+            self.say(f"P1 huying, empty store, run {i + 1}/{self.sizes.repeat}")
+            runs["huying"].append(
+                self._load(
+                    servers.huying(empty.env, self.logs / "huying-empty.log", self.backend.workers), script
+                )
+            )
+        for name in ("es_app", "crud"):
+            self.say(f"P1 context: {name}")
+            runs[name] = [
+                self._load(
+                    servers.baseline(name, base_env, self.logs / f"{name}.log", self.backend.workers), script
+                )
+            ]
+        best = {name: max(r, key=lambda x: x["requests_per_s"]) | {"runs": r} for name, r in runs.items()}
+        b = self.backend.name
+        self.rows += p1_rows(b, best["huying"], best["bare"], self.backend.workers)
+        self.rows.append(
+            context_row("the obvious event-sourced app (plain Application)", b, best["es_app"], best["bare"])
+        )
+        self.rows.append(
+            context_row("the obvious FastAPI + SQLAlchemy CRUD insert", b, best["crud"], best["bare"])
+        )
+        self.raw["p1"] = best
+        return best["huying"]
+
+    def _load(self, server: servers.Server, script: Path) -> dict[str, Any]:
+        with server:
+            return wrk.run(server.url, script, self.sizes.seconds)
+
+    def p2(self) -> None:
+        self.say(f"P2 command path, {self.sizes.p2_calls:,} calls × {self.sizes.repeat}")
+        found = command_path.measure(self.backend, self.sizes.p2_calls, self.sizes.repeat)
+        self.raw["p2"] = found
+        self.rows.append(
+            ratio_row(
+                "P2 command path events/s",
+                self.backend.name,
+                found["huying_events_per_s"],
+                found["plain_events_per_s"],
+                0.7,
+            )
+        )
+
+    def p3(self) -> None:
+        if self.backend.url is not None:
+            self.rows.append(
+                Row("P3 rebuild", self.backend.name, "not measured: bench/rebuild.py is SQLite-only")
+            )
+            return
+        self.say("P3 rebuild (bench/rebuild.py)")
+        out = self.work / "p3.json"
+        argv = [sys.executable, "-m", "bench.rebuild", "--out", str(out), "--no-breakdown"] + (
+            ["--quick"] if self.sizes.quick else []
+        )
+        subprocess.run(argv, cwd=ROOT, env=clean_env(), check=True, stdout=subprocess.DEVNULL)
+        found = json.loads(out.read_text())
+        self.raw["p3"] = found
+        m, t = found["measurements"], found["targets"]
+        self.rows.append(
+            ratio_row(
+                "P3 rebuild events/s",
+                "sqlite",
+                m["rebuild_full"]["events_per_s"],
+                m["baseline_full"]["events_per_s"],
+                0.4,
+            )
+        )
+        self.rows.append(
+            Row(
+                "P3 rebuild peak RSS full ÷ 1/10",
+                "sqlite",
+                f"{t['rss_ratio']:.2f}",
+                "—",
+                "—",
+                "≤ 1.5",
+                t["rss_ok"],
+            )
+        )
+
+    # --- with N calls stored: P4, P6, P7, P5 --------------------------------------------------------
+
+    def stored(self, empty_p1: dict[str, Any] | None) -> None:
+        self.say(f"a synthetic district of {self.sizes.calls:,} calls (cached under {self.cache})")
+        district, made = store.synthetic_store(
+            self.backend, self.cache, self.work, self.sizes.calls, self.seed
+        )
+        self.raw["store"] = made
+        with store.tokens(district) as tokens:
+            server = servers.huying(district.env, self.logs / "huying-district.log", self.backend.workers)
+            with server:
+                self.say("P4 reads")
+                self.raw["p4"] = reads.p4(server.url, tokens, self.items, self.sizes.reads)
+                self.say("P6 one 50-event call's history and past")
+                self.raw["p6"] = reads.p6(server.url, tokens, self.sizes.reads)
+                self.say("P7 P1 with the district stored")
+                script = self.script_for(tokens)
+                loaded = wrk.run(server.url, script, self.sizes.seconds)
+                self.say("P5 projection lag under P1 load")
+                self.raw["p5"] = lag.under_load(
+                    server.url,
+                    self.script_for(tokens),
+                    self.sizes.seconds,
+                    tokens["supervisor LW"],
+                    self.items[0],
+                    self.grids[0],
+                )
+        self.raw["p7"] = {"stored": loaded, "empty": empty_p1}
+        self._stored_rows(loaded, empty_p1)
+
+    def script_for(self, tokens: dict[str, str]) -> Path:
+        return wrk.write_script(
+            self.work / "ingest-district.lua", self.items, self.grids, tokens["supervisor LW"]
+        )
+
+    def _stored_rows(self, loaded: dict[str, Any], empty_p1: dict[str, Any] | None) -> None:
+        b, n = self.backend.name, f"{self.sizes.calls:,}"
+        for name, figures in self.raw["p4"].items():
+            self.rows.append(latency_row(f"P4 {name} ({n} calls)", b, figures, "p95_ms", P4_P95_MS))
+        self.rows.append(
+            latency_row(
+                f"P5 projection lag under P1 load ({n} calls)", b, self.raw["p5"], "p99_ms", P5_P99_MS
+            )
+        )
+        for name in ("history", "as_of", "version"):
+            self.rows.append(
+                latency_row(f"P6 50-event call: {name}", b, self.raw["p6"][name], "p95_ms", P6_P95_MS)
+            )
+        if empty_p1 is None:
+            return  # P7 compares with P1 on an empty store, measured in the same run
+        row = ratio_row(
+            f"P7 P1 requests/s with {n} calls ÷ empty",
+            b,
+            loaded["requests_per_s"],
+            empty_p1["requests_per_s"],
+            0.9,
+        )
+        self.rows.append(row if not failed(loaded) else replace(row, met=False))
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few minutes: 10,000 stored calls, 10 s loads")
+    parser.add_argument("--calls", type=int, help="synthetic calls stored for P4–P7 (default 1,000,000)")
+    parser.add_argument("--seconds", type=int, help="length of each wrk load")
+    parser.add_argument("--seed", type=int, default=1, help="the synthetic district's seed")
+    parser.add_argument(
+        "--cache", type=Path, default=ROOT / "var" / "bench-stores", help="synthetic stores kept here"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--keep", type=Path, help="work here and keep it (logs, copies); default: a temp dir")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default={"p1", "p2", "p3", "stored"},
+        help="some of p1,p2,p3,stored (stored: P4–P7 on the synthetic district; P7 needs p1 too)",
+    )
+    return parser.parse_args(argv)
+
+
+def measure(bench: Bench, only: set[str]) -> None:
+    if "p2" in only:
+        bench.p2()
+    if "p3" in only:
+        bench.p3()
+    empty = bench.p1_empty() if "p1" in only else None
+    if "stored" in only:
+        bench.stored(empty)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    base = QUICK if args.quick else FULL
+    sizes = replace(base, calls=args.calls or base.calls, seconds=args.seconds or base.seconds)
+    backend = store.backend_from(os.environ.get("HUYING_DATABASE_URL"))
+    wrk.ensure_wrk()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="huying-bench-"))
+    bench = Bench(sizes, backend, args.cache, work, args.seed)
+    started = datetime.now(UTC)
+    try:
+        measure(bench, args.only)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    results = {
+        "benchmark": "huying P1–P7 (targets.md), each against its baseline in the same run",
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "source": source(),
+        "backend": backend.name,
+        "sizes": asdict(sizes),
+        "rows": [r.as_json() for r in bench.rows],
+        "raw": bench.raw,
+    }
+    print(table(bench.rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

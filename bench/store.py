@@ -1,0 +1,152 @@
+"""Where the benchmarks run: a backend (``HUYING_DATABASE_URL``: SQLite by default, PostgreSQL when
+given) and the stores on it — an empty one, and a synthetic district of N calls made once by
+``huying seed --synthetic`` and kept in a cache keyed by N and seed, so later runs reuse it.
+
+On SQLite a store is a data directory, and each run works on a copy of the cached one (what P1
+writes into it must not change the next run's store). On PostgreSQL a store is a schema of the
+given database, used in place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.servers import ROOT, clean_env
+
+# The synthetic history ends here (a fixed instant, so a cached store is the same store); the
+# servers' fake clock stands at this instant, so the district is "now" at the end of its history.
+UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+DAYS = 365
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    url: str | None  # PostgreSQL's URL; None for SQLite
+
+    @property
+    def workers(self) -> int:
+        """SQLite means one server process; PostgreSQL is measured with four (targets.md)."""
+        return 1 if self.url is None else 4
+
+    def env(self, data_dir: Path, schema: str) -> dict[str, str]:
+        """A store's settings for ``huying`` processes."""
+        env = {"HUYING_DATA_DIR": str(data_dir), "HUYING_DEMO": "1", "HUYING_FAKE_CLOCK": "1"}
+        if self.url is not None:
+            env |= {"HUYING_DATABASE_URL": self.url, "HUYING_DATABASE_SCHEMA": schema}
+        return env
+
+    def baseline_url(self, directory: Path) -> str:
+        return self.url or f"sqlite:///{directory / 'baseline.db'}"
+
+
+def backend_from(url: str | None) -> Backend:
+    if not url:
+        return Backend("sqlite", None)
+    if url.startswith("postgresql"):
+        return Backend("postgresql", url)
+    raise SystemExit(
+        f"HUYING_DATABASE_URL: SQLite is the default; give a postgresql:// URL or nothing, not {url!r}"
+    )
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    data_dir: Path
+    schema: str
+    backend: Backend
+    calls: int  # synthetic calls it holds (0: empty)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return clean_env(**self.backend.env(self.data_dir, self.schema))
+
+    def settings(self) -> Any:
+        from huying.settings import Settings
+
+        values: dict[str, Any] = {"data_dir": self.data_dir, "demo": True, "fake_clock": True}
+        if self.backend.url is not None:
+            values |= {"database_url": self.backend.url, "database_schema": self.schema}
+        return Settings(**values)
+
+    def cli(self, *args: str, timeout: float = 7 * 86400) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "huying.cli", *args], env=self.env, cwd=ROOT, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"huying {' '.join(args)} failed with {done.returncode}")
+
+
+def empty_store(backend: Backend, work: Path) -> Store:
+    store = Store("empty", work / "empty", f"bench_empty_{int(time.time())}", backend, 0)
+    store.cli("migrate")
+    return store
+
+
+def synthetic_store(
+    backend: Backend, cache: Path, work: Path, calls: int, seed: int
+) -> tuple[Store, dict[str, Any]]:
+    """The cached store of ``calls`` synthetic calls (made first if missing), and how it was made;
+    on SQLite, a working copy of it."""
+    key = f"{backend.name}-n{calls}-seed{seed}"
+    cached = Store(key, cache / key, f"bench_n{calls}_seed{seed}", backend, calls)
+    made = cached.data_dir / "store.json"
+    if not made.exists():
+        shutil.rmtree(cached.data_dir, ignore_errors=True)
+        started = time.perf_counter()
+        cached.cli(
+            "seed",
+            "--synthetic",
+            str(calls),
+            "--seed",
+            str(seed),
+            "--until",
+            UNTIL.isoformat(),
+            "--days",
+            str(DAYS),
+        )
+        made.parent.mkdir(parents=True, exist_ok=True)
+        made.write_text(
+            json.dumps(
+                {
+                    "calls": calls,
+                    "seed": seed,
+                    "until": UNTIL.isoformat(),
+                    "days": DAYS,
+                    "seed_seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+        )
+    info: dict[str, Any] = json.loads(made.read_text()) | {"cache": str(cached.data_dir)}
+    if backend.url is not None:
+        return cached, info | {"reused_in_place": True}
+    copy = work / key
+    shutil.copytree(cached.data_dir, copy)
+    return Store(key, copy, cached.schema, backend, calls), info
+
+
+@contextmanager
+def tokens(store: Store) -> Iterator[dict[str, str]]:
+    """Bearer tokens of several roles on the store: "role unit" → token."""
+    from huying.bootstrap import build_services
+    from huying.demo import demo_principals
+
+    services = build_services(store.settings())
+    try:
+        made = {}
+        for principal in demo_principals(services.app.org):
+            _, made[f"{principal.role} {principal.unit}"] = services.tokens.create(principal, "bench")
+        yield made
+    finally:
+        services.close()

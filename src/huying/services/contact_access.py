@@ -1,0 +1,52 @@
+"""个人信息访问记录: who was shown a reporter's contact in full — principal, call, time and which
+details — for an auditor to read. It holds no contact detail itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Engine, select
+
+from huying.clock import Clock
+from huying.db import contact_access
+from huying.domain.principal import Principal
+
+
+@dataclass(frozen=True)
+class ContactAccess:
+    id: int
+    at: datetime
+    role: str
+    unit: str
+    call_id: str
+    shown: list[str]
+
+
+class ContactAccessLog:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def record(self, viewer: Principal, call_id: UUID, shown: list[str]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                contact_access.insert().values(
+                    at=self._clock.now(),
+                    role=viewer.role.value,
+                    unit=viewer.unit,
+                    call_id=str(call_id),
+                    shown=",".join(shown),
+                )
+            )
+
+    def page(self, after: int, limit: int) -> list[ContactAccess]:
+        """The accesses after the cursor (an access's id), oldest first."""
+        query = select(contact_access).where(contact_access.c.id > after).order_by(contact_access.c.id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [
+            ContactAccess(r.id, r.at, r.role, r.unit, r.call_id, r.shown.split(",") if r.shown else [])
+            for r in rows
+        ]

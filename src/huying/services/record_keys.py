@@ -1,0 +1,129 @@
+"""Crypto-shredding: every reporter contact is sealed under a data key of its own, made at random
+when the contact is kept, stored only wrapped by a master key (``keyring``), and deleted when the
+contact is erased. From then on its ciphertexts — wherever a copy of them lies: a WAL, a free
+page, a backup — decrypt with nothing.
+
+Deleting the key must destroy its bytes at once, so on SQLite the keys live in a file of their
+own (``HUYING_KEYS_URL``, default ``huying.keys.db``) with ``secure_delete`` — a deleted key is
+overwritten with zeros in the page — and every shredding ends with a TRUNCATE checkpoint: the
+WAL, which still holds older images of the page, is copied back and cut to zero bytes. Only the
+contact book reads this file, briefly, so the checkpoint is not held off the way it would be in
+the main database's busy WAL. On PostgreSQL see docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+
+from huying.clock import Clock
+from huying.db import reporter_keys
+from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
+from huying.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RecordKeys:
+    def __init__(self, engine: Engine, ring: KeyRing, clock: Clock) -> None:
+        self.engine = engine
+        self.ring = ring
+        self._clock = clock
+
+    def make(self, ref: str) -> bytes:
+        """A new random key for the record ``ref``, stored wrapped under the newest master key."""
+        key = os.urandom(RECORD_KEY_BYTES)
+        master_id, wrapped = self.ring.wrap(key, ref)
+        with self.engine.begin() as conn:
+            conn.execute(
+                reporter_keys.insert().values(
+                    ref=ref, master_key_id=master_id, wrapped=wrapped, created_at=self._clock.now()
+                )
+            )
+        return key
+
+    def get(self, ref: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reporter_keys).where(reporter_keys.c.ref == ref)).first()
+        return self.ring.unwrap(row.master_key_id, row.wrapped, ref) if row is not None else None
+
+    def shred(self, ref: str) -> None:
+        """The record's key is gone, its bytes overwritten, no older copy left in a WAL."""
+        with self.engine.begin() as conn:
+            deleted = conn.execute(delete(reporter_keys).where(reporter_keys.c.ref == ref)).rowcount
+        if deleted:
+            self._cut_wal()
+
+    def rewrap(self) -> int:
+        """Every record key not yet under the newest master key, re-wrapped under it (so the older
+        master keys can be retired); how many were."""
+        newest = self.ring.newest.id
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(reporter_keys).where(reporter_keys.c.master_key_id != newest)).all()
+            for row in rows:
+                master_id, wrapped = self.ring.wrap(
+                    self.ring.unwrap(row.master_key_id, row.wrapped, row.ref), row.ref
+                )
+                conn.execute(
+                    update(reporter_keys)
+                    .where(reporter_keys.c.ref == row.ref)
+                    .values(master_key_id=master_id, wrapped=wrapped)
+                )
+        self._cut_wal()
+        return len(rows)
+
+    def by_master_key(self) -> dict[str, int]:
+        """How many record keys each master key wraps."""
+        column = reporter_keys.c.master_key_id
+        with self.engine.connect() as conn:
+            return {str(k): int(n) for k, n in conn.execute(select(column, func.count()).group_by(column))}
+
+    def _cut_wal(self) -> None:
+        """SQLite: copy the WAL back into the file and truncate it, so the older page images it
+        holds (deleted or re-wrapped keys) are gone with it. Waits for readers (busy timeout)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            busy, *_ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.error(
+                "record keys: the WAL was not truncated; old key pages stay in it until the next erasure"
+            )
+
+
+def key_store(settings: Settings, main: Engine) -> Engine:
+    """Where the record keys live: the main database's engine, or one of their own."""
+    return main if settings.keys_url == settings.database_url else _own_key_store(settings.keys_url)
+
+
+def prepare_key_store(settings: Settings) -> None:
+    """Creates the record keys' table where keys live apart from the main database (there,
+    Alembic has made it)."""
+    if settings.keys_url == settings.database_url:
+        return
+    engine = _own_key_store(settings.keys_url)
+    try:
+        reporter_keys.create(engine, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
+def _own_key_store(url: str) -> Engine:
+    return _sqlite_key_file(url) if url.startswith("sqlite") else create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_key_file(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # cut after each shredding (RecordKeys._cut_wal)
+        cur.execute("PRAGMA synchronous=NORMAL")  # as the main database
+        cur.execute("PRAGMA secure_delete=ON")  # deleted bytes overwritten with zeros
+        cur.close()
+
+    return engine

@@ -1,0 +1,78 @@
+"""The benchmark's own judgement: what it reads from wrk, and when it calls a target met.
+
+``bench/`` is not an installed package: the repository root goes on the path, as
+``python -m bench.run`` from the root has it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench import wrk
+from bench.reads import percentiles
+from bench.report import Row, latency_row, p1_rows, table
+
+WRK_OUT = """Running 10s test @ http://127.0.0.1:8000
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    25.10ms   10.01ms 1.20s    90.00%
+    Req/Sec   640.12     50.00   700.00     70.00%
+  Latency Distribution
+     50%  812.00us
+     75%   12.34ms
+     90%   40.50ms
+     99%    1.20s
+  12802 requests in 10.00s, 5.12MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1280.20
+Transfer/sec:    524.00KB
+"""
+
+
+def test_wrk_figures_are_read_in_milliseconds_with_every_failure_counted() -> None:
+    found = wrk.parse(WRK_OUT)
+    assert found["requests_per_s"] == 1280.2
+    assert found["requests"] == 12802
+    assert (found["p50_ms"], found["p90_ms"], found["p99_ms"]) == (0.812, 40.5, 1200.0)
+    assert found["non_2xx"] == 7
+    assert found["socket_errors"] == 5
+
+
+def test_p1_is_not_met_when_any_request_failed_or_none_was_answered_however_fast() -> None:
+    fast = {"requests_per_s": 2000.0, "requests": 60_000, "p99_ms": 10.0, "non_2xx": 0, "socket_errors": 0}
+    bare = {"requests_per_s": 2500.0, "requests": 75_000, "p99_ms": 8.0, "non_2xx": 0, "socket_errors": 0}
+    assert all(r.met for r in p1_rows("sqlite", fast, bare, 1))
+    for failing in (fast | {"non_2xx": 1}, fast | {"socket_errors": 1}, fast | {"requests": 0}):
+        assert not any(r.met for r in p1_rows("sqlite", failing, bare, 1)), failing
+
+
+def test_p1_targets_differ_by_backend() -> None:
+    half = {"requests_per_s": 450.0, "requests": 4500, "p99_ms": 10.0, "non_2xx": 0, "socket_errors": 0}
+    bare = {"requests_per_s": 1000.0, "requests": 10_000, "p99_ms": 8.0, "non_2xx": 0, "socket_errors": 0}
+    assert not p1_rows("sqlite", half, bare, 1)[0].met  # 0.45 < 0.5
+    assert p1_rows("postgresql", half, bare, 4)[0].met  # 0.45 ≥ 0.4
+
+
+def test_a_read_with_errors_misses_its_target_even_when_fast() -> None:
+    figures = percentiles([1.0] * 99 + [3.0]) | {"non_200": 0}
+    assert figures["p95_ms"] == 1.0 and figures["p99_ms"] == 1.0
+    assert latency_row("P4 x", "sqlite", figures, "p95_ms", 50).met
+    assert not latency_row("P4 x", "sqlite", figures | {"non_200": 2}, "p95_ms", 50).met
+
+
+def test_the_table_names_every_column() -> None:
+    text = table([Row("P2 command path events/s", "sqlite", "700/s", "1,000/s", "0.700", "≥ 0.7×", True)])
+    assert text.splitlines()[0].split() == [
+        "metric",
+        "backend",
+        "huying",
+        "baseline",
+        "ratio",
+        "target",
+        "met",
+    ]
+    assert text.splitlines()[2].endswith("yes")
