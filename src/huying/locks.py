@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 class DutyLock(Protocol):
     """At most one holder in the deployment. Never blocks."""
 
+    # Why the last ``acquire`` could not ask (the database did not answer); None when it could.
+    failure: Exception | None
+
     def acquire(self) -> bool:
         """Take the lock, or confirm it is still held; False while someone else holds it (or the
         database cannot be reached: whoever cannot confirm the lock stops the duty)."""
@@ -53,7 +56,7 @@ class AdvisoryLock:
         self._settings = settings
         self.name = name
         self.key = lock_key(schema_of(settings), name)
-        self._reachable = True
+        self.failure: Exception | None = None
         self._conn: Any = None
         self._held = False
 
@@ -69,12 +72,12 @@ class AdvisoryLock:
                 row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
                 self._held = bool(row and row[0])
         except psycopg.Error as e:
-            if self._reachable:  # said once, not at every retry while the database is away
+            if self.failure is None:  # said once, not at every retry while the database is away
                 log.warning("lock %s: the database does not answer: %s", self.name, _first_line(e))
-            self._reachable = False
+            self.failure = e
             self._drop()
             return False
-        self._reachable = True
+        self.failure = None
         return self._held
 
     def release(self) -> None:
@@ -101,6 +104,7 @@ class FileLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.failure: Exception | None = None  # a local file: it always answers
         self._fd: int | None = None
 
     def acquire(self) -> bool:
@@ -183,6 +187,8 @@ def exclusively(settings: Settings, name: str, timeout: float = 600.0) -> Iterat
     lock = duty_lock(settings, name)
     deadline = time.monotonic() + timeout
     while not lock.acquire():
+        if lock.failure is not None:
+            raise lock.failure  # no database: nothing to wait for
         if time.monotonic() > deadline:
             raise TimeoutError(f"another process held the {name} lock for more than {timeout:.0f} s")
         time.sleep(0.1)

@@ -145,8 +145,11 @@ class PostgresWakeups(Wakeups):
         while not self._stop.is_set():
             for note in conn.notifies(timeout=_LISTEN_SECONDS):
                 topic = self._topics.get(note.channel)
-                if topic is not None:
-                    self._heard(topic, note.payload)
+                try:
+                    if topic is not None:
+                        self._heard(topic, note.payload)
+                except Exception:  # a stray NOTIFY must not silence the listener
+                    log.exception("wake-ups: cannot act on %s %r", note.channel, note.payload)
 
 
 def wakeups_for(settings: Settings) -> Wakeups:
