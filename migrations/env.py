@@ -12,7 +12,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 import huying.audit.tables
-import huying.projections.tables  # noqa: F401 - registers the read-model tables
+import huying.projections.tables  # registers the read-model tables
+import huying.webhooks.tables  # noqa: F401 - registers the webhook tables (these imports only register)
 from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.settings import Settings
 

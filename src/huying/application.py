@@ -76,6 +76,7 @@ class CallDraft:
     location: dict[str, Any] | None = None
     reporter: Contact | None = None
     attachments: list[str] = field(default_factory=list)
+    media_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class HuyingApplication(Application[UUID]):
             location=draft.location,
             reporter_ref=reporter_ref,
             attachments=photos,
+            media_url=draft.media_url,
         )
         # The raise is permitted: the photos' index learns the call names them, before its event
         # is stored (an index entry for a call never stored is harmless: readers confirm it).

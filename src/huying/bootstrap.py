@@ -21,6 +21,9 @@ from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
 from huying.watchdog import Watchdog
+from huying.webhooks.sender import Backoff, Sender
+from huying.webhooks.store import SecretBox, Subscriptions
+from huying.webhooks.worker import WebhookWorker
 
 
 @dataclass
@@ -34,8 +37,11 @@ class Services:
     projector: Projector
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
+    subscriptions: Subscriptions  # webhook subscriptions (the API's side)
+    webhooks: WebhookWorker  # their deliveries (the background side)
 
     def close(self) -> None:
+        self.webhooks.stop()
         self.watchdog.stop()
         self.projector.stop()
         self.chain.stop()
@@ -103,6 +109,36 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         poll_seconds=settings.poll_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
+    subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)
     return Services(
-        settings, clock, engine, TokenStore(engine, clock), contacts, app, projector, chain, watchdog
+        settings,
+        clock,
+        engine,
+        TokenStore(engine, clock),
+        contacts,
+        app,
+        projector,
+        chain,
+        watchdog,
+        subscriptions,
+        webhook_worker(app, subscriptions, settings),
     )
+
+
+def webhook_worker(app: HuyingApplication, subscriptions: Subscriptions, settings: Settings) -> WebhookWorker:
+    """Deliveries back off on the wall clock (receivers' outages are real time, even in a demo
+    whose business clock stands still); tests give the sender a fake clock of their own."""
+    backoff = Backoff(
+        settings.webhook_retry_base_seconds,
+        settings.webhook_retry_max_seconds,
+        settings.webhook_pause_after_failures,
+    )
+    sender = Sender(
+        app,
+        subscriptions,
+        SystemClock(),
+        backoff,
+        timeout=settings.webhook_timeout_seconds,
+        allow_private=settings.webhooks_allow_private_urls,
+    )
+    return WebhookWorker(app, sender, settings.poll_seconds)

@@ -214,7 +214,9 @@ def project(
                 err=True,
             )
         return
-    _run_duties([Duty.PROJECTOR, *([Duty.CHAIN] if chain else [])], "projecting")
+    settings = Settings()
+    offered = [Duty.PROJECTOR, *([Duty.CHAIN] if chain else [])]
+    _run_duties([*offered, *([Duty.WEBHOOKS] if settings.run_webhooks else [])], "projecting")
 
 
 @cli.command("chain")

@@ -31,6 +31,11 @@ What it takes care of:
   with exponential backoff and jitter; ``Retry-After`` is honoured. Any other error answer —
   401, 403, 404, 409, 412, 422 … — is raised at once as :class:`HuyingProblem` (the server's
   RFC 9457 problem: ``status``, ``type``, ``title``, ``detail``, ``errors``).
+* **Webhooks** — instead of polling, a department can be told (``POST /api/v1/webhooks``):
+  :func:`verify_webhook` checks a delivery's Standard Webhooks signature (constant-time) and
+  timestamp, and returns its ``webhook-id`` — the key to handle each delivery once::
+
+      webhook_id = verify_webhook(secret, request.headers, raw_body)  # WebhookVerificationError
 
 Only the standard library and httpx are needed; the client never imports the server.
 """
@@ -53,6 +58,7 @@ from urllib.parse import quote
 import httpx
 
 from huying import __version__
+from huying.webhooks.signing import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "CallState",
@@ -60,7 +66,9 @@ __all__ = [
     "HuyingProblem",
     "OrderStream",
     "QueuePage",
+    "WebhookVerificationError",
     "WorkOrder",
+    "verify_webhook",
 ]
 
 log = logging.getLogger(__name__)

@@ -75,6 +75,10 @@ reporter_contacts = Table(
     Column("ref", String(36), primary_key=True),
     Column("name_enc", LargeBinary, nullable=True),
     Column("phone_enc", LargeBinary, nullable=True),
+    # What civic apps (Open311) may also give: an email address, their device's and account's ids.
+    Column("email_enc", LargeBinary, nullable=True),
+    Column("device_id_enc", LargeBinary, nullable=True),
+    Column("account_id_enc", LargeBinary, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("erased_at", UtcDateTime(), nullable=True),
     # 个人信息删除: who erased it ("role:unit"), kept for accountability; the contact itself is gone.

@@ -1,5 +1,6 @@
 """Duties one process of a deployment does at a time — projecting, keeping the audit chain,
-watching SLA clocks — and what a long-running process runs besides answering requests.
+watching SLA clocks, delivering webhooks — and what a long-running process runs besides
+answering requests.
 
 Any number of processes may offer a duty (API workers, `huying project`, `huying chain`,
 `huying watch`); the one holding the duty's lock (``huying.locks``) does it, the others stand
@@ -36,12 +37,13 @@ class Duty(StrEnum):
     PROJECTOR = "projector"  # the read models
     CHAIN = "chain"  # 防篡改: the audit hash chain
     WATCHDOG = "watchdog"  # 超时自动上呼与督办
+    WEBHOOKS = "webhooks"  # signed deliveries to subscribers (docs/interop.md)
 
 
 def offered_by(settings: Settings) -> list[Duty]:
     """The duties an API server offers: each unless its HUYING_RUN_* setting is 0."""
     wanted = {Duty.PROJECTOR: settings.run_projector, Duty.CHAIN: settings.run_chain}
-    wanted[Duty.WATCHDOG] = settings.run_watchdog
+    wanted.update({Duty.WATCHDOG: settings.run_watchdog, Duty.WEBHOOKS: settings.run_webhooks})
     return [duty for duty, on in wanted.items() if on]
 
 
@@ -110,6 +112,7 @@ class Duties:
             Duty.PROJECTOR: services.projector,
             Duty.CHAIN: services.chain,
             Duty.WATCHDOG: services.watchdog,
+            Duty.WEBHOOKS: services.webhooks,
         }
         self.singletons = [
             Singleton(duty, duty_lock(settings, duty), work[duty], settings.duty_retry_seconds)
@@ -118,6 +121,7 @@ class Duties:
         self.wakeups = wakeups_for(settings)
         self.wakeups.on_events(services.projector.wake)
         self.wakeups.on_events(services.chain.wake)
+        self.wakeups.on_events(services.webhooks.wake)
         self.wakeups.on_tracked(TRACKING_NAME, services.projector.progress.advance)
         self.wakeups.on_clock(services.watchdog.wake)
         if isinstance(services.clock, FakeClock):

@@ -177,7 +177,22 @@ def _unit(entry: _Entry, kind: UnitKind, parent: str | None = None) -> Unit:
     short = entry.data.get("short")
     if short is not None and not isinstance(short, str):
         raise entry.fail("short must be a string")
-    return Unit(entry.text("code"), entry.text("name"), kind, parent, short or "")
+    return Unit(entry.text("code"), entry.text("name"), kind, parent, short or "", _center(entry))
+
+
+def _center(entry: _Entry) -> tuple[float, float] | None:
+    """A unit's centre, ``[latitude, longitude]`` in WGS84, if the file gives one."""
+    raw = entry.data.get("center")
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+        or not (-90 <= raw[0] <= 90 and -180 <= raw[1] <= 180)
+    ):
+        raise entry.fail("center must be [latitude, longitude] in degrees")
+    return float(raw[0]), float(raw[1])
 
 
 # --- 呼应事项清单 -----------------------------------------------------------------------

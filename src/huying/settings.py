@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     # the last N days, are hinted as possible duplicates of a new call.
     duplicate_radius_m: float = Field(default=200.0, ge=0, le=100_000)
     duplicate_days: int = Field(default=7, ge=0, le=3650)
+    # Open311: a report located by lat/long goes to the nearest grid within this distance.
+    open311_grid_radius_m: float = Field(default=1500.0, gt=0, le=100_000)
+    # Webhooks: deliveries are a duty `huying serve` (and `huying project`) offer unless turned off here;
+    # one process of the deployment delivers at a time (docs/operations.md).
+    run_webhooks: bool = True
+    # SSRF: subscriptions to loopback, link-local and private addresses are refused unless allowed.
+    webhooks_allow_private_urls: bool = False
+    # One delivery attempt may take this long in all (connect, send, answer).
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    # Retries back off exponentially: the first after this many seconds, each next 3× later, at most
+    # webhook_retry_max_seconds apart; after this many failed attempts in a row a subscription pauses.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=86_400)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
+    webhook_pause_after_failures: int = Field(default=12, ge=1, le=1000)
 
     @field_validator("score_weights")
     @classmethod

@@ -21,6 +21,7 @@ from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.domain.transitions import Action
 
+from . import edges
 from .driver import COMMUNITY, GRID, STREET, Driven, Driver, Place
 
 GRID_WORKER = ("grid_worker", GRID)
@@ -646,7 +647,8 @@ GARBAGE: list[bytes] = [
     b'{"advance_seconds": -1}',
     b'{"advance_seconds": 1e308}',
 ]
-EXTREME_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1970-01-01T00:00:00+00:00"]
+# The ends of business time, still accepted (BAD_INSTANTS lie beyond them).
+EXTREME_TIMES = ["1970-01-01T00:00:00+00:00", "2200-12-31T23:59:59-14:00"]
 
 ORDER_ACTIONS = (
     "sign",
@@ -660,6 +662,9 @@ ORDER_ACTIONS = (
 CALL_ACTIONS = [a.value for a in Action if a is not Action.RAISE and a.value not in ORDER_ACTIONS]
 GARBAGE_QUERY = ["zzz", "-1", "", "99999999999999999999999", "\x00", "1e999", "2026-13-45", "LW-XX", "垃圾"]
 BLOCKING = {"wait", "min_position"}  # a large number here legitimately waits (≤ 5 s): not tried
+# Sent to every query parameter, whatever it is declared to be; edges.py adds the values at and
+# beyond the edges of the kind it is declared to be.
+ANYWHERE = ["0001-01-01", "9999-12-31", "9999", "9223372036854775808", "9" * 5000, "²", "٢٠٢٦"]
 
 
 def _targets(c: Driven) -> list[tuple[str, tuple[str, str]]]:
@@ -698,50 +703,298 @@ def test_a_body_that_is_not_even_text_is_422_naming_the_body(driver: Driver) -> 
     ]
 
 
-def test_no_garbage_query_makes_a_500(driver: Driver) -> None:
-    """Every GET the OpenAPI document lists, each query parameter given junk, as two principals."""
+def _reader(path: str) -> tuple[str, str]:
+    """Who may read this path, so that a value gets past authorisation to what lies behind it."""
+    return AUDITOR if path.startswith(("/api/v1/events", "/api/v1/exports", "/api/v1/audit")) else SUPERVISOR
+
+
+def test_no_query_value_makes_a_500_nor_cuts_a_stream_short(
+    client: TestClient, tokens: Any, clock: FakeClock
+) -> None:
+    """Every query parameter of every GET the OpenAPI document lists, given junk and the values
+    at and beyond the edges of its kind, by a principal allowed to read it. The client here
+    raises whatever the server raised, so an export cut off after its first byte fails too."""
+    driver = Driver(client, tokens, clock)
     c = driver.drive("signed")
-    spec = driver.client.get("/openapi.json").json()
+    spec = client.get("/openapi.json").json()
     failures = []
     for template, operations in spec["paths"].items():
         if "get" not in operations or not template.startswith("/api/"):
             continue
         path = template.replace("{call_id}", c.id).replace("{order_id}", c.order_id()).replace("{code}", "CG")
-        names = [p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"]
-        for name in names:
-            for junk in GARBAGE_QUERY:
-                if name in BLOCKING and junk.isdigit():
+        parameters = operations["get"].get("parameters", [])
+        required = {
+            p["name"]: _first_value(p["schema"], spec)
+            for p in parameters
+            if p["in"] == "query" and p.get("required")
+        }
+        for parameter in parameters:
+            if parameter["in"] != "query" or _closed(parameter["schema"], spec):
+                continue
+            for junk in dict.fromkeys(GARBAGE_QUERY + ANYWHERE + edges.values_of(parameter["schema"], spec)):
+                if parameter["name"] in BLOCKING and junk.isascii() and junk.isdigit():
                     continue
-                for who in (SUPERVISOR, CG):
-                    response = driver.client.get(
-                        path, params={name: junk}, headers=driver.tokens.headers(*who)
+                try:
+                    response = client.get(
+                        path,
+                        params={**required, parameter["name"]: junk},
+                        headers=tokens.headers(*_reader(path)),
                     )
-                    if response.status_code >= 500:
-                        failures.append((template, name, junk, response.status_code))
-    assert failures == []
+                except Exception as error:  # what the server raised, reported with its input
+                    failures.append((template, parameter["name"], junk[:40], repr(error)[:200]))
+                    continue
+                if response.status_code >= 500:
+                    failures.append((template, parameter["name"], junk[:40], response.status_code))
+    assert failures == [], "\n".join(map(str, failures))
 
 
-@pytest.mark.parametrize("when", EXTREME_TIMES, ids=["year-1-east", "year-9999-west", "epoch"])
-def test_no_extreme_time_makes_a_500(driver: Driver, when: str) -> None:
-    signed = driver.drive("signed")
-    ready = driver.drive("street_in_progress")
-    attempts = [
-        ("raise, occurred_at", "/api/v1/calls", GRID_WORKER, raise_body(occurred_at=when)),
+def _options(schema: dict[str, Any], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for option in schema.get("anyOf", [schema]):
+        if "$ref" in option:
+            option = spec["components"]["schemas"][option["$ref"].rsplit("/", 1)[-1]]
+        found.append(option)
+    return found
+
+
+def _closed(schema: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """An enum or a boolean: whatever is sent, it is one of a few values or refused."""
+    return all(o.get("type") in ("boolean", "null") or "enum" in o for o in _options(schema, spec))
+
+
+def _first_value(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """A valid value for a required parameter (each is an enum), so the others are reached."""
+    [option] = _options(schema, spec)
+    return option["enum"][0]
+
+
+def _instants(driver: Driver, when: str) -> list[tuple[str, str, tuple[str, str], dict[str, Any]]]:
+    """Each body field that takes an instant, as (field, path, who, body); the clock last, as it
+    moves the clock."""
+    signed, ready = driver.drive("signed"), driver.drive("street_in_progress")
+    return [
+        ("occurred_at", "/api/v1/calls", GRID_WORKER, raise_body(occurred_at=when)),
         (
-            "dispatch, deadline",
+            "deadline",
             f"/api/v1/calls/{ready.id}/dispatch",
             STREET_STAFF,
             {**driver.dispatch_body(), "deadline": when},
         ),
         (
-            "request-extension, until",
+            "until",
             f"/api/v1/work-orders/{signed.order_id()}/request-extension",
             CG,
             {"until": when, "reason": "需时"},
         ),
-        ("clock, now", "/api/v1/_clock", ADMIN, {"now": when}),  # last: it moves the clock
+        ("now", "/api/v1/_clock", ADMIN, {"now": when}),
     ]
+
+
+@pytest.mark.parametrize("when", EXTREME_TIMES, ids=["epoch", "last-instant-west"])
+def test_no_extreme_time_makes_a_500(driver: Driver, when: str) -> None:
     outcomes = {
-        what: driver.post(path, who, body, expect=None).status_code for what, path, who, body in attempts
+        field: driver.post(path, who, body, expect=None).status_code
+        for field, path, who, body in _instants(driver, when)
     }
     assert all(status < 500 for status in outcomes.values()), outcomes
+
+
+# --- bounded where it is parsed -------------------------------------------------------------
+# Dates, periods, instants, positions and versions reach arithmetic behind the endpoints: a day
+# added, a month's end, a calendar walk, a 64-bit column, int(). Each is refused where it is
+# parsed, naming the parameter and the range it accepts.
+
+FIRST_DAY, LAST_DAY = "1970-01-01", "2200-12-31"
+
+# Each was a 500, or a 200 whose streamed body stopped after the headers (issue 10).
+REPORTED = [
+    ("unit-scores-period-year-1", "/api/v1/scores/units?kind=street&period=0001-01", SUPERVISOR, ["period"]),
+    ("score-export-period-year-1", "/api/v1/exports/scores?period=0001-01", AUDITOR, ["period"]),
+    (
+        "score-export-year-1-to-9999",
+        "/api/v1/exports/scores?from=0001-01-01&to=9999-12-31",
+        AUDITOR,
+        ["from", "to"],
+    ),
+    ("event-feed-to-9999", "/api/v1/events?to=9999-12-31", AUDITOR, ["to"]),
+    ("event-export-to-9999", "/api/v1/exports/events?to=9999-12-31", AUDITOR, ["to"]),
+    (
+        "event-export-from-year-1",
+        "/api/v1/exports/events?from=0001-01-01T00:00:00%2B14:00",
+        AUDITOR,
+        ["from"],
+    ),
+    ("dashboard-to-year-1", "/api/v1/dashboards/sla?to=0001-01-01", SUPERVISOR, ["to"]),
+]
+
+
+@pytest.mark.parametrize(("url", "who", "named"), [r[1:] for r in REPORTED], ids=[r[0] for r in REPORTED])
+def test_a_date_beyond_business_time_is_a_422_naming_the_parameter_and_the_range(
+    http: TestClient, tokens: Any, url: str, who: tuple[str, str], named: list[str]
+) -> None:
+    problem = problem_of(http.get(url, headers=tokens.headers(*who)), 422, INVALID_REQUEST)
+    messages = {e["field"]: e["message"] for e in problem["errors"]}
+    assert sorted(messages) == sorted(named), problem
+    assert all(FIRST_DAY in m and LAST_DAY in m for m in messages.values()), problem
+
+
+@pytest.mark.parametrize(
+    "period", ["0001-01", "9999", "1969-Q4", "2201-01", "٢٠٢٦-٠١", "2026-13", "2026-Q0", "²⁰²⁶"]
+)
+def test_a_period_is_ascii_digits_within_business_time(http: TestClient, tokens: Any, period: str) -> None:
+    for path, who, params in [
+        ("/api/v1/scores/units", SUPERVISOR, {"kind": "street"}),
+        ("/api/v1/exports/scores", AUDITOR, {}),
+    ]:
+        response = http.get(path, params={**params, "period": period}, headers=tokens.headers(*who))
+        assert fields_of(problem_of(response, 422, INVALID_REQUEST)) == ["period"]
+
+
+NOT_VERSIONS = {
+    "5000-digits": '"' + "9" * 5000 + '"',
+    "past-int32": '"2147483648"',
+    "zero": '"0"',
+    "negative": '"-1"',
+    "decimal": '"3.0"',
+    "hex": '"0x3"',
+    "list": '"1", "2"',
+}
+
+
+@pytest.mark.parametrize("tag", NOT_VERSIONS.values(), ids=NOT_VERSIONS.keys())
+def test_an_if_match_that_names_no_possible_version_is_a_422_and_writes_nothing(
+    driver: Driver, tag: str
+) -> None:
+    c = driver.drive("awaiting_response")
+    for path, who in [(f"/api/v1/calls/{c.id}/acknowledge", COMMUNITY_STAFF), ("/api/v1/calls", GRID_WORKER)]:
+        body = {} if who == COMMUNITY_STAFF else raise_body()
+        response = driver.post(path, who, body, expect=None, **{"If-Match": tag})
+        problem = problem_of(response, 422, INVALID_REQUEST)
+        assert fields_of(problem) == ["If-Match"]
+        assert "2147483647" in problem["detail"], "the accepted range is named"
+    assert driver.read(c.id)["version"] == c.version
+
+
+INT32, INT64 = 2**31 - 1, 2**63 - 1
+POSITIONS = [
+    ("/api/v1/calls", "min_position", INT64),
+    ("/api/v1/events", "after", INT64),  # the event log's BIGINT
+    ("/api/v1/calls", "after", INT32),  # the read models' and the chain's INTEGER (PostgreSQL)
+    ("/api/v1/ledger", "after", INT32),
+    ("/api/v1/departments/CG/work-orders", "after", INT32),
+    ("/api/v1/audit/checkpoints", "after", INT32),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "most"), POSITIONS, ids=[f"{p}?{n}" for p, n, _ in POSITIONS])
+def test_a_position_past_its_column_is_a_422_naming_it_and_the_limit(
+    http: TestClient, tokens: Any, path: str, name: str, most: int
+) -> None:
+    """A position one past what its column holds never reaches the database nor waits."""
+    for value in (str(most + 1), "9" * 5000, "²"):
+        response = http.get(path, params={name: value}, headers=tokens.headers(*_reader(path)))
+        problem = problem_of(response, 422, INVALID_REQUEST)
+        assert fields_of(problem) == [name], problem
+        if value == str(most + 1):
+            assert str(most) in problem["detail"]
+
+
+BAD_INSTANTS = {
+    "year-1": "0001-01-01T00:00:00+14:00",
+    "year-9999": "9999-12-31T23:59:59-14:00",
+    "before-1970": "1969-12-31T23:59:59+00:00",
+    "after-2200": "2201-01-01T00:00:00+08:00",
+    "leap-second": "2016-12-31T23:59:60Z",
+    "offset-25h": "2026-11-23T09:00:00+25:00",
+    "no-offset": "2026-11-23T09:00:00",
+    "arabic-digits": "٢٠٢٦-١١-٢٣T09:00:00+08:00",
+}
+
+
+@pytest.mark.parametrize("when", BAD_INSTANTS.values(), ids=BAD_INSTANTS.keys())
+def test_an_instant_in_a_body_beyond_business_time_is_a_422_naming_it(driver: Driver, when: str) -> None:
+    for field, path, who, body in _instants(driver, when):
+        problem = problem_of(driver.post(path, who, body, expect=None), 422, INVALID_REQUEST)
+        assert fields_of(problem) == [field], problem
+
+
+NOT_FINITE = [b"NaN", b"Infinity", b"-Infinity", b"1e400"]
+
+
+@pytest.mark.parametrize("number", NOT_FINITE, ids=[n.decode() for n in NOT_FINITE])
+def test_a_number_that_is_not_finite_is_a_422_naming_it(driver: Driver, number: bytes) -> None:
+    place = b'{"lat": %s, "lon": 113.24}' % number
+    bodies = [
+        (
+            "location.lat",
+            "/api/v1/calls",
+            GRID_WORKER,
+            json.dumps(raise_body()).encode()[:-1] + b', "location": ' + place + b"}",
+        ),
+        ("advance_seconds", "/api/v1/_clock", ADMIN, b'{"advance_seconds": %s}' % number),
+    ]
+    for field, path, who, body in bodies:
+        headers = {**driver.tokens.headers(*who), "Content-Type": "application/json"}
+        problem = problem_of(driver.client.post(path, content=body, headers=headers), 422, INVALID_REQUEST)
+        assert fields_of(problem) == [field], problem
+
+
+def test_a_nul_in_any_query_or_path_parameter_is_a_422_naming_it(http: TestClient, tokens: Any) -> None:
+    """PostgreSQL refuses NUL in text; it is refused at the door, like a NUL in a body."""
+    for url, name in [
+        ("/api/v1/calls?item=C01%00", "item"),
+        ("/api/v1/ledger?unit=LW%00", "unit"),
+        ("/api/v1/attachments/a%00b", "attachment_id"),
+    ]:
+        problem = problem_of(http.get(url, headers=tokens.headers(*SUPERVISOR)), 422, INVALID_REQUEST)
+        assert fields_of(problem) == [name], problem
+
+
+def test_every_read_answers_at_the_far_end_of_business_time(
+    client: TestClient, tokens: Any, clock: FakeClock
+) -> None:
+    """With the clock at the last accepted instant, every default that is worked out from now
+    (this month, the last 30 days, a period's end) still lies where arithmetic can reach."""
+    driver = Driver(client, tokens, clock)
+    c = driver.drive("signed")
+    driver.post("/api/v1/_clock", ADMIN, {"now": f"{LAST_DAY}T23:59:59-14:00"})
+    spec = client.get("/openapi.json").json()
+    answers = {}
+    for template, operations in spec["paths"].items():
+        if "get" in operations and template.startswith("/api/") and "{attachment_id}" not in template:
+            path = (
+                template.replace("{call_id}", c.id)
+                .replace("{order_id}", c.order_id())
+                .replace("{code}", "CG")
+            )
+            params = {"kind": "street"} if template == "/api/v1/scores/units" else {}
+            answers[template] = client.get(
+                path, params=params, headers=tokens.headers(*_reader(path))
+            ).status_code
+    assert all(status == 200 for status in answers.values()), answers
+
+
+ODD_CONTENT_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/json; charset=utf-16",
+    "application/json; charset=nonsense",
+    "*/*",
+    "",
+]
+ODD_ACCEPTS = ["application/xml", "text/csv;q=NaN", "*/*;q=" + "9" * 5000, "\x01"]
+
+
+def test_an_odd_content_type_or_accept_gets_an_answer_not_a_500(http: TestClient, tokens: Any) -> None:
+    body = json.dumps(raise_body()).encode()
+    for content_type in ODD_CONTENT_TYPES:
+        headers = {**tokens.headers(*GRID_WORKER), "Content-Type": content_type}
+        response = http.post("/api/v1/calls", content=body, headers=headers)
+        assert response.status_code in (201, 422), (content_type, response.text)
+        if response.status_code == 422:
+            assert fields_of(problem_of(response, 422, INVALID_REQUEST)) == ["body"]
+    for accept in ODD_ACCEPTS:
+        for path in ("/api/v1/events", "/api/v1/exports/events", "/api/v1/exports/scores"):
+            response = http.get(path, headers={**tokens.headers(*AUDITOR), "Accept": accept})
+            assert response.status_code == 200, (accept, path, response.text)

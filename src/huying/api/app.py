@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from huying import __version__
-from huying.api import openapi, problems
+from huying.api import openapi, params, problems
 from huying.api.deployment_metrics import DeploymentMetrics
 from huying.api.gate import Gate
 from huying.api.metrics import HttpMetrics
@@ -28,11 +28,13 @@ from huying.api.routers import (
     ops,
     reference,
     scores,
+    webhooks,
     work_orders,
 )
 from huying.api.unavailable import DatabaseUnavailable
 from huying.bootstrap import Services, build_services
 from huying.duties import Duties, offered_by
+from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentRefused, AttachmentStore
 from huying.settings import Settings
 
@@ -50,8 +52,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The projector, the chain keeper (防篡改) and the watchdog, each if offered and while this
-        # process holds its lock; and the other processes' news (huying.duties).
+        # The projector, the chain keeper (防篡改), the watchdog and the webhook deliveries, each if
+        # offered and while this process holds its lock; and the other processes' news.
         duties = Duties(built, offered_by(settings))
         duties.start()
         yield
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
+        dependencies=[Depends(params.no_nul_in_parameters)],  # for every route, present and future
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
+    app.include_router(webhooks.router)  # signed webhooks: department systems are told
+    app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,

@@ -11,10 +11,11 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from huying.api.params import MAX_POSITION, ETag, IdempotencyKey, version_of
 from huying.api.schemas.requests import PersonalData
 from huying.application import HuyingApplication, Submission
 from huying.bootstrap import Services
-from huying.domain.errors import CallNotFound, InvalidCommand
+from huying.domain.errors import CallNotFound
 from huying.domain.principal import Principal
 from huying.projections.runner import ReadModelsBehind
 
@@ -84,21 +85,10 @@ def _digest(payload: dict[str, Any]) -> str:
 
 
 def _identity(
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-    if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+    if_match: Annotated[ETag | None, Header()] = None,
 ) -> RequestIdentity:
-    return RequestIdentity(idempotency_key, _version_of(if_match))
-
-
-def _version_of(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if tag == "*":  # RFC 9110: "*" matches any current version
-        return None
-    if not tag.isdigit():
-        raise InvalidCommand("If-Match", 'expected an ETag like "3" (the call version)')
-    return int(tag)
+    return RequestIdentity(idempotency_key, version_of(if_match))
 
 
 def parse_call_id(raw: str) -> UUID:
@@ -108,7 +98,9 @@ def parse_call_id(raw: str) -> UUID:
         raise CallNotFound(f"no call {raw} in your jurisdiction") from None
 
 
-def _read_position(request: Request, min_position: Annotated[int | None, Query(ge=0)] = None) -> int:
+def _read_position(
+    request: Request, min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None
+) -> int:
     """Read-your-writes: wait (bounded) until the read models reach ``min_position``."""
     services = _services(request)
     projector = services.projector

@@ -78,6 +78,7 @@ def call_public(
         occurred_at=call.occurred_at,
         location=call.location,
         attachments=call.attachments,
+        media_url=call.media_url,
         work_orders=[work_order_public(o) for o in call.work_orders.values()],
         evaluation=EvaluationPublic(
             round=evaluation.round,

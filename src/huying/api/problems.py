@@ -65,7 +65,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     errors = [
         {"field": "body", "message": f"not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
         if e["type"] == "json_invalid"
-        else {"field": _field(tuple(e["loc"])), "message": e["msg"]}
+        else {"field": _field(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from huying.domain.commands import Command, OrderSpec, Remembered, request_scope
 from huying.domain.errors import InvalidCommand, NotPermitted, StaleVersion, TransitionNotAllowed
 from huying.domain.levels import Level
-from huying.domain.principal import Role
+from huying.domain.principal import Principal, Role
 from huying.domain.sla import NO_CLOCKS, Clocks
 from huying.domain.states import (
     OPEN_ORDER,
@@ -106,14 +106,20 @@ class Call(Aggregate):
         attachments: list[str]
         response_due: datetime | None
         resolution_due: datetime | None
+        media_url: str | None  # a link to a photo or video the reporter gave (Open311's media_url)
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """v1 calls were raised before SLA clocks existed: no due times."""
             state["response_due"] = None
             state["resolution_due"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """v2 calls were raised before links to media were taken: none."""
+            state["media_url"] = None
 
         def apply(self, call: Call) -> None:
             call.item_code = self.item_code
@@ -130,6 +136,7 @@ class Call(Aggregate):
             call.location = self.location
             call.reporter_ref = self.reporter_ref
             call.attachments = list(self.attachments)
+            call.media_url = self.media_url
             call.raised_at = self.at
             call.raised_by = self.actor
             call.holder = self.community_code
@@ -151,6 +158,7 @@ class Call(Aggregate):
     location: dict[str, Any] | None
     reporter_ref: str | None
     attachments: list[str]
+    media_url: str | None
     raised_at: datetime
     raised_by: dict[str, str]
     holder: str
@@ -172,11 +180,16 @@ class Call(Aggregate):
 
     @classmethod
     def raise_call(
-        cls, cmd: Command, *, call_id: UUID, clocks: ClockSetter = no_clocks, **raised: Any
+        cls,
+        cmd: Command,
+        *,
+        call_id: UUID,
+        clocks: ClockSetter = no_clocks,
+        media_url: str | None = None,
+        **raised: Any,
     ) -> Call:
         """群众有呼: a call is raised at the community of its grid."""
-        probe = _RaiseProbe(grid_code=raised["grid_code"], community_code=raised["community_code"])
-        if not TABLE[Action.RAISE].who & parties(cmd.principal, probe):
+        if not cls.may_raise(cmd.principal, raised["grid_code"], raised["community_code"]):
             raise NotPermitted(
                 f"raise: only the grid's grid worker, its community or a supervisor may raise a "
                 f"call in grid {raised['grid_code']}; you act as {cmd.principal.role} of "
@@ -188,9 +201,16 @@ class Call(Aggregate):
             id=call_id,
             response_due=due.response_due,
             resolution_due=due.resolution_due,
+            media_url=media_url,
             **raised,
             **cmd.meta,
         )
+
+    @staticmethod
+    def may_raise(principal: Principal, grid_code: str, community_code: str) -> bool:
+        """Whether the transition table lets ``principal`` raise a call in this grid."""
+        probe = _RaiseProbe(grid_code=grid_code, community_code=community_code)
+        return bool(TABLE[Action.RAISE].who & parties(principal, probe))
 
     # --- what the transition table reads -------------------------------------------------
 

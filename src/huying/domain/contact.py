@@ -23,8 +23,24 @@ class InvalidContact(ValueError):
 
 @dataclass(frozen=True)
 class Contact:
+    """How to reach a reporter. Name and phone come from every channel; civic apps (Open311) may
+    also give an email address, their device's id and the reporter's account id there."""
+
     name: str | None
     phone: str | None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+
+    def details(self) -> dict[str, str | None]:
+        """Each detail by its field name, in a fixed order (how they are sealed and logged)."""
+        return {field: getattr(self, field) for field in CONTACT_FIELDS}
+
+
+CONTACT_FIELDS = ("name", "phone", "email", "device_id", "account_id")
+# What people are ever shown of a contact (the 回访 calls the phone); what civic apps add — email,
+# device and account ids — is kept with it, and erased with it, but not shown.
+SHOWN_FIELDS = ("name", "phone")
 
 
 def ascii_digits_only(text: str) -> str:
@@ -75,6 +91,7 @@ def shown_to(principal: Principal, community_code: str, contact: Contact) -> Con
 
 
 def masked(contact: Contact) -> Contact:
+    """What others see: name and phone masked; nothing else."""
     return Contact(
         name=mask_name(contact.name) if contact.name else None,
         phone=mask_phone(contact.phone) if contact.phone else None,
@@ -83,7 +100,7 @@ def masked(contact: Contact) -> Contact:
 
 def in_full(contact: Contact) -> list[str]:
     """Which details a contact shown in full discloses (what the access log records)."""
-    return [field for field, value in (("name", contact.name), ("phone", contact.phone)) if value]
+    return [field for field in SHOWN_FIELDS if getattr(contact, field)]
 
 
 def shown_ref(ref: str | None) -> str | None:

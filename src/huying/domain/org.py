@@ -31,7 +31,8 @@ class Unit:
 
     ``parent`` is the unit it reports to: grid → community → street → district, and
     department → district; the district has none. ``short`` is the everyday name
-    (城管、住建…), empty where there is none.
+    (城管、住建…), empty where there is none. ``center`` is a grid's centre (WGS84 latitude,
+    longitude), where known: how a report located only by coordinates finds its grid.
     """
 
     code: str
@@ -39,6 +40,7 @@ class Unit:
     kind: UnitKind
     parent: str | None
     short: str = ""
+    center: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class Channel(StrEnum):
     HOTLINE = "hotline"  # 12345
     COUNCIL = "council"  # 议事会
     WALK_IN = "walk_in"
+    OPEN311 = "open311"  # a civic app, through the Open311 GeoReport v2 interface: public by its convention
 
 
 class Urgency(StrEnum):

@@ -15,13 +15,11 @@ from sqlalchemy import Engine, delete, select, update
 
 from huying.clock import Clock
 from huying.db import reporter_contacts
-from huying.domain.contact import Contact, in_full, masked, sees_contact_in_full
+from huying.domain.contact import CONTACT_FIELDS, Contact, in_full, masked, sees_contact_in_full
 from huying.domain.principal import Principal
 from huying.services.contact_access import ContactAccessLog
 from huying.services.keyring import KeyUnavailable, seal, unseal
 from huying.services.record_keys import RecordKeys
-
-_NAME, _PHONE = "name", "phone"
 
 
 class ContactBook:
@@ -87,7 +85,7 @@ class ContactBook:
             result = conn.execute(
                 update(reporter_contacts)
                 .where(reporter_contacts.c.ref == ref, reporter_contacts.c.erased_at.is_(None))
-                .values(name_enc=None, phone_enc=None, erased_at=self._clock.now(), erased_by=by)
+                .values(**dict.fromkeys(_COLUMNS), erased_at=self._clock.now(), erased_by=by)
             )
         return bool(result.rowcount)
 
@@ -153,11 +151,12 @@ class ContactBook:
         key = self.keys.get(row.ref)
         if key is None:
             return None
-        name, phone = (
-            unseal(key, blob, f"{field}|{row.ref}").decode() if blob else None
-            for field, blob in ((_NAME, row.name_enc), (_PHONE, row.phone_enc))
+        return Contact(
+            **{
+                field: unseal(key, blob, f"{field}|{row.ref}").decode() if blob else None
+                for field, blob in ((field, getattr(row, f"{field}_enc")) for field in CONTACT_FIELDS)
+            }
         )
-        return Contact(name, phone)
 
     def _open_legacy(self, row: Any) -> Contact:
         name, phone = (
@@ -166,9 +165,13 @@ class ContactBook:
         return Contact(name, phone)
 
 
+# One sealed column per detail: name_enc, phone_enc, email_enc, device_id_enc, account_id_enc.
+_COLUMNS = tuple(f"{field}_enc" for field in CONTACT_FIELDS)
+
+
 def _sealed(key: bytes, ref: str, contact: Contact) -> dict[str, bytes | None]:
-    """name_enc and phone_enc: each detail sealed under the record key, bound to its field and ref."""
+    """Each detail sealed under the record key, bound to its field and ref."""
     return {
         f"{field}_enc": seal(key, value.encode(), f"{field}|{ref}") if value else None
-        for field, value in ((_NAME, contact.name), (_PHONE, contact.phone))
+        for field, value in contact.details().items()
     }

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
-from huying.api.params import Cursor
+from huying.api.params import Cursor, GivenCheckpoint
 from huying.api.schemas.audit import AuditVerdict, CheckpointPage, CheckpointPublic, TamperBreak
 from huying.audit.checkpoints import BadCheckpoints, parse_given, stored
 from huying.audit.verify import Verifier
@@ -29,7 +29,7 @@ def verify(
     p: CurrentPrincipal,
     s: HuyingServices,
     checkpoint: Annotated[
-        list[str],
+        list[GivenCheckpoint],
         Query(max_length=100, description="checkpoints you keep, as POSITION:LINK (repeatable)"),
     ] = [],  # noqa: B006  (FastAPI copies defaults per request)
 ) -> AuditVerdict:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
-from huying.api.params import Cursor, enum_list
+from huying.api.params import MAX_VERSION, Cursor, enum_list
 from huying.api.present import call_summary, history_entry
 from huying.api.respond import call_answer, with_call
-from huying.api.schemas.base import Instant, no_nul
+from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate
 from huying.api.schemas.reads import CallPage
 from huying.api.schemas.requests import (
@@ -64,6 +63,7 @@ def draft_of(body: CallCreate) -> CallDraft:
         location=body.location.model_dump(exclude_none=True) if body.location else None,
         reporter=Contact(body.reporter.name, body.reporter.phone) if body.reporter else None,
         attachments=body.attachments,
+        media_url=body.media_url,
     )
 
 
@@ -77,7 +77,7 @@ def search_calls(
     level: Level | None = None,
     overdue: bool | None = None,
     # Compared in SQL as given: PostgreSQL refuses NUL in text (a 500 there, not on SQLite).
-    item: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
+    item: Annotated[str | None, Query(max_length=64)] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
@@ -112,7 +112,9 @@ def get_call(
     as_of: Annotated[
         Instant | None, Query(description="business time: the call as it stood then (时间回溯)")
     ] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the call at this version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="the call at this version")
+    ] = None,
 ) -> CallPublic:
     """The call's current state, straight from the event store (strongly consistent); with
     ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""

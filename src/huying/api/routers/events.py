@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
-from huying.api.params import Cursor
+from huying.api.params import DateText, LogCursor, Period, TimeBound
 from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, csv_lines, event_lines, period_between, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
@@ -25,12 +25,10 @@ TypeFilter = Annotated[
     Query(alias="type", max_length=1000, description="comma-separated event types, e.g. Raised,Closed"),
 ]
 From = Annotated[
-    str | None,
-    Query(alias="from", max_length=40, description="business time from (inclusive): RFC 3339, or a date"),
+    TimeBound | None, Query(alias="from", description="business time from (inclusive): RFC 3339, or a date")
 ]
 To = Annotated[
-    str | None,
-    Query(max_length=40, description="business time to (exclusive); a date covers that whole day"),
+    TimeBound | None, Query(description="business time to (exclusive); a date covers that whole day")
 ]
 
 
@@ -48,7 +46,7 @@ def _auditor_only(p: Principal, what: str) -> None:
 def event_feed(
     p: CurrentPrincipal,
     s: HuyingServices,
-    after: Cursor = 0,
+    after: LogCursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     types: TypeFilter = None,
     from_: From = None,
@@ -92,10 +90,10 @@ def export_scores(
     position: ReadPosition,
     kind: ExportKind | None = None,
     period: Annotated[
-        str | None, Query(max_length=7, description="YYYY-MM, YYYY-Qn or YYYY; default this month")
+        Period | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default this month")
     ] = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first date")] = None,
-    to: Annotated[str | None, Query(max_length=10, description="last date, inclusive")] = None,
+    from_: Annotated[DateText | None, Query(alias="from", description="first date")] = None,
+    to: Annotated[DateText | None, Query(description="last date, inclusive")] = None,
 ) -> StreamingResponse:
     """三项考评 of every street and/or department for a period as CSV: 响应率, 解决率, 满意率,
     composite, rank, and every count behind them."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition, parse_call_id
+from huying.api.params import Period
 from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.org import UnitKind
@@ -33,7 +34,7 @@ def scores_of_units(
     position: ReadPosition,
     kind: ScoredKind,
     period: Annotated[
-        str | None, Query(max_length=7, description="YYYY-MM, YYYY-Qn or YYYY; default this month")
+        Period | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default this month")
     ] = None,
 ) -> UnitScores:
     """响应率, 解决率, 满意率, the weighted composite and the dense rank of every street or

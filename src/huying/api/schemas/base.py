@@ -1,11 +1,23 @@
-"""Building blocks of the wire schemas: text, codes, instants, photo ids, strict bodies."""
+"""Building blocks of the wire schemas: text, codes, instants, days, photo ids, strict bodies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# The business time a client may name: a day, a period or an instant. Real calls lie well inside
+# it; its ends keep every sum made on a date (a day added, a month's end, a working calendar
+# walked for years, ±14 h of offset) far inside what Python's dates (years 1–9999) and the
+# databases can hold. Query parameters (api/params.py) and bodies share this one rule.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
+
+
+def business_year(year: int, what: str) -> None:
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ValueError(f"{what} must lie between {FIRST_DAY} and {LAST_DAY}")
 
 
 def no_nul(text: str) -> str:
@@ -17,9 +29,13 @@ def no_nul(text: str) -> str:
 
 def sane_instant(instant: datetime) -> datetime:
     """RFC 3339 allows year 0001 and 9999 with any offset; business time lies nearer."""
-    if not 1970 <= instant.year <= 2200:
-        raise ValueError("the time must lie between 1970 and 2200")
+    business_year(instant.year, "the time")
     return instant
+
+
+def business_day(day: date) -> date:
+    business_year(day.year, "the date")
+    return day
 
 
 Text = Annotated[
@@ -32,6 +48,23 @@ Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(no_nul)
 ]
 Instant = Annotated[AwareDatetime, AfterValidator(sane_instant)]
+Day = Annotated[date, AfterValidator(business_day)]
+
+
+def web_link(text: str) -> str:
+    """An absolute http(s) URL, kept exactly as given (no normalising: it is the reporter's link)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("give an absolute http:// or https:// URL")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ValueError("a URL has no spaces or control characters")
+    return text
+
+
+# A link to a photo or video of the matter (Open311's media_url): shown, never fetched.
+MediaUrl = Annotated[
+    str, StringConstraints(max_length=2000), AfterValidator(no_nul), AfterValidator(web_link)
+]
 
 
 class Body(BaseModel):

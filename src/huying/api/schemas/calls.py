@@ -108,6 +108,7 @@ class CallPublic(BaseModel):
     attachments: list[str] = Field(
         description="every photo on the call, each once: the raise's, then progress and completion notes'"
     )
+    media_url: str | None = Field(default=None, description="the link to media given with the raise")
     work_orders: list[WorkOrderPublic]
     evaluation: EvaluationPublic | None
     merged_into: str | None

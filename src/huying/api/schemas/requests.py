@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from huying.api.schemas.base import Attachments, Body, Code, Instant, OptionalText, Text, no_nul
+from huying.api.schemas.base import Attachments, Body, Code, Instant, MediaUrl, OptionalText, Text, no_nul
 from huying.domain.contact import InvalidContact, ascii_digits_only, normalise_phone
 from huying.domain.states import Channel, Satisfaction, Urgency
 
@@ -84,6 +84,9 @@ class CallCreate(Body):
     location: Location | None = None
     reporter: ReporterIn | None = None
     attachments: Attachments = Field(default_factory=list)
+    media_url: MediaUrl | None = Field(
+        default=None, description="a link to a photo or video of the matter, shown as given (never fetched)"
+    )
 
 
 class AcknowledgeBody(Body):
