@@ -54,6 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HUYING_DATA_DIR": str(settings.data_dir),
         "HUYING_DATABASE_URL": settings.database_url,
         "HUYING_EVENTS_URL": settings.events_url,
+        "HUYING_KEYS_URL": settings.keys_url,
         "HUYING_DEMO": "1" if settings.demo else "0",
     }
     if settings.on_postgres:
@@ -131,3 +132,25 @@ def stored_rows(settings: Settings) -> bytes:
                 names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
                 rows += [row for (t,) in names for row in conn.execute(f'SELECT * FROM "{t}"')]
     return b"\n".join(v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row)
+
+
+@contextmanager
+def writes_blocked(settings: Settings, *, events: bool) -> Iterator[None]:
+    """Another session keeps writers out — of the event store (``events``), or of the read
+    models' tracking — until the block ends, as a careless `sqlite3` shell in a transaction or a
+    long migration would. SQLite: the write lock of the whole file; PostgreSQL: the table."""
+    if settings.on_postgres:
+        table = "huying_events" if events else "projection_tracking"
+        url = make_url(settings.database_url).set(drivername="postgresql")
+        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+            conn.execute(f'LOCK TABLE "{settings.database_schema or "public"}"."{table}" IN EXCLUSIVE MODE')
+            yield
+        return
+    path = (settings.events_url if events else settings.database_url).removeprefix("sqlite:///")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.rollback()
+        conn.close()

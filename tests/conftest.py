@@ -43,11 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or list(BACKENDS)
-        only = metafunc.definition.get_closest_marker("sqlite_only")
-        if only is not None:
-            # A test of SQLite's own files; the reason says where PostgreSQL's counterpart is.
-            assert only.kwargs.get("reason"), f"{metafunc.definition.nodeid}: sqlite_only needs a reason"
-            chosen = [b for b in chosen if b == "sqlite"]
+        for only in BACKENDS:
+            marker = metafunc.definition.get_closest_marker(f"{only}_only")
+            if marker is not None:
+                # A test of one engine's own machinery; the reason says where the other's is.
+                reason = marker.kwargs.get("reason")
+                assert reason, f"{metafunc.definition.nodeid}: {only}_only needs a reason"
+                chosen = [b for b in chosen if b == only]
         metafunc.parametrize("backend", chosen, indirect=True, scope="session")
 
 

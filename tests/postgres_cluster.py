@@ -117,10 +117,8 @@ class Cluster:
         return cluster
 
     def _init_and_start(self) -> None:
-        bins = bin_dir()
-        run_as = _as_server_user(self.root)
         initdb = subprocess.run(
-            [*run_as, str(bins / "initdb"), "-D", str(self.data), "-U", SUPERUSER, *INITDB_OPTIONS],
+            self._command("initdb", "-U", SUPERUSER, *INITDB_OPTIONS),
             capture_output=True,
             text=True,
             timeout=120,
@@ -128,18 +126,49 @@ class Cluster:
         if initdb.returncode != 0:
             raise ClusterError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}")
         self.port = free_port()
+        self._launch()
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+
+    def _launch(self) -> None:
         settings = {**SERVER_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self.root)}
         args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
-        with self.log_file.open("wb") as log:
+        with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [*run_as, str(bins / "postgres"), "-D", str(self.data), *args],
+                self._command("postgres", *args),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         self._wait_ready()
+
+    def _command(self, binary: str, *args: str) -> list[str]:
+        """One of the server's binaries on this cluster's data, run as the server's user."""
+        return [*_as_server_user(self.root), str(bin_dir() / binary), "-D", str(self.data), *args]
+
+    def halt(self) -> None:
+        """``pg_ctl stop -m fast``, as an operator or a failover would: every session is ended
+        and new connections are refused until ``resume``."""
+        assert self.process is not None
+        stopped = subprocess.run(
+            self._command("pg_ctl", "stop", "-m", "fast"),
+            capture_output=True,
+            text=True,
+            timeout=STOP_DEADLINE,
+        )
+        if stopped.returncode != 0:
+            raise ClusterError(f"pg_ctl stop failed:\n{stopped.stdout}\n{stopped.stderr}")
+        self.process.wait(timeout=STOP_DEADLINE)
+
+    def resume(self) -> None:
+        """The server started again on the same port and data (after ``halt``)."""
+        self._launch()
+
+    def create_database(self, name: str) -> str:
+        """An empty database of its own in this cluster; its SQLAlchemy URL."""
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
     def _wait_ready(self) -> None:
         assert self.process is not None

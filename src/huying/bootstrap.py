@@ -184,7 +184,9 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         _require_event_store(app, engine)
     elif given is None:
         _not_before_the_log(clock, app)
-    projector = Projector(app, engine, batch_size=settings.projector_batch_size)
+    projector = Projector(
+        app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
+    )
     chain = ChainKeeper(
         app,
         engine,
@@ -193,6 +195,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         verify_seconds=settings.audit_verify_seconds,
+        poll_seconds=settings.poll_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
     subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)
@@ -242,4 +245,4 @@ def webhook_worker(app: HuyingApplication, subscriptions: Subscriptions, setting
         timeout=settings.webhook_timeout_seconds,
         allow_private=settings.webhooks_allow_private_urls,
     )
-    return WebhookWorker.leased(app, sender, settings.webhook_lease_seconds)
+    return WebhookWorker(app, sender, settings.poll_seconds)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,12 +16,17 @@ from huying.cli_errors import OneLineErrors, fail
 from huying.services.keys_cli import keys_cli
 from huying.settings import Settings
 
+if TYPE_CHECKING:
+    from huying.bootstrap import Services
+    from huying.duties import Duty
+
 # Every expected error, of every command, is one line on stderr and a non-zero exit.
 cli = typer.Typer(
     cls=OneLineErrors,
     help="huying 有呼必应 — event-sourced call-and-response dispatch.",
     no_args_is_help=True,
 )
+
 token_cli = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")  # 审计: verify, replay, checkpoints
@@ -121,22 +129,31 @@ def token_revoke(token_id: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default HUYING_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default HUYING_PORT")] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite: 1)")] = 1,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (SQLite: 1)", min=1)] = 1,
 ) -> None:
     """Serve the HTTP API (runs migrations first)."""
+    import os
+
     import uvicorn
 
     from huying.api.connection import uvicorn_options
+    from huying.api.worker import SUPERVISOR_PID
     from huying.migrate import upgrade
 
     settings = Settings()
-    if workers > 1 and settings.events_url.startswith("sqlite"):
-        typer.echo("error: SQLite means one server process; use --workers 1", err=True)
+    if workers > 1 and "sqlite" in (settings.database_url[:6], settings.events_url[:6]):
+        typer.echo(
+            "error: SQLite means one server process; use --workers 1, or PostgreSQL for more "
+            "(HUYING_DATABASE_URL=postgresql+psycopg://…)",
+            err=True,
+        )
         raise typer.Exit(2)
     _check_startup(settings)
     upgrade(settings)
+    if workers > 1:
+        os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers stop if this process dies
     uvicorn.run(
-        "huying.api.app:create_app",
+        "huying.api.worker:create_worker_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -175,21 +192,18 @@ def rebuild(
 @cli.command()
 def project(
     once: Annotated[bool, typer.Option(help="catch up and exit instead of following the log")] = False,
+    chain: Annotated[bool, typer.Option(help="keep the audit chain too (else: `huying chain`)")] = True,
 ) -> None:
-    """Run the projector on its own (set HUYING_RUN_PROJECTOR=0 on the API servers)."""
-    import signal
-    import threading
+    """Run the projector on its own (HUYING_RUN_PROJECTOR=0 on the API servers): one process of
+    the deployment projects at a time; another waits and takes over if it dies."""
+    from huying.duties import Duty
 
-    from huying.bootstrap import opened
-
-    settings = Settings()
-    with opened(settings, migrate=True) as services:
-        if once:
-            done = services.projector.catch_up()
-            chained = services.chain.catch_up()  # 防篡改: the hash chain too
+    if once:
+        with _opened() as services:
+            done = _once(services, Duty.PROJECTOR, services.projector.catch_up)
+            chained = _once(services, Duty.CHAIN, services.chain.catch_up) if chain else "none"  # 防篡改
             typer.echo(
-                f"projected {done} events; at position {services.projector.progress.position}; "
-                f"chained {chained}",
+                f"projected {done}; at position {services.projector.tracked_position()}; chained {chained}",
                 err=True,
             )
             halted = [f for f in (services.projector.halted, services.chain.alarm) if f is not None]
@@ -197,40 +211,112 @@ def project(
                 typer.echo(f"error: halted at {flaw.sentence()}", err=True)
             if halted:
                 raise typer.Exit(1)
-            return
-        stopped = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stopped.set())
-        services.projector.start()
-        services.chain.start()
-        if settings.run_webhooks:
-            services.webhooks.start()  # webhook deliveries follow the log beside the read models
-        typer.echo("projecting; Ctrl-C to stop", err=True)
-        stopped.wait()
+        return
+    settings = Settings()
+    offered = [Duty.PROJECTOR, *([Duty.CHAIN] if chain else [])]
+    _run_duties([*offered, *([Duty.WEBHOOKS] if settings.run_webhooks else [])], "projecting")
+
+
+@cli.command("chain")
+def chain_keeper(
+    once: Annotated[bool, typer.Option(help="chain what is new and exit")] = False,
+) -> None:
+    """Keep the audit hash chain on its own (防篡改; HUYING_RUN_CHAIN=0 on the API servers)."""
+    from huying.duties import Duty
+
+    if once:
+        with _opened() as services:
+            typer.echo(f"chained {_once(services, Duty.CHAIN, services.chain.catch_up)}", err=True)
+        return
+    _run_duties([Duty.CHAIN], "keeping the audit chain")
 
 
 @cli.command()
 def watch(
     once: Annotated[bool, typer.Option(help="one sweep, print the moves, and exit")] = False,
 ) -> None:
-    """Run the SLA watchdog on its own (set HUYING_RUN_WATCHDOG=0 on the API servers)."""
-    import signal
-    import threading
+    """Run the SLA watchdog on its own (HUYING_RUN_WATCHDOG=0 on the API servers)."""
+    from huying.duties import Duty
 
-    from huying.bootstrap import opened
-
-    with opened(Settings(), migrate=True) as services:
-        if once:
+    if once:
+        with _opened() as services:
             services.projector.catch_up()
             for move in services.watchdog.sweep():
                 typer.echo(f"{move.action}\t{move.call_id}\t{move.clock}\t{move.unit}")
-            return
-        stopped = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stopped.set())
-        services.watchdog.start()
-        typer.echo("watching SLA clocks; Ctrl-C to stop", err=True)
-        stopped.wait()
+        return
+    _run_duties([Duty.WATCHDOG], "watching SLA clocks")
+
+
+def _opened() -> AbstractContextManager[Services]:
+    """A long-running command's services: the schemas created or upgraded first."""
+    from huying.bootstrap import opened
+
+    return opened(Settings(), migrate=True)
+
+
+def _once(services: Services, duty: Duty, catch_up: Callable[[], int]) -> str:
+    """Catch up once, holding the duty's lock: not while another process does that duty."""
+    from huying.locks import duty_lock
+
+    lock = duty_lock(services.settings, duty)
+    if not lock.acquire():
+        return f"nothing: another process holds the {duty} duty and keeps it up to date"
+    try:
+        return f"{catch_up()} events"
+    finally:
+        lock.release()
+
+
+def _run_duties(offered: list[Duty], doing: str) -> None:
+    """Offer the duties until SIGINT or SIGTERM; standing by while another process holds one."""
+    import signal
+    import threading
+
+    from huying.duties import Duties, log_to_stderr
+
+    log_to_stderr()
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    with _opened() as services:
+        duties = Duties(services, offered)
+        duties.start()
+        try:
+            waiting = [str(d) for d in offered if not duties.holding(d)]
+            standby = f" (standing by for {', '.join(waiting)}: another process holds it)" if waiting else ""
+            typer.echo(f"{doing}{standby}; Ctrl-C to stop", err=True)
+            stopped.wait()
+        finally:
+            duties.stop()
+
+
+@cli.command("backup")
+def backup_command(
+    to: Annotated[Path, typer.Option("--to", help="a new, empty directory")],
+) -> None:
+    """Back the deployment up while it runs (SQLite: online backup API; PostgreSQL: pg_dump of
+    its schema). HUYING_SECRET_KEY is not in it: keep that apart (docs/operations.md)."""
+    _backup_tool("backup", to)
+
+
+@cli.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Option("--from", help="a directory made by huying backup")],
+) -> None:
+    """Restore a backup into this deployment, which must be empty (no huying running on it)."""
+    _backup_tool("restore", source)
+
+
+def _backup_tool(action: str, directory: Path) -> None:
+    from huying import backup
+
+    run = backup.backup if action == "backup" else backup.restore
+    try:
+        done = run(Settings(), directory)
+    except backup.BackupError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(done.summary, err=True)
 
 
 def _check_startup(settings: Settings) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -20,36 +22,55 @@ class SystemClock:
 class FakeClock:
     """A clock that only moves when told to (``POST /api/v1/_clock``).
 
-    With a state file it survives a restart of the server, so a demo or a restart test keeps
-    its business time.
+    With a state file it survives a restart of the server, and it is one clock for every
+    process of the deployment on this machine (API workers, `huying watch`, …): each reading
+    looks at the file, and a move replaces the file whole, so no reader sees half a time.
     """
 
     def __init__(self, start: datetime | None = None, state_file: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._file = state_file
+        self._moved: list[Callable[[], None]] = []
         saved = self._load()
         self._now = saved or start or datetime.now(UTC).replace(microsecond=0)
 
     def now(self) -> datetime:
         with self._lock:
+            self._now = self._load() or self._now  # another process may have moved it
             return self._now
 
     def set(self, now: datetime) -> None:
         with self._lock:
             self._now = now.astimezone(UTC)
             self._save()
+        self._announce()
 
     def advance(self, seconds: float) -> None:
         with self._lock:
-            self._now += timedelta(seconds=seconds)
+            self._now = (self._load() or self._now) + timedelta(seconds=seconds)
             self._save()
+        self._announce()
+
+    def on_moved(self, listener: Callable[[], None]) -> None:
+        """Called after every move (the deployment's other processes are told)."""
+        self._moved.append(listener)
+
+    def _announce(self) -> None:
+        for listener in self._moved:
+            listener()
 
     def _load(self) -> datetime | None:
-        if self._file is None or not self._file.exists():
+        if self._file is None:
             return None
-        return datetime.fromisoformat(self._file.read_text().strip())
+        try:
+            text = self._file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return datetime.fromisoformat(text) if text else None
 
     def _save(self) -> None:
         if self._file is not None:
             self._file.parent.mkdir(parents=True, exist_ok=True)
-            self._file.write_text(self._now.isoformat())
+            scratch = self._file.with_name(f".{self._file.name}.{os.getpid()}.{threading.get_ident()}")
+            scratch.write_text(self._now.isoformat())
+            os.replace(scratch, self._file)  # atomic: readers see the old time or the new

@@ -146,6 +146,8 @@ attachment_refs = Table(
 )
 
 
+# No longer written: duties are held by locks (huying.locks), which free themselves when their
+# process dies, where a lease had to run out first. Dropping the table takes a migration.
 leases = Table(
     "leases",
     metadata,
@@ -170,11 +172,13 @@ def make_engine(settings: Settings) -> Engine:
         from huying.postgres import make_postgres_engine
 
         return make_postgres_engine(settings)
-    return sqlite_engine(settings.database_url)
+    return sqlite_engine(settings.database_url, settings.database_lock_timeout)
 
 
-def sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False)
+def sqlite_engine(url: str, lock_timeout: float = 10) -> Engine:
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, pool_pre_ping=False
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -25,12 +25,14 @@ class EventTable:
 
     @classmethod
     def of(cls, recorder: ApplicationRecorder) -> EventTable:
-        module = type(recorder).__module__
+        from eventsourcing.postgres import PostgresApplicationRecorder
+        from eventsourcing.sqlite import SQLiteApplicationRecorder
+
         table = getattr(recorder, "events_table_name", "stored_events")
-        if module == "eventsourcing.sqlite":
+        if isinstance(recorder, SQLiteApplicationRecorder):
             return cls(table, "rowid", "?", uuid_ids=False)
-        if module == "eventsourcing.postgres":
-            schema = getattr(recorder, "datastore").schema  # noqa: B009 - not on the ABC
+        if isinstance(recorder, PostgresApplicationRecorder):  # huying's bounded one too
+            schema = recorder.datastore.schema
             return cls(f'"{schema}"."{table}"', "notification_id", "%s", uuid_ids=True)
         raise TypeError(f"no SQL for the events of recorder {type(recorder).__name__}")
 

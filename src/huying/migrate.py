@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment
 
 from huying.application import HuyingApplication
 from huying.db import make_engine
+from huying.locks import exclusively
 from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
@@ -44,12 +45,21 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def upgrade(settings: Settings) -> None:
-    """Create or upgrade every schema, the event store's too; idempotent."""
+    """Create or upgrade every schema, the event store's too; idempotent. One process at a time:
+    the processes of a deployment start together (API workers, projector, watchdog), and two
+    CREATE TABLEs of one table at once fail even with IF NOT EXISTS."""
     path = sqlite_file(settings.database_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), "head")
-    prepare_key_store(settings)
+    with exclusively(settings, "migrate"):
+        command.upgrade(alembic_config(settings), "head")
+        prepare_key_store(settings)
+        _create_event_store(settings)
+
+
+def _create_event_store(settings: Settings) -> None:
+    """The library creates its tables when missing as an application starts; here, under the
+    lock, so that the first start of several workers at once does not race to create them."""
     env = {**settings.eventsourcing_env(), CREATE_TABLE: "y"}
     # The application's name: on PostgreSQL it names the event store's tables.
     factory = InfrastructureFactory.construct(Environment(HuyingApplication.name, env))

@@ -1,24 +1,34 @@
 """PostgreSQL: the one place that knows how huying connects to it.
 
-Both users of the database — SQLAlchemy for the read models and service tables, the
-eventsourcing library's own ``eventsourcing.postgres`` recorder for the events — get the same
-schema, the same pool sizes and the same server-side timeouts from ``Settings``, so that no
-statement, lock or idle transaction can hold anything forever.
+Every user of the database — SQLAlchemy for the read models and service tables, the
+eventsourcing library's own ``eventsourcing.postgres`` recorder for the events, and the plain
+connections that hold duty locks and listen for notifications — gets the same schema and the
+same server-side timeouts from ``Settings``, so that no statement, lock or idle transaction can
+hold anything forever, and a database that went away is noticed (TCP keepalives) and answered
+for within a bounded time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 from typing import Any
 
-from eventsourcing.postgres import PostgresFactory
-from eventsourcing.utils import Environment, EnvType
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.utils import Environment, EnvType, retry
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from huying.settings import Settings
 
-# Our own key in the library's environment: libpq's ``options`` for every connection it opens.
-SESSION_OPTIONS = "HUYING_POSTGRES_OPTIONS"
+# Our own key in the library's environment: the libpq parameters of every connection it opens
+# (``connection_params``, as JSON).
+CONNECTION_PARAMS = "HUYING_POSTGRES_CONNECTION"
+# PostgreSQL's limit on identifiers, NOTIFY channel names among them (NAMEDATALEN - 1).
+_MAX_IDENTIFIER = 63
 
 
 def session_options(settings: Settings) -> str:
@@ -34,8 +44,41 @@ def session_options(settings: Settings) -> str:
     return " ".join(options)
 
 
+def connection_params(settings: Settings) -> dict[str, Any]:
+    """libpq parameters of every connection: its server settings, how long connecting may take,
+    and TCP keepalives, so a server that vanished without closing the socket is noticed within
+    about a minute instead of the operating system's two hours."""
+    return {
+        "options": session_options(settings),
+        "connect_timeout": settings.database_connect_timeout,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
 def schema_of(settings: Settings) -> str:
     return settings.database_schema or "public"
+
+
+def channel(schema: str, topic: str) -> str:
+    """The NOTIFY channel of one deployment (its schema) for one kind of news. Channels are
+    database-wide, so the schema is in the name; one too long for an identifier is shortened
+    to a digest of the schema."""
+    name = f"huying.{schema}.{topic}"
+    if len(name.encode()) > _MAX_IDENTIFIER:
+        name = f"huying.{hashlib.sha256(schema.encode()).hexdigest()[:16]}.{topic}"
+    return name
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection of its own, outside every pool (autocommit): for what must live exactly as
+    long as one session — an advisory lock, a LISTEN."""
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    return psycopg.connect(
+        url.render_as_string(hide_password=False), autocommit=True, **connection_params(settings)
+    )
 
 
 def make_postgres_engine(settings: Settings) -> Engine:
@@ -47,10 +90,7 @@ def make_postgres_engine(settings: Settings) -> Engine:
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_connect_timeout,
         pool_pre_ping=True,
-        connect_args={
-            "options": session_options(settings),
-            "connect_timeout": settings.database_connect_timeout,
-        },
+        connect_args=connection_params(settings),
     )
 
 
@@ -71,19 +111,44 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": str(settings.database_lock_timeout),
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(settings.database_idle_in_transaction_timeout),
         "POSTGRES_PRE_PING": "y",
-        SESSION_OPTIONS: session_options(settings),
+        CONNECTION_PARAMS: json.dumps(connection_params(settings)),
     }
 
 
+# The library retries each call ten times after a connection error, each time waiting up to the
+# pool's timeout for a connection: with the server down a request hung for 100 s. One retry (a
+# connection that broke between the pool's check and its use) is all that helps; after that the
+# caller answers 503 and the client retries with its Idempotency-Key.
+_ONE_RETRY = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+
+
+class BoundedPostgresRecorder(PostgresApplicationRecorder):
+    """The library's recorder, unchanged but for two things: a failed connection is retried
+    once, not ten times; and it announces commits on its deployment's own channel (the
+    library's default channel is named after the table, the same in every schema)."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.channel_name = channel(datastore.schema, "events")
+
+    insert_events = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.insert_events))
+    select_events = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.select_events))
+    select_notifications = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.select_notifications))
+    max_notification_id = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.max_notification_id))
+
+
 class TimedPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory and recorders, unchanged but for the server settings
-    each pooled connection starts with: the library itself sets a lock timeout only around its
-    table lock, and no statement timeout at all."""
+    """The library's PostgreSQL factory and recorders, unchanged but for the libpq parameters
+    each pooled connection starts with (the library itself sets a lock timeout only around its
+    table lock, and no statement or connect timeout at all), bounded retries, and a pool that
+    reconnects as soon as it is asked once the server is back (psycopg_pool otherwise backs off
+    for up to five minutes between attempts)."""
+
+    application_recorder_class = BoundedPostgresRecorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
-        options = self.env.get(SESSION_OPTIONS)
-        if options:
-            kwargs = self.datastore.pool.kwargs
-            assert isinstance(kwargs, dict)
-            kwargs["options"] = options
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs.update(json.loads(self.env.get(CONNECTION_PARAMS) or "{}"))
+        pool.reconnect_timeout = float(self.env.get("POSTGRES_CONNECT_TIMEOUT") or 5)

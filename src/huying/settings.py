@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     # PostgreSQL: connections per process, for the read models and for the event store each.
     database_pool_size: int = Field(default=5, ge=1, le=1000)
     database_max_overflow: int = Field(default=5, ge=0, le=1000)
-    # Nothing waits forever: for a connection (pool or server), for a lock, for one statement,
-    # nor holds a transaction open while doing nothing (seconds).
+    # Nothing waits forever: for a connection (pool or server), for a lock (SQLite: for the
+    # file's write lock), for one statement, nor holds a transaction open while doing nothing
+    # (seconds). A request that runs into one of them is answered 503.
     database_connect_timeout: int = Field(default=10, ge=1, le=3600)
     database_lock_timeout: int = Field(default=10, ge=1, le=3600)
     database_statement_timeout: int = Field(default=60, ge=1, le=86_400)
@@ -51,10 +52,17 @@ class Settings(BaseSettings):
     reopen_window_days: int = Field(default=7, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     min_position_wait_seconds: float = Field(default=5.0, ge=0, le=5.0)
-    # The embedded default projects inside `huying serve`; set 0 when `huying project` runs apart.
+    # The duties `huying serve` offers besides answering (docs/operations.md): the projector, the
+    # audit chain keeper and the SLA watchdog. Each is done by one process of the deployment at a
+    # time (the one holding its lock); 0 here when `huying project`, `huying chain` or
+    # `huying watch` do it apart. A standby tries to take a duty over this often (seconds).
     run_projector: bool = True
-    # The SLA watchdog (`huying watch`) also runs inside `huying serve` unless turned off here.
+    run_chain: bool = True
     run_watchdog: bool = True
+    duty_retry_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often the projector and the chain keeper look at the log when nothing woke them: a
+    # commit wakes them at once (from another process too, on PostgreSQL), so this is a fallback.
+    poll_seconds: float = Field(default=1.0, gt=0, le=3600)
     watchdog_seconds: float = Field(default=30.0, gt=0)
     projector_batch_size: int = Field(default=500, ge=1, le=100_000)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
@@ -105,7 +113,8 @@ class Settings(BaseSettings):
 
     # Open311: a report located by lat/long goes to the nearest grid within this distance.
     open311_grid_radius_m: float = Field(default=1500.0, gt=0, le=100_000)
-    # Webhooks: deliveries run inside `huying serve` (and `huying project`) unless turned off here.
+    # Webhooks: deliveries are a duty `huying serve` (and `huying project`) offer unless turned off here;
+    # one process of the deployment delivers at a time (docs/operations.md).
     run_webhooks: bool = True
     # SSRF: subscriptions to loopback, link-local and private addresses are refused unless allowed.
     webhooks_allow_private_urls: bool = False
@@ -116,8 +125,6 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=86_400)
     webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
     webhook_pause_after_failures: int = Field(default=12, ge=1, le=1000)
-    # One process delivers at a time (a lease); another takes over this long after it stops renewing.
-    webhook_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("score_weights")
     @classmethod
@@ -203,7 +210,7 @@ class Settings(BaseSettings):
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(path),
-                "SQLITE_LOCK_TIMEOUT": "10",
+                "SQLITE_LOCK_TIMEOUT": str(self.database_lock_timeout),
             }
         if url.startswith("postgresql"):
             from huying.postgres import eventsourcing_env

@@ -5,15 +5,13 @@ reason ``response_overdue``); any other missed clock — a community's or street
 a street's response, a department's signing or completion — is a 督办 flag against the late
 unit (``Supervised`` naming the clock). Candidates come from the escalation-state read model;
 the aggregate re-checks every move, so a rerun, a lagging read model or a second watchdog does
-nothing twice. A lease keeps one watchdog active per deployment.
+nothing twice. One process of the deployment runs it at a time (``huying.duties``).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy import Engine, select
@@ -27,7 +25,6 @@ from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
 from huying.projections.search import UNSETTLED
 from huying.projections.tables import rm_calls
-from huying.services.leases import Lease
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,6 @@ class Watchdog:
         self.clock = clock
         self.interval_seconds = interval_seconds
         self.batch = batch
-        self.lease = Lease(engine, "sla-watchdog", f"watchdog-{uuid.uuid4().hex[:12]}", timedelta(minutes=2))
         self._follower = Follower("huying-watchdog", self._step, interval_seconds)
 
     def sweep(self) -> list[Move]:
@@ -113,10 +109,8 @@ class Watchdog:
 
     def stop(self) -> None:
         self._follower.stop()
-        self.lease.release()
 
     def _step(self) -> None:
-        if self.lease.acquire():
-            moves = self.sweep()
-            if moves:
-                log.info("watchdog made %d moves", len(moves))
+        moves = self.sweep()
+        if moves:
+            log.info("watchdog made %d moves", len(moves))

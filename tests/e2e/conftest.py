@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests that start real `huying serve` processes."""
+"""Fixtures of the end-to-end tests that start real `huying` processes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .server import Server
 
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
-    """A deployment (on the test's backend) and the servers started on it; whatever still runs
-    is killed after."""
+    """A deployment (on the test's backend) and the processes started on it; whatever still
+    runs is killed after."""
     logs = tmp_path / "logs"
     logs.mkdir()
     srv = Server(settings, logs)

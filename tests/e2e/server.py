@@ -1,8 +1,11 @@
 """One deployment (a data directory and its databases, on either backend) and the real
-`huying serve` processes started on it, over TCP."""
+processes started on it: `huying serve` (one worker or several) over TCP, and `huying project`,
+`huying chain`, `huying watch` beside it. Each runs in a process group of its own, so a kill
+takes a server's workers with it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,7 +21,7 @@ import pytest
 from backends import raw_events, settings_env
 from huying.settings import Settings
 
-READY_ATTEMPTS = 400  # × POLL_INTERVAL (plus each probe's own time): about 20 s at most
+READY_DEADLINE = 90.0  # seconds: several workers import everything at once on a busy machine
 POLL_INTERVAL = 0.05
 STOP_TIMEOUT = 20.0
 
@@ -30,9 +33,40 @@ def free_port() -> int:
         return port
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the process and its group (a server's workers), and wait for it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=STOP_TIMEOUT)
+
+
+@dataclass
+class Child:
+    """A `huying project|chain|watch` process."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_file: Path
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        kill_group(self.proc)
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=STOP_TIMEOUT)
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")[-8000:]
+
+
 @dataclass
 class Server:
-    """One deployment, and the `huying serve` processes started on it, one at a time."""
+    """One deployment, the `huying serve` processes started on it one at a time, and the
+    `huying` processes spawned beside them."""
 
     settings: Settings  # the test's own (the ``settings`` fixture): its backend, its data_dir
     log_dir: Path
@@ -41,6 +75,7 @@ class Server:
     base_url: str = ""
     starts: int = 0
     started: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    children: list[Child] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
@@ -67,28 +102,43 @@ class Server:
         assert token and "\n" not in token, "token create prints the token and nothing else"
         return {"Authorization": f"Bearer {token}"}
 
-    def start(self) -> None:
+    def start(self, workers: int = 1, **env: str) -> None:
+        """`huying serve --workers N`, with ``env`` (HUYING_*) over the deployment's own."""
         assert self.proc is None, "already running"
         port = free_port()
         self.starts += 1
-        log = (self.log_dir / f"serve-{self.starts}.log").open("wb")
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "huying.cli", "serve", "--port", str(port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        finally:
-            log.close()  # the child has its own copy
-        self.started.append(self.proc)
+        args = ["serve", "--port", str(port), "--workers", str(workers)]
+        self.proc = self._popen(f"serve-{self.starts}", args, env)
         self.base_url = f"http://127.0.0.1:{port}"
         self._wait_ready()
 
+    def spawn(self, *args: str, **env: str) -> Child:
+        """A `huying <args>` process beside the server (project, chain, watch), not waited for."""
+        name = f"{args[0]}-{len(self.children) + 1}"
+        child = Child(name, self._popen(name, list(args), env), self.log_dir / f"{name}.log")
+        self.children.append(child)
+        return child
+
+    def _popen(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("wb")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "huying.cli", *args],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a group of its own: uvicorn's workers are in it
+            )
+        finally:
+            log.close()  # the child has its own copy
+        self.started.append(proc)
+        return proc
+
     def _wait_ready(self) -> None:
         assert self.proc is not None
+        deadline = time.monotonic() + READY_DEADLINE
         with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            for _ in range(READY_ATTEMPTS):
+            while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     pytest.fail(f"huying serve exited with {self.proc.returncode}:\n{self.log()}")
                 try:
@@ -98,7 +148,7 @@ class Server:
                 except httpx.TransportError:
                     pass
                 time.sleep(POLL_INTERVAL)
-        pytest.fail(f"huying serve not ready after {READY_ATTEMPTS} attempts:\n{self.log()}")
+        pytest.fail(f"huying serve not ready after {READY_DEADLINE} s:\n{self.log()}")
 
     def terminate(self) -> None:
         """SIGTERM: uvicorn drains, runs the shutdown (closing the stores) and exits, either with
@@ -118,17 +168,21 @@ class Server:
         self.proc = None
         return code
 
+    def kill(self) -> None:
+        """kill -9 of the server: its supervisor and every worker at once."""
+        assert self.proc is not None
+        kill_group(self.proc)
+        self.proc = None
+
     def log(self) -> str:
-        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-4000:]
+        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-8000:]
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=10.0)
 
     def cleanup(self) -> None:
         for proc in self.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT)
+            kill_group(proc)
 
     def call_ids(self) -> set[str]:
         with raw_events(self.settings) as store:

@@ -48,11 +48,14 @@ Dump = dict[str, list[tuple[Any, ...]]]
 
 pytestmark = pytest.mark.slow
 
-# Loaded by the child through PYTHONPATH: SIGKILLs the process inside the transaction of its
-# second batch, right after the tracking row moved and before any read-model row is written.
+# Loaded by the child through PYTHONPATH: SIGKILLs the process inside the transaction of batch
+# number DIE_IN_BATCH (the second unless set), right after the tracking row moved and before any
+# read-model row is written. Given INSIDE and DIE (file names), it first writes where the batch
+# began into INSIDE and waits for DIE to appear: the test chooses the moment.
 SELF_KILL = textwrap.dedent(
     """
-    import os, signal
+    import os, signal, time
+    from pathlib import Path
     from huying.projections import tracking
 
     _move = tracking.move
@@ -62,7 +65,12 @@ SELF_KILL = textwrap.dedent(
         moved = _move(conn, name, start, end)
         if name == "read-models":  # the audit chain keeper moves its own row alongside
             _seen.append(end)
-            if len(_seen) == 2:
+            if len(_seen) == int(os.environ.get("DIE_IN_BATCH", "2")):
+                if "INSIDE" in os.environ:
+                    Path(os.environ["INSIDE"]).write_text(str(start))
+                    deadline = time.monotonic() + 60
+                    while not Path(os.environ["DIE"]).exists() and time.monotonic() < deadline:
+                        time.sleep(0.005)
                 os.kill(os.getpid(), signal.SIGKILL)
         return moved
 
@@ -87,9 +95,17 @@ def tracked(engine: Engine) -> int:
 class Child:
     """`huying project` in its own process group, its output kept in files."""
 
-    def __init__(self, settings: Settings, logs: Path, *args: str, extra_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        logs: Path,
+        *args: str,
+        extra_path: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
         env.update(settings_env(settings), HUYING_FAKE_CLOCK="1", HUYING_PROJECTOR_BATCH_SIZE=str(BATCH))
+        env.update(extra_env or {})
         if extra_path is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
         logs.mkdir(parents=True, exist_ok=True)

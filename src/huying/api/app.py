@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from huying import __version__
 from huying.api import openapi, params, problems
+from huying.api.deployment_metrics import DeploymentMetrics
 from huying.api.gate import Gate
 from huying.api.headers import SecurityHeaders
 from huying.api.limits import Busy, Limits, refused
@@ -34,7 +35,9 @@ from huying.api.routers import (
     work_orders,
 )
 from huying.api.strict import refuse_unknown_query
+from huying.api.unavailable import DatabaseUnavailable
 from huying.bootstrap import Services, build_services
+from huying.duties import Duties, offered_by
 from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused, Decoders
@@ -54,18 +57,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.run_projector:
-            built.projector.start()
-            built.chain.start()  # 防篡改: the hash chain follows the log beside the read models
-        if settings.run_watchdog:
-            built.watchdog.start()
-        if settings.run_webhooks:
-            built.webhooks.start()  # signed deliveries, on their own threads
+        # The projector, the chain keeper (防篡改), the watchdog and the webhook deliveries, each if
+        # offered and while this process holds its lock; and the other processes' news.
+        duties = Duties(built, offered_by(settings))
+        duties.start()
         yield
-        built.webhooks.stop()
-        built.watchdog.stop()
-        built.projector.stop()
-        built.chain.stop()
+        duties.stop()
         app.state.attachment_store.decoders.close()
         if services is None:  # we built them, we close them
             built.close()
@@ -84,6 +81,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.registry = CollectorRegistry()
     app.state.limits = Limits(settings)  # 不被拖垮: what one principal may have going at once
     app.state.registry.register(ops.AuditAlarms(built))  # 防篡改 alarms beside the HTTP metrics
+    app.state.registry.register(DeploymentMetrics(built))  # log, projections, duties: from the database
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
@@ -104,6 +102,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
     )
+    app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)
     _outermost(app, SecurityHeaders)
     return app

@@ -248,6 +248,10 @@ class ChainKeeper:
     def running(self) -> bool:
         return self._follower.running
 
+    def wake(self) -> None:
+        """Chain now rather than at the next poll (events were committed somewhere)."""
+        self._follower.wake()
+
     def start(self) -> None:
         # Where seals begin is known before anything is served: legacy calls read at once.
         self.voucher.record_boundary(self.log)

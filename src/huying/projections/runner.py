@@ -275,6 +275,7 @@ class Projector:
     def stop(self) -> None:
         self._follower.stop()
         self._watch.stop()
+        self.failing = None  # not projecting here any more (its duty may have moved elsewhere)
 
     def _follow(self) -> None:
         try:

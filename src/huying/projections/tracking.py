@@ -1,7 +1,8 @@
 """Where a tracked projection stands in the notification log (``projection_tracking``).
 
 Its rows and its position move in the same transaction; moving the position is conditional on
-it still being where this projector read it, so two projectors never both commit a batch.
+it still being where this projector read it, so two projectors never both commit a batch. The
+same transaction tells the deployment's other processes where it got to (``wakeups``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select, update
 
 from huying.projections.tables import projection_tracking
+from huying.wakeups import announce_tracked
 
 
 def tracked(conn: Connection, name: str) -> int:
@@ -21,6 +23,13 @@ def tracked(conn: Connection, name: str) -> int:
 
 def move(conn: Connection, name: str, start: int, end: int) -> bool:
     """Moves ``name`` from ``start`` to ``end``; False if another projector moved it first."""
+    moved = _moved(conn, name, start, end)
+    if moved:
+        announce_tracked(conn, name, end)
+    return moved
+
+
+def _moved(conn: Connection, name: str, start: int, end: int) -> bool:
     if start == 0:
         exists = conn.execute(
             select(projection_tracking.c.position).where(projection_tracking.c.name == name)

@@ -120,7 +120,7 @@ class Sender:
             self._thread = None
 
     def set_active(self, active: bool) -> None:
-        """Deliver while active (this process holds the lease); otherwise stand by."""
+        """Deliver while active (this process holds the webhooks duty); otherwise stand by."""
         self._active = active
         self.wake()
 

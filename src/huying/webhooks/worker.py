@@ -1,35 +1,22 @@
-"""The webhook deliveries' background duty, wired like the projector: a ``Follower`` woken after
-every local save (and every so often for other processes' writes) that keeps the sender delivering
-while this process holds the ``webhook-sender`` lease — one delivering process per deployment."""
+"""The webhook deliveries' background duty, wired like the projector: one process of the
+deployment delivers at a time — the one holding the ``webhooks`` duty's lock (``huying.duties``)
+— woken after every commit (a local save; another process's, by NOTIFY on PostgreSQL) and every
+so often besides."""
 
 from __future__ import annotations
-
-import uuid
-from datetime import timedelta
 
 from huying.application import HuyingApplication
 from huying.background import Follower
 from huying.clock import Clock
-from huying.services.leases import Lease
 from huying.webhooks.sender import Sender
 
 
 class WebhookWorker:
-    def __init__(
-        self, app: HuyingApplication, sender: Sender, lease: Lease, poll_seconds: float = 1.0
-    ) -> None:
+    def __init__(self, app: HuyingApplication, sender: Sender, poll_seconds: float = 1.0) -> None:
         self.sender = sender
-        self.lease = lease
-        self._follower = Follower("huying-webhooks", self._step, poll_seconds)
+        self._follower = Follower("huying-webhooks", sender.wake, poll_seconds)
         self._listening = False
         self._app = app
-
-    @classmethod
-    def leased(cls, app: HuyingApplication, sender: Sender, ttl_seconds: float) -> WebhookWorker:
-        holder = f"webhooks-{uuid.uuid4().hex[:12]}"
-        return cls(
-            app, sender, Lease(sender.store.engine, "webhook-sender", holder, timedelta(seconds=ttl_seconds))
-        )
 
     @property
     def running(self) -> bool:
@@ -40,19 +27,18 @@ class WebhookWorker:
         return self.sender.clock
 
     def start(self) -> None:
+        """This process holds the duty: deliver."""
         if not self._listening:
             self._app.on_saved(self._follower.wake)
             self._listening = True
         self.sender.start()
+        self.sender.set_active(True)
         self._follower.start()
 
     def stop(self) -> None:
         self._follower.stop()
+        self.sender.set_active(False)
         self.sender.stop()
-        self.lease.release()
 
     def wake(self) -> None:
         self._follower.wake()
-
-    def _step(self) -> None:
-        self.sender.set_active(self.lease.acquire())

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from huying.api.deps import HuyingServices
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
+from huying.api.unavailable import reason
 from huying.domain.worktime import WorkCalendar
 
 router = APIRouter(tags=["operations"])
@@ -38,18 +39,18 @@ def readyz(s: HuyingServices) -> JSONResponse:
         head = s.app.recorder.max_notification_id() or 0
         checks["event_store"] = {"ok": True, "position": head}
     except Exception as e:  # readiness reports any failure of a store as "not ready"
-        checks["event_store"] = {"ok": False, "error": type(e).__name__}
+        checks["event_store"] = _failed(e)
     try:
         with s.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = {"ok": True}
     except Exception as e:
-        checks["database"] = {"ok": False, "error": type(e).__name__}
+        checks["database"] = _failed(e)
     for name, check in (("projections", _projections_check), ("audit_chain", _chain_check)):
         try:
             checks[name] = check(s, head)
         except Exception as e:
-            checks[name] = {"ok": False, "error": type(e).__name__}
+            checks[name] = _failed(e)
     checks["calendar"] = _calendar_check(s.app.calendar, s.clock.now())
     ready = all(c["ok"] for c in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
@@ -148,6 +149,11 @@ class AuditAlarms(Collector):
                 where.add_metric([check, flaw["kind"]], flaw["position"] or 0)
         yield alarm
         yield where
+
+
+def _failed(e: Exception) -> dict[str, Any]:
+    """A store that did not answer, and why ("Connection refused", a timeout, …)."""
+    return {"ok": False, "error": type(e).__name__, "reason": reason(e)}
 
 
 def _calendar_check(calendar: WorkCalendar, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,133 @@
+"""The duties as processes of their own: `huying chain` and `huying watch` started twice each
+beside `huying serve` (which runs neither): one of each holds the duty, the other stands by and
+takes over when the holder is killed. The settable clock, moved through one API worker, is one
+clock for every process, and the watchdog of another process acts on it.
+
+On PostgreSQL the watchdog sweeps only when told (its interval is five minutes here): the clock
+move reaches it by NOTIFY. SQLite has no NOTIFY; its watchdog looks every half second and reads
+the moved clock from the shared file. Also: a commit wakes the projector of another process at
+once (PostgreSQL), and SQLite refuses several workers in one line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from backends import Backend
+from huying.bootstrap import Services
+
+from .processes import CALLS, DISTRICT, GRID, RAISE, holds, until
+from .server import Child, Server
+
+pytestmark = pytest.mark.slow
+
+MONDAY_NINE = "2026-11-23T09:00:00+08:00"
+WAIT = 60.0
+
+
+def holder(pair: list[Child], duty: str) -> tuple[Child, Child]:
+    """(the one that holds ``duty``, the one standing by), once that is so."""
+
+    def settled() -> tuple[Child, Child] | None:
+        held = [c for c in pair if holds(c.log(), duty)]
+        waiting = [c for c in pair if "standing by" in c.log()]
+        return (held[0], waiting[0]) if len(held) == 1 and len(waiting) == 1 else None
+
+    found: tuple[Child, Child] = until(
+        f"one {duty} holder and one standby", settled, WAIT, *(c.log for c in pair)
+    )
+    return found
+
+
+def system_steps(server: Server, call: str, reader: dict[str, str]) -> list[str]:
+    with server.client() as http:
+        history = http.get(f"{CALLS}/{call}/history", headers=reader).json()["data"]
+    return [e["type"] for e in history if e["actor"]["role"] == "system"]
+
+
+def test_chain_and_watchdog_apart_one_holder_each_standby_takes_over_one_clock(
+    server: Server, services: Services, tokens: Any, backend: Backend
+) -> None:
+    on_postgres = backend.name == "postgres"
+    duties = {"HUYING_DUTY_RETRY_SECONDS": "0.2", "HUYING_WATCHDOG_SECONDS": "300" if on_postgres else "0.5"}
+    server.start(workers=2 if on_postgres else 1, HUYING_RUN_CHAIN="0", HUYING_RUN_WATCHDOG="0")
+    chains = [server.spawn("chain", **duties) for _ in range(2)]
+    holding, standby = holder(chains, "chain")
+    watches = [server.spawn("watch", **duties) for _ in range(2)]
+    watching, spare = holder(watches, "watchdog")
+    assert "holds the chain duty" not in server.log() and "holds the watchdog duty" not in server.log()
+
+    admin, reader = tokens.headers("admin", DISTRICT), tokens.headers("supervisor", DISTRICT)
+    with server.client() as http:
+        assert http.post("/api/v1/_clock", headers=admin, json={"now": MONDAY_NINE}).status_code == 200
+        call = http.post(CALLS, headers=tokens.headers("grid_worker", GRID), json=RAISE).json()["id"]
+        # The community had two working hours to respond; a day later the watchdog calls the street.
+        moved = http.post("/api/v1/_clock", headers=admin, json={"advance_seconds": 86400})
+        assert moved.status_code == 200
+    with_every_worker_seeing(server, admin, moved.json()["now"])
+    until("the watchdog apart escalated", lambda: system_steps(server, call, reader), WAIT, watching.log)
+    assert system_steps(server, call, reader) == ["Escalated"]
+
+    watching.kill()
+    until("the standby watchdog took over", lambda: holds(spare.log(), "watchdog"), WAIT, spare.log)
+    with server.client() as http:  # the street did not answer either: 督办
+        http.post("/api/v1/_clock", headers=admin, json={"advance_seconds": 2 * 86400})
+    until("the new watchdog supervised", lambda: len(system_steps(server, call, reader)) > 1, WAIT, spare.log)
+    assert set(system_steps(server, call, reader)[1:]) == {"Supervised"}
+
+    holding.kill()
+    until("the standby chain keeper took over", lambda: holds(standby.log(), "chain"), WAIT, standby.log)
+    head = services.app.recorder.max_notification_id()
+    until("the chain covers the log", lambda: services.chain.tracked_position() == head, WAIT, standby.log)
+
+
+def with_every_worker_seeing(server: Server, admin: dict[str, str], now: str) -> None:
+    """Every worker (each request on a new connection) reads the clock as moved."""
+    for _ in range(8):
+        with server.client() as http:
+            assert http.get("/api/v1/_clock", headers=admin).json()["now"] == now
+
+
+@pytest.mark.postgres_only(reason="LISTEN/NOTIFY; SQLite is one process, woken by its own saves")
+def test_a_commit_wakes_the_projector_of_another_process_at_once(server: Server, tokens: Any) -> None:
+    """The projector apart looks at the log every five minutes unless woken: every write is
+    readable at its position within the read wait (5 s) only because the commit wakes it."""
+    server.start(workers=2, HUYING_RUN_PROJECTOR="0")
+    projector = server.spawn("project", "--no-chain", HUYING_POLL_SECONDS="300")
+    until("the projector apart holds its duty", lambda: holds(projector.log(), "projector"), WAIT)
+    grid, reader = tokens.headers("grid_worker", GRID), tokens.headers("supervisor", DISTRICT)
+    lags = []
+    with server.client() as http:
+        for i in range(20):
+            raised = http.post(CALLS, headers=grid, json={**RAISE, "title": f"#{i}"})
+            written = time.monotonic()
+            found = http.get(CALLS, headers=reader, params={"min_position": raised.json()["position"]})
+            lags.append(time.monotonic() - written)
+            assert found.status_code == 200, found.text
+            assert raised.json()["id"] in {c["id"] for c in found.json()["data"]}
+    lags.sort()
+    print(
+        f"write → readable in another process's read models: median {lags[10] * 1000:.0f} ms, "
+        f"max {lags[-1] * 1000:.0f} ms"
+    )
+
+
+@pytest.mark.sqlite_only(reason="PostgreSQL serves several workers: test_concurrency_across_workers")
+def test_sqlite_refuses_several_workers_in_one_line(server: Server) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "huying.cli", "serve", "--workers", "2"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.startswith("error: SQLite means one server process")
+        and refused.stderr.count("\n") == 1
+    )
