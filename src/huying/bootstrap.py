@@ -122,12 +122,15 @@ def _contacts(settings: Settings, engine: Engine, clock: Clock, read_only: bool)
     return contacts
 
 
-def _require_event_store(app: HuyingApplication, engine: Engine) -> None:
+def _readable_application(
+    settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool, engine: Engine
+) -> HuyingApplication:
+    """The application, which reads the log's head as it starts: a store without its event
+    table (never migrated, or dropped) is named, not a traceback."""
     try:
-        app.recorder.max_notification_id()
+        return _application(settings, clock, contacts, read_only)
     except PersistenceError as e:
-        app.close()
-        app.contacts.keys.engine.dispose()
+        contacts.keys.engine.dispose()
         engine.dispose()
         raise SchemaNotReady(f"the event store cannot be read ({e}): run `huying migrate` first") from e
 
@@ -179,10 +182,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     if read_only:
         _refuse_writes(engine)
     contacts = _contacts(settings, engine, clock, read_only)
-    app = _application(settings, clock, contacts, read_only)
-    if read_only:
-        _require_event_store(app, engine)
-    elif given is None:
+    app = _readable_application(settings, clock, contacts, read_only, engine)
+    if not read_only and given is None:
         _not_before_the_log(clock, app)
     projector = Projector(
         app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
@@ -198,7 +199,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         poll_seconds=settings.poll_seconds,
     )
     watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
-    subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)
+    secrets = settings.existing_secrets() if read_only else settings.master_secrets()
+    subscriptions = Subscriptions(engine, SecretBox(secrets), clock, app.org)
     return Services(
         settings,
         clock,

@@ -33,6 +33,7 @@ READ_ONLY = (
     ["export", "--what", "events"],
     ["export", "--what", "scores"],
 )
+READING_SEALS = (["audit", "verify"], ["audit", "replay"], ["export", "--what", "events"])
 RAISE = {
     "item_code": "C01-01",
     "grid_code": "LW-LN-01-G01",
@@ -116,11 +117,19 @@ def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
     finally:
         server.cleanup()
     env = {k: v for k, v in settings_env(settings).items() if k != "HUYING_DEMO"}  # no key either
+    key = (settings.data_dir / "secret.key").read_text().strip()
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     before = stored(settings)
     for args in READ_ONLY:
         done = huying(*args, cwd=cwd, **env)
+        if args in READING_SEALS:  # a keyed MAC is checked with its key: one line says which
+            assert done.returncode == 2, f"huying {' '.join(args)}: {done.stderr}"
+            assert done.stderr.splitlines() == [
+                "error: checking the events' seals needs the master key: set HUYING_SECRET_KEY "
+                "(HUYING_DEMO=1 where a demo deployment keeps it in its data directory)"
+            ]
+            done = huying(*args, cwd=cwd, **env, HUYING_SECRET_KEY=key)
         assert done.returncode == 0, f"huying {' '.join(args)}: {done.stderr}"
         assert "Traceback" not in done.stderr
         assert stored(settings) == before, f"huying {' '.join(args)} wrote"

@@ -35,7 +35,7 @@ WALL = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)  # the chain keeper's wall clock, 
 
 @pytest.fixture
 def settings(backend: Backend, data_dir: Path) -> Settings:
-    return backend.settings(data_dir, run_projector=False, run_watchdog=False)
+    return backend.settings(data_dir, run_projector=False, run_chain=False, run_watchdog=False)
 
 
 class Log:

@@ -151,7 +151,7 @@ def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
         head = services.app.recorder.max_notification_id()
         assert restored.app.recorder.max_notification_id() == head
         assert restored.chain.head() == services.chain.head()
-        report = Verifier(restored.chain.log, restored.engine).verify()
+        report = Verifier(restored.chain.log, restored.engine, restored.chain.voucher).verify()
         assert report.ok and report.chained_through == head, report
         assert read_models(restored.engine) == read_models(services.engine)
         assert contacts(restored) == contacts(services)
@@ -224,7 +224,7 @@ def check_consistent(restored: Services, target: Settings, original: list[Any]) 
     restored.projector.catch_up()
     restored.chain.catch_up()
     assert replay_and_compare(restored.app, restored.engine, target).same
-    report = Verifier(restored.chain.log, restored.engine).verify()
+    report = Verifier(restored.chain.log, restored.engine, restored.chain.voucher).verify()
     assert report.ok and report.chained_through == head, report
 
 

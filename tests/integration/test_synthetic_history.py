@@ -156,7 +156,7 @@ def clocks_are_mostly_met_and_sometimes_missed(services: Services, events: list[
 
 def it_passes_the_audit_and_its_read_models_equal_a_rebuild(services: Services) -> None:
     head = services.app.recorder.max_notification_id()
-    report = Verifier(services.chain.log, services.engine).verify()
+    report = Verifier(services.chain.log, services.engine, services.chain.voucher).verify()
     assert report.ok, report.broken
     assert report.checked == head and report.unchained == 0
     comparison = replay_and_compare(services.app, services.engine, services.settings)
