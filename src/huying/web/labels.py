@@ -48,6 +48,8 @@ CHANNEL = {
 URGENCY = {"normal": "一般", "urgent": "紧急", "emergency": "应急"}
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 ORDER_ROLE = {"lead": "牵头", "assist": "协办"}
+# A clock's kind (the part of its key after the colon: ``stint2:response``, ``<order>:sign``).
+CLOCK = {"response": "响应时限", "resolution": "办结时限", "sign": "签收时限", "completion": "办理期限"}
 OUTCOME = {"escalated": "上呼", "resolved": "办结", "withdrawn": "撤回", "merged": "合并"}
 
 # Each action of the transition table: (Chinese, English) for its button.

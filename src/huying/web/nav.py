@@ -45,7 +45,9 @@ def home_of(principal: Principal) -> str:
 
 
 for _entry in (
-    NavEntry("raise", "上报", "Raise a call", frozenset({Role.GRID_WORKER, Role.COMMUNITY, Role.SUPERVISOR}), 10),
+    NavEntry(
+        "raise", "上报", "Raise a call", frozenset({Role.GRID_WORKER, Role.COMMUNITY, Role.SUPERVISOR}), 10
+    ),
     NavEntry("mine", "我的上报", "My calls", frozenset({Role.GRID_WORKER}), 20),
     NavEntry("work", "工作台", "Worklist", frozenset({Role.COMMUNITY, Role.STREET}), 5),
     NavEntry(

@@ -59,7 +59,13 @@ def page(
     return HTMLResponse(
         html,
         status_code=status,
-        headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"},
+        headers={
+            "Content-Security-Policy": PAGE_POLICY,
+            "Cache-Control": "no-store",
+            # Our own forms name their origin (no-referrer would make it "null", and the CSRF
+            # check refuses that); nothing is sent to other sites.
+            "Referrer-Policy": "same-origin",
+        },
     )
 
 

@@ -34,7 +34,11 @@ def admin_page(request: Request, session: Viewer) -> Response:
 
 
 def _tokens_page(
-    request: Request, session: Session, created: str | None = None, error: str | None = None, status: int = 200
+    request: Request,
+    session: Session,
+    created: str | None = None,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
     _admin_only(session, "tokens")
     s = services_of(request)

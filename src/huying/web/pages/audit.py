@@ -75,7 +75,9 @@ def export_scores(
 ) -> Response:
     """三项考评 as CSV for Excel — the API's export."""
     s = services_of(request)
-    return events.export_scores(session.principal, s, s.projector.position(), kind, period, from_, to, headers)
+    return events.export_scores(
+        session.principal, s, s.projector.position(), kind, period, from_, to, headers
+    )
 
 
 register(router)

@@ -127,11 +127,15 @@ async def _send(
     s, p = services_of(request), session.principal
     table = ORDER_MOVES if order_id else CALL_MOVES
     if action not in table:
-        raise InvalidCommand("move", f"{action.value} is not a move {'on a work order' if order_id else 'on a call'}")
+        raise InvalidCommand(
+            "move", f"{action.value} is not a move {'on a work order' if order_id else 'on a call'}"
+        )
     send, model = table[action]
     body = model.model_validate(await _body_of(request, session, model, form))
     version = _field(form, "version")
-    identity = RequestIdentity(_field(form, "idempotency_key"), int(version) if version and version.isdigit() else None)
+    identity = RequestIdentity(
+        _field(form, "idempotency_key"), int(version) if version and version.isdigit() else None
+    )
     target = {"order_id": order_id} if order_id else {"call_id": call_id}
     answer: CallPublic = await run_in_threadpool(
         lambda: send(**target, body=body, p=p, s=s, ident=identity, response=Response())
@@ -139,7 +143,9 @@ async def _send(
     return answer
 
 
-async def _body_of(request: Request, session: Session, model: type[BaseModel], form: FormData) -> dict[str, Any]:
+async def _body_of(
+    request: Request, session: Session, model: type[BaseModel], form: FormData
+) -> dict[str, Any]:
     """The body model's fields from the form: lists from repeated fields, photos uploaded first."""
     data: dict[str, Any] = {}
     for name in model.model_fields:

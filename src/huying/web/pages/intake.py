@@ -36,7 +36,11 @@ from huying.web.render import page, refusal_status
 router = page_router()
 
 # What a form says it came through, by who raises it (the API takes any; this is the default).
-_CHANNEL_OF = {Role.GRID_WORKER: Channel.GRID_WORKER, Role.COMMUNITY: Channel.WALK_IN, Role.SUPERVISOR: Channel.HOTLINE}
+_CHANNEL_OF = {
+    Role.GRID_WORKER: Channel.GRID_WORKER,
+    Role.COMMUNITY: Channel.WALK_IN,
+    Role.SUPERVISOR: Channel.HOTLINE,
+}
 _RAISERS = frozenset(_CHANNEL_OF)
 
 
@@ -52,7 +56,9 @@ def raise_form(request: Request, session: Viewer) -> Response:
     return _form_page(request, session, {}, {}, 200)
 
 
-def _form_page(request: Request, session: Any, values: dict[str, Any], errors: dict[str, str], status: int) -> Response:
+def _form_page(
+    request: Request, session: Any, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Response:
     s = services_of(request)
     p = session.principal
     if p.role not in _RAISERS:
@@ -142,7 +148,9 @@ def duplicates(
     rule = DuplicateRule(radius_m=s.settings.duplicate_radius_m, days=s.settings.duplicate_days)
     location = {"lat": lat, "lon": lon} if lat is not None and lon is not None else None
     with s.engine.connect() as conn:
-        rows = open_now(conn, session.principal, s.app.org, Subject.of("", item, grid, location), rule, s.clock.now())
+        rows = open_now(
+            conn, session.principal, s.app.org, Subject.of("", item, grid, location), rule, s.clock.now()
+        )
     return page(request, "duplicates.html", session, hints=rows)
 
 

@@ -63,13 +63,19 @@ def _trend(series: SlaSeries) -> Any:
         periods,
         [
             Series("受理 received", "s-received", [b.received for b in series.buckets]),
-            Series("按时响应 on-time response", "s-response", [b.acknowledged_on_time for b in series.buckets]),
-            Series("按时办结 on-time resolution", "s-resolution", [b.resolved_on_time for b in series.buckets]),
+            Series(
+                "按时响应 on-time response", "s-response", [b.acknowledged_on_time for b in series.buckets]
+            ),
+            Series(
+                "按时办结 on-time resolution", "s-resolution", [b.resolved_on_time for b in series.buckets]
+            ),
         ],
     )
 
 
-def _rankings(p: Principal, s: Services, position: int) -> list[tuple[UnitScores, list[UnitScore], list[UnitScore]]]:
+def _rankings(
+    p: Principal, s: Services, position: int
+) -> list[tuple[UnitScores, list[UnitScore], list[UnitScore]]]:
     """Each kind of unit this principal may read the scores of: its table, 红榜 and 黑榜."""
     found = []
     for kind in (ScoredKind.STREET, ScoredKind.DEPARTMENT, ScoredKind.COMMUNITY):

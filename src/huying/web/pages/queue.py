@@ -24,7 +24,14 @@ async def department_queue(request: Request, code: str, session: FreshViewer) ->
     s = services_of(request)
     names = Names(s.app.org, s.app.catalog)
     found = await pull_queue(
-        request, code, session.principal, s, s.projector.position(), names, status="dispatched,signed", limit=SHOWN
+        request,
+        code,
+        session.principal,
+        s,
+        s.projector.position(),
+        names,
+        status="dispatched,signed",
+        limit=SHOWN,
     )
     orders = found.data
     return page(

@@ -13,9 +13,9 @@ from starlette.responses import RedirectResponse, Response
 
 from huying.web import nav
 from huying.web.context import CSRF_FIELD, SEEN_COOKIE, PostedForm, Viewer, sessions_of
+from huying.web.pages import page_router, register
 from huying.web.render import page, sign_in_redirect
 from huying.web.sessions import COOKIE, LIFETIME
-from huying.web.pages import page_router, register
 
 router = page_router()
 LOGIN_COOKIE = "huying_login"  # the sign-in form's double-submit token

@@ -37,7 +37,11 @@ WORKLISTS: dict[Role, tuple[Worklist, ...]] = {
         Worklist("办理中", "In progress", {"status": "in_progress", "level": Level.COMMUNITY}),
         Worklist("待回访", "Follow-up to record", {"status": "resolved"}),
         Worklist("待销号或重办", "To close or reopen", {"status": "evaluated"}),
-        Worklist("已上呼", "Called up, being handled", {"status": "awaiting_response,in_progress,dispatched,returned", "level": Level.STREET}),
+        Worklist(
+            "已上呼",
+            "Called up, being handled",
+            {"status": "awaiting_response,in_progress,dispatched,returned", "level": Level.STREET},
+        ),
     ),
     Role.STREET: (
         Worklist("待响应", "Awaiting my response", {"status": "awaiting_response", "level": Level.STREET}),
@@ -62,7 +66,15 @@ def worklists(request: Request, session: FreshViewer) -> Response:
         (w, search_calls(p, s, position, w.attention, names, unit=p.unit, limit=SHOWN, **w.ask).data)
         for w in WORKLISTS[p.role]
     ]
-    return page(request, "work.html", session, title="工作台 Worklist", ledger=ledger.summary, lists=lists, shown=SHOWN)
+    return page(
+        request,
+        "work.html",
+        session,
+        title="工作台 Worklist",
+        ledger=ledger.summary,
+        lists=lists,
+        shown=SHOWN,
+    )
 
 
 register(router)

@@ -139,7 +139,18 @@
     items.forEach(function (item) {
       var li = document.createElement("li");
       li.textContent = (item.fields.title || "") + " · " + new Date(item.savedAt).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai" }) +
-        (item.error ? " · 未能发送 not sent: " + item.error : " · 等待网络 waiting");
+        (item.error ? " · 被拒绝 refused: " + item.error + " " : " · 等待网络 waiting");
+      if (item.error) {
+        var discard = document.createElement("button");
+        discard.type = "button";
+        discard.className = "secondary";
+        discard.textContent = "删除 Discard";
+        discard.addEventListener("click", function () {
+          keep(queued().filter(function (x) { return x.fields.idempotency_key !== item.fields.idempotency_key; }));
+          showQueue();
+        });
+        li.appendChild(discard);
+      }
       list.appendChild(li);
     });
   }
@@ -147,7 +158,7 @@
   var flushing = false;
   function flush() {
     if (flushing || !navigator.onLine || !csrf()) return;
-    var items = queued();
+    var items = queued().filter(function (x) { return !x.error; });  // a refused form waits for its owner
     if (!items.length) return;
     flushing = true;
     var item = items[0];
