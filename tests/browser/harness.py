@@ -77,7 +77,12 @@ def assert_accessible(page: Page, name: str) -> None:
         page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
     grave = [
-        {"rule": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]],
+        }
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]

@@ -64,7 +64,9 @@ def test_one_call_from_a_phone_to_follow_up_and_the_overview_counts_it(console: 
 
     # 社区必应: the community finds it awaiting its response, and calls up to the street.
     with console.api("community", COMMUNITY) as api:
-        eventually(lambda: any(c["id"] == call_id for c in api.get("/calls").json()["data"]), "the call is listed")
+        eventually(
+            lambda: any(c["id"] == call_id for c in api.get("/calls").json()["data"]), "the call is listed"
+        )
     desk = console.context(viewport=DESK)
     page = console.sign_in(desk, "community", COMMUNITY)
     console.look(page, "03-community-worklist")
@@ -113,7 +115,9 @@ def test_one_call_from_a_phone_to_follow_up_and_the_overview_counts_it(console: 
     page.wait_for_url(re.compile("done=evaluate"))
     act(page, "销号", {}, "销号 Close")
     expect(page.locator(".state")).to_contain_text("已销号")
-    expect(page.get_by_role("button")).to_have_count(1)  # 退出 Sign out only: no move is left on a closed call
+    expect(page.get_by_role("button")).to_have_count(
+        1
+    )  # 退出 Sign out only: no move is left on a closed call
     console.look(page, "06-closed-call")
     desk.close()
 
@@ -140,7 +144,9 @@ def test_one_call_from_a_phone_to_follow_up_and_the_overview_counts_it(console: 
         assert level["open"] == "0" == str(series["backlog"]["open"])
         assert level["overdue"] == "0"
     assert shown["street"]["acknowledged_on_time"] == "1 / 1"
-    expect(page.locator(f'#scores-street tr[data-unit="{STREET}"] td[data-figure="evaluated"]')).to_have_text("1")
+    expect(page.locator(f'#scores-street tr[data-unit="{STREET}"] td[data-figure="evaluated"]')).to_have_text(
+        "1"
+    )
     desk.close()
 
 
@@ -162,8 +168,11 @@ def test_a_form_filled_without_signal_is_sent_when_the_network_returns(console: 
         earlier = api.post(
             "/calls",
             json={
-                "item_code": "C01-02", "grid_code": grid, "channel": "grid_worker",
-                "title": "多宝路井边垃圾", "description": "已两天",
+                "item_code": "C01-02",
+                "grid_code": grid,
+                "channel": "grid_worker",
+                "title": "多宝路井边垃圾",
+                "description": "已两天",
             },
         )
         assert earlier.status_code == 201, earlier.text
@@ -180,7 +189,9 @@ def test_a_form_filled_without_signal_is_sent_when_the_network_returns(console: 
     expect(page.locator("#offline-list li")).to_have_count(1)
     console.look(page, "09-offline-kept")
     phone.set_offline(False)
-    page.wait_for_function("() => JSON.parse(localStorage.getItem('huying.offline.raise') || '[]').length === 0")
+    page.wait_for_function(
+        "() => JSON.parse(localStorage.getItem('huying.offline.raise') || '[]').length === 0"
+    )
     with console.api("grid_worker", grid) as api:
 
         def sent() -> bool:
