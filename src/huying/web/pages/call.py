@@ -21,7 +21,7 @@ from huying.api.schemas import requests as bodies
 from huying.api.schemas.calls import CallPublic
 from huying.domain.errors import DomainError, InvalidCommand
 from huying.domain.org import UnitKind
-from huying.domain.transitions import Action
+from huying.domain.transitions import TABLE, Action
 from huying.services.attachments import Variant
 from huying.services.photos import AttachmentRefused
 from huying.web.context import PostedForm, Viewer, remember_write, services_of
@@ -34,8 +34,9 @@ from huying.web.sessions import Session
 
 router = page_router()
 
-# Each move: the API's route function and its body model (work-order moves take an order id).
-CALL_MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
+# Each move: the API's route function and its body model. Whether it acts on a work order (and
+# so takes an order id) is the transition table's to say (``Transition.on_work_order``).
+MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
     Action.ACKNOWLEDGE: (calls.acknowledge, bodies.AcknowledgeBody),
     Action.ESCALATE: (calls.escalate, bodies.ReasonBody),
     Action.DISPATCH: (calls.dispatch, bodies.DispatchBody),
@@ -46,8 +47,6 @@ CALL_MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] =
     Action.WITHDRAW: (calls.withdraw, bodies.ReasonBody),
     Action.MERGE: (calls.merge, bodies.MergeBody),
     Action.SUPERVISE: (calls.supervise, bodies.SuperviseBody),
-}
-ORDER_MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
     Action.SIGN: (work_orders.sign, bodies.NoteBody),
     Action.RETURN: (work_orders.return_order, bodies.ReasonBody),
     Action.REQUEST_EXTENSION: (work_orders.request_extension, bodies.ExtensionBody),
@@ -125,12 +124,10 @@ async def _send(
     request: Request, session: Session, call_id: str, action: Action, order_id: str | None, form: FormData
 ) -> CallPublic:
     s, p = services_of(request), session.principal
-    table = ORDER_MOVES if order_id else CALL_MOVES
-    if action not in table:
-        raise InvalidCommand(
-            "move", f"{action.value} is not a move {'on a work order' if order_id else 'on a call'}"
-        )
-    send, model = table[action]
+    if action not in MOVES or TABLE[action].on_work_order != bool(order_id):
+        where = "on a work order" if order_id else "on a call"
+        raise InvalidCommand("move", f"{action.value} is not a move {where}")
+    send, model = MOVES[action]
     body = model.model_validate(await _body_of(request, session, model, form))
     version = _field(form, "version")
     identity = RequestIdentity(
