@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from huying.api.limits import Limits
 from huying.bootstrap import Services
-from huying.domain.principal import Principal
 from huying.web.sessions import COOKIE, Session, SessionStore
 
 SEEN_COOKIE = "huying_seen"  # the log position of this browser's latest write
@@ -80,10 +79,6 @@ async def _fresh(request: Request, session: Annotated[Session, Depends(_session)
 
 def remember_write(response: Response, position: int) -> None:
     response.set_cookie(SEEN_COOKIE, str(position), httponly=True, samesite="strict", path="/console")
-
-
-def principal_of(session: Session) -> Principal:
-    return session.principal
 
 
 Viewer = Annotated[Session, Depends(_session)]

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from huying.demo import UNIT_KIND_OF_ROLE, principal_for_token
 from huying.domain.errors import CallNotFound, NotPermitted
+from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
 from huying.web.context import PostedForm, Viewer, services_of
 from huying.web.forms import text
@@ -53,6 +54,7 @@ def _tokens_page(
         created=created,
         error=error,
         org=s.app.org,
+        streets=s.app.org.of_kind(UnitKind.STREET),
         catalog=s.app.catalog,
     )
 

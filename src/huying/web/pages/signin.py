@@ -82,7 +82,7 @@ async def sign_in(
 
 
 @router.post("/console/logout")
-async def sign_out(request: Request, session: Viewer, _: PostedForm) -> Response:
+async def sign_out(request: Request, _: PostedForm) -> Response:
     """签退: the session ends on the server too, so a copied cookie opens nothing."""
     await anyio.to_thread.run_sync(sessions_of(request).end, request.cookies.get(COOKIE, ""))
     response = sign_in_redirect(request)
