@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 from e2e.server import Server
 
@@ -37,6 +37,7 @@ class Console:
     browser: Browser
     backend: str
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    elsewhere: list[str] = field(default_factory=list)  # requests the pages made to other hosts
 
     @property
     def url(self) -> str:
@@ -52,7 +53,12 @@ class Console:
     def context(self, **options: Any) -> BrowserContext:
         context = self.browser.new_context(base_url=self.url, locale="zh-CN", **options)
         context.set_default_timeout(15_000)
+        context.on("request", self._outside)
         return context
+
+    def _outside(self, request: Request) -> None:
+        if not request.url.startswith((f"{self.url}/", "data:", "blob:")):
+            self.elsewhere.append(request.url)
 
     def sign_in(self, context: BrowserContext, role: str, unit: str) -> Page:
         """Types the token into the sign-in form, as a person does; lands on the role's home."""
@@ -68,6 +74,7 @@ class Console:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{self.backend}-{name}.png"), full_page=True)
         assert_accessible(page, name)
+        assert not self.elsewhere, f"{name}: the pages fetched from elsewhere: {self.elsewhere}"
 
 
 def assert_accessible(page: Page, name: str) -> None:

@@ -199,3 +199,24 @@ def test_a_form_filled_without_signal_is_sent_when_the_network_returns(console: 
 
         eventually(sent, "the call kept on the phone arrives, once")
     phone.close()
+
+
+def test_the_other_pages_pass_the_accessibility_check_too(console: Console) -> None:
+    """The pages the scenario above does not pass through, each as the role that uses it."""
+    desk = console.context(viewport=DESK)
+    page = desk.new_page()
+    page.goto("/console/login")
+    console.look(page, "10-sign-in")
+    for role, unit, path, name in (
+        ("street", STREET, "/console/work", "11-street-worklist"),
+        ("auditor", "LW", "/console/audit?check=true", "12-audit"),
+        ("admin", "LW", "/console/admin", "13-admin"),
+        ("grid_worker", GRID, "/console/mine", "14-my-calls"),
+    ):
+        page = console.sign_in(desk, role, unit)
+        page.goto(path)
+        expect(page.locator("h1")).to_be_visible()
+        console.look(page, name)
+        page.get_by_role("button", name="退出 Sign out").click()
+        page.wait_for_url(re.compile("/console/login"))
+    desk.close()
