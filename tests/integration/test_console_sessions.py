@@ -7,6 +7,7 @@ see — another department's queue and a call outside one's jurisdiction are 404
 from __future__ import annotations
 
 import re
+import time
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -201,3 +202,15 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 10, 10)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_my_own_write_is_on_the_next_list_and_a_stale_position_costs_no_wait(
+    client: TestClient, tokens: Tokens
+) -> None:
+    sign_in(client, tokens.token("grid_worker", "LW-LN-01-G01"))
+    client.post("/console/raise", data=raise_form(client), follow_redirects=False)
+    assert CALL["title"] in client.get("/console/mine").text  # the read models waited for it
+    client.cookies.set("huying_seen", "999999", path="/console")  # from a deployment since wiped
+    started = time.monotonic()
+    assert client.get("/console/mine").status_code == 200
+    assert time.monotonic() - started < 4.0, "waited for a position the log never had"

@@ -70,10 +70,16 @@ async def _form(request: Request, session: Annotated[Session, Depends(_session)]
 
 async def _fresh(request: Request, session: Annotated[Session, Depends(_session)]) -> Session:
     """Read-your-writes for read-model pages: wait (bounded, holding no thread) until the read
-    models reach this browser's latest write."""
+    models reach this browser's latest write — unless the log never had it (a cookie from an
+    earlier deployment at this address), which no wait would bring."""
     seen = request.cookies.get(SEEN_COOKIE, "")
-    if seen.isdigit():
-        await services_of(request).projector.reached(int(seen), FRESH_WAIT_SECONDS)
+    if not seen.isdigit():
+        return session
+    services, wanted = services_of(request), int(seen)
+    if await services.projector.current_position() < wanted:
+        head = await anyio.to_thread.run_sync(services.app.recorder.max_notification_id)
+        if wanted <= (head or 0):
+            await services.projector.reached(wanted, FRESH_WAIT_SECONDS)
     return session
 
 
