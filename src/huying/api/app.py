@@ -42,6 +42,8 @@ from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
+from huying.web import install as install_console
+from huying.web import upload_limits as console_uploads
 
 DESCRIPTION = """\
 有呼必应 — 群众有呼，社区必应；社区有呼，街道必应；街道有呼，部门必应.
@@ -94,13 +96,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(attachments.router)  # 随手拍
     app.include_router(webhooks.router)  # signed webhooks: department systems are told
     app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
+    install_console(app, built)  # 呼应综合指挥平台: the web console at /
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
         limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
-        max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
+        max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes, **console_uploads(settings)},
     )
     app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)

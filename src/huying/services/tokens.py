@@ -29,6 +29,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_hash(token: str) -> str:
+    """What is kept of a token: the API's lookup and a console sign-in find it by this."""
+    return _hash(token)
+
+
 class TokenStore:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
