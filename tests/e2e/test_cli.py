@@ -226,3 +226,20 @@ def test_every_expected_error_is_one_line_and_a_non_zero_exit(
 
 def test_revoking_an_unknown_token_says_so_and_exits_1(runner: CliRunner, services: object) -> None:
     assert "no active token nosuchid" in refused(runner, "token", "revoke", "nosuchid", code=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["export", "--what", "events", "--to", "9999-12-31"], "to"),
+        (["export", "--what", "events", "--from", "0001-01-01T00:00:00Z"], "from"),
+        (["export", "--what", "scores", "--from", "0001-01-01", "--to", "9999-12-31"], "from"),
+        (["export", "--what", "scores", "--period", "0001-01"], "period"),
+    ],
+)
+def test_an_absurd_date_is_one_line_naming_it_as_in_the_api(
+    runner: CliRunner, services: Services, args: list[str], field: str
+) -> None:
+    """Business time has one rule (huying.domain.business_time) for the API, the console and the CLI."""
+    line = refused(runner, *args)
+    assert line.startswith(f"error: {field}: ") and "1970-01-01 and 2200-12-31" in line, line

@@ -26,6 +26,7 @@ from eventsourcing.utils import get_topic
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import EventUnvouched, Flaw
+from huying.domain.business_time import business_year
 from huying.domain.call import ACTION_OF_EVENT, Call
 from huying.domain.contact import shown_ref
 from huying.domain.errors import InvalidCommand
@@ -64,6 +65,16 @@ class Window:
 def parse_bound(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
     """An RFC 3339 instant (with offset), or a date: an Asia/Shanghai day, whole (``to`` a date
     covers that day)."""
+    found = _instant(raw, name, end)
+    if found is not None:
+        try:
+            business_year(found.year, "the time")
+        except ValueError as e:
+            raise InvalidCommand(name, str(e)) from None
+    return found
+
+
+def _instant(raw: str | None, name: str, end: bool) -> datetime | None:
     if raw is None or raw == "":
         return None
     if _DATE.fullmatch(raw):
@@ -71,6 +82,10 @@ def parse_bound(raw: str | None, name: str, *, end: bool = False) -> datetime | 
             day = date.fromisoformat(raw)
         except ValueError:
             raise InvalidCommand(name, f"{raw!r} is not a date") from None
+        try:
+            business_year(day.year, "the date")  # before a day is added to it
+        except ValueError as e:
+            raise InvalidCommand(name, str(e)) from None
         return datetime.combine(day + timedelta(days=1 if end else 0), time(), SHANGHAI).astimezone(UTC)
     try:
         instant = datetime.fromisoformat(raw)
