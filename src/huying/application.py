@@ -22,9 +22,10 @@ from huying.audit.mapper import SealingMapper
 from huying.audit.seal import writing_after
 from huying.audit.vouch import EventUnvouched, Flaw, Tamper, Voucher, named
 from huying.clock import Clock
+from huying.domain.aggregate import request_scope
 from huying.domain.call import Call
 from huying.domain.catalog import Catalog
-from huying.domain.commands import Command, OrderSpec, request_scope
+from huying.domain.commands import Command, OrderSpec
 from huying.domain.contact import Contact
 from huying.domain.errors import (
     CallNotFound,

@@ -77,7 +77,7 @@ class Watchdog:
         watchdog is this one)."""
         now = self.clock.now()
         call = self.app.call_for(SYSTEM, call_id)
-        flagged = {s["clock"] for s in call.supervisions}
+        flagged = {s.clock for s in call.supervisions}
         moves = []
         for state in standing(call, self.app.calendar, now).clocks:
             c = state.clock

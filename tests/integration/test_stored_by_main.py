@@ -81,4 +81,3 @@ def test_the_fixture_is_what_its_writer_describes() -> None:
 def _data(page: dict[str, Any]) -> list[Any]:
     data: list[Any] = json.loads(page["body"])["data"]
     return data
-

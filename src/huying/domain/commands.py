@@ -40,16 +40,3 @@ class OrderSpec:
     deadline: datetime
     instructions: str
     sign_due: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """A request this call has already carried out: where it landed and what it said."""
-
-    version: int
-    fingerprint: str | None
-
-
-def request_scope(actor: dict[str, str], action: str, target: str | None = None) -> str:
-    """Idempotency scope of a request: principal + path."""
-    return f"{actor['role']}|{actor['unit']}|{action}|{target or ''}"

@@ -1,17 +1,19 @@
 """The call's transition table, as data: who may do what, when, and to what effect.
 
-This is the single source for the state machine. The aggregate consults it before every move,
-the API maps its refusals to 403/409, and the authorisation-matrix tests are generated from it.
+This is the single source for the call's state machine, declared through the one gate
+(``huying.domain.gate``). The aggregate consults it before every move, the API maps its refusals
+to 403/409, and the authorisation-matrix tests are generated from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from huying.domain import gate
 from huying.domain.levels import Level
 from huying.domain.principal import Principal, Role
 from huying.domain.states import (
@@ -90,31 +92,13 @@ class Situation:
 
 
 Guard = Callable[[CallState, Situation], str | None]
+Transition = gate.Transition[Action, Party, CallState, Situation]
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: Action
-    event: str
-    who: frozenset[Party]
-    when: str
-    guard: Guard
-    effect: str
-
-    @property
-    def on_work_order(self) -> bool:
-        return Party.ORDER_DEPARTMENT in self.who or self.action in _ORDER_DECISIONS
-
-    def refusal(self, call: CallState, situation: Situation) -> str | None:
-        """The rule the call's state breaks for this move, or None when it is allowed."""
-        return self.guard(call, situation)
-
-
-_ORDER_DECISIONS = frozenset({Action.GRANT_EXTENSION, Action.DENY_EXTENSION})
-
-
-def parties(principal: Principal, call: CallState, order: WorkOrder | None = None) -> set[Party]:
-    """Which of the table's parties this principal is, for this call (and work order)."""
+def parties(principal: Principal, call: CallState, situation: Situation) -> set[Party]:
+    """Which of the table's parties this principal is, for this call (and the work order the
+    situation names)."""
+    order = situation.order
     found: set[Party] = set()
     role, unit = principal.role, principal.unit
     if role is Role.COMMUNITY and unit == call.holder and call.level is Level.COMMUNITY:
@@ -233,9 +217,10 @@ def _span(window: timedelta) -> str:
     return f"{window.total_seconds() / 3600:g} hours"
 
 
-TABLE: Mapping[Action, Transition] = {
-    t.action: t
-    for t in (
+TABLE = gate.TransitionTable[Action, Party, CallState, Situation](
+    "call",
+    parties,
+    (
         Transition(
             Action.RAISE,
             "Raised",
@@ -380,5 +365,5 @@ TABLE: Mapping[Action, Transition] = {
             _not_terminal,
             "督办 flag against the late unit",
         ),
-    )
-}
+    ),
+)

@@ -117,8 +117,7 @@ def expected(call: Call) -> datetime | None:
     lead = call.lead_order
     if call.status is Status.DISPATCHED and lead is not None and lead.status is not OrderStatus.COMPLETED:
         return lead.deadline
-    due = call.stint.get("resolution_due") if call.chain else None
-    return due if isinstance(due, datetime) else None
+    return call.stint.resolution_due if call.chain else None
 
 
 # --- lists -------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class WorkQueues:
                     "dispatched_at": o.dispatched_at,
                     "signed_at": o.signed_at,
                     "completed_at": o.completed_at,
-                    "extension_until": o.extension["until"] if o.extension else None,
+                    "extension_until": o.extension.until if o.extension else None,
                     "result": o.result,
                     "round": o.round,
                     "updated_position": positions[o.last_version],

@@ -21,6 +21,7 @@ from uuid import UUID
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.call import Call
+from huying.domain.clocks import clocks_of
 from huying.domain.errors import DomainError
 from huying.synthetic.district import arrivals, make_district
 from huying.synthetic.fate import DUPLICATES, End, Fate, draw_fate
@@ -179,9 +180,9 @@ class History:
 
     def _watch(self, call: Call, play: _Play, now: datetime) -> None:
         """The watchdog looks at a clock within its interval (30 s) after the clock runs out."""
-        flagged = {s["clock"] for s in call.supervisions}
+        flagged = {s.clock for s in call.supervisions}
         due = min(
-            (c.due for c in call.clocks() if c.stopped is None and c.key not in flagged and c.due),
+            (c.due for c in clocks_of(call) if c.stopped is None and c.key not in flagged and c.due),
             default=None,
         )
         if play.marks.get(WATCHDOG) == due:
