@@ -115,29 +115,30 @@ def extensions(services: Services, clock: FakeClock) -> None:  # pragma: no cove
     histories seldom get that far)."""
     from datetime import timedelta
 
-    from huying.application import CallDraft, DispatchPlan, Submission
     from huying.domain.principal import Principal
+    from huying.service_layer.calls import CallDraft, DispatchPlan
+    from huying.service_layer.command_path import Submission
 
-    app, sub = services.app, Submission()
+    calls, orders, sub = services.calls, services.orders, Submission()
     grid = "LW-LN-01-G01"
     community, street = Principal(Role.COMMUNITY, "LW-LN-01"), Principal(Role.STREET, "LW-LN")
     cg = Principal(Role.DEPARTMENT, "CG")
     draft = CallDraft("C01-01", grid, "垃圾堆积 #ext", "十三行路口垃圾三天无人清运", "grid_worker")
-    call = app.raise_call(Principal(Role.GRID_WORKER, grid), draft, sub).call
-    app.acknowledge(community, call.id, sub, None)
-    app.escalate(community, call.id, sub, "需要街道协调")
-    app.acknowledge(street, call.id, sub, "街道已响应")
+    call = calls.raise_call(Principal(Role.GRID_WORKER, grid), draft, sub).call
+    calls.acknowledge(community, call.id, sub, None)
+    calls.escalate(community, call.id, sub, "需要街道协调")
+    calls.acknowledge(street, call.id, sub, "街道已响应")
     plan = DispatchPlan("CG", ["ZJ"], clock.now() + timedelta(days=3), "三日内清运")
-    order = app.dispatch(street, call.id, sub, plan).call.orders_by_arrival[0].id
-    app.sign(cg, order, sub, None)
+    order = calls.dispatch(street, call.id, sub, plan).call.orders_by_arrival[0].id
+    orders.sign(cg, order, sub, None)
     clock.advance(5 * 3600)
-    app.request_extension(cg, order, sub, clock.now() + timedelta(days=6), "车辆检修")
-    app.grant_extension(street, order, sub, "同意")
+    orders.request_extension(cg, order, sub, clock.now() + timedelta(days=6), "车辆检修")
+    orders.grant_extension(street, order, sub, "同意")
     clock.advance(5 * 3600)
-    app.request_extension(cg, order, sub, clock.now() + timedelta(days=12), "再延")
-    app.deny_extension(street, order, sub, "不予再延")
-    app.complete_order(cg, order, sub, "已清运")
-    app.resolve(street, call.id, sub, "已办结")
+    orders.request_extension(cg, order, sub, clock.now() + timedelta(days=12), "再延")
+    orders.deny_extension(street, order, sub, "不予再延")
+    orders.complete_order(cg, order, sub, "已清运")
+    calls.resolve(street, call.id, sub, "已办结")
 
 
 def write(
@@ -152,7 +153,7 @@ def write(
     clock = FakeClock(start=START)
     services = build_services(settings, clock)
     try:
-        stats = drive(services.app, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
+        stats = drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
         extensions(services, clock)
         services.projector.catch_up()
         services.chain.catch_up()

@@ -19,7 +19,6 @@ from uuid import UUID
 import pytest
 
 from backends import Backend
-from huying.application import CallDraft, Submission
 from huying.audit.replay import replay_and_compare
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
@@ -29,6 +28,8 @@ from huying.domain.clocks import clocks_of
 from huying.domain.principal import Principal, Role
 from huying.domain.worktime import SHANGHAI
 from huying.migrate import upgrade
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.synthetic.seed import Plan, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
@@ -212,7 +213,7 @@ def test_a_store_in_real_use_is_refused_unless_forced(services: Services) -> Non
     draft = CallDraft(
         item_code="C01-01", grid_code="LW-LN-01-G01", title="垃圾", description="堆积", channel="hotline"
     )
-    services.app.raise_call(Principal(Role.GRID_WORKER, "LW-LN-01-G01"), draft, Submission())
+    services.calls.raise_call(Principal(Role.GRID_WORKER, "LW-LN-01-G01"), draft, Submission())
     small = Plan(calls=50, seed=1, until=UNTIL, days=10)
     with pytest.raises(StoreNotSynthetic, match="not written by"):
         seed_synthetic(services, clock, small)

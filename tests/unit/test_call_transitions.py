@@ -761,13 +761,13 @@ def test_reopen_is_refused_after_the_seven_day_window() -> None:
     assert story.call.round == 1 and story.call.status is Status.EVALUATED
 
 
-def test_the_reopen_window_comes_from_the_command() -> None:
+def test_the_reopen_window_is_the_one_the_application_gives() -> None:
     story = build("dissatisfied at street")
     with pytest.raises(TransitionNotAllowed):
         story.call.reopen(
-            story.cmd("supervisor", later=timedelta(days=2), reopen_window=timedelta(days=1)), reason="依旧"
+            story.cmd("supervisor", later=timedelta(days=2)), reason="依旧", window=timedelta(days=1)
         )
-    story.call.reopen(story.cmd("supervisor", reopen_window=timedelta(days=30)), reason="依旧")
+    story.call.reopen(story.cmd("supervisor"), reason="依旧", window=timedelta(days=30))
     assert story.call.round == 2
 
 

@@ -59,8 +59,10 @@ class HuyingAggregate(Aggregate):
             return self.actions[type(self).__name__]
 
         @property
-        def target(self) -> str | None:
-            """The part of the aggregate acted on, when the action has one (a work order)."""
+        def acted_on(self) -> str | None:
+            """The part of the aggregate acted on, when the action has one (a call's work order):
+            a request's idempotency scope names it. (``action``, ``acted_on`` and ``actions`` are
+            taken: no event field may have these names.)"""
             return None
 
     def remembered(self, scope: str, key: str) -> Remembered | None:
@@ -76,5 +78,5 @@ class HuyingAggregate(Aggregate):
         self.stamps.setdefault(f"first_{name}", event.at)
         self.stamps[f"last_{name}"] = event.at
         if event.idempotency_key is not None:
-            scope = request_scope(event.actor, event.action, event.target)
+            scope = request_scope(event.actor, event.action, event.acted_on)
             self.requests[(scope, event.idempotency_key)] = Remembered(self.version, event.fingerprint)

@@ -11,7 +11,7 @@ of shape gets a ``class_version`` and an upcaster, never a rewrite. Clock querie
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -40,7 +40,7 @@ from huying.domain.states import (
     arrival,
     work_order_id,
 )
-from huying.domain.transitions import TABLE, Action, Situation
+from huying.domain.transitions import REOPEN_WINDOW, TABLE, Action, Situation
 
 ClockSetter = Callable[[Level], Clocks]
 
@@ -66,7 +66,7 @@ class Call(HuyingAggregate):
             return call
 
         @property
-        def target(self) -> str | None:
+        def acted_on(self) -> str | None:
             order_id: str | None = getattr(self, "order_id", None)
             return order_id
 
@@ -228,9 +228,15 @@ class Call(HuyingAggregate):
 
     # --- the one gate every move passes ---------------------------------------------------
 
-    def _check(self, action: Action, cmd: Command, order: WorkOrder | None = None) -> None:
+    def _check(
+        self,
+        action: Action,
+        cmd: Command,
+        order: WorkOrder | None = None,
+        reopen_window: timedelta = REOPEN_WINDOW,
+    ) -> None:
         """The one gate: 403 (who) → 412 (If-Match) → 409 (state), for every action."""
-        situation = Situation(cmd.at, order, cmd.reopen_window)
+        situation = Situation(cmd.at, order, reopen_window)
         expected = cmd.expected_version
         TABLE.check(action, cmd.principal, self, situation, version=self.version, expected_version=expected)
 
@@ -592,9 +598,12 @@ class Call(HuyingAggregate):
                 call.level, self.holder, self.at, Clocks(self.response_due, self.resolution_due)
             )
 
-    def reopen(self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks) -> None:
-        """重办: a dissatisfied call goes back to whoever resolved it, in a new round."""
-        self._check(Action.REOPEN, cmd)
+    def reopen(
+        self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks, window: timedelta = REOPEN_WINDOW
+    ) -> None:
+        """重办: a dissatisfied call goes back to whoever resolved it, within ``window`` after its
+        evaluation, in a new round."""
+        self._check(Action.REOPEN, cmd, reopen_window=window)
         to_community = self.resolved_level is Level.COMMUNITY
         level = Level.COMMUNITY if to_community else Level.STREET
         due = clocks(level)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from huying.domain.principal import Principal
@@ -19,7 +19,6 @@ class Command:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     expected_version: int | None = None
-    reopen_window: timedelta = timedelta(days=7)
 
     @property
     def meta(self) -> dict[str, Any]:

@@ -82,13 +82,16 @@ class CallState(Protocol):
     def lead_order(self) -> WorkOrder | None: ...
 
 
+REOPEN_WINDOW = timedelta(days=7)  # the default; a deployment sets its own (HUYING_REOPEN_WINDOW_DAYS)
+
+
 @dataclass(frozen=True)
 class Situation:
-    """What else a guard may look at: the time, and the work order acted on."""
+    """What else a guard may look at: the time, the work order acted on, the reopen window."""
 
     now: datetime
     order: WorkOrder | None = None
-    reopen_window: timedelta = timedelta(days=7)
+    reopen_window: timedelta = REOPEN_WINDOW
 
 
 Guard = Callable[[CallState, Situation], str | None]

@@ -72,7 +72,8 @@ class Told:
 
 def load(app: HuyingApplication, call_id: UUID) -> Told | None:
     events = list(app.events.get(call_id))
-    return Told(fold(events), events) if events else None
+    call = fold(events) if events else None
+    return Told(call, events) if isinstance(call, Call) else None
 
 
 def request_of(told: Told, catalog: Catalog, org: Org) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def scores_of_units(
 def score_of_call(call_id: str, p: CurrentPrincipal, s: HuyingServices, position: ReadPosition) -> CallScore:
     """The 一呼一评 record of one call: per round, each level's response (on time?), the
     department orders, and the evaluation (solved? satisfaction? contacted? reopened?)."""
-    call = s.app.call_for(p, parse_call_id(call_id))
+    call = s.calls.call_for(p, parse_call_id(call_id))
     with s.engine.connect() as conn:
         record = call_record(conn, str(call.id), s.clock.now())
     if record is None:
