@@ -55,7 +55,6 @@ def peak_rss_mib() -> float:
 def measure(kind: str, directory: Path, batch: int) -> dict[str, Any]:
     from sqlalchemy import delete
 
-    from huying.audit.chain import TRACKING_NAME
     from huying.audit.export import event_lines
     from huying.audit.feed import EventFeed, FeedQuery
     from huying.audit.tables import audit_chain, audit_checkpoints
@@ -63,6 +62,7 @@ def measure(kind: str, directory: Path, batch: int) -> dict[str, Any]:
     from huying.bootstrap import build_services
     from huying.clock import FakeClock
     from huying.migrate import upgrade
+    from huying.projections.chain import TRACKING_NAME
     from huying.projections.tables import projection_tracking
 
     upgrade(store_settings(directory))

@@ -14,7 +14,6 @@ from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine, event
 
 from huying.application import HuyingApplication
-from huying.audit.chain import ChainKeeper
 from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
@@ -22,6 +21,7 @@ from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
+from huying.projections.chain import ChainKeeper
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path

@@ -22,8 +22,8 @@ from huying.domain.deadlines import standing
 from huying.domain.errors import DomainError
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
-from huying.projections.search import UNSETTLED
 from huying.projections.tables import rm_calls
+from huying.queries.search import UNSETTLED
 from huying.service_layer.calls import CallService
 from huying.service_layer.command_path import Submission
 

@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, insert, select, update
 from typer.testing import CliRunner
 
 from backends import use_in_env
-from huying.audit.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.audit.checkpoints import Checkpoint, stored
 from huying.audit.links import GENESIS, extend
 from huying.audit.log import StoredRow
@@ -30,6 +29,7 @@ from huying.bootstrap import Services
 from huying.cli import cli
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
+from huying.projections.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.projections.tables import projection_tracking
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission

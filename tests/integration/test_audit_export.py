@@ -25,7 +25,7 @@ from huying.clock import FakeClock
 from huying.domain.contact import Contact
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
-from huying.projections.scores import parse_period, unit_scores
+from huying.queries.scores import parse_period, unit_scores
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.settings import Settings

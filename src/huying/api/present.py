@@ -27,8 +27,8 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
-from huying.projections.duplicates import DuplicateRule, Subject, at_raise
 from huying.projections.rows import instants_of
+from huying.queries.duplicates import DuplicateRule, Subject, at_raise
 from huying.services.contacts import ContactBook
 
 

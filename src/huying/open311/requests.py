@@ -25,9 +25,9 @@ from huying.domain.principal import Principal
 from huying.domain.states import Channel, OrderStatus, Status
 from huying.open311.formats import Open311Error
 from huying.open311.notes import SHANGHAI, step_note, unit_name
-from huying.projections.scope import visible_calls
-from huying.projections.search import UNSETTLED
 from huying.projections.tables import rm_calls
+from huying.queries.scope import visible_calls
+from huying.queries.search import UNSETTLED
 
 MAX_SPAN = timedelta(days=90)  # a date filter spans at most this (and defaults to the last 90 days)
 MAX_REQUESTS = 1000  # the spec's default limit

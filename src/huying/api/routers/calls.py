@@ -32,10 +32,10 @@ from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.states import Channel, Status, Urgency
-from huying.projections.duplicates import DuplicateRule, Subject, open_now
-from huying.projections.search import CallFilter
-from huying.projections.search import search_calls as search_calls_in
 from huying.projections.text import searched
+from huying.queries.duplicates import DuplicateRule, Subject, open_now
+from huying.queries.search import CallFilter
+from huying.queries.search import search_calls as search_calls_in
 from huying.service_layer.calls import CallDraft, DispatchPlan
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])

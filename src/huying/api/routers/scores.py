@@ -13,9 +13,9 @@ from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
-from huying.projections.dashboard import Granularity, local_day, period_of
 from huying.projections.runner import ReadModelsBehind
-from huying.projections.scores import call_record, parse_period, unit_scores
+from huying.queries.dashboard import Granularity, local_day, period_of
+from huying.queries.scores import call_record, parse_period, unit_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
