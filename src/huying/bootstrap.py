@@ -14,7 +14,6 @@ from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine, event
 
 from huying.application import HuyingApplication
-from huying.audit.chain import ChainKeeper
 from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
@@ -22,8 +21,14 @@ from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
+from huying.projections.chain import ChainKeeper
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
+from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.photos import Photos
+from huying.service_layer.ports import Contacts, PhotoIndex
+from huying.service_layer.work_orders import WorkOrderService
+from huying.services.attachments import AttachmentIndex
 from huying.services.contacts import ContactBook
 from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
@@ -42,7 +47,11 @@ class Services:
     engine: Engine
     tokens: TokenStore
     contacts: ContactBook
-    app: HuyingApplication
+    app: HuyingApplication  # the one event log
+    calls: CallService  # the call's commands (呼 → 应)
+    orders: WorkOrderService  # the department side of a call (部门必应)
+    photos: Photos  # 随手拍: which photos a principal may use
+    attachments: AttachmentIndex  # 随手拍: the photos' index (uploads write it too)
     projector: Projector
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
@@ -75,11 +84,25 @@ def _application(
         org=org,
         catalog=load_catalog(org),
         clock=clock,
-        contacts=contacts,
         voucher=Voucher(_seal_keys(settings, contacts, clock, read_only), contacts.engine),  # 封印
-        reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
+
+
+def command_services(
+    app: HuyingApplication,
+    contacts: Contacts,
+    photo_index: PhotoIndex,
+    *,
+    reopen_window: timedelta,
+    max_capture_age: timedelta,
+) -> tuple[CallService, WorkOrderService, Photos]:
+    """Each aggregate's application service over the one log, and what they reach outside it:
+    wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
+    path = call_path(app)
+    photos = Photos(photo_index, path)
+    calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
+    return calls, WorkOrderService(path, photos), photos
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -198,7 +221,15 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         verify_seconds=settings.audit_verify_seconds,
         poll_seconds=settings.poll_seconds,
     )
-    watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
+    attachments = AttachmentIndex(engine, clock)
+    calls, orders, photos = command_services(
+        app,
+        contacts,
+        attachments,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        max_capture_age=timedelta(days=settings.max_capture_age_days),
+    )
+    watchdog = Watchdog(calls, engine, clock, interval_seconds=settings.watchdog_seconds)
     secrets = settings.existing_secrets() if read_only else settings.master_secrets()
     subscriptions = Subscriptions(engine, SecretBox(secrets), clock, app.org)
     return Services(
@@ -208,6 +239,10 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         TokenStore(engine, clock),
         contacts,
         app,
+        calls,
+        orders,
+        photos,
+        attachments,
         projector,
         chain,
         watchdog,

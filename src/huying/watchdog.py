@@ -16,15 +16,16 @@ from uuid import UUID
 
 from sqlalchemy import Engine, select
 
-from huying.application import HuyingApplication, Submission
 from huying.background import Follower
 from huying.clock import Clock
 from huying.domain.deadlines import standing
 from huying.domain.errors import DomainError
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
-from huying.projections.search import UNSETTLED
 from huying.projections.tables import rm_calls
+from huying.queries.search import UNSETTLED
+from huying.service_layer.calls import CallService
+from huying.service_layer.command_path import Submission
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,14 @@ class Move:
 class Watchdog:
     def __init__(
         self,
-        app: HuyingApplication,
+        calls: CallService,
         engine: Engine,
         clock: Clock,
         *,
         interval_seconds: float = 30.0,
         batch: int = 500,
     ) -> None:
-        self.app = app
+        self.calls = calls
         self.engine = engine
         self.clock = clock
         self.interval_seconds = interval_seconds
@@ -76,10 +77,10 @@ class Watchdog:
         """The moves the watchdog makes on one call now (the synthetic history calls it too, so its
         watchdog is this one)."""
         now = self.clock.now()
-        call = self.app.call_for(SYSTEM, call_id)
-        flagged = {s["clock"] for s in call.supervisions}
+        call = self.calls.call_for(SYSTEM, call_id)
+        flagged = {s.clock for s in call.supervisions}
         moves = []
-        for state in standing(call, self.app.calendar, now).clocks:
+        for state in standing(call, self.calls.calendar, now).clocks:
             c = state.clock
             if c.stopped is not None or not state.late or c.key in flagged:
                 continue
@@ -87,13 +88,13 @@ class Watchdog:
             try:
                 if kind == "response" and c.level == Level.COMMUNITY.value:
                     # 社区有呼，街道必应: an unanswered community call climbs by itself.
-                    self.app.escalate(SYSTEM, call_id, Submission(), "response_overdue")
+                    self.calls.escalate(SYSTEM, call_id, Submission(), "response_overdue")
                     moves.append(Move(call_id, "escalate", c.key, c.unit))
                     break  # the call moved; the next sweep sees its new clocks
                 reason = {"sign": "sign_overdue", "completion": "completion_overdue"}.get(
                     kind, f"{kind}_overdue"
                 )
-                self.app.supervise(SYSTEM, call_id, Submission(), reason, c.unit, clock=c.key)
+                self.calls.supervise(SYSTEM, call_id, Submission(), reason, c.unit, clock=c.key)
                 moves.append(Move(call_id, "supervise", c.key, c.unit))
             except DomainError as refused:  # another watchdog or a person got there first
                 log.info("watchdog: %s on %s: %s", c.key, call_id, refused.detail)

@@ -383,7 +383,7 @@ def test_the_seal_key_is_wrapped_by_the_master_keys_and_survives_their_rotation(
 def legacy(services: Services, settings: Settings, clock: FakeClock) -> int:
     """A log written before seals existed (its events' seals stripped before any keeper ran):
     how far it goes."""
-    drive(services.app, clock, random.Random(9), Shape.tame(calls=5, concurrency=2))
+    drive(services, clock, random.Random(9), Shape.tame(calls=5, concurrency=2))
     events = events_of(settings)
     for position in range(1, events.head() + 1):
         events.rewrite(position, state=unsealed(events.at(position).state))

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
-from huying.projections.duplicates import DuplicateRule, Subject, haversine_m, open_now
+from huying.queries.duplicates import DuplicateRule, Subject, haversine_m, open_now
 
 Who = tuple[str, str]
 G01, G02 = "LW-LN-01-G01", "LW-LN-01-G02"  # two grids of community LW-LN-01

@@ -11,7 +11,7 @@ from calls import PRINCIPALS, RECIPES, build
 
 from huying.domain.commands import Command
 from huying.domain.errors import DomainError
-from huying.domain.transitions import TABLE, Action
+from huying.domain.transitions import TABLE, Action, on_work_order
 from huying.web.moves import open_moves
 
 WINDOW = timedelta(days=7)
@@ -19,15 +19,15 @@ WINDOW = timedelta(days=7)
 
 def _gate_lets_through(story, principal):  # type: ignore[no-untyped-def]
     call, now = story.call, story.now + timedelta(minutes=1)
-    cmd = Command(principal, now, reopen_window=WINDOW)
+    cmd = Command(principal, now)
     allowed = set()
     for action, transition in TABLE.items():
         if action is Action.RAISE:
             continue
-        orders = call.orders_by_arrival if transition.on_work_order else [None]
+        orders = call.orders_by_arrival if on_work_order(transition) else [None]
         for order in orders:
             try:
-                call._check(action, cmd, order)
+                call._check(action, cmd, order, WINDOW)
             except DomainError:
                 continue
             allowed.add(f"{action.value}@{order.id}" if order else action.value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -122,12 +121,11 @@ def _outermost(app: FastAPI, wrapper: type[SecurityHeaders]) -> None:
 
 
 def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
-    """随手拍 and 离线采集: where photos are kept, and how old a device's capture may be."""
+    """随手拍: where photos are kept."""
     assert settings.attachments_dir is not None  # filled in by Settings
-    built.app.max_capture_age = timedelta(days=settings.max_capture_age_days)
     app.state.attachment_store = AttachmentStore(
         settings.attachments_dir,
-        built.app.attachments,
+        built.attachments,
         settings.max_attachment_bytes,
         settings.max_photo_pixels,
         Decoders(settings.photo_decoders, settings.photo_decode_wait_seconds),

@@ -15,11 +15,12 @@ from pydantic import BaseModel
 from huying.api.limits import waiting
 from huying.api.params import MAX_POSITION, ETag, IdempotencyKey, version_of
 from huying.api.schemas.requests import PersonalData
-from huying.application import HuyingApplication, Submission
+from huying.application import HuyingApplication
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.principal import Principal
 from huying.projections.runner import ReadModelsBehind
+from huying.service_layer.command_path import Submission
 
 
 def _principal(request: Request) -> Principal:
@@ -57,7 +58,7 @@ def fingerprint(body: BaseModel | None) -> str:
     JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent). Parts
     holding personal data are left out — an unkeyed digest of them would give a masked phone away
     to anyone trying the hidden digits; a raise retried with another reporter is told apart by
-    the contact kept apart from the event (``HuyingApplication.raise_call``)."""
+    the contact kept apart from the event (``CallService.raise_call``)."""
     return _digest(_sent(body, personal=False))
 
 

@@ -27,8 +27,8 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
-from huying.projections.duplicates import DuplicateRule, Subject, at_raise
 from huying.projections.rows import instants_of
+from huying.queries.duplicates import DuplicateRule, Subject, at_raise
 from huying.services.contacts import ContactBook
 
 
@@ -41,7 +41,9 @@ def work_order_public(order: WorkOrder, call_version: int | None = None) -> Work
         status=order.status,
         deadline=order.deadline,
         instructions=order.instructions,
-        extension=ExtensionPublic(**order.extension) if order.extension else None,
+        extension=ExtensionPublic.model_validate(order.extension, from_attributes=True)
+        if order.extension
+        else None,
         result=order.result,
         dispatched_at=order.dispatched_at,
         signed_at=order.signed_at,
@@ -98,7 +100,7 @@ def call_public(
         supervised=call.supervised,
         deadlines=deadlines(call, now, calendar),
         reporter=_reporter(call, viewer, contacts),
-        chain=[ChainStep(**step) for step in call.chain],
+        chain=[ChainStep.model_validate(stint, from_attributes=True) for stint in call.chain],
         possible_duplicates=hints,
     )
 

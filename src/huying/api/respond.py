@@ -9,10 +9,10 @@ from fastapi import Response
 
 from huying.api.present import call_public, duplicate_hints
 from huying.api.schemas.calls import CallPublic
-from huying.application import Outcome
 from huying.bootstrap import Services
 from huying.domain.call import Call
 from huying.domain.principal import Principal
+from huying.service_layer.calls import Outcome
 
 
 def with_call(response: Response, outcome: Outcome, principal: Principal, services: Services) -> CallPublic:

@@ -199,7 +199,7 @@ def export(
     from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
     from huying.audit.feed import EventFeed, FeedQuery, event_types, window
     from huying.domain.org import UnitKind
-    from huying.projections.dashboard import local_day
+    from huying.queries.dashboard import local_day
 
     if what not in ("events", "scores"):
         fail("--what is events or scores")

@@ -21,7 +21,7 @@ from huying.audit.feed import EventFeed, FeedQuery
 from huying.domain.business_time import business_year
 from huying.domain.errors import InvalidCommand
 from huying.domain.org import Org, UnitKind
-from huying.projections.scores import Period, parse_period, unit_scores
+from huying.queries.scores import Period, parse_period, unit_scores
 
 KINDS = (UnitKind.STREET, UnitKind.DEPARTMENT)
 

@@ -44,10 +44,14 @@ class InvalidCommand(DomainError):
         self.field = field
 
 
-class CallNotFound(DomainError):
-    """No such call, or not in the principal's jurisdiction: existence does not leak (404)."""
+class NotFound(DomainError):
+    """No such thing, or not in the principal's jurisdiction: existence does not leak (404)."""
 
     kind = "not-found"
+
+
+class CallNotFound(NotFound):
+    """No such call, or not in the principal's jurisdiction (404)."""
 
 
 class IdempotencyKeyReused(InvalidCommand):

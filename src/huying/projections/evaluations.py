@@ -23,9 +23,9 @@ class EvaluationFacts:
                 {
                     "call_id": str(call.id),
                     "n": n,
-                    "unit": s["unit"],
-                    "at": s["at"],
-                    "reason": s["reason"],
+                    "unit": s.unit,
+                    "at": s.at,
+                    "reason": s.reason,
                 }
                 for n, s in enumerate(call.supervisions, start=1)
             ],
@@ -53,7 +53,7 @@ def _evaluation_row(call: Call, round_: int) -> Row:
 
 def round_attribution(call: Call, round_: int) -> Attribution:
     return attribute(
-        ((s["level"], s["holder"], s["outcome"]) for s in call.chain if s["round"] == round_),
+        ((s.level.value, s.holder, s.outcome) for s in call.chain if s.round == round_),
         (
             o.department_code
             for o in call.work_orders.values()

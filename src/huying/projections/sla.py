@@ -24,15 +24,15 @@ class SlaFacts:
                 {
                     "call_id": str(call.id),
                     "n": n,
-                    "unit": stint["holder"],
-                    "level": stint["level"],
-                    "round": stint["round"],
-                    "arrived_at": stint["at"],
-                    "acknowledged_at": stint["acknowledged_at"],
-                    "ended_at": stint["ended_at"],
-                    "outcome": stint["outcome"],
-                    "response_due": stint.get("response_due"),
-                    "resolution_due": stint.get("resolution_due"),
+                    "unit": stint.holder,
+                    "level": stint.level.value,
+                    "round": stint.round,
+                    "arrived_at": stint.at,
+                    "acknowledged_at": stint.acknowledged_at,
+                    "ended_at": stint.ended_at,
+                    "outcome": stint.outcome,
+                    "response_due": stint.response_due,
+                    "resolution_due": stint.resolution_due,
                 }
                 for n, stint in enumerate(call.chain, start=1)
             ]

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from huying.application import HuyingApplication
+from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 
 
@@ -37,8 +38,8 @@ class BatchedSaves:
     def __enter__(self) -> BatchedSaves:
         stored_current = self.app.current
 
-        def current(call_id: UUID) -> Call | None:
-            return self.live.get(call_id) or stored_current(call_id)
+        def current(aggregate_id: UUID) -> HuyingAggregate | None:
+            return self.live.get(aggregate_id) or stored_current(aggregate_id)
 
         def save(*objs: Any, **_: Any) -> list[Any]:
             for call in objs:

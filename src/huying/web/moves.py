@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from huying.domain.call import Call
 from huying.domain.principal import Principal
 from huying.domain.states import WorkOrder
-from huying.domain.transitions import TABLE, Action, Situation, Transition, parties
+from huying.domain.transitions import TABLE, Action, Situation, Transition, on_work_order, parties
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Move:
 
 
 def _allowed(t: Transition, who: Principal, call: Call, situation: Situation) -> bool:
-    return bool(t.who & parties(who, call, situation.order)) and t.refusal(call, situation) is None
+    return bool(t.who & parties(who, call, situation)) and t.refusal(call, situation) is None
 
 
 def open_moves(who: Principal, call: Call, now: datetime, reopen_window: timedelta) -> list[Move]:
@@ -35,7 +35,7 @@ def open_moves(who: Principal, call: Call, now: datetime, reopen_window: timedel
     for action, t in TABLE.items():
         if action is Action.RAISE:
             continue
-        if not t.on_work_order:
+        if not on_work_order(t):
             if _allowed(t, who, call, Situation(now, None, reopen_window)):
                 moves.append(Move(action))
             continue

@@ -21,7 +21,7 @@ from huying.api.schemas import requests as bodies
 from huying.api.schemas.calls import CallPublic
 from huying.domain.errors import DomainError, InvalidCommand
 from huying.domain.org import UnitKind
-from huying.domain.transitions import TABLE, Action
+from huying.domain.transitions import TABLE, Action, on_work_order
 from huying.services.attachments import Variant
 from huying.services.photos import AttachmentRefused
 from huying.web.context import PostedForm, Viewer, remember_write, services_of
@@ -35,7 +35,7 @@ from huying.web.sessions import Session
 router = page_router()
 
 # Each move: the API's route function and its body model. Whether it acts on a work order (and
-# so takes an order id) is the transition table's to say (``Transition.on_work_order``).
+# so takes an order id) is the transition table's to say (``transitions.on_work_order``).
 MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
     Action.ACKNOWLEDGE: (calls.acknowledge, bodies.AcknowledgeBody),
     Action.ESCALATE: (calls.escalate, bodies.ReasonBody),
@@ -75,12 +75,12 @@ def render_call(
     status: int = 200,
 ) -> Response:
     s, p = services_of(request), session.principal
-    call = s.app.call_for(p, parse_call_id(call_id))  # 404 outside the jurisdiction
+    call = s.calls.call_for(p, parse_call_id(call_id))  # 404 outside the jurisdiction
     now = s.clock.now()
     shown = call_public(
-        call, s.app.position_of(call), p, s.contacts, now, s.app.calendar, hints=duplicate_hints(call, p, s)
+        call, s.calls.position_of(call), p, s.contacts, now, s.app.calendar, hints=duplicate_hints(call, p, s)
     )
-    history = s.app.history(p, call.id)
+    history = s.calls.history(p, call.id)
     item = s.app.catalog.item(call.item_code)
     return page(
         request,
@@ -92,7 +92,7 @@ def render_call(
         now=now,
         item=item,
         timeline=[history_entry(pos, e) for pos, e in history.events],
-        moves=open_moves(p, call, now, s.app.reopen_window),
+        moves=open_moves(p, call, now, s.calls.reopen_window),
         departments=s.app.org.of_kind(UnitKind.DEPARTMENT),
         done=done,
         errors=errors or {},
@@ -124,7 +124,7 @@ async def _send(
     request: Request, session: Session, call_id: str, action: Action, order_id: str | None, form: FormData
 ) -> CallPublic:
     s, p = services_of(request), session.principal
-    if action not in MOVES or TABLE[action].on_work_order != bool(order_id):
+    if action not in MOVES or on_work_order(TABLE[action]) != bool(order_id):
         where = "on a work order" if order_id else "on a call"
         raise InvalidCommand("move", f"{action.value} is not a move {where}")
     send, model = MOVES[action]

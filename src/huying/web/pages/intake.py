@@ -25,7 +25,7 @@ from huying.domain.errors import DomainError, NotPermitted
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Channel
-from huying.projections.duplicates import DuplicateRule, Subject, open_now
+from huying.queries.duplicates import DuplicateRule, Subject, open_now
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused
 from huying.web.context import FreshViewer, PostedForm, Viewer, remember_write, services_of
@@ -88,7 +88,7 @@ async def raise_call(request: Request, session: Viewer, form: PostedForm) -> Res
         photos = await upload_photos(request, p, form)
         body = CallCreate.model_validate(_body(values, photos))
         identity = RequestIdentity(text(values, "idempotency_key"), None)
-        outcome = await run_in_threadpool(s.app.raise_call, p, draft_of(body), identity.submission(body))
+        outcome = await run_in_threadpool(s.calls.raise_call, p, draft_of(body), identity.submission(body))
     except ValidationError as e:
         return _form_page(request, session, values, field_errors(e), 422)
     except AttachmentRefused as e:

@@ -18,7 +18,7 @@ from huying.api.schemas.figures import SlaSeries, UnitScore, UnitScores
 from huying.bootstrap import Services
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Principal
-from huying.projections.dashboard import Granularity
+from huying.queries.dashboard import Granularity
 from huying.web.charts import Series, grouped_bars
 from huying.web.context import FreshViewer, services_of
 from huying.web.pages import page_router, register

@@ -18,7 +18,7 @@ from huying.domain.sla import warn_at
 from huying.domain.states import OPEN_ORDER, ORDERS_ACTIVE
 from huying.domain.worktime import WorkCalendar
 from huying.projections.tables import rm_calls, rm_stints, rm_work_orders
-from huying.projections.work_orders import BY_ARRIVAL
+from huying.queries.queues import BY_ARRIVAL
 
 
 class Arrival(StrEnum):

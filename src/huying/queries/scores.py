@@ -22,15 +22,15 @@ from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.states import OrderRole
 from huying.projections.attribution import attribute
-from huying.projections.dashboard import utc_span
-from huying.projections.obligations import (
+from huying.projections.tables import rm_calls, rm_evaluations, rm_stints, rm_supervisions, rm_work_orders
+from huying.queries.dashboard import utc_span
+from huying.queries.obligations import (
     Obligation,
     Response,
     obligations,
     order_obligations,
     stint_obligations,
 )
-from huying.projections.tables import rm_calls, rm_evaluations, rm_stints, rm_supervisions, rm_work_orders
 
 # Counted in 响应率's denominator; the others were never owed a response (docs/metrics.md).
 _OWED = frozenset({Response.ON_TIME, Response.LATE, Response.UNTIMED, Response.PENDING})

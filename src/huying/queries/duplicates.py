@@ -26,8 +26,8 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 from huying.domain.org import Org
 from huying.domain.principal import Principal
 from huying.domain.states import TERMINAL
-from huying.projections.scope import visible_calls
 from huying.projections.tables import rm_calls
+from huying.queries.scope import visible_calls
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius
 MAX_HINTS = 10

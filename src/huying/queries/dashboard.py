@@ -3,7 +3,7 @@ and due soon now, escalations caused, response and resolution time percentiles.
 
 Two read models feed it: the stints (``rm_stints``: a community or street holding a call at its
 level) and the work orders (``rm_work_orders``: what a department owes on a call). Both are read
-as :class:`~huying.projections.obligations.Obligation` s, so one set of definitions serves every
+as :class:`~huying.queries.obligations.Obligation` s, so one set of definitions serves every
 level. ``docs/metrics.md`` is the auditor's statement of those definitions; change one, change
 the other.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
-from huying.projections.obligations import Arrival, Obligation, Response, obligations
+from huying.queries.obligations import Arrival, Obligation, Response, obligations
 
 # China has kept UTC+8 without daylight saving since 1991: a fixed offset is exact, and needs no
 # tz database on the host.
