@@ -20,6 +20,7 @@ from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
+from huying.groupcommit import grouped
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.runner import Projector
@@ -69,7 +70,7 @@ def _application(
     settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool
 ) -> HuyingApplication:
     org = load_org()
-    env = settings.eventsourcing_env()
+    env = grouped(settings.eventsourcing_env())  # many requests' events in one commit
     return HuyingApplication(
         env={**env, CREATE_TABLE: "n"} if read_only else env,
         org=org,
