@@ -23,6 +23,8 @@ from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rul
 from huying.groupcommit import grouped
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
+from huying.projections.duplicates import DuplicateRule
+from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.services.contacts import ContactBook
@@ -45,6 +47,7 @@ class Services:
     contacts: ContactBook
     app: HuyingApplication
     projector: Projector
+    recent: RecentRaises  # 重复提示 for new calls, without the read models
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
@@ -208,6 +211,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         contacts,
         app,
         projector,
+        RecentRaises(app, engine, DuplicateRule(settings.duplicate_radius_m, settings.duplicate_days)),
         chain,
         watchdog,
         subscriptions,

@@ -47,7 +47,7 @@ Outcome = Sequence[int] | IntegrityError
 class _Save:
     """One save waiting in the queue: its events, then its outcome."""
 
-    __slots__ = ("events", "ids", "error", "done", "lead", "wake")
+    __slots__ = ("done", "error", "events", "ids", "lead", "wake")
 
     def __init__(self, events: Sequence[StoredEvent]) -> None:
         self.events = events

@@ -104,7 +104,7 @@ def test_a_refused_save_fails_alone_and_the_rest_of_its_group_is_stored() -> Non
 
 
 def test_when_the_commit_fails_every_save_of_the_group_hears_it_and_the_next_group_goes_on() -> None:
-    commit, queue, answers = run("a", ["b", "broken"])
+    _, queue, answers = run("a", ["b", "broken"])
     assert isinstance(answers["b"], OperationalError) and isinstance(answers["broken"], OperationalError)
     assert answers["b"] is not answers["broken"], "each caller raises its own copy"
     assert answers["a"] == [1]

@@ -27,7 +27,7 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
-from huying.projections.duplicates import DuplicateRule, Subject, at_raise
+from huying.projections.duplicates import Subject, at_raise
 from huying.projections.rows import instants_of
 from huying.services.contacts import ContactBook
 
@@ -103,22 +103,26 @@ def call_public(
     )
 
 
-# A read waits this long at most for the read models to reach a call's raise (milliseconds,
-# unless the projector has just started after a restart).
+# Where the recent raises cannot tell, a read waits this long at most for the read models to
+# reach a call's raise (milliseconds, unless the projector has just started after a restart).
 _HINT_WAIT_SECONDS = 1.0
 
 
-def duplicate_hints(call: Call, viewer: Principal, services: Services) -> list[DuplicateHint]:
+def duplicate_hints(call: Call, position: int, viewer: Principal, services: Services) -> list[DuplicateHint]:
     """重复提示 as of the call's raise, for this viewer: the same in every answer about the call
-    (the raise, a retry of it, reads, actions), whatever happened since."""
-    raised_position = services.app.positions.of_call(call.id)[1]
-    if services.projector.running:
-        services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
-    settings = services.settings
-    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
+    (the raise, a retry of it, reads, actions), whatever happened since. ``position`` is the
+    log position of ``call`` as given (its raise's when it is at version 1). Asked of the recent
+    raises kept in memory; of the read models when those cannot tell."""
+    raised_position = position if call.version == 1 else services.app.positions.of_call(call.id)[1]
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
-    with services.engine.connect() as conn:
-        rows = at_raise(conn, viewer, services.app.org, subject, rule, call.raised_at, raised_position)
+    rows = services.recent.at_raise(viewer, subject, call.raised_at, raised_position)
+    if rows is None:
+        if services.projector.running:
+            services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
+        with services.engine.connect() as conn:
+            rows = at_raise(
+                conn, viewer, services.app.org, subject, services.recent.rule, call.raised_at, raised_position
+            )
     return [DuplicateHint(id=r["call_id"], **r) for r in rows]
 
 

@@ -36,7 +36,7 @@ def call_answer(
         services.contacts,
         now,
         services.app.calendar,
-        hints=duplicate_hints(call, principal, services),
+        hints=duplicate_hints(call, position, principal, services),
     )
     if answer.reporter is not None:
         response.headers["Cache-Control"] = "no-store"

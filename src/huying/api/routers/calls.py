@@ -33,7 +33,7 @@ from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.states import Channel, Status, Urgency
-from huying.projections.duplicates import DuplicateRule, Subject, open_now
+from huying.projections.duplicates import Subject, open_now
 from huying.projections.search import CallFilter
 from huying.projections.search import search_calls as search_calls_in
 from huying.projections.text import searched
@@ -161,11 +161,9 @@ def get_possible_duplicates(
     distance when both have lat/lon, raised within the last N days (before or after this one),
     that you can see — candidates to merge this call into, or to merge into it."""
     call = s.app.call_for(p, parse_call_id(call_id))
-    settings = s.settings
-    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
     with s.engine.connect() as conn:
-        rows = open_now(conn, p, s.app.org, subject, rule, s.clock.now())
+        rows = open_now(conn, p, s.app.org, subject, s.recent.rule, s.clock.now())
     return DuplicatePage(data=[PossibleDuplicate(id=r["call_id"], **r) for r in rows], position=position)
 
 

@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from huying.api.deps import HuyingServices
+from huying.api.unavailable import reason
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
-from huying.api.unavailable import reason
 from huying.domain.worktime import WorkCalendar
 
 router = APIRouter(tags=["operations"])
