@@ -34,7 +34,7 @@ from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.audit.verify import Report, Verifier
 from huying.audit.vouch import Alarm, Flaw, LogOrder
-from huying.background import Follower
+from huying.background import GATHER_SECONDS, Follower
 from huying.clock import Clock
 from huying.projections import tracking
 
@@ -90,7 +90,7 @@ class ChainKeeper:
         self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
         self.verdict: Verdict | None = None
         self._lock = threading.Lock()
-        self._follower = Follower("huying-audit-chain", self._follow, poll_seconds)
+        self._follower = Follower("huying-audit-chain", self._follow, poll_seconds, GATHER_SECONDS)
         self._listening = False
         self._verify_due: datetime | None = None
         self._sealed_seen = False  # a sealed event is chained: no unsealed one may follow

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, delete
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
-from huying.background import Follower
+from huying.background import GATHER_SECONDS, Follower
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
@@ -99,7 +99,7 @@ class Projector:
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
-        self._follower = Follower("huying-projector", self._follow, poll_seconds)
+        self._follower = Follower("huying-projector", self._follow, poll_seconds, GATHER_SECONDS)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
