@@ -22,6 +22,7 @@ from huying.audit.feed import event_data
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.call import Call
+from huying.domain.contact import Contact
 from huying.domain.deadlines import next_and_missed, standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
@@ -59,6 +60,7 @@ def call_public(
     calendar: WorkCalendar,
     *,
     hints: list[DuplicateHint],
+    kept: Contact | None = None,
 ) -> CallPublic:
     evaluation = call.evaluation
     return CallPublic(
@@ -97,7 +99,7 @@ def call_public(
         merged_into=call.merged_into,
         supervised=call.supervised,
         deadlines=deadlines(call, now, calendar),
-        reporter=_reporter(call, viewer, contacts),
+        reporter=_reporter(call, viewer, contacts, kept),
         chain=[ChainStep(**step) for step in call.chain],
         possible_duplicates=hints,
     )
@@ -126,10 +128,12 @@ def duplicate_hints(call: Call, position: int, viewer: Principal, services: Serv
     return [DuplicateHint(id=r["call_id"], **r) for r in rows]
 
 
-def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterPublic | None:
+def _reporter(
+    call: Call, viewer: Principal, contacts: ContactBook, kept: Contact | None
+) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
+    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, kept)
     if shown is None:  # erased on request
         return None
     return ReporterPublic(name=shown.name, phone=shown.phone)

@@ -55,10 +55,14 @@ class ContactBook:
         row = self._row(ref)
         return self._open(row) if row is not None and row.erased_at is None else None
 
-    def shown_to(self, viewer: Principal, call_id: UUID, community_code: str, ref: str) -> Contact | None:
+    def shown_to(
+        self, viewer: Principal, call_id: UUID, community_code: str, ref: str, kept: Contact | None = None
+    ) -> Contact | None:
         """The contact as ``viewer`` may see it on this call: in full for the origin community and
-        supervisors — and then recorded in the access log — masked for everyone else."""
-        contact = self.get(ref)
+        supervisors — and then recorded in the access log — masked for everyone else. ``kept``:
+        the contact as this very request kept it under ``ref`` (a raise's own answer), not read
+        back."""
+        contact = kept if kept is not None else self.get(ref)
         if contact is None:
             return None
         if not sees_contact_in_full(viewer, community_code):

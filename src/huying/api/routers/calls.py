@@ -49,9 +49,10 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    outcome = s.app.raise_call(p, draft_of(body), ident.submission(body))
+    draft = draft_of(body)
+    outcome = s.app.raise_call(p, draft, ident.submission(body))
     response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
+    return with_call(response, outcome, p, s, kept=draft.reporter)
 
 
 def draft_of(body: CallCreate) -> CallDraft:
