@@ -43,12 +43,9 @@ class ContactBook:
 
     def keep(self, ref: str, contact: Contact) -> None:
         key = self.keys.make(ref)
+        row = {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": self._clock.now()}
         with self._engine.begin() as conn:
-            conn.execute(
-                reporter_contacts.insert().values(
-                    ref=ref, **_sealed(key, ref, contact), sealing="record", created_at=self._clock.now()
-                )
-            )
+            conn.execute(_KEEP, row)
 
     def get(self, ref: str) -> Contact | None:
         """The contact, unless erased (or never kept)."""
@@ -168,6 +165,9 @@ class ContactBook:
         )
         return Contact(name, phone)
 
+
+# One statement, its parameters apart: compiled once, not built anew at every raise.
+_KEEP = reporter_contacts.insert()
 
 # One sealed column per detail: name_enc, phone_enc, email_enc, device_id_enc, account_id_enc.
 _COLUMNS = tuple(f"{field}_enc" for field in CONTACT_FIELDS)
