@@ -136,11 +136,15 @@ class Projector:
             return done
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """Batches until the log's end as it was when the last one was read: a batch shorter
+        than ``batch_size`` reached it (what came since woke the follower, which runs again)."""
         total = 0
         while n := self.run_once():
             total += n
             if on_batch:
                 on_batch(n)
+            if n < self.batch_size:
+                break
         return total
 
     def _fold(
