@@ -166,3 +166,21 @@ def test_a_new_call_is_told_its_duplicates_though_no_projector_runs(no_projector
     assert first.status_code == second.status_code == 201
     assert [h["id"] for h in second.json()["possible_duplicates"]] == [first.json()["id"]]
     assert services.projector.position() == 0, "the read models never moved"
+
+
+def test_far_behind_the_log_they_load_again_rather_than_read_it_all(
+    services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huying.projections import recent as module
+
+    monkeypatch.setattr(module, "_FAR_BEHIND", 10)
+    district = District(services, clock, seed=3)
+    lagging = primed(services, clock)
+    district.raise_some(20)  # more than 10 positions it has not read
+    services.projector.catch_up()
+    assert district.memory_answer(lagging, VIEWERS[0], district.raised[-1]) is None, (
+        "loaded again, at the end"
+    )
+    district.raise_some(5)
+    services.projector.catch_up()
+    assert answered_alike(district, lagging, district.raised[-5:]) == 5 * len(VIEWERS)

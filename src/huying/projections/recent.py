@@ -44,6 +44,7 @@ _RAISED = get_topic(Call.Raised)
 _FINISHING = frozenset(get_topic(c) for c in (Call.Closed, Call.Withdrawn, Call.MergedInto))
 _TOPICS = [_RAISED, *sorted(_FINISHING)]
 _READ = 1000  # notifications per read of the log
+_FAR_BEHIND = 20_000  # log positions: more to read than this, and the read models are asked
 _SLACK = timedelta(days=1)  # kept beyond the window, for raises stamped a little out of order
 _CLOSED = tuple(s.value for s in TERMINAL)
 
@@ -136,11 +137,12 @@ class RecentRaises:
     # --- keeping up -----------------------------------------------------------------------
 
     def _ready(self, position: int) -> bool:
-        """Loaded, and the log read up to ``position``; False if that cannot be."""
-        if self._base is None:
+        """Loaded, and the log read up to ``position``; False if that cannot be. Far behind (the
+        first question after a bulk load of the log, say), it loads again rather than read it all."""
+        if self._base is None or position - self._read_to > _FAR_BEHIND:
             self._load()
         base = cast(int, self._base)
-        if position <= base:
+        if position <= base or position - self._read_to > _FAR_BEHIND:
             return False
         while self._read_to < position:
             batch = self._app.recorder.select_notifications(
@@ -204,6 +206,10 @@ class RecentRaises:
                     or_(rm_calls.c.status.not_in(_CLOSED), rm_calls.c.position > position),
                 )
             ).all()
+        self._calls.clear()
+        self._by_grid.clear()
+        self._located.clear()
+        self._newest = None
         for row in rows:
             r = Raise(*(row._mapping[name] for name in _COLUMNS))
             r.finished = row.position if row.status in _CLOSED else None
