@@ -19,10 +19,13 @@ from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
+from huying.groupcommit import grouped
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.chain import ChainKeeper
+from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
+from huying.queries.duplicates import DuplicateRule
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
 from huying.service_layer.photos import Photos
@@ -53,6 +56,7 @@ class Services:
     photos: Photos  # 随手拍: which photos a principal may use
     attachments: AttachmentIndex  # 随手拍: the photos' index (uploads write it too)
     projector: Projector
+    recent: RecentRaises  # 重复提示 for new calls, without the read models
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
@@ -78,7 +82,7 @@ def _application(
     settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool
 ) -> HuyingApplication:
     org = load_org()
-    env = settings.eventsourcing_env()
+    env = grouped(settings.eventsourcing_env())  # many requests' events in one commit
     return HuyingApplication(
         env={**env, CREATE_TABLE: "n"} if read_only else env,
         org=org,
@@ -244,6 +248,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         photos,
         attachments,
         projector,
+        RecentRaises(app, engine, DuplicateRule(settings.duplicate_radius_m, settings.duplicate_days)),
         chain,
         watchdog,
         subscriptions,

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
+        remembered=built.tokens.remembered,
         limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes, **console_uploads(settings)},

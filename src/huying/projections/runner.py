@@ -26,7 +26,7 @@ from sqlalchemy import Engine, delete
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
-from huying.background import Follower
+from huying.background import GATHER_SECONDS, Follower
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
@@ -99,7 +99,7 @@ class Projector:
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
-        self._follower = Follower("huying-projector", self._follow, poll_seconds)
+        self._follower = Follower("huying-projector", self._follow, poll_seconds, GATHER_SECONDS)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
@@ -136,11 +136,15 @@ class Projector:
             return done
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """Batches until the log's end as it was when the last one was read: a batch shorter
+        than ``batch_size`` reached it (what came since woke the follower, which runs again)."""
         total = 0
         while n := self.run_once():
             total += n
             if on_batch:
                 on_batch(n)
+            if n < self.batch_size:
+                break
         return total
 
     def _fold(

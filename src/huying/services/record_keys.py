@@ -26,6 +26,9 @@ from huying.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# One statement, its parameters apart: compiled once, not built anew at every raise.
+_MAKE = reporter_keys.insert()
+
 
 class RecordKeys:
     def __init__(self, engine: Engine, ring: KeyRing, clock: Clock) -> None:
@@ -37,12 +40,9 @@ class RecordKeys:
         """A new random key for the record ``ref``, stored wrapped under the newest master key."""
         key = os.urandom(RECORD_KEY_BYTES)
         master_id, wrapped = self.ring.wrap(key, ref)
+        row = {"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": self._clock.now()}
         with self.engine.begin() as conn:
-            conn.execute(
-                reporter_keys.insert().values(
-                    ref=ref, master_key_id=master_id, wrapped=wrapped, created_at=self._clock.now()
-                )
-            )
+            conn.execute(_MAKE, row)
         return key
 
     def get(self, ref: str) -> bytes | None:

@@ -33,7 +33,7 @@ from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.states import Channel, Status, Urgency
 from huying.projections.text import searched
-from huying.queries.duplicates import DuplicateRule, Subject, open_now
+from huying.queries.duplicates import Subject, open_now
 from huying.queries.search import CallFilter
 from huying.queries.search import search_calls as search_calls_in
 from huying.service_layer.calls import CallDraft, DispatchPlan
@@ -49,9 +49,10 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    outcome = s.calls.raise_call(p, draft_of(body), ident.submission(body))
+    draft = draft_of(body)
+    outcome = s.calls.raise_call(p, draft, ident.submission(body))
     response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
+    return with_call(response, outcome, p, s, kept=draft.reporter)
 
 
 def draft_of(body: CallCreate) -> CallDraft:
@@ -161,11 +162,9 @@ def get_possible_duplicates(
     distance when both have lat/lon, raised within the last N days (before or after this one),
     that you can see — candidates to merge this call into, or to merge into it."""
     call = s.calls.call_for(p, parse_call_id(call_id))
-    settings = s.settings
-    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
     with s.engine.connect() as conn:
-        rows = open_now(conn, p, s.app.org, subject, rule, s.clock.now())
+        rows = open_now(conn, p, s.app.org, subject, s.recent.rule, s.clock.now())
     return DuplicatePage(data=[PossibleDuplicate(id=r["call_id"], **r) for r in rows], position=position)
 
 

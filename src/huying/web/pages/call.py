@@ -77,9 +77,9 @@ def render_call(
     s, p = services_of(request), session.principal
     call = s.calls.call_for(p, parse_call_id(call_id))  # 404 outside the jurisdiction
     now = s.clock.now()
-    shown = call_public(
-        call, s.calls.position_of(call), p, s.contacts, now, s.app.calendar, hints=duplicate_hints(call, p, s)
-    )
+    position = s.calls.position_of(call)
+    hints = duplicate_hints(call, position, p, s)
+    shown = call_public(call, position, p, s.contacts, now, s.app.calendar, hints=hints)
     history = s.calls.history(p, call.id)
     item = s.app.catalog.item(call.item_code)
     return page(
