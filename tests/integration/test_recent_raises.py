@@ -16,13 +16,14 @@ from fastapi.testclient import TestClient
 from backends import Backend
 from huying.api.app import create_app
 from huying.api.schemas.calls import DuplicateHint
-from huying.application import CallDraft, Outcome, Submission
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
 from huying.migrate import upgrade
 from huying.projections.recent import RecentRaises
 from huying.queries.duplicates import Subject, at_raise
+from huying.service_layer.calls import CallDraft, Outcome
+from huying.service_layer.command_path import Submission
 
 COMMUNITIES = {"LW-LN-01": ["LW-LN-01-G01", "LW-LN-01-G02"], "LW-LN-02": ["LW-LN-02-G01"]}
 ITEMS = ["C01-01", "C02-01"]
@@ -44,7 +45,7 @@ class District:
         self.raised: list[Outcome] = []
 
     def raise_some(self, n: int) -> None:
-        app, rng = self.services.app, self.rng
+        app, rng = self.services.calls, self.rng
         for _ in range(n):
             self.clock.advance(rng.choice([60, 600, 3600, 6 * 3600]))
             community = rng.choice(sorted(COMMUNITIES))
@@ -59,7 +60,7 @@ class District:
                 self.finish(rng.choice(self.raised).call.id)
 
     def finish(self, call_id: UUID) -> None:
-        app = self.services.app
+        app = self.services.calls
         call = app.current(call_id)
         assert call is not None
         holder = Principal(Role.COMMUNITY, call.community_code)
