@@ -25,6 +25,7 @@ from huying.projections.chain import ChainKeeper
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
 from huying.service_layer.work_orders import WorkOrderService
@@ -51,6 +52,7 @@ class Services:
     calls: CallService  # the call's commands (呼 → 应)
     orders: WorkOrderService  # the department side of a call (部门必应)
     photos: Photos  # 随手拍: which photos a principal may use
+    meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
     attachments: AttachmentIndex  # 随手拍: the photos' index (uploads write it too)
     projector: Projector
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
@@ -96,13 +98,14 @@ def command_services(
     *,
     reopen_window: timedelta,
     max_capture_age: timedelta,
-) -> tuple[CallService, WorkOrderService, Photos]:
+) -> tuple[CallService, WorkOrderService, Photos, MeetingService]:
     """Each aggregate's application service over the one log, and what they reach outside it:
     wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
     path = call_path(app)
     photos = Photos(photo_index, path)
     calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
-    return calls, WorkOrderService(path, photos), photos
+    meetings = MeetingService(meeting_path(app), calls)
+    return calls, WorkOrderService(path, photos), photos, meetings
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -221,7 +224,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         poll_seconds=settings.poll_seconds,
     )
     attachments = AttachmentIndex(engine, clock)
-    calls, orders, photos = command_services(
+    calls, orders, photos, meetings = command_services(
         app,
         contacts,
         attachments,
@@ -240,6 +243,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         calls,
         orders,
         photos,
+        meetings,
         attachments,
         projector,
         chain,

@@ -21,6 +21,7 @@ from huying.domain.contact import Contact
 from huying.domain.principal import Principal
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService
+from huying.service_layer.meetings import MeetingService
 from huying.service_layer.photos import Photos
 from huying.service_layer.work_orders import WorkOrderService
 from huying.services.attachments import Attachment
@@ -112,6 +113,7 @@ class InMemory:
         self.calls: CallService = services[0]
         self.orders: WorkOrderService = services[1]
         self.photos: Photos = services[2]
+        self.meetings: MeetingService = services[3]
 
     @property
     def head(self) -> int:

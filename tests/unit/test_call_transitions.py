@@ -207,6 +207,27 @@ TABLE_BY_HAND: dict[str, Row] = {
     ),
     "merge": row(holder, *sorted(NOT_FINAL)),
     "supervise": row(anyone_of("supervisor", "system"), *sorted(NOT_FINAL)),
+    # 难题自下而上提交: the holder puts an open call before a joint meeting
+    "put-on-agenda": row(
+        holder,
+        "raised",
+        "supervised",
+        "acknowledged",
+        "reopened at community",
+        "escalated",
+        "street acknowledged",
+        "reopened at street",
+        "dispatched",
+        "signed",
+        "extension pending",
+        "completed",
+        "completed with extension pending",
+        "returned",
+        "assist returned",
+        "redispatched",
+        "reopened from department",
+        "supervised while dispatched",
+    ),
 }
 
 
@@ -266,6 +287,7 @@ ACT: dict[str, Callable[[Story, Command], None]] = {
     "supervise": lambda s, c: s.call.supervise(
         c, reason="超时", clock="stint1:response" if c.principal == SYSTEM else None
     ),
+    "put-on-agenda": lambda s, c: s.call.put_on_agenda(c, "a-meeting", "LW-LN"),
 }
 
 
@@ -354,6 +376,9 @@ def check_effect(action: str, state: str, before: Call, story: Story) -> None:
             assert call.status is before.status
             assert call.supervisions[-1].unit == before.holder
             assert len(call.supervisions) == len(before.supervisions) + 1
+        case "put-on-agenda":
+            assert (call.status, call.holder) == (before.status, before.holder)
+            assert call.agendas == [*before.agendas, "a-meeting"]
 
 
 MATRIX = [

@@ -67,3 +67,7 @@ class ConcurrentModification(DomainError):
     """Others kept writing to this call while we retried (409)."""
 
     kind = "concurrent-modification"
+
+
+class MeetingNotFound(NotFound):
+    """No such joint meeting, or not in the principal's jurisdiction (404)."""
