@@ -25,6 +25,7 @@ from huying.projections.chain import ChainKeeper
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.directives import DirectiveService, directive_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
 from huying.service_layer.work_orders import WorkOrderService
@@ -57,6 +58,7 @@ class Services:
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
     webhooks: WebhookWorker  # their deliveries (the background side)
+    directives: DirectiveService  # 令行禁止: directives down the chain
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -96,13 +98,14 @@ def command_services(
     *,
     reopen_window: timedelta,
     max_capture_age: timedelta,
-) -> tuple[CallService, WorkOrderService, Photos]:
+) -> tuple[CallService, WorkOrderService, Photos, DirectiveService]:
     """Each aggregate's application service over the one log, and what they reach outside it:
     wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
     path = call_path(app)
     photos = Photos(photo_index, path)
     calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
-    return calls, WorkOrderService(path, photos), photos
+    directives = DirectiveService(directive_path(app), photos)
+    return calls, WorkOrderService(path, photos), photos, directives
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -221,7 +224,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         poll_seconds=settings.poll_seconds,
     )
     attachments = AttachmentIndex(engine, clock)
-    calls, orders, photos = command_services(
+    calls, orders, photos, directives = command_services(
         app,
         contacts,
         attachments,
@@ -246,6 +249,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         watchdog,
         subscriptions,
         webhook_worker(app, subscriptions, settings),
+        directives=directives,
     )
 
 

@@ -67,3 +67,7 @@ class ConcurrentModification(DomainError):
     """Others kept writing to this call while we retried (409)."""
 
     kind = "concurrent-modification"
+
+
+class DirectiveNotFound(NotFound):
+    """No such directive, or not in the principal's jurisdiction (404)."""
