@@ -25,6 +25,7 @@ from huying.projections.chain import ChainKeeper
 from huying.projections.runner import Projector
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.directives import DirectiveService, directive_path
 from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
@@ -52,13 +53,14 @@ class Services:
     calls: CallService  # the call's commands (呼 → 应)
     orders: WorkOrderService  # the department side of a call (部门必应)
     photos: Photos  # 随手拍: which photos a principal may use
-    meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
     attachments: AttachmentIndex  # 随手拍: the photos' index (uploads write it too)
     projector: Projector
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
     webhooks: WebhookWorker  # their deliveries (the background side)
+    directives: DirectiveService  # 令行禁止: directives down the chain
+    meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -98,14 +100,15 @@ def command_services(
     *,
     reopen_window: timedelta,
     max_capture_age: timedelta,
-) -> tuple[CallService, WorkOrderService, Photos, MeetingService]:
+) -> tuple[CallService, WorkOrderService, Photos, DirectiveService, MeetingService]:
     """Each aggregate's application service over the one log, and what they reach outside it:
     wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
     path = call_path(app)
     photos = Photos(photo_index, path)
     calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
-    meetings = MeetingService(meeting_path(app), calls)
-    return calls, WorkOrderService(path, photos), photos, meetings
+    directives = DirectiveService(directive_path(app), photos)
+    meetings = MeetingService(meeting_path(app), calls, directives)
+    return calls, WorkOrderService(path, photos), photos, directives, meetings
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -224,7 +227,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         poll_seconds=settings.poll_seconds,
     )
     attachments = AttachmentIndex(engine, clock)
-    calls, orders, photos, meetings = command_services(
+    calls, orders, photos, directives, meetings = command_services(
         app,
         contacts,
         attachments,
@@ -243,13 +246,14 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         calls,
         orders,
         photos,
-        meetings,
         attachments,
         projector,
         chain,
         watchdog,
         subscriptions,
         webhook_worker(app, subscriptions, settings),
+        directives=directives,
+        meetings=meetings,
     )
 
 

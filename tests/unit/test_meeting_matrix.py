@@ -13,8 +13,9 @@ import pytest
 from calls import T0, P
 from memory import InMemory
 
+from huying.domain.directive_states import Responsible
 from huying.domain.errors import CallNotFound, MeetingNotFound, NotPermitted
-from huying.domain.meeting_states import DecisionSpec, MeetingKind, Responsible
+from huying.domain.meeting_states import DecisionSpec, MeetingKind
 from huying.domain.meeting_transitions import TABLE, Action, Party
 from huying.domain.principal import Principal, Role
 from huying.service_layer.calls import CallDraft

@@ -11,6 +11,7 @@ import pytest
 from calls import COMMUNITY, STREET, T0, P
 from memory import InMemory
 
+from huying.domain.directive_states import Responsible
 from huying.domain.errors import (
     IdempotencyKeyReused,
     InvalidCommand,
@@ -18,8 +19,8 @@ from huying.domain.errors import (
     NotPermitted,
     TransitionNotAllowed,
 )
-from huying.domain.meeting import Meeting, task_id_of
-from huying.domain.meeting_states import DecisionSpec, MeetingKind, Responsible, Source, Stage
+from huying.domain.meeting import Meeting
+from huying.domain.meeting_states import DecisionSpec, MeetingKind, Source, Stage
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Status
 from huying.service_layer.calls import CallDraft
@@ -116,16 +117,32 @@ def test_a_decision_names_who_carries_it_out_and_a_retry_records_it_once(huying:
     [made] = huying.meetings.meeting_for(P["auditor"], meeting.id).decisions
     assert (made.id, made.lead_unit, made.assisting_units) == ("D1", "CG", (HOSPITAL.unit, COMMUNITY))
     assert made.responsible == RESPONSIBLE and made.settles_call == str(call_id)
-    assert made.task_id == str(task_id_of(meeting.id, "D1"))
+    task = huying.directives.directive_for(P["street"], UUID(made.task_id))
+    assert {u: t.role.value for u, t in task.targets.items()} == {
+        "CG": "lead",
+        HOSPITAL.unit: "assist",
+        COMMUNITY: "assist",
+    }
+    assert task.origin == {"kind": "meeting-decision", "meeting_id": str(meeting.id), "decision_no": "D1"}
+    assert task.responsible == RESPONSIBLE
+    assert huying.directives.directive_for(HOSPITAL, task.id).id == task.id  # a member sees its task
+    assert len([1 for n in huying.app.recorder.select_notifications(1, 100) if "Directive" in n.topic]) == 1
     with pytest.raises(IdempotencyKeyReused):
         huying.meetings.decide(
             P["street"], meeting.id, Submission(key="d-1", fingerprint="other"), decision()
         )
 
 
-def test_the_calls_holder_resolves_it_citing_the_decision(huying: InMemory) -> None:
+def test_a_decisions_task_is_carried_out_and_the_calls_holder_resolves_the_call_citing_it(
+    huying: InMemory,
+) -> None:
     meeting, call_id = held(huying)
-    huying.meetings.decide(P["street"], meeting.id, NOBODY, decision())
+    made = huying.meetings.decide(P["street"], meeting.id, NOBODY, decision()).aggregate.decisions[0]
+    task = UUID(made.task_id)
+    huying.directives.receive(P["department"], task, "CG", NOBODY)
+    huying.directives.report_done(P["department"], task, "CG", NOBODY, "已清理，设置分类收集点")
+    done = huying.directives.accept(P["street"], task, "CG", NOBODY).aggregate
+    assert done.targets["CG"].stage.value == "accepted"
     huying.meetings.decide(P["street"], meeting.id, NOBODY, decision(agenda_item="A2", settles_call=False))
     with pytest.raises(InvalidCommand, match="does not settle call"):
         huying.meetings.resolve_citing(P["community"], call_id, NOBODY, "已清理", meeting.id, "D2")

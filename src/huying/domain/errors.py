@@ -69,5 +69,9 @@ class ConcurrentModification(DomainError):
     kind = "concurrent-modification"
 
 
+class DirectiveNotFound(NotFound):
+    """No such directive, or not in the principal's jurisdiction (404)."""
+
+
 class MeetingNotFound(NotFound):
     """No such joint meeting, or not in the principal's jurisdiction (404)."""

@@ -3,6 +3,7 @@ unit does not exist for you: 404, not 403."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from huying.domain.org import Org
@@ -63,6 +64,23 @@ def may_read_unit(principal: Principal, org: Org, unit: str) -> bool:
         found = org.unit(code)
         code = found.parent if found else None
     return False
+
+
+class Addressed(Protocol):
+    """What jurisdiction reads of a directive: who issued it, and whom it targets."""
+
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def targets(self) -> Mapping[str, object]: ...
+
+
+def can_see_directive(principal: Principal, directive: Addressed, org: Org) -> bool:
+    """令行禁止: a unit sees what it issued, what targets it, and what is below it — the units
+    whose figures it may read (``may_read_unit``) among the issuer and the targets."""
+    if can_see_task(principal, tuple(directive.targets)):
+        return True
+    return any(may_read_unit(principal, org, unit) for unit in (directive.issuer, *directive.targets))
 
 
 class Meeting(Protocol):

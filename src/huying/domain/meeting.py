@@ -9,15 +9,16 @@ carries the id of the task (a directive) that tracks it. Event topics
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.commands import Command
+from huying.domain.directive_states import Responsible
 from huying.domain.errors import InvalidCommand, TransitionNotAllowed
 from huying.domain.meeting_states import (
     AgendaItem,
@@ -25,20 +26,11 @@ from huying.domain.meeting_states import (
     DecisionSpec,
     MeetingKind,
     Minutes,
-    Responsible,
     Source,
     Stage,
 )
 from huying.domain.meeting_transitions import TABLE, Action, Situation
 from huying.domain.org import Org, UnitKind
-
-# A decision's task id is a function of the meeting and the decision, so a retried decision
-# can never issue a second task.
-_TASK_NAMESPACE = uuid5(NAMESPACE_URL, "huying:meeting-decision-task")
-
-
-def task_id_of(meeting_id: UUID, decision_id: str) -> UUID:
-    return uuid5(_TASK_NAMESPACE, f"{meeting_id}|{decision_id}")
 
 
 class Meeting(HuyingAggregate):
@@ -219,8 +211,10 @@ class Meeting(HuyingAggregate):
             self.MinutesRecorded, attended=list(dict.fromkeys(attended)), discussion=discussion, **cmd.meta
         )
 
-    def decide(self, cmd: Command, org: Org, spec: DecisionSpec) -> None:
-        """议定事项: a decision, its lead and assisting units, its responsible official and deadline."""
+    def decide(self, cmd: Command, org: Org, spec: DecisionSpec, task_of: Callable[[str], UUID]) -> None:
+        """议定事项: a decision, its lead and assisting units, its responsible official and deadline;
+        ``task_of(decision_id)`` is the id its task (a directive) is issued under — a function of
+        the meeting and the decision, so a retried decision never makes a second task."""
         self.check(Action.DECIDE, cmd, org)
         self._check_decision(org, spec, cmd.at)
         decision_id = f"D{len(self.decisions) + 1}"
@@ -235,7 +229,7 @@ class Meeting(HuyingAggregate):
             deadline=spec.deadline,
             agenda_item=spec.agenda_item,
             settles_call=item.call_id if item is not None and spec.settles_call else None,
-            task_id=str(task_id_of(self.id, decision_id)),
+            task_id=str(task_of(decision_id)),
             **cmd.meta,
         )
 

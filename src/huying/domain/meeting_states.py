@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from huying.domain.directive_states import Responsible  # 责任人: one shape for both
+
 
 class MeetingKind(StrEnum):
     """Which body meets: a street's 大工委 (quarterly), a community's 大党委 (monthly), or another
@@ -49,14 +51,6 @@ class Minutes:
     attended: tuple[str, ...]
     discussion: str
     recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class Responsible:
-    """责任人: an official named in office (name and post), not a reporter's personal data."""
-
-    name: str
-    post: str
 
 
 @dataclass(frozen=True)

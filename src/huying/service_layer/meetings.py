@@ -6,6 +6,7 @@ key, so a retry finishes what a failure left half done and writes nothing twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from huying.domain.org import Org, UnitKind
 from huying.domain.principal import Principal
 from huying.service_layer.calls import CallService, Outcome
 from huying.service_layer.command_path import CommandPath, Recorded, Submission
+from huying.service_layer.directives import MEETING_DECISION, DirectiveDraft, DirectiveService
 from huying.service_layer.dispatch import utc
 from huying.service_layer.history import History, Past
 
@@ -44,10 +46,11 @@ def meeting_path(log: HuyingApplication) -> CommandPath[Meeting]:
 
 
 class MeetingService:
-    def __init__(self, path: CommandPath[Meeting], calls: CallService) -> None:
+    def __init__(self, path: CommandPath[Meeting], calls: CallService, tasks: DirectiveService) -> None:
         self.path = path
         self.past = Past(path)
         self.calls = calls
+        self.tasks = tasks  # a decision's task has the directive lifecycle
         self.org: Org = path.log.org
 
     # --- reads ---------------------------------------------------------------------------
@@ -127,8 +130,28 @@ class MeetingService:
         self, p: Principal, meeting_id: UUID, sub: Submission, spec: DecisionSpec
     ) -> Recorded[Meeting]:
         """议定事项: a decision with its lead, assisting units, responsible official and deadline."""
-        spec = DecisionSpec(**{**spec.__dict__, "deadline": utc(spec.deadline)})
-        return self.path.act(p, meeting_id, sub, "decide", lambda m, cmd: m.decide(cmd, self.org, spec))
+        spec = replace(spec, deadline=utc(spec.deadline))
+        recorded = self.path.act(
+            p,
+            meeting_id,
+            sub,
+            "decide",
+            lambda m, cmd: m.decide(
+                cmd, self.org, spec, lambda d: self.tasks.issue_id(p, _task_key(m.id, d))
+            ),
+        )
+        self._issue_tasks(p, recorded.aggregate)
+        return recorded
+
+    def _issue_tasks(self, p: Principal, meeting: Meeting) -> None:
+        """任务自上而下分解: each decision's task, issued as a directive under a key of its own —
+        so a retried decision finds its task, and a decision whose task was not issued (the
+        process stopped in between) gets it on the next decision or retry."""
+        for decision in meeting.decisions:
+            if self.tasks.path.current(UUID(decision.task_id)) is not None:
+                continue
+            key = _task_key(meeting.id, decision.id)
+            self.tasks.issue(p, Submission(key=key, fingerprint=decision.task_id), _task(meeting, decision))
 
     def close(self, p: Principal, meeting_id: UUID, sub: Submission, note: str | None) -> Recorded[Meeting]:
         return self.path.act(p, meeting_id, sub, "close", lambda m, cmd: m.close(cmd, self.org, note))
@@ -184,6 +207,24 @@ class MeetingService:
         if meeting is None:
             return None
         return self.path.answer_from_record(meeting, request_scope(p.as_dict(), "convene"), sub)
+
+
+def _task_key(meeting_id: UUID, decision_id: str) -> str:
+    return f"meeting-decision|{meeting_id}|{decision_id}"
+
+
+def _task(meeting: Meeting, decision: Decision) -> DirectiveDraft:
+    """The directive that carries a decision out: its lead and assisting units as targets, its
+    deadline and responsible official, and where it came from."""
+    return DirectiveDraft(
+        title=decision.title,
+        body=f"联席会议议定：{meeting.title}（{decision.id}）",
+        targets=list(decision.units),
+        lead=decision.lead_unit,
+        deadline=decision.deadline,
+        origin={"kind": MEETING_DECISION, "meeting_id": str(meeting.id), "decision_no": decision.id},
+        responsible=decision.responsible,
+    )
 
 
 class _Probe:
