@@ -27,6 +27,7 @@ from huying.api.routers import (
     departments,
     events,
     ledger,
+    meetings,
     ops,
     reference,
     scores,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_exception_handler(Busy, refused)  # 429: a principal's waiters are all taken
     for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
         app.include_router(module.router)
+    app.include_router(meetings.router)  # 联席会议
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors

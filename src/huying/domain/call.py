@@ -522,13 +522,15 @@ class Call(HuyingAggregate):
     class Resolved(Event):
         summary: str
         level: str
-        decision: dict[str, str] | None  # {meeting_id, decision_id}: a joint meeting's 议定事项
+        # {meeting_id, decision_id}: the joint meeting's 议定事项 that settled the call, if any
+        decision: dict[str, str] | None = None
 
         class_version = 2
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["decision"] = None
+            """A v1 resolution cited no decision. The class default says so; its state stays as
+            stored, so its history, feed and exports read byte for byte as they always did."""
 
         def apply(self, call: Call) -> None:
             call.status = Status.RESOLVED

@@ -1,0 +1,222 @@
+"""Joint meetings (联席会议): convene, the agenda (proposals, and calls put on it by their holder),
+minutes, decisions (议定事项 — each becomes a tracked task), read, history and as_of."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
+from huying.api.params import MAX_VERSION
+from huying.api.present import history_entry, unvouched_entry
+from huying.api.schemas.base import Instant
+from huying.api.schemas.calls import UnvouchedEvent
+from huying.api.schemas.meetings import (
+    AgendaItemPublic,
+    DecisionBody,
+    DecisionPublic,
+    MeetingCreate,
+    MeetingHistory,
+    MeetingPublic,
+    MinutesBody,
+    MinutesPublic,
+    ProposalBody,
+    ResponsiblePublic,
+    TableCallBody,
+)
+from huying.api.schemas.requests import NoteBody, ReasonBody
+from huying.domain.directive_states import Responsible
+from huying.domain.errors import InvalidCommand, MeetingNotFound
+from huying.domain.meeting import Meeting
+from huying.domain.meeting_states import Decision, DecisionSpec
+from huying.service_layer.command_path import Recorded
+
+router = APIRouter(prefix="/api/v1/meetings", tags=["meetings"])
+
+
+def parse_meeting_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise MeetingNotFound(f"no meeting {raw} in your jurisdiction") from None
+
+
+def meeting_public(meeting: Meeting, position: int) -> MeetingPublic:
+    minutes = meeting.minutes
+    return MeetingPublic(
+        id=str(meeting.id),
+        version=meeting.version,
+        position=position,
+        convener=meeting.convener,
+        kind=meeting.kind,
+        title=meeting.title,
+        scheduled_for=meeting.scheduled_for,
+        invited=list(meeting.invited),
+        stage=meeting.stage,
+        agenda=[AgendaItemPublic(**vars(i)) for i in meeting.agenda],
+        minutes=MinutesPublic(
+            attended=list(minutes.attended),
+            absent=[u for u in meeting.participants if u not in minutes.attended],
+            discussion=minutes.discussion,
+            recorded_at=minutes.recorded_at,
+        )
+        if minutes
+        else None,
+        decisions=[_decision(d) for d in meeting.decisions],
+    )
+
+
+def _decision(d: Decision) -> DecisionPublic:
+    fields = {**vars(d), "assisting_units": list(d.assisting_units)}
+    fields["responsible"] = ResponsiblePublic(name=d.responsible.name, post=d.responsible.post)
+    return DecisionPublic(**fields)
+
+
+def _answer(response: Response, recorded: Recorded[Meeting]) -> MeetingPublic:
+    if recorded.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["ETag"] = f'"{recorded.aggregate.version}"'
+    return meeting_public(recorded.aggregate, recorded.position)
+
+
+@router.post("", status_code=201, response_model=MeetingPublic)
+def convene(
+    body: MeetingCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
+) -> MeetingPublic:
+    """召集: a street convenes its 大工委 (``working_committee``), a community its 大党委
+    (``party_committee``), or another joint meeting (``other``), inviting its member units,
+    units below it and departments."""
+    recorded = s.meetings.convene(
+        p,
+        ident.submission(body),
+        kind=body.kind,
+        title=body.title,
+        scheduled_for=body.scheduled_for,
+        invited=body.invited,
+    )
+    response.headers["Location"] = f"/api/v1/meetings/{recorded.aggregate.id}"
+    return _answer(response, recorded)
+
+
+@router.get("/{meeting_id}", response_model=MeetingPublic)
+def get_meeting(
+    meeting_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    response: Response,
+    as_of: Annotated[Instant | None, Query(description="business time: the meeting as it stood then")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+) -> MeetingPublic:
+    """The meeting as it stands, from the event store; with ``as_of`` or ``version``, as it was."""
+    if as_of is not None and version is not None:
+        raise InvalidCommand("version", "give as_of or version, not both")
+    meeting = s.meetings.meeting_then(p, parse_meeting_id(meeting_id), as_of=as_of, version=version)
+    response.headers["ETag"] = f'"{meeting.version}"'
+    return meeting_public(meeting, s.meetings.position_of(meeting))
+
+
+@router.get("/{meeting_id}/history", response_model=MeetingHistory)
+def get_history(meeting_id: str, p: CurrentPrincipal, s: HuyingServices) -> MeetingHistory:
+    """Every event of the meeting in order, with actor, business time and log position."""
+    mid = parse_meeting_id(meeting_id)
+    history = s.meetings.history(p, mid)
+    entries = [history_entry(pos, e) for pos, e in history.events]
+    flaws = [UnvouchedEvent.model_validate(unvouched_entry(f)) for f in history.unvouched]
+    return MeetingHistory(meeting_id=str(mid), data=entries, unvouched=flaws)
+
+
+@router.post("/{meeting_id}/agenda/proposals", response_model=MeetingPublic)
+def propose(
+    meeting_id: str,
+    body: ProposalBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> MeetingPublic:
+    """An agenda item proposed by an invited unit (a member's proposal) or the convener."""
+    mid = parse_meeting_id(meeting_id)
+    return _answer(response, s.meetings.propose(p, mid, ident.submission(body), body.title, body.note))
+
+
+@router.post("/{meeting_id}/agenda/calls", response_model=MeetingPublic)
+def table_call(
+    meeting_id: str,
+    body: TableCallBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> MeetingPublic:
+    """难题自下而上提交: the call's holder puts a hard call on the agenda; the call's history
+    shows ``PutOnAgenda``."""
+    mid = parse_meeting_id(meeting_id)
+    return _answer(response, s.meetings.table_call(p, mid, ident.submission(body), body.call_id))
+
+
+@router.post("/{meeting_id}/minutes", response_model=MeetingPublic)
+def record_minutes(
+    meeting_id: str,
+    body: MinutesBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> MeetingPublic:
+    """会议纪要: attendance and discussion; the meeting is then held and may record decisions."""
+    mid = parse_meeting_id(meeting_id)
+    sub = ident.submission(body)
+    return _answer(response, s.meetings.record_minutes(p, mid, sub, body.attended, body.discussion))
+
+
+@router.post("/{meeting_id}/decisions", response_model=MeetingPublic)
+def decide(
+    meeting_id: str,
+    body: DecisionBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> MeetingPublic:
+    """议定事项: a decision naming a lead unit, assisting units, a responsible official and a
+    deadline; its task is issued as a directive (``task_id``) and follows that lifecycle."""
+    spec = DecisionSpec(
+        title=body.title,
+        lead_unit=body.lead_unit,
+        assisting_units=tuple(body.assisting_units),
+        responsible=Responsible(body.responsible.name, body.responsible.post),
+        deadline=body.deadline,
+        agenda_item=body.agenda_item,
+        settles_call=body.settles_call,
+    )
+    return _answer(response, s.meetings.decide(p, parse_meeting_id(meeting_id), ident.submission(body), spec))
+
+
+@router.post("/{meeting_id}/close", response_model=MeetingPublic)
+def close(
+    meeting_id: str,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+    body: NoteBody | None = None,
+) -> MeetingPublic:
+    """The meeting's record is complete: no more decisions."""
+    note = body.note if body else None
+    return _answer(response, s.meetings.close(p, parse_meeting_id(meeting_id), ident.submission(body), note))
+
+
+@router.post("/{meeting_id}/cancel", response_model=MeetingPublic)
+def cancel(
+    meeting_id: str,
+    body: ReasonBody,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> MeetingPublic:
+    """A meeting not yet held is called off."""
+    mid = parse_meeting_id(meeting_id)
+    return _answer(response, s.meetings.cancel(p, mid, ident.submission(body), body.reason))
