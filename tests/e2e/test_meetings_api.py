@@ -126,6 +126,17 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     assert history["data"][-1]["type"] == "Resolved"
     assert history["data"][-1]["data"]["decision"] == {"meeting_id": meeting["id"], "decision_id": "D1"}
 
+    # 审计: the event feed names the meeting's events as a meeting's, the call's as a call's.
+    feed = client.get(
+        "/api/v1/events?type=Meeting.Convened,Meeting.DecisionRecorded,PutOnAgenda",
+        headers=tokens.headers("auditor", "LW"),
+    ).json()["data"]
+    assert [(e["type"], e.get("aggregate"), e["call_id"]) for e in feed] == [
+        ("Convened", "meeting", meeting["id"]),
+        ("PutOnAgenda", None, call_id),
+        ("DecisionRecorded", "meeting", meeting["id"]),
+    ]
+
 
 def test_a_meetings_answers_keep_to_jurisdiction_and_the_contracts_order(
     client: TestClient, tokens: Any, clock: FakeClock

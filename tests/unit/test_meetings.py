@@ -221,3 +221,21 @@ def test_a_keyed_convening_is_one_meeting(huying: InMemory) -> None:
     first = huying.meetings.convene(P["community"], key, **args)  # type: ignore[arg-type]
     again = huying.meetings.convene(P["community"], key, **args)  # type: ignore[arg-type]
     assert again.replayed and again.aggregate.id == first.aggregate.id and huying.head == 1
+
+
+def test_every_call_event_a_meeting_makes_has_a_webhook_kind_and_a_feed_type(huying: InMemory) -> None:
+    from eventsourcing.persistence import Notification
+
+    from huying.audit.feed import EVENT_TYPES
+    from huying.webhooks.kinds import Before, envelope
+
+    meeting = convened(huying)
+    call_id = hard_call(huying)
+    before = huying.calls.call_for(P["community"], call_id)
+    huying.meetings.table_call(P["community"], meeting.id, NOBODY, call_id)
+    position, event = huying.calls.history(P["community"], call_id).events[-1]
+    n = Notification(id=position, originator_id=call_id, originator_version=3, topic="", state=b"")
+    after = huying.calls.call_for(P["community"], call_id)
+    sent = envelope(n, event, Before.of(before), after)
+    assert sent.kind == "call.put_on_agenda" and b'"meeting_id"' in sent.body
+    assert {"PutOnAgenda", "Meeting.Convened", "Meeting.DecisionRecorded"} <= set(EVENT_TYPES)

@@ -29,10 +29,17 @@ from huying.audit.vouch import EventUnvouched, Flaw
 from huying.domain.call import ACTION_OF_EVENT, Call
 from huying.domain.contact import shown_ref
 from huying.domain.errors import InvalidCommand
+from huying.domain.meeting import Meeting
+from huying.domain.meeting_transitions import TABLE as MEETING_TABLE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Event type (class name) → stored topic, for every event a call records.
-EVENT_TYPES: dict[str, str] = {name: get_topic(getattr(Call, name)) for name in sorted(ACTION_OF_EVENT)}
+MEETING_EVENTS = MEETING_TABLE.actions_by_event
+EVENT_TYPES: dict[str, str] = {
+    **{name: get_topic(getattr(Call, name)) for name in sorted(ACTION_OF_EVENT)},
+    # Other aggregates' events by qualified name (a meeting's Closed is not a call's).
+    **{f"Meeting.{name}": get_topic(getattr(Meeting, name)) for name in sorted(MEETING_EVENTS)},
+}
 _BOOKKEEPING = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at"}
     | {"idempotency_key", "fingerprint"}
@@ -128,10 +135,13 @@ def plain(value: Any) -> Any:
 
 def event_record(n: Notification, event: Any) -> dict[str, Any]:
     """One stored event as the feed and exports show it (``data`` already plain JSON, as in a
-    call's history; the two times as datetimes, for the wire format to render)."""
+    call's history; the two times as datetimes, for the wire format to render). ``call_id`` is
+    the aggregate's id; an event of another aggregate than a call also names its ``aggregate``."""
+    kind = type(event).__qualname__.split(".")[0]
     return {
         "position": n.id,
         "call_id": str(n.originator_id),
+        **({} if kind == Call.__name__ else {"aggregate": kind.lower()}),
         "type": type(event).__name__,
         "version": n.originator_version,
         "actor": getattr(event, "actor", None),

@@ -11,9 +11,15 @@ from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
 
 class FeedEntry(HistoryEntry):
-    """One event of the global feed: a history entry with the call it belongs to."""
+    """One event of the global feed: a history entry with the call it belongs to — or, named in
+    ``aggregate``, the joint meeting (or other aggregate) whose id ``call_id`` then carries."""
 
     call_id: str
+    aggregate: str | None = Field(
+        default=None,
+        exclude_if=lambda kind: kind is None,
+        description="the aggregate's kind when it is not a call (meeting, directive); absent for calls",
+    )
 
 
 class UnvouchedFeedEntry(UnvouchedEvent):
