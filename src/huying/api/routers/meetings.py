@@ -8,8 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
-from huying.api.params import MAX_VERSION
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition
+from huying.api.params import MAX_VERSION, Cursor, From, To
 from huying.api.present import history_entry, unvouched_entry
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
@@ -19,7 +19,9 @@ from huying.api.schemas.meetings import (
     DecisionPublic,
     MeetingCreate,
     MeetingHistory,
+    MeetingPage,
     MeetingPublic,
+    MeetingSummary,
     MinutesBody,
     MinutesPublic,
     ProposalBody,
@@ -27,10 +29,13 @@ from huying.api.schemas.meetings import (
     TableCallBody,
 )
 from huying.api.schemas.requests import NoteBody, ReasonBody
+from huying.audit.feed import window
 from huying.domain.directive_states import Responsible
 from huying.domain.errors import InvalidCommand, MeetingNotFound
+from huying.domain.jurisdiction import home_unit
 from huying.domain.meeting import Meeting
 from huying.domain.meeting_states import Decision, DecisionSpec
+from huying.queries.meetings import meetings_of
 from huying.service_layer.command_path import Recorded
 
 router = APIRouter(prefix="/api/v1/meetings", tags=["meetings"])
@@ -98,6 +103,31 @@ def convene(
     )
     response.headers["Location"] = f"/api/v1/meetings/{recorded.aggregate.id}"
     return _answer(response, recorded)
+
+
+@router.get("", response_model=MeetingPage)
+def list_meetings(
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
+    from_: From = None,
+    to: To = None,
+    after: Cursor = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> MeetingPage:
+    """The meetings a unit convened or was invited to, scheduled within ``from``/``to`` (read
+    model), those you may see."""
+    org = s.app.org
+    unit = unit or home_unit(p, org)
+    if org.unit(unit) is None:
+        raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    with s.engine.connect() as conn:
+        page = meetings_of(conn, p, org, unit, window(from_, to), after, limit)
+    data = [
+        MeetingSummary(**{**r, "id": r["meeting_id"], "invited": r["invited"].split()}) for r in page.rows
+    ]
+    return MeetingPage(data=data, next=page.next, position=position)
 
 
 @router.get("/{meeting_id}", response_model=MeetingPublic)

@@ -114,3 +114,28 @@ class MeetingHistory(BaseModel):
     meeting_id: str
     data: list[HistoryEntry]
     unvouched: list[UnvouchedEvent] = Field(default_factory=list)
+
+
+class MeetingSummary(BaseModel):
+    """A meeting as the read model lists it (``GET /api/v1/meetings``)."""
+
+    id: str
+    seq: int
+    position: int
+    convener: str
+    kind: MeetingKind
+    title: str
+    scheduled_for: datetime
+    stage: Stage
+    invited: list[str]
+    agenda_items: int
+    calls_tabled: int
+    decisions: int
+    convening: bool = Field(description="the unit asked about convened it")
+    attended: bool | None = Field(description="whether the unit attended; null until the minutes")
+
+
+class MeetingPage(BaseModel):
+    data: list[MeetingSummary]
+    next: int | None
+    position: int
