@@ -11,9 +11,11 @@ from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
 
 class FeedEntry(HistoryEntry):
-    """One event of the global feed: a history entry with the call it belongs to."""
+    """One event of the global feed: a history entry with the aggregate it belongs to."""
 
-    call_id: str
+    call_id: str = Field(
+        description="the call it belongs to; a directive's event (type Directive.*): the directive"
+    )
 
 
 class UnvouchedFeedEntry(UnvouchedEvent):
