@@ -3,7 +3,7 @@ by unit and period), one per decision (议定事项) with its task. Empty at fir
 (or the running projector, from the start of the log) fills them.
 
 Revision ID: 0010m
-Revises: 0008
+Revises: 0010d
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010m"
-down_revision = "0008"
+down_revision = "0010d"
 branch_labels = None
 depends_on = None
 

@@ -234,7 +234,9 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         reopen_window=timedelta(days=settings.reopen_window_days),
         max_capture_age=timedelta(days=settings.max_capture_age_days),
     )
-    watchdog = Watchdog(calls, engine, clock, interval_seconds=settings.watchdog_seconds)
+    watchdog = Watchdog(
+        calls, engine, clock, directives=directives, interval_seconds=settings.watchdog_seconds
+    )
     subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)
     return Services(
         settings,

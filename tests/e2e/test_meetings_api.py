@@ -126,15 +126,15 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     assert history["data"][-1]["type"] == "Resolved"
     assert history["data"][-1]["data"]["decision"] == {"meeting_id": meeting["id"], "decision_id": "D1"}
 
-    # 审计: the event feed names the meeting's events as a meeting's, the call's as a call's.
+    # 审计: the event feed names a meeting's events by qualified type, a call's as always.
     feed = client.get(
         "/api/v1/events?type=Meeting.Convened,Meeting.DecisionRecorded,PutOnAgenda",
         headers=tokens.headers("auditor", "LW"),
     ).json()["data"]
-    assert [(e["type"], e.get("aggregate"), e["call_id"]) for e in feed] == [
-        ("Convened", "meeting", meeting["id"]),
-        ("PutOnAgenda", None, call_id),
-        ("DecisionRecorded", "meeting", meeting["id"]),
+    assert [(e["type"], e["call_id"]) for e in feed] == [
+        ("Meeting.Convened", meeting["id"]),
+        ("PutOnAgenda", call_id),
+        ("Meeting.DecisionRecorded", meeting["id"]),
     ]
 
 

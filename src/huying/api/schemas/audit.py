@@ -11,14 +11,11 @@ from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
 
 class FeedEntry(HistoryEntry):
-    """One event of the global feed: a history entry with the call it belongs to — or, named in
-    ``aggregate``, the joint meeting (or other aggregate) whose id ``call_id`` then carries."""
+    """One event of the global feed: a history entry with the aggregate it belongs to."""
 
-    call_id: str
-    aggregate: str | None = Field(
-        default=None,
-        exclude_if=lambda kind: kind is None,
-        description="the aggregate's kind when it is not a call (meeting, directive); absent for calls",
+    call_id: str = Field(
+        description="the call it belongs to; a directive's or meeting's event (type Directive.*, "
+        "Meeting.*): that directive or meeting"
     )
 
 
