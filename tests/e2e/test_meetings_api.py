@@ -107,10 +107,15 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     task_id = UUID(made_decision["task_id"])
 
     # The task follows the directive lifecycle (签收 → 上报 → 验收), through the directives' service.
-    cg, street_p = Principal(Role.DEPARTMENT, "CG"), Principal(Role.STREET, STREET)
-    services.directives.receive(cg, task_id, "CG", Submission())
-    services.directives.report_done(cg, task_id, "CG", Submission(), "已清理，设置分类收集点")
-    services.directives.accept(street_p, task_id, "CG", Submission())
+    street_p = Principal(Role.STREET, STREET)
+    for doer in (
+        Principal(Role.DEPARTMENT, "CG"),
+        Principal(Role.MEMBER, MEMBER),
+        Principal(Role.COMMUNITY, COMMUNITY),
+    ):
+        services.directives.receive(doer, task_id, doer.unit, Submission())
+        services.directives.report_done(doer, task_id, doer.unit, Submission(), "已清理，设置分类收集点")
+        services.directives.accept(street_p, task_id, doer.unit, Submission())
     tasks = [n for n in services.app.recorder.select_notifications(1, 1000) if "Directive.Issued" in n.topic]
     assert len(tasks) == 1
 
@@ -126,6 +131,46 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     assert history["data"][-1]["type"] == "Resolved"
     assert history["data"][-1]["data"]["decision"] == {"meeting_id": meeting["id"], "decision_id": "D1"}
 
+    # The read side: meetings by unit and period, decisions and their completion (落实率).
+    d2 = {
+        **decision,
+        "title": "停车秩序整治",
+        "agenda_item": "A2",
+        "settles_call": False,
+        "lead_unit": MEMBER,
+    }
+    d2 |= {"assisting_units": [], "deadline": (clock.now() + 3 * DAY).isoformat()}
+    last = _post(client, f"{base}/decisions", d2, tokens.headers("street", STREET)).json()["position"]
+    clock.advance((4 * DAY).total_seconds())
+    read = f"min_position={last}"
+    mine = client.get(f"/api/v1/meetings?{read}", headers=tokens.headers("member", MEMBER)).json()["data"]
+    assert [(m["id"], m["convening"], m["attended"], m["decisions"]) for m in mine] == [
+        (meeting["id"], False, True, 2)
+    ]
+    standing = client.get(
+        f"/api/v1/meetings/decisions?unit={STREET}&{read}", headers=tokens.headers("street", STREET)
+    ).json()
+    assert standing["figures"] == {
+        "decisions": 2,
+        "due": 2,
+        "done": 1,
+        "done_on_time": 1,
+        "overdue": 1,
+        "rate": 0.5,
+    }
+    assert [(d["decision_id"], d["done"], d["due"]) for d in standing["data"]] == [
+        ("D1", True, True),
+        ("D2", False, True),
+    ]
+    services.projector.reset()  # rebuilt from the log, the same answer
+    services.projector.catch_up()
+    rebuilt = client.get(
+        f"/api/v1/meetings/decisions?unit={STREET}&{read}", headers=tokens.headers("street", STREET)
+    ).json()
+    assert rebuilt == standing
+    theirs = client.get(f"/api/v1/meetings/decisions?{read}", headers=tokens.headers("member", MEMBER)).json()
+    assert [d["decision_id"] for d in theirs["data"]] == ["D1", "D2"]  # assists D1, leads D2
+
     # 审计: the event feed names a meeting's events by qualified type, a call's as always.
     feed = client.get(
         "/api/v1/events?type=Meeting.Convened,Meeting.DecisionRecorded,PutOnAgenda",
@@ -134,6 +179,7 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     assert [(e["type"], e["call_id"]) for e in feed] == [
         ("Meeting.Convened", meeting["id"]),
         ("PutOnAgenda", call_id),
+        ("Meeting.DecisionRecorded", meeting["id"]),
         ("Meeting.DecisionRecorded", meeting["id"]),
     ]
 

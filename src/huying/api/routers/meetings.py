@@ -3,7 +3,7 @@ minutes, decisions (议定事项 — each becomes a tracked task), read, history
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -15,8 +15,11 @@ from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.meetings import (
     AgendaItemPublic,
+    Completion,
     DecisionBody,
     DecisionPublic,
+    DecisionsPage,
+    DecisionStanding,
     MeetingCreate,
     MeetingHistory,
     MeetingPage,
@@ -30,12 +33,14 @@ from huying.api.schemas.meetings import (
 )
 from huying.api.schemas.requests import NoteBody, ReasonBody
 from huying.audit.feed import window
+from huying.bootstrap import Services
 from huying.domain.directive_states import Responsible
 from huying.domain.errors import InvalidCommand, MeetingNotFound
 from huying.domain.jurisdiction import home_unit
 from huying.domain.meeting import Meeting
 from huying.domain.meeting_states import Decision, DecisionSpec
-from huying.queries.meetings import meetings_of
+from huying.domain.principal import Principal
+from huying.queries.meetings import completion, decisions_of, meetings_of
 from huying.service_layer.command_path import Recorded
 
 router = APIRouter(prefix="/api/v1/meetings", tags=["meetings"])
@@ -118,16 +123,51 @@ def list_meetings(
 ) -> MeetingPage:
     """The meetings a unit convened or was invited to, scheduled within ``from``/``to`` (read
     model), those you may see."""
-    org = s.app.org
-    unit = unit or home_unit(p, org)
-    if org.unit(unit) is None:
-        raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    org, unit = s.app.org, _unit(s, p, unit)
     with s.engine.connect() as conn:
         page = meetings_of(conn, p, org, unit, window(from_, to), after, limit)
     data = [
         MeetingSummary(**{**r, "id": r["meeting_id"], "invited": r["invited"].split()}) for r in page.rows
     ]
     return MeetingPage(data=data, next=page.next, position=position)
+
+
+@router.get("/decisions", response_model=DecisionsPage)
+def list_decisions(
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    position: ReadPosition,
+    unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
+    from_: From = None,
+    to: To = None,
+) -> DecisionsPage:
+    """议定事项 decided within ``from``/``to`` by the meetings a unit (or the units below it)
+    convened, or that it leads or assists, with their completion and 议定事项落实率."""
+    org, unit = s.app.org, _unit(s, p, unit)
+    with s.engine.connect() as conn:
+        rows = decisions_of(conn, p, org, unit, window(from_, to), s.clock.now())
+    return DecisionsPage(
+        unit=unit,
+        figures=Completion(**completion(rows)),
+        data=[_standing(r) for r in rows],
+        position=position,
+    )
+
+
+def _unit(s: Services, p: Principal, unit: str | None) -> str:
+    org = s.app.org
+    unit = unit or home_unit(p, org)
+    if org.unit(unit) is None:
+        raise InvalidCommand("unit", f"no unit {unit} in org {org.version}")
+    return unit
+
+
+def _standing(row: dict[str, Any]) -> DecisionStanding:
+    responsible = ResponsiblePublic(name=row["responsible_name"], post=row["responsible_post"])
+    fields = {k: v for k, v in row.items() if k in DecisionStanding.model_fields}
+    return DecisionStanding(
+        **{**fields, "assisting_units": row["assisting_units"].split(), "responsible": responsible}
+    )
 
 
 @router.get("/{meeting_id}", response_model=MeetingPublic)

@@ -139,3 +139,41 @@ class MeetingPage(BaseModel):
     data: list[MeetingSummary]
     next: int | None
     position: int
+
+
+class DecisionStanding(BaseModel):
+    """A decision (议定事项) as the read model lists it, with how far its task has come."""
+
+    meeting_id: str
+    decision_id: str
+    convener: str
+    title: str
+    lead_unit: str
+    assisting_units: list[str]
+    responsible: ResponsiblePublic
+    deadline: datetime
+    decided_at: datetime
+    task_id: str
+    settles_call: str | None
+    done: bool = Field(description="every target of its task accepted (验收), the task not cancelled")
+    done_at: datetime | None
+    done_on_time: bool
+    due: bool = Field(description="its deadline has passed, or it is done")
+
+
+class Completion(BaseModel):
+    """议定事项落实率 (docs/metrics.md §9)."""
+
+    decisions: int
+    due: int
+    done: int
+    done_on_time: int
+    overdue: int
+    rate: float | None = Field(description="done on time / due; null when none is due")
+
+
+class DecisionsPage(BaseModel):
+    unit: str
+    figures: Completion
+    data: list[DecisionStanding]
+    position: int
