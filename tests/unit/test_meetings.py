@@ -11,6 +11,7 @@ import pytest
 from calls import COMMUNITY, STREET, T0, P
 from memory import InMemory
 
+from huying.domain.commands import Command
 from huying.domain.directive_states import Responsible
 from huying.domain.errors import (
     IdempotencyKeyReused,
@@ -239,3 +240,18 @@ def test_every_call_event_a_meeting_makes_has_a_webhook_kind_and_a_feed_type(huy
     sent = envelope(n, event, Before.of(before), after)
     assert sent.kind == "call.put_on_agenda" and b'"meeting_id"' in sent.body
     assert {"PutOnAgenda", "Meeting.Convened", "Meeting.DecisionRecorded"} <= set(EVENT_TYPES)
+
+
+def test_a_decision_whose_task_was_not_issued_gets_it_on_the_retry(huying: InMemory) -> None:
+    meeting, _ = held(huying)
+    key, spec, street = Submission(key="d-9", fingerprint="b"), decision(), P["street"]
+
+    # The process stopped after the decision was stored and before its task was issued.
+    def decide_only(m: Meeting, cmd: Command) -> None:
+        m.decide(cmd, huying.app.org, spec, lambda d: huying.meetings.task_id_for(street, m.id, d))
+
+    recorded = huying.meetings.path.act(street, meeting.id, key, "decide", decide_only)
+    task_id = UUID(recorded.aggregate.decisions[0].task_id)
+    assert huying.directives.path.current(task_id) is None
+    again = huying.meetings.decide(street, meeting.id, key, spec)
+    assert again.replayed and huying.directives.directive_for(street, task_id).targets["CG"]

@@ -136,12 +136,14 @@ class MeetingService:
             meeting_id,
             sub,
             "decide",
-            lambda m, cmd: m.decide(
-                cmd, self.org, spec, lambda d: self.tasks.issue_id(p, _task_key(m.id, d))
-            ),
+            lambda m, cmd: m.decide(cmd, self.org, spec, lambda d: self.task_id_for(p, m.id, d)),
         )
         self._issue_tasks(p, recorded.aggregate)
         return recorded
+
+    def task_id_for(self, p: Principal, meeting_id: UUID, decision_id: str) -> UUID:
+        """The id a decision's task is issued under, known before it is issued."""
+        return self.tasks.issue_id(p, _task_key(meeting_id, decision_id))
 
     def _issue_tasks(self, p: Principal, meeting: Meeting) -> None:
         """任务自上而下分解: each decision's task, issued as a directive under a key of its own —
