@@ -108,6 +108,12 @@ class Directive(HuyingAggregate):
         return self.targets.get(unit)
 
     @property
+    def photos(self) -> set[str]:
+        """Every photo its targets' notes and reports name (evidence)."""
+        notes = {p for t in self.targets.values() for n in t.notes for p in n.photos}
+        return notes | {p for t in self.targets.values() for r in t.reports for p in r.photos}
+
+    @property
     def accepted(self) -> bool:
         """Done: every target accepted (验收)."""
         return all(t.stage is Stage.ACCEPTED for t in self.targets.values())

@@ -209,9 +209,9 @@ class DirectiveService:
         attachments: Sequence[str] = (),
     ) -> Recorded[Directive]:
         photos = self.photos.usable(p, attachments)
-        return self._act(
-            p, directive_id, unit, sub, "progress", lambda d, cmd: d.note_progress(cmd, unit, note, photos)
-        )
+        noted: Change[Directive] = lambda d, cmd: d.note_progress(cmd, unit, note, photos)  # noqa: E731
+        change = self.photos.naming(photos, noted)
+        return self._act(p, directive_id, unit, sub, "progress", change)
 
     def report_done(
         self,
@@ -223,9 +223,9 @@ class DirectiveService:
         attachments: Sequence[str] = (),
     ) -> Recorded[Directive]:
         photos = self.photos.usable(p, attachments)
-        return self._act(
-            p, directive_id, unit, sub, "report", lambda d, cmd: d.report_done(cmd, unit, result, photos)
-        )
+        reported: Change[Directive] = lambda d, cmd: d.report_done(cmd, unit, result, photos)  # noqa: E731
+        change = self.photos.naming(photos, reported)
+        return self._act(p, directive_id, unit, sub, "report", change)
 
     def accept(
         self, p: Principal, directive_id: UUID, unit: str, sub: Submission, note: str | None = None
