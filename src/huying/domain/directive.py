@@ -113,11 +113,6 @@ class Directive(HuyingAggregate):
         notes = {p for t in self.targets.values() for n in t.notes for p in n.photos}
         return notes | {p for t in self.targets.values() for r in t.reports for p in r.photos}
 
-    @property
-    def accepted(self) -> bool:
-        """Done: every target accepted (验收)."""
-        return all(t.stage is Stage.ACCEPTED for t in self.targets.values())
-
     # --- the one gate ----------------------------------------------------------------------
 
     def _check(self, action: Action, cmd: Command, unit: str | None = None) -> Target:

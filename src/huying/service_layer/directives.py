@@ -10,7 +10,7 @@ idempotency is scoped to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -51,7 +51,6 @@ class DirectiveDraft:
     parent_id: UUID | None = None  # the directive a street breaks down (分解)
     origin: dict[str, str] | None = None  # e.g. {"kind": "meeting-decision", "meeting_id", "decision_no"}
     responsible: Responsible | None = None  # 责任人: name and post
-    attachments: Sequence[str] = field(default_factory=tuple)
 
 
 def directive_path(log: HuyingApplication) -> CommandPath[Directive]:
