@@ -214,6 +214,7 @@ def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens
     path = f"{API}/{directive['id']}"
     h.get(("community", "LW-DB-01"), path, 404)
     h.get(LN, f"{API}/not-a-uuid", 404)
+    assert "no target LW-HL" in h.post(LN, f"{path}/targets/LW-HL/receive", None, 404).json()["detail"]
     assert h.post(LN, f"{path}/cancel", {"reason": "x"}, 403).json()["type"] == "/problems/not-permitted"
     h.post(DISTRICT, f"{path}/cancel", {"reason": "情况变化"})
     refused = h.post(LN, f"{path}/targets/LW-LN/receive", None, 409).json()

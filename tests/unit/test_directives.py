@@ -72,7 +72,7 @@ def test_only_the_target_moves_its_own_part_and_only_the_issuer_judges_it(huying
     parent = district_directive(huying)
     with pytest.raises(NotPermitted, match="receive: only the target unit may do this now"):
         d.receive(DB, parent, "LW-LN", NONE)
-    with pytest.raises(InvalidCommand, match="LW-HL is not a target"):
+    with pytest.raises(DirectiveNotFound, match="no target LW-HL on directive"):
         d.receive(DB, parent, "LW-HL", NONE)
     d.receive(LN, parent, "LW-LN", NONE)
     d.report_done(LN, parent, "LW-LN", NONE, "done")

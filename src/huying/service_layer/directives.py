@@ -16,6 +16,7 @@ from uuid import UUID
 
 from huying.application import HuyingApplication
 from huying.domain.aggregate import request_scope
+from huying.domain.commands import Command
 from huying.domain.directive import Directive
 from huying.domain.directive_states import OPEN, Responsible, TargetRole
 from huying.domain.directive_transitions import may_address
@@ -281,7 +282,15 @@ class DirectiveService:
         action: str,
         change: Change[Directive],
     ) -> Recorded[Directive]:
-        return self.path.act(p, directive_id, sub, action, change, target=unit)
+        """A move on one target of a directive the principal can see; a unit it does not target
+        is no more there than a directive outside the jurisdiction (404)."""
+
+        def on_target(directive: Directive, cmd: Command) -> None:
+            if directive.target(unit) is None:
+                raise DirectiveNotFound(f"no target {unit} on directive {directive_id}")
+            change(directive, cmd)
+
+        return self.path.act(p, directive_id, sub, action, on_target, target=unit)
 
 
 def _text(name: str, value: str) -> str:
