@@ -107,6 +107,7 @@ def command_services(
     photos = Photos(photo_index, path)
     calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
     directives = DirectiveService(directive_path(app), photos)
+    photos.also_named_by(directives.path, lambda d: d.photos)  # a report's evidence, to who sees it
     meetings = MeetingService(meeting_path(app), calls, directives)
     return calls, WorkOrderService(path, photos), photos, directives, meetings
 

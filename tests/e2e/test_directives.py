@@ -50,6 +50,15 @@ class Http:
         self.post(("admin", "LW"), "/api/v1/_clock", {"now": now})
 
 
+def caught_up(services: Any) -> None:
+    """The read models have every event so far (the watchdog finds its candidates there)."""
+    head = services.app.recorder.max_notification_id() or 0
+    if services.projector.running:  # the server's own projector: wait for it, never race it
+        assert services.projector.wait_until(head, timeout=10)
+    else:
+        services.projector.catch_up()
+
+
 DISTRICT, LN, DB = ("supervisor", "LW"), ("street", "LW-LN"), ("street", "LW-DB")
 LN01, LN02 = ("community", "LW-LN-01"), ("community", "LW-LN-02")
 
@@ -78,10 +87,10 @@ def test_a_district_directive_down_the_chain_over_a_holiday(client: TestClient, 
     target = f"{API}/{child['id']}/targets/LW-LN-01"
     reported = h.post(LN01, f"{target}/report", {"result": "已清理"}).json()
     h.post(LN, f"{target}/send-back", {"reason": "仍有杂物"}, **{"If-Match": f'"{reported["version"]}"'})
-    h.post(LN01, f"{target}/report", {"result": "已全部清理"})
+    again = h.post(LN01, f"{target}/report", {"result": "已全部清理"}).json()
     stale = h.post(LN, f"{target}/accept", None, 412, **{"If-Match": f'"{reported["version"]}"'})
     assert stale.headers["content-type"].startswith("application/problem+json")
-    to_decide = h.get(LN, f"{API}/pending?side=issuer&min_position={h.get(LN, API)['position']}")
+    to_decide = h.get(LN, f"{API}/pending?side=issuer&min_position={again['position']}")
     done = h.post(LN, f"{target}/accept").json()
     assert [i["unit"] for i in to_decide["data"]] == ["LW-LN-01"]
     assert [(t["unit"], t["stage"], t["reworks"]) for t in done["targets"]] == [
@@ -92,7 +101,7 @@ def test_a_district_directive_down_the_chain_over_a_holiday(client: TestClient, 
     services = client.app.state.services  # type: ignore[attr-defined]
     for now in (at(24, 10, 1), at(26, 16), at(27, 9, 1)):
         h.clock(now)
-        services.projector.catch_up()
+        caught_up(services)
         services.watchdog.sweep()
     flagged = h.get(DISTRICT, f"{API}/{parent['id']}")["supervisions"]
     assert sorted(s["clock"] for s in flagged) == ["LW-DB:completion", "LW-DB:receipt", "LW-LN:completion"]
@@ -117,8 +126,80 @@ def test_a_district_directive_down_the_chain_over_a_holiday(client: TestClient, 
         *[("Directive.Supervised", c) for c in ("LW-DB:completion", "LW-DB:receipt", "LW-LN-02:completion")],
         ("Directive.Supervised", "LW-LN:completion"),
     ]
+    assert recomputed(h, at(27, 9, 1)) == {u: {k: f[k] for k in RATES} for u, f in figures.items()}
     then = h.get(LN, f"{API}/{child['id']}?as_of={at(23, 10, 30).replace('+00:00', 'Z')}")
     assert [t["stage"] for t in then["targets"]] == ["issued", "issued"]
+
+
+RATES = ("on_time_receipt_rate", "on_time_completion_rate", "first_time_acceptance_rate", "supervised")
+
+
+def recomputed(h: Http, now_text: str) -> dict[str, dict[str, Any]]:
+    """docs/metrics.md §8, from the event feed alone, with none of huying's code."""
+    now = datetime.fromisoformat(now_text)
+    feed = h.get(("auditor", "LW"), "/api/v1/events?limit=500")["data"]
+    targets: dict[tuple[str, str], dict[str, Any]] = {}
+    supervised: dict[str, int] = {}
+    for e in feed:
+        kind, data, when = e["type"], e["data"], datetime.fromisoformat(e["at"])
+        key = (e["call_id"], data.get("unit", ""))
+        if kind == "Directive.Issued":
+            for t in data["targets"]:
+                due, receipt_due = datetime.fromisoformat(t["due"]), datetime.fromisoformat(t["receipt_due"])
+                targets[(e["call_id"], t["unit"])] = {
+                    "stage": "issued",
+                    "due": due,
+                    "receipt_due": receipt_due,
+                }
+                targets[(e["call_id"], t["unit"])].update(
+                    received=None, reported=None, reworks=0, cancelled=None
+                )
+        elif kind == "Directive.Received":
+            targets[key].update(stage="received", received=when)
+        elif kind == "Directive.ReportedDone":
+            targets[key].update(stage="reported", reported=when)
+        elif kind == "Directive.SentBack":
+            targets[key].update(stage="rework", reworks=targets[key]["reworks"] + 1)
+        elif kind == "Directive.Accepted":
+            targets[key]["stage"] = "accepted"
+        elif kind == "Directive.ExtensionRequested":
+            targets[key]["until"] = datetime.fromisoformat(data["until"])
+        elif kind == "Directive.ExtensionGranted":
+            targets[key]["due"] = targets[key]["until"]
+        elif kind == "Directive.Cancelled":
+            for (d, _), t in targets.items():
+                if d == e["call_id"] and t["stage"] != "accepted":
+                    t.update(stage="cancelled", cancelled=when)
+        elif kind == "Directive.Supervised":
+            supervised[data["unit"]] = supervised.get(data["unit"], 0) + 1
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for (_, unit), t in targets.items():
+        by_unit.setdefault(unit, []).append(t)
+    return {unit: _rates(ts, now, supervised.get(unit, 0)) for unit, ts in by_unit.items()}
+
+
+def _rates(ts: list[dict[str, Any]], now: datetime, supervised: int) -> dict[str, Any]:
+    def rate(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    judged = [t for t in ts if t["received"] or t["receipt_due"] < (t["cancelled"] or now)]
+    accepted = [t for t in ts if t["stage"] == "accepted"]
+    late = [
+        t
+        for t in ts
+        if (t["stage"] in ("issued", "received", "rework") and t["due"] < now)
+        or (t["stage"] == "reported" and t["reported"] > t["due"])
+    ]
+    return {
+        "on_time_receipt_rate": rate(
+            sum(bool(t["received"]) and t["received"] <= t["receipt_due"] for t in judged), len(judged)
+        ),
+        "on_time_completion_rate": rate(
+            sum(t["reported"] <= t["due"] for t in accepted), len(accepted) + len(late)
+        ),
+        "first_time_acceptance_rate": rate(sum(t["reworks"] == 0 for t in accepted), len(accepted)),
+        "supervised": supervised,
+    }
 
 
 def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens: Any) -> None:
@@ -133,6 +214,7 @@ def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens
     path = f"{API}/{directive['id']}"
     h.get(("community", "LW-DB-01"), path, 404)
     h.get(LN, f"{API}/not-a-uuid", 404)
+    assert "no target LW-HL" in h.post(LN, f"{path}/targets/LW-HL/receive", None, 404).json()["detail"]
     assert h.post(LN, f"{path}/cancel", {"reason": "x"}, 403).json()["type"] == "/problems/not-permitted"
     h.post(DISTRICT, f"{path}/cancel", {"reason": "情况变化"})
     refused = h.post(LN, f"{path}/targets/LW-LN/receive", None, 409).json()

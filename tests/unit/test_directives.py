@@ -23,6 +23,7 @@ from huying.domain.errors import (
 from huying.domain.principal import SYSTEM, Principal, Role
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import MEETING_DECISION, DirectiveDraft
+from huying.services.attachments import AttachmentNotFound
 
 DISTRICT = Principal(Role.SUPERVISOR, "LW")
 LN, DB = Principal(Role.STREET, "LW-LN"), Principal(Role.STREET, "LW-DB")
@@ -71,7 +72,7 @@ def test_only_the_target_moves_its_own_part_and_only_the_issuer_judges_it(huying
     parent = district_directive(huying)
     with pytest.raises(NotPermitted, match="receive: only the target unit may do this now"):
         d.receive(DB, parent, "LW-LN", NONE)
-    with pytest.raises(InvalidCommand, match="LW-HL is not a target"):
+    with pytest.raises(DirectiveNotFound, match="no target LW-HL on directive"):
         d.receive(DB, parent, "LW-HL", NONE)
     d.receive(LN, parent, "LW-LN", NONE)
     d.report_done(LN, parent, "LW-LN", NONE, "done")
@@ -141,6 +142,9 @@ def test_evidence_asked_for_is_evidence_required(huying: InMemory) -> None:
     photo = huying.index.upload(LN, "photo-1")
     reported = d.report_done(LN, parent, "LW-LN", NONE, "done", [photo]).aggregate
     assert reported.targets["LW-LN"].reports[-1].photos == [photo]
+    assert huying.photos.attachment_for(DISTRICT, photo).id == photo  # the issuer sees the evidence
+    with pytest.raises(AttachmentNotFound):  # a street that cannot see the directive does not
+        huying.photos.attachment_for(Principal(Role.STREET, "LW-HL"), photo)
 
 
 def test_a_repeat_is_answered_from_the_record(huying: InMemory) -> None:

@@ -108,24 +108,25 @@ class Directive(HuyingAggregate):
         return self.targets.get(unit)
 
     @property
-    def accepted(self) -> bool:
-        """Done: every target accepted (验收)."""
-        return all(t.stage is Stage.ACCEPTED for t in self.targets.values())
+    def photos(self) -> set[str]:
+        """Every photo its targets' notes and reports name (evidence)."""
+        notes = {p for t in self.targets.values() for n in t.notes for p in n.photos}
+        return notes | {p for t in self.targets.values() for r in t.reports for p in r.photos}
 
     # --- the one gate ----------------------------------------------------------------------
 
-    def _check(self, action: Action, cmd: Command, unit: str | None = None) -> Target:
-        target = self._target(unit) if unit is not None else None
+    def _check(self, action: Action, cmd: Command, target: Target | None = None) -> None:
         expected = cmd.expected_version
         situation = Situation(cmd.at, target)
         TABLE.check(action, cmd.principal, self, situation, version=self.version, expected_version=expected)
-        return target  # type: ignore[return-value]  # None only for directive-wide moves
 
-    def _target(self, unit: str) -> Target:
-        found = self.targets.get(unit)
-        if found is None:
+    def _on(self, action: Action, cmd: Command, unit: str) -> Target:
+        """The gate for a move on one target: that target, if the move passes."""
+        target = self.targets.get(unit)
+        if target is None:
             raise InvalidCommand("target", f"{unit} is not a target of this directive")
-        return found
+        self._check(action, cmd, target)
+        return target
 
     # --- a target's lifecycle ----------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class Directive(HuyingAggregate):
 
     def receive(self, cmd: Command, unit: str) -> None:
         """签收: the target has it."""
-        self._check(Action.RECEIVE, cmd, unit)
+        self._on(Action.RECEIVE, cmd, unit)
         self.trigger_event(self.Received, unit=unit, **cmd.meta)
 
     class ProgressNoted(Event):
@@ -150,7 +151,7 @@ class Directive(HuyingAggregate):
             directive.targets[self.unit].notes.append(Note(self.note, list(self.photos), self.at))
 
     def note_progress(self, cmd: Command, unit: str, note: str, photos: list[str]) -> None:
-        self._check(Action.PROGRESS, cmd, unit)
+        self._on(Action.PROGRESS, cmd, unit)
         self.trigger_event(self.ProgressNoted, unit=unit, note=note, photos=photos, **cmd.meta)
 
     class ReportedDone(Event):
@@ -165,7 +166,7 @@ class Directive(HuyingAggregate):
 
     def report_done(self, cmd: Command, unit: str, result: str, photos: list[str]) -> None:
         """办结反馈: the result, with photos when the directive asks for them."""
-        self._check(Action.REPORT, cmd, unit)
+        self._on(Action.REPORT, cmd, unit)
         if "text" in self.evidence and not result.strip():
             raise InvalidCommand("result", "this directive asks for a written result")
         if "photos" in self.evidence and not photos:
@@ -182,7 +183,7 @@ class Directive(HuyingAggregate):
 
     def accept(self, cmd: Command, unit: str, note: str | None) -> None:
         """验收: the issuer accepts the target's work."""
-        self._check(Action.ACCEPT, cmd, unit)
+        self._on(Action.ACCEPT, cmd, unit)
         self.trigger_event(self.Accepted, unit=unit, note=note, **cmd.meta)
 
     class SentBack(Event):
@@ -195,7 +196,7 @@ class Directive(HuyingAggregate):
 
     def send_back(self, cmd: Command, unit: str, reason: str) -> None:
         """返工: not accepted; the target works on, its completion clock running again."""
-        self._check(Action.SEND_BACK, cmd, unit)
+        self._on(Action.SEND_BACK, cmd, unit)
         self.trigger_event(self.SentBack, unit=unit, reason=reason, **cmd.meta)
 
     # --- extensions ------------------------------------------------------------------------
@@ -209,7 +210,7 @@ class Directive(HuyingAggregate):
             directive.targets[self.unit].extensions.append(Extension(self.until, self.reason, self.at))
 
     def request_extension(self, cmd: Command, unit: str, until: datetime, reason: str) -> None:
-        target = self._check(Action.REQUEST_EXTENSION, cmd, unit)
+        target = self._on(Action.REQUEST_EXTENSION, cmd, unit)
         if until <= target.due:
             raise InvalidCommand(
                 "until", f"an extension must end after the deadline {target.due.isoformat()}"
@@ -227,7 +228,7 @@ class Directive(HuyingAggregate):
             target.due = extension.until
 
     def grant_extension(self, cmd: Command, unit: str, note: str | None) -> None:
-        self._check(Action.GRANT_EXTENSION, cmd, unit)
+        self._on(Action.GRANT_EXTENSION, cmd, unit)
         self.trigger_event(self.ExtensionGranted, unit=unit, note=note, **cmd.meta)
 
     class ExtensionDenied(Event):
@@ -239,7 +240,7 @@ class Directive(HuyingAggregate):
             extension.granted, extension.decided_at = False, self.at
 
     def deny_extension(self, cmd: Command, unit: str, reason: str) -> None:
-        self._check(Action.DENY_EXTENSION, cmd, unit)
+        self._on(Action.DENY_EXTENSION, cmd, unit)
         self.trigger_event(self.ExtensionDenied, unit=unit, reason=reason, **cmd.meta)
 
     # --- the directive as a whole ------------------------------------------------------------
@@ -271,7 +272,7 @@ class Directive(HuyingAggregate):
     def supervise(self, cmd: Command, unit: str, reason: str, clock: str | None = None) -> None:
         """督办: a flag against a late target. The watchdog names the missed clock, each at most
         once, and only once it is missed (``directive_clocks.missed``)."""
-        self._check(Action.SUPERVISE, cmd, unit)
+        self._on(Action.SUPERVISE, cmd, unit)
         if cmd.principal.role is Role.SYSTEM:
             if clock is None:
                 raise InvalidCommand("clock", "the watchdog supervises a missed clock; name it")

@@ -101,7 +101,9 @@ def pending(
 ) -> list[dict[str, Any]]:
     """A unit's pending directives, changed since the cursor ``after`` (a log position), oldest
     change first: as a target, those to receive, work on or report; as the issuer, reports to
-    accept or send back and extension requests to decide."""
+    accept or send back and extension requests to decide. No two rows listed share a position
+    (a unit is one target of a directive; every move an issuer awaits is one target's own
+    event), so a page never ends between two rows the cursor would then skip."""
     if side == "target":
         where = and_(t.c.unit == unit, t.c.stage.in_(_OPEN_TO_DO))
     else:

@@ -10,12 +10,13 @@ idempotency is scoped to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from huying.application import HuyingApplication
 from huying.domain.aggregate import request_scope
+from huying.domain.commands import Command
 from huying.domain.directive import Directive
 from huying.domain.directive_states import OPEN, Responsible, TargetRole
 from huying.domain.directive_transitions import may_address
@@ -51,7 +52,6 @@ class DirectiveDraft:
     parent_id: UUID | None = None  # the directive a street breaks down (分解)
     origin: dict[str, str] | None = None  # e.g. {"kind": "meeting-decision", "meeting_id", "decision_no"}
     responsible: Responsible | None = None  # 责任人: name and post
-    attachments: Sequence[str] = field(default_factory=tuple)
 
 
 def directive_path(log: HuyingApplication) -> CommandPath[Directive]:
@@ -215,9 +215,9 @@ class DirectiveService:
         attachments: Sequence[str] = (),
     ) -> Recorded[Directive]:
         photos = self.photos.usable(p, attachments)
-        return self._act(
-            p, directive_id, unit, sub, "progress", lambda d, cmd: d.note_progress(cmd, unit, note, photos)
-        )
+        noted: Change[Directive] = lambda d, cmd: d.note_progress(cmd, unit, note, photos)  # noqa: E731
+        change = self.photos.naming(photos, noted)
+        return self._act(p, directive_id, unit, sub, "progress", change)
 
     def report_done(
         self,
@@ -229,9 +229,9 @@ class DirectiveService:
         attachments: Sequence[str] = (),
     ) -> Recorded[Directive]:
         photos = self.photos.usable(p, attachments)
-        return self._act(
-            p, directive_id, unit, sub, "report", lambda d, cmd: d.report_done(cmd, unit, result, photos)
-        )
+        reported: Change[Directive] = lambda d, cmd: d.report_done(cmd, unit, result, photos)  # noqa: E731
+        change = self.photos.naming(photos, reported)
+        return self._act(p, directive_id, unit, sub, "report", change)
 
     def accept(
         self, p: Principal, directive_id: UUID, unit: str, sub: Submission, note: str | None = None
@@ -288,7 +288,15 @@ class DirectiveService:
         action: str,
         change: Change[Directive],
     ) -> Recorded[Directive]:
-        return self.path.act(p, directive_id, sub, action, change, target=unit)
+        """A move on one target of a directive the principal can see; a unit it does not target
+        is no more there than a directive outside the jurisdiction (404)."""
+
+        def on_target(directive: Directive, cmd: Command) -> None:
+            if directive.target(unit) is None:
+                raise DirectiveNotFound(f"no target {unit} on directive {directive_id}")
+            change(directive, cmd)
+
+        return self.path.act(p, directive_id, sub, action, on_target, target=unit)
 
 
 def _text(name: str, value: str) -> str:

@@ -3,12 +3,15 @@ moves, the board, the pending lists and the figures (docs/directives.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
 
-from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition
+from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, RequestIdentity
 from huying.api.directive_present import directive_answer, summary
 from huying.api.params import MAX_VERSION, Cursor
 from huying.api.present import history_entry, unvouched_entry
@@ -31,11 +34,14 @@ from huying.api.schemas.directives import (
     ReportBody,
     UnitFigures,
 )
+from huying.bootstrap import Services
+from huying.domain.directive import Directive
 from huying.domain.errors import DirectiveNotFound, InvalidCommand
 from huying.domain.jurisdiction import home_unit, may_read_unit
+from huying.domain.principal import Principal
 from huying.queries import directive_figures
 from huying.queries import directives as queries
-from huying.service_layer.command_path import Recorded
+from huying.service_layer.command_path import Recorded, Submission
 from huying.service_layer.directives import DirectiveDraft
 
 router = APIRouter(prefix="/api/v1/directives", tags=["directives"])
@@ -200,144 +206,95 @@ def cancel(
 _TARGET = "/{directive_id}/targets/{unit}"
 
 
+@dataclass(frozen=True)
+class TargetMove:
+    """What every move on one target shares: who asks, the directive and the target's unit,
+    the request's identity, and the answer being made."""
+
+    p: Principal
+    s: Services
+    directive_id: UUID
+    unit: str
+    ident: RequestIdentity
+    response: Response
+
+    def answer(
+        self, body: BaseModel | None, move: Callable[[Submission], Recorded[Directive]]
+    ) -> DirectivePublic:
+        return directive_answer(self.response, move(self.ident.submission(body)))
+
+
+def _target_move(
+    directive_id: str, unit: str, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
+) -> TargetMove:
+    return TargetMove(p, s, parse_directive_id(directive_id), unit, ident, response)
+
+
+OnTarget = Annotated[TargetMove, Depends(_target_move)]
+
+
 @router.post(f"{_TARGET}/receive", response_model=DirectivePublic)
-def receive(
-    directive_id: str,
-    unit: str,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-    body: ReceiveBody | None = None,
-) -> DirectivePublic:
+def receive(t: OnTarget, body: ReceiveBody | None = None) -> DirectivePublic:
     """签收: the target has it."""
-    recorded = s.directives.receive(p, parse_directive_id(directive_id), unit, ident.submission(body))
-    return directive_answer(response, recorded)
+    return t.answer(body, lambda sub: t.s.directives.receive(t.p, t.directive_id, t.unit, sub))
 
 
 @router.post(f"{_TARGET}/progress", response_model=DirectivePublic)
-def progress(
-    directive_id: str,
-    unit: str,
-    body: ProgressBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def progress(t: OnTarget, body: ProgressBody) -> DirectivePublic:
     """进展: a progress note, with photos (attachment ids) if there are any."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(
-        response, s.directives.note_progress(p, did, unit, sub, body.note, body.attachments)
+    d = t.s.directives
+    return t.answer(
+        body, lambda sub: d.note_progress(t.p, t.directive_id, t.unit, sub, body.note, body.attachments)
     )
 
 
 @router.post(f"{_TARGET}/report", response_model=DirectivePublic)
-def report(
-    directive_id: str,
-    unit: str,
-    body: ReportBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def report(t: OnTarget, body: ReportBody) -> DirectivePublic:
     """办结反馈: the work is done — the result, and photos where the directive asks for them."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(
-        response, s.directives.report_done(p, did, unit, sub, body.result, body.attachments)
+    d = t.s.directives
+    return t.answer(
+        body, lambda sub: d.report_done(t.p, t.directive_id, t.unit, sub, body.result, body.attachments)
     )
 
 
 @router.post(f"{_TARGET}/accept", response_model=DirectivePublic)
-def accept(
-    directive_id: str,
-    unit: str,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-    body: NoteBody | None = None,
-) -> DirectivePublic:
+def accept(t: OnTarget, body: NoteBody | None = None) -> DirectivePublic:
     """验收: the issuer accepts the target's work."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(response, s.directives.accept(p, did, unit, sub, body.note if body else None))
+    note = body.note if body else None
+    return t.answer(body, lambda sub: t.s.directives.accept(t.p, t.directive_id, t.unit, sub, note))
 
 
 @router.post(f"{_TARGET}/send-back", response_model=DirectivePublic)
-def send_back(
-    directive_id: str,
-    unit: str,
-    body: ReasonBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def send_back(t: OnTarget, body: ReasonBody) -> DirectivePublic:
     """返工: not accepted; the target works on."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(response, s.directives.send_back(p, did, unit, sub, body.reason))
+    return t.answer(body, lambda sub: t.s.directives.send_back(t.p, t.directive_id, t.unit, sub, body.reason))
 
 
 @router.post(f"{_TARGET}/request-extension", response_model=DirectivePublic)
-def request_extension(
-    directive_id: str,
-    unit: str,
-    body: ExtensionBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def request_extension(t: OnTarget, body: ExtensionBody) -> DirectivePublic:
     """申请延期: ask the issuer for a later deadline."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(
-        response, s.directives.request_extension(p, did, unit, sub, body.until, body.reason)
+    d = t.s.directives
+    return t.answer(
+        body, lambda sub: d.request_extension(t.p, t.directive_id, t.unit, sub, body.until, body.reason)
     )
 
 
 @router.post(f"{_TARGET}/extension/grant", response_model=DirectivePublic)
-def grant_extension(
-    directive_id: str,
-    unit: str,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-    body: NoteBody | None = None,
-) -> DirectivePublic:
+def grant_extension(t: OnTarget, body: NoteBody | None = None) -> DirectivePublic:
     """The issuer grants the pending extension: the deadline moves."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(
-        response, s.directives.grant_extension(p, did, unit, sub, body.note if body else None)
-    )
+    note = body.note if body else None
+    return t.answer(body, lambda sub: t.s.directives.grant_extension(t.p, t.directive_id, t.unit, sub, note))
 
 
 @router.post(f"{_TARGET}/extension/deny", response_model=DirectivePublic)
-def deny_extension(
-    directive_id: str,
-    unit: str,
-    body: ReasonBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def deny_extension(t: OnTarget, body: ReasonBody) -> DirectivePublic:
     """The issuer refuses the pending extension."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(response, s.directives.deny_extension(p, did, unit, sub, body.reason))
+    return t.answer(
+        body, lambda sub: t.s.directives.deny_extension(t.p, t.directive_id, t.unit, sub, body.reason)
+    )
 
 
 @router.post(f"{_TARGET}/supervise", response_model=DirectivePublic)
-def supervise(
-    directive_id: str,
-    unit: str,
-    body: ReasonBody,
-    p: CurrentPrincipal,
-    s: HuyingServices,
-    ident: Identity,
-    response: Response,
-) -> DirectivePublic:
+def supervise(t: OnTarget, body: ReasonBody) -> DirectivePublic:
     """督办: a supervisor flags a target (the watchdog does so when a clock is missed)."""
-    did, sub = parse_directive_id(directive_id), ident.submission(body)
-    return directive_answer(response, s.directives.supervise(p, did, unit, sub, body.reason))
+    return t.answer(body, lambda sub: t.s.directives.supervise(t.p, t.directive_id, t.unit, sub, body.reason))
