@@ -255,3 +255,13 @@ def test_a_decision_whose_task_was_not_issued_gets_it_on_the_retry(huying: InMem
     assert huying.directives.path.current(task_id) is None
     again = huying.meetings.decide(street, meeting.id, key, spec)
     assert again.replayed and huying.directives.directive_for(street, task_id).targets["CG"]
+
+
+def test_a_tabled_call_repeated_after_the_minutes_is_answered_as_before(huying: InMemory) -> None:
+    meeting = convened(huying)
+    call_id = hard_call(huying)
+    key = Submission(key="t-1", fingerprint="b")
+    first = huying.meetings.table_call(P["community"], meeting.id, key, call_id)
+    huying.meetings.record_minutes(P["street"], meeting.id, NOBODY, [STREET], "…")
+    again = huying.meetings.table_call(P["community"], meeting.id, key, call_id)
+    assert again.replayed and again.position == first.position and again.aggregate.stage is Stage.CONVENED

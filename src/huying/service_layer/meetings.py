@@ -106,6 +106,10 @@ class MeetingService:
         """难题自下而上提交: the call's holder puts it on the agenda — the call records it (through
         the call's service), then the meeting does."""
         meeting = self.path.get(p, meeting_id)
+        if sub.key is not None:  # a repeat is answered as the first was, whatever came since
+            scope = request_scope(p.as_dict(), "table-call")
+            if (earlier := self.path.answer_from_record(meeting, scope, sub)) is not None:
+                return earlier
         cmd = self.path.command(p, sub)
         meeting.check(Action.TABLE_CALL, cmd, self.org)  # judged before the call is touched
         call = self.calls.put_on_agenda(p, call_id, sub, meeting_id, meeting.convener).call
