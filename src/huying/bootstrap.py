@@ -28,6 +28,8 @@ from huying.projections.runner import Projector
 from huying.queries.duplicates import DuplicateRule
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.directives import DirectiveService, directive_path
+from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
 from huying.service_layer.work_orders import WorkOrderService
@@ -61,6 +63,8 @@ class Services:
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
     webhooks: WebhookWorker  # their deliveries (the background side)
+    directives: DirectiveService  # 令行禁止: directives down the chain
+    meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -100,13 +104,16 @@ def command_services(
     *,
     reopen_window: timedelta,
     max_capture_age: timedelta,
-) -> tuple[CallService, WorkOrderService, Photos]:
+) -> tuple[CallService, WorkOrderService, Photos, DirectiveService, MeetingService]:
     """Each aggregate's application service over the one log, and what they reach outside it:
     wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
     path = call_path(app)
     photos = Photos(photo_index, path)
     calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
-    return calls, WorkOrderService(path, photos), photos
+    directives = DirectiveService(directive_path(app), photos)
+    photos.also_named_by(directives.path, lambda d: d.photos)  # a report's evidence, to who sees it
+    meetings = MeetingService(meeting_path(app), calls, directives)
+    return calls, WorkOrderService(path, photos), photos, directives, meetings
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -226,14 +233,16 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         poll_seconds=settings.poll_seconds,
     )
     attachments = AttachmentIndex(engine, clock)
-    calls, orders, photos = command_services(
+    calls, orders, photos, directives, meetings = command_services(
         app,
         contacts,
         attachments,
         reopen_window=timedelta(days=settings.reopen_window_days),
         max_capture_age=timedelta(days=settings.max_capture_age_days),
     )
-    watchdog = Watchdog(calls, engine, clock, interval_seconds=settings.watchdog_seconds)
+    watchdog = Watchdog(
+        calls, engine, clock, directives=directives, interval_seconds=settings.watchdog_seconds
+    )
     secrets = settings.existing_secrets() if read_only else settings.master_secrets()
     subscriptions = Subscriptions(engine, SecretBox(secrets), clock, app.org)
     return Services(
@@ -253,6 +262,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         watchdog,
         subscriptions,
         webhook_worker(app, subscriptions, settings),
+        directives=directives,
+        meetings=meetings,
     )
 
 

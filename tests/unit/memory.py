@@ -21,6 +21,8 @@ from huying.domain.contact import Contact
 from huying.domain.principal import Principal
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService
+from huying.service_layer.directives import DirectiveService
+from huying.service_layer.meetings import MeetingService
 from huying.service_layer.photos import Photos
 from huying.service_layer.work_orders import WorkOrderService
 from huying.services.attachments import Attachment
@@ -85,7 +87,8 @@ class MemoryPhotos:
 
 @dataclass
 class InMemory:
-    """One huying in memory: the log, the call and work-order services, and what they reach."""
+    """One huying in memory: the log, the call, work-order and directive services, and what they
+    reach."""
 
     clock: FakeClock = field(default_factory=lambda: FakeClock(start=T0))
     contacts: MemoryContacts = field(default_factory=MemoryContacts)
@@ -112,6 +115,8 @@ class InMemory:
         self.calls: CallService = services[0]
         self.orders: WorkOrderService = services[1]
         self.photos: Photos = services[2]
+        self.directives: DirectiveService = services[3]
+        self.meetings: MeetingService = services[4]
 
     @property
     def head(self) -> int:

@@ -124,6 +124,28 @@ def row(who: Callable[[str], set[str]], *allowed: str, on_lead_order: bool = Fal
 
 ORDER_DEPARTMENT = anyone_of("department")
 
+# The states of an open call: awaiting response, in progress, dispatched or returned (domain.md's
+# withdraw row; a call goes before a joint meeting from the same states).
+OPEN_STATES = (
+    "raised",
+    "supervised",
+    "acknowledged",
+    "reopened at community",
+    "escalated",
+    "street acknowledged",
+    "reopened at street",
+    "dispatched",
+    "signed",
+    "extension pending",
+    "completed",
+    "completed with extension pending",
+    "returned",
+    "assist returned",
+    "redispatched",
+    "reopened from department",
+    "supervised while dispatched",
+)
+
 TABLE_BY_HAND: dict[str, Row] = {
     "acknowledge": row(holder, "raised", "supervised", "escalated"),
     "escalate": row(
@@ -185,28 +207,11 @@ TABLE_BY_HAND: dict[str, Row] = {
         "satisfied at department",
         "dissatisfied at department",
     ),
-    "withdraw": row(
-        anyone_of("grid worker", "community"),
-        "raised",
-        "supervised",
-        "acknowledged",
-        "reopened at community",
-        "escalated",
-        "street acknowledged",
-        "reopened at street",
-        "dispatched",
-        "signed",
-        "extension pending",
-        "completed",
-        "completed with extension pending",
-        "returned",
-        "assist returned",
-        "redispatched",
-        "reopened from department",
-        "supervised while dispatched",
-    ),
+    "withdraw": row(anyone_of("grid worker", "community"), *OPEN_STATES),
     "merge": row(holder, *sorted(NOT_FINAL)),
     "supervise": row(anyone_of("supervisor", "system"), *sorted(NOT_FINAL)),
+    # 难题自下而上提交: the holder puts an open call before a joint meeting
+    "put-on-agenda": row(holder, *OPEN_STATES),
 }
 
 
@@ -266,6 +271,7 @@ ACT: dict[str, Callable[[Story, Command], None]] = {
     "supervise": lambda s, c: s.call.supervise(
         c, reason="超时", clock="stint1:response" if c.principal == SYSTEM else None
     ),
+    "put-on-agenda": lambda s, c: s.call.put_on_agenda(c, "a-meeting", "LW-LN"),
 }
 
 
@@ -354,6 +360,9 @@ def check_effect(action: str, state: str, before: Call, story: Story) -> None:
             assert call.status is before.status
             assert call.supervisions[-1].unit == before.holder
             assert len(call.supervisions) == len(before.supervisions) + 1
+        case "put-on-agenda":
+            assert (call.status, call.holder) == (before.status, before.holder)
+            assert call.agendas == [*before.agendas, "a-meeting"]
 
 
 MATRIX = [

@@ -25,8 +25,10 @@ from huying.api.routers import (
     contact_access,
     dashboards,
     departments,
+    directives,
     events,
     ledger,
+    meetings,
     ops,
     reference,
     scores,
@@ -87,8 +89,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
     app.add_exception_handler(Busy, refused)  # 429: a principal's waiters are all taken
-    for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
+    for module in (
+        calls,
+        work_orders,
+        directives,
+        departments,
+        ledger,
+        dashboards,
+        scores,
+        reference,
+        ops,
+        clock,
+    ):
         app.include_router(module.router)
+    app.include_router(meetings.router)  # 联席会议
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors

@@ -157,6 +157,8 @@ class Call(HuyingAggregate):
         self.supervisions: list[Supervision] = []
         self.resolved_level: Level | None = None
         self.chain: list[Stint] = []
+        self.agendas: list[str] = []  # the joint meetings it was put before (难题自下而上提交)
+        self.settled_by: dict[str, str] | None = None  # the decision a resolution cited
 
     @classmethod
     def raise_call(
@@ -520,19 +522,45 @@ class Call(HuyingAggregate):
     class Resolved(Event):
         summary: str
         level: str
+        # {meeting_id, decision_id}: the joint meeting's 议定事项 that settled the call, if any
+        decision: dict[str, str] | None = None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 resolution cited no decision. The class default says so; its state stays as
+            stored, so its history, feed and exports read byte for byte as they always did."""
 
         def apply(self, call: Call) -> None:
             call.status = Status.RESOLVED
+            call.settled_by = self.decision
             call.resolved_level = Level(self.level)
             call._end_stint("resolved", self.at)
             # Once the matter is resolved, orders still open (an assist still working) are moot:
             # no work-order action is allowed on a resolved call, so they must not linger.
             call._cancel_open_orders(self.at)
 
-    def resolve(self, cmd: Command, summary: str) -> None:
-        """办结: the holder declares the matter solved."""
+    def resolve(self, cmd: Command, summary: str, decision: dict[str, str] | None = None) -> None:
+        """办结: the holder declares the matter solved — citing, where one settled it, a joint
+        meeting's decision (checked by the service, which reads the meeting)."""
         self._check(Action.RESOLVE, cmd)
-        self.trigger_event(self.Resolved, summary=summary, level=self.level.value, **cmd.meta)
+        level = self.level.value
+        self.trigger_event(self.Resolved, summary=summary, level=level, decision=decision, **cmd.meta)
+
+    class PutOnAgenda(Event):
+        meeting_id: str
+        convener: str
+
+        def apply(self, call: Call) -> None:
+            call.agendas.append(self.meeting_id)
+
+    def put_on_agenda(self, cmd: Command, meeting_id: str, convener: str) -> None:
+        """难题自下而上提交: the holder puts this hard call before a joint meeting."""
+        self._check(Action.PUT_ON_AGENDA, cmd)
+        if meeting_id in self.agendas:
+            raise TransitionNotAllowed(f"put-on-agenda: the call is already on meeting {meeting_id}'s agenda")
+        self.trigger_event(self.PutOnAgenda, meeting_id=meeting_id, convener=convener, **cmd.meta)
 
     class Evaluated(Event):
         round: int

@@ -67,3 +67,11 @@ class ConcurrentModification(DomainError):
     """Others kept writing to this call while we retried (409)."""
 
     kind = "concurrent-modification"
+
+
+class DirectiveNotFound(NotFound):
+    """No such directive, or not in the principal's jurisdiction (404)."""
+
+
+class MeetingNotFound(NotFound):
+    """No such joint meeting, or not in the principal's jurisdiction (404)."""

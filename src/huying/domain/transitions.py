@@ -61,6 +61,7 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
     MERGE = "merge"
     SUPERVISE = "supervise"
+    PUT_ON_AGENDA = "put-on-agenda"
 
 
 class CallState(Protocol):
@@ -367,6 +368,14 @@ TABLE = gate.TransitionTable[Action, Party, CallState, Situation](
             "not terminal",
             _not_terminal,
             "督办 flag against the late unit",
+        ),
+        Transition(
+            Action.PUT_ON_AGENDA,
+            "PutOnAgenda",
+            HOLDER,
+            "status in awaiting_response, in_progress, dispatched, returned",
+            _status_in(*sorted(WITHDRAWABLE)),
+            "难题自下而上提交: the call is on a joint meeting's agenda",
         ),
     ),
 )

@@ -21,6 +21,8 @@ _SETTLED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
 
 
 class EscalationState:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_calls, rm_call_text)
 
     def __init__(self, calendar: WorkCalendar) -> None:

@@ -14,6 +14,8 @@ from huying.projections.tables import rm_evaluations, rm_supervisions
 
 
 class EvaluationFacts:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_evaluations, rm_supervisions)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:

@@ -16,6 +16,8 @@ from huying.projections.tables import rm_stints
 
 
 class SlaFacts:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_stints,)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:

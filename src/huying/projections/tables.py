@@ -1,12 +1,15 @@
-"""Read-model tables. Every row belongs to one call (``call_id``), so the runner can replace a
-call's rows wholesale whenever the call changes: incremental and rebuilt results are the same
-function of the same events. Schema owned by Alembic (``migrations/versions/0002_*``)."""
+"""Read-model tables. Every row belongs to one aggregate — these to a call (``call_id``), those in
+``directive_tables`` to a directive — so the runner can replace its rows wholesale whenever it
+changes: incremental and rebuilt results are the same function of the same events. Schema owned
+by Alembic (``migrations/versions/0002_*``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
 
 from huying.db import UtcDateTime, metadata
+from huying.projections.directive_tables import DIRECTIVE_TABLES
+from huying.projections.meeting_tables import MEETING_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -172,4 +175,14 @@ rm_supervisions = Table(
     Index("ix_rm_supervisions_unit", "unit", "at"),
 )
 
-READ_MODEL_TABLES = (rm_calls, rm_call_text, rm_work_orders, rm_stints, rm_evaluations, rm_supervisions)
+# Every read model's tables: those of calls, then those of directives (reset, backup, replay).
+READ_MODEL_TABLES = (
+    rm_calls,
+    rm_call_text,
+    rm_work_orders,
+    rm_stints,
+    rm_evaluations,
+    rm_supervisions,
+    *DIRECTIVE_TABLES,
+    *MEETING_TABLES,
+)

@@ -14,6 +14,8 @@ from huying.projections.tables import rm_work_orders
 
 
 class WorkQueues:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_work_orders,)
 
     def __init__(self, calendar: WorkCalendar) -> None:

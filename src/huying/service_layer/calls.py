@@ -233,8 +233,25 @@ class CallService:
             lambda c, cmd: c.dispatch(cmd, orders_for(plan, c, cmd.at, self.calendar)),
         )
 
-    def resolve(self, p: Principal, call_id: UUID, sub: Submission, summary: str) -> Outcome:
-        return self._act(p, call_id, sub, "resolve", lambda c, cmd: c.resolve(cmd, summary))
+    def resolve(
+        self,
+        p: Principal,
+        call_id: UUID,
+        sub: Submission,
+        summary: str,
+        decision: dict[str, str] | None = None,
+    ) -> Outcome:
+        """办结; ``decision`` cites the joint meeting's decision that settled it (checked by
+        ``MeetingService.resolve_citing``, which reads the meeting)."""
+        return self._act(p, call_id, sub, "resolve", lambda c, cmd: c.resolve(cmd, summary, decision))
+
+    def put_on_agenda(
+        self, p: Principal, call_id: UUID, sub: Submission, meeting_id: UUID, convener: str
+    ) -> Outcome:
+        """难题自下而上提交: the holder puts the call before a joint meeting (its history shows it)."""
+        return self._act(
+            p, call_id, sub, "put-on-agenda", lambda c, cmd: c.put_on_agenda(cmd, str(meeting_id), convener)
+        )
 
     def evaluate(
         self,

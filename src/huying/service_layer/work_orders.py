@@ -63,14 +63,16 @@ class WorkOrderService:
         self, p: Principal, order_id: str, sub: Submission, note: str, attachments: Sequence[str] = ()
     ) -> Outcome:
         photos = self.photos.usable(p, attachments)
-        change = self.photos.naming(photos, lambda c, cmd: c.note_progress(cmd, order_id, note, photos))
+        noted: Change[Call] = lambda c, cmd: c.note_progress(cmd, order_id, note, photos)  # noqa: E731
+        change = self.photos.naming(photos, noted)
         return self._act(p, order_id, sub, "progress", change)
 
     def complete_order(
         self, p: Principal, order_id: str, sub: Submission, result: str, attachments: Sequence[str] = ()
     ) -> Outcome:
         photos = self.photos.usable(p, attachments)
-        change = self.photos.naming(photos, lambda c, cmd: c.complete_order(cmd, order_id, result, photos))
+        completed: Change[Call] = lambda c, cmd: c.complete_order(cmd, order_id, result, photos)  # noqa: E731
+        change = self.photos.naming(photos, completed)
         return self._act(p, order_id, sub, "complete", change)
 
     def _act(

@@ -239,8 +239,12 @@ def resolve(
     ident: Identity,
     response: Response,
 ) -> CallPublic:
-    """办结: the holder declares the matter solved."""
-    outcome = s.calls.resolve(p, parse_call_id(call_id), ident.submission(body), body.summary)
+    """办结: the holder declares the matter solved — citing, with ``decision``, the joint
+    meeting's decision (议定事项) that settled it."""
+    cid, sub, cited = parse_call_id(call_id), ident.submission(body), body.decision
+    if cited is None:
+        return with_call(response, s.calls.resolve(p, cid, sub, body.summary), p, s)
+    outcome = s.meetings.resolve_citing(p, cid, sub, body.summary, cited.meeting_id, cited.decision_id)
     return with_call(response, outcome, p, s)
 
 
