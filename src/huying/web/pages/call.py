@@ -92,7 +92,8 @@ def render_call(
         now=now,
         item=item,
         timeline=[history_entry(pos, e) for pos, e in history.events],
-        moves=open_moves(p, call, now, s.calls.reopen_window),
+        # the moves this page has a form for (a call goes on an agenda from its meeting)
+        moves=[m for m in open_moves(p, call, now, s.calls.reopen_window) if m.action in MOVES],
         departments=s.app.org.of_kind(UnitKind.DEPARTMENT),
         done=done,
         errors=errors or {},
