@@ -109,7 +109,7 @@ def contacts(services: Services) -> dict[str, Contact | None]:
     """Every reporter ref the log names → the contact as it decrypts now."""
     refs = {
         call.reporter_ref
-        for call in (services.app.current(i) for i in originators(services))
+        for call in (services.calls.current(i) for i in originators(services))
         if call is not None and call.reporter_ref
     }
     return {ref: services.contacts.get(ref) for ref in refs}
@@ -135,7 +135,7 @@ def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
     rng = random.Random(2026)
     shape = dataclasses.replace(Shape.tame(calls=120), reporters=0.5)
     write_in_batches(services, clock, rng, shape, per_save=200)
-    reported = [c for c in (services.app.current(i) for i in originators(services)) if c and c.reporter_ref]
+    reported = [c for c in (services.calls.current(i) for i in originators(services)) if c and c.reporter_ref]
     admin = principal_for_token(services.app.org, Role.ADMIN.value, services.app.org.district.code)
     services.calls.erase_reporter(admin, reported[0].id)  # 个人信息删除 before the backup
     photo = services.settings.attachments_dir / "ab" / "abcdef.jpg"  # type: ignore[operator]

@@ -401,7 +401,7 @@ def test_legacy_events_are_vouched_for_by_the_chain_up_to_where_seals_began(
     assert services.chain.tracked_position() == head
     assert verify(services).ok
     old_call = services.chain.log.page(0, 1, 1)[0].originator_id
-    assert services.app.current(uuid.UUID(hex=old_call)) is not None, "commands read legacy calls"
+    assert services.calls.current(uuid.UUID(hex=old_call)) is not None, "commands read legacy calls"
     assert services.projector.catch_up() == head and services.projector.halted is None
 
 
