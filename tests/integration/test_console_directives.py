@@ -14,7 +14,7 @@ from httpx import Response
 
 from conftest import Tokens
 from huying.bootstrap import Services
-from integration.test_console_sessions import _hidden, events, sign_in
+from integration.test_console_sessions import _hidden, _png, events, sign_in
 
 STREET, OTHER_STREET, COMMUNITY = "LW-LN", "LW-DB", "LW-LN-01"
 TITLE = "背街小巷环境整治"
@@ -156,3 +156,53 @@ def test_a_target_not_yet_received_nor_late_is_pending_and_not_overdue(
     assert asked.status_code == 200, asked.text
     (item,) = asked.json()["data"]
     assert item["receipt_overdue"] is False and item["completion_overdue"] is False
+
+
+def test_the_rest_of_a_targets_moves_work_from_the_page_and_the_issue_form_is_for_issuers_only(
+    client: TestClient, tokens: Tokens
+) -> None:
+    """申请延期 → 不同意 → 申请延期 → 同意 (the deadline moves), 办结反馈 → 返工, 督办, 撤销; and the
+    issue form is refused to a unit that directs no one."""
+    sign_in(client, tokens.token("supervisor", "LW"))
+    directive = _issue(client, title=TITLE, targets=[STREET, "LW-DB"], working_days="10")
+    api = tokens.headers("supervisor", "LW")
+    due = client.get(f"/api/v1/directives/{directive}", headers=api).json()["targets"][0]["due"]
+    sign_in(client, tokens.token("street", STREET))
+    assert _act(client, directive, f"receive@{STREET}").status_code == 303
+    page = client.get(f"/console/directives/{directive}").text
+    with_photo = client.post(
+        "/console/directives/act",
+        data={**_form(page, f"progress@{STREET}"), "note": "现场照片"},
+        files={"photo": ("p.png", _png(), "image/png")},
+        follow_redirects=False,
+    )
+    assert with_photo.status_code == 303, with_photo.text
+    photo = re.search(
+        r'src="(/console/attachments/[^"?]+)\?variant=thumb"',
+        client.get(f"/console/directives/{directive}").text,
+    )
+    assert photo and client.get(photo.group(1)).status_code == 200
+    ask = {"until": "2026-12-31T18:00", "reason": "雨季施工"}
+    assert _act(client, directive, f"request-extension@{STREET}", **ask).status_code == 303
+    sign_in(client, tokens.token("supervisor", "LW"))
+    assert client.get(photo.group(1)).status_code == 200  # the issuer sees the evidence too
+    assert _act(client, directive, f"extension/deny@{STREET}", reason="不宜拖延").status_code == 303
+    sign_in(client, tokens.token("street", STREET))
+    assert _act(client, directive, f"request-extension@{STREET}", **ask).status_code == 303
+    assert _act(client, directive, f"report@{STREET}", result="已整治").status_code == 303
+    sign_in(client, tokens.token("supervisor", "LW"))
+    assert _act(client, directive, f"extension/grant@{STREET}").status_code == 303
+    assert _act(client, directive, f"send-back@{STREET}", reason="尚有死角").status_code == 303
+    assert _act(client, directive, f"supervise@{STREET}", reason="督促返工").status_code == 303
+    target = client.get(f"/api/v1/directives/{directive}", headers=api).json()["targets"][0]
+    assert target["stage"] == "rework" and target["reworks"] == 1 and target["due"] != due
+    assert target["due"].startswith("2026-12-31T10:00")  # 18:00 Beijing time, in UTC
+    assert "督促返工" in client.get(f"/console/directives/{directive}").text
+    assert _act(client, directive, "cancel", reason="任务调整").status_code == 303
+    shown = client.get(f"/api/v1/directives/{directive}", headers=api).json()
+    assert shown["cancelled"] and 'value="cancel"' not in client.get(f"/console/directives/{directive}").text
+
+    for role, unit in (("community", COMMUNITY), ("department", "CG")):
+        sign_in(client, tokens.token(role, unit))
+        assert client.get("/console/directives/new").status_code == 403
+        assert "下达指令" not in client.get("/console/directives").text

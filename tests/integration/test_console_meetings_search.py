@@ -149,3 +149,20 @@ def test_the_search_page_answers_what_the_api_answers_a_page_at_a_time(
     for name, bad in (("level", "galaxy"), ("from", "2026-13-45"), ("status", "lost")):
         refused = client.get("/console/search", params={name: bad})
         assert refused.status_code == 422 and f"{name}: " in refused.text, name
+
+
+def test_a_meeting_is_closed_after_its_minutes_or_cancelled_before_them_from_its_page(
+    client: TestClient, tokens: Tokens, clock: FakeClock
+) -> None:
+    sign_in(client, tokens.token("street", STREET))
+    held, called_off = _convene(client, clock), _convene(client, clock)
+    assert _act(client, held, "minutes", attended=[STREET], discussion="无异议").status_code == 303
+    assert 'value="cancel"' not in client.get(f"/console/meetings/{held}").text  # held: too late
+    assert _act(client, held, "close", note="归档").status_code == 303
+    assert _act(client, called_off, "cancel", reason="改期").status_code == 303
+    headers = tokens.headers("street", STREET)
+    stages = [
+        client.get(f"/api/v1/meetings/{m}", headers=headers).json()["stage"] for m in (held, called_off)
+    ]
+    assert stages == ["closed", "cancelled"]
+    assert 'class="move"' not in client.get(f"/console/meetings/{held}").text  # nothing left to do

@@ -32,7 +32,8 @@ from huying.api.schemas.directives import (
     ReportBody,
 )
 from huying.domain.directive_transitions import Action, may_address
-from huying.domain.errors import DirectiveNotFound, InvalidCommand
+from huying.domain.errors import DirectiveNotFound, InvalidCommand, NotPermitted
+from huying.domain.org import Org, Unit
 from huying.domain.principal import Principal, Role
 from huying.web.acting import sent
 from huying.web.context import FreshViewer, PostedForm, Viewer, services_of
@@ -50,9 +51,6 @@ SHOWN = 100  # directives per page of the list; pending lists show the API's lar
 PENDING = 500
 # Whom the list is for: everyone who may see a directive (a grid worker is never a target).
 READERS = EVERYONE - {Role.GRID_WORKER}
-ISSUERS = frozenset(
-    {Role.SUPERVISOR, Role.STREET}
-)  # may issue from the form (a meeting's are its decisions')
 
 # Each move on one target: the API's route function and its body model.
 TARGET_MOVES: Mapping[Action, tuple[Callable[..., DirectivePublic], type[BaseModel]]] = {
@@ -89,8 +87,13 @@ def my_directives(request: Request, session: FreshViewer, after: Cursor = 0) -> 
             ("延期申请", "Extensions to decide", [i for i in as_issuer if i.extension_pending]),
         ],
         listed=listed,
-        may_issue=p.role in ISSUERS,
+        may_issue=bool(addressable(p, s.app.org)),
     )
+
+
+def addressable(p: Principal, org: Org) -> list[Unit]:
+    """The units this principal may direct: the table's own rule (``may_address``)."""
+    return [unit for code, unit in org.units.items() if may_address(p, org, code) is None]
 
 
 def _at(items: list[PendingItem], stage: str) -> list[PendingItem]:
@@ -116,6 +119,9 @@ def render_new(
     s, p = services_of(request), session.principal
     parent_directive = s.directives.directive_for(p, api.parse_directive_id(parent)) if parent else None
     org = s.app.org
+    units = addressable(p, org)
+    if not units:  # the table's rule: whom this principal may direct
+        raise NotPermitted(f"{p.role} {p.unit} directs no unit (a meeting's tasks come from its decisions)")
     return page(
         request,
         "directive_new.html",
@@ -123,7 +129,7 @@ def render_new(
         status,
         title="下达指令 Issue a directive",
         parent=parent_directive,
-        units=[org.unit(code) for code in org.units if may_address(p, org, code) is None],
+        units=units,
         errors=errors or {},
     )
 
