@@ -166,3 +166,57 @@ def test_a_meeting_is_closed_after_its_minutes_or_cancelled_before_them_from_its
     ]
     assert stages == ["closed", "cancelled"]
     assert 'class="move"' not in client.get(f"/console/meetings/{held}").text  # nothing left to do
+
+
+def test_every_role_opens_each_page_its_navigation_offers(client: TestClient, tokens: Tokens) -> None:
+    from huying.domain.principal import Principal, Role
+    from huying.web.nav import entries_for
+
+    for role, unit in (
+        ("grid_worker", "LW-LN-01-G01"),
+        ("community", COMMUNITY),
+        ("street", STREET),
+        ("department", "CG"),
+        ("member", MEMBER),
+        ("supervisor", "LW"),
+        ("auditor", "LW"),
+        ("admin", "LW"),
+    ):
+        sign_in(client, tokens.token(role, unit))
+        for entry in entries_for(Principal(Role(role), unit)):
+            href = entry.href(Principal(Role(role), unit))
+            assert client.get(href).status_code == 200, (role, href)
+
+
+def test_a_member_unit_finds_the_task_it_leads_among_its_directives(
+    client: TestClient, tokens: Tokens, services: Services, clock: FakeClock
+) -> None:
+    """A member sees the tasks it leads or assists (docs/meetings.md) — in the lists too, not only
+    by id: its pending list and the directive list show them (they were 404 and empty)."""
+    from huying.domain.directive_states import Responsible
+    from huying.domain.meeting_states import DecisionSpec, MeetingKind
+    from huying.domain.principal import Principal, Role
+    from huying.service_layer.command_path import Submission
+
+    street, m = Principal(Role.STREET, STREET), services.meetings
+    when = clock.now() + timedelta(days=1)
+    meeting = m.convene(
+        street,
+        Submission(),
+        kind=MeetingKind.WORKING_COMMITTEE,
+        title=TITLE,
+        scheduled_for=when,
+        invited=[MEMBER],
+    ).aggregate
+    m.record_minutes(street, meeting.id, Submission(), [STREET, MEMBER], "讨论")
+    spec = DecisionSpec("共建停车秩序", MEMBER, (), Responsible("李四", "物业经理"), when + timedelta(days=9))
+    position = m.decide(street, meeting.id, Submission(), spec).position
+    member = tokens.headers("member", MEMBER)
+    pending = client.get(f"/api/v1/directives/pending?min_position={position + 1}", headers=member)
+    assert pending.status_code == 200, pending.text
+    assert [i["title"] for i in pending.json()["data"]] == ["共建停车秩序"]
+    assert [d["title"] for d in client.get("/api/v1/directives", headers=member).json()["data"]] == [
+        "共建停车秩序"
+    ]
+    other = tokens.headers("member", "LW-LN-M02")
+    assert client.get("/api/v1/directives", headers=other).json()["data"] == []
