@@ -220,3 +220,69 @@ def test_the_other_pages_pass_the_accessibility_check_too(console: Console) -> N
         page.get_by_role("button", name="退出 Sign out").click()
         page.wait_for_url(re.compile("/console/login"))
     desk.close()
+
+
+def test_a_directive_from_issue_to_acceptance_and_a_joint_meeting_to_its_decision(console: Console) -> None:
+    """令行禁止: the district issues, the street (on a phone) receives and reports, the district
+    accepts. 联席会议: the street convenes its 大工委, takes the minutes and records a decision,
+    whose task the board links. Each new page passes the accessibility check."""
+    desk = console.context(viewport=DESK)
+    page = console.sign_in(desk, "supervisor", "LW")
+    page.goto("/console/directives/new")
+    page.get_by_label("标题 Title").fill("背街小巷环境整治")
+    page.get_by_label("接收单位 Targets").select_option([STREET])
+    page.get_by_label("完成时限（工作日）Working days").fill("10")
+    console.look(page, "15-directive-new")
+    page.get_by_role("button", name="下达 Issue").click()
+    page.wait_for_url(re.compile(r"/console/directives/.+done=issue"))
+    directive_url = page.url.split("?")[0]
+    desk.close()
+
+    phone = console.context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = console.sign_in(phone, "street", STREET)
+    page.goto("/console/directives")
+    expect(page.get_by_role("table", name=re.compile("待签收")).get_by_role("link")).to_have_text(
+        "背街小巷环境整治"
+    )
+    console.look(page, "16-my-directives-phone")
+    page.goto(directive_url)
+    act(page, "签收", {}, "签收 Receive")
+    act(page, "办结反馈", {"办理结果 Result": "已整治 12 条街巷"}, "办结反馈 Report done")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "no sideways scroll"
+    console.look(page, "17-directive-reported-phone")
+    phone.close()
+
+    desk = console.context(viewport=DESK)
+    page = console.sign_in(desk, "supervisor", "LW")
+    page.goto(directive_url)
+    act(page, "验收", {"意见（选填）Note": "合格"}, "验收 Accept")
+    expect(page.locator("#h-targets + table, section[aria-labelledby=h-targets] table")).to_contain_text(
+        "已验收"
+    )
+    console.look(page, "18-directive-accepted")
+    desk.close()
+
+    desk = console.context(viewport=DESK)
+    page = console.sign_in(desk, "street", STREET)
+    page.goto("/console/meetings")
+    page.get_by_label("会议名称 Title").fill("岭南街道大工委联席会议")
+    page.get_by_label("时间 When").fill("2026-11-25T14:30")
+    page.get_by_label("邀请单位 Invited").select_option(["CG", COMMUNITY])
+    console.look(page, "19-meetings")
+    page.get_by_role("button", name="召集 Convene").click()
+    page.wait_for_url(re.compile(r"/console/meetings/.+done=convene"))
+    act(page, "提出议题", {"议题 Title": "十三行路口垃圾清运"}, "提出议题 Propose an item")
+    act(page, "记录会议纪要", {"讨论情况 Discussion": "城管牵头，社区配合"}, "记录会议纪要 Record minutes")
+    form = page.locator("form.move").filter(has=page.locator("legend", has_text="记录议定事项"))
+    form.get_by_label("议定事项 Title").fill("十三行路口垃圾清运由城管牵头")
+    form.get_by_label("牵头单位 Lead unit").select_option("CG")
+    form.get_by_label("责任人 Responsible").fill("王五")
+    form.get_by_label("职务 Post").fill("城管执法队队长")
+    form.get_by_label("完成时限 Deadline").fill("2026-12-18T18:00")
+    form.get_by_role("button", name="记录议定事项 Record a decision").click()
+    page.wait_for_url(re.compile("done=decide"))
+    expect(page.get_by_role("link", name="任务看板 Task")).to_be_visible()
+    console.look(page, "20-meeting-decided")
+    page.goto("/console/search?q=垃圾")
+    console.look(page, "21-search")
+    desk.close()

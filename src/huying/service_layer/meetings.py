@@ -192,13 +192,13 @@ class MeetingService:
         if body is not None and not self.org.is_kind(convener, body):
             raise InvalidCommand("kind", f"a {kind.value} meeting is convened by a {body.value}")
         for unit in invited:
-            if not self._may_invite(convener, unit):
+            if not self.may_invite(convener, unit):
                 raise InvalidCommand(
                     "invited",
                     f"{unit!r} is not a member unit of {convener}, a unit below it, nor a department",
                 )
 
-    def _may_invite(self, convener: str, unit: str) -> bool:
+    def may_invite(self, convener: str, unit: str) -> bool:
         """A body invites its own member units, the units below it (社区书记 列席 a 大工委) and
         district departments."""
         found = self.org.unit(unit)

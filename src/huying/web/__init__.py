@@ -11,7 +11,19 @@ from starlette.staticfiles import StaticFiles
 from huying.bootstrap import Services
 from huying.settings import Settings
 from huying.web import pages
-from huying.web.pages import admin, audit, call, intake, overview, queue, signin, worklists  # noqa: F401 (they register)
+from huying.web.pages import (  # noqa: F401 (they register)
+    admin,
+    audit,
+    call,
+    directives,
+    intake,
+    meetings,
+    overview,
+    queue,
+    search,
+    signin,
+    worklists,
+)
 from huying.web.sessions import SessionStore
 
 STATIC = Path(__file__).parent / "static"
@@ -29,4 +41,7 @@ def install(app: FastAPI, services: Services) -> None:
 def upload_limits(settings: Settings) -> dict[str, int]:
     """The console's forms that carry photos, and the body size each may have (as the API's
     upload path)."""
-    return {path: settings.max_upload_bytes for path in ("/console/raise", "/console/act")}
+    return {
+        path: settings.max_upload_bytes
+        for path in ("/console/raise", "/console/act", "/console/directives/act")
+    }

@@ -118,3 +118,39 @@ def duration(seconds: float | None) -> str:
 
 def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+# 令行禁止: a target's stage, and each action of the directive's table.
+DIRECTIVE_STAGE = {
+    "issued": "待签收",
+    "received": "办理中",
+    "reported": "待验收",
+    "rework": "返工",
+    "accepted": "已验收",
+    "cancelled": "已撤销",
+}
+DIRECTIVE_ACTION = {
+    "receive": ("签收", "Receive"),
+    "progress": ("进展", "Progress note"),
+    "report": ("办结反馈", "Report done"),
+    "accept": ("验收", "Accept"),
+    "send-back": ("返工", "Send back"),
+    "request-extension": ("申请延期", "Request extension"),
+    "extension/grant": ("同意延期", "Grant extension"),
+    "extension/deny": ("不同意延期", "Deny extension"),
+    "cancel": ("撤销指令", "Cancel directive"),
+    "supervise": ("督办", "Supervise"),
+    "issue": ("下达指令", "Issue"),
+}
+# 联席会议: a meeting's kind and stage, and each action of its table.
+MEETING_KIND = {"working_committee": "街道大工委", "party_committee": "社区大党委", "other": "其他联席会议"}
+MEETING_STAGE = {"convened": "已召集", "held": "已召开", "closed": "已结束", "cancelled": "已取消"}
+MEETING_ACTION = {
+    "propose": ("提出议题", "Propose an item"),
+    "table-call": ("呼叫提交上会", "Put a call on the agenda"),
+    "minutes": ("记录会议纪要", "Record minutes"),
+    "decide": ("记录议定事项", "Record a decision"),
+    "close": ("结束会议", "Close"),
+    "cancel": ("取消会议", "Cancel"),
+    "convene": ("召集会议", "Convene"),
+}

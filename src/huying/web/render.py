@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from huying.api.limits import Busy
 from huying.api.names import Names
 from huying.api.problems import STATUS_OF
-from huying.domain.errors import DomainError
+from huying.domain.errors import DomainError, InvalidCommand
 from huying.projections.runner import ReadModelsBehind
 from huying.web import labels, nav
 from huying.web.context import CSRF_FIELD, ForgedForm, SignInRequired, services_of
@@ -95,8 +95,9 @@ class PageRoute(APIRoute):
                 return sign_in_redirect(request)
             except ForgedForm as e:
                 return _error(request, 403, "表单无效 Form refused", str(e))
-            except DomainError as e:
-                return _error(request, refusal_status(e), "无法办理 Refused", e.detail)
+            except DomainError as e:  # a bad field is named, as the API's 422 names it
+                where = f"{e.field}: " if isinstance(e, InvalidCommand) else ""
+                return _error(request, refusal_status(e), "无法办理 Refused", where + e.detail)
             except ReadModelsBehind as e:
                 return _error(request, 503, "数据同步中 Catching up", str(e))
             except Busy as e:

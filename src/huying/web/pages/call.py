@@ -6,30 +6,30 @@ the page's version as If-Match, so a stale page is refused as the API refuses it
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Path, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from huying.api.deps import RequestIdentity, parse_call_id
+from huying.api.deps import parse_call_id
 from huying.api.present import call_public, duplicate_hints, history_entry
 from huying.api.routers import attachments, calls, work_orders
 from huying.api.schemas import requests as bodies
 from huying.api.schemas.calls import CallPublic
-from huying.domain.errors import DomainError, InvalidCommand
+from huying.domain.errors import InvalidCommand
 from huying.domain.org import UnitKind
 from huying.domain.transitions import TABLE, Action, on_work_order
 from huying.services.attachments import Variant
-from huying.services.photos import AttachmentRefused
-from huying.web.context import PostedForm, Viewer, remember_write, services_of
-from huying.web.forms import field_errors, instant, text
+from huying.web.acting import sent
+from huying.web.context import PostedForm, Viewer, services_of
+from huying.web.forms import field, identity
 from huying.web.moves import open_moves
 from huying.web.pages import page_router, register
-from huying.web.pages.intake import upload_photos
-from huying.web.render import page, refusal_status
+from huying.web.pages.intake import posted_body
+from huying.web.render import page
 from huying.web.sessions import Session
 
 router = page_router()
@@ -55,7 +55,6 @@ MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
     Action.GRANT_EXTENSION: (work_orders.grant_extension, bodies.NoteBody),
     Action.DENY_EXTENSION: (work_orders.deny_extension, bodies.ReasonBody),
 }
-_TIMES = ("deadline", "until")  # datetime-local fields: Beijing time as typed
 
 
 @router.get("/console/calls/{call_id}")
@@ -104,21 +103,16 @@ def render_call(
 async def act(request: Request, session: Viewer, form: PostedForm) -> Response:
     """One move from the call page's forms (one path for all: photos may come with it, and the
     gate lets exact paths carry uploads)."""
-    call_id, move = _field(form, "call") or "", _field(form, "move") or ""
+    call_id, move = field(form, "call") or "", field(form, "move") or ""
     action_name, _, order_id = move.partition("@")
-    try:
-        outcome = await _send(request, session, call_id, Action(action_name), order_id or None, form)
-    except ValueError as e:  # not an action of the table: ValidationError is one too
-        errors = field_errors(e) if isinstance(e, ValidationError) else {"move": f"no move {move!r}"}
-        return render_call(request, session, call_id, errors=errors, status=422)
-    except AttachmentRefused as e:
-        return render_call(request, session, call_id, errors={"photo": e.detail}, status=e.status)
-    except DomainError as e:
-        field = e.field if isinstance(e, InvalidCommand) else move
-        return render_call(request, session, call_id, errors={field: e.detail}, status=refusal_status(e))
-    response = RedirectResponse(f"/console/calls/{outcome.id}?done={action_name}", status_code=303)
-    remember_write(response, outcome.position)
-    return response
+
+    def show(errors: dict[str, str], status: int) -> Response:
+        return render_call(request, session, call_id, errors=errors, status=status)
+
+    async def send() -> CallPublic:
+        return await _send(request, session, call_id, Action(action_name), order_id or None, form)
+
+    return await sent(send, show, lambda done: f"/console/calls/{done}?done={action_name}", move)
 
 
 async def _send(
@@ -129,38 +123,12 @@ async def _send(
         where = "on a work order" if order_id else "on a call"
         raise InvalidCommand("move", f"{action.value} is not a move {where}")
     send, model = MOVES[action]
-    body = model.model_validate(await _body_of(request, session, model, form))
-    version = _field(form, "version")
-    identity = RequestIdentity(
-        _field(form, "idempotency_key"), int(version) if version and version.isdigit() else None
-    )
+    body = model.model_validate(await posted_body(request, p, model, form))
     target = {"order_id": order_id} if order_id else {"call_id": call_id}
     answer: CallPublic = await run_in_threadpool(
-        lambda: send(**target, body=body, p=p, s=s, ident=identity, response=Response())
+        lambda: send(**target, body=body, p=p, s=s, ident=identity(form), response=Response())
     )
     return answer
-
-
-async def _body_of(
-    request: Request, session: Session, model: type[BaseModel], form: FormData
-) -> dict[str, Any]:
-    """The body model's fields from the form: lists from repeated fields, photos uploaded first."""
-    data: dict[str, Any] = {}
-    for name in model.model_fields:
-        if name == "attachments":
-            photos = await upload_photos(request, session.principal, form)
-            if photos:
-                data[name] = photos
-        elif name == "assisting_departments":
-            data[name] = [v for v in form.getlist(name) if isinstance(v, str) and v.strip()]
-        elif (value := _field(form, name)) is not None:
-            data[name] = instant(value) if name in _TIMES else value
-    return data
-
-
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return text({name: value}, name) if isinstance(value, str) else None
 
 
 @router.get("/console/attachments/{attachment_id}")

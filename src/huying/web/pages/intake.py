@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
@@ -29,7 +29,7 @@ from huying.queries.duplicates import DuplicateRule, Subject, open_now
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused
 from huying.web.context import FreshViewer, PostedForm, Viewer, remember_write, services_of
-from huying.web.forms import field_errors, text
+from huying.web.forms import body_fields, field_errors, text
 from huying.web.pages import page_router, register
 from huying.web.render import page, refusal_status
 
@@ -114,6 +114,15 @@ async def upload_photos(request: Request, p: Principal, form: FormData) -> list[
         data = await f.read(store.max_bytes + 1)
         ids.append((await run_in_threadpool(store.put, data, p)).id)
     return ids
+
+
+async def posted_body(
+    request: Request, p: Principal, model: type[BaseModel], form: FormData
+) -> dict[str, Any]:
+    """A move's body from its form (``forms.body_fields``), its photos uploaded first when the
+    body takes attachments."""
+    photos = await upload_photos(request, p, form) if "attachments" in model.model_fields else []
+    return body_fields(form, model, photos)
 
 
 def _body(values: dict[str, str], photos: list[str]) -> dict[str, Any]:
