@@ -1,122 +1,68 @@
 """SLA 看板 — per unit, level and period: received, responded, resolved, on time, open, overdue
 and due soon now, escalations caused, response and resolution time percentiles.
 
-Two read models feed it: the stints (``rm_stints``: a community or street holding a call at its
-level) and the work orders (``rm_work_orders``: what a department owes on a call). Both are read
-as :class:`~huying.projections.obligations.Obligation` s, so one set of definitions serves every
-level. ``docs/metrics.md`` is the auditor's statement of those definitions; change one, change
-the other.
+Read from the SLA tallies (``projections.tallies``: per level, scope and day / ISO week / month,
+what the obligations that arrived in it came to) and from the obligations that have not ended
+(``rm_open_obligations``), which is all that "now" changes. A request reads a row per series and
+block, however many calls are stored. ``docs/metrics.md`` is the auditor's statement of the
+definitions; change one, change the other.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, case, func, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
-from huying.projections.obligations import Arrival, Obligation, Response, obligations
+from huying.projections import spread
+from huying.projections.periods import (
+    MAX_BUCKETS,
+    SHANGHAI,
+    Block,
+    Bucket,
+    Granularity,
+    buckets,
+    cover,
+    local_day,
+    period_of,
+    utc_span,
+)
+from huying.projections.tables import SPREADS, rm_open_obligations, rm_sla_tallies
 
-# China has kept UTC+8 without daylight saving since 1991: a fixed offset is exact, and needs no
-# tz database on the host.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-MAX_BUCKETS = 400
+__all__ = [
+    "MAX_BUCKETS",
+    "SHANGHAI",
+    "Bucket",
+    "Granularity",
+    "buckets",
+    "local_day",
+    "period_of",
+    "sla_dashboard",
+    "utc_span",
+]
 
-
-class Granularity(StrEnum):
-    DAY = "day"
-    WEEK = "week"  # ISO weeks, Monday to Sunday
-    MONTH = "month"
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """One period of the dashboard: Asia/Shanghai calendar dates, both ends inclusive."""
-
-    period: str
-    start: date
-    end: date
-
-
-def local_day(instant: datetime) -> date:
-    return instant.astimezone(SHANGHAI).date()
-
-
-def period_of(day: date, granularity: Granularity) -> tuple[str, date, date]:
-    """The calendar period holding ``day``: its label, first and last date."""
-    if granularity is Granularity.DAY:
-        return day.isoformat(), day, day
-    if granularity is Granularity.WEEK:
-        year, week, _ = day.isocalendar()
-        monday = day - timedelta(days=day.weekday())
-        return f"{year}-W{week:02d}", monday, monday + timedelta(days=6)
-    first = day.replace(day=1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return f"{first.year}-{first.month:02d}", first, following - timedelta(days=1)
-
-
-def buckets(first: date, last: date, granularity: Granularity) -> list[Bucket]:
-    """The periods from ``first`` to ``last``, the outer two clipped to the range."""
-    found: list[Bucket] = []
-    day = first
-    while day <= last:
-        label, start, end = period_of(day, granularity)
-        found.append(Bucket(label, max(start, first), min(end, last)))
-        day = end + timedelta(days=1)
-    return found
-
-
-def utc_span(first: date, last: date) -> tuple[datetime, datetime]:
-    """[local midnight starting ``first``, local midnight after ``last``), as instants."""
-    start = datetime.combine(first, time(), SHANGHAI)
-    end = datetime.combine(last + timedelta(days=1), time(), SHANGHAI)
-    return start, end
-
-
-def nearest_rank(values: Sequence[float], percent: int) -> float | None:
-    """The nearest-rank percentile: the ⌈percent·n/100⌉-th smallest value (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = -(-percent * len(ordered) // 100)
-    return ordered[max(rank, 1) - 1]
-
-
-# --- figures ----------------------------------------------------------------------------------
-
-
-def percentiles(values: Sequence[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": nearest_rank(values, 50), "p90": nearest_rank(values, 90)}
-
-
-def figures(obs: Sequence[Obligation], now: datetime) -> dict[str, Any]:
-    """The SLA figures of a set of obligations, as they stand at ``now``."""
-    responses = [o.response(now) for o in obs]
-    response_times = [(o.responded_at - o.arrived_at).total_seconds() for o in obs if o.responded_at]
-    resolution_times = [(o.ended_at - o.arrived_at).total_seconds() for o in obs if o.resolved and o.ended_at]
-    return {
-        "received": len(obs),
-        "reopened": sum(o.arrived_by is Arrival.REOPEN for o in obs),
-        "acknowledged": sum(o.responded_at is not None for o in obs),
-        "acknowledged_on_time": responses.count(Response.ON_TIME),
-        "response_due_known": sum(o.response_due is not None for o in obs),
-        "resolved": sum(o.resolved for o in obs),
-        "resolved_on_time": sum(o.resolved_on_time for o in obs),
-        "resolution_due_known": sum(o.resolution_due is not None for o in obs),
-        "open_now": sum(o.is_open for o in obs),
-        "overdue_now": sum(o.overdue(now) for o in obs),
-        "escalations_caused": sum(o.outcome == "escalated" for o in obs),
-        "returned": sum(o.outcome == "returned" for o in obs),
-        "ended_otherwise": sum(o.outcome in ("withdrawn", "merged", "cancelled", "lapsed") for o in obs),
-        "response_seconds": percentiles(response_times),
-        "resolution_seconds": percentiles(resolution_times),
-    }
+# The dashboard's own figures among the tallies' counts (the rest serve the scores).
+COUNTED = (
+    "received",
+    "reopened",
+    "acknowledged",
+    "acknowledged_on_time",
+    "response_due_known",
+    "resolved",
+    "resolved_on_time",
+    "resolution_due_known",
+    "open_now",
+    "escalations_caused",
+    "returned",
+    "ended_otherwise",
+)
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -132,12 +78,14 @@ class Series:
     holders: frozenset[str] | None
     grid: str | None = None  # a grid's series: its community's stints on calls from that grid
 
-    def holds(self, o: Obligation) -> bool:
-        if o.level is not self.level:
+    def holds(self, level: str, unit: str, grid: str) -> bool:
+        """Whether an obligation at ``level`` held by ``unit`` on a call from ``grid`` is the
+        series'. (Its tallies are those of scope ``unit``: projections.tallies.Scopes.)"""
+        if level != self.level.value:
             return False
-        if self.holders is not None and o.unit not in self.holders:
+        if self.holders is not None and unit not in self.holders:
             return False
-        return self.grid is None or o.grid_code == self.grid
+        return self.grid is None or grid == self.grid
 
 
 def series_of(org: Org, code: str) -> tuple[list[Series], list[Series]]:
@@ -179,36 +127,37 @@ def sla_dashboard(
 ) -> dict[str, Any]:
     """The dashboard of ``unit`` for the obligations that arrived from ``first`` to ``last``.
 
-    ``calendar`` tells when open stints fall due soon (work orders have it recorded). A bucket
-    where nothing arrived has every figure zero: it is left out unless ``empty_buckets``."""
+    A bucket where nothing arrived has every figure zero: it is left out unless
+    ``empty_buckets``. (``calendar`` is the one the projector judged "due soon" by.)"""
     own, children = series_of(org, unit)
     periods = buckets(first, last, granularity)
-    since, until = utc_span(first, last)
-    arrived = _load(conn, [*own, *children], since=since, until=until)
-    still_open = _load(conn, [*own, *children], open_only=True, calendar=calendar)
+    covers = {b.period: cover(b.start, b.end) for b in periods}
+    stored = _tallies(conn, [*own, *children], {block for blocks in covers.values() for block in blocks})
+    backlog, overdue = _still_open(conn, now, first, last)
 
     def shown(s: Series) -> dict[str, Any]:
-        obs = [o for o in arrived[s.level] if s.holds(o)]
-        by_period: dict[str, list[Obligation]] = {b.period: [] for b in periods}
-        for o in obs:
-            by_period[period_of(local_day(o.arrived_at), granularity)[0]].append(o)
-        backlog = [o for o in still_open[s.level] if s.holds(o)]
+        rows = stored.get((s.level.value, s.unit), {})
+        late = {day: n for (level, unit, grid, day), n in overdue.items() if s.holds(level, unit, grid)}
+        figured = [
+            _figures(
+                [rows[block] for block in covers[b.period] if block in rows],
+                sum(n for day, n in late.items() if b.start <= day <= b.end),
+            )
+            for b in periods
+        ]
+        held = [n for key, n in backlog.items() if s.holds(*key)]
         return {
             "unit": s.unit,
             "unit_name": org.units[s.unit].name,
             "unit_kind": s.unit_kind.value,
             "level": s.level.value,
-            "totals": figures(obs, now),
+            "totals": _totals(figured),
             "buckets": [
-                {"period": b.period, "start": b.start, "end": b.end, **figures(by_period[b.period], now)}
-                for b in periods
-                if empty_buckets or by_period[b.period]
+                {"period": b.period, "start": b.start, "end": b.end, **f.shown}
+                for b, f in zip(periods, figured, strict=True)
+                if empty_buckets or f.shown["received"]
             ],
-            "backlog": {
-                "open": len(backlog),
-                "overdue": sum(o.overdue(now) for o in backlog),
-                "due_soon": sum(o.due_soon(now) for o in backlog),
-            },
+            "backlog": {k: sum(n[i] for n in held) for i, k in enumerate(("open", "overdue", "due_soon"))},
         }
 
     return {
@@ -225,11 +174,77 @@ def sla_dashboard(
     }
 
 
-def _load(conn: Connection, wanted: Iterable[Series], **window: Any) -> dict[Level, list[Obligation]]:
-    """One query per level for every series at once; each series then picks its own rows."""
-    holders: dict[Level, frozenset[str] | None] = {}
-    for s in wanted:
-        known = holders.get(s.level, frozenset())
-        holders[s.level] = None if s.holders is None or known is None else known | s.holders
-    loaded = {level: obligations(conn, level, units, **window) for level, units in holders.items()}
-    return {level: loaded.get(level, []) for level in Level}
+@dataclass(frozen=True)
+class _Figured:
+    """A bucket's figures, and the spreads its percentiles came from (the totals' too)."""
+
+    shown: dict[str, Any]
+    spreads: tuple[list[spread.Spread], ...]
+
+
+def _figures(rows: Sequence[Any], overdue_now: int) -> _Figured:
+    """The figures of the obligations that arrived in some blocks, from their tallies."""
+    shown: dict[str, Any] = {name: sum(r[name] for r in rows) for name in COUNTED}
+    shown["overdue_now"] = overdue_now
+    spreads: list[list[spread.Spread]] = []
+    for kind in SPREADS:
+        kept = [spread.decode(r[f"{kind}_spread"]) for r in rows]
+        spreads.append(kept)
+        if len(rows) == 1:  # one stored block: its own percentiles
+            r = rows[0]
+            shown[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
+        else:
+            shown[f"{kind}_seconds"] = spread.summary(kept)
+    return _Figured(shown, tuple(spreads))
+
+
+def _totals(figured: Sequence[_Figured]) -> dict[str, Any]:
+    totals: dict[str, Any] = {name: sum(f.shown[name] for f in figured) for name in (*COUNTED, "overdue_now")}
+    for i, kind in enumerate(SPREADS):
+        totals[f"{kind}_seconds"] = spread.summary([s for f in figured for s in f.spreads[i]])
+    return totals
+
+
+def _tallies(
+    conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block]
+) -> dict[tuple[str, str], dict[Block, Any]]:
+    """The stored tallies of these series in these blocks: (level, scope) → block → row."""
+    t = rm_sla_tallies
+    by_kind: dict[str, list[date]] = defaultdict(list)
+    for granularity, start in blocks:
+        by_kind[granularity.value].append(start)
+    found: dict[tuple[str, str], dict[Block, Any]] = defaultdict(dict)
+    for kind, starts in by_kind.items():
+        query = select(t).where(
+            t.c.level.in_({s.level.value for s in wanted}),
+            t.c.scope.in_({s.unit for s in wanted}),
+            t.c.block == kind,
+            t.c.start.in_(starts),
+        )
+        for r in conn.execute(query).mappings():
+            found[(r["level"], r["scope"])][(Granularity(r["block"]), r["start"])] = r
+    return found
+
+
+def _still_open(
+    conn: Connection, now: datetime, first: date, last: date
+) -> tuple[dict[tuple[str, str, str], tuple[int, int, int]], dict[tuple[str, str, str, date], int]]:
+    """What "now" decides, from the obligations that have not ended: per (level, unit, grid) the
+    backlog (open, overdue, due soon), and per arrival day in the range the open ones overdue."""
+    o = rm_open_obligations
+    late = and_(o.c.overdue_from.is_not(None), o.c.overdue_from < now)
+    soon = and_(o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, ~late)
+    where = (o.c.level, o.c.unit, o.c.grid_code)
+    query = (
+        select(*where, func.count(), func.sum(case((late, 1), else_=0)), func.sum(case((soon, 1), else_=0)))
+        .where(o.c.is_open)
+        .group_by(*where)
+    )
+    backlog = {(r[0], r[1], r[2]): (int(r[3]), int(r[4] or 0), int(r[5] or 0)) for r in conn.execute(query)}
+    by_day = (
+        select(*where, o.c.arrived_day, func.count())
+        .where(o.c.is_open, late, o.c.arrived_day >= first, o.c.arrived_day <= last)
+        .group_by(*where, o.c.arrived_day)
+    )
+    overdue = {(r[0], r[1], r[2], r[3]): int(r[4]) for r in conn.execute(by_day)}
+    return backlog, overdue

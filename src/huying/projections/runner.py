@@ -32,10 +32,12 @@ from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
 from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
+from huying.projections.open_obligations import OpenObligations
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
-from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
+from huying.projections.tables import PER_CALL_TABLES, READ_MODEL_TABLES, projection_tracking
+from huying.projections.tallies import Tally, tallies
 from huying.projections.work_orders import WorkQueues
 from huying.projections.writer import RowWriter
 
@@ -48,7 +50,13 @@ _POLL_APART = 0.05
 
 
 def read_models(calendar: WorkCalendar) -> list[ReadModel]:
-    return [EscalationState(calendar), WorkQueues(calendar), SlaFacts(), EvaluationFacts()]
+    return [
+        EscalationState(calendar),
+        WorkQueues(calendar),
+        SlaFacts(),
+        EvaluationFacts(),
+        OpenObligations(calendar),
+    ]
 
 
 class CallCache:
@@ -93,6 +101,7 @@ class Projector:
         self.engine = engine
         self.writer = RowWriter(engine)
         self.models = list(models or read_models(app.calendar))
+        self.tallies: list[Tally] = tallies(app.org)  # sums over the calls' rows (projections.tallies)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)
@@ -202,7 +211,7 @@ class Projector:
         self, touched: dict[UUID, tuple[Call, dict[int, int]]], born: set[UUID], start: int, end: int
     ) -> None:
         ids = [str(i) for i in touched if i not in born]  # only calls that may have rows already
-        rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
+        rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in PER_CALL_TABLES}
         for call, positions in touched.values():
             for model in self.models:
                 for table, table_rows in model.rows(call, positions).items():
@@ -211,10 +220,13 @@ class Projector:
             moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
-            for table in READ_MODEL_TABLES:
+            counted = [tally.before(conn, ids) for tally in self.tallies]  # the rows replaced below
+            for table in PER_CALL_TABLES:
                 for chunk in _chunks(ids, 500):
                     conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
                 self.writer.insert(conn, table, rows[table.name])
+            for tally, before in zip(self.tallies, counted, strict=True):
+                tally.after(conn, before, rows, self.writer)
 
     # --- rebuild --------------------------------------------------------------------------
 

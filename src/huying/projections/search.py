@@ -13,7 +13,7 @@ from huying.domain.principal import Principal
 from huying.domain.states import TERMINAL, Status
 from huying.projections.scope import concerns_unit, visible_calls
 from huying.projections.tables import rm_calls
-from huying.projections.text import by_text
+from huying.projections.text import by_text, text_index
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(
@@ -48,12 +48,12 @@ class CallFilter:
     urgencies: tuple[str, ...] = ()
     attention: tuple[tuple[str, bool], ...] = ()  # (flag of ATTENTION, wanted)
 
-    def page(self, query: Select[Any], org: Org, now: datetime, after: int, indexed: bool) -> Select[Any]:
+    def page(self, query: Select[Any], org: Org, now: datetime, after: int, dialect: str) -> Select[Any]:
         """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
         c = rm_calls.c
         cursor: ColumnElement[int] = c.seq
         if self.words:
-            query, cursor = by_text(query, self.words, indexed=indexed)
+            query, cursor = by_text(query, self.words, how=text_index(dialect))
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
         if self.unit:
             wanted.append(concerns_unit(self.unit, org))
@@ -87,7 +87,7 @@ def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
     query = select(rm_calls, overdue(now).label("overdue")).where(visible_calls(principal, org))
-    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    query = f.page(query, org, now, after, conn.dialect.name)
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return _page(rows, limit, "seq")
 
@@ -122,7 +122,7 @@ def ledger(
         **dict(zip(ATTENTION, attention, strict=True)),
     }
     query = select(rm_calls, late.label("overdue")).where(scope)
-    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    query = f.page(query, org, now, after, conn.dialect.name)
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return summary, _page(rows, limit, "seq")
 

@@ -19,21 +19,23 @@ class SlaFacts:
     tables: tuple[Table, ...] = (rm_stints,)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        return {
-            rm_stints: [
-                {
-                    "call_id": str(call.id),
-                    "n": n,
-                    "unit": stint["holder"],
-                    "level": stint["level"],
-                    "round": stint["round"],
-                    "arrived_at": stint["at"],
-                    "acknowledged_at": stint["acknowledged_at"],
-                    "ended_at": stint["ended_at"],
-                    "outcome": stint["outcome"],
-                    "response_due": stint.get("response_due"),
-                    "resolution_due": stint.get("resolution_due"),
-                }
-                for n, stint in enumerate(call.chain, start=1)
-            ]
+        return {rm_stints: stint_rows(call)}
+
+
+def stint_rows(call: Call) -> list[Row]:
+    return [
+        {
+            "call_id": str(call.id),
+            "n": n,
+            "unit": stint["holder"],
+            "level": stint["level"],
+            "round": stint["round"],
+            "arrived_at": stint["at"],
+            "acknowledged_at": stint["acknowledged_at"],
+            "ended_at": stint["ended_at"],
+            "outcome": stint["outcome"],
+            "response_due": stint.get("response_due"),
+            "resolution_due": stint.get("resolution_due"),
         }
+        for n, stint in enumerate(call.chain, start=1)
+    ]

@@ -1,10 +1,23 @@
-"""Read-model tables. Every row belongs to one call (``call_id``), so the runner can replace a
+"""Read-model tables. Most rows belong to one call (``call_id``), so the runner can replace a
 call's rows wholesale whenever the call changes: incremental and rebuilt results are the same
-function of the same events. Schema owned by Alembic (``migrations/versions/0002_*``)."""
+function of the same events. The tallies add those rows up (per unit, level and period), and
+change by what the batch changed in them. Schema owned by Alembic (``migrations/versions/``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from huying.db import UtcDateTime, metadata
 
@@ -74,7 +87,7 @@ rm_calls = Table(
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
-# in step by triggers (migration 0007); elsewhere the terms are matched with LIKE.
+# in step by triggers (migration 0008); on PostgreSQL a GIN index over them as a tsvector (0009r).
 rm_call_text = Table(
     "rm_call_text",
     metadata,
@@ -85,9 +98,10 @@ rm_call_text = Table(
 CALL_TEXT_INDEX = "rm_call_text_index"
 
 
-def is_call_text_index(table_name: str) -> bool:
-    """The FTS5 index and its shadow tables: made by the migration, not declared here."""
-    return table_name.startswith(CALL_TEXT_INDEX)
+def is_call_text_index(name: str) -> bool:
+    """The FTS5 index and its shadow tables (SQLite), the GIN index (PostgreSQL): made by their
+    migrations, not declared here."""
+    return name.startswith(CALL_TEXT_INDEX)
 
 
 # 工单 — one row per work order: the department queues.
@@ -172,4 +186,110 @@ rm_supervisions = Table(
     Index("ix_rm_supervisions_unit", "unit", "at"),
 )
 
-READ_MODEL_TABLES = (rm_calls, rm_call_text, rm_work_orders, rm_stints, rm_evaluations, rm_supervisions)
+# 未了 — one row per obligation that has not ended (an open stint or work order; an order left
+# open on a call that moved on, "lapsed"): what the dashboard's backlog and overdue figures and
+# the scores' pending responses are judged on, as of "now" (docs/metrics.md §2–§4).
+rm_open_obligations = Table(
+    "rm_open_obligations",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("obligation", String(64), primary_key=True),  # stint<n>, or the work order's id
+    Column("level", String(16), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("grid_code", String(64), nullable=False),
+    Column("arrived_at", UtcDateTime(), nullable=False),
+    Column("arrived_day", Date, nullable=False),  # Asia/Shanghai
+    Column("is_open", Boolean, nullable=False),  # False: a lapsed order
+    Column("overdue_from", UtcDateTime(), nullable=True),  # the earliest due time of its running clocks
+    Column("due_soon_at", UtcDateTime(), nullable=True),  # when a running clock has used 80%
+    Column("awaiting_due", UtcDateTime(), nullable=True),  # unanswered, owed: its response due time
+)
+
+# Rows of one call each: the projector replaces a call's rows wholesale.
+PER_CALL_TABLES = (
+    rm_calls,
+    rm_call_text,
+    rm_work_orders,
+    rm_stints,
+    rm_evaluations,
+    rm_supervisions,
+    rm_open_obligations,
+)
+
+# --- tallies: what the rows of every call add up to, kept up to date batch by batch ----------
+
+# What one obligation adds to its tallies (projections.tallies): the dashboard's figures
+# (docs/metrics.md §3) and the response classes of the scores (§4) that do not depend on "now".
+SLA_COUNTS = (
+    "received",
+    "reopened",
+    "acknowledged",
+    "acknowledged_on_time",
+    "response_due_known",
+    "resolved",
+    "resolved_on_time",
+    "resolution_due_known",
+    "open_now",
+    "escalations_caused",
+    "returned",
+    "ended_otherwise",
+    "answered_late",  # responded after its due time, or ended unanswered after it
+    "untimed",
+    "ended_before_due",
+    "not_owed",
+    "awaiting",  # open (or lapsed) and unanswered, due time recorded: pending or late, by "now"
+)
+SPREADS = ("response", "resolution")
+
+# SLA 看板 — per level, scope and block (a day, an ISO week, a month, by Asia/Shanghai arrival
+# date): the counts of the obligations that arrived in it and the spread of their times. A scope
+# is a unit whose series the dashboard shows: the district (every unit at the level), a street
+# (its own stints; at community level, its communities'), a community, a grid (its community's
+# stints on calls from it), a department.
+rm_sla_tallies = Table(
+    "rm_sla_tallies",
+    metadata,
+    Column("level", String(16), primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("block", String(8), primary_key=True),  # day, week, month
+    Column("start", Date, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in SLA_COUNTS),
+    *(
+        column
+        for kind in SPREADS
+        for column in (
+            Column(f"{kind}_n", Integer, nullable=False),
+            Column(f"{kind}_p50", Float, nullable=True),
+            Column(f"{kind}_p90", Float, nullable=True),
+            Column(f"{kind}_spread", LargeBinary, nullable=True),  # projections.spread
+        )
+    ),
+)
+
+EVALUATION_COUNTS = (
+    "evaluated_rounds",
+    "contacted",
+    "not_contacted",
+    "solved",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+    "reopened_rounds",
+    # Consecutive contacted rounds of one call attributed to the unit, the first evaluated in
+    # ``month`` and the next in ``later_month``: distinct calls = contacted − repeats (§4).
+    "repeats",
+    "supervised",  # 督办 against the unit
+)
+
+# 一呼一评 — per unit and month (Asia/Shanghai, by the evaluation's or the 督办's date).
+rm_evaluation_tallies = Table(
+    "rm_evaluation_tallies",
+    metadata,
+    Column("unit", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("later_month", Date, primary_key=True),  # = month, except for repeats across months
+    *(Column(name, Integer, nullable=False) for name in EVALUATION_COUNTS),
+)
+
+TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies)
+READ_MODEL_TABLES = (*PER_CALL_TABLES, *TALLY_TABLES)
