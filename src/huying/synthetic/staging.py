@@ -5,8 +5,10 @@ their events reach the store only at ``flush()``: one transaction (``Application
 application's mapper and recorder) for all the events since the last, in the order the commands
 made them — so the log interleaves calls exactly as a server storing each request at once would.
 The commands are the real ones — checks, clocks, work-order specs, contacts — only
-``app.current`` (the call as it stands) and ``app.save`` are redirected, on this one
-application instance. A refused command raises before it changes anything, as always.
+``app.current`` (the call as it stands), ``app.save`` and the keeping of reporters' contacts are
+redirected, on this one application instance: the contacts the raises kept are stored in bulk
+at ``flush()``, before the events that name them (as each raise stores its contact before its
+event). A refused command raises before it changes anything, as always.
 
 The synthetic district history (``huying seed --synthetic``), the rebuild benchmark and the
 crash tests write large logs this way.
@@ -19,6 +21,8 @@ from uuid import UUID
 
 from huying.application import HuyingApplication
 from huying.domain.call import Call
+from huying.domain.contact import Contact
+from huying.services.contacts import ContactBook
 
 
 class BatchedSaves:
@@ -28,6 +32,7 @@ class BatchedSaves:
         self.events: list[Any] = []  # made since the last flush, in the order they were made
         self.retired: set[UUID] = set()
         self.written = 0
+        self.contacts = _KeptLater(app.contacts)
 
     @property
     def pending(self) -> int:
@@ -48,6 +53,7 @@ class BatchedSaves:
 
         self.app.current = current  # type: ignore[method-assign]
         self.app.save = save  # type: ignore[method-assign]
+        self.app.contacts = self.contacts  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -57,12 +63,14 @@ class BatchedSaves:
         finally:
             del self.app.current
             del self.app.save
+            self.app.contacts = self.contacts.book
 
     def retire(self, call_id: UUID) -> None:
         """The call leaves play: forget it once its events are stored."""
         self.retired.add(call_id)
 
     def flush(self) -> int:
+        self.contacts.store()
         if self.events:
             type(self.app).save(self.app, *self.events)
             self.written += len(self.events)
@@ -71,6 +79,24 @@ class BatchedSaves:
             self.live.pop(call_id, None)
         self.retired.clear()
         return self.written
+
+
+class _KeptLater:
+    """The application's contact book, but what it is asked to keep waits for ``store()``."""
+
+    def __init__(self, book: ContactBook) -> None:
+        self.book = book
+        self.waiting: list[tuple[str, Contact]] = []
+
+    def keep(self, ref: str, contact: Contact) -> None:
+        self.waiting.append((ref, contact))
+
+    def store(self) -> None:
+        self.book.keep_many(self.waiting)
+        self.waiting = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.book, name)
 
 
 class _NotYetStored:
