@@ -23,7 +23,6 @@ depends_on = None
 
 TZ = sa.DateTime(timezone=True)
 TEXT_INDEX = "rm_call_text_index_terms"  # named like SQLite's FTS5 index: made here, not declared
-
 SLA_COUNTS = (
     "received",
     "reopened",
@@ -54,6 +53,25 @@ EVALUATION_COUNTS = (
     "reopened_rounds",
     "repeats",
     "supervised",
+)
+# Indexes nothing reads any more: (table, index, columns).
+_UNUSED = (
+    ("rm_calls", "ix_rm_calls_holder_status", ("holder", "status")),
+    ("rm_stints", "ix_rm_stints_unit", ("unit", "arrived_at")),
+    ("rm_evaluations", "ix_rm_evaluations_at", ("at",)),
+    ("rm_supervisions", "ix_rm_supervisions_unit", ("unit", "at")),
+    ("rm_work_orders", "ix_rm_work_orders_next_due", ("next_due",)),
+)
+# The calls on the ledger, per unit (huying.projections.tables.ON_LEDGER).
+_ON_LEDGER = (
+    "status IN ('awaiting_response', 'in_progress', 'dispatched', 'returned', 'resolved', 'evaluated')"
+)
+_COUNTED_ON_LEDGER = ("seq", "status", "next_due", "ready_to_resolve", "pending_extension", "returned_order")
+_LEDGER_INDEXES = (
+    ("ix_rm_calls_ledger", ()),
+    ("ix_rm_calls_ledger_grid", ("grid_code",)),
+    ("ix_rm_calls_ledger_community", ("community_code",)),
+    ("ix_rm_calls_ledger_street", ("street_code",)),
 )
 
 
@@ -98,6 +116,22 @@ def upgrade() -> None:
         *(sa.Column(name, sa.Integer, nullable=False) for name in EVALUATION_COUNTS),
     )
 
+    # The dashboard and the scores no longer read stints, evaluations, 督办 or orders by unit and
+    # time, nor calls by holder; the department queue pages by status in order of change.
+    for table, index, _ in _UNUSED:
+        op.drop_index(index, table_name=table)
+    op.drop_index("ix_rm_work_orders_dept_status", table_name="rm_work_orders")
+    op.create_index(
+        "ix_rm_work_orders_dept_status", "rm_work_orders", ["department_code", "status", "updated_position"]
+    )
+    for name, unit in _LEDGER_INDEXES:
+        op.create_index(
+            name,
+            "rm_calls",
+            [*unit, *_COUNTED_ON_LEDGER],
+            sqlite_where=sa.text(_ON_LEDGER),
+            postgresql_where=sa.text(_ON_LEDGER),
+        )
     if op.get_bind().dialect.name == "postgresql":
         # The search's free text (huying.projections.text, TSVECTOR): the stored pairs of
         # characters as lexemes, found by phrase and prefix queries.
@@ -107,6 +141,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX {TEXT_INDEX}")
+    for name, _ in _LEDGER_INDEXES:
+        op.drop_index(name, table_name="rm_calls")
+    op.drop_index("ix_rm_work_orders_dept_status", table_name="rm_work_orders")
+    op.create_index(
+        "ix_rm_work_orders_dept_status", "rm_work_orders", ["department_code", "status", "deadline"]
+    )
+    for table, index, columns in _UNUSED:
+        op.create_index(index, table, list(columns))
     op.drop_table("rm_evaluation_tallies")
     op.drop_table("rm_sla_tallies")
     op.drop_table("rm_open_obligations")

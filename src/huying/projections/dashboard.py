@@ -137,7 +137,10 @@ def sla_dashboard(
 
     def shown(s: Series) -> dict[str, Any]:
         rows = stored.get((s.level.value, s.unit), {})
-        late = {day: n for (level, unit, grid, day), n in overdue.items() if s.holds(level, unit, grid)}
+        late: dict[date, int] = defaultdict(int)  # open and overdue, by arrival day
+        for (level, unit, grid, day), n in overdue.items():
+            if s.holds(level, unit, grid):
+                late[day] += n
         figured = [
             _figures(
                 [rows[block] for block in covers[b.period] if block in rows],

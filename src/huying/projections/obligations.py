@@ -118,7 +118,7 @@ class Obligation:
 # about to store (``huying.projections.sla``, ``huying.projections.work_orders``): the tallies
 # count old and new alike.
 
-Fields = Mapping[str, Any]
+Fields = Mapping[Any, Any]  # a row as stored, or as the projector is about to store it
 _ORDER_OUTCOME = {"completed": "resolved", "returned": "returned", "cancelled": "cancelled"}
 _OPEN_ORDER = frozenset(s.value for s in OPEN_ORDER)
 _ACTIVE_CALL = frozenset(s.value for s in ORDERS_ACTIVE)

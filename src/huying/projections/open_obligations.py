@@ -31,6 +31,10 @@ class OpenObligations:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        if all(s["ended_at"] is not None for s in call.chain) and all(
+            o.completed_at or o.settled_at for o in call.work_orders.values()
+        ):
+            return {rm_open_obligations: []}  # most calls, most of the time
         obs = of_call(stint_rows(call), order_rows(call, positions, self.calendar), call.grid_code)
         return {rm_open_obligations: [self._row(call, o) for o in obs if o.ended_at is None]}
 

@@ -37,7 +37,7 @@ from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
 from huying.projections.tables import PER_CALL_TABLES, READ_MODEL_TABLES, projection_tracking
-from huying.projections.tallies import Tally, tallies
+from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import WorkQueues
 from huying.projections.writer import RowWriter
 
@@ -101,7 +101,7 @@ class Projector:
         self.engine = engine
         self.writer = RowWriter(engine)
         self.models = list(models or read_models(app.calendar))
-        self.tallies: list[Tally] = tallies(app.org)  # sums over the calls' rows (projections.tallies)
+        self.tallies = TallyKeeper(app.org, self.writer)  # sums over the calls' rows
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)
@@ -141,6 +141,9 @@ class Projector:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
                 self.progress.advance(batch[done - 1].id)
+            if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
+                with self.engine.begin() as conn:
+                    self.tallies.settle(conn, batch[done - 1].id if done else start)
             self._alarm.sound(flaw)
             return done
 
@@ -220,13 +223,12 @@ class Projector:
             moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
-            counted = [tally.before(conn, ids) for tally in self.tallies]  # the rows replaced below
+            counted = self.tallies.before(conn, start, ids)  # what the rows replaced below counted
             for table in PER_CALL_TABLES:
                 for chunk in _chunks(ids, 500):
                     conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
                 self.writer.insert(conn, table, rows[table.name])
-            for tally, before in zip(self.tallies, counted, strict=True):
-                tally.after(conn, before, rows, self.writer)
+            self.tallies.after(conn, counted, rows, end)
 
     # --- rebuild --------------------------------------------------------------------------
 
@@ -236,6 +238,7 @@ class Projector:
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
+            self.tallies.fall_behind(conn)  # counted afresh once the rows are rebuilt
         self.cache.clear()
         self.progress.reset(0)
 

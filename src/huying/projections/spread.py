@@ -123,6 +123,9 @@ def percentile(spreads: Sequence[Spread], percent: int) -> float | None:
     if not n:
         return None
     wanted = rank_of(n, percent)
+    if len(parts) == 1:  # one spread: its running counts are in order
+        only = parts[0]
+        return float(only.largest[bisect_left(only.running, wanted)])
     low, high = 0, max(s.bins[-1] for s in parts)  # the bin is the first whose count reaches the rank
     while low < high:
         middle = (low + high) // 2

@@ -17,9 +17,11 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    literal_column,
 )
 
 from huying.db import UtcDateTime, metadata
+from huying.domain.states import TERMINAL, Status
 
 projection_tracking = Table(
     "projection_tracking",
@@ -74,7 +76,6 @@ rm_calls = Table(
     Column("returned_order", Boolean, nullable=False, server_default=false()),  # 退单 since dispatch
     Index("ix_rm_calls_community", "community_code", "seq"),
     Index("ix_rm_calls_street", "street_code", "seq"),
-    Index("ix_rm_calls_holder_status", "holder", "status"),
     Index("ix_rm_calls_status", "status", "seq"),
     Index("ix_rm_calls_item", "item_code", "seq"),
     Index("ix_rm_calls_next_due", "next_due"),
@@ -84,6 +85,23 @@ rm_calls = Table(
     Index("ix_rm_calls_pending_extension", "pending_extension", "seq"),
     Index("ix_rm_calls_returned_order", "returned_order", "seq"),
 )
+
+# 台账 — the calls still on the ledger (every status but closed, withdrawn and merged): a few
+# percent of all calls, which the ledger counts and pages through, and most searches filter to.
+# Partial indexes hold them per unit, in raise order, with what the ledger's summary counts: a
+# query uses them when its WHERE holds ``ON_LEDGER`` as written here (literal values: a bound
+# parameter does not match an index's WHERE on SQLite).
+LEDGER_STATUSES = tuple(s.value for s in Status if s not in TERMINAL)
+ON_LEDGER = rm_calls.c.status.in_([literal_column(f"'{s}'") for s in LEDGER_STATUSES])
+_COUNTED_ON_LEDGER = ("seq", "status", "next_due", "ready_to_resolve", "pending_extension", "returned_order")
+for _unit in ("", "grid_code", "community_code", "street_code"):
+    Index(
+        f"ix_rm_calls_ledger{_unit and '_' + _unit.removesuffix('_code')}",
+        *([rm_calls.c[_unit]] if _unit else []),
+        *(rm_calls.c[name] for name in _COUNTED_ON_LEDGER),
+        sqlite_where=ON_LEDGER,
+        postgresql_where=ON_LEDGER,
+    )
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
@@ -133,8 +151,7 @@ rm_work_orders = Table(
     Column("settled_at", UtcDateTime(), nullable=True),  # returned or cancelled
     Column("running_dues", Text, nullable=True),  # as rm_calls.running_dues, for this order
     Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
-    Index("ix_rm_work_orders_dept_status", "department_code", "status", "deadline"),
-    Index("ix_rm_work_orders_next_due", "next_due"),
+    Index("ix_rm_work_orders_dept_status", "department_code", "status", "updated_position"),
 )
 
 # 层级时段 — one row per stint: a community or street holding the call at its level.
@@ -152,7 +169,6 @@ rm_stints = Table(
     Column("outcome", String(16), nullable=True),
     Column("response_due", UtcDateTime(), nullable=True),
     Column("resolution_due", UtcDateTime(), nullable=True),
-    Index("ix_rm_stints_unit", "unit", "arrived_at"),
 )
 
 # 一呼一评 — one row per evaluated round.
@@ -171,7 +187,6 @@ rm_evaluations = Table(
     Column("reached_community", String(64), nullable=True),  # set when the round had a community stint
     Column("lead_department", String(64), nullable=True),  # the lead order completed in the round
     Column("reopened", Boolean, nullable=False),
-    Index("ix_rm_evaluations_at", "at"),
 )
 
 # 督办 — one row per supervision flag against a unit.
@@ -183,7 +198,6 @@ rm_supervisions = Table(
     Column("unit", String(64), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False),
-    Index("ix_rm_supervisions_unit", "unit", "at"),
 )
 
 # 未了 — one row per obligation that has not ended (an open stint or work order; an order left

@@ -22,21 +22,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import pairwise
+from itertools import chain, groupby, pairwise
+from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy import Connection, Select, Table, delete, insert, select, tuple_, update
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.projections import spread
-from huying.projections.obligations import Arrival, Obligation, of_call
+from huying.projections.obligations import Arrival, Fields, Obligation, of_call
 from huying.projections.periods import blocks_of, local_day
 from huying.projections.rows import Row
 from huying.projections.tables import (
     EVALUATION_COUNTS,
     SLA_COUNTS,
     SPREADS,
+    projection_tracking,
     rm_calls,
     rm_evaluation_tallies,
     rm_evaluations,
@@ -64,9 +66,62 @@ class Tally(Protocol):
         """Change the tallies by what the batch's rows count instead."""
         ...
 
+    def recount(self, conn: Connection, writer: RowWriter) -> None:
+        """Every tally afresh from every call's stored rows."""
+        ...
 
-def tallies(org: Org) -> list[Tally]:
-    return [SlaTallies(org), EvaluationTallies()]
+
+TALLIED = "tallies"  # their row in projection_tracking: the position the tallies are in step with
+_BEHIND = -1  # recount them once the rows have caught up
+
+
+class TallyKeeper:
+    """The tallies, in step with the calls' rows batch by batch — or behind them, after a rebuild
+    started (or before this version's first run on an older store): then a batch leaves them
+    alone, and once the rows have caught up with the log they are counted afresh, in one pass
+    over the stored rows. A rebuild so costs one pass instead of a change per batch, and what
+    it comes to is what the changes come to: the rebuild test compares the two."""
+
+    def __init__(self, org: Org, writer: RowWriter) -> None:
+        self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies()]
+        self.writer = writer
+
+    def before(self, conn: Connection, start: int, call_ids: Sequence[str]) -> list[Any] | None:
+        """For a batch from ``start``: what its calls' stored rows count (None: behind)."""
+        if _tallied(conn, start) != start:
+            return None
+        return [t.before(conn, call_ids) for t in self.tallies]
+
+    def after(self, conn: Connection, counted: list[Any] | None, rows: Rows, end: int) -> None:
+        if counted is None:
+            return
+        for tally, before in zip(self.tallies, counted, strict=True):
+            tally.after(conn, before, rows, self.writer)
+        _tally_at(conn, end)
+
+    def settle(self, conn: Connection, position: int) -> None:
+        """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""
+        if _tallied(conn, position) != position:
+            for tally in self.tallies:
+                tally.recount(conn, self.writer)
+            _tally_at(conn, position)
+
+    def fall_behind(self, conn: Connection) -> None:
+        _tally_at(conn, _BEHIND)
+
+
+def _tallied(conn: Connection, rows_at: int) -> int:
+    """Where the tallies stand. With no row yet, in step if the rows are at the start too (a new
+    store), behind them otherwise (a store projected before the tallies existed)."""
+    t = projection_tracking
+    found = conn.execute(select(t.c.position).where(t.c.name == TALLIED)).scalar()
+    return int(found) if found is not None else (0 if rows_at == 0 else _BEHIND)
+
+
+def _tally_at(conn: Connection, position: int) -> None:
+    t = projection_tracking
+    if not conn.execute(update(t).where(t.c.name == TALLIED).values(position=position)).rowcount:
+        conn.execute(insert(t).values(name=TALLIED, position=position))
 
 
 def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
@@ -149,33 +204,21 @@ class _Change:
 
     def replace(self, was: Obligation | None, now: Obligation | None) -> None:
         """One obligation as it was (None: new) and as it is (None: gone)."""
-        for sign, o in ((-1, was), (+1, now)):
-            if o is not None:
-                for i, c in enumerate(counts_of(o)):
-                    self.counts[i] += sign * c
+        zero = (0,) * _COUNTED
+        old, new = counts_of(was) if was else zero, counts_of(now) if now else zero
+        self.counts = [c + n - o for c, o, n in zip(self.counts, old, new, strict=True)]
         before = times_of(was) if was is not None else (None, None)
         after = times_of(now) if now is not None else (None, None)
-        for kind, (old, new) in enumerate(zip(before, after, strict=True)):
-            if old == new:
+        for kind, (old_time, new_time) in enumerate(zip(before, after, strict=True)):
+            if old_time == new_time:
                 continue
-            if old is not None:
-                b = spread.bin_of(old)
+            if old_time is not None:
+                b = spread.bin_of(old_time)
                 self.taken[kind][b] = self.taken[kind].get(b, 0) + 1
-            if new is not None:
-                b = spread.bin_of(new)
-                n, top = self.added[kind].get(b, (0, new))
-                self.added[kind][b] = (n + 1, max(top, new))
-
-    def merge(self, other: _Change) -> None:
-        for i, c in enumerate(other.counts):
-            self.counts[i] += c
-        for mine, theirs in zip(self.added, other.added, strict=True):
-            for b, (n, top) in theirs.items():
-                had, high = mine.get(b, (0, top))
-                mine[b] = (had + n, max(high, top))
-        for mine_taken, theirs_taken in zip(self.taken, other.taken, strict=True):
-            for b, n in theirs_taken.items():
-                mine_taken[b] = mine_taken.get(b, 0) + n
+            if new_time is not None:
+                b = spread.bin_of(new_time)
+                n, top = self.added[kind].get(b, (0, new_time))
+                self.added[kind][b] = (n + 1, max(top, new_time))
 
 
 class Scopes:
@@ -204,6 +247,7 @@ class Scopes:
 
 
 SlaKey = tuple[str, str, str, date]  # level, scope, block, start
+FineKey = tuple[str, str, str, date]  # level, unit, grid, day
 
 
 class SlaTallies:
@@ -226,7 +270,7 @@ class SlaTallies:
     ) -> None:
         grids = {r["call_id"]: r["grid_code"] for r in rows.get(rm_calls.name, [])}
         stints, orders = _by_call(rows.get(rm_stints.name, [])), _by_call(rows.get(rm_work_orders.name, []))
-        fine: dict[tuple[str, str, str, date], _Change] = defaultdict(_Change)
+        fine: dict[FineKey, _Change] = defaultdict(_Change)
         for call_id in {*before, *grids}:
             old = {o.ref: o for o in before.get(call_id, [])}
             for o in of_call(stints.get(call_id, []), orders.get(call_id, []), grids.get(call_id, "")):
@@ -239,12 +283,64 @@ class SlaTallies:
                 fine[_fine_key(o)].replace(was, o)
             for gone in old.values():  # none while events only add to a call
                 fine[_fine_key(gone)].replace(gone, None)
-        changes: dict[SlaKey, _Change] = defaultdict(_Change)
+        _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, writer)
+
+    def recount(self, conn: Connection, writer: RowWriter) -> None:
+        """Every tally afresh from every call's stored rows."""
+        conn.execute(delete(rm_sla_tallies))
+        fine: dict[FineKey, _Change] = defaultdict(_Change)
+        for o in _every_obligation(conn):
+            fine[_fine_key(o)].replace(None, o)
+        _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, writer, afresh=True)
+
+    def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
+        """Each change counts in every scope holding its unit, in its day, week and month: the
+        changes of a scope's day are combined first, and its week and month take the days'."""
+        days: dict[tuple[str, str, date], list[_Change]] = defaultdict(list)
         for (level, unit, grid, day), change in fine.items():
             for scope in self.scopes.of(level, unit, grid):
-                for block, start in blocks_of(day):
-                    changes[(level, scope, block.value, start)].merge(change)
-        _rewrite(conn, rm_sla_tallies, changes, _sla_row, writer)
+                days[(level, scope, day)].append(change)
+        changes: dict[SlaKey, list[_Change]] = defaultdict(list)
+        for (level, scope, day), parts in days.items():
+            whole = _combined(parts)
+            for block, start in blocks_of(day):
+                changes[(level, scope, block.value, start)].append(whole)
+        return changes
+
+
+def _combined(parts: list[_Change]) -> _Change:
+    if len(parts) == 1:
+        return parts[0]
+    whole = _Change(counts=[sum(column) for column in zip(*(c.counts for c in parts), strict=True)])
+    for kind in range(len(SPREADS)):
+        added, taken = whole.added[kind], whole.taken[kind]
+        for part in parts:
+            for b, (n, top) in part.added[kind].items():
+                had, high = added.get(b, (0, top))
+                added[b] = (had + n, max(high, top))
+            for b, n in part.taken[kind].items():
+                taken[b] = taken.get(b, 0) + n
+    return whole
+
+
+def _streamed(query: Select[Any]) -> Select[Any]:
+    """A query whose rows arrive a few thousand at a time (a server-side cursor on PostgreSQL)."""
+    return query.execution_options(yield_per=5000)
+
+
+def _every_obligation(conn: Connection) -> Iterable[Obligation]:
+    """Every stored obligation, read a call's stints at a time (arrival kinds need them all)."""
+    grid = rm_calls.c.grid_code
+    stints = select(rm_stints, grid).join_from(rm_stints, rm_calls, rm_calls.c.call_id == rm_stints.c.call_id)
+    rows = conn.execute(_streamed(stints.order_by(rm_stints.c.call_id, rm_stints.c.n))).mappings()
+    for _, held in groupby(rows, key=itemgetter("call_id")):
+        stints_of_call = list(held)
+        yield from of_call(stints_of_call, [], stints_of_call[0]["grid_code"])
+    orders = select(rm_work_orders, grid).join_from(
+        rm_work_orders, rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id
+    )
+    for r in conn.execute(_streamed(orders)).mappings():
+        yield from of_call([], [r], r["grid_code"])
 
 
 def _grid(stints: Mapping[str, list[Row]], orders: Mapping[str, list[Row]], call_id: str) -> str:
@@ -253,31 +349,45 @@ def _grid(stints: Mapping[str, list[Row]], orders: Mapping[str, list[Row]], call
     return ""
 
 
-def _fine_key(o: Obligation) -> tuple[str, str, str, date]:
+def _fine_key(o: Obligation) -> FineKey:
     return (o.level.value, o.unit, o.grid_code, local_day(o.arrived_at))
 
 
-def _sla_row(key: SlaKey, stored: Row | None, change: _Change) -> Row | None:
+def _sla_row(key: SlaKey, stored: Row | None, changes: list[_Change]) -> Row | None:
     level, scope, block, start = key
     row: Row = {"level": level, "scope": scope, "block": block, "start": start}
+    change = _combined(changes)
     for name, delta in zip(SLA_COUNTS, change.counts, strict=True):
         row[name] = (stored[name] if stored else 0) + delta
-    for kind, added, taken in zip(SPREADS, change.added, change.taken, strict=True):
-        counts = spread.decode(stored[f"{kind}_spread"] if stored else None).counts()
-        for b, (n, top) in added.items():
-            had, high = counts.get(b, (0, top))
-            counts[b] = (had + n, max(high, top))
-        for b, n in taken.items():
-            # Times are never taken back while events only add to a call: each is fixed once
-            # it happened. Should that change, the count stays exact and the bin's largest time
-            # an upper bound (rebuild to tighten it).
-            log.warning("a %s time left the tally %s (bin %d)", kind, key, b)
-            had, high = counts.get(b, (0, 0.0))
-            counts[b] = (had - n, high)
-        blob = spread.encode(counts)
-        figures = spread.summary([spread.decode(blob)])
-        row |= {f"{kind}_spread": blob, **{f"{kind}_{k}": v for k, v in figures.items()}}
-    return row if row["received"] else None
+    if not row["received"]:
+        return None
+    for i, kind in enumerate(SPREADS):
+        columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "spread")]
+        if not change.added[i] and not change.taken[i]:  # its times did not change
+            row |= {c: stored[c] for c in columns} if stored else {columns[0]: 0} | dict.fromkeys(columns[1:])
+            continue
+        blob = _respread(stored[columns[3]] if stored else None, change.added[i], change.taken[i], key, kind)
+        row |= dict(zip(columns, (*spread.summary([spread.decode(blob)]).values(), blob), strict=True))
+    return row
+
+
+def _respread(
+    blob: bytes | None, added: dict[int, tuple[int, float]], taken: dict[int, int], key: SlaKey, kind: str
+) -> bytes | None:
+    if blob is None and not taken:
+        return spread.encode(added)
+    counts = spread.decode(blob).counts()
+    for b, (n, top) in added.items():
+        had, high = counts.get(b, (0, top))
+        counts[b] = (had + n, max(high, top))
+    for b, n in taken.items():
+        # Times are never taken back while events only add to a call: each is fixed once it
+        # happened. Should that change, the count stays exact and the bin's largest time an
+        # upper bound (rebuild to tighten it).
+        log.warning("a %s time left the tally %s (bin %d)", kind, key, b)
+        had, high = counts.get(b, (0, 0.0))
+        counts[b] = (had - n, high)
+    return spread.encode(counts)
 
 
 # --- 一呼一评 tallies -----------------------------------------------------------------------------
@@ -292,7 +402,7 @@ def _month(instant: Any) -> date:
 
 
 def evaluation_counts(
-    evaluations: Iterable[Row], supervisions: Iterable[Row]
+    evaluations: Iterable[Fields], supervisions: Iterable[Fields]
 ) -> dict[EvaluationKey, list[int]]:
     """What one call's evaluated rounds and 督办 add to the units' months (docs/metrics.md §4)."""
     found: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
@@ -300,7 +410,7 @@ def evaluation_counts(
     def add(key: EvaluationKey, name: str) -> None:
         found[key][_COUNT_INDEX[name]] += 1
 
-    contacted_by: dict[str, list[Row]] = defaultdict(list)
+    contacted_by: dict[str, list[Fields]] = defaultdict(list)
     for r in sorted(evaluations, key=lambda r: r["round"]):
         month = _month(r["at"])
         for unit in dict.fromkeys(r[a] for a in _ATTRIBUTED if r[a] is not None):
@@ -357,6 +467,26 @@ class EvaluationTallies:
         moved = {k: c for k, c in changes.items() if any(c)}
         _rewrite(conn, rm_evaluation_tallies, moved, _evaluation_row, writer)
 
+    def recount(self, conn: Connection, writer: RowWriter) -> None:
+        """Every tally afresh from every call's stored rows."""
+        conn.execute(delete(rm_evaluation_tallies))
+        totals: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
+        evaluations = conn.execute(
+            _streamed(select(rm_evaluations).order_by(rm_evaluations.c.call_id))
+        ).mappings()
+        supervisions = conn.execute(_streamed(select(rm_supervisions))).mappings()
+        counted = chain(
+            (
+                evaluation_counts(list(rows), [])
+                for _, rows in groupby(evaluations, key=itemgetter("call_id"))
+            ),
+            (evaluation_counts([], [r]) for r in supervisions),
+        )
+        for counts_of_call in counted:
+            for key, counts in counts_of_call.items():
+                totals[key] = [t + c for t, c in zip(totals[key], counts, strict=True)]
+        _rewrite(conn, rm_evaluation_tallies, totals, _evaluation_row, writer, afresh=True)
+
 
 def _evaluation_row(key: EvaluationKey, stored: Row | None, change: list[int]) -> Row | None:
     unit, month, later = key
@@ -375,14 +505,17 @@ def _rewrite(
     changes: Mapping[Any, Any],
     changed: Callable[[Any, Row | None, Any], Row | None],
     writer: RowWriter,
+    *,
+    afresh: bool = False,
 ) -> None:
-    """Each changed row read, changed by ``changed`` (None: nothing left), and written back."""
+    """Each changed row read, changed by ``changed`` (None: nothing left), and written back
+    (``afresh``: the table is empty, nothing to read)."""
     if not changes:
         return
     key = tuple_(*table.primary_key.columns)
     keys = list(changes)
     stored: dict[Any, Row] = {}
-    for chunk in _chunks(keys):
+    for chunk in [] if afresh else _chunks(keys):
         found = conn.execute(select(table).where(key.in_(chunk))).mappings().all()
         for r in found:
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
