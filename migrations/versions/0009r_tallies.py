@@ -90,6 +90,8 @@ def upgrade() -> None:
         sa.Column("due_soon_at", TZ, nullable=True),
         sa.Column("awaiting_due", TZ, nullable=True),
     )
+    op.create_index("ix_rm_open_obligations_overdue", "rm_open_obligations", ["overdue_from"])
+    op.create_index("ix_rm_open_obligations_due_soon", "rm_open_obligations", ["due_soon_at"])
     op.create_table(
         "rm_sla_tallies",
         sa.Column("level", sa.String(16), primary_key=True),

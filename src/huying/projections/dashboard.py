@@ -132,15 +132,21 @@ def sla_dashboard(
     own, children = series_of(org, unit)
     periods = buckets(first, last, granularity)
     covers = {b.period: cover(b.start, b.end) for b in periods}
-    stored = _tallies(conn, [*own, *children], {block for blocks in covers.values() for block in blocks})
-    backlog, overdue = _still_open(conn, now, first, last)
+    whole = cover(first, last)  # the fewest blocks: what the totals' percentiles are read from
+    merged = {*whole, *(block for blocks in covers.values() if len(blocks) > 1 for block in blocks)}
+    stored = _tallies(
+        conn, [*own, *children], {block for blocks in covers.values() for block in blocks}, merged
+    )
+    still_open = _open_now(conn, [*own, *children])
+    overdue, due_soon = _still_open(conn, now)
 
     def shown(s: Series) -> dict[str, Any]:
         rows = stored.get((s.level.value, s.unit), {})
         late: dict[date, int] = defaultdict(int)  # open and overdue, by arrival day
-        for (level, unit, grid, day), n in overdue.items():
+        for (level, unit, grid), days in overdue.items():
             if s.holds(level, unit, grid):
-                late[day] += n
+                for day, n in days.items():
+                    late[day] += n
         figured = [
             _figures(
                 [rows[block] for block in covers[b.period] if block in rows],
@@ -148,19 +154,29 @@ def sla_dashboard(
             )
             for b in periods
         ]
-        held = [n for key, n in backlog.items() if s.holds(*key)]
+        totals = {name: sum(f[name] for f in figured) for name in (*COUNTED, "overdue_now")}
+        totals |= _percentiles([rows[block] for block in whole if block in rows])
         return {
             "unit": s.unit,
             "unit_name": org.units[s.unit].name,
             "unit_kind": s.unit_kind.value,
             "level": s.level.value,
-            "totals": _totals(figured),
+            "totals": totals,
             "buckets": [
-                {"period": b.period, "start": b.start, "end": b.end, **f.shown}
+                {"period": b.period, "start": b.start, "end": b.end, **f}
                 for b, f in zip(periods, figured, strict=True)
-                if empty_buckets or f.shown["received"]
+                if empty_buckets or f["received"]
             ],
-            "backlog": {k: sum(n[i] for n in held) for i, k in enumerate(("open", "overdue", "due_soon"))},
+            "backlog": {
+                "open": still_open.get((s.level.value, s.unit), 0),
+                "overdue": sum(
+                    n
+                    for (level, unit, grid), days in overdue.items()
+                    if s.holds(level, unit, grid)
+                    for n in days.values()
+                ),
+                "due_soon": sum(n for key, n in due_soon.items() if s.holds(*key)),
+            },
         }
 
     return {
@@ -177,77 +193,95 @@ def sla_dashboard(
     }
 
 
-@dataclass(frozen=True)
-class _Figured:
-    """A bucket's figures, and the spreads its percentiles came from (the totals' too)."""
+def _figures(rows: Sequence[dict[str, Any]], overdue_now: int) -> dict[str, Any]:
+    """The figures of the obligations that arrived in some stored blocks."""
+    if len(rows) == 1:
+        figures = {name: rows[0][name] for name in COUNTED}
+    else:
+        figures = {name: sum(r[name] for r in rows) for name in COUNTED}
+    figures["overdue_now"] = overdue_now
+    return figures | _percentiles(rows)
 
-    shown: dict[str, Any]
-    spreads: tuple[list[spread.Spread], ...]
 
-
-def _figures(rows: Sequence[Any], overdue_now: int) -> _Figured:
-    """The figures of the obligations that arrived in some blocks, from their tallies."""
-    shown: dict[str, Any] = {name: sum(r[name] for r in rows) for name in COUNTED}
-    shown["overdue_now"] = overdue_now
-    spreads: list[list[spread.Spread]] = []
+def _percentiles(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Response and resolution percentiles: one block's as stored, several blocks' spreads merged."""
+    found = {}
     for kind in SPREADS:
-        kept = [spread.decode(r[f"{kind}_spread"]) for r in rows]
-        spreads.append(kept)
-        if len(rows) == 1:  # one stored block: its own percentiles
+        if len(rows) == 1:
             r = rows[0]
-            shown[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
+            found[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
         else:
-            shown[f"{kind}_seconds"] = spread.summary(kept)
-    return _Figured(shown, tuple(spreads))
-
-
-def _totals(figured: Sequence[_Figured]) -> dict[str, Any]:
-    totals: dict[str, Any] = {name: sum(f.shown[name] for f in figured) for name in (*COUNTED, "overdue_now")}
-    for i, kind in enumerate(SPREADS):
-        totals[f"{kind}_seconds"] = spread.summary([s for f in figured for s in f.spreads[i]])
-    return totals
-
-
-def _tallies(
-    conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block]
-) -> dict[tuple[str, str], dict[Block, Any]]:
-    """The stored tallies of these series in these blocks: (level, scope) → block → row."""
-    t = rm_sla_tallies
-    by_kind: dict[str, list[date]] = defaultdict(list)
-    for granularity, start in blocks:
-        by_kind[granularity.value].append(start)
-    found: dict[tuple[str, str], dict[Block, Any]] = defaultdict(dict)
-    for kind, starts in by_kind.items():
-        query = select(t).where(
-            t.c.level.in_({s.level.value for s in wanted}),
-            t.c.scope.in_({s.unit for s in wanted}),
-            t.c.block == kind,
-            t.c.start.in_(starts),
-        )
-        for r in conn.execute(query).mappings():
-            found[(r["level"], r["scope"])][(Granularity(r["block"]), r["start"])] = r
+            found[f"{kind}_seconds"] = spread.summary([spread.decode(r[f"{kind}_spread"]) for r in rows])
     return found
 
 
+_SHOWN = (*COUNTED, *(f"{kind}_{part}" for kind in SPREADS for part in ("n", "p50", "p90")))
+
+
+def _tallies(
+    conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block], merged: Iterable[Block]
+) -> dict[tuple[str, str], dict[Block, dict[str, Any]]]:
+    """The stored tallies of these series in these blocks, (level, scope) → block → row; the
+    spreads only of the blocks whose percentiles are merged (``merged``)."""
+    t = rm_sla_tallies
+    found: dict[tuple[str, str], dict[Block, dict[str, Any]]] = defaultdict(dict)
+    key = (t.c.level, t.c.scope, t.c.block, t.c.start)
+    for columns, chosen in ((_SHOWN, blocks), (tuple(f"{k}_spread" for k in SPREADS), merged)):
+        by_kind: dict[str, list[date]] = defaultdict(list)
+        for granularity, start in chosen:
+            by_kind[granularity.value].append(start)
+        for kind, starts in by_kind.items():
+            query = select(*key, *(t.c[c] for c in columns)).where(
+                t.c.level.in_({s.level.value for s in wanted}),
+                t.c.scope.in_({s.unit for s in wanted}),
+                t.c.block == kind,
+                t.c.start.in_(starts),
+            )
+            for level, scope, block, start, *values in conn.execute(query):
+                found[(level, scope)].setdefault((Granularity(block), start), {}).update(
+                    zip(columns, values, strict=True)
+                )
+    return found
+
+
+def _open_now(conn: Connection, wanted: Sequence[Series]) -> dict[tuple[str, str], int]:
+    """How many of each series' obligations are open, whenever they arrived: the tallies'
+    ``open_now`` over every month."""
+    t = rm_sla_tallies
+    query = (
+        select(t.c.level, t.c.scope, func.sum(t.c.open_now))
+        .where(
+            t.c.level.in_({s.level.value for s in wanted}),
+            t.c.scope.in_({s.unit for s in wanted}),
+            t.c.block == Granularity.MONTH.value,
+        )
+        .group_by(t.c.level, t.c.scope)
+    )
+    return {(level, scope): int(n or 0) for level, scope, n in conn.execute(query)}
+
+
 def _still_open(
-    conn: Connection, now: datetime, first: date, last: date
-) -> tuple[dict[tuple[str, str, str], tuple[int, int, int]], dict[tuple[str, str, str, date], int]]:
-    """What "now" decides, from the obligations that have not ended: per (level, unit, grid) the
-    backlog (open, overdue, due soon), and per arrival day in the range the open ones overdue."""
+    conn: Connection, now: datetime
+) -> tuple[dict[tuple[str, str, str], dict[date, int]], dict[tuple[str, str, str], int]]:
+    """What "now" decides, from the obligations not yet ended, per (level, unit, grid): the open
+    ones overdue, by arrival day, and the open ones due soon. Each is a range of an index (the
+    overdue and the due soon are a fraction of the open ones)."""
     o = rm_open_obligations
     late = and_(o.c.overdue_from.is_not(None), o.c.overdue_from < now)
-    soon = and_(o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, ~late)
-    where = (o.c.level, o.c.unit, o.c.grid_code)
-    query = (
-        select(*where, func.count(), func.sum(case((late, 1), else_=0)), func.sum(case((soon, 1), else_=0)))
-        .where(o.c.is_open)
-        .group_by(*where)
-    )
-    backlog = {(r[0], r[1], r[2]): (int(r[3]), int(r[4] or 0), int(r[5] or 0)) for r in conn.execute(query)}
+    # Only a community's series are told apart by grid.
+    grid = case((o.c.level == Level.COMMUNITY.value, o.c.grid_code), else_="").label("grid")
     by_day = (
-        select(*where, o.c.arrived_day, func.count())
-        .where(o.c.is_open, late, o.c.arrived_day >= first, o.c.arrived_day <= last)
-        .group_by(*where, o.c.arrived_day)
+        select(o.c.level, o.c.unit, grid, o.c.arrived_day, func.count())
+        .where(late, o.c.is_open)
+        .group_by(o.c.level, o.c.unit, grid, o.c.arrived_day)
     )
-    overdue = {(r[0], r[1], r[2], r[3]): int(r[4]) for r in conn.execute(by_day)}
-    return backlog, overdue
+    overdue: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+    for level, unit, g, day, n in conn.execute(by_day):
+        overdue[(level, unit, g)][day] = int(n)
+    soon = (
+        select(o.c.level, o.c.unit, grid, func.count())
+        .where(o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, o.c.is_open, ~late)
+        .group_by(o.c.level, o.c.unit, grid)
+    )
+    due_soon = {(level, unit, g): int(n) for level, unit, g, n in conn.execute(soon)}
+    return overdue, due_soon

@@ -87,17 +87,26 @@ def blocks_of(day: date) -> tuple[Block, Block, Block]:
 
 
 def cover(first: date, last: date) -> list[Block]:
-    """The fewest stored blocks that together hold exactly the days ``first``..``last``: whole
-    months where they fit, whole weeks in what is left, days at the edges."""
-    found: list[Block] = []
-    day = first
-    while day <= last:
-        for granularity in (Granularity.MONTH, Granularity.WEEK, Granularity.DAY):
-            _, start, end = period_of(day, granularity)
-            if start == day and end <= last:
-                found.append((granularity, day))
-                break
+    """Stored blocks that together hold exactly the days ``first``..``last``, few of them: the
+    whole months inside, whole ISO weeks in what is left at either end, days at the edges."""
+    return _cover(first, last, Granularity.MONTH)
+
+
+def _cover(first: date, last: date, granularity: Granularity) -> list[Block]:
+    if first > last:
+        return []
+    if granularity is Granularity.DAY:
+        return [(Granularity.DAY, first + timedelta(days=i)) for i in range((last - first).days + 1)]
+    finer = Granularity.WEEK if granularity is Granularity.MONTH else Granularity.DAY
+    _, start, end = period_of(first, granularity)
+    inside = first if start == first else end + timedelta(days=1)  # the first whole period's first day
+    whole: list[Block] = []
+    while inside <= last and (end := period_of(inside, granularity)[2]) <= last:
+        whole.append((granularity, inside))
         if end == date.max:
             break
-        day = end + timedelta(days=1)
-    return found
+        inside = end + timedelta(days=1)
+    if not whole:
+        return _cover(first, last, finer)
+    head_end = whole[0][1] - timedelta(days=1)
+    return [*_cover(first, head_end, finer), *whole, *_cover(inside, last, finer)]

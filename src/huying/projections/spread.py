@@ -46,19 +46,15 @@ def rank_of(n: int, percent: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Spread:
-    """One stored spread, decoded lazily: bins, running counts and largest times, in bin order."""
+    """One stored spread, read in place: bins, running counts and largest times, in bin order."""
 
-    bins: array  # type: ignore[type-arg]
-    running: array  # type: ignore[type-arg]
-    largest: array  # type: ignore[type-arg]
+    bins: Sequence[int]
+    running: Sequence[int]
+    largest: Sequence[float]
 
     @property
     def n(self) -> int:
-        return int(self.running[-1]) if self.running else 0
-
-    def at_or_below(self, b: int) -> int:
-        i = bisect_right(self.bins, b)
-        return int(self.running[i - 1]) if i else 0
+        return int(self.running[-1]) if len(self.running) else 0
 
     def largest_in(self, b: int) -> float | None:
         i = bisect_left(self.bins, b)
@@ -74,20 +70,23 @@ class Spread:
         return found
 
 
-EMPTY = Spread(array("H"), array("I"), array("d"))
+EMPTY = Spread((), (), ())
 
 
 def decode(blob: bytes | None) -> Spread:
+    """The stored bytes, read in place (no copy) where the machine is little-endian as they are."""
     if not blob:
         return EMPTY
     k = len(blob) // 14
+    if _ENDIAN_OK:
+        view = memoryview(blob)
+        return Spread(view[: 2 * k].cast("H"), view[2 * k : 6 * k].cast("I"), view[6 * k :].cast("d"))
     bins, running, largest = array("H"), array("I"), array("d")
     bins.frombytes(blob[: 2 * k])
     running.frombytes(blob[2 * k : 6 * k])
     largest.frombytes(blob[6 * k :])
-    if not _ENDIAN_OK:
-        for a in (bins, running, largest):
-            a.byteswap()
+    for a in (bins, running, largest):
+        a.byteswap()
     return Spread(bins, running, largest)
 
 
@@ -126,10 +125,20 @@ def percentile(spreads: Sequence[Spread], percent: int) -> float | None:
     if len(parts) == 1:  # one spread: its running counts are in order
         only = parts[0]
         return float(only.largest[bisect_left(only.running, wanted)])
-    low, high = 0, max(s.bins[-1] for s in parts)  # the bin is the first whose count reaches the rank
+    # The bin is the first whose count reaches the rank. It lies between the lowest and the
+    # highest of the parts' own percentile bins: as many of each part as its own rank lie at or
+    # below the highest, fewer than that below the lowest.
+    own = [s.bins[bisect_left(s.running, rank_of(s.n, percent))] for s in parts]
+    low, high = min(own), max(own)
+    columns = [(s.bins, s.running) for s in parts]
     while low < high:
         middle = (low + high) // 2
-        if sum(s.at_or_below(middle) for s in parts) >= wanted:
+        below = 0
+        for bins, running in columns:
+            i = bisect_right(bins, middle)
+            if i:
+                below += running[i - 1]
+        if below >= wanted:
             high = middle
         else:
             low = middle + 1

@@ -217,6 +217,8 @@ rm_open_obligations = Table(
     Column("overdue_from", UtcDateTime(), nullable=True),  # the earliest due time of its running clocks
     Column("due_soon_at", UtcDateTime(), nullable=True),  # when a running clock has used 80%
     Column("awaiting_due", UtcDateTime(), nullable=True),  # unanswered, owed: its response due time
+    Index("ix_rm_open_obligations_overdue", "overdue_from"),
+    Index("ix_rm_open_obligations_due_soon", "due_soon_at"),
 )
 
 # Rows of one call each: the projector replaces a call's rows wholesale.
