@@ -135,7 +135,7 @@ def sla_dashboard(
     whole = cover(first, last)  # the fewest blocks: what the totals' percentiles are read from
     merged = {*whole, *(block for blocks in covers.values() if len(blocks) > 1 for block in blocks)}
     stored = _tallies(
-        conn, [*own, *children], {block for blocks in covers.values() for block in blocks}, merged
+        conn, [*own, *children], {*whole, *(block for blocks in covers.values() for block in blocks)}, merged
     )
     still_open = _open_now(conn, [*own, *children])
     overdue, due_soon = _still_open(conn, now)
