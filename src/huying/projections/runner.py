@@ -142,8 +142,7 @@ class Projector:
                     raise
                 self.progress.advance(batch[done - 1].id)
             if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
-                with self.engine.begin() as conn:
-                    self.tallies.settle(conn, batch[done - 1].id if done else start)
+                self.tallies.settle(self.engine, batch[done - 1].id if done else start)
             self._alarm.sound(flaw)
             return done
 
@@ -219,16 +218,17 @@ class Projector:
             for model in self.models:
                 for table, table_rows in model.rows(call, positions).items():
                     rows[table.name].extend(table_rows)
+        with self.engine.connect() as conn:  # what the batch changes in the tallies
+            tallied = self.tallies.prepare(conn, start, ids, rows)
         with self.engine.begin() as conn:
             moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
-            counted = self.tallies.before(conn, start, ids)  # what the rows replaced below counted
             for table in PER_CALL_TABLES:
                 for chunk in _chunks(ids, 500):
                     conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
                 self.writer.insert(conn, table, rows[table.name])
-            self.tallies.after(conn, counted, rows, end)
+            self.tallies.store(conn, tallied, start, end)
 
     # --- rebuild --------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from itertools import chain, groupby, pairwise
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, Table, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, Select, Table, delete, insert, select, tuple_, update
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
@@ -53,6 +53,26 @@ log = logging.getLogger(__name__)
 Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """Tally rows to write in place of the stored ones: computed outside the write transaction
+    (the projector alone writes tallies), so the transaction only deletes and inserts."""
+
+    table: Table
+    replaced: list[Any]  # the keys of the stored rows replaced (all of them: ``afresh``)
+    rows: list[Row]
+    afresh: bool = False
+
+    def write(self, conn: Connection, writer: RowWriter) -> None:
+        if self.afresh:
+            conn.execute(delete(self.table))
+        else:
+            key = tuple_(*self.table.primary_key.columns)
+            for chunk in _chunks(self.replaced):
+                conn.execute(delete(self.table).where(key.in_(chunk)))
+        writer.insert(conn, self.table, self.rows)
+
+
 class Tally(Protocol):
     """What sums the rows of many calls: told which calls a batch replaces, before and after."""
 
@@ -62,11 +82,11 @@ class Tally(Protocol):
         """What the stored rows of these calls counted (read before the runner replaces them)."""
         ...
 
-    def after(self, conn: Connection, before: Any, rows: Rows, writer: RowWriter) -> None:
-        """Change the tallies by what the batch's rows count instead."""
+    def after(self, conn: Connection, before: Any, rows: Rows) -> Rewrite:
+        """The tallies changed by what the batch's rows count instead."""
         ...
 
-    def recount(self, conn: Connection, writer: RowWriter) -> None:
+    def recount(self, conn: Connection) -> Rewrite:
         """Every tally afresh from every call's stored rows."""
         ...
 
@@ -80,30 +100,41 @@ class TallyKeeper:
     started (or before this version's first run on an older store): then a batch leaves them
     alone, and once the rows have caught up with the log they are counted afresh, in one pass
     over the stored rows. A rebuild so costs one pass instead of a change per batch, and what
-    it comes to is what the changes come to: the rebuild test compares the two."""
+    it comes to is what the changes come to: the rebuild test compares the two.
+
+    What changes is worked out before the batch's write transaction (``prepare``); in it, the
+    tallies are only replaced (``store``), so they do not hold the database's write lock long."""
 
     def __init__(self, org: Org, writer: RowWriter) -> None:
         self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies()]
         self.writer = writer
 
-    def before(self, conn: Connection, start: int, call_ids: Sequence[str]) -> list[Any] | None:
-        """For a batch from ``start``: what its calls' stored rows count (None: behind)."""
+    def prepare(
+        self, conn: Connection, start: int, call_ids: Sequence[str], rows: Rows
+    ) -> list[Rewrite] | None:
+        """For a batch from ``start`` storing ``rows`` for ``call_ids``: the tallies changed
+        (None: they are behind)."""
         if _tallied(conn, start) != start:
             return None
-        return [t.before(conn, call_ids) for t in self.tallies]
+        return [t.after(conn, t.before(conn, call_ids), rows) for t in self.tallies]
 
-    def after(self, conn: Connection, counted: list[Any] | None, rows: Rows, end: int) -> None:
-        if counted is None:
+    def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> None:
+        """In the batch's transaction: its tallies, unless they were behind (or fell behind)."""
+        if prepared is None or _tallied(conn, start) != start:
             return
-        for tally, before in zip(self.tallies, counted, strict=True):
-            tally.after(conn, before, rows, self.writer)
+        for rewrite in prepared:
+            rewrite.write(conn, self.writer)
         _tally_at(conn, end)
 
-    def settle(self, conn: Connection, position: int) -> None:
+    def settle(self, engine: Engine, position: int) -> None:
         """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""
-        if _tallied(conn, position) != position:
-            for tally in self.tallies:
-                tally.recount(conn, self.writer)
+        with engine.connect() as conn:
+            if _tallied(conn, position) == position:
+                return
+            recounted = [t.recount(conn) for t in self.tallies]
+        with engine.begin() as conn:
+            for rewrite in recounted:
+                rewrite.write(conn, self.writer)
             _tally_at(conn, position)
 
     def fall_behind(self, conn: Connection) -> None:
@@ -265,9 +296,7 @@ class SlaTallies:
             for call_id in {*stints, *orders}
         }
 
-    def after(
-        self, conn: Connection, before: dict[str, list[Obligation]], rows: Rows, writer: RowWriter
-    ) -> None:
+    def after(self, conn: Connection, before: dict[str, list[Obligation]], rows: Rows) -> Rewrite:
         grids = {r["call_id"]: r["grid_code"] for r in rows.get(rm_calls.name, [])}
         stints, orders = _by_call(rows.get(rm_stints.name, [])), _by_call(rows.get(rm_work_orders.name, []))
         fine: dict[FineKey, _Change] = defaultdict(_Change)
@@ -283,15 +312,14 @@ class SlaTallies:
                 fine[_fine_key(o)].replace(was, o)
             for gone in old.values():  # none while events only add to a call
                 fine[_fine_key(gone)].replace(gone, None)
-        _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, writer)
+        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
 
-    def recount(self, conn: Connection, writer: RowWriter) -> None:
+    def recount(self, conn: Connection) -> Rewrite:
         """Every tally afresh from every call's stored rows."""
-        conn.execute(delete(rm_sla_tallies))
         fine: dict[FineKey, _Change] = defaultdict(_Change)
         for o in _every_obligation(conn):
             fine[_fine_key(o)].replace(None, o)
-        _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, writer, afresh=True)
+        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, afresh=True)
 
     def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
         """Each change counts in every scope holding its unit, in its day, week and month: the
@@ -448,12 +476,8 @@ class EvaluationTallies:
         }
 
     def after(
-        self,
-        conn: Connection,
-        before: dict[str, dict[EvaluationKey, list[int]]],
-        rows: Rows,
-        writer: RowWriter,
-    ) -> None:
+        self, conn: Connection, before: dict[str, dict[EvaluationKey, list[int]]], rows: Rows
+    ) -> Rewrite:
         evaluations = _by_call(rows.get(rm_evaluations.name, []))
         supervisions = _by_call(rows.get(rm_supervisions.name, []))
         changes: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
@@ -465,11 +489,10 @@ class EvaluationTallies:
                     for i, c in enumerate(counts):
                         change[i] += sign * c
         moved = {k: c for k, c in changes.items() if any(c)}
-        _rewrite(conn, rm_evaluation_tallies, moved, _evaluation_row, writer)
+        return _rewrite(conn, rm_evaluation_tallies, moved, _evaluation_row)
 
-    def recount(self, conn: Connection, writer: RowWriter) -> None:
+    def recount(self, conn: Connection) -> Rewrite:
         """Every tally afresh from every call's stored rows."""
-        conn.execute(delete(rm_evaluation_tallies))
         totals: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
         evaluations = conn.execute(
             _streamed(select(rm_evaluations).order_by(rm_evaluations.c.call_id))
@@ -485,7 +508,7 @@ class EvaluationTallies:
         for counts_of_call in counted:
             for key, counts in counts_of_call.items():
                 totals[key] = [t + c for t, c in zip(totals[key], counts, strict=True)]
-        _rewrite(conn, rm_evaluation_tallies, totals, _evaluation_row, writer, afresh=True)
+        return _rewrite(conn, rm_evaluation_tallies, totals, _evaluation_row, afresh=True)
 
 
 def _evaluation_row(key: EvaluationKey, stored: Row | None, change: list[int]) -> Row | None:
@@ -504,22 +527,16 @@ def _rewrite(
     table: Table,
     changes: Mapping[Any, Any],
     changed: Callable[[Any, Row | None, Any], Row | None],
-    writer: RowWriter,
     *,
     afresh: bool = False,
-) -> None:
-    """Each changed row read, changed by ``changed`` (None: nothing left), and written back
-    (``afresh``: the table is empty, nothing to read)."""
-    if not changes:
-        return
+) -> Rewrite:
+    """Each changed row read and changed by ``changed`` (None: nothing left) — or, ``afresh``,
+    made from nothing (the rows replace every stored one)."""
     key = tuple_(*table.primary_key.columns)
     keys = list(changes)
     stored: dict[Any, Row] = {}
     for chunk in [] if afresh else _chunks(keys):
-        found = conn.execute(select(table).where(key.in_(chunk))).mappings().all()
-        for r in found:
+        for r in conn.execute(select(table).where(key.in_(chunk))).mappings():
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
-        if found:
-            conn.execute(delete(table).where(key.in_(chunk)))
-    rewritten = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
-    writer.insert(conn, table, rewritten)
+    rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
+    return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
