@@ -16,13 +16,17 @@ import typer
 from huying.settings import Settings
 from huying.synthetic.seed import BATCH, Plan, Progress, StoreNotSynthetic, seed_synthetic
 
+LOCK_WAIT = 600  # seconds (SQLite's busy timeout) for the seeder and its follower
+
 
 def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, apart: bool) -> None:
     from huying.bootstrap import build_services, make_clock
     from huying.clock import FakeClock
     from huying.migrate import upgrade
 
-    settings = Settings()
+    # The seeder and the process following it share the database: each may wait for the other's
+    # large transactions rather than give up after the default few seconds.
+    settings = Settings().model_copy(update={"database_lock_timeout": LOCK_WAIT})
     upgrade(settings)
     served = make_clock(settings)
     end = (until or served.now()).astimezone(UTC).replace(second=0, microsecond=0)
@@ -53,7 +57,11 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
 def _follower() -> Iterator[None]:
     """``huying project`` on the same store: the read models and the hash chain follow the writes
     in another process, as beside a server, in large batches."""
-    env = os.environ | {"HUYING_PROJECTOR_BATCH_SIZE": str(BATCH), "HUYING_AUDIT_BATCH_SIZE": str(BATCH)}
+    env = os.environ | {
+        "HUYING_PROJECTOR_BATCH_SIZE": str(BATCH),
+        "HUYING_AUDIT_BATCH_SIZE": str(BATCH),
+        "HUYING_DATABASE_LOCK_TIMEOUT": str(LOCK_WAIT),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "huying.cli", "project"],
         env=env,
