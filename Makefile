@@ -3,10 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+AXE    := tests/browser/node_modules/axe-core/axe.min.js
 
 export HUYING_DATA_DIR ?= ./var
 
-.PHONY: run test postgresql lint format bench bench-quick bench-audit wrk migrate seed clean
+.PHONY: run test postgresql chromium lint format bench bench-quick bench-audit wrk migrate seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +28,10 @@ run: $(STAMP)
 	@echo "---- serving on $$($(SERVE_URL)) (OpenAPI at /docs) ----"
 	HUYING_DEMO=1 HUYING_FAKE_CLOCK=$${HUYING_FAKE_CLOCK:-0} $(BIN)/huying serve
 
-## test: install with dev dependencies (and PostgreSQL when missing); every test, the integration
-## and e2e ones on SQLite and on a throwaway PostgreSQL cluster the session starts itself
-test: $(STAMP) postgresql
+## test: install with dev dependencies (and PostgreSQL and Chromium when missing); every test, the
+## integration and e2e ones on SQLite and on a throwaway PostgreSQL cluster the session starts itself,
+## the console's browser tests in Debian's Chromium
+test: $(STAMP) postgresql chromium $(AXE)
 	$(BIN)/pytest -v
 
 # Debian's postgresql package (initdb, postgres) for the test session's own cluster.
@@ -38,6 +40,18 @@ postgresql:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "installing PostgreSQL (Debian's postgresql package) for the tests"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y postgresql; }
+
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download does not
+# work here) and check every page with axe-core, from the npm registry at install time.
+# Chinese fonts, so that its screenshots show the pages as people read them.
+chromium:
+	@command -v chromium >/dev/null && [ -d /usr/share/fonts/opentype/noto ] || { \
+	  echo "installing Chromium and CJK fonts (Debian's chromium, fonts-noto-cjk) for the browser tests"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium fonts-noto-cjk; }
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $(AXE)
 
 ## lint: ruff and mypy
 lint: $(STAMP)
@@ -71,4 +85,4 @@ migrate: $(STAMP)
 	$(BIN)/huying migrate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules tests/browser/artifacts

@@ -55,7 +55,6 @@ def peak_rss_mib() -> float:
 def measure(kind: str, directory: Path, batch: int) -> dict[str, Any]:
     from sqlalchemy import delete
 
-    from huying.audit.chain import TRACKING_NAME
     from huying.audit.export import event_lines
     from huying.audit.feed import EventFeed, FeedQuery
     from huying.audit.tables import audit_chain, audit_checkpoints
@@ -63,6 +62,7 @@ def measure(kind: str, directory: Path, batch: int) -> dict[str, Any]:
     from huying.bootstrap import build_services
     from huying.clock import FakeClock
     from huying.migrate import upgrade
+    from huying.projections.chain import TRACKING_NAME
     from huying.projections.tables import projection_tracking
 
     upgrade(store_settings(directory))
@@ -177,33 +177,34 @@ def timed(fn: Any, times: int) -> dict[str, float]:
 def long_call(services: Any, clock: Any, events: int) -> Any:
     """A call with ``events`` events: raised, taken on, called up to the street, dispatched,
     signed, then the department's progress notes (进展) until it has enough."""
-    from huying.application import CallDraft, DispatchPlan, Submission
     from huying.domain.principal import Principal, Role
+    from huying.service_layer.calls import CallDraft, DispatchPlan
+    from huying.service_layer.command_path import Submission
 
-    app = services.app
+    app, calls, orders = services.app, services.calls, services.orders
     grid, community, street = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
     draft = CallDraft(
         item_code="C01-01", grid_code=grid, title="楼道垃圾", description="堆积", channel="hotline"
     )
-    call = app.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission()).call
+    call = calls.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission()).call
     steps = [
-        lambda: app.acknowledge(Principal(Role.COMMUNITY, community), call.id, Submission(), None),
-        lambda: app.escalate(Principal(Role.COMMUNITY, community), call.id, Submission(), "需街道统筹"),
-        lambda: app.acknowledge(Principal(Role.STREET, street), call.id, Submission(), None),
-        lambda: app.dispatch(
+        lambda: calls.acknowledge(Principal(Role.COMMUNITY, community), call.id, Submission(), None),
+        lambda: calls.escalate(Principal(Role.COMMUNITY, community), call.id, Submission(), "需街道统筹"),
+        lambda: calls.acknowledge(Principal(Role.STREET, street), call.id, Submission(), None),
+        lambda: calls.dispatch(
             Principal(Role.STREET, street),
             call.id,
             Submission(),
             DispatchPlan("CG", [], clock.now() + timedelta(days=30), "清运"),
         ),
-        lambda: app.sign(Principal(Role.DEPARTMENT, "CG"), f"{call.id}-w1", Submission(), None),
+        lambda: orders.sign(Principal(Role.DEPARTMENT, "CG"), f"{call.id}-w1", Submission(), None),
     ]
     for step in steps:
         clock.advance(600)
         step()
     while app.repository.get(call.id).version < events:
         clock.advance(600)
-        app.note_progress(Principal(Role.DEPARTMENT, "CG"), f"{call.id}-w1", Submission(), "进展顺利")
+        orders.note_progress(Principal(Role.DEPARTMENT, "CG"), f"{call.id}-w1", Submission(), "进展顺利")
     return call.id
 
 
@@ -233,7 +234,7 @@ def p6(directory: Path, times: int) -> dict[str, Any]:
                 call_id = long_call(services, clock, size)
                 n = times if size == 50 else max(times // 3, 30)
                 results[f"call_{size}_events"] = reads_of_one_call(
-                    services.app, client, auditor, call_id, size, n
+                    services.calls, client, auditor, call_id, size, n
                 )
             results["snapshotting"] = try_snapshot(services, call_id)
     finally:
@@ -241,8 +242,10 @@ def p6(directory: Path, times: int) -> dict[str, Any]:
     return results
 
 
-def reads_of_one_call(app: Any, client: Any, auditor: Any, call_id: Any, size: int, n: int) -> dict[str, Any]:
-    history = app.history(auditor, call_id).events
+def reads_of_one_call(
+    calls: Any, client: Any, auditor: Any, call_id: Any, size: int, n: int
+) -> dict[str, Any]:
+    history = calls.history(auditor, call_id).events
     middle = history[len(history) // 2][1].at
     path = f"/api/v1/calls/{call_id}"
 
@@ -251,10 +254,10 @@ def reads_of_one_call(app: Any, client: Any, auditor: Any, call_id: Any, size: i
         assert response.status_code == 200, response.text
 
     return {
-        "history (in-process)": timed(lambda: app.history(auditor, call_id), n),
-        "as_of (in-process)": timed(lambda: app.call_then(auditor, call_id, as_of=middle), n),
-        "version (in-process)": timed(lambda: app.call_then(auditor, call_id, version=size // 2), n),
-        "current (in-process)": timed(lambda: app.call_for(auditor, call_id), n),
+        "history (in-process)": timed(lambda: calls.history(auditor, call_id), n),
+        "as_of (in-process)": timed(lambda: calls.call_then(auditor, call_id, as_of=middle), n),
+        "version (in-process)": timed(lambda: calls.call_then(auditor, call_id, version=size // 2), n),
+        "current (in-process)": timed(lambda: calls.call_for(auditor, call_id), n),
         "GET history": timed(lambda: get(f"{path}/history"), n),
         "GET as_of": timed(lambda: get(path, as_of=middle.isoformat()), n),
         "GET version": timed(lambda: get(path, version=size // 2), n),
@@ -272,7 +275,6 @@ def try_snapshot(services: Any, call_id: Any) -> str:
         org=app.org,
         catalog=app.catalog,
         clock=app.clock,
-        contacts=app.contacts,
         voucher=app.voucher,
         calendar=app.calendar,
     )

@@ -63,12 +63,13 @@ def huying(directory: Path, calls: int) -> float:
     """Seconds huying's application takes for ``calls`` raise → acknowledge → resolve."""
     from datetime import UTC, datetime
 
-    from huying.application import CallDraft, Submission
     from huying.bootstrap import build_services
     from huying.clock import FakeClock
     from huying.domain.org import UnitKind
     from huying.domain.principal import Principal, Role
     from huying.migrate import upgrade
+    from huying.service_layer.calls import CallDraft
+    from huying.service_layer.command_path import Submission
     from huying.settings import Settings
 
     settings = Settings(
@@ -90,9 +91,9 @@ def huying(directory: Path, calls: int) -> float:
             description="夜间无照明",
             channel="hotline",
         )
-        call = app.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission()).call
-        app.acknowledge(community, call.id, Submission(), None)
-        app.resolve(community, call.id, Submission(), "已修复")
+        call = services.calls.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission()).call
+        services.calls.acknowledge(community, call.id, Submission(), None)
+        services.calls.resolve(community, call.id, Submission(), "已修复")
     elapsed = time.perf_counter() - started
     services.close()
     return elapsed

@@ -1,7 +1,9 @@
 """P5: projection lag under P1 load — from a raise's commit to the read models showing it.
 
-While wrk drives P1's load, a probe raises a call now and then (a supervisor's hotline raise,
-like the load's) and at once asks ``GET /api/v1/ledger?min_position=<the raise's position>``:
+While wrk drives P1's load, a probe raises a call now and then (a grid worker's, in its own
+grid: another client than the load's supervisor, so its requests do not wait their turn behind
+the load's in that principal's share — ``api/limits.py``) and at once asks
+``GET /api/v1/ledger?min_position=<the raise's position>``:
 the server answers when its read models have reached that position (or 503 after its wait).
 A sample is the time from the raise's 201 to that answer — the lag plus one read under load.
 """
@@ -32,7 +34,7 @@ def under_load(url: str, script: Path, seconds: int, token: str, item: str, grid
         "grid_code": grid,
         "title": "市民来电",
         "description": "探针",
-        "channel": "hotline",
+        "channel": "grid_worker",
     }
     with httpx.Client(base_url=url, timeout=30.0) as client:
         time.sleep(min(2.0, seconds / 5))  # into the load first

@@ -107,7 +107,7 @@ def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) 
 
     try:
         write_in_batches(
-            services.app,
+            services,
             clock,
             random.Random(seed),
             # ~7 h × 0.005 ≈ 2 min of business time per command: 200k events span about 5

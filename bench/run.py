@@ -184,13 +184,16 @@ class Bench:
                 script = self.script_for(tokens)
                 loaded = wrk.run(server.url, script, self.sizes.seconds)
                 self.say("P5 projection lag under P1 load")
+                # The probe is a grid worker of its own grid: another client than the load's
+                # supervisor, so it never waits its turn behind the load in that principal's share.
+                probe = next(name for name in tokens if name.startswith("grid_worker "))
                 self.raw["p5"] = lag.under_load(
                     server.url,
                     self.script_for(tokens),
                     self.sizes.seconds,
-                    tokens["supervisor LW"],
+                    tokens[probe],
                     self.items[0],
-                    self.grids[0],
+                    probe.split(" ", 1)[1],
                 )
         self.raw["p7"] = {"stored": loaded, "empty": empty_p1}
         self._stored_rows(loaded, empty_p1)

@@ -46,7 +46,7 @@ def write_log(directory: Path, events: int) -> Any:
     clock = FakeClock(start=START)
     services = build_services(settings, clock)
     write_in_batches(
-        services.app, clock, random.Random(12345), Shape.tame(calls=max(events // 7, 10), concurrency=300)
+        services, clock, random.Random(12345), Shape.tame(calls=max(events // 7, 10), concurrency=300)
     )
     return services
 

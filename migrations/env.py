@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 import huying.audit.tables
 import huying.projections.tables  # registers the read-model tables
+import huying.web.tables
 import huying.webhooks.tables  # noqa: F401 - registers the webhook tables (these imports only register)
 from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.projections.tables import is_call_text_index

@@ -7,7 +7,7 @@ The tallies and open obligations of calls projected before this revision are mad
 `huying rebuild`; until then the dashboard and the scores count nothing.
 
 Revision ID: 0009r
-Revises: 0008
+Revises: 0010m
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009r"
-down_revision = "0008"
+down_revision = "0010m"
 branch_labels = None
 depends_on = None
 

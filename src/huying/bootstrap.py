@@ -14,16 +14,26 @@ from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine, event
 
 from huying.application import HuyingApplication
-from huying.audit.chain import ChainKeeper
 from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
+from huying.groupcommit import grouped
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
+from huying.projections.chain import ChainKeeper
+from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
+from huying.queries.duplicates import DuplicateRule
 from huying.reference import load_catalog, load_org
+from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.directives import DirectiveService, directive_path
+from huying.service_layer.meetings import MeetingService, meeting_path
+from huying.service_layer.photos import Photos
+from huying.service_layer.ports import Contacts, PhotoIndex
+from huying.service_layer.work_orders import WorkOrderService
+from huying.services.attachments import AttachmentIndex
 from huying.services.contacts import ContactBook
 from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
@@ -42,12 +52,19 @@ class Services:
     engine: Engine
     tokens: TokenStore
     contacts: ContactBook
-    app: HuyingApplication
+    app: HuyingApplication  # the one event log
+    calls: CallService  # the call's commands (呼 → 应)
+    orders: WorkOrderService  # the department side of a call (部门必应)
+    photos: Photos  # 随手拍: which photos a principal may use
+    attachments: AttachmentIndex  # 随手拍: the photos' index (uploads write it too)
     projector: Projector
+    recent: RecentRaises  # 重复提示 for new calls, without the read models
     chain: ChainKeeper  # 防篡改: the hash chain over the log, kept beside the read models
     watchdog: Watchdog  # 超时自动上呼与督办
     subscriptions: Subscriptions  # webhook subscriptions (the API's side)
     webhooks: WebhookWorker  # their deliveries (the background side)
+    directives: DirectiveService  # 令行禁止: directives down the chain
+    meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -69,17 +86,34 @@ def _application(
     settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool
 ) -> HuyingApplication:
     org = load_org()
-    env = settings.eventsourcing_env()
+    env = grouped(settings.eventsourcing_env())  # many requests' events in one commit
     return HuyingApplication(
         env={**env, CREATE_TABLE: "n"} if read_only else env,
         org=org,
         catalog=load_catalog(org),
         clock=clock,
-        contacts=contacts,
         voucher=Voucher(_seal_keys(settings, contacts, clock, read_only), contacts.engine),  # 封印
-        reopen_window=timedelta(days=settings.reopen_window_days),
         calendar=make_calendar(settings),
     )
+
+
+def command_services(
+    app: HuyingApplication,
+    contacts: Contacts,
+    photo_index: PhotoIndex,
+    *,
+    reopen_window: timedelta,
+    max_capture_age: timedelta,
+) -> tuple[CallService, WorkOrderService, Photos, DirectiveService, MeetingService]:
+    """Each aggregate's application service over the one log, and what they reach outside it:
+    wired here, for the server and the CLI alike (and for unit tests, with in-memory parts)."""
+    path = call_path(app)
+    photos = Photos(photo_index, path)
+    calls = CallService(path, contacts, photos, reopen_window=reopen_window, max_capture_age=max_capture_age)
+    directives = DirectiveService(directive_path(app), photos)
+    photos.also_named_by(directives.path, lambda d: d.photos)  # a report's evidence, to who sees it
+    meetings = MeetingService(meeting_path(app), calls, directives)
+    return calls, WorkOrderService(path, photos), photos, directives, meetings
 
 
 def _seal_keys(settings: Settings, contacts: ContactBook, clock: Clock, read_only: bool) -> SealKeys:
@@ -122,12 +156,15 @@ def _contacts(settings: Settings, engine: Engine, clock: Clock, read_only: bool)
     return contacts
 
 
-def _require_event_store(app: HuyingApplication, engine: Engine) -> None:
+def _readable_application(
+    settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool, engine: Engine
+) -> HuyingApplication:
+    """The application, which reads the log's head as it starts: a store without its event
+    table (never migrated, or dropped) is named, not a traceback."""
     try:
-        app.recorder.max_notification_id()
+        return _application(settings, clock, contacts, read_only)
     except PersistenceError as e:
-        app.close()
-        app.contacts.keys.engine.dispose()
+        contacts.keys.engine.dispose()
         engine.dispose()
         raise SchemaNotReady(f"the event store cannot be read ({e}): run `huying migrate` first") from e
 
@@ -179,10 +216,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     if read_only:
         _refuse_writes(engine)
     contacts = _contacts(settings, engine, clock, read_only)
-    app = _application(settings, clock, contacts, read_only)
-    if read_only:
-        _require_event_store(app, engine)
-    elif given is None:
+    app = _readable_application(settings, clock, contacts, read_only, engine)
+    if not read_only and given is None:
         _not_before_the_log(clock, app)
     projector = Projector(
         app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
@@ -197,8 +232,19 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         verify_seconds=settings.audit_verify_seconds,
         poll_seconds=settings.poll_seconds,
     )
-    watchdog = Watchdog(app, engine, clock, interval_seconds=settings.watchdog_seconds)
-    subscriptions = Subscriptions(engine, SecretBox(settings.master_secrets()), clock, app.org)
+    attachments = AttachmentIndex(engine, clock)
+    calls, orders, photos, directives, meetings = command_services(
+        app,
+        contacts,
+        attachments,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        max_capture_age=timedelta(days=settings.max_capture_age_days),
+    )
+    watchdog = Watchdog(
+        calls, engine, clock, directives=directives, interval_seconds=settings.watchdog_seconds
+    )
+    secrets = settings.existing_secrets() if read_only else settings.master_secrets()
+    subscriptions = Subscriptions(engine, SecretBox(secrets), clock, app.org)
     return Services(
         settings,
         clock,
@@ -206,11 +252,18 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         TokenStore(engine, clock),
         contacts,
         app,
+        calls,
+        orders,
+        photos,
+        attachments,
         projector,
+        RecentRaises(app, engine, DuplicateRule(settings.duplicate_radius_m, settings.duplicate_days)),
         chain,
         watchdog,
         subscriptions,
         webhook_worker(app, subscriptions, settings),
+        directives=directives,
+        meetings=meetings,
     )
 
 

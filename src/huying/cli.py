@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -242,7 +242,7 @@ def watch(
         with _opened() as services:
             services.projector.catch_up()
             for move in services.watchdog.sweep():
-                typer.echo(f"{move.action}\t{move.call_id}\t{move.clock}\t{move.unit}")
+                typer.echo(f"{move.action}\t{move.aggregate_id}\t{move.clock}\t{move.unit}")
         return
     _run_duties([Duty.WATCHDOG], "watching SLA clocks")
 

@@ -13,6 +13,7 @@ UNIT_KIND_OF_ROLE: dict[Role, UnitKind] = {
     Role.COMMUNITY: UnitKind.COMMUNITY,
     Role.STREET: UnitKind.STREET,
     Role.DEPARTMENT: UnitKind.DEPARTMENT,
+    Role.MEMBER: UnitKind.MEMBER,
     Role.SUPERVISOR: UnitKind.DISTRICT,
     Role.AUDITOR: UnitKind.DISTRICT,
     Role.ADMIN: UnitKind.DISTRICT,

@@ -118,6 +118,7 @@ class Duties:
             Singleton(duty, duty_lock(settings, duty), work[duty], settings.duty_retry_seconds)
             for duty in offered
         ]
+        self._services = services
         self.wakeups = wakeups_for(settings)
         self.wakeups.on_events(services.projector.wake)
         self.wakeups.on_events(services.chain.wake)
@@ -132,6 +133,9 @@ class Duties:
         return any(s.holding for s in self.singletons if s.duty is duty)
 
     def start(self) -> None:
+        # 防篡改: where seals begin is known before anything is read here, whichever process
+        # keeps the chain — otherwise a legacy call would read as forged until it is recorded.
+        self._services.app.voucher.record_boundary(self._services.chain.log)
         self.wakeups.start()
         for singleton in self.singletons:
             singleton.start()

@@ -27,7 +27,7 @@ from huying.domain.catalog import (
     TimeUnit,
 )
 from huying.domain.levels import Level
-from huying.domain.org import Org, Unit, UnitKind
+from huying.domain.org import MemberKind, Org, Unit, UnitKind
 
 ORG_FILE = "org.json"
 CATALOG_FILE = "catalog.json"
@@ -170,7 +170,27 @@ def load_org(path: Path | None = None) -> Org:
     for entry in top.children("departments", UnitKind.DEPARTMENT.value):
         entry.text("short")  # a department is always known by its short name (城管、住建…)
         add(entry, _unit(entry, UnitKind.DEPARTMENT, district.code))
+    for entry in _optional_children(top, "members", UnitKind.MEMBER.value):
+        add(entry, _member(entry, units, version))
     return Org(version, district, units)
+
+
+def _optional_children(top: _Entry, field: str, kind: str) -> list[_Entry]:
+    """A list an older org file may lack (member units came later): absent means none."""
+    return top.children(field, kind) if field in top.data else []
+
+
+_BODIES = (UnitKind.STREET, UnitKind.COMMUNITY)  # 大工委 of a street, 大党委 of a community
+
+
+def _member(entry: _Entry, units: Mapping[str, Unit], version: str) -> Unit:
+    """成员单位: attached to a street's 大工委 or a community's 大党委."""
+    parent = entry.text("parent")
+    found = units.get(parent)
+    if found is None or found.kind not in _BODIES:
+        raise entry.fail(f"parent {parent!r} is not a street or community in org {version}")
+    member_kind = entry.choice("kind", MemberKind)
+    return Unit(entry.text("code"), entry.text("name"), UnitKind.MEMBER, parent, member_kind=member_kind)
 
 
 def _unit(entry: _Entry, kind: UnitKind, parent: str | None = None) -> Unit:
@@ -302,12 +322,16 @@ def to_public_org(org: Org) -> dict[str, Any]:
     def named(unit: Unit) -> dict[str, Any]:
         return {"code": unit.code, "name": unit.name}
 
+    def members(unit: Unit) -> list[dict[str, Any]]:
+        return [{**named(m), "kind": str(m.member_kind)} for m in org.members_of(unit.code)]
+
     def community(unit: Unit) -> dict[str, Any]:
-        return {**named(unit), "grids": [named(g) for g in org.children(unit.code)]}
+        grids = [named(g) for g in org.children(unit.code)]
+        return {**named(unit), "grids": grids, "members": members(unit)}
 
     def street(unit: Unit) -> dict[str, Any]:
         communities = [community(c) for c in org.children(unit.code)]
-        return {**named(unit), "short": unit.short, "communities": communities}
+        return {**named(unit), "short": unit.short, "communities": communities, "members": members(unit)}
 
     return {
         "version": org.version,

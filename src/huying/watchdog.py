@@ -3,7 +3,9 @@
 A community's missed response deadline calls the call up to the street (``Escalated``,
 reason ``response_overdue``); any other missed clock — a community's or street's resolution,
 a street's response, a department's signing or completion — is a 督办 flag against the late
-unit (``Supervised`` naming the clock). Candidates come from the escalation-state read model;
+unit (``Supervised`` naming the clock). A directive's target that misses its receipt (签收) or
+completion deadline gets the same 督办 flag on the directive (令行禁止). Candidates come from the
+escalation-state and directive read models;
 the aggregate re-checks every move, so a rerun, a lagging read model or a second watchdog does
 nothing twice. One process of the deployment runs it at a time (``huying.duties``).
 """
@@ -12,42 +14,50 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from huying.application import HuyingApplication, Submission
 from huying.background import Follower
 from huying.clock import Clock
 from huying.domain.deadlines import standing
+from huying.domain.directive_clocks import missed
 from huying.domain.errors import DomainError
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
-from huying.projections.search import UNSETTLED
+from huying.projections.directive_tables import rm_directive_targets
 from huying.projections.tables import rm_calls
+from huying.queries.search import UNSETTLED
+from huying.service_layer.calls import CallService
+from huying.service_layer.command_path import Submission
+from huying.service_layer.directives import DirectiveService
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Move:
-    call_id: UUID
+    aggregate_id: UUID  # the call's, or the directive's (``noun``)
     action: str  # "escalate" | "supervise"
     clock: str
     unit: str
+    noun: str = "call"
 
 
 class Watchdog:
     def __init__(
         self,
-        app: HuyingApplication,
+        calls: CallService,
         engine: Engine,
         clock: Clock,
         *,
+        directives: DirectiveService | None = None,
         interval_seconds: float = 30.0,
         batch: int = 500,
     ) -> None:
-        self.app = app
+        self.calls = calls
+        self.directives = directives
         self.engine = engine
         self.clock = clock
         self.interval_seconds = interval_seconds
@@ -55,11 +65,15 @@ class Watchdog:
         self._follower = Follower("huying-watchdog", self._step, interval_seconds)
 
     def sweep(self) -> list[Move]:
-        """One pass over every call with a clock past due; returns the moves it made."""
+        """One pass over every call and directive with a clock past due; returns the moves it
+        made."""
         now = self.clock.now()
         moves: list[Move] = []
         for call_id in self._due(now):
             moves += self.enforce(call_id)
+        if self.directives is not None:
+            for directive_id in self._due_directives(now):
+                moves += self.enforce_directive(directive_id)
         return moves
 
     def _due(self, now: object) -> list[UUID]:
@@ -76,10 +90,10 @@ class Watchdog:
         """The moves the watchdog makes on one call now (the synthetic history calls it too, so its
         watchdog is this one)."""
         now = self.clock.now()
-        call = self.app.call_for(SYSTEM, call_id)
-        flagged = {s["clock"] for s in call.supervisions}
+        call = self.calls.call_for(SYSTEM, call_id)
+        flagged = {s.clock for s in call.supervisions}
         moves = []
-        for state in standing(call, self.app.calendar, now).clocks:
+        for state in standing(call, self.calls.calendar, now).clocks:
             c = state.clock
             if c.stopped is not None or not state.late or c.key in flagged:
                 continue
@@ -87,16 +101,45 @@ class Watchdog:
             try:
                 if kind == "response" and c.level == Level.COMMUNITY.value:
                     # 社区有呼，街道必应: an unanswered community call climbs by itself.
-                    self.app.escalate(SYSTEM, call_id, Submission(), "response_overdue")
+                    self.calls.escalate(SYSTEM, call_id, Submission(), "response_overdue")
                     moves.append(Move(call_id, "escalate", c.key, c.unit))
                     break  # the call moved; the next sweep sees its new clocks
                 reason = {"sign": "sign_overdue", "completion": "completion_overdue"}.get(
                     kind, f"{kind}_overdue"
                 )
-                self.app.supervise(SYSTEM, call_id, Submission(), reason, c.unit, clock=c.key)
+                self.calls.supervise(SYSTEM, call_id, Submission(), reason, c.unit, clock=c.key)
                 moves.append(Move(call_id, "supervise", c.key, c.unit))
             except DomainError as refused:  # another watchdog or a person got there first
                 log.info("watchdog: %s on %s: %s", c.key, call_id, refused.detail)
+        return moves
+
+    def _due_directives(self, now: datetime) -> list[UUID]:
+        """Directives with a target's clock past due and not yet flagged (the rows' next_due)."""
+        query = (
+            select(rm_directive_targets.c.directive_id)
+            .where(rm_directive_targets.c.next_due <= now)
+            .group_by(rm_directive_targets.c.directive_id)
+            .order_by(func.min(rm_directive_targets.c.next_due))
+            .limit(self.batch)
+        )
+        with self.engine.connect() as conn:
+            return [UUID(row.directive_id) for row in conn.execute(query)]
+
+    def enforce_directive(self, directive_id: UUID) -> list[Move]:
+        """督办 on every target clock of the directive missed now and not yet flagged."""
+        assert self.directives is not None
+        directive = self.directives.directive_for(SYSTEM, directive_id)
+        flagged = {s.clock for s in directive.supervisions}
+        moves = []
+        for c in missed(directive, self.clock.now()):
+            if c.key in flagged:
+                continue
+            reason = f"{c.key.rpartition(':')[2]}_overdue"  # receipt_overdue, completion_overdue
+            try:
+                self.directives.supervise(SYSTEM, directive_id, c.unit, Submission(), reason, clock=c.key)
+                moves.append(Move(directive_id, "supervise", c.key, c.unit, noun="directive"))
+            except DomainError as refused:  # another watchdog or a person got there first
+                log.info("watchdog: %s on directive %s: %s", c.key, directive_id, refused.detail)
         return moves
 
     # --- running in the background ----------------------------------------------------------

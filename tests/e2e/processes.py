@@ -145,5 +145,5 @@ def check_read_models_equal_a_rebuild(services: Services, *logs: Callable[[], st
     replay = replay_and_compare(services.app, services.engine, services.settings)
     assert replay.same, f"the read models differ from a replay: {replay.differing} {replay.shown[:3]}"
     assert replay.position == head
-    report = Verifier(services.chain.log, services.engine).verify()
+    report = Verifier(services.chain.log, services.engine, services.app.voucher).verify()
     assert report.ok and report.chained_through == head, report

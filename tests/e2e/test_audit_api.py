@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from huying.audit.chain import TRACKING_NAME
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.org import UnitKind
+from huying.projections.chain import TRACKING_NAME
 from huying.projections.tables import projection_tracking
 from huying.settings import Settings
 

@@ -217,9 +217,17 @@ class Case:
         return f"{self.action.value.replace('/', '-')}{where}-{self.asker}={self.expected}"
 
 
+# Put on a joint meeting's agenda (难题自下而上提交) has no path of its own on the call: it is
+# POST /api/v1/meetings/{id}/agenda/calls, tried with the meeting's own table in
+# tests/unit/test_meeting_matrix.py and by the call's table in tests/unit/test_call_transitions.py.
+BY_ANOTHER_PATH = frozenset({Action.PUT_ON_AGENDA})
+
+
 def _cases() -> list[Case]:
     cases = []
     for action in TABLE:
+        if action in BY_ANOTHER_PATH:
+            continue
         if action is Action.RAISE:
             states: tuple[str, ...] = ("new",)
         elif action in ORDER_ACTIONS:
@@ -402,9 +410,9 @@ def test_refusals_wrote_nothing(world: World) -> None:
 
 
 def test_the_matrix_covers_every_action_and_every_outcome() -> None:
-    assert {c.action for c in CASES} == set(TABLE)
+    assert {c.action for c in CASES} == set(TABLE) - BY_ANOTHER_PATH
     outcomes = {c.expected for c in CASES}
     assert outcomes == {201, 200, 403, 404, 409, 422}
-    for action in TABLE:
+    for action in set(TABLE) - BY_ANOTHER_PATH:
         if action is not Action.RAISE:
             assert any(c.action is action and c.expected == 200 for c in CASES), f"{action} never succeeds"

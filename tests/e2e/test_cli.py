@@ -33,6 +33,7 @@ READ_ONLY = (
     ["export", "--what", "events"],
     ["export", "--what", "scores"],
 )
+READING_SEALS = (["audit", "verify"], ["audit", "replay"], ["export", "--what", "events"])
 RAISE = {
     "item_code": "C01-01",
     "grid_code": "LW-LN-01-G01",
@@ -116,11 +117,19 @@ def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
     finally:
         server.cleanup()
     env = {k: v for k, v in settings_env(settings).items() if k != "HUYING_DEMO"}  # no key either
+    key = (settings.data_dir / "secret.key").read_text().strip()
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     before = stored(settings)
     for args in READ_ONLY:
         done = huying(*args, cwd=cwd, **env)
+        if args in READING_SEALS:  # a keyed MAC is checked with its key: one line says which
+            assert done.returncode == 2, f"huying {' '.join(args)}: {done.stderr}"
+            assert done.stderr.splitlines() == [
+                "error: checking the events' seals needs the master key: set HUYING_SECRET_KEY "
+                "(HUYING_DEMO=1 where a demo deployment keeps it in its data directory)"
+            ]
+            done = huying(*args, cwd=cwd, **env, HUYING_SECRET_KEY=key)
         assert done.returncode == 0, f"huying {' '.join(args)}: {done.stderr}"
         assert "Traceback" not in done.stderr
         assert stored(settings) == before, f"huying {' '.join(args)} wrote"
@@ -217,3 +226,20 @@ def test_every_expected_error_is_one_line_and_a_non_zero_exit(
 
 def test_revoking_an_unknown_token_says_so_and_exits_1(runner: CliRunner, services: object) -> None:
     assert "no active token nosuchid" in refused(runner, "token", "revoke", "nosuchid", code=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["export", "--what", "events", "--to", "9999-12-31"], "to"),
+        (["export", "--what", "events", "--from", "0001-01-01T00:00:00Z"], "from"),
+        (["export", "--what", "scores", "--from", "0001-01-01", "--to", "9999-12-31"], "from"),
+        (["export", "--what", "scores", "--period", "0001-01"], "period"),
+    ],
+)
+def test_an_absurd_date_is_one_line_naming_it_as_in_the_api(
+    runner: CliRunner, services: Services, args: list[str], field: str
+) -> None:
+    """Business time has one rule (huying.domain.business_time) for the API, the console and the CLI."""
+    line = refused(runner, *args)
+    assert line.startswith(f"error: {field}: ") and "1970-01-01 and 2200-12-31" in line, line

@@ -123,7 +123,7 @@ def test_a_post_is_a_raise_read_back_in_json_and_xml_with_its_contact_kept_apart
     assert (call["grid_code"], call["channel"]) == ("LW-LN-02-G01", "open311")
     assert call["title"] == "巷口垃圾三天没人清运" and call["media_url"] == FORM["media_url"]
     assert call["reporter"] == {"name": "张三", "phone": "13812345678"}
-    stored_call = services.app.current(UUID(request_id))
+    stored_call = services.calls.current(UUID(request_id))
     assert stored_call is not None and stored_call.reporter_ref is not None
     kept = services.contacts.get(stored_call.reporter_ref)
     assert kept is not None and (kept.email, kept.device_id, kept.account_id) == FORM_CONTACT

@@ -961,8 +961,10 @@ def test_every_read_answers_at_the_far_end_of_business_time(
     spec = client.get("/openapi.json").json()
     answers = {}
     for template, operations in spec["paths"].items():
-        # no attachment nor webhook subscription exists here, and neither depends on the clock
-        no_such = "{attachment_id}" in template or "{webhook_id}" in template
+        # no attachment, webhook subscription, directive or meeting exists here; reads of one
+        # work out nothing from now that a call's reads do not (their own tests cover them)
+        absent = ("{attachment_id}", "{webhook_id}", "{directive_id}", "{meeting_id}")
+        no_such = any(name in template for name in absent)
         if "get" in operations and template.startswith("/api/") and not no_such:
             path = (
                 template.replace("{call_id}", c.id)

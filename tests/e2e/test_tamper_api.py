@@ -35,7 +35,7 @@ WALL = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)  # the chain keeper's wall clock, 
 
 @pytest.fixture
 def settings(backend: Backend, data_dir: Path) -> Settings:
-    return backend.settings(data_dir, run_projector=False, run_watchdog=False)
+    return backend.settings(data_dir, run_projector=False, run_chain=False, run_watchdog=False)
 
 
 class Log:
@@ -153,8 +153,8 @@ def test_metrics_show_the_alarm_with_its_position(log: Log) -> None:
     assert f'huying_audit_alarm_position{{check="chain",kind="forged"}} {float(forged)}' in text
     assert f'huying_audit_alarm_position{{check="projector",kind="forged"}} {float(forged)}' in text
     assert 'huying_audit_alarm{check="chain"} 1.0' in text
-    assert f"huying_audit_chain_position {float(forged - 1)}" in text
-    assert f"huying_log_position {float(forged)}" in text
+    assert f'huying_projection_position{{projection="audit-chain"}} {float(forged - 1)}' in text
+    assert f"huying_log_head {float(forged)}" in text
 
 
 def test_metrics_show_no_alarm_on_a_sound_log(log: Log) -> None:

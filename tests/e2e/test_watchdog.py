@@ -28,7 +28,9 @@ class World:
     def __init__(self, client: TestClient, tokens: Any, services: Services, clock: FakeClock) -> None:
         self.client, self.tokens, self.services, self.clock = client, tokens, services, clock
         # Three watchdogs at once, as if started twice by mistake and once by `huying watch`.
-        self.dogs = [services.watchdog] + [Watchdog(services.app, services.engine, clock) for _ in range(2)]
+        self.dogs = [services.watchdog] + [
+            Watchdog(services.calls, services.engine, clock, directives=services.directives) for _ in range(2)
+        ]
 
     def move_to(self, when: datetime) -> None:
         got = self.client.post(

@@ -25,7 +25,7 @@ def log_length(services: Services, clock: FakeClock) -> int:
     services.chain.checkpoint_seconds = 10**9
     services.chain.batch_size = 10
     services.chain.clock = FakeClock(start=WALL)  # checkpoints' times: a wall clock of its own
-    drive(services.app, clock, random.Random(6), Shape.tame(calls=25, concurrency=6))
+    drive(services, clock, random.Random(6), Shape.tame(calls=25, concurrency=6))
     services.chain.catch_up()
     head = services.app.recorder.max_notification_id()
     assert head > 150
@@ -34,7 +34,7 @@ def log_length(services: Services, clock: FakeClock) -> int:
 
 def write_more(services: Services, clock: FakeClock, calls: int = 4, seed: int = 7) -> int:
     """More history after the chained head (not chained); returns the new head."""
-    drive(services.app, clock, random.Random(seed), Shape.tame(calls=calls, concurrency=2))
+    drive(services, clock, random.Random(seed), Shape.tame(calls=calls, concurrency=2))
     return int(services.app.recorder.max_notification_id())
 
 

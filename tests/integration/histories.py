@@ -4,7 +4,7 @@ A ``Planner`` looks at a call as it stands and proposes the next ``Move``: mostl
 right party would sensibly do next, and — as often as the ``Shape`` says — a move by the wrong
 principal, a move the call's state forbids, a move with invalid content, a stale ``If-Match``,
 or a repeat of an earlier keyed request (same body: answered from the record; other body:
-refused). ``drive`` plays such a history through ``HuyingApplication`` commands on a fake clock
+refused). ``drive`` plays such a history through the application services' commands on a fake clock
 that jumps by random amounts, and checks after every command that a refusal raised a
 ``DomainError`` and wrote nothing, and that a repeat wrote nothing either.
 
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from huying.application import CallDraft, DispatchPlan, HuyingApplication, Outcome, Submission
+from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.call import Call
 from huying.domain.contact import Contact
@@ -42,6 +42,8 @@ from huying.domain.states import (
     Status,
     WorkOrder,
 )
+from huying.service_layer.calls import CallDraft, DispatchPlan, Outcome
+from huying.service_layer.command_path import Submission
 from huying.synthetic.staging import BatchedSaves
 
 # Every command of the application but raise, by the name a Move carries.
@@ -434,37 +436,38 @@ class Planner:
 # --- playing moves -------------------------------------------------------------------------------
 
 
-def execute(app: HuyingApplication, move: Move) -> Outcome:
+def execute(services: Services, move: Move) -> Outcome:
     """Send ``move`` as the application command it names."""
+    calls, orders = services.calls, services.orders
     p, sub, a, oid = move.principal, move.sub, move.args, move.order_id or ""
     cid = move.call_id or UUID(int=0)
     match move.action:
         case "raise":
-            return app.raise_call(p, a["draft"], sub)
+            return calls.raise_call(p, a["draft"], sub)
         case "acknowledge":
-            return app.acknowledge(p, cid, sub, a["note"])
+            return calls.acknowledge(p, cid, sub, a["note"])
         case "escalate":
-            return app.escalate(p, cid, sub, a["reason"])
+            return calls.escalate(p, cid, sub, a["reason"])
         case "dispatch":
-            return app.dispatch(p, cid, sub, a["plan"])
+            return calls.dispatch(p, cid, sub, a["plan"])
         case "sign":
-            return app.sign(p, oid, sub, a["note"])
+            return orders.sign(p, oid, sub, a["note"])
         case "return":
-            return app.return_order(p, oid, sub, a["reason"])
+            return orders.return_order(p, oid, sub, a["reason"])
         case "request_extension":
-            return app.request_extension(p, oid, sub, a["until"], a["reason"])
+            return orders.request_extension(p, oid, sub, a["until"], a["reason"])
         case "grant_extension":
-            return app.grant_extension(p, oid, sub, a["note"])
+            return orders.grant_extension(p, oid, sub, a["note"])
         case "deny_extension":
-            return app.deny_extension(p, oid, sub, a["reason"])
+            return orders.deny_extension(p, oid, sub, a["reason"])
         case "progress":
-            return app.note_progress(p, oid, sub, a["note"])
+            return orders.note_progress(p, oid, sub, a["note"])
         case "complete":
-            return app.complete_order(p, oid, sub, a["result"])
+            return orders.complete_order(p, oid, sub, a["result"])
         case "resolve":
-            return app.resolve(p, cid, sub, a["summary"])
+            return calls.resolve(p, cid, sub, a["summary"])
         case "evaluate":
-            return app.evaluate(
+            return calls.evaluate(
                 p,
                 cid,
                 sub,
@@ -474,15 +477,15 @@ def execute(app: HuyingApplication, move: Move) -> Outcome:
                 comment=a["comment"],
             )
         case "reopen":
-            return app.reopen(p, cid, sub, a["reason"])
+            return calls.reopen(p, cid, sub, a["reason"])
         case "close":
-            return app.close_call(p, cid, sub, a["note"])
+            return calls.close_call(p, cid, sub, a["note"])
         case "withdraw":
-            return app.withdraw(p, cid, sub, a["reason"])
+            return calls.withdraw(p, cid, sub, a["reason"])
         case "merge":
-            return app.merge(p, cid, sub, a["into"], a["reason"])
+            return calls.merge(p, cid, sub, a["into"], a["reason"])
         case "supervise":
-            return app.supervise(p, cid, sub, a["reason"], a["unit"])
+            return calls.supervise(p, cid, sub, a["reason"], a["unit"])
     raise ValueError(f"no action {move.action}")
 
 
@@ -499,7 +502,7 @@ def advance(clock: FakeClock, rng: random.Random, pace: float = 1.0) -> None:
 
 
 def drive(
-    app: HuyingApplication,
+    services: Services,
     clock: FakeClock,
     rng: random.Random,
     shape: Shape,
@@ -511,6 +514,7 @@ def drive(
     repeat answered from the record must have written nothing; then ``between()`` runs (the
     property test projects a random batch there).
     """
+    app = services.app
     planner = Planner(app.org, sorted(app.catalog.items), rng, shape)
     stats = Stats()
     live: dict[UUID, Call] = {}  # in play, as each call now stands
@@ -522,7 +526,7 @@ def drive(
         nonlocal last_keyed
         before = app.recorder.max_notification_id()
         try:
-            outcome = execute(app, move)
+            outcome = execute(services, move)
         except DomainError as e:
             after = app.recorder.max_notification_id()
             assert after == before, (
@@ -580,7 +584,7 @@ def drive(
 
 
 def write_in_batches(
-    app: HuyingApplication,
+    services: Services,
     clock: FakeClock,
     rng: random.Random,
     shape: Shape,
@@ -591,6 +595,7 @@ def write_in_batches(
     """Play a history through the application's commands, storing about ``per_save`` events at a
     time (``BatchedSaves``). Returns how many events were written; ``on_saved(total)`` runs after
     each transaction."""
+    app = services.app
     planner = Planner(app.org, sorted(app.catalog.items), rng, shape)
     live: dict[UUID, Call] = {}
     steps: Counter[UUID] = Counter()
@@ -599,7 +604,7 @@ def write_in_batches(
         while raised < shape.calls or live:
             advance(clock, rng, shape.pace)
             if len(live) < shape.concurrency and raised < shape.calls:
-                call = execute(app, planner.raise_move(clock.now())).call
+                call = execute(services, planner.raise_move(clock.now())).call
                 raised += 1
                 live[call.id] = call
             else:
@@ -608,7 +613,7 @@ def write_in_batches(
                 steps[call.id] += 1
                 if move is not None and steps[call.id] <= shape.max_steps:
                     with suppress(DomainError):  # e.g. a merge into a call that has meanwhile closed
-                        execute(app, move)
+                        execute(services, move)
                 if move is None or steps[call.id] > shape.max_steps or call.status in TERMINAL:
                     del live[call.id]
                     batch.retire(call.id)

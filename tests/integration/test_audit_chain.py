@@ -20,8 +20,6 @@ from sqlalchemy import delete, func, insert, select, update
 from typer.testing import CliRunner
 
 from backends import use_in_env
-from huying.application import CallDraft, Submission
-from huying.audit.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.audit.checkpoints import Checkpoint, stored
 from huying.audit.links import GENESIS, extend
 from huying.audit.log import StoredRow
@@ -31,7 +29,10 @@ from huying.bootstrap import Services
 from huying.cli import cli
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
+from huying.projections.chain import TRACKING_NAME, ChainKeeper, ChainRace
 from huying.projections.tables import projection_tracking
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 from tampering import events_of
 
@@ -57,7 +58,7 @@ def test_an_untouched_log_verifies_ok(services: Services, log_length: int) -> No
 def test_events_written_after_the_chained_head_are_reported_as_not_yet_chained(
     services: Services, clock: FakeClock, log_length: int
 ) -> None:
-    drive(services.app, clock, random.Random(7), Shape.tame(calls=2, concurrency=2))
+    drive(services, clock, random.Random(7), Shape.tame(calls=2, concurrency=2))
     report = verify(services)
     assert report.ok
     assert report.chained_through == log_length
@@ -86,7 +87,7 @@ def test_two_keepers_on_the_same_batch_chain_it_once(
     services: Services, clock: FakeClock, log_length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows and tracking go together: the keeper that loses the race leaves no row behind."""
-    drive(services.app, clock, random.Random(5), Shape.tame(calls=3, concurrency=3))
+    drive(services, clock, random.Random(5), Shape.tame(calls=3, concurrency=3))
     head = services.app.recorder.max_notification_id()
     second = ChainKeeper(services.app, services.engine, clock)
     read = second.log.page
@@ -153,7 +154,7 @@ def raise_a_call(services: Services) -> None:
     draft = CallDraft(
         item_code="C01-01", grid_code=GRID, title="井盖松动", description="井盖一侧翘起", channel="hotline"
     )
-    services.app.raise_call(Principal(Role.GRID_WORKER, GRID), draft, Submission())
+    services.calls.raise_call(Principal(Role.GRID_WORKER, GRID), draft, Submission())
 
 
 # --- tampering, each kind at its position ------------------------------------------------------

@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from backends import use_in_env
-from huying.application import CallDraft, Submission
 from huying.audit import feed as feed_module
 from huying.audit.feed import EventFeed, FeedQuery, Window
 from huying.bootstrap import Services
@@ -26,7 +25,9 @@ from huying.clock import FakeClock
 from huying.domain.contact import Contact
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
-from huying.projections.scores import parse_period, unit_scores
+from huying.queries.scores import parse_period, unit_scores
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 
 from .histories import Shape, drive
@@ -53,8 +54,8 @@ def history(services: Services, clock: FakeClock) -> list[dict[str, object]]:
         channel="hotline",
         reporter=Contact(NAME, PHONE),
     )
-    services.app.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission(key="r", fingerprint="f"))
-    drive(services.app, clock, random.Random(11), Shape.tame(calls=20, concurrency=4))
+    services.calls.raise_call(Principal(Role.GRID_WORKER, grid), draft, Submission(key="r", fingerprint="f"))
+    drive(services, clock, random.Random(11), Shape.tame(calls=20, concurrency=4))
     services.projector.catch_up()
     return EventFeed(services.app).page(FeedQuery(), 0, 500).records
 

@@ -34,7 +34,7 @@ def history(services: Services, clock: FakeClock) -> int:
         if rng.random() < 0.3:
             services.projector.run_once(limit=rng.randint(1, 9))
 
-    drive(services.app, clock, rng, Shape(calls=30, concurrency=8), now_and_then)
+    drive(services, clock, rng, Shape(calls=30, concurrency=8), now_and_then)
     services.projector.catch_up()
     return services.projector.tracked_position()
 
@@ -56,7 +56,7 @@ def test_replay_stops_where_the_live_read_models_stand(
     services: Services, clock: FakeClock, history: int
 ) -> None:
     """Events the live projector has not reached yet are not replayed either."""
-    drive(services.app, clock, random.Random(3), Shape.tame(calls=3, concurrency=3))
+    drive(services, clock, random.Random(3), Shape.tame(calls=3, concurrency=3))
     assert services.app.recorder.max_notification_id() > history
     result = replay(services)
     assert result.position == history

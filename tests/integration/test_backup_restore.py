@@ -27,7 +27,6 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from backends import Backend, use_in_env
-from huying.application import CallDraft, Submission
 from huying.audit.replay import replay_and_compare
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
@@ -38,6 +37,8 @@ from huying.domain.contact import Contact
 from huying.domain.principal import Role
 from huying.migrate import upgrade
 from huying.projections.tables import READ_MODEL_TABLES
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 
 from .histories import Shape, write_in_batches
@@ -108,7 +109,7 @@ def contacts(services: Services) -> dict[str, Contact | None]:
     """Every reporter ref the log names → the contact as it decrypts now."""
     refs = {
         call.reporter_ref
-        for call in (services.app.current(i) for i in originators(services))
+        for call in (services.calls.current(i) for i in originators(services))
         if call is not None and call.reporter_ref
     }
     return {ref: services.contacts.get(ref) for ref in refs}
@@ -133,10 +134,10 @@ def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
 ) -> None:
     rng = random.Random(2026)
     shape = dataclasses.replace(Shape.tame(calls=120), reporters=0.5)
-    write_in_batches(services.app, clock, rng, shape, per_save=200)
-    reported = [c for c in (services.app.current(i) for i in originators(services)) if c and c.reporter_ref]
+    write_in_batches(services, clock, rng, shape, per_save=200)
+    reported = [c for c in (services.calls.current(i) for i in originators(services)) if c and c.reporter_ref]
     admin = principal_for_token(services.app.org, Role.ADMIN.value, services.app.org.district.code)
-    services.app.erase_reporter(admin, reported[0].id)  # 个人信息删除 before the backup
+    services.calls.erase_reporter(admin, reported[0].id)  # 个人信息删除 before the backup
     photo = services.settings.attachments_dir / "ab" / "abcdef.jpg"  # type: ignore[operator]
     photo.parent.mkdir(parents=True)
     photo.write_bytes(b"\xff\xd8 a stored photo \xff\xd9")
@@ -151,7 +152,7 @@ def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
         head = services.app.recorder.max_notification_id()
         assert restored.app.recorder.max_notification_id() == head
         assert restored.chain.head() == services.chain.head()
-        report = Verifier(restored.chain.log, restored.engine).verify()
+        report = Verifier(restored.chain.log, restored.engine, restored.app.voucher).verify()
         assert report.ok and report.chained_through == head, report
         assert read_models(restored.engine) == read_models(services.engine)
         assert contacts(restored) == contacts(services)
@@ -172,7 +173,7 @@ def raise_one(services: Services, with_reporter: bool = True) -> None:
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
     reporter = Contact(name="李四", phone="13900001111") if with_reporter else None
     draft = CallDraft("C01-01", "LW-LN-01-G01", "路灯不亮", "整条巷子黑着", "grid_worker", reporter=reporter)
-    services.app.raise_call(grid, draft, Submission())
+    services.calls.raise_call(grid, draft, Submission())
 
 
 def test_backups_taken_while_calls_are_written_and_projected_are_consistent(
@@ -224,7 +225,7 @@ def check_consistent(restored: Services, target: Settings, original: list[Any]) 
     restored.projector.catch_up()
     restored.chain.catch_up()
     assert replay_and_compare(restored.app, restored.engine, target).same
-    report = Verifier(restored.chain.log, restored.engine).verify()
+    report = Verifier(restored.chain.log, restored.engine, restored.app.voucher).verify()
     assert report.ok and report.chained_through == head, report
 
 

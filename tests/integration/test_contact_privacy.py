@@ -104,7 +104,7 @@ def test_a_legacy_ref_derived_from_the_reporter_is_kept_but_never_served(
     """A call raised before refs were random carries the old uuid5 ref for ever (events are never
     rewritten). Its contact is still found by it; history, the feed and exports withhold it."""
     body = raise_body()
-    call_id = str(services.app._call_id(Principal(Role.GRID_WORKER, GRID_WORKER[1]), "legacy-1"))
+    call_id = str(services.calls.raise_id(Principal(Role.GRID_WORKER, GRID_WORKER[1]), "legacy-1"))
     guesses = legacy_guesses(call_id, body, "138****5678")
     legacy_ref = next(ref for ref, phone in guesses.items() if phone == PHONE and "-" in ref)
     monkeypatch.setattr(services.contacts, "new_ref", lambda: legacy_ref)  # as the old code did

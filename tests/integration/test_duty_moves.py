@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backends import Backend, writes_blocked
-from huying.application import CallDraft, Submission
 from huying.bootstrap import Services
 from huying.demo import principal_for_token
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 
 
@@ -33,7 +34,7 @@ def test_readiness_forgets_a_projector_failure_once_the_projector_stops_here(
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
     draft = CallDraft("C01-01", "LW-LN-01-G01", "路灯不亮", "整条巷子黑着", "grid_worker")
     with writes_blocked(settings, events=False):
-        services.app.raise_call(grid, draft, Submission())  # wakes the projector: its batch fails
+        services.calls.raise_call(grid, draft, Submission())  # wakes the projector: its batch fails
         deadline = time.monotonic() + 30
         while services.projector.failing is None:
             assert time.monotonic() < deadline, "the projector's batch did not fail"
@@ -47,7 +48,7 @@ def test_metrics_say_how_far_the_log_and_projections_are_and_which_duties_are_he
     client: TestClient, services: Services
 ) -> None:
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
-    services.app.raise_call(
+    services.calls.raise_call(
         grid, CallDraft("C01-01", "LW-LN-01-G01", "路灯", "不亮", "grid_worker"), Submission()
     )
     services.projector.catch_up()

@@ -383,7 +383,7 @@ def test_the_seal_key_is_wrapped_by_the_master_keys_and_survives_their_rotation(
 def legacy(services: Services, settings: Settings, clock: FakeClock) -> int:
     """A log written before seals existed (its events' seals stripped before any keeper ran):
     how far it goes."""
-    drive(services.app, clock, random.Random(9), Shape.tame(calls=5, concurrency=2))
+    drive(services, clock, random.Random(9), Shape.tame(calls=5, concurrency=2))
     events = events_of(settings)
     for position in range(1, events.head() + 1):
         events.rewrite(position, state=unsealed(events.at(position).state))
@@ -401,7 +401,7 @@ def test_legacy_events_are_vouched_for_by_the_chain_up_to_where_seals_began(
     assert services.chain.tracked_position() == head
     assert verify(services).ok
     old_call = services.chain.log.page(0, 1, 1)[0].originator_id
-    assert services.app.current(uuid.UUID(hex=old_call)) is not None, "commands read legacy calls"
+    assert services.calls.current(uuid.UUID(hex=old_call)) is not None, "commands read legacy calls"
     assert services.projector.catch_up() == head and services.projector.halted is None
 
 

@@ -71,7 +71,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from huying.clock import FakeClock
-from huying.projections.scores import dense_rank
+from huying.queries.scores import dense_rank
 from huying.settings import Settings
 
 CST = timezone(timedelta(hours=8))

@@ -172,9 +172,7 @@ def test_a_projector_killed_mid_batch_resumes_exactly(
     clock = FakeClock(start=START)
     services: Services = build_services(settings, clock)
     try:
-        written = write_in_batches(
-            services.app, clock, rng, Shape.tame(calls=800, concurrency=60), per_save=300
-        )
+        written = write_in_batches(services, clock, rng, Shape.tame(calls=800, concurrency=60), per_save=300)
         log = services.app.recorder.select_notifications(start=0, limit=10**9)
         kinds = Counter(n.topic.rsplit(".", 1)[-1] for n in log)
     finally:

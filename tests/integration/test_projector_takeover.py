@@ -55,9 +55,7 @@ def test_a_projector_killed_mid_batch_is_taken_over_and_nothing_is_applied_twice
     upgrade(settings)
     services = build_services(settings, FakeClock(start=START))
     try:
-        write_in_batches(
-            services.app, services.clock, rng, Shape.tame(calls=600, concurrency=50), per_save=300
-        )
+        write_in_batches(services, services.clock, rng, Shape.tame(calls=600, concurrency=50), per_save=300)
         log = services.app.recorder.select_notifications(start=0, limit=10**9)
         end = log[-1].id
         in_batch = rng.randrange(2, len(log) // BATCH - 2)

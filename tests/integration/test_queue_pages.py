@@ -9,7 +9,7 @@ from itertools import combinations
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
-from huying.projections.work_orders import department_queue
+from huying.queries.queues import department_queue
 from huying.synthetic.seed import Plan, seed_synthetic
 
 PLAN = Plan(calls=250, seed=12, until=datetime(2026, 11, 16, 1, 0, tzinfo=UTC), days=45)

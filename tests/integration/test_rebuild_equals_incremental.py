@@ -35,7 +35,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from huying.application import CallDraft, Submission
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.db import reporter_contacts
@@ -53,6 +52,8 @@ from huying.projections.tables import (
     rm_supervisions,
     rm_work_orders,
 )
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 
 from .histories import EVENT_KINDS, Shape, Stats, drive
@@ -128,7 +129,7 @@ def project_interleaved(
         if rng.random() < knobs["project"]:
             current["projector"].run_once(limit=rng.randint(1, knobs["max_batch"]))
 
-    stats = drive(app, clock, rng, shape, between)
+    stats = drive(services, clock, rng, shape, between)
     projector = current["projector"]
     while projector.run_once(limit=rng.randint(1, knobs["max_batch"])):
         pass
@@ -157,10 +158,10 @@ def assert_agrees_with_aggregates(services: Services, stats: Stats) -> None:
             call.version,
             call.round,
             call.supervised,
-            app.position_of(call),
+            services.calls.position_of(call),
         )
         assert got == want, f"rm_calls {call_id}: {got} != aggregate {want}"
-        # The ledger and the search rely on it (projections.scope.concerns_unit).
+        # The ledger and the search rely on it (queries.scope.concerns_unit).
         assert call.holder in (call.community_code, call.street_code), call_id
         assert stints[call_id] == len(call.chain), call_id
         assert supervisions[call_id] == len(call.supervisions), call_id
@@ -315,7 +316,7 @@ def test_a_raise_refused_for_its_principal_stores_no_reporter_contact() -> None:
     with scratch_settings() as settings, built(settings, FakeClock(start=START)) as services:
         outsider = Principal(Role.GRID_WORKER, "LW-DB-01-G01")  # a grid worker of another street
         with pytest.raises(NotPermitted):
-            services.app.raise_call(outsider, DRAFT, Submission())
+            services.calls.raise_call(outsider, DRAFT, Submission())
         assert not services.app.recorder.max_notification_id()
         assert contacts_kept(services) == 0
 
@@ -323,10 +324,10 @@ def test_a_raise_refused_for_its_principal_stores_no_reporter_contact() -> None:
 def test_a_raise_refused_as_a_reused_key_stores_no_reporter_contact() -> None:
     with scratch_settings() as settings, built(settings, FakeClock(start=START)) as services:
         grid_worker = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
-        services.app.raise_call(grid_worker, DRAFT, Submission(key="k1", fingerprint="body-1"))
+        services.calls.raise_call(grid_worker, DRAFT, Submission(key="k1", fingerprint="body-1"))
         assert contacts_kept(services) == 1
         other = replace(DRAFT, reporter=Contact(name="李四", phone="13987654321"))
         with pytest.raises(IdempotencyKeyReused):
-            services.app.raise_call(grid_worker, other, Submission(key="k1", fingerprint="body-2"))
+            services.calls.raise_call(grid_worker, other, Submission(key="k1", fingerprint="body-2"))
         assert services.app.recorder.max_notification_id() == 1
         assert contacts_kept(services) == 1, "a refused raise kept the reporter's contact"

@@ -19,15 +19,17 @@ from uuid import UUID
 import pytest
 
 from backends import Backend
-from huying.application import CallDraft, Submission
 from huying.audit.replay import replay_and_compare
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.call import Call
+from huying.domain.clocks import clocks_of
 from huying.domain.principal import Principal, Role
 from huying.domain.worktime import SHANGHAI
 from huying.migrate import upgrade
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.synthetic.seed import Plan, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
@@ -82,7 +84,7 @@ def every_reporter_named_is_kept(services: Services, events: list[Call.Event]) -
     """The contacts the raises kept were stored (in bulk, with the events that name them)."""
     refs = [ref for e in events if (ref := getattr(e, "reporter_ref", None)) is not None]
     assert 0.1 <= share(len(refs), PLAN.calls) <= 0.6
-    assert all(services.app.contacts.get(ref) is not None for ref in refs)
+    assert all(services.contacts.get(ref) is not None for ref in refs)
 
 
 def it_has_the_mix_of_a_real_district(events: list[Call.Event]) -> None:
@@ -156,7 +158,7 @@ def clocks_are_mostly_met_and_sometimes_missed(services: Services, events: list[
     app = services.app
     met, missed = 0, 0
     for call_id in by_call(events):
-        for clock in app.repository.get(call_id).clocks():
+        for clock in clocks_of(app.repository.get(call_id)):
             if clock.stopped is not None:
                 met, missed = met + (not clock.breached), missed + clock.breached
     assert 0.6 <= share(met, met + missed) <= 0.95, (met, missed)
@@ -164,7 +166,7 @@ def clocks_are_mostly_met_and_sometimes_missed(services: Services, events: list[
 
 def it_passes_the_audit_and_its_read_models_equal_a_rebuild(services: Services) -> None:
     head = services.app.recorder.max_notification_id()
-    report = Verifier(services.chain.log, services.engine, services.chain.voucher).verify()
+    report = Verifier(services.chain.log, services.engine, services.app.voucher).verify()
     assert report.ok, report.broken
     assert report.checked == head and report.unchained == 0
     comparison = replay_and_compare(services.app, services.engine, services.settings)
@@ -219,7 +221,7 @@ def test_a_store_in_real_use_is_refused_unless_forced(services: Services) -> Non
     draft = CallDraft(
         item_code="C01-01", grid_code="LW-LN-01-G01", title="垃圾", description="堆积", channel="hotline"
     )
-    services.app.raise_call(Principal(Role.GRID_WORKER, "LW-LN-01-G01"), draft, Submission())
+    services.calls.raise_call(Principal(Role.GRID_WORKER, "LW-LN-01-G01"), draft, Submission())
     small = Plan(calls=50, seed=1, until=UNTIL, days=10)
     with pytest.raises(StoreNotSynthetic, match="not written by"):
         seed_synthetic(services, clock, small)

@@ -21,10 +21,8 @@ from huying.clock import FakeClock
 from huying.domain.levels import Level
 from huying.domain.org import UnitKind
 from huying.domain.sla import warn_at
-from huying.projections.dashboard import Granularity, buckets, series_of, sla_dashboard
 from huying.projections.obligations import Obligation, Response, of_call
 from huying.projections.periods import local_day
-from huying.projections.scores import parse_period, unit_scores
 from huying.projections.tables import (
     TALLY_TABLES,
     projection_tracking,
@@ -35,6 +33,8 @@ from huying.projections.tables import (
     rm_work_orders,
 )
 from huying.projections.tallies import TALLIED
+from huying.queries.dashboard import Granularity, buckets, series_of, sla_dashboard
+from huying.queries.scores import parse_period, unit_scores
 from huying.synthetic.seed import Plan, seed_synthetic
 
 UNTIL = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from backends import Backend
-from huying.application import CallDraft, Submission
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.duties import Duties
 from huying.migrate import upgrade
 from huying.projections.runner import TRACKING_NAME
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 from huying.wakeups import PostgresWakeups
 
@@ -41,7 +42,7 @@ def elsewhere(settings: Settings, clock: FakeClock, services: Services) -> Itera
 def raise_one(services: Services) -> None:
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
     draft = CallDraft("C01-01", "LW-LN-01-G01", "井盖缺失", "人行道井盖丢了", "grid_worker")
-    services.app.raise_call(grid, draft, Submission())
+    services.calls.raise_call(grid, draft, Submission())
 
 
 def listening(services: Services) -> tuple[Duties, queue.Queue[tuple[str, int]]]:

@@ -19,7 +19,7 @@ from huying.domain.catalog import (
     sla_from_snapshot,
 )
 from huying.domain.levels import Level
-from huying.domain.org import Org, UnitKind, UnknownUnitError
+from huying.domain.org import MemberKind, Org, UnitKind, UnknownUnitError
 from huying.reference import (
     ReferenceDataError,
     load_catalog,
@@ -82,6 +82,28 @@ def test_the_district_has_about_ten_departments_known_by_short_names(org: Org) -
         "SW": "水务",
     }
     assert all(d.parent == "LW" and d.name and d.short for d in departments.values())
+
+
+def test_member_units_sit_in_a_streets_or_a_communitys_joint_body_beside_the_hierarchy(org: Org) -> None:
+    street_members = {m.code: m.member_kind for m in org.members_of("LW-LN")}
+    assert street_members == {
+        "LW-LN-M01": MemberKind.STATIONED,
+        "LW-LN-M02": MemberKind.ENTERPRISE,
+        "LW-LN-M03": MemberKind.SOCIAL_ORGANISATION,
+    }
+    assert [m.code for m in org.members_of("LW-LN-01")] == ["LW-LN-01-M01", "LW-LN-01-M02", "LW-LN-01-M03"]
+    assert all(u.kind is UnitKind.COMMUNITY for u in org.children("LW-LN"))
+    assert org.is_below("LW-LN-01-M01", "LW-LN") and not org.is_below("LW-LN-01-M01", "LW-DB")
+    public = to_public_org(org)["district"]["streets"][0]
+    assert public["members"][0] == {"code": "LW-LN-M01", "name": "荔湾区人民医院", "kind": "stationed"}
+
+
+def test_an_org_file_from_before_member_units_still_loads(tmp_path: Path) -> None:
+    document = packaged("org.json")
+    del document["members"]
+    path = tmp_path / "org.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    assert load_org(path).of_kind(UnitKind.MEMBER) == []
 
 
 def test_a_grid_leads_up_to_its_community_and_street(org: Org) -> None:
@@ -293,6 +315,19 @@ ORG_CASES = {
     "no-version": (at("version"), "org.json: version must be a non-empty string"),
     "no-streets": (at("streets", value=[]), "org.json: streets must be a non-empty list"),
     "district-not-an-object": (at("district", value="LW"), "district must be an object"),
+    "member-attached-to-a-grid": (
+        at("members", 0, "parent", value="LW-LN-01-G01"),
+        "member LW-LN-M01: parent 'LW-LN-01-G01' is not a street or community in org liwan-2026.11",
+    ),
+    "member-of-an-unknown-kind": (
+        at("members", 1, "kind", value="government"),
+        "member LW-LN-M02: kind must be one of stationed, enterprise, social_organisation, not 'government'",
+    ),
+    "member-reuses-a-community-code": (
+        at("members", 0, "code", value="LW-LN-01"),
+        "member LW-LN-01: code 'LW-LN-01' is already used",
+    ),
+    "members-not-a-list": (at("members", value={}), "org.json: members must be a non-empty list"),
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -26,8 +25,10 @@ from huying.api.routers import (
     contact_access,
     dashboards,
     departments,
+    directives,
     events,
     ledger,
+    meetings,
     ops,
     reference,
     scores,
@@ -42,6 +43,8 @@ from huying.open311.api import create_open311_app
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
+from huying.web import install as install_console
+from huying.web import upload_limits as console_uploads
 
 DESCRIPTION = """\
 有呼必应 — 群众有呼，社区必应；社区有呼，街道必应；街道有呼，部门必应.
@@ -86,21 +89,35 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads
     app.add_exception_handler(Busy, refused)  # 429: a principal's waiters are all taken
-    for module in (calls, work_orders, departments, ledger, dashboards, scores, reference, ops, clock):
+    for module in (
+        calls,
+        work_orders,
+        directives,
+        departments,
+        ledger,
+        dashboards,
+        scores,
+        reference,
+        ops,
+        clock,
+    ):
         app.include_router(module.router)
+    app.include_router(meetings.router)  # 联席会议
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
     app.include_router(attachments.router)  # 随手拍
     app.include_router(webhooks.router)  # signed webhooks: department systems are told
     app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
+    install_console(app, built)  # 呼应综合指挥平台: the web console at /
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,
+        remembered=built.tokens.remembered,
         limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
-        max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes},
+        max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes, **console_uploads(settings)},
     )
     app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)
@@ -119,12 +136,11 @@ def _outermost(app: FastAPI, wrapper: type[SecurityHeaders]) -> None:
 
 
 def _field_intake(app: FastAPI, built: Services, settings: Settings) -> None:
-    """随手拍 and 离线采集: where photos are kept, and how old a device's capture may be."""
+    """随手拍: where photos are kept."""
     assert settings.attachments_dir is not None  # filled in by Settings
-    built.app.max_capture_age = timedelta(days=settings.max_capture_age_days)
     app.state.attachment_store = AttachmentStore(
         settings.attachments_dir,
-        built.app.attachments,
+        built.attachments,
         settings.max_attachment_bytes,
         settings.max_photo_pixels,
         Decoders(settings.photo_decoders, settings.photo_decode_wait_seconds),

@@ -12,10 +12,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 
-from huying.audit.chain import TRACKING_NAME as CHAIN_TRACKING
 from huying.bootstrap import Services
 from huying.duties import Duty
 from huying.locks import held
+from huying.projections.chain import TRACKING_NAME as CHAIN_TRACKING
 from huying.projections.runner import TRACKING_NAME as PROJECTOR_TRACKING
 from huying.projections.tables import projection_tracking
 

@@ -1,4 +1,7 @@
-"""Dependencies as Annotated aliases: who is asking, the services, the request's identity."""
+"""Dependencies as Annotated aliases: who is asking, the services, the request's identity.
+
+Those that only read the request are ``async``: FastAPI runs a plain ``def`` dependency in a
+worker thread, and a thread hop costs more than any of them."""
 
 from __future__ import annotations
 
@@ -15,25 +18,30 @@ from pydantic import BaseModel
 from huying.api.limits import waiting
 from huying.api.params import MAX_POSITION, ETag, IdempotencyKey, version_of
 from huying.api.schemas.requests import PersonalData
-from huying.application import HuyingApplication, Submission
+from huying.application import HuyingApplication
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.principal import Principal
 from huying.projections.runner import ReadModelsBehind
+from huying.service_layer.command_path import Submission
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     principal: Principal = request.state.principal  # set by the Gate, which answered 401 otherwise
     return principal
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def _application(request: Request) -> HuyingApplication:
-    return _services(request).app
+async def _services(request: Request) -> Services:
+    return services_of(request)
+
+
+async def _application(request: Request) -> HuyingApplication:
+    return services_of(request).app
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ def fingerprint(body: BaseModel | None) -> str:
     JSON-equal bodies get the same fingerprint (keys sorted, only what the client sent). Parts
     holding personal data are left out — an unkeyed digest of them would give a masked phone away
     to anyone trying the hidden digits; a raise retried with another reporter is told apart by
-    the contact kept apart from the event (``HuyingApplication.raise_call``)."""
+    the contact kept apart from the event (``CallService.raise_call``)."""
     return _digest(_sent(body, personal=False))
 
 
@@ -86,7 +94,7 @@ def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _identity(
+async def _identity(
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
     if_match: Annotated[ETag | None, Header()] = None,
 ) -> RequestIdentity:
@@ -119,7 +127,7 @@ async def _read_position(
     """Read-your-writes: wait in the event loop, holding no thread, until the read models reach
     ``min_position`` (503 after ``min_position_wait_seconds``); one of the principal's few
     waiters (429 beyond them)."""
-    services = _services(request)
+    services = services_of(request)
     projector = services.projector
     position = await projector.current_position()
     if min_position is None or position >= min_position:

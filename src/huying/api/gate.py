@@ -3,8 +3,9 @@ malformed body; 429 instead once a client address has failed too often, or has t
 being checked at once), then the principal's
 admission (``limits.py``: its share of running requests, its expensive reads), then the
 body-size limit (413): 64 KiB for JSON, larger on the few paths that take uploads
-(``max_upload_bytes``). The token lookup runs in a worker thread, so a slow database never
-holds up the event loop (nor ``/healthz``, which is answered there)."""
+(``max_upload_bytes``). A token found live a moment ago is taken as remembered, in the event
+loop (``TokenStore.remembered``); any other is looked up in a worker thread, so a slow database
+never holds up the event loop (nor ``/healthz``, which is answered there)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ class Gate:
         app: ASGIApp,
         *,
         authenticate: Callable[[str], Principal | None],
+        remembered: Callable[[str], Principal | None] = lambda _: None,
         limits: Limits,
         max_body_bytes: int,
         max_upload_bytes: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.remembered = remembered
         self.limits = limits
         self.max_body_bytes = max_body_bytes
         # Exact path → its own limit (随手拍 uploads are megabytes; JSON bodies stay small).
@@ -78,6 +81,9 @@ class Gate:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token.strip():
+                    known = self.remembered(token.strip())
+                    if known is not None:
+                        return known
                     async with self.limits.token_checks.slot(_address(scope)):
                         return await anyio.to_thread.run_sync(self.authenticate, token.strip())
                 return None

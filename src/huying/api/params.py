@@ -146,9 +146,10 @@ def version_of(tag: str | None) -> int | None:
 # --- every parameter ------------------------------------------------------------------------
 
 
-def no_nul_in_parameters(request: Request) -> None:
+async def no_nul_in_parameters(request: Request) -> None:
     """PostgreSQL refuses NUL in text: a NUL in any query or path parameter is refused here, as
-    in a body (``schemas.base.no_nul``), whichever endpoint it is for."""
+    in a body (``schemas.base.no_nul``), whichever endpoint it is for. (``async``: it only reads
+    the request, and needs no worker thread.)"""
     for name, value in (*request.query_params.multi_items(), *request.path_params.items()):
         if "\x00" in str(value):
             raise InvalidCommand(name, "text must not contain NUL characters")

@@ -22,13 +22,14 @@ from huying.audit.feed import event_data
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.call import Call
+from huying.domain.contact import Contact
 from huying.domain.deadlines import next_and_missed, standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
-from huying.projections.duplicates import DuplicateRule, Subject, at_raise
 from huying.projections.rows import instants_of
+from huying.queries.duplicates import Subject, at_raise
 from huying.services.contacts import ContactBook
 
 
@@ -41,7 +42,9 @@ def work_order_public(order: WorkOrder, call_version: int | None = None) -> Work
         status=order.status,
         deadline=order.deadline,
         instructions=order.instructions,
-        extension=ExtensionPublic(**order.extension) if order.extension else None,
+        extension=ExtensionPublic.model_validate(order.extension, from_attributes=True)
+        if order.extension
+        else None,
         result=order.result,
         dispatched_at=order.dispatched_at,
         signed_at=order.signed_at,
@@ -59,6 +62,7 @@ def call_public(
     calendar: WorkCalendar,
     *,
     hints: list[DuplicateHint],
+    kept: Contact | None = None,
 ) -> CallPublic:
     evaluation = call.evaluation
     return CallPublic(
@@ -97,35 +101,41 @@ def call_public(
         merged_into=call.merged_into,
         supervised=call.supervised,
         deadlines=deadlines(call, now, calendar),
-        reporter=_reporter(call, viewer, contacts),
-        chain=[ChainStep(**step) for step in call.chain],
+        reporter=_reporter(call, viewer, contacts, kept),
+        chain=[ChainStep.model_validate(stint, from_attributes=True) for stint in call.chain],
         possible_duplicates=hints,
     )
 
 
-# A read waits this long at most for the read models to reach a call's raise (milliseconds,
-# unless the projector has just started after a restart).
+# Where the recent raises cannot tell, a read waits this long at most for the read models to
+# reach a call's raise (milliseconds, unless the projector has just started after a restart).
 _HINT_WAIT_SECONDS = 1.0
 
 
-def duplicate_hints(call: Call, viewer: Principal, services: Services) -> list[DuplicateHint]:
+def duplicate_hints(call: Call, position: int, viewer: Principal, services: Services) -> list[DuplicateHint]:
     """重复提示 as of the call's raise, for this viewer: the same in every answer about the call
-    (the raise, a retry of it, reads, actions), whatever happened since."""
-    raised_position = services.app.positions.of_call(call.id)[1]
-    if services.projector.running:
-        services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
-    settings = services.settings
-    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
+    (the raise, a retry of it, reads, actions), whatever happened since. ``position`` is the
+    log position of ``call`` as given (its raise's when it is at version 1). Asked of the recent
+    raises kept in memory; of the read models when those cannot tell."""
+    raised_position = position if call.version == 1 else services.app.positions.of_call(call.id)[1]
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
-    with services.engine.connect() as conn:
-        rows = at_raise(conn, viewer, services.app.org, subject, rule, call.raised_at, raised_position)
+    rows = services.recent.at_raise(viewer, subject, call.raised_at, raised_position)
+    if rows is None:
+        if services.projector.running:
+            services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
+        with services.engine.connect() as conn:
+            rows = at_raise(
+                conn, viewer, services.app.org, subject, services.recent.rule, call.raised_at, raised_position
+            )
     return [DuplicateHint(id=r["call_id"], **r) for r in rows]
 
 
-def _reporter(call: Call, viewer: Principal, contacts: ContactBook) -> ReporterPublic | None:
+def _reporter(
+    call: Call, viewer: Principal, contacts: ContactBook, kept: Contact | None
+) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref)
+    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, kept)
     if shown is None:  # erased on request
         return None
     return ReporterPublic(name=shown.name, phone=shown.phone)

@@ -10,10 +10,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from huying.domain.errors import (
-    CallNotFound,
     ConcurrentModification,
     DomainError,
     InvalidCommand,
+    NotFound,
     NotPermitted,
     StaleVersion,
     TransitionNotAllowed,
@@ -24,7 +24,7 @@ PROBLEM_JSON = "application/problem+json"
 
 STATUS_OF: dict[type[DomainError], tuple[int, str]] = {
     InvalidCommand: (422, "Invalid request"),
-    CallNotFound: (404, "Not found"),
+    NotFound: (404, "Not found"),
     NotPermitted: (403, "Not permitted"),
     StaleVersion: (412, "Precondition failed"),
     TransitionNotAllowed: (409, "Transition not allowed"),

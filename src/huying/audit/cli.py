@@ -26,11 +26,20 @@ audit_cli = typer.Typer(
 
 
 @contextmanager
-def _services() -> Iterator[Services]:
-    """Read-only: the auditor's tools migrate nothing, write nothing and need no secret key."""
+def _services(*, checks_seals: bool = False) -> Iterator[Services]:
+    """Read-only: the auditor's tools migrate nothing and write nothing. Those that read the
+    events themselves check each one's seal (防篡改), a keyed MAC: they need the master key that
+    wraps the seal key; the others need no secret key."""
     from huying.bootstrap import opened
 
-    with opened(Settings(), read_only=True) as services:
+    settings = Settings()
+    with opened(settings, read_only=True) as services:
+        sealed = services.app.recorder.max_notification_id()  # an empty log has nothing sealed
+        if checks_seals and sealed and not settings.existing_secrets():
+            fail(
+                "checking the events' seals needs the master key: set HUYING_SECRET_KEY "
+                "(HUYING_DEMO=1 where a demo deployment keeps it in its data directory)"
+            )
         yield services
 
 
@@ -61,7 +70,7 @@ def verify(
         given = load_file(checkpoints) if checkpoints is not None else []
     except BadCheckpoints as e:
         fail(str(e))
-    with _services() as services:
+    with _services(checks_seals=True) as services:
         length = services.chain.log.head()
         with typer.progressbar(length=length, label="verifying the log", file=sys.stderr) as bar:
             report = services.chain.verify(given, on_progress=bar.update)
@@ -135,7 +144,7 @@ def replay(
     with the live one, table by table, row by row. Exit 1 on any difference."""
     from huying.audit.replay import replay_and_compare
 
-    with _services() as services:
+    with _services(checks_seals=True) as services:
         total = services.projector.tracked_position()
         with typer.progressbar(length=total, label="replaying the log", file=sys.stderr) as bar:
             result = replay_and_compare(
@@ -190,7 +199,7 @@ def export(
     from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
     from huying.audit.feed import EventFeed, FeedQuery, event_types, window
     from huying.domain.org import UnitKind
-    from huying.projections.dashboard import local_day
+    from huying.queries.dashboard import local_day
 
     if what not in ("events", "scores"):
         fail("--what is events or scores")
@@ -198,7 +207,7 @@ def export(
         fail("--kind is community, street or department")
     if headers not in {h.value for h in Headers}:
         fail("--headers is zh or en")
-    with _services() as services:
+    with _services(checks_seals=what == "events") as services:
         if what == "events":
             chunks = event_lines(EventFeed(services.app), FeedQuery(event_types(type_), window(from_, to)))
         else:

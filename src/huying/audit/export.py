@@ -18,9 +18,10 @@ from pydantic_core import to_json
 from sqlalchemy import Engine
 
 from huying.audit.feed import EventFeed, FeedQuery
+from huying.domain.business_time import business_year
 from huying.domain.errors import InvalidCommand
 from huying.domain.org import Org, UnitKind
-from huying.projections.scores import Period, parse_period, unit_scores
+from huying.queries.scores import Period, parse_period, unit_scores
 
 KINDS = (UnitKind.STREET, UnitKind.DEPARTMENT)
 
@@ -37,7 +38,9 @@ def period_between(first: str | None, last: str | None, period: str | None, toda
     if period and (first or last):
         raise InvalidCommand("period", "give a period, or from and to, not both")
     if period:
-        return parse_period(period)
+        named = parse_period(period)
+        _named_within_business_time("period", named.first)
+        return named
     if not first and not last:
         return parse_period(today.strftime("%Y-%m"))
     try:
@@ -45,9 +48,19 @@ def period_between(first: str | None, last: str | None, period: str | None, toda
         end = date.fromisoformat(last) if last else today
     except ValueError:
         raise InvalidCommand("from", "scores are per day: give dates YYYY-MM-DD") from None
+    for name, given, day in (("from", first, start), ("to", last, end)):
+        if given:  # what is worked out from today is not the caller's to answer for
+            _named_within_business_time(name, day)
     if start > end:
         raise InvalidCommand("to", f"to {end} is before from {start}")
     return Period(f"{start.isoformat()}..{end.isoformat()}", start, end)
+
+
+def _named_within_business_time(name: str, day: date) -> None:
+    try:
+        business_year(day.year, f"the {name}" if name == "period" else "the date")
+    except ValueError as e:
+        raise InvalidCommand(name, str(e)) from None
 
 
 def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""审计 event feed — the whole log in order, for auditors: position, call, type, version,
-actor, business time, recorded time and data.
+"""审计 event feed — the whole log in order, for auditors: position, the call (or directive) it
+belongs to, type, version, actor, business time, recorded time and data.
 
 A stored event huying cannot vouch for (``huying.audit.vouch``) is never shown as an event nor
 skipped in silence: a feed page names it apart (``unvouched``), an export gives a line saying
@@ -26,13 +26,27 @@ from eventsourcing.utils import get_topic
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import EventUnvouched, Flaw
+from huying.domain.business_time import business_year
 from huying.domain.call import ACTION_OF_EVENT, Call
 from huying.domain.contact import shown_ref
+from huying.domain.directive import ACTION_OF_DIRECTIVE_EVENT, Directive
 from huying.domain.errors import InvalidCommand
+from huying.domain.meeting import Meeting
+from huying.domain.meeting_transitions import TABLE as MEETING_TABLE
+
+MEETING_EVENTS = MEETING_TABLE.actions_by_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Event type (class name) → stored topic, for every event a call records.
-EVENT_TYPES: dict[str, str] = {name: get_topic(getattr(Call, name)) for name in sorted(ACTION_OF_EVENT)}
+# Event type → stored topic, for every event a call records (its class name, as always) and every
+# event a directive or a meeting records (``Directive.<class name>``, ``Meeting.<class name>``: a
+# directive's Supervised or a meeting's Closed is not a call's).
+EVENT_TYPES: dict[str, str] = {
+    **{name: get_topic(getattr(Call, name)) for name in sorted(ACTION_OF_EVENT)},
+    **{
+        f"Directive.{name}": get_topic(getattr(Directive, name)) for name in sorted(ACTION_OF_DIRECTIVE_EVENT)
+    },
+    **{f"Meeting.{name}": get_topic(getattr(Meeting, name)) for name in sorted(MEETING_EVENTS)},
+}
 _BOOKKEEPING = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at"}
     | {"idempotency_key", "fingerprint"}
@@ -64,6 +78,16 @@ class Window:
 def parse_bound(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
     """An RFC 3339 instant (with offset), or a date: an Asia/Shanghai day, whole (``to`` a date
     covers that day)."""
+    found = _instant(raw, name, end)
+    if found is not None:
+        try:
+            business_year(found.year, "the time")
+        except ValueError as e:
+            raise InvalidCommand(name, str(e)) from None
+    return found
+
+
+def _instant(raw: str | None, name: str, end: bool) -> datetime | None:
     if raw is None or raw == "":
         return None
     if _DATE.fullmatch(raw):
@@ -71,6 +95,10 @@ def parse_bound(raw: str | None, name: str, *, end: bool = False) -> datetime | 
             day = date.fromisoformat(raw)
         except ValueError:
             raise InvalidCommand(name, f"{raw!r} is not a date") from None
+        try:
+            business_year(day.year, "the date")  # before a day is added to it
+        except ValueError as e:
+            raise InvalidCommand(name, str(e)) from None
         return datetime.combine(day + timedelta(days=1 if end else 0), time(), SHANGHAI).astimezone(UTC)
     try:
         instant = datetime.fromisoformat(raw)
@@ -131,8 +159,8 @@ def event_record(n: Notification, event: Any) -> dict[str, Any]:
     call's history; the two times as datetimes, for the wire format to render)."""
     return {
         "position": n.id,
-        "call_id": str(n.originator_id),
-        "type": type(event).__name__,
+        "call_id": str(n.originator_id),  # the aggregate's id: a directive's events name theirs
+        "type": event_type(event),
         "version": n.originator_version,
         "actor": getattr(event, "actor", None),
         "at": getattr(event, "at", None),
@@ -140,6 +168,12 @@ def event_record(n: Notification, event: Any) -> dict[str, Any]:
         "idempotency_key": getattr(event, "idempotency_key", None),
         "data": event_data(event),
     }
+
+
+def event_type(event: Any) -> str:
+    """The feed's name of an event's type (``EVENT_TYPES``): a call's by its class name, as
+    always; another aggregate's qualified by it (``Directive.Issued``)."""
+    return type(event).__name__ if isinstance(event, Call.Event) else type(event).__qualname__
 
 
 def event_data(event: Any) -> dict[str, Any]:

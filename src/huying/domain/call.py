@@ -1,24 +1,26 @@
 """The call (呼叫): an event-sourced aggregate that climbs community → street → department.
 
-Public methods are commands: they pass the one gate (``_check``) that consults the transition
-table, then trigger an event. Each event class's ``apply`` only applies the change: it runs
-again on every replay, so it holds no checks, no I/O and no clock reads. Event classes are the
-public record: their names are stable topics, and a change of shape gets a ``class_version``
-and an upcaster, never a rewrite.
+Public methods are commands: they pass the one gate (``huying.domain.gate``, through ``_check``)
+that consults the call's transition table, then trigger an event. Each event class's ``apply``
+only applies the change: it runs again on every replay, so it holds no checks, no I/O and no
+clock reads. Event classes are the public record: their names are stable topics, and a change
+of shape gets a ``class_version`` and an upcaster, never a rewrite. Clock queries live in
+``huying.domain.clocks``; what every event records, in ``huying.domain.aggregate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from huying.domain.commands import Command, OrderSpec, Remembered, request_scope
-from huying.domain.errors import InvalidCommand, NotPermitted, StaleVersion, TransitionNotAllowed
+from huying.domain.aggregate import HuyingAggregate
+from huying.domain.clocks import clock_of, require_missed, stint_clock
+from huying.domain.commands import Command, OrderSpec
+from huying.domain.errors import InvalidCommand, NotPermitted, TransitionNotAllowed
 from huying.domain.levels import Level
 from huying.domain.principal import Principal, Role
 from huying.domain.sla import NO_CLOCKS, Clocks
@@ -26,15 +28,19 @@ from huying.domain.states import (
     OPEN_ORDER,
     TERMINAL,
     Evaluation,
+    Extension,
     OrderRole,
     OrderStatus,
     Satisfaction,
     Status,
+    Stint,
+    StintOutcome,
+    Supervision,
     WorkOrder,
     arrival,
     work_order_id,
 )
-from huying.domain.transitions import TABLE, Action, Situation, parties
+from huying.domain.transitions import REOPEN_WINDOW, TABLE, Action, Situation
 
 ClockSetter = Callable[[Level], Clocks]
 
@@ -43,51 +49,26 @@ def no_clocks(_: Level) -> Clocks:
     return NO_CLOCKS
 
 
-@dataclass(frozen=True, slots=True)
-class RunningClock:
-    """One SLA clock of a call: who owes what by when, and whether it has stopped."""
-
-    key: str
-    unit: str
-    level: str
-    started: datetime
-    due: datetime | None
-    stopped: datetime | None
-
-    @property
-    def breached(self) -> bool:
-        """Stopped late. (A clock still running is late only relative to "now".)"""
-        return self.due is not None and self.stopped is not None and self.stopped > self.due
-
-    def late_at(self, now: datetime) -> bool:
-        return self.due is not None and (self.stopped or now) > self.due
-
-
-class Call(Aggregate):
+class Call(HuyingAggregate):
     """一事一呼: one matter, one call, evaluated once per round."""
 
-    class Event(Aggregate.Event):
-        """What every step records: who acted, at what business time, under which request."""
+    class Event(HuyingAggregate.Event):
+        """What every step of a call records (``HuyingAggregate.Event``); a work order's steps
+        name the order acted on."""
 
-        actor: dict[str, str]
-        at: datetime
-        idempotency_key: str | None
-        fingerprint: str | None
+        actions: ClassVar[Mapping[str, str]] = TABLE.actions_by_event
 
         def mutate(self, aggregate: Any) -> Any:
             before = aggregate.order_marks() if aggregate is not None else {}
             call = super().mutate(aggregate)
             if call is not None:
-                call._remember(self, before)
+                call._mark_changed_orders(before)
             return call
 
         @property
-        def action(self) -> str:
-            return ACTION_OF_EVENT[type(self).__name__]
-
-        @property
-        def target(self) -> str | None:
-            return cast("str | None", getattr(self, "order_id", None))
+        def acted_on(self) -> str | None:
+            order_id: str | None = getattr(self, "order_id", None)
+            return order_id
 
     # --- raise (群众有呼) --------------------------------------------------------------------
 
@@ -164,7 +145,6 @@ class Call(Aggregate):
     raised_at: datetime
     raised_by: dict[str, str]
     holder: str
-    updated_at: datetime
 
     def __init__(self) -> None:
         # Raised.apply fills in what the call was raised with.
@@ -174,11 +154,11 @@ class Call(Aggregate):
         self.work_orders: dict[str, WorkOrder] = {}
         self.evaluations: dict[int, Evaluation] = {}
         self.merged_into: str | None = None
-        self.supervisions: list[dict[str, Any]] = []
+        self.supervisions: list[Supervision] = []
         self.resolved_level: Level | None = None
-        self.chain: list[dict[str, Any]] = []
-        self.stamps: dict[str, datetime] = {}
-        self.requests: dict[tuple[str, str], Remembered] = {}
+        self.chain: list[Stint] = []
+        self.agendas: list[str] = []  # the joint meetings it was put before (难题自下而上提交)
+        self.settled_by: dict[str, str] | None = None  # the decision a resolution cited
 
     @classmethod
     def raise_call(
@@ -212,7 +192,8 @@ class Call(Aggregate):
     def may_raise(principal: Principal, grid_code: str, community_code: str) -> bool:
         """Whether the transition table lets ``principal`` raise a call in this grid."""
         probe = _RaiseProbe(grid_code=grid_code, community_code=community_code)
-        return bool(TABLE[Action.RAISE].who & parties(principal, probe))
+        who = Situation(now=datetime.min)  # who may raise does not depend on the time
+        return TABLE.names(principal, Action.RAISE, probe, who)
 
     # --- what the transition table reads -------------------------------------------------
 
@@ -247,28 +228,19 @@ class Call(Aggregate):
     def order(self, order_id: str) -> WorkOrder | None:
         return self.work_orders.get(order_id)
 
-    def remembered(self, scope: str, key: str) -> Remembered | None:
-        """The earlier request with this idempotency key in this scope, if any."""
-        return self.requests.get((scope, key))
-
     # --- the one gate every move passes ---------------------------------------------------
 
-    def _check(self, action: Action, cmd: Command, order: WorkOrder | None = None) -> None:
-        """403 (who) → 412 (If-Match) → 409 (state), in that order, for every action."""
-        transition = TABLE[action]
-        if not transition.who & parties(cmd.principal, self, order):
-            names = ", ".join(sorted(p.value for p in transition.who))
-            raise NotPermitted(
-                f"{action.value}: only {names} may do this now; "
-                f"you act as {cmd.principal.role} of {cmd.principal.unit}"
-            )
-        if cmd.expected_version is not None and cmd.expected_version != self.version:
-            raise StaleVersion(
-                f"If-Match names version {cmd.expected_version}; the call is at version {self.version}"
-            )
-        refusal = transition.refusal(self, Situation(cmd.at, order, cmd.reopen_window))
-        if refusal is not None:
-            raise TransitionNotAllowed(f"{action.value}: {refusal}")
+    def _check(
+        self,
+        action: Action,
+        cmd: Command,
+        order: WorkOrder | None = None,
+        reopen_window: timedelta = REOPEN_WINDOW,
+    ) -> None:
+        """The one gate: 403 (who) → 412 (If-Match) → 409 (state), for every action."""
+        situation = Situation(cmd.at, order, reopen_window)
+        expected = cmd.expected_version
+        TABLE.check(action, cmd.principal, self, situation, version=self.version, expected_version=expected)
 
     def _order(self, order_id: str) -> WorkOrder:
         order = self.work_orders.get(order_id)
@@ -283,44 +255,26 @@ class Call(Aggregate):
             for o in self.work_orders.values()
         }
 
-    def _remember(self, event: Call.Event, orders_before: dict[str, tuple[Any, ...]]) -> None:
-        """Every event's bookkeeping, in one place: stamps, changed orders, remembered requests."""
+    def _mark_changed_orders(self, orders_before: dict[str, tuple[Any, ...]]) -> None:
+        """The orders an event changed carry the call's version since (a queue's cursor)."""
         for order_id, mark in self.order_marks().items():
             if orders_before.get(order_id) != mark:
                 self.work_orders[order_id].last_version = self.version
-        name = type(event).__name__
-        self.updated_at = event.at
-        self.stamps.setdefault(f"first_{name}", event.at)
-        self.stamps[f"last_{name}"] = event.at
-        if event.idempotency_key is not None:
-            scope = request_scope(event.actor, event.action, event.target)
-            self.requests[(scope, event.idempotency_key)] = Remembered(self.version, event.fingerprint)
 
     # --- stints: who held the call at which level, and how each stint ended ----------------
 
     @property
-    def stint(self) -> dict[str, Any]:
+    def stint(self) -> Stint:
         """The current stint: the unit now holding the call at its level."""
         return self.chain[-1]
 
     def _begin_stint(self, level: Level, holder: str, at: datetime, clocks: Clocks) -> None:
-        self.chain.append(
-            {
-                "level": level.value,
-                "holder": holder,
-                "round": self.round,
-                "at": at,
-                "acknowledged_at": None,
-                "ended_at": None,
-                "outcome": None,
-                **clocks.as_dict(),
-            }
-        )
+        self.chain.append(Stint(level, holder, self.round, at, clocks.response_due, clocks.resolution_due))
 
-    def _end_stint(self, outcome: str, at: datetime) -> None:
-        if self.chain and self.stint["ended_at"] is None:
-            self.stint["ended_at"] = at
-            self.stint["outcome"] = outcome
+    def _end_stint(self, outcome: StintOutcome, at: datetime) -> None:
+        if self.chain and self.stint.ended_at is None:
+            self.stint.ended_at = at
+            self.stint.outcome = outcome
 
     def _cancel_open_orders(self, at: datetime) -> None:
         for o in self.work_orders.values():
@@ -334,7 +288,7 @@ class Call(Aggregate):
 
         def apply(self, call: Call) -> None:
             call.status = Status.IN_PROGRESS
-            call.stint["acknowledged_at"] = call.stint["acknowledged_at"] or self.at
+            call.stint.acknowledged_at = call.stint.acknowledged_at or self.at
 
     def acknowledge(self, cmd: Command, note: str | None = None) -> None:
         """响应: the holder takes the call on."""
@@ -368,7 +322,7 @@ class Call(Aggregate):
         once the community's response deadline has passed unanswered."""
         self._check(Action.ESCALATE, cmd)
         if cmd.principal.role is Role.SYSTEM:
-            self._require_missed(self._stint_clock(len(self.chain), "response"), cmd.at)
+            require_missed(stint_clock(self, len(self.chain), "response"), cmd.at)
         due = clocks(Level.STREET)
         self.trigger_event(
             self.Escalated,
@@ -462,11 +416,7 @@ class Call(Aggregate):
         reason: str
 
         def apply(self, call: Call) -> None:
-            call.work_orders[self.order_id].extension = {
-                "until": self.until,
-                "reason": self.reason,
-                "requested_at": self.at,
-            }
+            call.work_orders[self.order_id].extension = Extension(self.until, self.reason, self.at)
 
     def request_extension(self, cmd: Command, order_id: str, until: datetime, reason: str) -> None:
         """申请延期: the department asks for a later deadline."""
@@ -492,7 +442,8 @@ class Call(Aggregate):
         """准予延期: the street grants the extension; the order's deadline moves."""
         order = self._order(order_id)
         self._check(Action.GRANT_EXTENSION, cmd, order)
-        until = cast("dict[str, Any]", order.extension)["until"]
+        assert order.extension is not None  # the table's guard saw to it
+        until = order.extension.until
         self.trigger_event(self.ExtensionGranted, order_id=order_id, until=until, note=note, **cmd.meta)
 
     class ExtensionDenied(Event):
@@ -571,19 +522,45 @@ class Call(Aggregate):
     class Resolved(Event):
         summary: str
         level: str
+        # {meeting_id, decision_id}: the joint meeting's 议定事项 that settled the call, if any
+        decision: dict[str, str] | None = None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 resolution cited no decision. The class default says so; its state stays as
+            stored, so its history, feed and exports read byte for byte as they always did."""
 
         def apply(self, call: Call) -> None:
             call.status = Status.RESOLVED
+            call.settled_by = self.decision
             call.resolved_level = Level(self.level)
             call._end_stint("resolved", self.at)
             # Once the matter is resolved, orders still open (an assist still working) are moot:
             # no work-order action is allowed on a resolved call, so they must not linger.
             call._cancel_open_orders(self.at)
 
-    def resolve(self, cmd: Command, summary: str) -> None:
-        """办结: the holder declares the matter solved."""
+    def resolve(self, cmd: Command, summary: str, decision: dict[str, str] | None = None) -> None:
+        """办结: the holder declares the matter solved — citing, where one settled it, a joint
+        meeting's decision (checked by the service, which reads the meeting)."""
         self._check(Action.RESOLVE, cmd)
-        self.trigger_event(self.Resolved, summary=summary, level=self.level.value, **cmd.meta)
+        level = self.level.value
+        self.trigger_event(self.Resolved, summary=summary, level=level, decision=decision, **cmd.meta)
+
+    class PutOnAgenda(Event):
+        meeting_id: str
+        convener: str
+
+        def apply(self, call: Call) -> None:
+            call.agendas.append(self.meeting_id)
+
+    def put_on_agenda(self, cmd: Command, meeting_id: str, convener: str) -> None:
+        """难题自下而上提交: the holder puts this hard call before a joint meeting."""
+        self._check(Action.PUT_ON_AGENDA, cmd)
+        if meeting_id in self.agendas:
+            raise TransitionNotAllowed(f"put-on-agenda: the call is already on meeting {meeting_id}'s agenda")
+        self.trigger_event(self.PutOnAgenda, meeting_id=meeting_id, convener=convener, **cmd.meta)
 
     class Evaluated(Event):
         round: int
@@ -649,9 +626,12 @@ class Call(Aggregate):
                 call.level, self.holder, self.at, Clocks(self.response_due, self.resolution_due)
             )
 
-    def reopen(self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks) -> None:
-        """重办: a dissatisfied call goes back to whoever resolved it, in a new round."""
-        self._check(Action.REOPEN, cmd)
+    def reopen(
+        self, cmd: Command, reason: str, clocks: ClockSetter = no_clocks, window: timedelta = REOPEN_WINDOW
+    ) -> None:
+        """重办: a dissatisfied call goes back to whoever resolved it, within ``window`` after its
+        evaluation, in a new round."""
+        self._check(Action.REOPEN, cmd, reopen_window=window)
         to_community = self.resolved_level is Level.COMMUNITY
         level = Level.COMMUNITY if to_community else Level.STREET
         due = clocks(level)
@@ -723,15 +703,7 @@ class Call(Aggregate):
             state["clock"] = None
 
         def apply(self, call: Call) -> None:
-            call.supervisions.append(
-                {
-                    "reason": self.reason,
-                    "unit": self.unit,
-                    "at": self.at,
-                    "actor": self.actor,
-                    "clock": self.clock,
-                }
-            )
+            call.supervisions.append(Supervision(self.reason, self.unit, self.at, self.actor, self.clock))
 
     def supervise(self, cmd: Command, reason: str, unit: str | None = None, clock: str | None = None) -> None:
         """督办: a flag against the late unit (default: the holder), counted in its scores.
@@ -740,82 +712,15 @@ class Call(Aggregate):
         if cmd.principal.role is Role.SYSTEM:
             if clock is None:
                 raise InvalidCommand("clock", "the watchdog supervises a missed clock; name it")
-            missed = self.clock(clock)
-            if clock in {s["clock"] for s in self.supervisions}:
+            missed = clock_of(self, clock)
+            if clock in {s.clock for s in self.supervisions}:
                 raise TransitionNotAllowed(f"supervise: clock {clock} was already flagged")
-            self._require_missed(missed, cmd.at)
+            require_missed(missed, cmd.at)
             unit = missed.unit
         self.trigger_event(self.Supervised, reason=reason, unit=unit or self.holder, clock=clock, **cmd.meta)
 
-    # --- clocks ------------------------------------------------------------------------------
 
-    def clock(self, key: str) -> RunningClock:
-        """A clock by key: ``stint2:response``, ``stint2:resolution``, ``<order>:sign``,
-        ``<order>:completion``."""
-        owner, _, kind = key.rpartition(":")
-        if owner.startswith("stint") and owner[5:].isdigit() and kind in ("response", "resolution"):
-            return self._stint_clock(int(owner[5:]), kind)
-        if owner in self.work_orders and kind in ("sign", "completion"):
-            return self._order_clock(owner, kind)
-        raise InvalidCommand("clock", f"no clock {key} on this call")
-
-    def clocks(self) -> list[RunningClock]:
-        """Every clock this call has had, running or stopped."""
-        found = [
-            self._stint_clock(n, kind)
-            for n in range(1, len(self.chain) + 1)
-            for kind in ("response", "resolution")
-        ]
-        found += [
-            self._order_clock(order_id, kind)
-            for order_id in self.work_orders
-            for kind in ("sign", "completion")
-        ]
-        return [c for c in found if c.due is not None]
-
-    def _stint_clock(self, n: int, kind: str) -> RunningClock:
-        if not 1 <= n <= len(self.chain):
-            raise InvalidCommand("clock", f"no stint {n} on this call")
-        stint = self.chain[n - 1]
-        if kind == "response":
-            stopped = stint["acknowledged_at"] or (stint["ended_at"] if stint["outcome"] else None)
-        else:
-            stopped = stint["ended_at"]
-        return RunningClock(
-            key=f"stint{n}:{kind}",
-            unit=stint["holder"],
-            level=stint["level"],
-            started=stint["at"],
-            due=stint.get(f"{kind}_due"),
-            stopped=stopped,
-        )
-
-    def _order_clock(self, order_id: str, kind: str) -> RunningClock:
-        o = self.work_orders[order_id]
-        if kind == "sign":
-            stopped = o.signed_at or (None if o.status is OrderStatus.DISPATCHED else o.settled_at)
-            due = o.sign_due
-        else:
-            stopped = o.completed_at or (None if o.is_open else o.settled_at)
-            due = o.deadline
-        return RunningClock(
-            key=f"{order_id}:{kind}",
-            unit=o.department_code,
-            level=Level.DEPARTMENT.value,
-            started=o.dispatched_at,
-            due=due,
-            stopped=stopped,
-        )
-
-    @staticmethod
-    def _require_missed(clock: RunningClock, at: datetime) -> None:
-        """The watchdog's moves re-check their reason, so a rerun or a second watchdog does
-        nothing twice."""
-        if clock.due is None or clock.stopped is not None or at < clock.due:
-            raise TransitionNotAllowed(f"{clock.key} is not overdue: nothing for the watchdog to do")
-
-
-ACTION_OF_EVENT: dict[str, str] = {t.event: t.action.value for t in TABLE.values()}
+ACTION_OF_EVENT: Mapping[str, str] = TABLE.actions_by_event
 
 
 def _with(kept: list[str], added: list[str]) -> list[str]:

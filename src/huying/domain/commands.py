@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from huying.domain.principal import Principal
@@ -19,7 +19,6 @@ class Command:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     expected_version: int | None = None
-    reopen_window: timedelta = timedelta(days=7)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -40,16 +39,3 @@ class OrderSpec:
     deadline: datetime
     instructions: str
     sign_due: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """A request this call has already carried out: where it landed and what it said."""
-
-    version: int
-    fingerprint: str | None
-
-
-def request_scope(actor: dict[str, str], action: str, target: str | None = None) -> str:
-    """Idempotency scope of a request: principal + path."""
-    return f"{actor['role']}|{actor['unit']}|{action}|{target or ''}"

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from weakref import ref
 
-from huying.domain.call import Call, RunningClock
+from huying.domain.call import Call
+from huying.domain.clocks import RunningClock, clocks_of
 from huying.domain.sla import remaining, warn_at
 from huying.domain.worktime import WorkCalendar
 
@@ -74,7 +75,7 @@ _last: tuple[ref[Call], int, Standing] | None = None
 def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Standing:
     clock_time = runs_on_clock_time(call.sla)
     states = []
-    for c in call.clocks():
+    for c in clocks_of(call):
         assert c.due is not None
         running = c.stopped is None
         # Only a running clock can become due soon; stopped ones are never asked.

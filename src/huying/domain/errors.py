@@ -44,10 +44,14 @@ class InvalidCommand(DomainError):
         self.field = field
 
 
-class CallNotFound(DomainError):
-    """No such call, or not in the principal's jurisdiction: existence does not leak (404)."""
+class NotFound(DomainError):
+    """No such thing, or not in the principal's jurisdiction: existence does not leak (404)."""
 
     kind = "not-found"
+
+
+class CallNotFound(NotFound):
+    """No such call, or not in the principal's jurisdiction (404)."""
 
 
 class IdempotencyKeyReused(InvalidCommand):
@@ -63,3 +67,11 @@ class ConcurrentModification(DomainError):
     """Others kept writing to this call while we retried (409)."""
 
     kind = "concurrent-modification"
+
+
+class DirectiveNotFound(NotFound):
+    """No such directive, or not in the principal's jurisdiction (404)."""
+
+
+class MeetingNotFound(NotFound):
+    """No such joint meeting, or not in the principal's jurisdiction (404)."""

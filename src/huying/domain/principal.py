@@ -14,6 +14,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 区督办 / 回访
     AUDITOR = "auditor"  # read-only, everything
     ADMIN = "admin"  # tokens and reference data; no call actions
+    MEMBER = "member"  # 成员单位 of a 大工委/大党委: joint meetings and the tasks it carries out
     SYSTEM = "system"  # the SLA watchdog; has no token
 
 

@@ -1,11 +1,14 @@
-"""The vocabulary of a call's state: statuses, work orders, evaluations."""
+"""The vocabulary of a call's state: statuses, stints, work orders, extensions, evaluations,
+supervisions — small typed records, so the read side reads attributes, never string keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Literal
+
+from huying.domain.levels import Level
 
 
 class Status(StrEnum):
@@ -76,6 +79,45 @@ def arrival(order_id: str) -> tuple[str, int]:
     return call, int(number)
 
 
+StintOutcome = Literal["escalated", "resolved", "withdrawn", "merged"]
+
+
+@dataclass
+class Stint:
+    """One unit holding the call at one level (a link of the 呼应 chain), with its two clocks:
+    respond (响应) and resolve (办结). Departments hold work orders instead."""
+
+    level: Level
+    holder: str
+    round: int
+    at: datetime  # when the unit got the call
+    response_due: datetime | None
+    resolution_due: datetime | None
+    acknowledged_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: StintOutcome | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """申请延期: a department's pending request for a later deadline on its work order."""
+
+    until: datetime
+    reason: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """督办: a flag against the late unit, by a supervisor or by the watchdog on a missed clock."""
+
+    reason: str
+    unit: str
+    at: datetime
+    actor: dict[str, str]
+    clock: str | None  # the missed clock's key, when the watchdog raised it
+
+
 @dataclass
 class WorkOrder:
     """A department's 工单: what it owes on one call, with a deadline (限期办理)."""
@@ -89,7 +131,7 @@ class WorkOrder:
     dispatched_at: datetime
     round: int = 1
     status: OrderStatus = OrderStatus.DISPATCHED
-    extension: dict[str, Any] | None = None
+    extension: Extension | None = None
     result: str | None = None
     signed_at: datetime | None = None
     completed_at: datetime | None = None

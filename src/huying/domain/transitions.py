@@ -1,17 +1,19 @@
 """The call's transition table, as data: who may do what, when, and to what effect.
 
-This is the single source for the state machine. The aggregate consults it before every move,
-the API maps its refusals to 403/409, and the authorisation-matrix tests are generated from it.
+This is the single source for the call's state machine, declared through the one gate
+(``huying.domain.gate``). The aggregate consults it before every move, the API maps its refusals
+to 403/409, and the authorisation-matrix tests are generated from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from huying.domain import gate
 from huying.domain.levels import Level
 from huying.domain.principal import Principal, Role
 from huying.domain.states import (
@@ -59,6 +61,7 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
     MERGE = "merge"
     SUPERVISE = "supervise"
+    PUT_ON_AGENDA = "put-on-agenda"
 
 
 class CallState(Protocol):
@@ -80,41 +83,26 @@ class CallState(Protocol):
     def lead_order(self) -> WorkOrder | None: ...
 
 
+REOPEN_WINDOW = timedelta(days=7)  # the default; a deployment sets its own (HUYING_REOPEN_WINDOW_DAYS)
+
+
 @dataclass(frozen=True)
 class Situation:
-    """What else a guard may look at: the time, and the work order acted on."""
+    """What else a guard may look at: the time, the work order acted on, the reopen window."""
 
     now: datetime
     order: WorkOrder | None = None
-    reopen_window: timedelta = timedelta(days=7)
+    reopen_window: timedelta = REOPEN_WINDOW
 
 
 Guard = Callable[[CallState, Situation], str | None]
+Transition = gate.Transition[Action, Party, CallState, Situation]
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: Action
-    event: str
-    who: frozenset[Party]
-    when: str
-    guard: Guard
-    effect: str
-
-    @property
-    def on_work_order(self) -> bool:
-        return Party.ORDER_DEPARTMENT in self.who or self.action in _ORDER_DECISIONS
-
-    def refusal(self, call: CallState, situation: Situation) -> str | None:
-        """The rule the call's state breaks for this move, or None when it is allowed."""
-        return self.guard(call, situation)
-
-
-_ORDER_DECISIONS = frozenset({Action.GRANT_EXTENSION, Action.DENY_EXTENSION})
-
-
-def parties(principal: Principal, call: CallState, order: WorkOrder | None = None) -> set[Party]:
-    """Which of the table's parties this principal is, for this call (and work order)."""
+def parties(principal: Principal, call: CallState, situation: Situation) -> set[Party]:
+    """Which of the table's parties this principal is, for this call (and the work order the
+    situation names)."""
+    order = situation.order
     found: set[Party] = set()
     role, unit = principal.role, principal.unit
     if role is Role.COMMUNITY and unit == call.holder and call.level is Level.COMMUNITY:
@@ -233,9 +221,10 @@ def _span(window: timedelta) -> str:
     return f"{window.total_seconds() / 3600:g} hours"
 
 
-TABLE: Mapping[Action, Transition] = {
-    t.action: t
-    for t in (
+TABLE = gate.TransitionTable[Action, Party, CallState, Situation](
+    "call",
+    parties,
+    (
         Transition(
             Action.RAISE,
             "Raised",
@@ -380,5 +369,22 @@ TABLE: Mapping[Action, Transition] = {
             _not_terminal,
             "督办 flag against the late unit",
         ),
-    )
-}
+        Transition(
+            Action.PUT_ON_AGENDA,
+            "PutOnAgenda",
+            HOLDER,
+            "status in awaiting_response, in_progress, dispatched, returned",
+            _status_in(*sorted(WITHDRAWABLE)),
+            "难题自下而上提交: the call is on a joint meeting's agenda",
+        ),
+    ),
+)
+
+
+_ORDER_DECISIONS = frozenset({Action.GRANT_EXTENSION, Action.DENY_EXTENSION})
+
+
+def on_work_order(t: Transition) -> bool:
+    """Whether the move acts on one work order (a department's own, or a decision on its
+    request): its Situation names the order, and a console offers it once per order."""
+    return Party.ORDER_DEPARTMENT in t.who or t.action in _ORDER_DECISIONS

@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from huying import __version__
 from huying.api.deps import fingerprint
 from huying.api.routers.calls import draft_of
-from huying.application import Submission
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, DomainError, InvalidCommand, NotPermitted
 from huying.domain.principal import Principal
@@ -26,6 +25,7 @@ from huying.open311 import requests as reqs
 from huying.open311.formats import Format, Open311Error, error_response, format_of, render
 from huying.open311.intake import Form, parse_instant, parse_list, report_of
 from huying.open311.services import definition, service_list
+from huying.service_layer.command_path import Submission
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 _MAX_IDS = 1000
@@ -155,7 +155,7 @@ def _raise(request: Request, f: Format, form: Form) -> Response:
     if key is not None and len(key) > 200:
         raise Open311Error(400, "Idempotency-Key: at most 200 characters")
     draft = replace(draft_of(report.body), reporter=report.contact)
-    outcome = s.app.raise_call(principal, draft, Submission(key=key, fingerprint=fingerprint(report.body)))
+    outcome = s.calls.raise_call(principal, draft, Submission(key=key, fingerprint=fingerprint(report.body)))
     item = s.app.catalog.item(outcome.call.item_code)
     answer = [{"service_request_id": str(outcome.call.id), "service_notice": item.standard if item else None}]
     response = render(f, "service_requests", answer)

@@ -51,7 +51,7 @@ _FORM_NAME = {
 
 @dataclass(frozen=True)
 class Report:
-    """What an Open311 POST asks for, ready for ``HuyingApplication.raise_call``."""
+    """What an Open311 POST asks for, ready for ``CallService.raise_call``."""
 
     body: CallCreate  # what the fingerprint and the event are made of
     contact: Contact | None  # personal data: to the contact store, never into an event

@@ -25,9 +25,9 @@ from huying.domain.principal import Principal
 from huying.domain.states import Channel, OrderStatus, Status
 from huying.open311.formats import Open311Error
 from huying.open311.notes import SHANGHAI, step_note, unit_name
-from huying.projections.scope import visible_calls
-from huying.projections.search import UNSETTLED
 from huying.projections.tables import rm_calls
+from huying.queries.scope import visible_calls
+from huying.queries.search import UNSETTLED
 
 MAX_SPAN = timedelta(days=90)  # a date filter spans at most this (and defaults to the last 90 days)
 MAX_REQUESTS = 1000  # the spec's default limit
@@ -72,7 +72,8 @@ class Told:
 
 def load(app: HuyingApplication, call_id: UUID) -> Told | None:
     events = list(app.events.get(call_id))
-    return Told(fold(events), events) if events else None
+    call = fold(events) if events else None
+    return Told(call, events) if isinstance(call, Call) else None
 
 
 def request_of(told: Told, catalog: Catalog, org: Org) -> dict[str, Any]:
@@ -117,8 +118,7 @@ def expected(call: Call) -> datetime | None:
     lead = call.lead_order
     if call.status is Status.DISPATCHED and lead is not None and lead.status is not OrderStatus.COMPLETED:
         return lead.deadline
-    due = call.stint.get("resolution_due") if call.chain else None
-    return due if isinstance(due, datetime) else None
+    return call.stint.resolution_due if call.chain else None
 
 
 # --- lists -------------------------------------------------------------------------------------

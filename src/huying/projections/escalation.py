@@ -21,6 +21,8 @@ _SETTLED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
 
 
 class EscalationState:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_calls, rm_call_text)
 
     def __init__(self, calendar: WorkCalendar) -> None:
@@ -51,8 +53,8 @@ class EscalationState:
                     "resolved_at": call.stamps["last_Resolved"] if call.status in _SETTLED else None,
                     "closed_at": call.stamps.get("last_Closed"),
                     "supervised": call.supervised,
-                    "response_due": call.stint.get("response_due"),
-                    "resolution_due": call.stint.get("resolution_due"),
+                    "response_due": call.stint.response_due,
+                    "resolution_due": call.stint.resolution_due,
                     "lat": where.get("lat"),
                     "lon": where.get("lon"),
                     **_clock_columns(standing(call, self.calendar, now=None)),

@@ -14,6 +14,8 @@ from huying.projections.tables import rm_evaluations, rm_supervisions
 
 
 class EvaluationFacts:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_evaluations, rm_supervisions)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
@@ -23,9 +25,9 @@ class EvaluationFacts:
                 {
                     "call_id": str(call.id),
                     "n": n,
-                    "unit": s["unit"],
-                    "at": s["at"],
-                    "reason": s["reason"],
+                    "unit": s.unit,
+                    "at": s.at,
+                    "reason": s.reason,
                 }
                 for n, s in enumerate(call.supervisions, start=1)
             ],
@@ -53,7 +55,7 @@ def _evaluation_row(call: Call, round_: int) -> Row:
 
 def round_attribution(call: Call, round_: int) -> Attribution:
     return attribute(
-        ((s["level"], s["holder"], s["outcome"]) for s in call.chain if s["round"] == round_),
+        ((s.level.value, s.holder, s.outcome) for s in call.chain if s.round == round_),
         (
             o.department_code
             for o in call.work_orders.values()

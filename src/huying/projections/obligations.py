@@ -1,7 +1,8 @@
 """Obligations — what one unit owed on one call at one level, read alike from the stints
 (``rm_stints``: a community or street holding a call) and the work orders (``rm_work_orders``:
-what a department owes on a call). The SLA dashboard and the 一呼一评 scores both count them;
-``docs/metrics.md`` §2 is the auditor's statement of what they are.
+what a department owes on a call), as stored or as the projector is about to store them. The
+tallies count them (``projections.tallies``), the SLA dashboard and the 一呼一评 scores read
+those; ``docs/metrics.md`` §2 is the auditor's statement of what they are.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from enum import StrEnum
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from huying.domain.levels import Level
 from huying.domain.states import OPEN_ORDER, ORDERS_ACTIVE
-from huying.projections.tables import rm_calls, rm_stints, rm_work_orders
-from huying.projections.work_orders import BY_ARRIVAL
 
 
 class Arrival(StrEnum):
@@ -185,20 +182,3 @@ def of_call(stints: Iterable[Fields], orders: Iterable[Fields], grid: str) -> li
         found.append(stint_obligation(r, grid, r["round"] not in rounds))
         rounds.add(r["round"])
     return found + [order_obligation(r, grid) for r in orders]
-
-
-def call_obligations(conn: Connection, call_id: str) -> list[Obligation]:
-    """One call's obligations as stored, in arrival order."""
-    grid = conn.execute(select(rm_calls.c.grid_code).where(rm_calls.c.call_id == call_id)).scalar()
-    if grid is None:
-        return []
-    stints = [
-        dict(r) for r in conn.execute(select(rm_stints).where(rm_stints.c.call_id == call_id)).mappings()
-    ]
-    orders = [
-        dict(r)
-        for r in conn.execute(
-            select(rm_work_orders).where(rm_work_orders.c.call_id == call_id).order_by(*BY_ARRIVAL)
-        ).mappings()
-    ]
-    return sorted(of_call(stints, orders, grid), key=lambda o: o.arrived_at)

@@ -25,13 +25,15 @@ from huying.projections.work_orders import order_rows
 
 
 class OpenObligations:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_open_obligations,)
 
     def __init__(self, calendar: WorkCalendar) -> None:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        if all(s["ended_at"] is not None for s in call.chain) and all(
+        if all(s.ended_at is not None for s in call.chain) and all(
             o.completed_at or o.settled_at for o in call.work_orders.values()
         ):
             return {rm_open_obligations: []}  # most calls, most of the time

@@ -1,4 +1,4 @@
-"""What every read model is: a pure function from a call (as of some version) to its rows."""
+"""What every read model is: a pure function from an aggregate (as of some version) to its rows."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table
 
-from huying.domain.call import Call
+from huying.domain.aggregate import HuyingAggregate
 
 Row = dict[str, Any]
 
 
 class ReadModel(Protocol):
-    """One read model: the tables it owns and the rows one call contributes to them."""
+    """One read model: the kind of aggregate it reads, the tables it owns (each naming that
+    aggregate in column ``key``) and the rows one aggregate contributes to them."""
 
     tables: tuple[Table, ...]
 
-    def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        """``positions`` maps the call's versions to their log positions."""
+    @property
+    def kind(self) -> type[HuyingAggregate]: ...
+
+    @property
+    def key(self) -> str: ...
+
+    def rows(self, aggregate: Any, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        """``positions`` maps the aggregate's versions to their log positions."""
         ...
 
 

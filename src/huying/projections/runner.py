@@ -1,11 +1,12 @@
 """huying's catch-up projector over the notification log.
 
-Reads a batch with ``recorder.select_notifications``, folds the events into the calls they
-belong to (an LRU of Call aggregates, each reloaded from the store at exactly the version it
-needs when not cached), recomputes those calls' rows in every read model, and commits the rows
-**and** the tracking position in one transaction. A crash anywhere rolls the batch back; the
-next run starts again from the stored position, so nothing is counted twice. Works unchanged on
-SQLite and PostgreSQL: it needs nothing but ``select_notifications`` and a SQL database.
+Reads a batch with ``recorder.select_notifications``, folds the events into the aggregates they
+belong to — calls and directives alike (an LRU of aggregates, each reloaded from the store at
+exactly the version it needs when not cached) — recomputes their rows in every read model of
+their kind, and commits the rows **and** the tracking position in one transaction. A crash
+anywhere rolls the batch back; the next run starts again from the stored position, so nothing
+is counted twice. Works unchanged on SQLite and PostgreSQL: it needs nothing but
+``select_notifications`` and a SQL database.
 """
 
 from __future__ import annotations
@@ -26,17 +27,20 @@ from sqlalchemy import Engine, delete
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
-from huying.background import Follower
+from huying.background import GATHER_SECONDS, Follower
+from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
+from huying.projections.directives import DirectiveBoard
 from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
+from huying.projections.meetings import MeetingRecord
 from huying.projections.open_obligations import OpenObligations
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
-from huying.projections.tables import PER_CALL_TABLES, READ_MODEL_TABLES, projection_tracking
+from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
 from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import WorkQueues
 from huying.projections.writer import RowWriter
@@ -55,29 +59,35 @@ def read_models(calendar: WorkCalendar) -> list[ReadModel]:
         WorkQueues(calendar),
         SlaFacts(),
         EvaluationFacts(),
+        DirectiveBoard(),
+        MeetingRecord(),
         OpenObligations(calendar),
     ]
 
 
+Touched = dict[UUID, tuple[HuyingAggregate, dict[int, int]]]
+
+
 class CallCache:
-    """Calls as of the last event the projector applied, with their version → position maps."""
+    """Aggregates (calls, directives) as of the last event the projector applied, with their
+    version → position maps."""
 
     def __init__(self, app: HuyingApplication, maxsize: int) -> None:
         self._app = app
         self._maxsize = maxsize
-        self._calls: OrderedDict[UUID, tuple[Call, dict[int, int]]] = OrderedDict()
+        self._calls: OrderedDict[UUID, tuple[HuyingAggregate, dict[int, int]]] = OrderedDict()
 
-    def before(self, call_id: UUID, version: int) -> tuple[Call | None, dict[int, int]]:
-        """The call as it stood just before ``version``."""
+    def before(self, call_id: UUID, version: int) -> tuple[HuyingAggregate | None, dict[int, int]]:
+        """The aggregate as it stood just before ``version``."""
         cached = self._calls.pop(call_id, None)
         if cached is not None and cached[0].version == version - 1:
             return cached
         if version == 1:
             return None, {}
-        call: Call = self._app.repository.get(call_id, version=version - 1)
+        call: HuyingAggregate = self._app.repository.get(call_id, version=version - 1)
         return call, self._app.positions.of_call(call_id)
 
-    def keep(self, call: Call, positions: dict[int, int]) -> None:
+    def keep(self, call: HuyingAggregate, positions: dict[int, int]) -> None:
         self._calls[call.id] = (call, positions)
         while len(self._calls) > self._maxsize:
             self._calls.popitem(last=False)
@@ -108,7 +118,7 @@ class Projector:
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
-        self._follower = Follower("huying-projector", self._follow, poll_seconds)
+        self._follower = Follower("huying-projector", self._follow, poll_seconds, GATHER_SECONDS)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
         app.on_saved(self.wake)
         self._lock = threading.Lock()
@@ -147,19 +157,22 @@ class Projector:
             return done
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """Batches until the log's end as it was when the last one was read: a batch shorter
+        than ``batch_size`` reached it (what came since woke the follower, which runs again)."""
         total = 0
         while n := self.run_once():
             total += n
             if on_batch:
                 on_batch(n)
+            if n < self.batch_size:
+                break
         return total
 
-    def _fold(
-        self, batch: Sequence[Notification]
-    ) -> tuple[dict[UUID, tuple[Call, dict[int, int]]], set[UUID], int, Flaw | None]:
-        """The calls the batch touches, as of its end, and those raised in it (no rows yet) —
-        up to the first event the projector cannot vouch for: how many it took, and that flaw."""
-        touched: dict[UUID, tuple[Call, dict[int, int]]] = {}
+    def _fold(self, batch: Sequence[Notification]) -> tuple[Touched, set[UUID], int, Flaw | None]:
+        """The aggregates the batch touches, as of its end, and those created in it (no rows
+        yet) — up to the first event the projector cannot vouch for: how many it took, and that
+        flaw."""
+        touched: Touched = {}
         born: set[UUID] = set()
         flaw: Flaw | None = None
         done = 0
@@ -168,7 +181,7 @@ class Projector:
             if isinstance(step, Flaw):
                 flaw = step
                 break
-            if step is None:  # another aggregate's event: no call rows to make
+            if step is None:  # an event of no huying aggregate: no rows to make
                 continue
             event, call, positions = step
             call_id = cast(UUID, n.originator_id)
@@ -183,13 +196,14 @@ class Projector:
         return touched, born, done, flaw
 
     def _step(
-        self, n: Notification, touched: dict[UUID, tuple[Call, dict[int, int]]]
-    ) -> tuple[Call.Event, Call | None, dict[int, int]] | Flaw | None:
-        """The event at ``n`` and its call just before it — or why the projector cannot take it."""
+        self, n: Notification, touched: Touched
+    ) -> tuple[HuyingAggregate.Event, HuyingAggregate | None, dict[int, int]] | Flaw | None:
+        """The event at ``n`` and its aggregate just before it — or why the projector cannot
+        take it."""
         call_id = cast(UUID, n.originator_id)
         try:
             event = self.app.mapper.to_domain_event(n)
-            if not isinstance(event, Call.Event):
+            if not isinstance(event, HuyingAggregate.Event):
                 return None
             call, positions = touched.get(call_id) or self.cache.before(call_id, n.originator_version)
         except EventUnvouched as e:
@@ -209,25 +223,27 @@ class Projector:
                 return e.flaw
         return None
 
-    def _commit(
-        self, touched: dict[UUID, tuple[Call, dict[int, int]]], born: set[UUID], start: int, end: int
-    ) -> None:
-        ids = [str(i) for i in touched if i not in born]  # only calls that may have rows already
-        rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in PER_CALL_TABLES}
-        for call, positions in touched.values():
+    def _commit(self, touched: Touched, born: set[UUID], start: int, end: int) -> None:
+        rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
+        earlier: dict[type, list[str]] = {}  # by kind: the aggregates that may have rows already
+        for aggregate_id, (aggregate, positions) in touched.items():
+            if aggregate_id not in born:
+                earlier.setdefault(type(aggregate), []).append(str(aggregate_id))
             for model in self.models:
-                for table, table_rows in model.rows(call, positions).items():
-                    rows[table.name].extend(table_rows)
-        with self.engine.connect() as conn:  # what the batch changes in the tallies
-            tallied = self.tallies.prepare(conn, start, ids, rows)
+                if isinstance(aggregate, model.kind):
+                    for table, table_rows in model.rows(aggregate, positions).items():
+                        rows[table.name].extend(table_rows)
+        with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
+            tallied = self.tallies.prepare(conn, start, earlier.get(Call, []), rows)
         with self.engine.begin() as conn:
             moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
-            for table in PER_CALL_TABLES:
-                for chunk in _chunks(ids, 500):
-                    conn.execute(delete(table).where(table.c.call_id.in_(chunk)))
-                self.writer.insert(conn, table, rows[table.name])
+            for model in self.models:
+                for table in model.tables:
+                    for chunk in _chunks(earlier.get(model.kind, []), 500):
+                        conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
+                    self.writer.insert(conn, table, rows[table.name])
             self.tallies.store(conn, tallied, start, end)
 
     # --- rebuild --------------------------------------------------------------------------
@@ -304,7 +320,7 @@ class Projector:
         self.failing = None
 
 
-def _out_of_order(n: Notification, call: Call | None, positions: dict[int, int]) -> Flaw | None:
+def _out_of_order(n: Notification, call: HuyingAggregate | None, positions: dict[int, int]) -> Flaw | None:
     """The event must follow its call's previous version, which must lie before it."""
     version = n.originator_version
     held = call.version if call is not None else 0

@@ -16,6 +16,8 @@ from huying.projections.tables import rm_stints
 
 
 class SlaFacts:
+    kind = Call
+    key = "call_id"
     tables: tuple[Table, ...] = (rm_stints,)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
@@ -27,15 +29,15 @@ def stint_rows(call: Call) -> list[Row]:
         {
             "call_id": str(call.id),
             "n": n,
-            "unit": stint["holder"],
-            "level": stint["level"],
-            "round": stint["round"],
-            "arrived_at": stint["at"],
-            "acknowledged_at": stint["acknowledged_at"],
-            "ended_at": stint["ended_at"],
-            "outcome": stint["outcome"],
-            "response_due": stint.get("response_due"),
-            "resolution_due": stint.get("resolution_due"),
+            "unit": stint.holder,
+            "level": stint.level.value,
+            "round": stint.round,
+            "arrived_at": stint.at,
+            "acknowledged_at": stint.acknowledged_at,
+            "ended_at": stint.ended_at,
+            "outcome": stint.outcome,
+            "response_due": stint.response_due,
+            "resolution_due": stint.resolution_due,
         }
         for n, stint in enumerate(call.chain, start=1)
     ]

@@ -1,7 +1,8 @@
-"""Read-model tables. Most rows belong to one call (``call_id``), so the runner can replace a
-call's rows wholesale whenever the call changes: incremental and rebuilt results are the same
-function of the same events. The tallies add those rows up (per unit, level and period), and
-change by what the batch changed in them. Schema owned by Alembic (``migrations/versions/``)."""
+"""Read-model tables. Most rows belong to one aggregate — these to a call (``call_id``), those in
+``directive_tables`` to a directive — so the runner can replace its rows wholesale whenever it
+changes: incremental and rebuilt results are the same function of the same events. The tallies
+add the calls' rows up (per unit, level and period) and change by what a batch changed in them.
+Schema owned by Alembic (``migrations/versions/``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from sqlalchemy import (
 
 from huying.db import UtcDateTime, metadata
 from huying.domain.states import TERMINAL, Status
+from huying.projections.directive_tables import DIRECTIVE_TABLES
+from huying.projections.meeting_tables import MEETING_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -221,22 +224,12 @@ rm_open_obligations = Table(
     Index("ix_rm_open_obligations_due_soon", "due_soon_at"),
 )
 
-# Rows of one call each: the projector replaces a call's rows wholesale.
-PER_CALL_TABLES = (
-    rm_calls,
-    rm_call_text,
-    rm_work_orders,
-    rm_stints,
-    rm_evaluations,
-    rm_supervisions,
-    rm_open_obligations,
-)
 
 # --- tallies: what the rows of every call add up to, kept up to date batch by batch ----------
 
 # What one obligation adds to its tallies (projections.tallies): the dashboard's figures
 # (docs/metrics.md §3) and the response classes of the scores (§4) that do not depend on "now".
-SLA_COUNTS = (
+DASHBOARD_COUNTS = (
     "received",
     "reopened",
     "acknowledged",
@@ -249,6 +242,9 @@ SLA_COUNTS = (
     "escalations_caused",
     "returned",
     "ended_otherwise",
+)
+SLA_COUNTS = (
+    *DASHBOARD_COUNTS,
     "answered_late",  # responded after its due time, or ended unanswered after it
     "untimed",
     "ended_before_due",
@@ -308,4 +304,18 @@ rm_evaluation_tallies = Table(
 )
 
 TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies)
-READ_MODEL_TABLES = (*PER_CALL_TABLES, *TALLY_TABLES)
+
+# Every read model's tables: those of calls, then those of directives and meetings, then the
+# calls' tallies (reset, backup, replay).
+READ_MODEL_TABLES = (
+    rm_calls,
+    rm_call_text,
+    rm_work_orders,
+    rm_stints,
+    rm_evaluations,
+    rm_supervisions,
+    rm_open_obligations,
+    *DIRECTIVE_TABLES,
+    *MEETING_TABLES,
+    *TALLY_TABLES,
+)

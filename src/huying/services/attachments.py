@@ -3,7 +3,7 @@
 Each upload is made safe to keep first (``photos.py``: sniffed, decoded within a pixel budget,
 stripped of everything but its pixels, encoded again). What is kept is content-addressed
 (sha256 of the stored bytes): the same photo uploaded twice is stored once, under one id. Who
-may read one is the application's business (``HuyingApplication.attachment_for``); this module
+may read one is the application's business (``huying.service_layer.photos``); this module
 keeps the bytes and the index.
 """
 

@@ -24,22 +24,26 @@ class ContactAccess:
     shown: list[str]
 
 
+# One statement, its parameters apart: compiled once (``insert().values(...)`` is a new statement,
+# and a new cache key to work out, at every raise a supervisor answers).
+_RECORD = contact_access.insert()
+
+
 class ContactAccessLog:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 
     def record(self, viewer: Principal, call_id: UUID, shown: list[str]) -> None:
+        row = {
+            "at": self._clock.now(),
+            "role": viewer.role.value,
+            "unit": viewer.unit,
+            "call_id": str(call_id),
+            "shown": ",".join(shown),
+        }
         with self._engine.begin() as conn:
-            conn.execute(
-                contact_access.insert().values(
-                    at=self._clock.now(),
-                    role=viewer.role.value,
-                    unit=viewer.unit,
-                    call_id=str(call_id),
-                    shown=",".join(shown),
-                )
-            )
+            conn.execute(_RECORD, row)
 
     def page(self, after: int, limit: int) -> list[ContactAccess]:
         """The accesses after the cursor (an access's id), oldest first."""

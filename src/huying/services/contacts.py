@@ -56,17 +56,21 @@ class ContactBook:
             for (ref, contact), key in zip(contacts, keys, strict=True)
         ]
         with self._engine.begin() as conn:
-            conn.execute(reporter_contacts.insert(), rows)
+            conn.execute(_KEEP, rows)
 
     def get(self, ref: str) -> Contact | None:
         """The contact, unless erased (or never kept)."""
         row = self._row(ref)
         return self._open(row) if row is not None and row.erased_at is None else None
 
-    def shown_to(self, viewer: Principal, call_id: UUID, community_code: str, ref: str) -> Contact | None:
+    def shown_to(
+        self, viewer: Principal, call_id: UUID, community_code: str, ref: str, kept: Contact | None = None
+    ) -> Contact | None:
         """The contact as ``viewer`` may see it on this call: in full for the origin community and
-        supervisors — and then recorded in the access log — masked for everyone else."""
-        contact = self.get(ref)
+        supervisors — and then recorded in the access log — masked for everyone else. ``kept``:
+        the contact as this very request kept it under ``ref`` (a raise's own answer), not read
+        back."""
+        contact = kept if kept is not None else self.get(ref)
         if contact is None:
             return None
         if not sees_contact_in_full(viewer, community_code):
@@ -172,6 +176,9 @@ class ContactBook:
         )
         return Contact(name, phone)
 
+
+# One statement, its parameters apart: compiled once, not built anew at every raise.
+_KEEP = reporter_contacts.insert()
 
 # One sealed column per detail: name_enc, phone_enc, email_enc, device_id_enc, account_id_enc.
 _COLUMNS = tuple(f"{field}_enc" for field in CONTACT_FIELDS)

@@ -26,6 +26,9 @@ from huying.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# One statement, its parameters apart: compiled once, not built anew at every raise.
+_MAKE = reporter_keys.insert()
+
 
 class RecordKeys:
     def __init__(self, engine: Engine, ring: KeyRing, clock: Clock) -> None:
@@ -48,7 +51,7 @@ class RecordKeys:
             rows.append({"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": now})
         if rows:
             with self.engine.begin() as conn:
-                conn.execute(reporter_keys.insert(), rows)
+                conn.execute(_MAKE, rows)
         return keys
 
     def get(self, ref: str) -> bytes | None:

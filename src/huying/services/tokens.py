@@ -1,9 +1,18 @@
-"""Bearer tokens: created and revoked by the operator, stored only as hashes."""
+"""Bearer tokens: created and revoked by the operator, stored only as hashes.
+
+A token found live is remembered for ``CACHE_SECONDS`` of real time, so a busy client is not
+looked up at every request (nor sent to a worker thread for it: ``remembered`` answers in the
+event loop). Revocation takes effect at once in the process that revokes, and within
+``CACHE_SECONDS`` in every other one (``huying token revoke`` from the shell, other workers).
+Unknown and revoked tokens are never remembered: each is looked up again."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,15 +33,38 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
+# How long a live token is trusted without looking again (real time): the bound on a revocation
+# made by another process.
+CACHE_SECONDS = 1.0
+_CACHE_MAX = 10_000  # tokens remembered at once (beyond: forget them all and start again)
+
+
 def _hash(token: str) -> str:
     # Tokens carry 256 random bits, so a plain SHA-256 is enough: no salt or slow hash needed.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_hash(token: str) -> str:
+    """What is kept of a token: the API's lookup and a console sign-in find it by this."""
+    return _hash(token)
+
+
 class TokenStore:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        cache_seconds: float = CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
-        self._clock = clock
+        self._clock = clock  # business time: when tokens were made and revoked
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic  # real time: how long a live token is trusted
+        # token hash → (principal, token id, trusted until on the monotonic clock)
+        self._live: dict[str, tuple[Principal, str, float]] = {}
+        self._lock = threading.Lock()
+        self._revocations = 0  # by this process: a lookup begun before one is not remembered
 
     def create(self, principal: Principal, label: str = "") -> tuple[str, str]:
         """Returns (token id, token). The token itself is shown once and never stored."""
@@ -54,15 +86,39 @@ class TokenStore:
         return token_id, token
 
     def principal_for(self, token: str) -> Principal | None:
-        """The principal of a live token; None for unknown or revoked ones (checked every time,
-        so revocation takes effect immediately)."""
+        """The principal of a live token; None for unknown or revoked ones (looked up unless
+        remembered as live within the last ``CACHE_SECONDS``)."""
+        digest = _hash(token)
+        known = self._remembered(digest)
+        if known is not None:
+            return known
+        revocations = self._revocations
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(api_tokens.c.role, api_tokens.c.unit).where(
-                    api_tokens.c.token_hash == _hash(token), api_tokens.c.revoked_at.is_(None)
+                select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.unit).where(
+                    api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
                 )
             ).first()
-        return Principal(Role(row.role), row.unit) if row else None
+        if row is None:
+            return None
+        principal = Principal(Role(row.role), row.unit)
+        with self._lock:
+            if revocations == self._revocations:
+                if len(self._live) >= _CACHE_MAX:
+                    self._live.clear()
+                self._live[digest] = (principal, row.id, self._monotonic() + self._cache_seconds)
+        return principal
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token looked up and found live within the last
+        ``CACHE_SECONDS``; None when it has to be looked up (no I/O: safe in the event loop)."""
+        return self._remembered(_hash(token))
+
+    def _remembered(self, digest: str) -> Principal | None:
+        found = self._live.get(digest)
+        if found is None or found[2] < self._monotonic():
+            return None
+        return found[0]
 
     def list(self) -> list[TokenInfo]:
         with self._engine.connect() as conn:
@@ -76,4 +132,7 @@ class TokenStore:
                 .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=self._clock.now())
             )
+        with self._lock:  # at once in this process
+            self._revocations += 1
+            self._live = {d: live for d, live in self._live.items() if live[1] != token_id}
         return bool(result.rowcount)

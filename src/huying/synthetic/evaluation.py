@@ -11,6 +11,7 @@ import random
 
 from huying.api.schemas.requests import EvaluateBody
 from huying.domain.call import Call
+from huying.domain.clocks import clocks_of
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Satisfaction
 from huying.synthetic.district import District
@@ -34,7 +35,7 @@ def evaluation(rng: random.Random, district: District, call: Call) -> tuple[Prin
     lead = call.lead_order
     worker = lead.department_code if lead is not None else call.holder
     quality = district.quality.get(worker, 0.85)
-    if any(c.breached for c in call.clocks()):
+    if any(c.breached for c in clocks_of(call)):
         quality *= LATE_PENALTY
     draw = rng.random()
     if draw < quality:

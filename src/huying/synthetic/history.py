@@ -22,6 +22,7 @@ from uuid import UUID
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.call import Call
+from huying.domain.clocks import clocks_of
 from huying.domain.errors import DomainError
 from huying.synthetic.district import arrivals, make_district
 from huying.synthetic.fate import DUPLICATES, End, Fate, draw_fate
@@ -60,13 +61,13 @@ class History:
     def __init__(
         self, services: Services, clock: FakeClock, *, calls: int, seed: int, first: datetime, until: datetime
     ) -> None:
-        self.app, self.clock = services.app, clock
+        self.services, self.app, self.clock = services, services.app, clock
         self.calls, self.until = calls, until
         self.rng = random.Random(seed)
         self.district = make_district(self.app.org, self.app.catalog, self.rng)
         pace = Pace(self.app.calendar, self.rng)
-        self.planner = Planner(self.district, pace, self.rng, self.app.reopen_window)
-        self.watchdog = Watchdog(self.app, services.engine, clock)
+        self.planner = Planner(self.district, pace, self.rng, services.calls.reopen_window)
+        self.watchdog = Watchdog(services.calls, services.engine, clock)
         self.arrivals = arrivals(self.app.calendar, self.rng, calls, first, until)
         self.queue: list[tuple[datetime, int, UUID | None, str, Intent | None]] = []
         self.plays: dict[UUID, _Play] = {}
@@ -87,7 +88,7 @@ class History:
                 gc.enable()
 
     def _play(self, per_save: int, on_progress: Callable[[Stats], None] | None) -> Stats:
-        with BatchedSaves(self.app) as batch:
+        with BatchedSaves(self.app, self.services.calls) as batch:
             self.batch = batch
             self._next_arrival()
             while self.queue and self.queue[0][0] <= self.until:
@@ -134,7 +135,7 @@ class History:
         else:
             item, grid = self.district.item(rng), self.district.grid(rng)
         who, body = raise_body(rng, self.district, item, grid, now)
-        call = send_raise(self.app, who, body, submission(rng, body, keyed=True)).call
+        call = send_raise(self.services, who, body, submission(rng, body, keyed=True)).call
         self.stats.calls += 1
         self.stats.done["raise"] += 1
         play = _Play(draw_fate(rng, self.district, item, twin[0] if twin else None))
@@ -163,7 +164,7 @@ class History:
             assert intent is not None
             sub = submission(self.rng, intent.body, keyed=self.rng.random() < KEYED)
             try:
-                send(self.app, call_id, intent, sub)
+                send(self.services, call_id, intent, sub)
             except DomainError:
                 self.stats.refused[intent.action] += 1
                 if intent.action == "merge":  # the twin was settled meanwhile: handle it alone
@@ -196,9 +197,9 @@ class History:
 
     def _watch(self, call: Call, play: _Play, now: datetime) -> None:
         """The watchdog looks at a clock within its interval (30 s) after the clock runs out."""
-        flagged = {s["clock"] for s in call.supervisions}
+        flagged = {s.clock for s in call.supervisions}
         due = min(
-            (c.due for c in call.clocks() if c.stopped is None and c.key not in flagged and c.due),
+            (c.due for c in clocks_of(call) if c.stopped is None and c.key not in flagged and c.due),
             default=None,
         )
         if play.marks.get(WATCHDOG) == due:

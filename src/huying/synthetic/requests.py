@@ -15,10 +15,12 @@ from pydantic import BaseModel
 from huying.api.deps import fingerprint
 from huying.api.routers.calls import draft_of
 from huying.api.schemas import requests as r
-from huying.application import DispatchPlan, HuyingApplication, Outcome, Submission
+from huying.bootstrap import Services
 from huying.domain.catalog import Item, Priority
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Channel, Urgency
+from huying.service_layer.calls import DispatchPlan, Outcome
+from huying.service_layer.command_path import Submission
 from huying.synthetic.district import District
 from huying.synthetic.steps import Intent
 
@@ -88,38 +90,38 @@ def _urgency(rng: random.Random, item: Item) -> Urgency:
     return rng.choices(list(Urgency), weights[item.priority])[0]
 
 
-def send_raise(app: HuyingApplication, who: Principal, body: r.CallCreate, sub: Submission) -> Outcome:
+def send_raise(s: Services, who: Principal, body: r.CallCreate, sub: Submission) -> Outcome:
     """What ``POST /api/v1/calls`` does with its body."""
-    return app.raise_call(who, draft_of(body), sub)
+    return s.calls.raise_call(who, draft_of(body), sub)
 
 
 # What each action's route does with its body; ``target`` is the call id, or the work order's id.
-_ROUTES: dict[str, Callable[[HuyingApplication, Principal, Any, Submission, Any], Outcome]] = {
-    "acknowledge": lambda app, p, t, sub, b: app.acknowledge(p, t, sub, b.note),
-    "escalate": lambda app, p, t, sub, b: app.escalate(p, t, sub, b.reason),
-    "dispatch": lambda app, p, t, sub, b: app.dispatch(
+_ROUTES: dict[str, Callable[[Services, Principal, Any, Submission, Any], Outcome]] = {
+    "acknowledge": lambda s, p, t, sub, b: s.calls.acknowledge(p, t, sub, b.note),
+    "escalate": lambda s, p, t, sub, b: s.calls.escalate(p, t, sub, b.reason),
+    "dispatch": lambda s, p, t, sub, b: s.calls.dispatch(
         p, t, sub, DispatchPlan(b.lead_department, b.assisting_departments, b.deadline, b.instructions)
     ),
-    "resolve": lambda app, p, t, sub, b: app.resolve(p, t, sub, b.summary),
-    "evaluate": lambda app, p, t, sub, b: app.evaluate(
+    "resolve": lambda s, p, t, sub, b: s.calls.resolve(p, t, sub, b.summary),
+    "evaluate": lambda s, p, t, sub, b: s.calls.evaluate(
         p, t, sub, contacted=b.contacted, solved=b.solved, satisfaction=b.satisfaction, comment=b.comment
     ),
-    "reopen": lambda app, p, t, sub, b: app.reopen(p, t, sub, b.reason),
-    "close": lambda app, p, t, sub, b: app.close_call(p, t, sub, b.note),
-    "withdraw": lambda app, p, t, sub, b: app.withdraw(p, t, sub, b.reason),
-    "supervise": lambda app, p, t, sub, b: app.supervise(p, t, sub, b.reason, b.unit),
-    "merge": lambda app, p, t, sub, b: app.merge(p, t, sub, b.into, b.reason),
-    "sign": lambda app, p, t, sub, b: app.sign(p, t, sub, b.note),
-    "return": lambda app, p, t, sub, b: app.return_order(p, t, sub, b.reason),
-    "request_extension": lambda app, p, t, sub, b: app.request_extension(p, t, sub, b.until, b.reason),
-    "grant_extension": lambda app, p, t, sub, b: app.grant_extension(p, t, sub, b.note),
-    "deny_extension": lambda app, p, t, sub, b: app.deny_extension(p, t, sub, b.reason),
-    "progress": lambda app, p, t, sub, b: app.note_progress(p, t, sub, b.note, b.attachments),
-    "complete": lambda app, p, t, sub, b: app.complete_order(p, t, sub, b.result, b.attachments),
+    "reopen": lambda s, p, t, sub, b: s.calls.reopen(p, t, sub, b.reason),
+    "close": lambda s, p, t, sub, b: s.calls.close_call(p, t, sub, b.note),
+    "withdraw": lambda s, p, t, sub, b: s.calls.withdraw(p, t, sub, b.reason),
+    "supervise": lambda s, p, t, sub, b: s.calls.supervise(p, t, sub, b.reason, b.unit),
+    "merge": lambda s, p, t, sub, b: s.calls.merge(p, t, sub, b.into, b.reason),
+    "sign": lambda s, p, t, sub, b: s.orders.sign(p, t, sub, b.note),
+    "return": lambda s, p, t, sub, b: s.orders.return_order(p, t, sub, b.reason),
+    "request_extension": lambda s, p, t, sub, b: s.orders.request_extension(p, t, sub, b.until, b.reason),
+    "grant_extension": lambda s, p, t, sub, b: s.orders.grant_extension(p, t, sub, b.note),
+    "deny_extension": lambda s, p, t, sub, b: s.orders.deny_extension(p, t, sub, b.reason),
+    "progress": lambda s, p, t, sub, b: s.orders.note_progress(p, t, sub, b.note, b.attachments),
+    "complete": lambda s, p, t, sub, b: s.orders.complete_order(p, t, sub, b.result, b.attachments),
 }
 
 
-def send(app: HuyingApplication, call_id: UUID, intent: Intent, sub: Submission) -> Outcome:
+def send(s: Services, call_id: UUID, intent: Intent, sub: Submission) -> Outcome:
     """What the route of ``intent.action`` does with its body."""
     target = intent.order_id if intent.order_id is not None else call_id
-    return _ROUTES[intent.action](app, intent.principal, target, sub, intent.body)
+    return _ROUTES[intent.action](s, intent.principal, target, sub, intent.body)

@@ -20,19 +20,24 @@ from typing import Any
 from uuid import UUID
 
 from huying.application import HuyingApplication
+from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 from huying.domain.contact import Contact
+from huying.service_layer.calls import CallService
 from huying.services.contacts import ContactBook
 
 
 class BatchedSaves:
-    def __init__(self, app: HuyingApplication) -> None:
+    def __init__(self, app: HuyingApplication, calls: CallService | None = None) -> None:
+        """``calls``: the call service whose contacts are to be kept in bulk too."""
         self.app = app
+        self.calls = calls
         self.live: dict[UUID, Call] = {}
         self.events: list[Any] = []  # made since the last flush, in the order they were made
         self.retired: set[UUID] = set()
         self.written = 0
-        self.contacts = _KeptLater(app.contacts)
+        book = calls.contacts if calls is not None else None
+        self.contacts = _KeptLater(book) if isinstance(book, ContactBook) else None
 
     @property
     def pending(self) -> int:
@@ -42,8 +47,8 @@ class BatchedSaves:
     def __enter__(self) -> BatchedSaves:
         stored_current = self.app.current
 
-        def current(call_id: UUID) -> Call | None:
-            return self.live.get(call_id) or stored_current(call_id)
+        def current(aggregate_id: UUID) -> HuyingAggregate | None:
+            return self.live.get(aggregate_id) or stored_current(aggregate_id)
 
         def save(*objs: Any, **_: Any) -> list[Any]:
             for call in objs:
@@ -53,7 +58,8 @@ class BatchedSaves:
 
         self.app.current = current  # type: ignore[method-assign]
         self.app.save = save  # type: ignore[method-assign]
-        self.app.contacts = self.contacts  # type: ignore[assignment]
+        if self.calls is not None and self.contacts is not None:
+            self.calls.contacts = self.contacts
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -63,14 +69,16 @@ class BatchedSaves:
         finally:
             del self.app.current
             del self.app.save
-            self.app.contacts = self.contacts.book
+            if self.calls is not None and self.contacts is not None:
+                self.calls.contacts = self.contacts.book
 
     def retire(self, call_id: UUID) -> None:
         """The call leaves play: forget it once its events are stored."""
         self.retired.add(call_id)
 
     def flush(self) -> int:
-        self.contacts.store()
+        if self.contacts is not None:
+            self.contacts.store()
         if self.events:
             type(self.app).save(self.app, *self.events)
             self.written += len(self.events)
@@ -82,21 +90,34 @@ class BatchedSaves:
 
 
 class _KeptLater:
-    """The application's contact book, but what it is asked to keep waits for ``store()``."""
+    """The contact book, but what it is asked to keep waits for ``store()`` (``Contacts``)."""
 
     def __init__(self, book: ContactBook) -> None:
         self.book = book
-        self.waiting: list[tuple[str, Contact]] = []
+        self.waiting: dict[str, Contact] = {}
+
+    def new_ref(self) -> str:
+        return self.book.new_ref()
 
     def keep(self, ref: str, contact: Contact) -> None:
-        self.waiting.append((ref, contact))
+        self.waiting[ref] = contact
+
+    def discard(self, ref: str) -> None:
+        if self.waiting.pop(ref, None) is None:
+            self.book.discard(ref)
+
+    def may_be(self, ref: str | None, contact: Contact | None) -> bool:
+        if ref is not None and ref in self.waiting:
+            return self.waiting[ref] == contact
+        return self.book.may_be(ref, contact)
+
+    def erase(self, ref: str, by: str | None = None) -> bool:
+        kept = self.waiting.pop(ref, None) is not None
+        return self.book.erase(ref, by) or kept
 
     def store(self) -> None:
-        self.book.keep_many(self.waiting)
-        self.waiting = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.book, name)
+        self.book.keep_many(list(self.waiting.items()))
+        self.waiting = {}
 
 
 class _NotYetStored:

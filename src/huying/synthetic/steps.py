@@ -133,7 +133,7 @@ class Planner:
         stint, punctual = call.stint, self.district.punctuality[call.holder]
         climbs = call.level is Level.COMMUNITY and fate.end in (End.STREET, End.DEPARTMENT)
         if call.status is Status.AWAITING_RESPONSE:
-            at = self.pace.by(now, stint["response_due"], punctual, clock_time)
+            at = self.pace.by(now, stint.response_due, punctual, clock_time)
             if climbs and fate.call_up_at_once:
                 return Intent(at, "escalate", holder, ReasonBody(reason="超出社区处置能力，需街道统筹"))
             note = self.rng.choice([None, "已响应，安排人员核实"])
@@ -144,7 +144,7 @@ class Planner:
         if call.level is Level.STREET and fate.end is End.DEPARTMENT:
             at = self.pace.soon(now, 0.3, 8, clock_time)
             return self._dispatch(call, fate, holder, at, fate.departments)
-        at = self.pace.by(now, stint["resolution_due"], punctual, clock_time)
+        at = self.pace.by(now, stint.resolution_due, punctual, clock_time)
         return Intent(at, "resolve", holder, ResolveBody(summary="现场处置完毕，问题已解决"))
 
     def _after_evaluation(self, call: Call, now: datetime, clock_time: bool) -> Intent | None:

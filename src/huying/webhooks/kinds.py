@@ -47,6 +47,7 @@ KIND_OF_EVENT = {
     "Withdrawn": "call.withdrawn",
     "MergedInto": "call.merged",
     "Supervised": "call.supervised",
+    "PutOnAgenda": "call.put_on_agenda",  # 难题自下而上提交: before a joint meeting
 }
 KINDS = tuple(KIND_OF_EVENT.values())
 # A department is concerned only through its work orders and the 督办 naming it: these are the
@@ -71,6 +72,7 @@ _FIELDS = {
     "Reopened": ("level", "holder", "resolution_due"),
     "MergedInto": ("into",),
     "Supervised": ("unit", "clock"),
+    "PutOnAgenda": ("meeting_id", "convener"),
 }
 
 

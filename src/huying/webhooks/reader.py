@@ -33,6 +33,7 @@ class LogReader:
                     continue
                 assert isinstance(n.originator_id, UUID)
                 call, positions = self.cache.before(n.originator_id, n.originator_version)
+                assert call is None or isinstance(call, Call)  # a call's event follows its call
                 before = Before.of(call)
                 call = event.mutate(call)
                 self.cache.keep(call, positions)

@@ -28,7 +28,7 @@ from huying.domain.org import Org, UnitKind
 from huying.domain.principal import Principal, Role
 from huying.projections import tracking
 from huying.projections.tables import projection_tracking
-from huying.services.keyring import MasterKey, seal, unseal
+from huying.services.keyring import KeyUnavailable, MasterKey, seal, unseal
 from huying.webhooks.kinds import chosen_kinds
 from huying.webhooks.signing import new_secret
 from huying.webhooks.tables import webhook_deliveries, webhook_subscriptions
@@ -96,9 +96,11 @@ class SecretBox:
     def __init__(self, master_secrets: list[str]) -> None:
         masters = [MasterKey.from_secret(s) for s in master_secrets]
         self._keys = {m.id: _derive(m.wrapping_key) for m in masters}
-        self._newest = masters[0].id
+        self._newest = masters[0].id if masters else None  # none: a read-only command's box
 
     def seal(self, subscription_id: str, secret: str) -> tuple[str, bytes]:
+        if self._newest is None:
+            raise KeyUnavailable("this process holds no master key: it seals no webhook secret")
         return self._newest, seal(
             self._keys[self._newest], secret.encode(), f"webhook secret|{subscription_id}"
         )

@@ -6,7 +6,7 @@ so often besides."""
 from __future__ import annotations
 
 from huying.application import HuyingApplication
-from huying.background import Follower
+from huying.background import GATHER_SECONDS_UNWAITED, Follower
 from huying.clock import Clock
 from huying.webhooks.sender import Sender
 
@@ -14,7 +14,7 @@ from huying.webhooks.sender import Sender
 class WebhookWorker:
     def __init__(self, app: HuyingApplication, sender: Sender, poll_seconds: float = 1.0) -> None:
         self.sender = sender
-        self._follower = Follower("huying-webhooks", sender.wake, poll_seconds)
+        self._follower = Follower("huying-webhooks", sender.wake, poll_seconds, GATHER_SECONDS_UNWAITED)
         self._listening = False
         self._app = app
 

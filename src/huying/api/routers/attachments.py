@@ -79,7 +79,7 @@ def fetch(
 ) -> FileResponse:
     """The stored photo, or ``variant=thumb``: a JPEG at most 320 pixels a side, for lists. Only
     for whoever uploaded it or can see a call that names it; 404 for everyone else."""
-    attachment = s.app.attachment_for(p, attachment_id)
+    attachment = s.photos.attachment_for(p, attachment_id)
     path = store.path(attachment.sha256, variant)
     if not path.is_file():
         raise AttachmentNotFound(f"attachment {attachment_id}: its stored file is missing")

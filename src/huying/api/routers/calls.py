@@ -26,17 +26,17 @@ from huying.api.schemas.requests import (
     ResolveBody,
     SuperviseBody,
 )
-from huying.application import CallDraft, DispatchPlan
 from huying.audit.feed import window
 from huying.bootstrap import Services
 from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.states import Channel, Status, Urgency
-from huying.projections.duplicates import DuplicateRule, Subject, open_now
-from huying.projections.search import CallFilter
-from huying.projections.search import search_calls as search_calls_in
 from huying.projections.text import searched
+from huying.queries.duplicates import Subject, open_now
+from huying.queries.search import CallFilter
+from huying.queries.search import search_calls as search_calls_in
+from huying.service_layer.calls import CallDraft, DispatchPlan
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
@@ -49,9 +49,10 @@ def raise_call(
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
-    outcome = s.app.raise_call(p, draft_of(body), ident.submission(body))
+    draft = draft_of(body)
+    outcome = s.calls.raise_call(p, draft, ident.submission(body))
     response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s)
+    return with_call(response, outcome, p, s, kept=draft.reporter)
 
 
 def draft_of(body: CallCreate) -> CallDraft:
@@ -146,11 +147,11 @@ def get_call(
     ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""
     if as_of is not None and version is not None:
         raise InvalidCommand("version", "give as_of or version, not both")
-    call = s.app.call_then(p, parse_call_id(call_id), as_of=as_of, version=version)
+    call = s.calls.call_then(p, parse_call_id(call_id), as_of=as_of, version=version)
     # Its clocks as of that moment: the version's own business time, or as_of (never the future).
     now = s.clock.now()
     now = call.updated_at if version is not None else min(as_of or now, now)
-    return call_answer(response, call, s.app.position_of(call), p, s, now)
+    return call_answer(response, call, s.calls.position_of(call), p, s, now)
 
 
 @router.get("/{call_id}/possible-duplicates", response_model=DuplicatePage)
@@ -160,12 +161,10 @@ def get_possible_duplicates(
     """重复提示, asked now: open calls of the same item in the same grid, or within the configured
     distance when both have lat/lon, raised within the last N days (before or after this one),
     that you can see — candidates to merge this call into, or to merge into it."""
-    call = s.app.call_for(p, parse_call_id(call_id))
-    settings = s.settings
-    rule = DuplicateRule(radius_m=settings.duplicate_radius_m, days=settings.duplicate_days)
+    call = s.calls.call_for(p, parse_call_id(call_id))
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
     with s.engine.connect() as conn:
-        rows = open_now(conn, p, s.app.org, subject, rule, s.clock.now())
+        rows = open_now(conn, p, s.app.org, subject, s.recent.rule, s.clock.now())
     return DuplicatePage(data=[PossibleDuplicate(id=r["call_id"], **r) for r in rows], position=position)
 
 
@@ -173,15 +172,15 @@ def get_possible_duplicates(
 def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response) -> CallPublic:
     """个人信息删除: erase the reporter's name and phone on request (supervisor or admin). The
     call, its history and its scores stay as they were; it shows ``reporter: null`` from now on."""
-    call = s.app.erase_reporter(p, parse_call_id(call_id))
-    return call_answer(response, call, s.app.position_of(call), p, s, s.clock.now())
+    call = s.calls.erase_reporter(p, parse_call_id(call_id))
+    return call_answer(response, call, s.calls.position_of(call), p, s, s.clock.now())
 
 
 @router.get("/{call_id}/history", response_model=History)
 def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> History:
     """Every event of the call in order, with actor, business time and log position."""
     cid = parse_call_id(call_id)
-    history = s.app.history(p, cid)
+    history = s.calls.history(p, cid)
     entries = [history_entry(pos, e) for pos, e in history.events]
     flaws = [UnvouchedEvent.model_validate(unvouched_entry(f)) for f in history.unvouched]
     return History(call_id=str(cid), data=entries, unvouched=flaws)
@@ -198,7 +197,7 @@ def acknowledge(
 ) -> CallPublic:
     """响应: the holder takes the call on."""
     note = body.note if body else None
-    outcome = s.app.acknowledge(p, parse_call_id(call_id), ident.submission(body), note)
+    outcome = s.calls.acknowledge(p, parse_call_id(call_id), ident.submission(body), note)
     return with_call(response, outcome, p, s)
 
 
@@ -212,7 +211,7 @@ def escalate(
     response: Response,
 ) -> CallPublic:
     """上呼: the community calls up to its street."""
-    outcome = s.app.escalate(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    outcome = s.calls.escalate(p, parse_call_id(call_id), ident.submission(body), body.reason)
     return with_call(response, outcome, p, s)
 
 
@@ -227,7 +226,7 @@ def dispatch(
 ) -> CallPublic:
     """派单: the street sends work orders to a lead department and any assisting ones."""
     plan = DispatchPlan(body.lead_department, body.assisting_departments, body.deadline, body.instructions)
-    outcome = s.app.dispatch(p, parse_call_id(call_id), ident.submission(body), plan)
+    outcome = s.calls.dispatch(p, parse_call_id(call_id), ident.submission(body), plan)
     return with_call(response, outcome, p, s)
 
 
@@ -240,8 +239,12 @@ def resolve(
     ident: Identity,
     response: Response,
 ) -> CallPublic:
-    """办结: the holder declares the matter solved."""
-    outcome = s.app.resolve(p, parse_call_id(call_id), ident.submission(body), body.summary)
+    """办结: the holder declares the matter solved — citing, with ``decision``, the joint
+    meeting's decision (议定事项) that settled it."""
+    cid, sub, cited = parse_call_id(call_id), ident.submission(body), body.decision
+    if cited is None:
+        return with_call(response, s.calls.resolve(p, cid, sub, body.summary), p, s)
+    outcome = s.meetings.resolve_citing(p, cid, sub, body.summary, cited.meeting_id, cited.decision_id)
     return with_call(response, outcome, p, s)
 
 
@@ -255,7 +258,7 @@ def evaluate(
     response: Response,
 ) -> CallPublic:
     """回访 / 一呼一评: the reporter's answer, once per round."""
-    outcome = s.app.evaluate(
+    outcome = s.calls.evaluate(
         p,
         parse_call_id(call_id),
         ident.submission(body),
@@ -277,7 +280,7 @@ def reopen(
     response: Response,
 ) -> CallPublic:
     """重办: a dissatisfied call goes back, in a new round."""
-    outcome = s.app.reopen(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    outcome = s.calls.reopen(p, parse_call_id(call_id), ident.submission(body), body.reason)
     return with_call(response, outcome, p, s)
 
 
@@ -292,7 +295,7 @@ def close(
 ) -> CallPublic:
     """销号: strike the problem off the ledger."""
     note = body.note if body else None
-    outcome = s.app.close_call(p, parse_call_id(call_id), ident.submission(body), note)
+    outcome = s.calls.close_call(p, parse_call_id(call_id), ident.submission(body), note)
     return with_call(response, outcome, p, s)
 
 
@@ -306,7 +309,7 @@ def withdraw(
     response: Response,
 ) -> CallPublic:
     """撤回: the reporter no longer needs it."""
-    outcome = s.app.withdraw(p, parse_call_id(call_id), ident.submission(body), body.reason)
+    outcome = s.calls.withdraw(p, parse_call_id(call_id), ident.submission(body), body.reason)
     return with_call(response, outcome, p, s)
 
 
@@ -320,7 +323,7 @@ def supervise(
     response: Response,
 ) -> CallPublic:
     """督办: flag the late unit (default: the holder)."""
-    outcome = s.app.supervise(p, parse_call_id(call_id), ident.submission(body), body.reason, body.unit)
+    outcome = s.calls.supervise(p, parse_call_id(call_id), ident.submission(body), body.reason, body.unit)
     return with_call(response, outcome, p, s)
 
 
@@ -334,5 +337,5 @@ def merge(
     response: Response,
 ) -> CallPublic:
     """Merge a duplicate into the call that carries the matter (一事一呼)."""
-    outcome = s.app.merge(p, parse_call_id(call_id), ident.submission(body), body.into, body.reason)
+    outcome = s.calls.merge(p, parse_call_id(call_id), ident.submission(body), body.into, body.reason)
     return with_call(response, outcome, p, s)

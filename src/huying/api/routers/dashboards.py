@@ -12,8 +12,8 @@ from huying.api.schemas.base import Day
 from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.jurisdiction import home_unit, may_read_unit
-from huying.projections.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
-from huying.projections.dashboard import sla_dashboard as dashboard_of
+from huying.queries.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
+from huying.queries.dashboard import sla_dashboard as dashboard_of
 
 router = APIRouter(prefix="/api/v1/dashboards", tags=["read models"])
 

@@ -18,7 +18,7 @@ from huying.domain.errors import CallNotFound
 from huying.domain.org import UnitKind
 from huying.domain.principal import Role
 from huying.domain.states import OrderStatus
-from huying.projections.work_orders import department_queue
+from huying.queries.queues import department_queue
 
 router = APIRouter(prefix="/api/v1/departments", tags=["work orders"])
 

@@ -17,7 +17,7 @@ from huying.audit.feed import EventFeed, FeedQuery, event_types, window
 from huying.domain.errors import NotPermitted
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
-from huying.projections.dashboard import local_day
+from huying.queries.dashboard import local_day
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 

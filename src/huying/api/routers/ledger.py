@@ -14,7 +14,7 @@ from huying.api.present import call_summary
 from huying.api.schemas.reads import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
 from huying.domain.principal import DISTRICT_WIDE
-from huying.projections.search import CallFilter, ledger
+from huying.queries.search import CallFilter, ledger
 
 router = APIRouter(prefix="/api/v1", tags=["read models"])
 

@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from huying.api.deps import HuyingServices
+from huying.api.unavailable import reason
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
-from huying.api.unavailable import reason
 from huying.domain.worktime import WorkCalendar
 
 router = APIRouter(tags=["operations"])
@@ -105,8 +105,8 @@ def _flaw(flaw: Flaw | None) -> dict[str, Any] | None:
 
 
 class AuditAlarms(Collector):
-    """/metrics: where the log, the read models and the chain stand, and an alarm per check
-    that cannot vouch for a stored event (the position as the value; kind as a label)."""
+    """/metrics: an alarm per check that cannot vouch for a stored event (the position as the
+    value; kind as a label)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -123,13 +123,8 @@ class AuditAlarms(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily("huying_log_position", "the event log's head position", value=head)
-        yield GaugeMetricFamily(
-            "huying_projector_position", "where the read models stand", value=projections["position"]
-        )
-        yield GaugeMetricFamily(
-            "huying_audit_chain_position", "where the hash chain stands", value=chain["position"]
-        )
+        # Where the log, the read models and the chain stand: DeploymentMetrics (huying_log_head,
+        # huying_projection_position{projection}) — here only what the checks find.
         alarm = GaugeMetricFamily(
             "huying_audit_alarm", "1 while a check cannot vouch for a stored event", labels=["check"]
         )

@@ -13,9 +13,9 @@ from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
-from huying.projections.dashboard import Granularity, local_day, period_of
 from huying.projections.runner import ReadModelsBehind
-from huying.projections.scores import call_record, parse_period, unit_scores
+from huying.queries.dashboard import Granularity, local_day, period_of
+from huying.queries.scores import call_record, parse_period, unit_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -78,7 +78,7 @@ def scores_of_units(
 def score_of_call(call_id: str, p: CurrentPrincipal, s: HuyingServices, position: ReadPosition) -> CallScore:
     """The 一呼一评 record of one call: per round, each level's response (on time?), the
     department orders, and the evaluation (solved? satisfaction? contacted? reopened?)."""
-    call = s.app.call_for(p, parse_call_id(call_id))
+    call = s.calls.call_for(p, parse_call_id(call_id))
     with s.engine.connect() as conn:
         record = call_record(conn, str(call.id), s.clock.now())
     if record is None:

@@ -18,7 +18,7 @@ def get_work_order(
     order_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response
 ) -> WorkOrderPublic:
     """One work order with its call id; the ETag is the call's version."""
-    call, _ = s.app.order_for(p, order_id)
+    call, _ = s.orders.order_for(p, order_id)
     order = call.work_orders[order_id]
     response.headers["ETag"] = f'"{call.version}"'
     return work_order_public(order, call.version)
@@ -35,7 +35,7 @@ def sign(
 ) -> CallPublic:
     """签收: the department accepts the order."""
     note = body.note if body else None
-    return with_call(response, s.app.sign(p, order_id, ident.submission(body), note), p, s)
+    return with_call(response, s.orders.sign(p, order_id, ident.submission(body), note), p, s)
 
 
 @router.post("/{order_id}/return", response_model=CallPublic)
@@ -48,7 +48,7 @@ def return_order(
     response: Response,
 ) -> CallPublic:
     """退单: the department sends the order back, saying why."""
-    outcome = s.app.return_order(p, order_id, ident.submission(body), body.reason)
+    outcome = s.orders.return_order(p, order_id, ident.submission(body), body.reason)
     return with_call(response, outcome, p, s)
 
 
@@ -62,7 +62,7 @@ def request_extension(
     response: Response,
 ) -> CallPublic:
     """申请延期: ask the street for a later deadline."""
-    outcome = s.app.request_extension(p, order_id, ident.submission(body), body.until, body.reason)
+    outcome = s.orders.request_extension(p, order_id, ident.submission(body), body.until, body.reason)
     return with_call(response, outcome, p, s)
 
 
@@ -76,7 +76,7 @@ def progress(
     response: Response,
 ) -> CallPublic:
     """进展: a progress note, with photos (attachment ids) if there are any."""
-    outcome = s.app.note_progress(p, order_id, ident.submission(body), body.note, body.attachments)
+    outcome = s.orders.note_progress(p, order_id, ident.submission(body), body.note, body.attachments)
     return with_call(response, outcome, p, s)
 
 
@@ -90,7 +90,7 @@ def complete(
     response: Response,
 ) -> CallPublic:
     """部门办结: the work is done; photos of it (attachment ids) if there are any."""
-    outcome = s.app.complete_order(p, order_id, ident.submission(body), body.result, body.attachments)
+    outcome = s.orders.complete_order(p, order_id, ident.submission(body), body.result, body.attachments)
     return with_call(response, outcome, p, s)
 
 
@@ -105,7 +105,7 @@ def grant_extension(
 ) -> CallPublic:
     """The holder street grants the pending extension."""
     note = body.note if body else None
-    outcome = s.app.grant_extension(p, order_id, ident.submission(body), note)
+    outcome = s.orders.grant_extension(p, order_id, ident.submission(body), note)
     return with_call(response, outcome, p, s)
 
 
@@ -119,5 +119,5 @@ def deny_extension(
     response: Response,
 ) -> CallPublic:
     """The holder street refuses the pending extension."""
-    outcome = s.app.deny_extension(p, order_id, ident.submission(body), body.reason)
+    outcome = s.orders.deny_extension(p, order_id, ident.submission(body), body.reason)
     return with_call(response, outcome, p, s)

@@ -11,9 +11,12 @@ from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
 
 class FeedEntry(HistoryEntry):
-    """One event of the global feed: a history entry with the call it belongs to."""
+    """One event of the global feed: a history entry with the aggregate it belongs to."""
 
-    call_id: str
+    call_id: str = Field(
+        description="the call it belongs to; a directive's or meeting's event (type Directive.*, "
+        "Meeting.*): that directive or meeting"
+    )
 
 
 class UnvouchedFeedEntry(UnvouchedEvent):

@@ -8,16 +8,10 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-# The business time a client may name: a day, a period or an instant. Real calls lie well inside
-# it; its ends keep every sum made on a date (a day added, a month's end, a working calendar
-# walked for years, ±14 h of offset) far inside what Python's dates (years 1–9999) and the
-# databases can hold. Query parameters (api/params.py) and bodies share this one rule.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
+from huying.domain.business_time import FIRST_DAY, LAST_DAY, business_year
 
-
-def business_year(year: int, what: str) -> None:
-    if not FIRST_DAY.year <= year <= LAST_DAY.year:
-        raise ValueError(f"{what} must lie between {FIRST_DAY} and {LAST_DAY}")
+# Query parameters (api/params.py) and bodies share the one rule of business time.
+__all__ = ["FIRST_DAY", "LAST_DAY", "business_year"]
 
 
 def no_nul(text: str) -> str:

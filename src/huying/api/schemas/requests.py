@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from huying.api.schemas.base import Attachments, Body, Code, Instant, MediaUrl, OptionalText, Text, no_nul
+from huying.api.schemas.meetings import CitedDecision
 from huying.domain.contact import InvalidContact, ascii_digits_only, normalise_phone
 from huying.domain.states import Channel, Satisfaction, Urgency
 
@@ -106,6 +107,7 @@ class DispatchBody(Body):
 
 class ResolveBody(Body):
     summary: Text
+    decision: CitedDecision | None = None  # the joint meeting's 议定事项 that settled the call
 
 
 class EvaluateBody(Body):

@@ -25,7 +25,7 @@ from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.states import OrderRole
 from huying.projections.attribution import attribute
-from huying.projections.obligations import Obligation, Response, call_obligations
+from huying.projections.obligations import Obligation, Response
 from huying.projections.periods import Granularity, utc_span
 from huying.projections.tables import (
     EVALUATION_COUNTS,
@@ -35,6 +35,7 @@ from huying.projections.tables import (
     rm_open_obligations,
     rm_sla_tallies,
 )
+from huying.queries.obligations import call_obligations
 
 # Counted in 响应率's denominator; the others were never owed a response (docs/metrics.md).
 _OWED = frozenset({Response.ON_TIME, Response.LATE, Response.UNTIMED, Response.PENDING})

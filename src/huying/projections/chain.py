@@ -34,7 +34,7 @@ from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.audit.verify import Report, Verifier
 from huying.audit.vouch import Alarm, Flaw, LogOrder
-from huying.background import Follower
+from huying.background import GATHER_SECONDS_UNWAITED, Follower
 from huying.clock import Clock
 from huying.projections import tracking
 
@@ -90,7 +90,7 @@ class ChainKeeper:
         self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
         self.verdict: Verdict | None = None
         self._lock = threading.Lock()
-        self._follower = Follower("huying-audit-chain", self._follow, poll_seconds)
+        self._follower = Follower("huying-audit-chain", self._follow, poll_seconds, GATHER_SECONDS_UNWAITED)
         self._listening = False
         self._verify_due: datetime | None = None
         self._sealed_seen = False  # a sealed event is chained: no unsealed one may follow
@@ -140,11 +140,14 @@ class ChainKeeper:
             return len(rows)
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """Batches until the log's end as it was when the last one was read (a short batch)."""
         total = 0
         while n := self.run_once():
             total += n
             if on_batch:
                 on_batch(n)
+            if n < self.batch_size:
+                break
         return total
 
     def inspect(self) -> Flaw | None:

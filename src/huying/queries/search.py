@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, Connection, Integer, Select, and_, func, s
 from huying.domain.org import Org
 from huying.domain.principal import Principal
 from huying.domain.states import Status
-from huying.projections.scope import concerns_unit, visible_calls
 from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls
 from huying.projections.text import by_text, text_index
+from huying.queries.scope import concerns_unit, visible_calls
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(

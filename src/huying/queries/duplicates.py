@@ -17,6 +17,7 @@ Two questions are asked of it:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,12 +27,12 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 from huying.domain.org import Org
 from huying.domain.principal import Principal
 from huying.domain.states import TERMINAL
-from huying.projections.scope import visible_calls
 from huying.projections.tables import rm_calls
+from huying.queries.scope import visible_calls
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius
 MAX_HINTS = 10
-_CANDIDATES = 200  # read at most this many rows before measuring distances
+CANDIDATES = 200  # read at most this many rows before measuring distances
 _CLOSED = tuple(s.value for s in TERMINAL)
 
 
@@ -108,12 +109,19 @@ def _candidates(
 def _nearest(
     conn: Connection, query: Select[Any], subject: Subject, rule: DuplicateRule
 ) -> list[dict[str, Any]]:
-    """Best first: same grid, then nearest, then most recent. Each row gains ``same_grid`` and
+    ordered = query.order_by(rm_calls.c.raised_at.desc(), rm_calls.c.seq.desc()).limit(CANDIDATES)
+    return ranked(subject, rule, (dict(row._mapping) for row in conn.execute(ordered)))
+
+
+def ranked(
+    subject: Subject, rule: DuplicateRule, candidates: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The hints among ``candidates`` (same item, in the window, visible, in the grid or the box;
+    newest first, at most ``CANDIDATES``): those in the same grid or within the radius, best
+    first — same grid, then nearest, then most recent. Each gains ``same_grid`` and
     ``distance_m`` (None unless both calls have lat/lon)."""
-    ordered = query.order_by(rm_calls.c.raised_at.desc(), rm_calls.c.seq.desc()).limit(_CANDIDATES)
     hints = []
-    for row in conn.execute(ordered):
-        hint = dict(row._mapping)
+    for hint in candidates:
         hint["same_grid"] = hint["grid_code"] == subject.grid_code
         hint["distance_m"] = _distance(subject, hint)
         if hint["same_grid"] or (hint["distance_m"] is not None and hint["distance_m"] <= rule.radius_m):
@@ -122,19 +130,48 @@ def _nearest(
     return hints[:MAX_HINTS]
 
 
+@dataclass(frozen=True)
+class Box:
+    """The lat/lon box around a point that holds the radius: a cheap first cut, the exact
+    distance is measured afterwards. ``lon`` is None where the box would wrap (no bound)."""
+
+    lat: tuple[float, float]
+    lon: tuple[float, float] | None
+
+    @classmethod
+    def around(cls, subject: Subject, radius_m: float) -> Box | None:
+        if subject.lat is None or subject.lon is None:
+            return None
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        cos_lat = math.cos(math.radians(subject.lat))
+        dlon = math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)) if cos_lat > 1e-6 else 360.0
+        wraps = subject.lon - dlon < -180 or subject.lon + dlon > 180
+        return cls(
+            (subject.lat - dlat, subject.lat + dlat),
+            None if wraps else (subject.lon - dlon, subject.lon + dlon),
+        )
+
+    def holds(self, lat: float | None, lon: float | None) -> bool:
+        if lat is None or lon is None:
+            return False
+        return self.lat[0] <= lat <= self.lat[1] and (self.lon is None or self.lon[0] <= lon <= self.lon[1])
+
+
+def near(subject: Subject, box: Box | None, grid_code: str, lat: float | None, lon: float | None) -> bool:
+    """``_near`` for one call in memory (``projections.recent``)."""
+    return grid_code == subject.grid_code or (box is not None and box.holds(lat, lon))
+
+
 def _near(subject: Subject, radius_m: float) -> ColumnElement[bool]:
-    """Same grid, or inside the box around the subject's point that holds the radius (the exact
-    distance is measured afterwards)."""
+    """Same grid, or inside the box around the subject's point that holds the radius."""
     same_grid = rm_calls.c.grid_code == subject.grid_code
-    if subject.lat is None or subject.lon is None:
+    box = Box.around(subject, radius_m)
+    if box is None:
         return same_grid
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    box = [rm_calls.c.lat.between(subject.lat - dlat, subject.lat + dlat), rm_calls.c.lon.is_not(None)]
-    cos_lat = math.cos(math.radians(subject.lat))
-    dlon = math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)) if cos_lat > 1e-6 else 360.0
-    if subject.lon - dlon >= -180 and subject.lon + dlon <= 180:  # else it wraps: no bound on lon
-        box.append(rm_calls.c.lon.between(subject.lon - dlon, subject.lon + dlon))
-    return or_(same_grid, and_(*box))
+    inside = [rm_calls.c.lat.between(*box.lat), rm_calls.c.lon.is_not(None)]
+    if box.lon is not None:
+        inside.append(rm_calls.c.lon.between(*box.lon))
+    return or_(same_grid, and_(*inside))
 
 
 def _distance(subject: Subject, row: dict[str, Any]) -> float | None:

@@ -1,0 +1,251 @@
+"""重复提示 without the read models: the calls raised in the last days, in memory, as of any log
+position — what every answer about a new call shows (``duplicates.at_raise``), answered in
+microseconds and without waiting for the projector.
+
+Each process keeps its own: loaded once from ``rm_calls`` (the read models' position first,
+then the calls still open, or finished after it, raised within the window), then fed from the
+log itself — every raise and every closing, withdrawal or merger — up to the position a
+question is asked at. Positions are given in commit order (SQLite's one writer; PostgreSQL's
+table lock), so once the log has been read up to a raise's position, everything before it is
+known, from whichever process it came.
+
+It answers exactly what ``duplicates.at_raise`` answers over ``rm_calls`` — the same candidates,
+cut and ranked by the same code (``duplicates.ranked``) — or says it cannot (None), and the
+caller asks the read models: for a raise older than what it loaded, a window reaching before
+what it holds, a department (whose jurisdiction follows work orders, which it does not keep), or
+a log it could not read in time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from sqlalchemy import Engine, or_, select
+
+from huying.application import HuyingApplication
+from huying.audit.vouch import EventUnvouched
+from huying.domain.call import Call
+from huying.domain.jurisdiction import can_see
+from huying.domain.principal import Principal, Role
+from huying.domain.states import TERMINAL
+from huying.projections import tracking
+from huying.projections.runner import TRACKING_NAME
+from huying.projections.tables import rm_calls
+from huying.queries.duplicates import CANDIDATES, Box, DuplicateRule, Subject, near, ranked
+
+_RAISED = get_topic(Call.Raised)
+_FINISHING = frozenset(get_topic(c) for c in (Call.Closed, Call.Withdrawn, Call.MergedInto))
+_TOPICS = [_RAISED, *sorted(_FINISHING)]
+_READ = 1000  # notifications per read of the log
+_FAR_BEHIND = 20_000  # log positions: more to read than this, and the read models are asked
+_SLACK = timedelta(days=1)  # kept beyond the window, for raises stamped a little out of order
+_CLOSED = tuple(s.value for s in TERMINAL)
+
+
+@dataclass(slots=True)
+class Raise:
+    """One recent call, as a hint shows it, and when (at which position) it was finished."""
+
+    call_id: str
+    item_code: str
+    grid_code: str
+    community_code: str
+    street_code: str
+    title: str
+    raised_at: datetime
+    lat: float | None
+    lon: float | None
+    seq: int
+    finished: int | None = None
+    # Jurisdiction reads it of a department, which never gets here (``at_raise``).
+    departments_involved: set[str] = field(default_factory=set)
+
+    def hint(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "item_code": self.item_code,
+            "grid_code": self.grid_code,
+            "community_code": self.community_code,
+            "title": self.title,
+            "raised_at": self.raised_at,
+            "lat": self.lat,
+            "lon": self.lon,
+        }
+
+
+class RecentRaises:
+    def __init__(
+        self, app: HuyingApplication, engine: Engine, rule: DuplicateRule, wait: float = 1.0
+    ) -> None:
+        self._app = app
+        self._engine = engine
+        self.rule = rule
+        self._wait = wait
+        self._lock = threading.Lock()
+        self._base: int | None = None  # answers for raises after this position
+        self._read_to = 0  # the log has been read up to here
+        self._horizon = datetime.max.replace(tzinfo=UTC)  # holds every call raised since
+        self._newest: datetime | None = None  # the latest raise seen
+        self._calls: dict[str, Raise] = {}
+        self._by_grid: defaultdict[tuple[str, str], list[Raise]] = defaultdict(list)
+        self._located: defaultdict[str, list[Raise]] = defaultdict(list)  # by item
+
+    def at_raise(
+        self, viewer: Principal, subject: Subject, raised_at: datetime, position: int
+    ) -> list[dict[str, Any]] | None:
+        """``duplicates.at_raise`` for the raise at ``position``; None when this cannot tell."""
+        if viewer.role is Role.DEPARTMENT or not self._lock.acquire(timeout=self._wait):
+            return None
+        try:
+            if not self._ready(position):
+                return None
+            since = raised_at - timedelta(days=self.rule.days)
+            if since < self._horizon:
+                return None
+            return ranked(subject, self.rule, self._candidates(viewer, subject, since, position))
+        finally:
+            self._lock.release()
+
+    def _candidates(
+        self, viewer: Principal, subject: Subject, since: datetime, position: int
+    ) -> list[dict[str, Any]]:
+        box = Box.around(subject, self.rule.radius_m)
+        pool = self._by_grid.get((subject.item_code, subject.grid_code), [])
+        if box is not None:
+            pool = list({id(r): r for r in (*pool, *self._located.get(subject.item_code, []))}.values())
+        org = self._app.org
+        found = [
+            r
+            for r in pool
+            if r.seq < position
+            and (r.finished is None or r.finished > position)
+            and r.raised_at >= since
+            and r.call_id != subject.call_id
+            and near(subject, box, r.grid_code, r.lat, r.lon)
+            and can_see(viewer, r, org)
+        ]
+        found.sort(key=lambda r: (r.raised_at, r.seq), reverse=True)
+        return [r.hint() for r in found[:CANDIDATES]]
+
+    # --- keeping up -----------------------------------------------------------------------
+
+    def _ready(self, position: int) -> bool:
+        """Loaded, and the log read up to ``position``; False if that cannot be. Far behind (the
+        first question after a bulk load of the log, say), it loads again rather than read it all."""
+        if self._base is None or position - self._read_to > _FAR_BEHIND:
+            self._load()
+        base = cast(int, self._base)
+        if position <= base or position - self._read_to > _FAR_BEHIND:
+            return False
+        while self._read_to < position:
+            batch = self._app.recorder.select_notifications(
+                start=self._read_to, stop=position, limit=_READ, topics=_TOPICS, inclusive_of_start=False
+            )
+            for n in batch:
+                if not self._take(n):
+                    return False  # an event nobody can vouch for: the read models decide
+            self._read_to = batch[-1].id if len(batch) == _READ else position
+        self._prune()
+        return True
+
+    def _take(self, n: Notification) -> bool:
+        try:
+            event = self._app.mapper.to_domain_event(n)
+        except EventUnvouched:
+            return False
+        call_id = str(n.originator_id)
+        if n.topic in _FINISHING:
+            if call_id in self._calls:
+                self._calls[call_id].finished = n.id
+            return True
+        raised = cast(Call.Raised, event)
+        where = raised.location or {}
+        self._add(
+            Raise(
+                call_id,
+                raised.item_code,
+                raised.grid_code,
+                raised.community_code,
+                raised.street_code,
+                raised.title,
+                raised.at.astimezone(UTC),
+                where.get("lat"),
+                where.get("lon"),
+                n.id,
+            )
+        )
+        return True
+
+    def _add(self, r: Raise) -> None:
+        if r.call_id in self._calls:
+            return  # read twice (loaded, then read again from the log)
+        self._calls[r.call_id] = r
+        self._by_grid[r.item_code, r.grid_code].append(r)
+        if r.lat is not None and r.lon is not None:
+            self._located[r.item_code].append(r)
+        self._newest = r.raised_at if self._newest is None else max(self._newest, r.raised_at)
+
+    def _load(self) -> None:
+        """The read models' position, then what they hold of the calls raised in the window and
+        still open — or finished after that position (the log from there on is read again)."""
+        since = self._app.clock.now() - timedelta(days=self.rule.days) - _SLACK
+        with self._engine.connect() as conn:
+            position = tracking.tracked(conn, TRACKING_NAME)
+            rows = conn.execute(
+                select(
+                    *(rm_calls.c[name] for name in _COLUMNS), rm_calls.c.status, rm_calls.c.position
+                ).where(
+                    rm_calls.c.raised_at >= since,
+                    or_(rm_calls.c.status.not_in(_CLOSED), rm_calls.c.position > position),
+                )
+            ).all()
+        self._calls.clear()
+        self._by_grid.clear()
+        self._located.clear()
+        self._newest = None
+        for row in rows:
+            r = Raise(*(row._mapping[name] for name in _COLUMNS))
+            r.finished = row.position if row.status in _CLOSED else None
+            self._add(r)
+        self._base = self._read_to = position
+        self._horizon = since
+
+    def _prune(self) -> None:
+        """Drops the calls raised before anything can still ask for them."""
+        if self._newest is None:
+            return
+        horizon = self._newest - timedelta(days=self.rule.days) - _SLACK
+        if horizon <= self._horizon + _SLACK:
+            return  # once a day's worth has aged out, not at every raise
+        self._calls = {k: r for k, r in self._calls.items() if r.raised_at >= horizon}
+        _keep_since(self._by_grid, horizon)
+        _keep_since(self._located, horizon)
+        self._horizon = horizon
+
+
+def _keep_since(index: defaultdict[Any, list[Raise]], horizon: datetime) -> None:
+    for key, kept in list(index.items()):
+        index[key] = [r for r in kept if r.raised_at >= horizon]
+        if not index[key]:
+            del index[key]
+
+
+_COLUMNS: Sequence[str] = (
+    "call_id",
+    "item_code",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "title",
+    "raised_at",
+    "lat",
+    "lon",
+    "seq",
+)

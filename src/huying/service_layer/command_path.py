@@ -1,0 +1,189 @@
+"""The one way a command is carried out, for every aggregate: get → (answer a repeat from the
+record) → act → save, in the aggregate's turn, a race lost to another process tried again.
+
+Idempotency lives in the event store itself: a create with a key gets a deterministic id
+(``keyed_id``), so a retry collides with the first; an action carries its key inside its event
+(``HuyingAggregate``), so a retry finds it in the aggregate's history. Either way "answered" and
+"recorded once" are the same transaction. ``If-Match`` travels in the ``Command`` to the gate
+(412); the seal and the wake-ups after a save are the log's (``HuyingApplication.save``).
+
+An aggregate's application service holds a ``CommandPath`` for its kind and says, per command,
+only what changes: ``path.act(principal, id, submission, "acknowledge", lambda a, cmd: ...)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar, cast
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.persistence import IntegrityError
+
+from huying.application import HuyingApplication, fold
+from huying.domain.aggregate import HuyingAggregate, request_scope
+from huying.domain.commands import Command
+from huying.domain.errors import ConcurrentModification, IdempotencyKeyReused, NotFound
+from huying.domain.principal import Principal
+from huying.turns import pause_before
+
+A = TypeVar("A", bound=HuyingAggregate)
+
+_SAVE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How a request identifies itself: its Idempotency-Key, body fingerprint and If-Match.
+    ``legacy_fingerprint`` is what earlier versions recorded for a body with personal data
+    (compared with what they stored, never stored itself)."""
+
+    key: str | None = None
+    fingerprint: str | None = None
+    if_match: int | None = None
+    legacy_fingerprint: str | None = None
+
+    def same_body(self, recorded: str | None) -> bool:
+        return recorded == self.fingerprint or (
+            self.legacy_fingerprint is not None and recorded == self.legacy_fingerprint
+        )
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[A]):
+    """A command's result: the aggregate as it then stood, its log position, and whether this
+    was a repeat of an earlier request answered from the record."""
+
+    aggregate: A
+    position: int
+    replayed: bool = False
+
+
+Change = Callable[[A, Command], None]
+
+
+class CommandPath(Generic[A]):
+    """Commands on the aggregates of one kind, saved to the one log."""
+
+    def __init__(
+        self,
+        log: HuyingApplication,
+        kind: type[A],
+        *,
+        noun: str,
+        not_found: type[NotFound],
+        visible: Callable[[Principal, A], bool],
+    ) -> None:
+        self.log = log
+        self.kind = kind
+        self.noun = noun  # "call": how answers name the aggregate
+        self.not_found = not_found
+        self.visible = visible  # jurisdiction (辖区): outside it, the aggregate does not exist
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def current(self, aggregate_id: UUID) -> A | None:
+        """The aggregate as it stands now, from the event store; None when there is none of
+        this kind under that id (every command reads it here)."""
+        found = self.log.current(aggregate_id)
+        return found if isinstance(found, self.kind) else None
+
+    def get(self, principal: Principal, aggregate_id: UUID) -> A:
+        """The aggregate, if it exists and lies in the principal's jurisdiction; else 404."""
+        found = self.current(aggregate_id)
+        if found is None or not self.visible(principal, found):
+            raise self.missing(aggregate_id)
+        return found
+
+    def at_version(self, aggregate_id: UUID, version: int) -> A:
+        """The aggregate as it stood at ``version`` (no jurisdiction check: callers made it)."""
+        return cast(A, fold(self.log.events.get(aggregate_id, lte=version)))
+
+    def missing(self, aggregate_id: UUID | str) -> NotFound:
+        return self.not_found(f"no {self.noun} {aggregate_id} in your jurisdiction")
+
+    # --- acting ------------------------------------------------------------------------------
+
+    def command(self, principal: Principal, sub: Submission) -> Command:
+        """Who asks, now (business time), and the request's identity."""
+        return Command(
+            principal=principal,
+            at=self.log.clock.now(),
+            idempotency_key=sub.key,
+            fingerprint=sub.fingerprint,
+            expected_version=sub.if_match,
+        )
+
+    def act(
+        self,
+        principal: Principal,
+        aggregate_id: UUID,
+        sub: Submission,
+        action: str,
+        change: Change[A],
+        target: str | None = None,
+    ) -> Recorded[A]:
+        """get → (answer a repeat from the record) → act → save, in the aggregate's turn
+        (``turns.py``); a race lost to another process is looked at again after a pause."""
+        with self.log.turns.of(aggregate_id):
+            for attempt in range(_SAVE_ATTEMPTS):
+                if attempt:
+                    time.sleep(pause_before(attempt))
+                aggregate = self.get(principal, aggregate_id)
+                if sub.key is not None:
+                    scope = request_scope(principal.as_dict(), action, target)
+                    if (earlier := self.answer_from_record(aggregate, scope, sub)) is not None:
+                        return earlier
+                change(aggregate, self.command(principal, sub))
+                try:
+                    recordings = self.log.save(aggregate)
+                except IntegrityError:
+                    # Another process wrote first. Look again: if it was this very request (a
+                    # concurrent duplicate), the record answers it; if If-Match named the version
+                    # we lost, the domain now says 412; otherwise the move is judged on the new
+                    # state.
+                    continue
+                return Recorded(aggregate, recordings[-1].notification.id)
+        raise ConcurrentModification(f"{self.noun} {aggregate_id} kept changing; try again")
+
+    def create(
+        self,
+        aggregate: A,
+        *,
+        earlier: Callable[[], Recorded[A] | None],
+        undo: Callable[[], None] = lambda: None,
+    ) -> Recorded[A]:
+        """Saves a new aggregate. The store refuses a second copy of a keyed create (its id is
+        ``keyed_id``): then ``earlier()`` answers as the first was answered. ``undo()`` runs when
+        nothing was stored (what was kept beside the event must not outlive it)."""
+        try:
+            recordings = self.log.save(aggregate)
+        except BaseException as e:
+            undo()
+            if not isinstance(e, IntegrityError):
+                raise
+            found = earlier()
+            if found is None:
+                raise
+            return found
+        return Recorded(aggregate, recordings[-1].notification.id)
+
+    def answer_from_record(self, aggregate: A, scope: str, sub: Submission) -> Recorded[A] | None:
+        """The answer the earlier request with this key gave (the aggregate as that request left
+        it), or None; 422 if the key came back with another body."""
+        assert sub.key is not None
+        earlier = aggregate.remembered(scope, sub.key)
+        if earlier is None:
+            return None
+        if not sub.same_body(earlier.fingerprint):
+            raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
+        then = self.at_version(aggregate.id, earlier.version)
+        return Recorded(then, self.log.positions.of_call(aggregate.id)[earlier.version], replayed=True)
+
+    @staticmethod
+    def keyed_id(namespace: UUID, principal: Principal, action: str, key: str | None) -> UUID:
+        """A keyed create gets a deterministic id, so a retry collides with the first."""
+        if key is None:
+            return uuid4()
+        return uuid5(namespace, f"{principal.role}|{principal.unit}|{action}|{key}")

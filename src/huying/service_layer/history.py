@@ -1,0 +1,111 @@
+"""审计: an aggregate's history as stored, and the aggregate as it stood at a version or a
+business time (时间回溯) — for any aggregate kind, through its ``CommandPath``.
+
+History names apart every stored event huying cannot vouch for (or that is gone); jurisdiction
+is judged on the aggregate as its vouched-for events before the first such one make it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, cast
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+from huying.application import fold
+from huying.audit.vouch import EventUnvouched, Flaw, Tamper, named
+from huying.domain.principal import Principal
+from huying.service_layer.command_path import A, CommandPath
+
+
+@dataclass(frozen=True)
+class History:
+    events: list[tuple[int, Any]]  # (log position, event), in version order
+    unvouched: list[Flaw]  # stored events huying cannot vouch for, or that are gone
+
+
+def at_position(stored: StoredEvent, position: int) -> Notification:
+    """A stored event with its log position, so that the mapper judges it where it lies."""
+    return Notification(
+        id=position,
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=stored.state,
+    )
+
+
+class Past(Generic[A]):
+    """The past of the aggregates one ``CommandPath`` acts on."""
+
+    def __init__(self, path: CommandPath[A]) -> None:
+        self.path = path
+
+    def history(self, principal: Principal, aggregate_id: UUID) -> History:
+        """Every event of the aggregate in order, with its log position — and, named apart, any
+        stored event huying cannot vouch for (or that is gone)."""
+        log = self.path.log
+        positions = log.positions.of_call(aggregate_id)
+        history, expected = History([], []), 1
+        for stored in log.recorder.select_events(aggregate_id):
+            version = stored.originator_version
+            if version > expected:
+                history.unvouched.append(self._gone(aggregate_id, expected))
+            expected = version + 1
+            try:
+                event = log.mapper.to_domain_event(at_position(stored, positions[version]))
+            except EventUnvouched as e:
+                history.unvouched.append(e.flaw)
+                continue
+            history.events.append((positions[version], event))
+        first_flaw = min((f.version for f in history.unvouched), default=None)
+        vouched = [e for _, e in history.events if first_flaw is None or e.originator_version < first_flaw]
+        if not vouched or not self._visible(principal, fold(vouched)):
+            raise self.path.missing(aggregate_id)
+        return history
+
+    def then(
+        self,
+        principal: Principal,
+        aggregate_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        version: int | None = None,
+    ) -> A:
+        """时间回溯: the aggregate as it stood at business time ``as_of``, or at ``version``.
+        Whoever may see it now may see its past (like its history); 404 when it did not yet exist."""
+        current, events = self._current_and_events(principal, aggregate_id)
+        noun = self.path.noun
+        if version is not None and version > current.version:
+            raise self.path.not_found(
+                f"{noun} {aggregate_id} has no version {version} (it is at {current.version})"
+            )
+        if version is None and as_of is None:
+            return current
+        then: Any = None
+        for event in events:  # decoded once already; folding them again is cheap
+            if event.originator_version > (version or current.version) or (as_of and event.at > as_of):
+                break
+            then = event.mutate(then)
+        if then is None:
+            when = as_of.isoformat() if as_of else "?"
+            raise self.path.not_found(f"{noun} {aggregate_id} did not yet exist at {when}")
+        return cast(A, then)
+
+    def _current_and_events(self, principal: Principal, aggregate_id: UUID) -> tuple[A, list[Any]]:
+        """The aggregate as it stands and all its events, read and decoded once; 404 outside
+        the principal's jurisdiction."""
+        events = list(self.path.log.events.get(aggregate_id))
+        current = fold(events) if events else None
+        if not isinstance(current, self.path.kind) or not self.path.visible(principal, current):
+            raise self.path.missing(aggregate_id)
+        return current, events
+
+    def _visible(self, principal: Principal, aggregate: Any) -> bool:
+        return isinstance(aggregate, self.path.kind) and self.path.visible(principal, aggregate)
+
+    def _gone(self, aggregate_id: UUID, version: int) -> Flaw:
+        what = named(aggregate_id.hex, version, self.path.noun)
+        return Flaw(None, aggregate_id.hex, version, Tamper.MISSING, f"{what} is gone from the log")

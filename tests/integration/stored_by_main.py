@@ -1,0 +1,184 @@
+"""Events stored by an earlier huying, kept as a fixture, and what that huying showed of them.
+
+``tests/fixtures/stored_by_main/`` holds a small deployment's data directory (SQLite event store,
+read-model database with its record keys, the demo secret) written by huying at main 7d7dd86,
+before the call service, the transition gate and the call's typed state were reshaped (issue 13),
+and ``observed.json.gz``: what that code answered over HTTP about every call, work order and event,
+and the read-model rows a rebuild gave. ``test_stored_by_main`` replays the stored events with
+today's code and asks for the same again.
+
+``python -m tests.integration.stored_by_main`` (at the fixture's commit) wrote them; ``observe``
+is the one description of what is compared, used by the writer and by the test alike.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import shutil
+import sqlite3
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from huying.api.app import create_app
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.demo import principal_for_token
+from huying.domain.principal import Role
+from huying.migrate import upgrade
+from huying.settings import Settings
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "stored_by_main"
+NOW = datetime(2027, 1, 18, 2, 0, tzinfo=UTC)  # business time of every answer compared
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+SEED = 3  # with CALLS calls, a history with every event kind
+CALLS = 16
+Observed = dict[str, Any]
+
+
+def fixture_settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_watchdog=False)
+
+
+class Reader:
+    """GETs as a given principal, tokens made on demand."""
+
+    def __init__(self, client: TestClient, services: Services) -> None:
+        self.client = client
+        self.services = services
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    def get(self, role: Role, unit: str, path: str) -> Any:
+        if (role.value, unit) not in self._tokens:
+            principal = principal_for_token(self.services.app.org, role.value, unit)
+            self._tokens[role.value, unit] = self.services.tokens.create(principal, label="replay")[1]
+        answer = self.client.get(path, headers={"Authorization": f"Bearer {self._tokens[role.value, unit]}"})
+        assert answer.status_code == 200, (path, answer.status_code, answer.text)
+        return {"etag": answer.headers.get("etag"), "body": answer.text}
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row._mapping.items()}
+
+
+def read_model_rows(services: Services) -> dict[str, list[dict[str, Any]]]:
+    """Every read-model row, by table, in primary-key order."""
+    from huying.projections.tables import READ_MODEL_TABLES
+
+    with services.engine.connect() as conn:
+        return {
+            t.name: [_row(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+            for t in READ_MODEL_TABLES
+        }
+
+
+def observe(services: Services, client: TestClient) -> Observed:
+    """What huying answers about the stored history: each call (now, at version 1, as its
+    community sees it), its history, each work order, the event feed, the verdict of verify."""
+    reader = Reader(client, services)
+    district = services.app.org.district.code
+    sup, aud = (Role.SUPERVISOR, district), (Role.AUDITOR, district)
+    from huying.projections.tables import rm_calls, rm_work_orders
+
+    with services.engine.connect() as conn:
+        rows = conn.execute(select(rm_calls).order_by(rm_calls.c.call_id))
+        calls = [(r.call_id, r.community_code) for r in rows]
+        orders = [r.order_id for r in conn.execute(select(rm_work_orders.c.order_id).order_by("order_id"))]
+    seen: Observed = {"calls": {}, "orders": {}, "feed": [], "rows": read_model_rows(services)}
+    for call_id, community in calls:
+        seen["calls"][call_id] = {
+            "now": reader.get(*sup, f"/api/v1/calls/{call_id}"),
+            "v1": reader.get(*sup, f"/api/v1/calls/{call_id}?version=1"),
+            "community": reader.get(Role.COMMUNITY, community, f"/api/v1/calls/{call_id}"),
+            "history": reader.get(*sup, f"/api/v1/calls/{call_id}/history"),
+        }
+    for order_id in orders:
+        seen["orders"][order_id] = reader.get(*sup, f"/api/v1/work-orders/{order_id}")
+    after: int | None = 0
+    while after is not None:
+        page = reader.get(*aud, f"/api/v1/events?after={after}&limit=200")
+        seen["feed"].append(page)
+        after = json.loads(page["body"])["next"]
+    verdict = json.loads(reader.get(*aud, "/api/v1/audit/verify")["body"])
+    seen["verify"] = {k: verdict[k] for k in ("ok", "checked", "chained_through", "log_head", "unchained")}
+    return seen
+
+
+def extensions(services: Services, clock: FakeClock) -> None:  # pragma: no cover
+    """One call whose lead order asks for more time twice: granted, then denied (random
+    histories seldom get that far)."""
+    from datetime import timedelta
+
+    from huying.domain.principal import Principal
+    from huying.service_layer.calls import CallDraft, DispatchPlan
+    from huying.service_layer.command_path import Submission
+
+    calls, orders, sub = services.calls, services.orders, Submission()
+    grid = "LW-LN-01-G01"
+    community, street = Principal(Role.COMMUNITY, "LW-LN-01"), Principal(Role.STREET, "LW-LN")
+    cg = Principal(Role.DEPARTMENT, "CG")
+    draft = CallDraft("C01-01", grid, "垃圾堆积 #ext", "十三行路口垃圾三天无人清运", "grid_worker")
+    call = calls.raise_call(Principal(Role.GRID_WORKER, grid), draft, sub).call
+    calls.acknowledge(community, call.id, sub, None)
+    calls.escalate(community, call.id, sub, "需要街道协调")
+    calls.acknowledge(street, call.id, sub, "街道已响应")
+    plan = DispatchPlan("CG", ["ZJ"], clock.now() + timedelta(days=3), "三日内清运")
+    order = calls.dispatch(street, call.id, sub, plan).call.orders_by_arrival[0].id
+    orders.sign(cg, order, sub, None)
+    clock.advance(5 * 3600)
+    orders.request_extension(cg, order, sub, clock.now() + timedelta(days=6), "车辆检修")
+    orders.grant_extension(street, order, sub, "同意")
+    clock.advance(5 * 3600)
+    orders.request_extension(cg, order, sub, clock.now() + timedelta(days=12), "再延")
+    orders.deny_extension(street, order, sub, "不予再延")
+    orders.complete_order(cg, order, sub, "已清运")
+    calls.resolve(street, call.id, sub, "已办结")
+
+
+def write(
+    target: Path = FIXTURE, seed: int = SEED, calls: int = CALLS
+) -> None:  # pragma: no cover  (run by hand, at main)
+    from tests.integration.histories import EVENT_KINDS, Shape, drive
+
+    if target.exists():
+        shutil.rmtree(target)
+    settings = fixture_settings(target / "var")
+    upgrade(settings)
+    clock = FakeClock(start=START)
+    services = build_services(settings, clock)
+    try:
+        stats = drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
+        extensions(services, clock)
+        services.projector.catch_up()
+        services.chain.catch_up()
+        clock.set(NOW)
+        with TestClient(create_app(services=services)) as client:
+            seen = observe(services, client)
+        topics = {r["type"] for page in seen["feed"] for r in json.loads(page["body"])["data"]}
+        missing = EVENT_KINDS - topics
+        assert not missing, f"seed {seed} leaves out {missing}; stats {stats}"
+    finally:
+        services.close()
+    for lock in (target / "var").glob("*.lock"):
+        lock.unlink()
+    for db in (target / "var").glob("*.db"):
+        with sqlite3.connect(db) as conn:
+            conn.execute("VACUUM")
+    with gzip.open(target / "observed.json.gz", "wt", encoding="utf-8") as f:
+        json.dump(seen, f, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+def observed() -> Observed:
+    with gzip.open(FIXTURE / "observed.json.gz", "rt", encoding="utf-8") as f:
+        found: Observed = json.load(f)
+    return found
+
+
+if __name__ == "__main__":  # pragma: no cover
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURE, *map(int, sys.argv[2:]))

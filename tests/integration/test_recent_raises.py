@@ -1,0 +1,187 @@
+"""重复提示 from the recent raises kept in memory (``projections.recent``): the same answers as the
+read models give (``duplicates.at_raise``), and given at once — a new call is told its
+possible duplicates without waiting for the projector."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backends import Backend
+from huying.api.app import create_app
+from huying.api.schemas.calls import DuplicateHint
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.domain.principal import Principal, Role
+from huying.migrate import upgrade
+from huying.projections.recent import RecentRaises
+from huying.queries.duplicates import Subject, at_raise
+from huying.service_layer.calls import CallDraft, Outcome
+from huying.service_layer.command_path import Submission
+
+COMMUNITIES = {"LW-LN-01": ["LW-LN-01-G01", "LW-LN-01-G02"], "LW-LN-02": ["LW-LN-02-G01"]}
+ITEMS = ["C01-01", "C02-01"]
+BASE = (23.1180, 113.2520)
+VIEWERS = [
+    Principal(Role.SUPERVISOR, "LW"),
+    Principal(Role.COMMUNITY, "LW-LN-01"),
+    Principal(Role.STREET, "LW-LN"),
+    Principal(Role.GRID_WORKER, "LW-LN-02-G01"),
+]
+
+
+class District:
+    """Random raises, withdrawals, mergers and closings over three grids, two items and ten
+    days of business time, some located within a few hundred metres of each other."""
+
+    def __init__(self, services: Services, clock: FakeClock, seed: int) -> None:
+        self.services, self.clock, self.rng = services, clock, random.Random(seed)
+        self.raised: list[Outcome] = []
+
+    def raise_some(self, n: int) -> None:
+        app, rng = self.services.calls, self.rng
+        for _ in range(n):
+            self.clock.advance(rng.choice([60, 600, 3600, 6 * 3600]))
+            community = rng.choice(sorted(COMMUNITIES))
+            grid = rng.choice(COMMUNITIES[community])
+            located = rng.random() < 0.6
+            where = {"lat": BASE[0] + rng.uniform(-0.003, 0.003), "lon": BASE[1]} if located else None
+            draft = CallDraft(
+                rng.choice(ITEMS), grid, f"第{len(self.raised)}号", "巷口", "hotline", location=where
+            )
+            self.raised.append(app.raise_call(Principal(Role.SUPERVISOR, "LW"), draft, Submission()))
+            if rng.random() < 0.3:
+                self.finish(rng.choice(self.raised).call.id)
+
+    def finish(self, call_id: UUID) -> None:
+        app = self.services.calls
+        call = app.current(call_id)
+        assert call is not None
+        holder = Principal(Role.COMMUNITY, call.community_code)
+        if call.status.value not in ("awaiting_response", "in_progress"):
+            return
+        if self.rng.random() < 0.5:
+            app.withdraw(holder, call_id, Submission(), "居民已自行处理")
+        else:
+            open_ones = [
+                o.call
+                for o in self.raised
+                if o.call.id != call_id and o.call.community_code == call.community_code
+            ]
+            target = app.current(self.rng.choice(open_ones).id) if open_ones else None
+            if target is None or target.status.value in ("closed", "withdrawn", "merged"):
+                return
+            app.merge(holder, call_id, Submission(), target.id, "同一事项")
+
+    def read_models_answer(self, viewer: Principal, outcome: Outcome) -> list[dict[str, Any]]:
+        s, call = self.services, outcome.call
+        subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
+        with s.engine.connect() as conn:
+            return at_raise(conn, viewer, s.app.org, subject, s.recent.rule, call.raised_at, outcome.position)
+
+    def memory_answer(self, recent: RecentRaises, viewer: Principal, outcome: Outcome) -> Any:
+        call = outcome.call
+        subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
+        return recent.at_raise(viewer, subject, call.raised_at, outcome.position)
+
+
+def shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an answer shows of the hints."""
+    return [DuplicateHint(id=r["call_id"], **r).model_dump() for r in rows]
+
+
+def answered_alike(district: District, recent: RecentRaises, outcomes: list[Outcome]) -> int:
+    answered = 0
+    for outcome in outcomes:
+        for viewer in VIEWERS:
+            memory = district.memory_answer(recent, viewer, outcome)
+            if memory is not None:
+                answered += 1
+                assert shown(memory) == shown(district.read_models_answer(viewer, outcome)), (viewer, outcome)
+    return answered
+
+
+def primed(services: Services, clock: FakeClock) -> RecentRaises:
+    """Recent raises loaded now: they load at their first question, and answer only for raises
+    after what they loaded."""
+    recent = RecentRaises(services.app, services.engine, services.recent.rule)
+    nowhere = Subject("", ITEMS[0], "LW-LN-01-G01")
+    assert recent.at_raise(VIEWERS[0], nowhere, clock.now(), services.projector.tracked_position()) is None
+    return recent
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_recent_raises_answer_as_the_read_models_do(
+    services: Services, clock: FakeClock, seed: int
+) -> None:
+    district = District(services, clock, seed)
+    from_the_start = primed(services, clock)
+    district.raise_some(60)
+    services.projector.catch_up()
+    loaded_midway = primed(services, clock)
+    assert district.memory_answer(loaded_midway, VIEWERS[0], district.raised[-1]) is None, "before it loaded"
+    district.raise_some(60)
+    services.projector.catch_up()
+
+    assert answered_alike(district, from_the_start, district.raised) == 120 * len(VIEWERS)
+    assert answered_alike(district, loaded_midway, district.raised[60:]) == 60 * len(VIEWERS)
+    hinted = [h for o in district.raised if (h := district.read_models_answer(VIEWERS[0], o))]
+    assert len(hinted) > 20, "the comparison saw hints, not only empty lists"
+    department = Principal(Role.DEPARTMENT, "D-CG")
+    assert district.memory_answer(from_the_start, department, district.raised[-1]) is None
+
+
+@pytest.fixture
+def no_projector(backend: Backend, tmp_path: Path, clock: FakeClock) -> Iterator[TestClient]:
+    settings = backend.settings(tmp_path / "var", run_watchdog=False, run_projector=False)
+    upgrade(settings)
+    services = build_services(settings, clock)
+    try:
+        with TestClient(create_app(services=services)) as client:
+            yield client
+    finally:
+        services.close()
+
+
+def test_a_new_call_is_told_its_duplicates_though_no_projector_runs(no_projector: TestClient) -> None:
+    from huying.demo import principal_for_token
+
+    services: Services = no_projector.app.state.services  # type: ignore[attr-defined]
+    _, token = services.tokens.create(principal_for_token(services.app.org, "supervisor", "LW"))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "item_code": "C01-01",
+        "grid_code": "LW-LN-01-G01",
+        "title": "垃圾",
+        "description": "巷口",
+        "channel": "hotline",
+    }
+    first = no_projector.post("/api/v1/calls", json=body, headers=headers)
+    second = no_projector.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert [h["id"] for h in second.json()["possible_duplicates"]] == [first.json()["id"]]
+    assert services.projector.position() == 0, "the read models never moved"
+
+
+def test_far_behind_the_log_they_load_again_rather_than_read_it_all(
+    services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huying.projections import recent as module
+
+    monkeypatch.setattr(module, "_FAR_BEHIND", 10)
+    district = District(services, clock, seed=3)
+    lagging = primed(services, clock)
+    district.raise_some(20)  # more than 10 positions it has not read
+    services.projector.catch_up()
+    assert district.memory_answer(lagging, VIEWERS[0], district.raised[-1]) is None, (
+        "loaded again, at the end"
+    )
+    district.raise_some(5)
+    services.projector.catch_up()
+    assert answered_alike(district, lagging, district.raised[-5:]) == 5 * len(VIEWERS)

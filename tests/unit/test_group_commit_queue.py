@@ -1,0 +1,111 @@
+"""Group commit's queue (``huying.groupcommit.GroupCommit``), with a commit of our own that
+holds the first group until the others have queued: who commits with whom, and who hears what."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, OperationalError
+
+from huying.groupcommit import GroupCommit, Outcome
+
+DEADLINE = 10.0
+
+
+class HeldCommit:
+    """A commit that records its groups, holds the first one until released, gives each save
+    ids from a counter, and refuses saves named "conflict" (or fails the whole group on
+    "broken")."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.next_id = 1
+
+    def __call__(self, saves: list[Sequence[Any]]) -> list[Outcome]:
+        names = [str(s[0]) for s in saves]
+        self.groups.append(names)
+        if len(self.groups) == 1:
+            self.entered.set()
+            assert self.release.wait(DEADLINE)
+        if "broken" in names:
+            raise OperationalError("disk I/O error")
+        outcomes: list[Outcome] = []
+        for name in names:
+            if name == "conflict":
+                outcomes.append(IntegrityError("UNIQUE constraint failed"))
+            else:
+                outcomes.append([self.next_id])
+                self.next_id += 1
+        return outcomes
+
+
+def submit_in_threads(queue: GroupCommit, names: list[str]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+
+    def save(name: str) -> None:
+        try:
+            answers[name] = queue.submit([name])  # type: ignore[list-item]
+        except Exception as e:
+            answers[name] = e
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    return {"threads": threads, "answers": answers}
+
+
+def queued(queue: GroupCommit, n: int) -> None:
+    """Wait (bounded) until ``n`` saves are queued behind the held commit."""
+    pause = threading.Event()
+    for _ in range(int(DEADLINE / 0.005)):
+        if queue.waiting >= n:
+            return
+        pause.wait(0.005)
+    raise AssertionError(f"{n} saves never queued")
+
+
+def run(names_first: str, names_after: list[str]) -> tuple[HeldCommit, GroupCommit, dict[str, Any]]:
+    commit = HeldCommit()
+    queue = GroupCommit(commit)
+    first = submit_in_threads(queue, [names_first])
+    assert commit.entered.wait(DEADLINE)
+    rest = submit_in_threads(queue, names_after)
+    queued(queue, len(names_after))
+    commit.release.set()
+    for t in first["threads"] + rest["threads"]:
+        t.join(DEADLINE)
+    return commit, queue, first["answers"] | rest["answers"]
+
+
+def test_a_lone_save_commits_in_its_own_thread_at_once() -> None:
+    commit = HeldCommit()
+    commit.release.set()
+    queue = GroupCommit(commit)
+    assert queue.submit(["alone"]) == [1]  # type: ignore[list-item]
+    assert commit.groups == [["alone"]]
+
+
+def test_saves_arriving_during_a_commit_are_committed_together_by_the_next() -> None:
+    commit, _, answers = run("a", ["b", "c", "d", "e"])
+    assert commit.groups[0] == ["a"]
+    assert len(commit.groups) == 2 and sorted(commit.groups[1]) == ["b", "c", "d", "e"]
+    assert sorted(answers[n][0] for n in "abcde") == [1, 2, 3, 4, 5], "each its own position"
+
+
+def test_a_refused_save_fails_alone_and_the_rest_of_its_group_is_stored() -> None:
+    commit, _, answers = run("a", ["b", "conflict", "c"])
+    assert isinstance(answers["conflict"], IntegrityError)
+    assert all(isinstance(answers[n], list) for n in "abc")
+    assert len(commit.groups) == 2
+
+
+def test_when_the_commit_fails_every_save_of_the_group_hears_it_and_the_next_group_goes_on() -> None:
+    _, queue, answers = run("a", ["b", "broken"])
+    assert isinstance(answers["b"], OperationalError) and isinstance(answers["broken"], OperationalError)
+    assert answers["b"] is not answers["broken"], "each caller raises its own copy"
+    assert answers["a"] == [1]
+    assert queue.submit(["later"]) == [2], "the queue is free for the next save"  # type: ignore[list-item]
