@@ -220,7 +220,11 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     if not read_only and given is None:
         _not_before_the_log(clock, app)
     projector = Projector(
-        app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
+        app,
+        engine,
+        batch_size=settings.projector_batch_size,
+        cache_size=settings.projector_cache_size,
+        poll_seconds=settings.poll_seconds,
     )
     chain = ChainKeeper(
         app,

@@ -57,8 +57,8 @@ class Obligation:
     is_open: bool
     ref: str  # which obligation of its call: ``stint<n>``, or the work order's id
     role: str | None = None
-    # When the first of its running clocks has used 80% of its time ("due soon"); known for
-    # open obligations only (orders: recorded; stints: when loaded with a calendar).
+    # When the first of its running clocks has used 80% of its time ("due soon"): an open
+    # order's, as recorded (an open stint's is worked out by ``projections.open_obligations``).
     due_soon_at: datetime | None = None
 
     @property
@@ -99,15 +99,6 @@ class Obligation:
     def overdue(self, now: datetime) -> bool:
         """Still open, and a due time of a running clock has passed."""
         return any(due < now for due in self.running_dues())
-
-    def due_soon(self, now: datetime) -> bool:
-        """Still open, not overdue, and a running clock has used 80% of its time."""
-        return (
-            self.is_open
-            and self.due_soon_at is not None
-            and self.due_soon_at <= now
-            and not self.overdue(now)
-        )
 
 
 # --- from the stored rows ----------------------------------------------------------------------
