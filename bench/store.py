@@ -142,6 +142,12 @@ def synthetic_store(
 RUN_SCHEMAS = re.compile(r"bench_(?:empty|p2_\w+?)_(\d+)")
 
 
+def made_by_run(schema: str, since: float) -> bool:
+    """Whether a schema is one a run started at ``since`` (epoch seconds) made and may drop."""
+    made = RUN_SCHEMAS.fullmatch(schema)
+    return made is not None and int(made[1]) >= int(since)
+
+
 def drop_run_schemas(backend: Backend, since: float) -> list[str]:
     """Drop the schemas this run made (named at or after ``since``, epoch seconds); their names."""
     if backend.url is None:
@@ -152,7 +158,7 @@ def drop_run_schemas(backend: Backend, since: float) -> list[str]:
     try:
         with engine.begin() as conn:
             names = [n for (n,) in conn.execute(text("SELECT nspname FROM pg_namespace"))]
-            made = [n for n in names if (m := RUN_SCHEMAS.fullmatch(n)) and int(m[1]) >= int(since)]
+            made = [n for n in names if made_by_run(n, since)]
             for name in made:
                 conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     finally:
