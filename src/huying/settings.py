@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
     # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).
     min_evaluated_for_rank: int = Field(default=5, ge=1)
+    # A period's scores are settled this many working days after it ends (docs/metrics.md §12):
+    # from then on they are judged as of that cutoff, and may be published.
+    settle_working_days: int = Field(default=5, ge=0, le=60)
     # 防篡改: the hash chain over the log takes a checkpoint every N log positions, or once this
     # much (wall-clock) time has passed since the previous one; the chain keeper's batch size;
     # how often the keeper re-verifies the whole log for /readyz and /metrics (0: never).

@@ -36,6 +36,7 @@ from huying.projections.tables import (
     rm_sla_tallies,
 )
 from huying.queries.obligations import call_obligations
+from huying.queries.settled import rejudged
 
 # Counted in 响应率's denominator; the others were never owed a response (docs/metrics.md).
 _OWED = frozenset({Response.ON_TIME, Response.LATE, Response.UNTIMED, Response.PENDING})
@@ -111,6 +112,13 @@ class Tally:
         self.response_owed = sum(self.responses[k.value] for k in _OWED)
         self.responded_on_time = r.acknowledged_on_time
 
+    def rejudged(self, moves: Counter[str]) -> None:
+        """Obligations answered or ended after a settled period's cutoff, counted as they stood
+        at it (``queries.settled``)."""
+        self.responses.update(moves)
+        self.response_owed = sum(self.responses[k.value] for k in _OWED)
+        self.responded_on_time = self.responses[Response.ON_TIME.value]
+
     def evaluated(self, r: Any) -> None:
         """The rounds attributed to the unit evaluated in the period, and its 督办 (their tallies)."""
         self.evaluated_rounds, self.reopened_rounds = r.evaluated_rounds, r.reopened_rounds
@@ -144,12 +152,18 @@ def unit_scores(
     now: datetime,
     weights: Sequence[float],
     min_evaluated: int,
+    settles_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """响应率, 解决率, 满意率, composite and dense rank for every community, street or department."""
+    """响应率, 解决率, 满意率, composite and dense rank for every community, street or department;
+    a period past its cutoff ``settles_at`` is judged as of the cutoff (docs/metrics.md §12)."""
     units = org.of_kind(kind)
     tallies = {u.code: Tally() for u in units}
-    for unit, (row, awaiting_late) in _obligations(conn, SCORED[kind], list(tallies), period, now).items():
+    at = min(now, settles_at) if settles_at is not None else now
+    for unit, (row, awaiting_late) in _obligations(conn, SCORED[kind], list(tallies), period, at).items():
         tallies[unit].obliged(row, awaiting_late)
+    if at < now:
+        for unit, moves in rejudged(conn, SCORED[kind], list(tallies), period.first, period.last, at).items():
+            tallies[unit].rejudged(moves)
     for row in _evaluations(conn, list(tallies), period):
         tallies[row.unit].evaluated(row)
     scored = [_scored(u.code, u.name, kind, tallies[u.code], weights) for u in units]

@@ -16,6 +16,7 @@ from huying.domain.org import UnitKind
 from huying.projections.runner import ReadModelsBehind
 from huying.queries.dashboard import Granularity, local_day, period_of
 from huying.queries.scores import call_record, parse_period, unit_scores
+from huying.queries.settled import cutoff
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -46,6 +47,7 @@ def scores_of_units(
     readable = {u.code for u in org.of_kind(UnitKind(kind.value)) if may_read_unit(p, org, u.code)}
     if not readable:
         raise NotPermitted(f"scores of {kind.value} units: you may read your own unit's and those below it")
+    settles_at = cutoff(chosen.first, chosen.last, s.app.calendar, settings.settle_working_days)
     with s.engine.connect() as conn:
         ranked = unit_scores(
             conn,
@@ -55,6 +57,7 @@ def scores_of_units(
             now,
             settings.score_weights,
             settings.min_evaluated_for_rank,
+            settles_at,
         )
     data = [row for row in ranked if row["unit"] in readable]
     response, solve, satisfaction = settings.score_weights
@@ -66,6 +69,8 @@ def scores_of_units(
             "to": chosen.last,
             "timezone": "Asia/Shanghai",
             "now": now,
+            "settles_at": settles_at,
+            "settled": settles_at <= now,
             "weights": ScoreWeights(response=response, solve=solve, satisfaction=satisfaction),
             "min_evaluated_for_rank": settings.min_evaluated_for_rank,
             "data": data,
