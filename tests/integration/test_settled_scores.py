@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
 from huying.clock import FakeClock
 from huying.settings import Settings
-from backends import Backend
 
 from .test_figures import Tokens, Week, ack
 
