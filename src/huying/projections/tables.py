@@ -25,6 +25,7 @@ from huying.db import UtcDateTime, metadata
 from huying.domain.states import TERMINAL, Status
 from huying.projections.directive_tables import DIRECTIVE_TABLES
 from huying.projections.meeting_tables import MEETING_TABLES
+from huying.projections.publication_tables import PUBLICATION_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -305,8 +306,8 @@ rm_evaluation_tallies = Table(
 
 TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies)
 
-# Every read model's tables: those of calls, then those of directives and meetings, then the
-# calls' tallies (reset, backup, replay).
+# Every read model's tables: those of calls, then those of directives, meetings and published
+# 考评, then the calls' tallies (reset, backup, replay).
 READ_MODEL_TABLES = (
     rm_calls,
     rm_call_text,
@@ -317,5 +318,6 @@ READ_MODEL_TABLES = (
     rm_open_obligations,
     *DIRECTIVE_TABLES,
     *MEETING_TABLES,
+    *PUBLICATION_TABLES,
     *TALLY_TABLES,
 )

@@ -15,8 +15,8 @@ from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
 from huying.projections.runner import ReadModelsBehind
 from huying.queries.dashboard import Granularity, local_day, period_of
-from huying.queries.scores import call_record, parse_period, unit_scores
-from huying.queries.settled import cutoff
+from huying.queries.scores import call_record, parse_period
+from huying.queries.settled_scores import settled_unit_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -47,17 +47,9 @@ def scores_of_units(
     readable = {u.code for u in org.of_kind(UnitKind(kind.value)) if may_read_unit(p, org, u.code)}
     if not readable:
         raise NotPermitted(f"scores of {kind.value} units: you may read your own unit's and those below it")
-    settles_at = cutoff(chosen.first, chosen.last, s.app.calendar, settings.settle_working_days)
     with s.engine.connect() as conn:
-        ranked = unit_scores(
-            conn,
-            org,
-            UnitKind(kind.value),
-            chosen,
-            now,
-            settings.score_weights,
-            settings.min_evaluated_for_rank,
-            settles_at,
+        settles_at, ranked = settled_unit_scores(
+            conn, org, UnitKind(kind.value), chosen, now, s.app.calendar, settings
         )
     data = [row for row in ranked if row["unit"] in readable]
     response, solve, satisfaction = settings.score_weights
