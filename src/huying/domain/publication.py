@@ -139,6 +139,9 @@ class Publication(HuyingAggregate):
     settles_at: datetime
     editions: list[Edition]
 
+    def __init__(self) -> None:
+        self.editions = []  # Published.apply makes version 1
+
     @classmethod
     def publish(
         cls, cmd: Command, publication_id: UUID, settles_at: datetime, **published: Any
