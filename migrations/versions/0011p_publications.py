@@ -1,5 +1,7 @@
 """Published 考评: one row per version of each publication (the figures stay in the events).
 Empty at first: `huying rebuild` (or the running projector, from the start of the log) fills it.
+And the indexes by which a settled period's scores find the stints and orders of the period
+answered or ended after its cutoff (``huying.queries.settled``).
 
 Revision ID: 0011p
 Revises: 0009r
@@ -36,8 +38,14 @@ def upgrade() -> None:
         sa.Column("units_changed", sa.Integer, nullable=True),
     )
     op.create_index("ix_rm_publications_period", "rm_publications", ["kind", "period"])
+    op.create_index("ix_rm_stints_unit_arrived", "rm_stints", ["level", "unit", "arrived_at"])
+    op.create_index(
+        "ix_rm_work_orders_dept_dispatched", "rm_work_orders", ["department_code", "dispatched_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rm_work_orders_dept_dispatched", table_name="rm_work_orders")
+    op.drop_index("ix_rm_stints_unit_arrived", table_name="rm_stints")
     op.drop_index("ix_rm_publications_period", table_name="rm_publications")
     op.drop_table("rm_publications")

@@ -156,6 +156,8 @@ rm_work_orders = Table(
     Column("running_dues", Text, nullable=True),  # as rm_calls.running_dues, for this order
     Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
     Index("ix_rm_work_orders_dept_status", "department_code", "status", "updated_position"),
+    # A settled period's orders answered after its cutoff (queries.settled; migration 0011p).
+    Index("ix_rm_work_orders_dept_dispatched", "department_code", "dispatched_at"),
 )
 
 # 层级时段 — one row per stint: a community or street holding the call at its level.
@@ -173,6 +175,8 @@ rm_stints = Table(
     Column("outcome", String(16), nullable=True),
     Column("response_due", UtcDateTime(), nullable=True),
     Column("resolution_due", UtcDateTime(), nullable=True),
+    # A settled period's stints answered after its cutoff (queries.settled; migration 0011p).
+    Index("ix_rm_stints_unit_arrived", "level", "unit", "arrived_at"),
 )
 
 # 一呼一评 — one row per evaluated round.

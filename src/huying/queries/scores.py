@@ -2,9 +2,10 @@
 
 Per unit they are read from the tallies (``projections.tallies``) of the period's months: 响应率
 from the obligations the SLA dashboard counts (stints, work orders) — the unanswered ones judged
-pending or late as of now from ``rm_open_obligations`` — and 解决率, 满意率, 重办率 and 督办 from
-the evaluated rounds and supervisions (``rm_evaluations``, ``rm_supervisions``). The record of
-one call is read from its own rows. ``docs/metrics.md`` states every definition; change one,
+pending or late as of now (a settled period: its cutoff, ``queries.settled``) from
+``rm_open_obligations`` — and 解决率, 满意率, 重办率 and 督办 from the evaluated rounds and
+supervisions (``rm_evaluations``, ``rm_supervisions``). The record of one call is read from its
+own rows. ``docs/metrics.md`` states every definition; change one,
 change the other.
 """
 
