@@ -99,6 +99,10 @@ def test_publish_once_read_any_version_and_republish_with_a_reason(november: Wee
     early = publish(w.at(11, 30, 17))  # November is not settled until midnight
     assert early.status_code == 409 and "not settled until" in early.json()["detail"]
     assert publish(w.at(12, 1, 8), ("street", "LW-LN")).status_code == 403
+    far = publish(w, kind="street", period="2200-12")
+    assert far.status_code == 409 and "2200-12-31T16:00:00" in far.json()["detail"]
+    assert publish(w, kind="community", period="2026-11").json()["errors"][0]["field"] == "kind"
+    assert read(w, f"{PUBLICATIONS}/not-a-publication").status_code == 404
     first = publish(w, key="nov-1")
     assert first.status_code == 201, first.text
     v1 = first.json()
@@ -133,6 +137,8 @@ def test_publish_once_read_any_version_and_republish_with_a_reason(november: Wee
     rates = [{s["unit"]: s["response_rate"] for s in v["data"]} for v in (v1, v2)]
     assert rates[0] == rates[1] and rates[0]["LW-LN"] == 0.5
     assert read(w, f"{PUBLICATIONS}/{v1['id']}", version="3").status_code == 404
+    then = read(w, f"{PUBLICATIONS}/{v1['id']}", as_of="2026-12-27T00:00:00Z").json()
+    assert (then["version"], then["latest_version"], then["data"]) == (1, 2, v1["data"])
 
     listed = read(w, PUBLICATIONS, period="2026-11", min_position=str(w.position)).json()["data"]
     assert [(r["id"], r["version"], r["latest_version"], r["units_changed"]) for r in listed] == [

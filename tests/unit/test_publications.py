@@ -52,6 +52,8 @@ def test_published_once_then_only_republished_with_the_diff(world: tuple[Publica
     assert again.replayed and again.aggregate.id == pid
     with pytest.raises(TransitionNotAllowed, match="published already"):
         service.publish(SUPERVISOR, Submission(), UnitKind.STREET, NOVEMBER)
+    with pytest.raises(NotPermitted):  # who asks comes first
+        service.publish(Principal(Role.STREET, "LW-LN"), Submission(), UnitKind.STREET, NOVEMBER)
     board.figures = [row("LW-LN", 2, 0.7), row("LW-HL", 1, 0.8)]
     second = service.republish(SUPERVISOR, pid, Submission(), "数据更正")
     latest = second.aggregate.latest

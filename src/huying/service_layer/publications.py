@@ -21,7 +21,7 @@ from huying.domain.errors import PublicationNotFound, TransitionNotAllowed
 from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal
-from huying.domain.publication import Figures, Publication
+from huying.domain.publication import TABLE, Action, Figures, Publication, Situation
 from huying.queries.scores import Period, parse_period
 from huying.service_layer.command_path import CommandPath, Recorded, Submission
 from huying.service_layer.history import History, Past
@@ -66,8 +66,10 @@ class PublicationService:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def then(self, principal: Principal, pid: UUID, version: int | None = None) -> Publication:
-        return self.past.then(principal, pid, as_of=None, version=version)
+    def then(
+        self, principal: Principal, pid: UUID, *, as_of: datetime | None = None, version: int | None = None
+    ) -> Publication:
+        return self.past.then(principal, pid, as_of=as_of, version=version)
 
     def history(self, principal: Principal, pid: UUID) -> History:
         return self.past.history(principal, pid)
@@ -124,6 +126,9 @@ class PublicationService:
             answered = self.path.answer_from_record(found, request_scope(principal.as_dict(), "publish"), sub)
             if answered is not None:
                 return answered
+        # Who asks is judged first (403 before 409), as for every move.
+        situation = Situation(self.path.log.clock.now(), found.settles_at)
+        TABLE.check(Action.PUBLISH, principal, found, situation, version=0, expected_version=None)
         raise TransitionNotAllowed(
             f"publish: the {found.kind} scores of {found.period} are published already (publication "
             f"{found.id}, version {found.version}); a correction is a re-publication with a reason"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, services_of
 from huying.api.params import MAX_VERSION, Cursor, Period
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.figures import ScoreWeights
 from huying.api.schemas.publications import (
@@ -23,7 +24,7 @@ from huying.api.schemas.publications import (
     PublishedKind,
     RepublishBody,
 )
-from huying.domain.errors import NotPermitted, PublicationNotFound
+from huying.domain.errors import InvalidCommand, NotPermitted, PublicationNotFound
 from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal
@@ -149,13 +150,19 @@ def get_publication(
     s: HuyingServices,
     response: Response,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    as_of: Annotated[
+        Instant | None, Query(description="business time: the publication as it stood then")
+    ] = None,
 ) -> PublicationPublic:
-    """A publication as last published, or any earlier ``version`` — the rows you may read."""
-    publication = s.publications.then(p, parse_publication_id(publication_id))
-    if version is not None and version > publication.version:
-        raise PublicationNotFound(f"publication {publication.id} has no version {version}")
-    response.headers["ETag"] = f'"{publication.version}"'
-    return publication_public(s.publications, p, publication, version or publication.version)
+    """A publication as last published, or any earlier ``version``, or as it stood at ``as_of``
+    — the rows you may read."""
+    if as_of is not None and version is not None:
+        raise InvalidCommand("version", "give as_of or version, not both")
+    pid = parse_publication_id(publication_id)
+    latest = s.publications.then(p, pid)
+    shown = s.publications.then(p, pid, as_of=as_of, version=version)
+    response.headers["ETag"] = f'"{latest.version}"'
+    return publication_public(s.publications, p, latest, shown.version)
 
 
 @router.get("/{publication_id}/history", response_model=PublicationHistory)
