@@ -9,6 +9,8 @@ settled at midnight: from then on both are judged as they stood at that instant.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,14 @@ def test_a_settled_months_scores_stay_put_as_the_clock_moves_on(november: Week) 
         assert again["data"] == settled["data"], later
     ln = next(s for s in settled["data"] if s["unit"] == "LW-LN")
     assert (ln["response_rate"], ln["counts"]["responses"]["pending"]) == (0.5, 1)
+    # The auditors' CSV export judges the settled month the same way.
+    exported = w.client.get(
+        "/api/v1/exports/scores",
+        params={"kind": "street", "period": "2026-11", "headers": "en"},
+        headers=w.tokens.headers("auditor", "LW"),
+    )
+    by_unit = {r["unit"]: r for r in csv.DictReader(io.StringIO(exported.text))}
+    assert (by_unit["LW-LN"]["response_rate"], by_unit["LW-LN"]["rank"]) == ("0.5", "1")
 
 
 # --- a published 考评 -------------------------------------------------------------------------
