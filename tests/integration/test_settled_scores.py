@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backends import Backend
+from huying.audit.replay import replay_and_compare
 from huying.clock import FakeClock
 from huying.projections.runner import Projector
 from huying.settings import Settings
@@ -185,3 +186,5 @@ def test_a_street_reads_only_its_own_row_and_the_audit_covers_publications(
     rebuilder.reset()
     rebuilder.catch_up()
     assert rows(services) == incremental and len(incremental["rm_publications"]) == 1
+    replayed = replay_and_compare(services.app, services.engine, services.settings, batch_size=50)
+    assert replayed.same and replayed.rows["rm_publications"] == 1, replayed.shown
