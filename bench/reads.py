@@ -22,6 +22,7 @@ from bench.store import UNTIL
 Request = tuple[str, dict[str, Any], str]  # path, query, token
 SHANGHAI_OFFSET = timedelta(hours=8)
 WARM_UP = 5
+WORDS = ("垃圾", "路灯", "井盖", "噪音", "占道", "违停", "油烟", "扰民", "破损", "堵塞")
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -69,6 +70,7 @@ class Asks:
             "unit scores": self.unit_scores,
             "department queue page": self.department_queue,
             "call search, several filters": self.call_search,
+            "call search, free text": self.call_search_text,
             "ledger": self.ledger,
         }
 
@@ -103,6 +105,15 @@ class Asks:
             query["overdue"] = "true"
         if self.rng.random() < 0.5:
             query["item"] = self.rng.choice(self.items)
+        return "/api/v1/calls", query, token
+
+    def call_search_text(self) -> Request:
+        """Words people look for (垃圾, 路灯, …: two characters of an item's name), in a unit,
+        sometimes with a status."""
+        unit, token = self.rng.choice(self.scoped)
+        query: dict[str, Any] = {"unit": unit, "q": self.rng.choice(WORDS), "limit": 50}
+        if self.rng.random() < 0.5:
+            query["status"] = self.rng.choice(["awaiting_response,in_progress", "resolved,evaluated"])
         return "/api/v1/calls", query, token
 
     def ledger(self) -> Request:

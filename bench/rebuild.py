@@ -92,11 +92,13 @@ def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) 
 
     def on_saved(written: int) -> None:
         if "tenth" not in copied and written >= events // 10:
-            source, target = sqlite3.connect(events_db), sqlite3.connect(tenth / "huying.events.db")
-            with target:
-                source.backup(target)
-            source.close()
-            target.close()
+            # The events, and the keys file holding the key they are sealed with (封印).
+            for name in ("huying.events.db", "huying.keys.db"):
+                source, target = sqlite3.connect(full / name), sqlite3.connect(tenth / name)
+                with target:
+                    source.backup(target)
+                source.close()
+                target.close()
             copied["tenth"] = written
         if written * 10 // events != (written - 1000) * 10 // events:  # every tenth or so
             print(f"  writing events: {written:,}/{events:,}", file=sys.stderr, flush=True)
@@ -304,6 +306,8 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "eventsourcing": dist.version("eventsourcing"),
         "sqlalchemy": dist.version("sqlalchemy"),
+        # What else was running: the 1, 5 and 15 minute load averages when the report was made.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

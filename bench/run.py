@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+        dropped = store.drop_run_schemas(backend, started.timestamp())
+        if dropped:
+            bench.say(f"dropped this run's schemas: {', '.join(dropped)}")
     results = {
         "benchmark": "huying P1–P7 (targets.md), each against its baseline in the same run",
         "date": started.isoformat(timespec="seconds"),

@@ -10,6 +10,7 @@ given database, used in place.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,35 @@ def synthetic_store(
     copy = work / key
     shutil.copytree(cached.data_dir, copy)
     return Store(key, copy, cached.schema, backend, calls), info
+
+
+# Schemas a run makes and needs no more once it is done: P1's empty store, P2's runs — each named
+# with the time it was made. The synthetic district's (``bench_n…_seed…``) is the cache: kept.
+RUN_SCHEMAS = re.compile(r"bench_(?:empty|p2_\w+?)_(\d+)")
+
+
+def made_by_run(schema: str, since: float) -> bool:
+    """Whether a schema is one a run started at ``since`` (epoch seconds) made and may drop."""
+    made = RUN_SCHEMAS.fullmatch(schema)
+    return made is not None and int(made[1]) >= int(since)
+
+
+def drop_run_schemas(backend: Backend, since: float) -> list[str]:
+    """Drop the schemas this run made (named at or after ``since``, epoch seconds); their names."""
+    if backend.url is None:
+        return []
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(backend.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            names = [n for (n,) in conn.execute(text("SELECT nspname FROM pg_namespace"))]
+            made = [n for n in names if made_by_run(n, since)]
+            for name in made:
+                conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        engine.dispose()
+    return made
 
 
 @contextmanager

@@ -21,8 +21,11 @@ from huying.settings import Settings
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    # The search index (SQLite FTS5) is made by its migration's own SQL, not from the metadata.
-    return not (type_ == "table" and (name in LIBRARY_TABLES or is_call_text_index(name or "")))
+    # The search's text indexes (SQLite's FTS5 tables, PostgreSQL's GIN index) are made by their
+    # migrations' own SQL, not from the metadata.
+    if type_ in ("table", "index") and is_call_text_index(name or ""):
+        return False
+    return not (type_ == "table" and name in LIBRARY_TABLES)
 
 
 def run(connection: Connection) -> None:

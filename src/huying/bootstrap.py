@@ -18,6 +18,7 @@ from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
+from huying.domain.org import UnitKind
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.groupcommit import grouped
 from huying.logtime import last_business_time
@@ -26,12 +27,15 @@ from huying.projections.chain import ChainKeeper
 from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
 from huying.queries.duplicates import DuplicateRule
+from huying.queries.scores import Period
+from huying.queries.settled_scores import settled_unit_scores
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
 from huying.service_layer.directives import DirectiveService, directive_path
 from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
+from huying.service_layer.publications import PublicationService, Scored, Scorer, publication_path
 from huying.service_layer.work_orders import WorkOrderService
 from huying.services.attachments import AttachmentIndex
 from huying.services.contacts import ContactBook
@@ -65,6 +69,7 @@ class Services:
     webhooks: WebhookWorker  # their deliveries (the background side)
     directives: DirectiveService  # 令行禁止: directives down the chain
     meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
+    publications: PublicationService  # a published 考评: frozen, versioned unit scores
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -220,7 +225,11 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
     if not read_only and given is None:
         _not_before_the_log(clock, app)
     projector = Projector(
-        app, engine, batch_size=settings.projector_batch_size, poll_seconds=settings.poll_seconds
+        app,
+        engine,
+        batch_size=settings.projector_batch_size,
+        cache_size=settings.projector_cache_size,
+        poll_seconds=settings.poll_seconds,
     )
     chain = ChainKeeper(
         app,
@@ -264,7 +273,23 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         webhook_worker(app, subscriptions, settings),
         directives=directives,
         meetings=meetings,
+        publications=PublicationService(publication_path(app), scorer(settings, app, engine, clock)),
     )
+
+
+def scorer(settings: Settings, app: HuyingApplication, engine: Engine, clock: Clock) -> Scorer:
+    """What a publication freezes: a period's unit scores as the read side judges them now (as of
+    the period's cutoff once it has passed), with the rules they were made by."""
+
+    def scored(kind: UnitKind, period: Period) -> Scored:
+        with engine.connect() as conn:
+            settles_at, figures = settled_unit_scores(
+                conn, app.org, kind, period, clock.now(), app.calendar, settings
+            )
+        weights, least = list(settings.score_weights), settings.min_evaluated_for_rank
+        return Scored(settles_at, weights, least, figures)
+
+    return scored
 
 
 @contextmanager

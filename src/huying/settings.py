@@ -65,11 +65,18 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=1.0, gt=0, le=3600)
     watchdog_seconds: float = Field(default=30.0, gt=0)
     projector_batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Calls the projector keeps as of their last event, so that their next event does not reload
+    # them from the log: enough for the calls in play at once (a busy district's follower, a
+    # rebuild of one, wants tens of thousands; each costs a few kilobytes).
+    projector_cache_size: int = Field(default=2_000, ge=1, le=1_000_000)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
     # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
     # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).
     min_evaluated_for_rank: int = Field(default=5, ge=1)
+    # A period's scores are settled this many working days after it ends (docs/metrics.md §12):
+    # from then on they are judged as of that cutoff, and may be published.
+    settle_working_days: int = Field(default=5, ge=0, le=60)
     # 防篡改: the hash chain over the log takes a checkpoint every N log positions, or once this
     # much (wall-clock) time has passed since the previous one; the chain keeper's batch size;
     # how often the keeper re-verifies the whole log for /readyz and /metrics (0: never).

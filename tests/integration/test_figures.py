@@ -60,6 +60,7 @@ off: nothing but the steps below may act on the calls.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
@@ -1159,9 +1160,20 @@ def obligations_of(call: Replayed, level: str) -> list[dict[str, Any]]:
 def recomputed_figures(obs: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """docs/metrics.md §3, by hand."""
 
+    def bin_of(t: float) -> tuple[int, int]:
+        """Under a second; else which 1/128 slice of which doubling."""
+        if t < 1:
+            return (0, 0)
+        mantissa, exponent = math.frexp(t)
+        return (exponent, int((mantissa * 2 - 1) * 128))
+
     def nearest(values: list[float], p: int) -> float | None:
+        """The largest time in the bin of the nearest-rank value."""
         ordered = sorted(values)
-        return ordered[-(-p * len(ordered) // 100) - 1] if ordered else None
+        if not ordered:
+            return None
+        value = ordered[-(-p * len(ordered) // 100) - 1]
+        return max(t for t in ordered if bin_of(t) == bin_of(value))
 
     def times(values: list[float]) -> dict[str, Any]:
         return {"n": len(values), "p50": nearest(values, 50), "p90": nearest(values, 90)}

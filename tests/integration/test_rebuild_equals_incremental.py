@@ -161,6 +161,8 @@ def assert_agrees_with_aggregates(services: Services, stats: Stats) -> None:
             services.calls.position_of(call),
         )
         assert got == want, f"rm_calls {call_id}: {got} != aggregate {want}"
+        # The ledger and the search rely on it (queries.scope.concerns_unit).
+        assert call.holder in (call.community_code, call.street_code), call_id
         assert stints[call_id] == len(call.chain), call_id
         assert supervisions[call_id] == len(call.supervisions), call_id
         assert {r for c, r in evaluations if c == call_id} == set(call.evaluations), call_id

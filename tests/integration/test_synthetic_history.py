@@ -76,7 +76,15 @@ def test_a_synthetic_district_looks_and_audits_like_a_real_one(services: Service
     it_has_the_mix_of_a_real_district(events)
     business_time_moves_forward_through_the_calendar(services, events)
     clocks_are_mostly_met_and_sometimes_missed(services, events)
+    every_reporter_named_is_kept(services, events)
     it_passes_the_audit_and_its_read_models_equal_a_rebuild(services)
+
+
+def every_reporter_named_is_kept(services: Services, events: list[Call.Event]) -> None:
+    """The contacts the raises kept were stored (in bulk, with the events that name them)."""
+    refs = [ref for e in events if (ref := getattr(e, "reporter_ref", None)) is not None]
+    assert 0.1 <= share(len(refs), PLAN.calls) <= 0.6
+    assert all(services.contacts.get(ref) is not None for ref in refs)
 
 
 def it_has_the_mix_of_a_real_district(events: list[Call.Event]) -> None:

@@ -76,3 +76,16 @@ def test_the_table_names_every_column() -> None:
         "met",
     ]
     assert text.splitlines()[2].endswith("yes")
+
+
+def test_a_run_drops_the_schemas_it_made_and_keeps_the_cached_district() -> None:
+    from bench.store import made_by_run
+
+    since = 1_700_000_000
+    assert made_by_run("bench_empty_1700000123", since)
+    assert made_by_run("bench_p2_huying_0_1700000123", since)
+    assert made_by_run("bench_p2_plain_2_1700000999", since)
+    assert not made_by_run("bench_empty_1699999999", since)  # an earlier run's (it may be going on)
+    assert not made_by_run("bench_n1000000_seed1", since)  # the cached district
+    assert not made_by_run("huying", since)
+    assert not made_by_run("bench_p2_huying_0_1700000123_x", since)

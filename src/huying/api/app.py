@@ -30,6 +30,7 @@ from huying.api.routers import (
     ledger,
     meetings,
     ops,
+    publications,
     reference,
     scores,
     webhooks,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ):
         app.include_router(module.router)
     app.include_router(meetings.router)  # 联席会议
+    app.include_router(publications.router)  # a published 考评
     for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
         app.include_router(module.router)
     app.include_router(contact_access.router)  # 个人信息访问记录, for auditors

@@ -214,16 +214,8 @@ def export(
             chosen = period_between(from_, to, period, local_day(services.clock.now()))
             _warn_if_behind(services)
             kinds = KINDS if kind is None else (UnitKind(kind),)
-            s = services.settings
-            rows = score_table(
-                services.engine,
-                services.app.org,
-                kinds,
-                chosen,
-                services.clock.now(),
-                s.score_weights,
-                s.min_evaluated_for_rank,
-            )
+            now, app = services.clock.now(), services.app
+            rows = score_table(services.engine, app.org, kinds, chosen, now, app.calendar, services.settings)
             chunks = score_csv(rows, Headers(headers))
         with _output(out) as f:
             for chunk in chunks:

@@ -21,7 +21,10 @@ from huying.audit.feed import EventFeed, FeedQuery
 from huying.domain.business_time import business_year
 from huying.domain.errors import InvalidCommand
 from huying.domain.org import Org, UnitKind
-from huying.queries.scores import Period, parse_period, unit_scores
+from huying.domain.worktime import WorkCalendar
+from huying.queries.scores import Period, parse_period
+from huying.queries.settled_scores import settled_unit_scores
+from huying.settings import Settings
 
 KINDS = (UnitKind.STREET, UnitKind.DEPARTMENT)
 
@@ -80,13 +83,14 @@ def score_table(
     kinds: Sequence[UnitKind],
     period: Period,
     now: datetime,
-    weights: Sequence[float],
-    min_evaluated: int,
+    calendar: WorkCalendar,
+    settings: Settings,
 ) -> Iterator[dict[str, Any]]:
-    """One flat row per street or department: period, rates, rank and every count behind them."""
+    """One flat row per street or department: period, rates, rank and every count behind them —
+    as ``GET /api/v1/scores/units`` serves them (a settled period judged at its cutoff)."""
     for kind in kinds:
         with engine.connect() as conn:
-            rows = unit_scores(conn, org, kind, period, now, weights, min_evaluated)
+            rows = settled_unit_scores(conn, org, kind, period, now, calendar, settings)[1]
         for row in rows:
             yield {"period": period.label, "from": period.first, "to": period.last, **_flat(row)}
 

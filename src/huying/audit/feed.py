@@ -33,19 +33,26 @@ from huying.domain.directive import ACTION_OF_DIRECTIVE_EVENT, Directive
 from huying.domain.errors import InvalidCommand
 from huying.domain.meeting import Meeting
 from huying.domain.meeting_transitions import TABLE as MEETING_TABLE
+from huying.domain.publication import TABLE as PUBLICATION_TABLE
+from huying.domain.publication import Publication
 
 MEETING_EVENTS = MEETING_TABLE.actions_by_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Event type → stored topic, for every event a call records (its class name, as always) and every
-# event a directive or a meeting records (``Directive.<class name>``, ``Meeting.<class name>``: a
-# directive's Supervised or a meeting's Closed is not a call's).
+# event a directive, a meeting or a publication records (``Directive.<class name>``,
+# ``Meeting.<class name>``, ``Publication.<class name>``: a directive's Supervised or a meeting's
+# Closed is not a call's).
 EVENT_TYPES: dict[str, str] = {
     **{name: get_topic(getattr(Call, name)) for name in sorted(ACTION_OF_EVENT)},
     **{
         f"Directive.{name}": get_topic(getattr(Directive, name)) for name in sorted(ACTION_OF_DIRECTIVE_EVENT)
     },
     **{f"Meeting.{name}": get_topic(getattr(Meeting, name)) for name in sorted(MEETING_EVENTS)},
+    **{
+        f"Publication.{name}": get_topic(getattr(Publication, name))
+        for name in sorted(PUBLICATION_TABLE.actions_by_event)
+    },
 }
 _BOOKKEEPING = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "actor", "at"}

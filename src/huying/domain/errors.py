@@ -75,3 +75,7 @@ class DirectiveNotFound(NotFound):
 
 class MeetingNotFound(NotFound):
     """No such joint meeting, or not in the principal's jurisdiction (404)."""
+
+
+class PublicationNotFound(NotFound):
+    """No such published 考评, or none of its rows in the principal's jurisdiction (404)."""

@@ -29,16 +29,20 @@ from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
 from huying.background import GATHER_SECONDS, Follower
 from huying.domain.aggregate import HuyingAggregate
+from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
 from huying.projections.directives import DirectiveBoard
 from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
 from huying.projections.meetings import MeetingRecord
+from huying.projections.open_obligations import OpenObligations
+from huying.projections.publications import PublicationRecord
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
 from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
+from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import WorkQueues
 from huying.projections.writer import RowWriter
 
@@ -58,6 +62,8 @@ def read_models(calendar: WorkCalendar) -> list[ReadModel]:
         EvaluationFacts(),
         DirectiveBoard(),
         MeetingRecord(),
+        PublicationRecord(),
+        OpenObligations(calendar),
     ]
 
 
@@ -107,6 +113,7 @@ class Projector:
         self.engine = engine
         self.writer = RowWriter(engine)
         self.models = list(models or read_models(app.calendar))
+        self.tallies = TallyKeeper(app.org, self.writer)  # sums over the calls' rows
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)
@@ -146,6 +153,8 @@ class Projector:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
                 self.progress.advance(batch[done - 1].id)
+            if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
+                self.tallies.settle(self.engine, batch[done - 1].id if done else start)
             self._alarm.sound(flaw)
             return done
 
@@ -226,6 +235,8 @@ class Projector:
                 if isinstance(aggregate, model.kind):
                     for table, table_rows in model.rows(aggregate, positions).items():
                         rows[table.name].extend(table_rows)
+        with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
+            tallied = self.tallies.prepare(conn, start, earlier.get(Call, []), rows)
         with self.engine.begin() as conn:
             moved = tracking.move(conn, TRACKING_NAME, start, end)
             if not moved:  # another projector committed this batch first; ours is void
@@ -235,6 +246,7 @@ class Projector:
                     for chunk in _chunks(earlier.get(model.kind, []), 500):
                         conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
                     self.writer.insert(conn, table, rows[table.name])
+            self.tallies.store(conn, tallied, start, end)
 
     # --- rebuild --------------------------------------------------------------------------
 
@@ -244,6 +256,7 @@ class Projector:
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
+            self.tallies.fall_behind(conn)  # counted afresh once the rows are rebuilt
         self.cache.clear()
         self.progress.reset(0)
 

@@ -21,21 +21,23 @@ class SlaFacts:
     tables: tuple[Table, ...] = (rm_stints,)
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        return {
-            rm_stints: [
-                {
-                    "call_id": str(call.id),
-                    "n": n,
-                    "unit": stint.holder,
-                    "level": stint.level.value,
-                    "round": stint.round,
-                    "arrived_at": stint.at,
-                    "acknowledged_at": stint.acknowledged_at,
-                    "ended_at": stint.ended_at,
-                    "outcome": stint.outcome,
-                    "response_due": stint.response_due,
-                    "resolution_due": stint.resolution_due,
-                }
-                for n, stint in enumerate(call.chain, start=1)
-            ]
+        return {rm_stints: stint_rows(call)}
+
+
+def stint_rows(call: Call) -> list[Row]:
+    return [
+        {
+            "call_id": str(call.id),
+            "n": n,
+            "unit": stint.holder,
+            "level": stint.level.value,
+            "round": stint.round,
+            "arrived_at": stint.at,
+            "acknowledged_at": stint.acknowledged_at,
+            "ended_at": stint.ended_at,
+            "outcome": stint.outcome,
+            "response_due": stint.response_due,
+            "resolution_due": stint.resolution_due,
         }
+        for n, stint in enumerate(call.chain, start=1)
+    ]

@@ -1,15 +1,31 @@
-"""Read-model tables. Every row belongs to one aggregate — these to a call (``call_id``), those in
+"""Read-model tables. Most rows belong to one aggregate — these to a call (``call_id``), those in
 ``directive_tables`` to a directive — so the runner can replace its rows wholesale whenever it
-changes: incremental and rebuilt results are the same function of the same events. Schema owned
-by Alembic (``migrations/versions/0002_*``)."""
+changes: incremental and rebuilt results are the same function of the same events. The tallies
+add the calls' rows up (per unit, level and period) and change by what a batch changed in them.
+Schema owned by Alembic (``migrations/versions/``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, false
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    false,
+    literal_column,
+)
 
 from huying.db import UtcDateTime, metadata
+from huying.domain.states import TERMINAL, Status
 from huying.projections.directive_tables import DIRECTIVE_TABLES
 from huying.projections.meeting_tables import MEETING_TABLES
+from huying.projections.publication_tables import PUBLICATION_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -64,7 +80,6 @@ rm_calls = Table(
     Column("returned_order", Boolean, nullable=False, server_default=false()),  # 退单 since dispatch
     Index("ix_rm_calls_community", "community_code", "seq"),
     Index("ix_rm_calls_street", "street_code", "seq"),
-    Index("ix_rm_calls_holder_status", "holder", "status"),
     Index("ix_rm_calls_status", "status", "seq"),
     Index("ix_rm_calls_item", "item_code", "seq"),
     Index("ix_rm_calls_next_due", "next_due"),
@@ -75,9 +90,26 @@ rm_calls = Table(
     Index("ix_rm_calls_returned_order", "returned_order", "seq"),
 )
 
+# 台账 — the calls still on the ledger (every status but closed, withdrawn and merged): a few
+# percent of all calls, which the ledger counts and pages through, and most searches filter to.
+# Partial indexes hold them per unit, in raise order, with what the ledger's summary counts: a
+# query uses them when its WHERE holds ``ON_LEDGER`` as written here (literal values: a bound
+# parameter does not match an index's WHERE on SQLite).
+LEDGER_STATUSES = tuple(s.value for s in Status if s not in TERMINAL)
+ON_LEDGER = rm_calls.c.status.in_([literal_column(f"'{s}'") for s in LEDGER_STATUSES])
+_COUNTED_ON_LEDGER = ("seq", "status", "next_due", "ready_to_resolve", "pending_extension", "returned_order")
+for _unit in ("", "grid_code", "community_code", "street_code"):
+    Index(
+        f"ix_rm_calls_ledger{_unit and '_' + _unit.removesuffix('_code')}",
+        *([rm_calls.c[_unit]] if _unit else []),
+        *(rm_calls.c[name] for name in _COUNTED_ON_LEDGER),
+        sqlite_where=ON_LEDGER,
+        postgresql_where=ON_LEDGER,
+    )
+
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
-# in step by triggers (migration 0007); elsewhere the terms are matched with LIKE.
+# in step by triggers (migration 0008); on PostgreSQL a GIN index over them as a tsvector (0009r).
 rm_call_text = Table(
     "rm_call_text",
     metadata,
@@ -88,9 +120,10 @@ rm_call_text = Table(
 CALL_TEXT_INDEX = "rm_call_text_index"
 
 
-def is_call_text_index(table_name: str) -> bool:
-    """The FTS5 index and its shadow tables: made by the migration, not declared here."""
-    return table_name.startswith(CALL_TEXT_INDEX)
+def is_call_text_index(name: str) -> bool:
+    """The FTS5 index and its shadow tables (SQLite), the GIN index (PostgreSQL): made by their
+    migrations, not declared here."""
+    return name.startswith(CALL_TEXT_INDEX)
 
 
 # 工单 — one row per work order: the department queues.
@@ -122,8 +155,9 @@ rm_work_orders = Table(
     Column("settled_at", UtcDateTime(), nullable=True),  # returned or cancelled
     Column("running_dues", Text, nullable=True),  # as rm_calls.running_dues, for this order
     Index("ix_rm_work_orders_queue", "department_code", "updated_position"),
-    Index("ix_rm_work_orders_dept_status", "department_code", "status", "deadline"),
-    Index("ix_rm_work_orders_next_due", "next_due"),
+    Index("ix_rm_work_orders_dept_status", "department_code", "status", "updated_position"),
+    # A settled period's orders answered after its cutoff (queries.settled; migration 0011p).
+    Index("ix_rm_work_orders_dept_dispatched", "department_code", "dispatched_at"),
 )
 
 # 层级时段 — one row per stint: a community or street holding the call at its level.
@@ -141,7 +175,8 @@ rm_stints = Table(
     Column("outcome", String(16), nullable=True),
     Column("response_due", UtcDateTime(), nullable=True),
     Column("resolution_due", UtcDateTime(), nullable=True),
-    Index("ix_rm_stints_unit", "unit", "arrived_at"),
+    # A settled period's stints answered after its cutoff (queries.settled; migration 0011p).
+    Index("ix_rm_stints_unit_arrived", "level", "unit", "arrived_at"),
 )
 
 # 一呼一评 — one row per evaluated round.
@@ -160,7 +195,6 @@ rm_evaluations = Table(
     Column("reached_community", String(64), nullable=True),  # set when the round had a community stint
     Column("lead_department", String(64), nullable=True),  # the lead order completed in the round
     Column("reopened", Boolean, nullable=False),
-    Index("ix_rm_evaluations_at", "at"),
 )
 
 # 督办 — one row per supervision flag against a unit.
@@ -172,10 +206,112 @@ rm_supervisions = Table(
     Column("unit", String(64), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False),
-    Index("ix_rm_supervisions_unit", "unit", "at"),
 )
 
-# Every read model's tables: those of calls, then those of directives (reset, backup, replay).
+# 未了 — one row per obligation that has not ended (an open stint or work order; an order left
+# open on a call that moved on, "lapsed"): what the dashboard's backlog and overdue figures and
+# the scores' pending responses are judged on, as of "now" (docs/metrics.md §2–§4).
+rm_open_obligations = Table(
+    "rm_open_obligations",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("obligation", String(64), primary_key=True),  # stint<n>, or the work order's id
+    Column("level", String(16), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("grid_code", String(64), nullable=False),
+    Column("arrived_at", UtcDateTime(), nullable=False),
+    Column("arrived_day", Date, nullable=False),  # Asia/Shanghai
+    Column("is_open", Boolean, nullable=False),  # False: a lapsed order
+    Column("overdue_from", UtcDateTime(), nullable=True),  # the earliest due time of its running clocks
+    Column("due_soon_at", UtcDateTime(), nullable=True),  # when a running clock has used 80%
+    Column("awaiting_due", UtcDateTime(), nullable=True),  # unanswered, owed: its response due time
+    Index("ix_rm_open_obligations_overdue", "overdue_from"),
+    Index("ix_rm_open_obligations_due_soon", "due_soon_at"),
+)
+
+
+# --- tallies: what the rows of every call add up to, kept up to date batch by batch ----------
+
+# What one obligation adds to its tallies (projections.tallies): the dashboard's figures
+# (docs/metrics.md §3) and the response classes of the scores (§4) that do not depend on "now".
+DASHBOARD_COUNTS = (
+    "received",
+    "reopened",
+    "acknowledged",
+    "acknowledged_on_time",
+    "response_due_known",
+    "resolved",
+    "resolved_on_time",
+    "resolution_due_known",
+    "open_now",
+    "escalations_caused",
+    "returned",
+    "ended_otherwise",
+)
+SLA_COUNTS = (
+    *DASHBOARD_COUNTS,
+    "answered_late",  # responded after its due time, or ended unanswered after it
+    "untimed",
+    "ended_before_due",
+    "not_owed",
+    "awaiting",  # open (or lapsed) and unanswered, due time recorded: pending or late, by "now"
+)
+SPREADS = ("response", "resolution")
+
+# SLA 看板 — per level, scope and block (a day, an ISO week, a month, by Asia/Shanghai arrival
+# date): the counts of the obligations that arrived in it and the spread of their times. A scope
+# is a unit whose series the dashboard shows: the district (every unit at the level), a street
+# (its own stints; at community level, its communities'), a community, a grid (its community's
+# stints on calls from it), a department.
+rm_sla_tallies = Table(
+    "rm_sla_tallies",
+    metadata,
+    Column("level", String(16), primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("block", String(8), primary_key=True),  # day, week, month
+    Column("start", Date, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in SLA_COUNTS),
+    *(
+        column
+        for kind in SPREADS
+        for column in (
+            Column(f"{kind}_n", Integer, nullable=False),
+            Column(f"{kind}_p50", Float, nullable=True),
+            Column(f"{kind}_p90", Float, nullable=True),
+            Column(f"{kind}_spread", LargeBinary, nullable=True),  # projections.spread
+        )
+    ),
+)
+
+EVALUATION_COUNTS = (
+    "evaluated_rounds",
+    "contacted",
+    "not_contacted",
+    "solved",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+    "reopened_rounds",
+    # Consecutive contacted rounds of one call attributed to the unit, the first evaluated in
+    # ``month`` and the next in ``later_month``: distinct calls = contacted − repeats (§4).
+    "repeats",
+    "supervised",  # 督办 against the unit
+)
+
+# 一呼一评 — per unit and month (Asia/Shanghai, by the evaluation's or the 督办's date).
+rm_evaluation_tallies = Table(
+    "rm_evaluation_tallies",
+    metadata,
+    Column("unit", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("later_month", Date, primary_key=True),  # = month, except for repeats across months
+    *(Column(name, Integer, nullable=False) for name in EVALUATION_COUNTS),
+)
+
+TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies)
+
+# Every read model's tables: those of calls, then those of directives, meetings and published
+# 考评, then the calls' tallies (reset, backup, replay).
 READ_MODEL_TABLES = (
     rm_calls,
     rm_call_text,
@@ -183,6 +319,9 @@ READ_MODEL_TABLES = (
     rm_stints,
     rm_evaluations,
     rm_supervisions,
+    rm_open_obligations,
     *DIRECTIVE_TABLES,
     *MEETING_TABLES,
+    *PUBLICATION_TABLES,
+    *TALLY_TABLES,
 )

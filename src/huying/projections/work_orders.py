@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from weakref import ref
 
 from sqlalchemy import Table
 
@@ -22,37 +23,54 @@ class WorkQueues:
         self.calendar = calendar
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
-        clocks_of: dict[str, list[ClockState]] = {}
-        for c in standing(call, self.calendar, now=None).clocks:
-            clocks_of.setdefault(c.clock.key.rpartition(":")[0], []).append(c)
-        return {
-            rm_work_orders: [
-                {
-                    "order_id": o.id,
-                    "call_id": str(call.id),
-                    "department_code": o.department_code,
-                    "role": o.role.value,
-                    "status": o.status.value,
-                    "deadline": o.deadline,
-                    "instructions": o.instructions,
-                    "dispatched_at": o.dispatched_at,
-                    "signed_at": o.signed_at,
-                    "completed_at": o.completed_at,
-                    "extension_until": o.extension.until if o.extension else None,
-                    "result": o.result,
-                    "round": o.round,
-                    "updated_position": positions[o.last_version],
-                    "item_code": call.item_code,
-                    "title": call.title,
-                    "street_code": call.street_code,
-                    "call_status": call.status.value,
-                    "sign_due": o.sign_due,
-                    "settled_at": o.settled_at,
-                    **_due(clocks_of.get(o.id, [])),
-                }
-                for o in call.work_orders.values()
-            ]
+        return {rm_work_orders: order_rows(call, positions, self.calendar)}
+
+
+def order_rows(call: Call, positions: Mapping[int, int], calendar: WorkCalendar) -> list[Row]:
+    """The call's orders as stored (two read models ask for the same call one after the other
+    in a batch: the last answer is remembered, as ``standing`` does)."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is call and last[1] == call.version:
+        return last[2]
+    found = _order_rows(call, positions, calendar)
+    _last = (ref(call), call.version, found)
+    return found
+
+
+_last: tuple[ref[Call], int, list[Row]] | None = None
+
+
+def _order_rows(call: Call, positions: Mapping[int, int], calendar: WorkCalendar) -> list[Row]:
+    clocks_of: dict[str, list[ClockState]] = {}
+    for c in standing(call, calendar, now=None).clocks:
+        clocks_of.setdefault(c.clock.key.rpartition(":")[0], []).append(c)
+    return [
+        {
+            "order_id": o.id,
+            "call_id": str(call.id),
+            "department_code": o.department_code,
+            "role": o.role.value,
+            "status": o.status.value,
+            "deadline": o.deadline,
+            "instructions": o.instructions,
+            "dispatched_at": o.dispatched_at,
+            "signed_at": o.signed_at,
+            "completed_at": o.completed_at,
+            "extension_until": o.extension.until if o.extension else None,
+            "result": o.result,
+            "round": o.round,
+            "updated_position": positions[o.last_version],
+            "item_code": call.item_code,
+            "title": call.title,
+            "street_code": call.street_code,
+            "call_status": call.status.value,
+            "sign_due": o.sign_due,
+            "settled_at": o.settled_at,
+            **_due(clocks_of.get(o.id, [])),
         }
+        for o in call.work_orders.values()
+    ]
 
 
 def _due(clocks: list[ClockState]) -> Row:

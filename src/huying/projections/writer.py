@@ -1,9 +1,9 @@
 """Writing read-model rows in bulk — the one way the runner inserts.
 
 On SQLite the INSERT is rendered once per table and its rows go straight to the driver's
-``executemany``, with instants converted by ``db.sqlite_datetime``: SQLAlchemy's per-value bind
-processing was a quarter of a rebuild. Other databases get Core's ``insert()``, whose
-executemany their drivers already batch.
+``executemany``, with instants converted by ``db.sqlite_datetime`` and dates to the ISO text
+SQLAlchemy's ``Date`` stores: SQLAlchemy's per-value bind processing was a quarter of a
+rebuild. Other databases get Core's ``insert()``, whose executemany their drivers already batch.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert
+from sqlalchemy import Connection, Date, Engine, Table, insert
 
 from huying.db import UtcDateTime, sqlite_datetime
 from huying.projections.rows import Row
 
-_Plan = tuple[str, Callable[[Row], Any], tuple[int, ...]]
+_Plan = tuple[str, Callable[[Row], Any], tuple[int, ...], tuple[int, ...]]
 
 
 class RowWriter:
@@ -31,18 +31,22 @@ class RowWriter:
         if not self._direct:
             conn.execute(insert(table), list(rows))
             return
-        sql, values_of, instants = self._plan(table, tuple(rows[0]))
+        sql, values_of, instants, days = self._plan(table, tuple(rows[0]))
         params = []
         for row in rows:
             values = list(values_of(row))
             for i in instants:
                 if values[i] is not None:
                     values[i] = sqlite_datetime(values[i])
+            for i in days:
+                if values[i] is not None:
+                    values[i] = values[i].isoformat()
             params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
 
     def _plan(self, table: Table, names: tuple[str, ...]) -> _Plan:
-        """The INSERT for rows with these columns, how to pick their values, which are instants."""
+        """The INSERT for rows with these columns, how to pick their values, which are instants
+        and which are dates."""
         key = (table.name, names)
         plan = self._plans.get(key)
         if plan is None:
@@ -51,5 +55,6 @@ class RowWriter:
             sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
             getter = itemgetter(*names) if len(names) > 1 else (lambda row, n=names[0]: (row[n],))
             instants = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UtcDateTime))
-            plan = self._plans[key] = (sql, getter, instants)
+            days = tuple(i for i, c in enumerate(columns) if isinstance(c.type, Date))
+            plan = self._plans[key] = (sql, getter, instants, days)
         return plan

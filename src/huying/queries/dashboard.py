@@ -1,122 +1,68 @@
 """SLA 看板 — per unit, level and period: received, responded, resolved, on time, open, overdue
 and due soon now, escalations caused, response and resolution time percentiles.
 
-Two read models feed it: the stints (``rm_stints``: a community or street holding a call at its
-level) and the work orders (``rm_work_orders``: what a department owes on a call). Both are read
-as :class:`~huying.queries.obligations.Obligation` s, so one set of definitions serves every
-level. ``docs/metrics.md`` is the auditor's statement of those definitions; change one, change
-the other.
+Read from the SLA tallies (``projections.tallies``: per level, scope and day / ISO week / month,
+what the obligations that arrived in it came to) and from the obligations that have not ended
+(``rm_open_obligations``), which is all that "now" changes. A request reads a row per series and
+block, however many calls are stored. ``docs/metrics.md`` is the auditor's statement of the
+definitions; change one, change the other.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, case, func, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
-from huying.queries.obligations import Arrival, Obligation, Response, obligations
+from huying.projections import spread
+from huying.projections.periods import (
+    MAX_BUCKETS,
+    SHANGHAI,
+    Block,
+    Bucket,
+    Granularity,
+    buckets,
+    cover,
+    local_day,
+    period_of,
+    utc_span,
+)
+from huying.projections.tables import SPREADS, rm_open_obligations, rm_sla_tallies
 
-# China has kept UTC+8 without daylight saving since 1991: a fixed offset is exact, and needs no
-# tz database on the host.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-MAX_BUCKETS = 400
+__all__ = [
+    "MAX_BUCKETS",
+    "SHANGHAI",
+    "Bucket",
+    "Granularity",
+    "buckets",
+    "local_day",
+    "period_of",
+    "sla_dashboard",
+    "utc_span",
+]
 
-
-class Granularity(StrEnum):
-    DAY = "day"
-    WEEK = "week"  # ISO weeks, Monday to Sunday
-    MONTH = "month"
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """One period of the dashboard: Asia/Shanghai calendar dates, both ends inclusive."""
-
-    period: str
-    start: date
-    end: date
-
-
-def local_day(instant: datetime) -> date:
-    return instant.astimezone(SHANGHAI).date()
-
-
-def period_of(day: date, granularity: Granularity) -> tuple[str, date, date]:
-    """The calendar period holding ``day``: its label, first and last date."""
-    if granularity is Granularity.DAY:
-        return day.isoformat(), day, day
-    if granularity is Granularity.WEEK:
-        year, week, _ = day.isocalendar()
-        monday = day - timedelta(days=day.weekday())
-        return f"{year}-W{week:02d}", monday, monday + timedelta(days=6)
-    first = day.replace(day=1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return f"{first.year}-{first.month:02d}", first, following - timedelta(days=1)
-
-
-def buckets(first: date, last: date, granularity: Granularity) -> list[Bucket]:
-    """The periods from ``first`` to ``last``, the outer two clipped to the range."""
-    found: list[Bucket] = []
-    day = first
-    while day <= last:
-        label, start, end = period_of(day, granularity)
-        found.append(Bucket(label, max(start, first), min(end, last)))
-        day = end + timedelta(days=1)
-    return found
-
-
-def utc_span(first: date, last: date) -> tuple[datetime, datetime]:
-    """[local midnight starting ``first``, local midnight after ``last``), as instants."""
-    start = datetime.combine(first, time(), SHANGHAI)
-    end = datetime.combine(last + timedelta(days=1), time(), SHANGHAI)
-    return start, end
-
-
-def nearest_rank(values: Sequence[float], percent: int) -> float | None:
-    """The nearest-rank percentile: the ⌈percent·n/100⌉-th smallest value (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = -(-percent * len(ordered) // 100)
-    return ordered[max(rank, 1) - 1]
-
-
-# --- figures ----------------------------------------------------------------------------------
-
-
-def percentiles(values: Sequence[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": nearest_rank(values, 50), "p90": nearest_rank(values, 90)}
-
-
-def figures(obs: Sequence[Obligation], now: datetime) -> dict[str, Any]:
-    """The SLA figures of a set of obligations, as they stand at ``now``."""
-    responses = [o.response(now) for o in obs]
-    response_times = [(o.responded_at - o.arrived_at).total_seconds() for o in obs if o.responded_at]
-    resolution_times = [(o.ended_at - o.arrived_at).total_seconds() for o in obs if o.resolved and o.ended_at]
-    return {
-        "received": len(obs),
-        "reopened": sum(o.arrived_by is Arrival.REOPEN for o in obs),
-        "acknowledged": sum(o.responded_at is not None for o in obs),
-        "acknowledged_on_time": responses.count(Response.ON_TIME),
-        "response_due_known": sum(o.response_due is not None for o in obs),
-        "resolved": sum(o.resolved for o in obs),
-        "resolved_on_time": sum(o.resolved_on_time for o in obs),
-        "resolution_due_known": sum(o.resolution_due is not None for o in obs),
-        "open_now": sum(o.is_open for o in obs),
-        "overdue_now": sum(o.overdue(now) for o in obs),
-        "escalations_caused": sum(o.outcome == "escalated" for o in obs),
-        "returned": sum(o.outcome == "returned" for o in obs),
-        "ended_otherwise": sum(o.outcome in ("withdrawn", "merged", "cancelled", "lapsed") for o in obs),
-        "response_seconds": percentiles(response_times),
-        "resolution_seconds": percentiles(resolution_times),
-    }
+# The dashboard's own figures among the tallies' counts (the rest serve the scores).
+COUNTED = (
+    "received",
+    "reopened",
+    "acknowledged",
+    "acknowledged_on_time",
+    "response_due_known",
+    "resolved",
+    "resolved_on_time",
+    "resolution_due_known",
+    "open_now",
+    "escalations_caused",
+    "returned",
+    "ended_otherwise",
+)
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -132,12 +78,14 @@ class Series:
     holders: frozenset[str] | None
     grid: str | None = None  # a grid's series: its community's stints on calls from that grid
 
-    def holds(self, o: Obligation) -> bool:
-        if o.level is not self.level:
+    def holds(self, level: str, unit: str, grid: str) -> bool:
+        """Whether an obligation at ``level`` held by ``unit`` on a call from ``grid`` is the
+        series'. (Its tallies are those of scope ``unit``: projections.tallies.Scopes.)"""
+        if level != self.level.value:
             return False
-        if self.holders is not None and o.unit not in self.holders:
+        if self.holders is not None and unit not in self.holders:
             return False
-        return self.grid is None or o.grid_code == self.grid
+        return self.grid is None or grid == self.grid
 
 
 def series_of(org: Org, code: str) -> tuple[list[Series], list[Series]]:
@@ -179,35 +127,55 @@ def sla_dashboard(
 ) -> dict[str, Any]:
     """The dashboard of ``unit`` for the obligations that arrived from ``first`` to ``last``.
 
-    ``calendar`` tells when open stints fall due soon (work orders have it recorded). A bucket
-    where nothing arrived has every figure zero: it is left out unless ``empty_buckets``."""
+    A bucket where nothing arrived has every figure zero: it is left out unless
+    ``empty_buckets``. (``calendar`` is the one the projector judged "due soon" by.)"""
     own, children = series_of(org, unit)
     periods = buckets(first, last, granularity)
-    since, until = utc_span(first, last)
-    arrived = _load(conn, [*own, *children], since=since, until=until)
-    still_open = _load(conn, [*own, *children], open_only=True, calendar=calendar)
+    covers = {b.period: cover(b.start, b.end) for b in periods}
+    whole = cover(first, last)  # the fewest blocks: what the totals' percentiles are read from
+    merged = {*whole, *(block for blocks in covers.values() if len(blocks) > 1 for block in blocks)}
+    stored = _tallies(
+        conn, [*own, *children], {*whole, *(block for blocks in covers.values() for block in blocks)}, merged
+    )
+    still_open = _open_now(conn, [*own, *children])
+    overdue, due_soon = _still_open(conn, now)
 
     def shown(s: Series) -> dict[str, Any]:
-        obs = [o for o in arrived[s.level] if s.holds(o)]
-        by_period: dict[str, list[Obligation]] = {b.period: [] for b in periods}
-        for o in obs:
-            by_period[period_of(local_day(o.arrived_at), granularity)[0]].append(o)
-        backlog = [o for o in still_open[s.level] if s.holds(o)]
+        rows = stored.get((s.level.value, s.unit), {})
+        late: dict[date, int] = defaultdict(int)  # open and overdue, by arrival day
+        for (level, unit, grid), days in overdue.items():
+            if s.holds(level, unit, grid):
+                for day, n in days.items():
+                    late[day] += n
+        figured = [
+            _figures(
+                [rows[block] for block in covers[b.period] if block in rows],
+                sum(n for day, n in late.items() if b.start <= day <= b.end),
+            )
+            for b in periods
+        ]
+        totals = {name: sum(f[name] for f in figured) for name in (*COUNTED, "overdue_now")}
+        totals |= _percentiles([rows[block] for block in whole if block in rows])
         return {
             "unit": s.unit,
             "unit_name": org.units[s.unit].name,
             "unit_kind": s.unit_kind.value,
             "level": s.level.value,
-            "totals": figures(obs, now),
+            "totals": totals,
             "buckets": [
-                {"period": b.period, "start": b.start, "end": b.end, **figures(by_period[b.period], now)}
-                for b in periods
-                if empty_buckets or by_period[b.period]
+                {"period": b.period, "start": b.start, "end": b.end, **f}
+                for b, f in zip(periods, figured, strict=True)
+                if empty_buckets or f["received"]
             ],
             "backlog": {
-                "open": len(backlog),
-                "overdue": sum(o.overdue(now) for o in backlog),
-                "due_soon": sum(o.due_soon(now) for o in backlog),
+                "open": still_open.get((s.level.value, s.unit), 0),
+                "overdue": sum(
+                    n
+                    for (level, unit, grid), days in overdue.items()
+                    if s.holds(level, unit, grid)
+                    for n in days.values()
+                ),
+                "due_soon": sum(n for key, n in due_soon.items() if s.holds(*key)),
             },
         }
 
@@ -225,11 +193,95 @@ def sla_dashboard(
     }
 
 
-def _load(conn: Connection, wanted: Iterable[Series], **window: Any) -> dict[Level, list[Obligation]]:
-    """One query per level for every series at once; each series then picks its own rows."""
-    holders: dict[Level, frozenset[str] | None] = {}
-    for s in wanted:
-        known = holders.get(s.level, frozenset())
-        holders[s.level] = None if s.holders is None or known is None else known | s.holders
-    loaded = {level: obligations(conn, level, units, **window) for level, units in holders.items()}
-    return {level: loaded.get(level, []) for level in Level}
+def _figures(rows: Sequence[dict[str, Any]], overdue_now: int) -> dict[str, Any]:
+    """The figures of the obligations that arrived in some stored blocks."""
+    if len(rows) == 1:
+        figures = {name: rows[0][name] for name in COUNTED}
+    else:
+        figures = {name: sum(r[name] for r in rows) for name in COUNTED}
+    figures["overdue_now"] = overdue_now
+    return figures | _percentiles(rows)
+
+
+def _percentiles(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Response and resolution percentiles: one block's as stored, several blocks' spreads merged."""
+    found = {}
+    for kind in SPREADS:
+        if len(rows) == 1:
+            r = rows[0]
+            found[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
+        else:
+            found[f"{kind}_seconds"] = spread.summary([spread.decode(r[f"{kind}_spread"]) for r in rows])
+    return found
+
+
+_SHOWN = (*COUNTED, *(f"{kind}_{part}" for kind in SPREADS for part in ("n", "p50", "p90")))
+
+
+def _tallies(
+    conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block], merged: Iterable[Block]
+) -> dict[tuple[str, str], dict[Block, dict[str, Any]]]:
+    """The stored tallies of these series in these blocks, (level, scope) → block → row; the
+    spreads only of the blocks whose percentiles are merged (``merged``)."""
+    t = rm_sla_tallies
+    found: dict[tuple[str, str], dict[Block, dict[str, Any]]] = defaultdict(dict)
+    key = (t.c.level, t.c.scope, t.c.block, t.c.start)
+    for columns, chosen in ((_SHOWN, blocks), (tuple(f"{k}_spread" for k in SPREADS), merged)):
+        by_kind: dict[str, list[date]] = defaultdict(list)
+        for granularity, start in chosen:
+            by_kind[granularity.value].append(start)
+        for kind, starts in by_kind.items():
+            query = select(*key, *(t.c[c] for c in columns)).where(
+                t.c.level.in_({s.level.value for s in wanted}),
+                t.c.scope.in_({s.unit for s in wanted}),
+                t.c.block == kind,
+                t.c.start.in_(starts),
+            )
+            for level, scope, block, start, *values in conn.execute(query):
+                found[(level, scope)].setdefault((Granularity(block), start), {}).update(
+                    zip(columns, values, strict=True)
+                )
+    return found
+
+
+def _open_now(conn: Connection, wanted: Sequence[Series]) -> dict[tuple[str, str], int]:
+    """How many of each series' obligations are open, whenever they arrived: the tallies'
+    ``open_now`` over every month."""
+    t = rm_sla_tallies
+    query = (
+        select(t.c.level, t.c.scope, func.sum(t.c.open_now))
+        .where(
+            t.c.level.in_({s.level.value for s in wanted}),
+            t.c.scope.in_({s.unit for s in wanted}),
+            t.c.block == Granularity.MONTH.value,
+        )
+        .group_by(t.c.level, t.c.scope)
+    )
+    return {(level, scope): int(n or 0) for level, scope, n in conn.execute(query)}
+
+
+def _still_open(
+    conn: Connection, now: datetime
+) -> tuple[dict[tuple[str, str, str], dict[date, int]], dict[tuple[str, str, str], int]]:
+    """What "now" decides, from the obligations not yet ended, per (level, unit, grid): the open
+    ones overdue, by arrival day, and the open ones due soon. Each is a range of an index (the
+    overdue and the due soon are a fraction of the open ones)."""
+    o = rm_open_obligations
+    late = and_(o.c.overdue_from.is_not(None), o.c.overdue_from < now)
+    # Only a community's series are told apart by grid.
+    grid = case((o.c.level == Level.COMMUNITY.value, o.c.grid_code), else_="").label("grid")
+    by_day = (
+        select(o.c.level, o.c.unit, grid, o.c.arrived_day, func.count())
+        .where(late, o.c.is_open)
+        .group_by(o.c.level, o.c.unit, grid, o.c.arrived_day)
+    )
+    overdue: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+    for level, unit, g, day, n in conn.execute(by_day):
+        overdue[(level, unit, g)][day] = int(n)
+    soon = (
+        select(o.c.level, o.c.unit, grid, func.count())
+        .where(o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, o.c.is_open, ~late)
+        .group_by(o.c.level, o.c.unit, grid)
+    )
+    due_soon = {(level, unit, g): int(n) for level, unit, g, n in conn.execute(soon)}
+    return overdue, due_soon

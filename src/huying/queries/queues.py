@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, func, select, tuple_
 
 from huying.domain.states import OPEN_ORDER, arrival
 from huying.projections.tables import rm_calls, rm_work_orders
@@ -41,7 +41,7 @@ def department_queue(
     if statuses:
         query = query.where(rm_work_orders.c.status.in_(statuses))
     ordered = query.order_by(rm_work_orders.c.updated_position, *BY_ARRIVAL)
-    rows = [dict(r._mapping) for r in conn.execute(ordered.limit(limit + 1))]
+    rows = _first(conn, ordered, statuses, limit + 1)
     if len(rows) > limit:
         # One event can change two of a department's orders (a re-dispatch cancels the old one):
         # never end a page between them, or the cursor would skip one.
@@ -54,3 +54,19 @@ def department_queue(
             )
         ]
     return rows
+
+
+def _first(conn: Connection, ordered: Select[Any], statuses: tuple[str, ...], n: int) -> list[dict[str, Any]]:
+    """The first ``n`` rows of the queue. With several statuses asked for, each status's first
+    ``n`` (one ordered range of the department's (status, position) index each) merged: one
+    query for all of them would walk every order of the department in order of change, of which
+    the open ones are the last few percent."""
+    if len(statuses) <= 1:
+        return [dict(r._mapping) for r in conn.execute(ordered.limit(n))]
+    found = [
+        dict(r._mapping)
+        for status in statuses
+        for r in conn.execute(ordered.where(rm_work_orders.c.status == status).limit(n))
+    ]
+    found.sort(key=lambda r: (r["updated_position"], *arrival(r["order_id"])))
+    return found[:n]

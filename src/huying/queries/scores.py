@@ -1,8 +1,12 @@
 """三项考评 — the 一呼一评 scores: per call, per round; per street and department, per period.
 
-响应率 comes from the obligations the SLA dashboard reads (stints, work orders); 解决率, 满意率 and
-重办率 from the evaluated rounds (``rm_evaluations``); 督办 from ``rm_supervisions``.
-``docs/metrics.md`` states every definition; change one, change the other.
+Per unit they are read from the tallies (``projections.tallies``) of the period's months: 响应率
+from the obligations the SLA dashboard counts (stints, work orders) — the unanswered ones judged
+pending or late as of now (a settled period: its cutoff, ``queries.settled``) from
+``rm_open_obligations`` — and 解决率, 满意率, 重办率 and 督办 from the evaluated rounds and
+supervisions (``rm_evaluations``, ``rm_supervisions``). The record of one call is read from its
+own rows. ``docs/metrics.md`` states every definition; change one,
+change the other.
 """
 
 from __future__ import annotations
@@ -11,26 +15,29 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, case, func, select
 
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.states import OrderRole
 from huying.projections.attribution import attribute
-from huying.projections.tables import rm_calls, rm_evaluations, rm_stints, rm_supervisions, rm_work_orders
-from huying.queries.dashboard import utc_span
-from huying.queries.obligations import (
-    Obligation,
-    Response,
-    obligations,
-    order_obligations,
-    stint_obligations,
+from huying.projections.obligations import Obligation, Response
+from huying.projections.periods import Granularity, utc_span
+from huying.projections.tables import (
+    EVALUATION_COUNTS,
+    rm_calls,
+    rm_evaluation_tallies,
+    rm_evaluations,
+    rm_open_obligations,
+    rm_sla_tallies,
 )
+from huying.queries.obligations import call_obligations
+from huying.queries.settled import rejudged
 
 # Counted in 响应率's denominator; the others were never owed a response (docs/metrics.md).
 _OWED = frozenset({Response.ON_TIME, Response.LATE, Response.UNTIMED, Response.PENDING})
@@ -85,27 +92,44 @@ class Tally:
     solved: int = 0
     satisfaction: Counter[str] = field(default_factory=Counter)
     reopened_rounds: int = 0
-    evaluated_calls: set[str] = field(default_factory=set)
+    evaluated_calls: int = 0
     supervised: int = 0
 
-    def obliged(self, o: Obligation, now: datetime) -> None:
-        response = o.response(now)
-        self.received += 1
-        self.responses[response.value] += 1
-        self.response_owed += response in _OWED
-        self.responded_on_time += response is Response.ON_TIME
-        self.returned += o.outcome == "returned"
+    def obliged(self, r: Any, awaiting_late: int) -> None:
+        """The unit's obligations that arrived in the period (their tallies), ``awaiting_late``
+        of the unanswered ones past their due time now."""
+        self.received = r.received
+        self.returned = r.returned
+        self.responses = Counter(
+            {
+                Response.ON_TIME.value: r.acknowledged_on_time,
+                Response.LATE.value: r.answered_late + awaiting_late,
+                Response.UNTIMED.value: r.untimed,
+                Response.PENDING.value: r.awaiting - awaiting_late,
+                Response.ENDED_BEFORE_DUE.value: r.ended_before_due,
+                Response.NOT_OWED.value: r.not_owed,
+            }
+        )
+        self.response_owed = sum(self.responses[k.value] for k in _OWED)
+        self.responded_on_time = r.acknowledged_on_time
 
-    def evaluated(self, row: Any) -> None:
-        self.evaluated_rounds += 1
-        self.reopened_rounds += bool(row.reopened)
-        if not row.contacted:  # 无效回访: reported, outside 解决率 and 满意率
-            self.not_contacted += 1
-            return
-        self.contacted += 1
-        self.solved += bool(row.solved)
-        self.satisfaction[row.satisfaction] += 1
-        self.evaluated_calls.add(row.call_id)
+    def rejudged(self, moves: Counter[str]) -> None:
+        """Obligations answered or ended after a settled period's cutoff, counted as they stood
+        at it (``queries.settled``)."""
+        self.responses.update(moves)
+        self.response_owed = sum(self.responses[k.value] for k in _OWED)
+        self.responded_on_time = self.responses[Response.ON_TIME.value]
+
+    def evaluated(self, r: Any) -> None:
+        """The rounds attributed to the unit evaluated in the period, and its 督办 (their tallies)."""
+        self.evaluated_rounds, self.reopened_rounds = r.evaluated_rounds, r.reopened_rounds
+        self.contacted, self.not_contacted, self.solved = r.contacted, r.not_contacted, r.solved
+        self.satisfaction = Counter(
+            {k: getattr(r, k) for k in ("satisfied", "basically_satisfied", "dissatisfied") if getattr(r, k)}
+        )
+        # A call evaluated (contacted) twice in the period counts once.
+        self.evaluated_calls = r.contacted - r.repeats
+        self.supervised = r.supervised
 
 
 def rate(numerator: int, denominator: int) -> Fraction | None:
@@ -113,11 +137,11 @@ def rate(numerator: int, denominator: int) -> Fraction | None:
 
 
 # The kinds of unit scored (社区; 街道综合考核; 部门年度考核): the level whose obligations are
-# each unit's own, and the evaluation column attributing a round to it (projections.attribution).
+# each unit's own.
 SCORED = {
-    UnitKind.COMMUNITY: (Level.COMMUNITY, rm_evaluations.c.reached_community),
-    UnitKind.STREET: (Level.STREET, rm_evaluations.c.street_code),
-    UnitKind.DEPARTMENT: (Level.DEPARTMENT, rm_evaluations.c.lead_department),
+    UnitKind.COMMUNITY: Level.COMMUNITY,
+    UnitKind.STREET: Level.STREET,
+    UnitKind.DEPARTMENT: Level.DEPARTMENT,
 }
 
 
@@ -129,24 +153,78 @@ def unit_scores(
     now: datetime,
     weights: Sequence[float],
     min_evaluated: int,
+    settles_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """响应率, 解决率, 满意率, composite and dense rank for every community, street or department."""
-    since, until = utc_span(period.first, period.last)
-    level, attributed = SCORED[kind]
+    """响应率, 解决率, 满意率, composite and dense rank for every community, street or department;
+    a period past its cutoff ``settles_at`` is judged as of the cutoff (docs/metrics.md §12)."""
     units = org.of_kind(kind)
     tallies = {u.code: Tally() for u in units}
-    for o in obligations(conn, level, tallies, since=since, until=until):
-        tallies[o.unit].obliged(o, now)
-    in_period = and_(rm_evaluations.c.at >= since, rm_evaluations.c.at < until, attributed.is_not(None))
-    for row in conn.execute(select(rm_evaluations, attributed.label("unit")).where(in_period)):
-        if row.unit in tallies:
-            tallies[row.unit].evaluated(row)
-    flags = select(rm_supervisions.c.unit).where(rm_supervisions.c.at >= since, rm_supervisions.c.at < until)
-    for (unit,) in conn.execute(flags):
-        if unit in tallies:
-            tallies[unit].supervised += 1
+    at = min(now, settles_at) if settles_at is not None else now
+    for unit, (row, awaiting_late) in _obligations(conn, SCORED[kind], list(tallies), period, at).items():
+        tallies[unit].obliged(row, awaiting_late)
+    if at < now:
+        for unit, moves in rejudged(conn, SCORED[kind], list(tallies), period.first, period.last, at).items():
+            tallies[unit].rejudged(moves)
+    for row in _evaluations(conn, list(tallies), period):
+        tallies[row.unit].evaluated(row)
     scored = [_scored(u.code, u.name, kind, tallies[u.code], weights) for u in units]
     return [_rounded(s) for s in dense_rank(scored, min_evaluated)]
+
+
+def _months(period: Period) -> list[date]:
+    """The first day of each month of the period (never December 9999: ``parse_period``)."""
+    months, month = [], period.first
+    while month <= period.last:
+        months.append(month)
+        month = (month + timedelta(days=31)).replace(day=1)
+    return months
+
+
+def _obligations(
+    conn: Connection, level: Level, units: list[str], period: Period, now: datetime
+) -> dict[str, tuple[Any, int]]:
+    """Per unit: its obligations' tallies for the period's months, and how many of them are
+    unanswered with their due time past now (late; the rest of those are pending)."""
+    t, o = rm_sla_tallies, rm_open_obligations
+    counted = (
+        *("received", "returned", "acknowledged_on_time", "answered_late", "untimed"),
+        *("ended_before_due", "not_owed", "awaiting"),
+    )
+    sums = select(t.c.scope.label("unit"), *(func.sum(t.c[n]).label(n) for n in counted)).where(
+        t.c.level == level.value,
+        t.c.block == Granularity.MONTH.value,
+        t.c.start.in_(_months(period)),
+        t.c.scope.in_(units),
+    )
+    since, until = utc_span(period.first, period.last)
+    late = select(o.c.unit, func.count()).where(
+        o.c.level == level.value,
+        o.c.unit.in_(units),
+        o.c.arrived_at >= since,
+        o.c.arrived_at < until,
+        o.c.awaiting_due.is_not(None),
+        o.c.awaiting_due < now,
+    )
+    overdue: dict[str, int] = {unit: int(n) for unit, n in conn.execute(late.group_by(o.c.unit))}
+    return {r.unit: (r, int(overdue.get(r.unit, 0))) for r in conn.execute(sums.group_by(t.c.scope))}
+
+
+def _evaluations(conn: Connection, units: list[str], period: Period) -> list[Any]:
+    """Per unit: its evaluated rounds and 督办 in the period's months; ``repeats`` only where
+    both rounds fall in the period."""
+    t = rm_evaluation_tallies
+    first, last = period.first, period.last.replace(day=1)
+    within = case((t.c.later_month <= last, t.c.repeats), else_=0)
+    query = (
+        select(
+            t.c.unit,
+            *(func.sum(t.c[n]).label(n) for n in EVALUATION_COUNTS if n != "repeats"),
+            func.sum(within).label("repeats"),
+        )
+        .where(t.c.unit.in_(units), t.c.month >= first, t.c.month <= last)
+        .group_by(t.c.unit)
+    )
+    return list(conn.execute(query))
 
 
 def _scored(code: str, name: str, kind: UnitKind, t: Tally, weights: Sequence[float]) -> dict[str, Any]:
@@ -174,7 +252,7 @@ def _scored(code: str, name: str, kind: UnitKind, t: Tally, weights: Sequence[fl
         "return_rate": rate(t.returned, t.received) if departmental else None,
         "reopen_rate": rate(t.reopened_rounds, t.evaluated_rounds),
         "supervised": t.supervised,
-        "evaluated_calls": len(t.evaluated_calls),
+        "evaluated_calls": t.evaluated_calls,
         "counts": {
             "received": t.received,
             "response_owed": t.response_owed,
@@ -216,12 +294,10 @@ def call_record(conn: Connection, call_id: str, now: datetime) -> dict[str, Any]
     call = conn.execute(select(rm_calls).where(rm_calls.c.call_id == call_id)).first()
     if call is None:
         return None
-    held = stint_obligations(conn, rm_stints.c.call_id == call_id)
-    ordered = order_obligations(conn, rm_work_orders.c.call_id == call_id)
     evaluations = {
         r.round: r for r in conn.execute(select(rm_evaluations).where(rm_evaluations.c.call_id == call_id))
     }
-    in_arrival_order = sorted((*held, *ordered), key=lambda o: o.arrived_at)
+    in_arrival_order = call_obligations(conn, call_id)
     rounds = [
         _round(n, [o for o in in_arrival_order if o.round == n], evaluations.get(n), now)
         for n in range(1, call.round + 1)

@@ -10,17 +10,15 @@ from sqlalchemy import ColumnElement, Connection, Integer, Select, and_, func, s
 
 from huying.domain.org import Org
 from huying.domain.principal import Principal
-from huying.domain.states import TERMINAL, Status
-from huying.projections.tables import rm_calls
-from huying.projections.text import by_text
+from huying.domain.states import Status
+from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls
+from huying.projections.text import by_text, text_index
 from huying.queries.scope import concerns_unit, visible_calls
 
 # Still owed an answer: the clocks can run out on these.
 UNSETTLED = tuple(
     s.value for s in (Status.AWAITING_RESPONSE, Status.IN_PROGRESS, Status.DISPATCHED, Status.RETURNED)
 )
-# On the ledger until struck off (销号), withdrawn or merged.
-ON_LEDGER = tuple(s.value for s in Status if s not in TERMINAL)
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
@@ -48,12 +46,12 @@ class CallFilter:
     urgencies: tuple[str, ...] = ()
     attention: tuple[tuple[str, bool], ...] = ()  # (flag of ATTENTION, wanted)
 
-    def page(self, query: Select[Any], org: Org, now: datetime, after: int, indexed: bool) -> Select[Any]:
+    def page(self, query: Select[Any], org: Org, now: datetime, after: int, dialect: str) -> Select[Any]:
         """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
         c = rm_calls.c
         cursor: ColumnElement[int] = c.seq
         if self.words:
-            query, cursor = by_text(query, self.words, indexed=indexed)
+            query, cursor = by_text(query, self.words, how=text_index(dialect))
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
         if self.unit:
             wanted.append(concerns_unit(self.unit, org))
@@ -74,7 +72,14 @@ class CallFilter:
             wanted.append(c.raised_at >= self.raised_from)
         if self.raised_before is not None:
             wanted.append(c.raised_at < self.raised_before)
+        if self.on_ledger_only:
+            wanted.append(ON_LEDGER)  # already implied: lets the ledger's indexes serve the page
         return query.where(*wanted, cursor > after).order_by(cursor)
+
+    @property
+    def on_ledger_only(self) -> bool:
+        """Whether everything asked for is on the ledger: only ledger statuses, or overdue ones."""
+        return bool(self.overdue) or (bool(self.statuses) and set(self.statuses) <= set(LEDGER_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
     query = select(rm_calls, overdue(now).label("overdue")).where(visible_calls(principal, org))
-    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    query = f.page(query, org, now, after, conn.dialect.name)
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return _page(rows, limit, "seq")
 
@@ -104,7 +109,7 @@ def ledger(
 ) -> tuple[dict[str, Any], Page]:
     """台账: the unit's open problems, until each is struck off (销号). The summary counts the
     whole ledger; ``f`` narrows the page."""
-    scope = and_(visible_calls(principal, org), concerns_unit(unit, org), rm_calls.c.status.in_(ON_LEDGER))
+    scope = and_(visible_calls(principal, org), concerns_unit(unit, org), ON_LEDGER)
     late = overdue(now)
     counted = [late, *(rm_calls.c[flag] for flag in ATTENTION)]
     groups = conn.execute(
@@ -122,7 +127,7 @@ def ledger(
         **dict(zip(ATTENTION, attention, strict=True)),
     }
     query = select(rm_calls, late.label("overdue")).where(scope)
-    query = f.page(query, org, now, after, indexed=conn.dialect.name == "sqlite")
+    query = f.page(query, org, now, after, conn.dialect.name)
     rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
     return summary, _page(rows, limit, "seq")
 

@@ -42,10 +42,21 @@ class ContactBook:
         return str(uuid4())
 
     def keep(self, ref: str, contact: Contact) -> None:
-        key = self.keys.make(ref)
-        row = {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": self._clock.now()}
+        self.keep_many([(ref, contact)])
+
+    def keep_many(self, contacts: list[tuple[str, Contact]]) -> None:
+        """``keep`` for several contacts at once: their keys in one transaction, then the contacts
+        in another (bulk writers: ``huying seed --synthetic``)."""
+        if not contacts:
+            return
+        keys = self.keys.make_many([ref for ref, _ in contacts])
+        now = self._clock.now()
+        rows = [
+            {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": now}
+            for (ref, contact), key in zip(contacts, keys, strict=True)
+        ]
         with self._engine.begin() as conn:
-            conn.execute(_KEEP, row)
+            conn.execute(_KEEP, rows)
 
     def get(self, ref: str) -> Contact | None:
         """The contact, unless erased (or never kept)."""

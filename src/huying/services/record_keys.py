@@ -38,12 +38,21 @@ class RecordKeys:
 
     def make(self, ref: str) -> bytes:
         """A new random key for the record ``ref``, stored wrapped under the newest master key."""
-        key = os.urandom(RECORD_KEY_BYTES)
-        master_id, wrapped = self.ring.wrap(key, ref)
-        row = {"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": self._clock.now()}
-        with self.engine.begin() as conn:
-            conn.execute(_MAKE, row)
+        [key] = self.make_many([ref])
         return key
+
+    def make_many(self, refs: list[str]) -> list[bytes]:
+        """``make`` for several records at once: one transaction (bulk writers)."""
+        keys, rows, now = [], [], self._clock.now()
+        for ref in refs:
+            key = os.urandom(RECORD_KEY_BYTES)
+            master_id, wrapped = self.ring.wrap(key, ref)
+            keys.append(key)
+            rows.append({"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": now})
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(_MAKE, rows)
+        return keys
 
     def get(self, ref: str) -> bytes | None:
         with self.engine.connect() as conn:

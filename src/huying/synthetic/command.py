@@ -16,13 +16,22 @@ import typer
 from huying.settings import Settings
 from huying.synthetic.seed import BATCH, Plan, Progress, StoreNotSynthetic, seed_synthetic
 
+LOCK_WAIT = 600  # seconds (SQLite's busy timeout) for the seeder and its follower
+# Calls the follower's projector keeps cached: more than a district of a million calls has in
+# play at once (~15,000), or each of their events reloads them from the log.
+IN_PLAY = 50_000
+
 
 def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, apart: bool) -> None:
     from huying.bootstrap import build_services, make_clock
     from huying.clock import FakeClock
     from huying.migrate import upgrade
 
-    settings = Settings()
+    # The seeder and the process following it share the database: each may wait for the other's
+    # large transactions rather than give up after the default few seconds.
+    settings = Settings().model_copy(
+        update={"database_lock_timeout": LOCK_WAIT, "projector_cache_size": IN_PLAY}
+    )
     upgrade(settings)
     served = make_clock(settings)
     end = (until or served.now()).astimezone(UTC).replace(second=0, microsecond=0)
@@ -53,7 +62,12 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
 def _follower() -> Iterator[None]:
     """``huying project`` on the same store: the read models and the hash chain follow the writes
     in another process, as beside a server, in large batches."""
-    env = os.environ | {"HUYING_PROJECTOR_BATCH_SIZE": str(BATCH), "HUYING_AUDIT_BATCH_SIZE": str(BATCH)}
+    env = os.environ | {
+        "HUYING_PROJECTOR_BATCH_SIZE": str(BATCH),
+        "HUYING_AUDIT_BATCH_SIZE": str(BATCH),
+        "HUYING_DATABASE_LOCK_TIMEOUT": str(LOCK_WAIT),
+        "HUYING_PROJECTOR_CACHE_SIZE": str(IN_PLAY),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "huying.cli", "project"],
         env=env,

@@ -108,10 +108,7 @@ def export_scores(
     chosen = period_between(from_, to, period, local_day(now))
     _auditor_only(p, "the score export")
     kinds = KINDS if kind is None else (UnitKind(kind.value),)
-    settings = s.settings
-    rows = score_table(
-        s.engine, s.app.org, kinds, chosen, now, settings.score_weights, settings.min_evaluated_for_rank
-    )
+    rows = score_table(s.engine, s.app.org, kinds, chosen, now, s.app.calendar, s.settings)
     return StreamingResponse(
         score_csv(rows, headers),
         media_type="text/csv; charset=utf-8",

@@ -15,7 +15,8 @@ from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
 from huying.projections.runner import ReadModelsBehind
 from huying.queries.dashboard import Granularity, local_day, period_of
-from huying.queries.scores import call_record, parse_period, unit_scores
+from huying.queries.scores import call_record, parse_period
+from huying.queries.settled_scores import settled_unit_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -47,14 +48,8 @@ def scores_of_units(
     if not readable:
         raise NotPermitted(f"scores of {kind.value} units: you may read your own unit's and those below it")
     with s.engine.connect() as conn:
-        ranked = unit_scores(
-            conn,
-            org,
-            UnitKind(kind.value),
-            chosen,
-            now,
-            settings.score_weights,
-            settings.min_evaluated_for_rank,
+        settles_at, ranked = settled_unit_scores(
+            conn, org, UnitKind(kind.value), chosen, now, s.app.calendar, settings
         )
     data = [row for row in ranked if row["unit"] in readable]
     response, solve, satisfaction = settings.score_weights
@@ -66,6 +61,8 @@ def scores_of_units(
             "to": chosen.last,
             "timezone": "Asia/Shanghai",
             "now": now,
+            "settles_at": settles_at,
+            "settled": settles_at <= now,
             "weights": ScoreWeights(response=response, solve=solve, satisfaction=satisfaction),
             "min_evaluated_for_rank": settings.min_evaluated_for_rank,
             "data": data,

@@ -130,6 +130,8 @@ class UnitScores(BaseModel):
     to: date
     timezone: str
     now: datetime
+    settles_at: datetime = Field(description="the period's cutoff (docs/metrics.md §12)")
+    settled: bool = Field(description="past the cutoff: judged as of it, the figures no longer move")
     weights: ScoreWeights
     min_evaluated_for_rank: int
     data: list[UnitScore]

@@ -1,0 +1,154 @@
+"""The spread of response and resolution times: a histogram kept beside the SLA tallies, so that
+the dashboard's percentiles come from a few stored rows instead of every obligation.
+
+Each time (in seconds) falls in a **bin**: times under one second in bin 0; a time t ≥ 1 with
+2^e ≤ t < 2^(e+1) in one of ``SUB_BINS`` equal slices of that doubling (as HdrHistogram does),
+so a bin is at most 1/128 of its own lower edge wide. A spread keeps, per bin, how many times
+fell in it and the largest of them. The percentile it reports (``docs/metrics.md`` §3) is the
+largest time of the bin that holds the nearest-rank value: a time that really occurred, never
+below the nearest-rank value and less than 0.8% above it — and exactly it whenever that bin
+holds one distinct time.
+
+Stored as bytes: the occupied bins (``uint16``), the running count up to and including each
+(``uint32``), and each bin's largest time (``float64``), little-endian. Several spreads (the days
+of a month, the weeks of a quarter) are combined without decoding them into one: the count at
+or below a bin is the sum of each one's running count there, found by bisection, so the bin of
+a rank is a binary search over bins costing a few bisections per spread.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+SUB_BINS = 128  # slices of each doubling
+_TOP = 1 + 62 * SUB_BINS  # times up to 2^62 s; anything larger shares the last bin
+_ENDIAN_OK = array("H", [1]).tobytes() == b"\x01\x00"
+
+
+def bin_of(seconds: float) -> int:
+    """The bin of a time: exact in binary floating point (``frexp`` and a multiplication by a
+    power of two), so any implementation of the rule finds the same bin."""
+    if not seconds >= 1:  # under a second, negative, or NaN
+        return 0
+    mantissa, exponent = math.frexp(seconds)  # seconds = mantissa · 2^exponent, 0.5 ≤ mantissa < 1
+    return min(1 + (exponent - 1) * SUB_BINS + int((mantissa * 2 - 1) * SUB_BINS), _TOP)
+
+
+def rank_of(n: int, percent: int) -> int:
+    """The nearest rank: ⌈percent·n/100⌉, at least 1."""
+    return max(-(-percent * n // 100), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """One stored spread, read in place: bins, running counts and largest times, in bin order."""
+
+    bins: Sequence[int]
+    running: Sequence[int]
+    largest: Sequence[float]
+
+    @property
+    def n(self) -> int:
+        return int(self.running[-1]) if len(self.running) else 0
+
+    def largest_in(self, b: int) -> float | None:
+        i = bisect_left(self.bins, b)
+        return float(self.largest[i]) if i < len(self.bins) and self.bins[i] == b else None
+
+    def counts(self) -> dict[int, tuple[int, float]]:
+        """bin → (count, largest time): for changing it."""
+        before = 0
+        found = {}
+        for b, total, top in zip(self.bins, self.running, self.largest, strict=True):
+            found[b] = (total - before, top)
+            before = total
+        return found
+
+
+EMPTY = Spread((), (), ())
+
+
+def decode(blob: bytes | None) -> Spread:
+    """The stored bytes, read in place (no copy) where the machine is little-endian as they are."""
+    if not blob:
+        return EMPTY
+    k = len(blob) // 14
+    if _ENDIAN_OK:
+        view = memoryview(blob)
+        return Spread(view[: 2 * k].cast("H"), view[2 * k : 6 * k].cast("I"), view[6 * k :].cast("d"))
+    bins, running, largest = array("H"), array("I"), array("d")
+    bins.frombytes(blob[: 2 * k])
+    running.frombytes(blob[2 * k : 6 * k])
+    largest.frombytes(blob[6 * k :])
+    for a in (bins, running, largest):
+        a.byteswap()
+    return Spread(bins, running, largest)
+
+
+def encode(counts: dict[int, tuple[int, float]]) -> bytes | None:
+    """bin → (count, largest) as stored; None when nothing is left."""
+    kept = sorted((b, c, top) for b, (c, top) in counts.items() if c > 0)
+    if not kept:
+        return None
+    bins = array("H", [b for b, _, _ in kept])
+    running = array("I", accumulate(c for _, c, _ in kept))
+    largest = array("d", [top for _, _, top in kept])
+    if not _ENDIAN_OK:
+        for a in (bins, running, largest):
+            a.byteswap()
+    return bins.tobytes() + running.tobytes() + largest.tobytes()
+
+
+def of_times(times: Iterable[float]) -> dict[int, tuple[int, float]]:
+    """The counts of some times, as ``encode`` takes them."""
+    counts: dict[int, tuple[int, float]] = {}
+    for t in times:
+        b = bin_of(t)
+        c, top = counts.get(b, (0, t))
+        counts[b] = (c + 1, max(top, t))
+    return counts
+
+
+def percentile(spreads: Sequence[Spread], percent: int) -> float | None:
+    """The largest time in the bin holding the nearest-rank value of all these spreads together
+    (None when they hold nothing)."""
+    parts = [s for s in spreads if s.n]
+    n = sum(s.n for s in parts)
+    if not n:
+        return None
+    wanted = rank_of(n, percent)
+    if len(parts) == 1:  # one spread: its running counts are in order
+        only = parts[0]
+        return float(only.largest[bisect_left(only.running, wanted)])
+    # The bin is the first whose count reaches the rank. It lies between the lowest and the
+    # highest of the parts' own percentile bins: as many of each part as its own rank lie at or
+    # below the highest, fewer than that below the lowest.
+    own = [s.bins[bisect_left(s.running, rank_of(s.n, percent))] for s in parts]
+    low, high = min(own), max(own)
+    columns = [(s.bins, s.running) for s in parts]
+    while low < high:
+        middle = (low + high) // 2
+        below = 0
+        for bins, running in columns:
+            i = bisect_right(bins, middle)
+            if i:
+                below += running[i - 1]
+        if below >= wanted:
+            high = middle
+        else:
+            low = middle + 1
+    return max(t for s in parts if (t := s.largest_in(low)) is not None)
+
+
+def summary(spreads: Sequence[Spread]) -> dict[str, float | int | None]:
+    """``{"n", "p50", "p90"}`` as the dashboard shows them."""
+    return {
+        "n": sum(s.n for s in spreads),
+        "p50": percentile(spreads, 50),
+        "p90": percentile(spreads, 90),
+    }

@@ -1,0 +1,542 @@
+"""Tallies — what the rows of every call add up to, per unit and period, kept by the projector
+so that the dashboard and the scores read a few rows instead of every obligation.
+
+A tally changes by what a batch changed: the projector hands over the calls it is about to
+replace (``before``: their rows as stored) and, once their new rows are in, those rows
+(``after``); each tally subtracts what the old rows counted and adds what the new ones count,
+obligation by obligation (an obligation that did not change counts nothing). The same function of
+the same rows in any batches: a rebuild comes out identical (``tests/integration/
+test_rebuild_equals_incremental.py``).
+
+- ``SlaTallies`` (``rm_sla_tallies``): per level, scope and block of arrival dates — a day, its
+  ISO week, its month — the counts of ``tables.SLA_COUNTS`` and the spread of response and
+  resolution times (``spread``), with the block's own p50 and p90.
+- ``EvaluationTallies`` (``rm_evaluation_tallies``): per unit and month, the evaluated rounds
+  attributed to it and the 督办 against it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain, groupby, pairwise
+from operator import itemgetter
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Select, Table, delete, insert, select, tuple_, update
+
+from huying.domain.levels import Level
+from huying.domain.org import Org, UnitKind
+from huying.projections import spread
+from huying.projections.obligations import Arrival, Fields, Obligation, of_call
+from huying.projections.periods import blocks_of, local_day
+from huying.projections.rows import Row
+from huying.projections.tables import (
+    EVALUATION_COUNTS,
+    SLA_COUNTS,
+    SPREADS,
+    projection_tracking,
+    rm_calls,
+    rm_evaluation_tallies,
+    rm_evaluations,
+    rm_sla_tallies,
+    rm_stints,
+    rm_supervisions,
+    rm_work_orders,
+)
+from huying.projections.writer import RowWriter
+
+log = logging.getLogger(__name__)
+Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Tally rows to write in place of the stored ones: computed outside the write transaction
+    (the projector alone writes tallies), so the transaction only deletes and inserts."""
+
+    table: Table
+    replaced: list[Any]  # the keys of the stored rows replaced (all of them: ``afresh``)
+    rows: list[Row]
+    afresh: bool = False
+
+    def write(self, conn: Connection, writer: RowWriter) -> None:
+        if self.afresh:
+            conn.execute(delete(self.table))
+        else:
+            key = tuple_(*self.table.primary_key.columns)
+            for chunk in _chunks(self.replaced):
+                conn.execute(delete(self.table).where(key.in_(chunk)))
+        writer.insert(conn, self.table, self.rows)
+
+
+class Tally(Protocol):
+    """What sums the rows of many calls: told which calls a batch replaces, before and after."""
+
+    tables: tuple[Table, ...]
+
+    def before(self, conn: Connection, call_ids: Sequence[str]) -> Any:
+        """What the stored rows of these calls counted (read before the runner replaces them)."""
+        ...
+
+    def after(self, conn: Connection, before: Any, rows: Rows) -> Rewrite:
+        """The tallies changed by what the batch's rows count instead."""
+        ...
+
+    def recount(self, conn: Connection) -> Rewrite:
+        """Every tally afresh from every call's stored rows."""
+        ...
+
+
+TALLIED = "tallies"  # their row in projection_tracking: the position the tallies are in step with
+_BEHIND = -1  # recount them once the rows have caught up
+
+
+class TallyKeeper:
+    """The tallies, in step with the calls' rows batch by batch — or behind them, after a rebuild
+    started (or before this version's first run on an older store): then a batch leaves them
+    alone, and once the rows have caught up with the log they are counted afresh, in one pass
+    over the stored rows. A rebuild so costs one pass instead of a change per batch, and what
+    it comes to is what the changes come to: the rebuild test compares the two.
+
+    What changes is worked out before the batch's write transaction (``prepare``); in it, the
+    tallies are only replaced (``store``), so they do not hold the database's write lock long."""
+
+    def __init__(self, org: Org, writer: RowWriter) -> None:
+        self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies()]
+        self.writer = writer
+
+    def prepare(
+        self, conn: Connection, start: int, call_ids: Sequence[str], rows: Rows
+    ) -> list[Rewrite] | None:
+        """For a batch from ``start`` storing ``rows`` for ``call_ids``: the tallies changed
+        (None: they are behind)."""
+        if _tallied(conn, start) != start:
+            return None
+        return [t.after(conn, t.before(conn, call_ids), rows) for t in self.tallies]
+
+    def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> None:
+        """In the batch's transaction: its tallies, unless they were behind (or fell behind)."""
+        if prepared is None or _tallied(conn, start) != start:
+            return
+        for rewrite in prepared:
+            rewrite.write(conn, self.writer)
+        _tally_at(conn, end)
+
+    def settle(self, engine: Engine, position: int) -> None:
+        """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""
+        with engine.connect() as conn:
+            if _tallied(conn, position) == position:
+                return
+            recounted = [t.recount(conn) for t in self.tallies]
+        with engine.begin() as conn:
+            for rewrite in recounted:
+                rewrite.write(conn, self.writer)
+            _tally_at(conn, position)
+
+    def fall_behind(self, conn: Connection) -> None:
+        _tally_at(conn, _BEHIND)
+
+
+def _tallied(conn: Connection, rows_at: int) -> int:
+    """Where the tallies stand. With no row yet, in step if the rows are at the start too (a new
+    store), behind them otherwise (a store projected before the tallies existed)."""
+    t = projection_tracking
+    found = conn.execute(select(t.c.position).where(t.c.name == TALLIED)).scalar()
+    return int(found) if found is not None else (0 if rows_at == 0 else _BEHIND)
+
+
+def _tally_at(conn: Connection, position: int) -> None:
+    t = projection_tracking
+    if not conn.execute(update(t).where(t.c.name == TALLIED).values(position=position)).rowcount:
+        conn.execute(insert(t).values(name=TALLIED, position=position))
+
+
+def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _stored(conn: Connection, table: Table, call_ids: Sequence[str], *extra: Any) -> list[Row]:
+    found: list[Row] = []
+    for chunk in _chunks(call_ids):
+        query = select(table, *extra).where(table.c.call_id.in_(chunk))
+        if extra:
+            query = query.join_from(table, rm_calls, rm_calls.c.call_id == table.c.call_id)
+        found += [dict(r) for r in conn.execute(query).mappings()]
+    return found
+
+
+def _by_call(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    found: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        found[r["call_id"]].append(r)
+    return found
+
+
+# --- SLA tallies ------------------------------------------------------------------------------
+
+_COUNTED = len(SLA_COUNTS)
+_ENDED_OTHERWISE = frozenset({"withdrawn", "merged", "cancelled", "lapsed"})
+
+
+def counts_of(o: Obligation) -> tuple[int, ...]:
+    """What one obligation adds to ``tables.SLA_COUNTS`` (docs/metrics.md §2–§4)."""
+    due, answered, ended = o.response_due, o.responded_at, o.ended_at
+    if o.arrived_by is Arrival.REOPEN:
+        answer = "not_owed"
+    elif due is None:
+        answer = "untimed"
+    elif answered is not None:
+        answer = "on_time" if answered <= due else "answered_late"
+    elif ended is not None:
+        answer = "ended_before_due" if ended <= due else "answered_late"
+    else:
+        answer = "awaiting"
+    return (
+        1,
+        o.arrived_by is Arrival.REOPEN,
+        answered is not None,
+        answer == "on_time",
+        due is not None,
+        o.resolved,
+        o.resolved_on_time,
+        o.resolution_due is not None,
+        o.is_open,
+        o.outcome == "escalated",
+        o.outcome == "returned",
+        o.outcome in _ENDED_OTHERWISE,
+        answer == "answered_late",
+        answer == "untimed",
+        answer == "ended_before_due",
+        answer == "not_owed",
+        answer == "awaiting",
+    )
+
+
+def times_of(o: Obligation) -> tuple[float | None, float | None]:
+    """Its response time (acknowledged or signed) and resolution time (resolved), in seconds."""
+    responded = (o.responded_at - o.arrived_at).total_seconds() if o.responded_at else None
+    resolved = (o.ended_at - o.arrived_at).total_seconds() if o.resolved and o.ended_at else None
+    return responded, resolved
+
+
+@dataclass
+class _Change:
+    """What a batch changes in one tally row: counts, and times added to (or taken from) each
+    spread as bin → (how many, the largest added)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * _COUNTED)
+    added: tuple[dict[int, tuple[int, float]], ...] = field(default_factory=lambda: ({}, {}))
+    taken: tuple[dict[int, int], ...] = field(default_factory=lambda: ({}, {}))
+
+    def replace(self, was: Obligation | None, now: Obligation | None) -> None:
+        """One obligation as it was (None: new) and as it is (None: gone)."""
+        zero = (0,) * _COUNTED
+        old, new = counts_of(was) if was else zero, counts_of(now) if now else zero
+        self.counts = [c + n - o for c, o, n in zip(self.counts, old, new, strict=True)]
+        before = times_of(was) if was is not None else (None, None)
+        after = times_of(now) if now is not None else (None, None)
+        for kind, (old_time, new_time) in enumerate(zip(before, after, strict=True)):
+            if old_time == new_time:
+                continue
+            if old_time is not None:
+                b = spread.bin_of(old_time)
+                self.taken[kind][b] = self.taken[kind].get(b, 0) + 1
+            if new_time is not None:
+                b = spread.bin_of(new_time)
+                n, top = self.added[kind].get(b, (0, new_time))
+                self.added[kind][b] = (n + 1, max(top, new_time))
+
+
+class Scopes:
+    """The series an obligation counts in: its unit's own, and every scope holding that unit
+    (docs/metrics.md §3, "Which series")."""
+
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self._known: dict[tuple[str, str, str], tuple[str, ...]] = {}
+
+    def of(self, level: str, unit: str, grid: str) -> tuple[str, ...]:
+        key = (level, unit, grid)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = self._find(level, unit, grid)
+        return found
+
+    def _find(self, level: str, unit: str, grid: str) -> tuple[str, ...]:
+        org = self.org
+        scopes = [org.district.code, unit]
+        if level == Level.COMMUNITY.value and org.kind_of(unit) is UnitKind.COMMUNITY:
+            scopes.append(org.street_of(unit))
+            if org.kind_of(grid) is UnitKind.GRID and org.community_of(grid) == unit:
+                scopes.append(grid)
+        return tuple(dict.fromkeys(scopes))
+
+
+SlaKey = tuple[str, str, str, date]  # level, scope, block, start
+FineKey = tuple[str, str, str, date]  # level, unit, grid, day
+
+
+class SlaTallies:
+    tables: tuple[Table, ...] = (rm_sla_tallies,)
+
+    def __init__(self, org: Org) -> None:
+        self.scopes = Scopes(org)
+
+    def before(self, conn: Connection, call_ids: Sequence[str]) -> dict[str, list[Obligation]]:
+        grid = rm_calls.c.grid_code
+        stints = _by_call(_stored(conn, rm_stints, call_ids, grid))
+        orders = _by_call(_stored(conn, rm_work_orders, call_ids, grid))
+        return {
+            call_id: of_call(stints.get(call_id, []), orders.get(call_id, []), _grid(stints, orders, call_id))
+            for call_id in {*stints, *orders}
+        }
+
+    def after(self, conn: Connection, before: dict[str, list[Obligation]], rows: Rows) -> Rewrite:
+        grids = {r["call_id"]: r["grid_code"] for r in rows.get(rm_calls.name, [])}
+        stints, orders = _by_call(rows.get(rm_stints.name, [])), _by_call(rows.get(rm_work_orders.name, []))
+        fine: dict[FineKey, _Change] = defaultdict(_Change)
+        for call_id in {*before, *grids}:
+            old = {o.ref: o for o in before.get(call_id, [])}
+            for o in of_call(stints.get(call_id, []), orders.get(call_id, []), grids.get(call_id, "")):
+                was = old.pop(o.ref, None)
+                if was == o:
+                    continue  # unchanged: counts nothing
+                if was is not None and _fine_key(was) != _fine_key(o):
+                    fine[_fine_key(was)].replace(was, None)
+                    was = None
+                fine[_fine_key(o)].replace(was, o)
+            for gone in old.values():  # none while events only add to a call
+                fine[_fine_key(gone)].replace(gone, None)
+        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
+
+    def recount(self, conn: Connection) -> Rewrite:
+        """Every tally afresh from every call's stored rows."""
+        fine: dict[FineKey, _Change] = defaultdict(_Change)
+        for o in _every_obligation(conn):
+            fine[_fine_key(o)].replace(None, o)
+        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, afresh=True)
+
+    def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
+        """Each change counts in every scope holding its unit, in its day, week and month: the
+        changes of a scope's day are combined first, and its week and month take the days'."""
+        days: dict[tuple[str, str, date], list[_Change]] = defaultdict(list)
+        for (level, unit, grid, day), change in fine.items():
+            for scope in self.scopes.of(level, unit, grid):
+                days[(level, scope, day)].append(change)
+        changes: dict[SlaKey, list[_Change]] = defaultdict(list)
+        for (level, scope, day), parts in days.items():
+            whole = _combined(parts)
+            for block, start in blocks_of(day):
+                changes[(level, scope, block.value, start)].append(whole)
+        return changes
+
+
+def _combined(parts: list[_Change]) -> _Change:
+    if len(parts) == 1:
+        return parts[0]
+    whole = _Change(counts=[sum(column) for column in zip(*(c.counts for c in parts), strict=True)])
+    for kind in range(len(SPREADS)):
+        added, taken = whole.added[kind], whole.taken[kind]
+        for part in parts:
+            for b, (n, top) in part.added[kind].items():
+                had, high = added.get(b, (0, top))
+                added[b] = (had + n, max(high, top))
+            for b, n in part.taken[kind].items():
+                taken[b] = taken.get(b, 0) + n
+    return whole
+
+
+def _streamed(query: Select[Any]) -> Select[Any]:
+    """A query whose rows arrive a few thousand at a time (a server-side cursor on PostgreSQL)."""
+    return query.execution_options(yield_per=5000)
+
+
+def _every_obligation(conn: Connection) -> Iterable[Obligation]:
+    """Every stored obligation, read a call's stints at a time (arrival kinds need them all)."""
+    grid = rm_calls.c.grid_code
+    stints = select(rm_stints, grid).join_from(rm_stints, rm_calls, rm_calls.c.call_id == rm_stints.c.call_id)
+    rows = conn.execute(_streamed(stints.order_by(rm_stints.c.call_id, rm_stints.c.n))).mappings()
+    for _, held in groupby(rows, key=itemgetter("call_id")):
+        stints_of_call = list(held)
+        yield from of_call(stints_of_call, [], stints_of_call[0]["grid_code"])
+    orders = select(rm_work_orders, grid).join_from(
+        rm_work_orders, rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id
+    )
+    for r in conn.execute(_streamed(orders)).mappings():
+        yield from of_call([], [r], r["grid_code"])
+
+
+def _grid(stints: Mapping[str, list[Row]], orders: Mapping[str, list[Row]], call_id: str) -> str:
+    for r in (*stints.get(call_id, []), *orders.get(call_id, [])):
+        return str(r["grid_code"])
+    return ""
+
+
+def _fine_key(o: Obligation) -> FineKey:
+    return (o.level.value, o.unit, o.grid_code, local_day(o.arrived_at))
+
+
+def _sla_row(key: SlaKey, stored: Row | None, changes: list[_Change]) -> Row | None:
+    level, scope, block, start = key
+    row: Row = {"level": level, "scope": scope, "block": block, "start": start}
+    change = _combined(changes)
+    for name, delta in zip(SLA_COUNTS, change.counts, strict=True):
+        row[name] = (stored[name] if stored else 0) + delta
+    if not row["received"]:
+        return None
+    for i, kind in enumerate(SPREADS):
+        columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "spread")]
+        if not change.added[i] and not change.taken[i]:  # its times did not change
+            row |= {c: stored[c] for c in columns} if stored else {columns[0]: 0} | dict.fromkeys(columns[1:])
+            continue
+        blob = _respread(stored[columns[3]] if stored else None, change.added[i], change.taken[i], key, kind)
+        row |= dict(zip(columns, (*spread.summary([spread.decode(blob)]).values(), blob), strict=True))
+    return row
+
+
+def _respread(
+    blob: bytes | None, added: dict[int, tuple[int, float]], taken: dict[int, int], key: SlaKey, kind: str
+) -> bytes | None:
+    if blob is None and not taken:
+        return spread.encode(added)
+    counts = spread.decode(blob).counts()
+    for b, (n, top) in added.items():
+        had, high = counts.get(b, (0, top))
+        counts[b] = (had + n, max(high, top))
+    for b, n in taken.items():
+        # Times are never taken back while events only add to a call: each is fixed once it
+        # happened. Should that change, the count stays exact and the bin's largest time an
+        # upper bound (rebuild to tighten it).
+        log.warning("a %s time left the tally %s (bin %d)", kind, key, b)
+        had, high = counts.get(b, (0, 0.0))
+        counts[b] = (had - n, high)
+    return spread.encode(counts)
+
+
+# --- 一呼一评 tallies -----------------------------------------------------------------------------
+
+EvaluationKey = tuple[str, date, date]  # unit, month, later month
+_ATTRIBUTED = ("reached_community", "street_code", "lead_department")
+_COUNT_INDEX = {name: i for i, name in enumerate(EVALUATION_COUNTS)}
+
+
+def _month(instant: Any) -> date:
+    return local_day(instant).replace(day=1)
+
+
+def evaluation_counts(
+    evaluations: Iterable[Fields], supervisions: Iterable[Fields]
+) -> dict[EvaluationKey, list[int]]:
+    """What one call's evaluated rounds and 督办 add to the units' months (docs/metrics.md §4)."""
+    found: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
+
+    def add(key: EvaluationKey, name: str) -> None:
+        found[key][_COUNT_INDEX[name]] += 1
+
+    contacted_by: dict[str, list[Fields]] = defaultdict(list)
+    for r in sorted(evaluations, key=lambda r: r["round"]):
+        month = _month(r["at"])
+        for unit in dict.fromkeys(r[a] for a in _ATTRIBUTED if r[a] is not None):
+            key = (unit, month, month)
+            add(key, "evaluated_rounds")
+            if r["reopened"]:
+                add(key, "reopened_rounds")
+            if not r["contacted"]:
+                add(key, "not_contacted")
+                continue
+            add(key, "contacted")
+            if r["solved"]:
+                add(key, "solved")
+            if r["satisfaction"] in ("satisfied", "basically_satisfied", "dissatisfied"):
+                add(key, r["satisfaction"])
+            contacted_by[unit].append(r)
+    for unit, rounds in contacted_by.items():
+        for earlier, later in pairwise(rounds):
+            add((unit, _month(earlier["at"]), _month(later["at"])), "repeats")
+    for s in supervisions:
+        month = _month(s["at"])
+        add((s["unit"], month, month), "supervised")
+    return found
+
+
+class EvaluationTallies:
+    tables: tuple[Table, ...] = (rm_evaluation_tallies,)
+
+    def before(self, conn: Connection, call_ids: Sequence[str]) -> dict[str, dict[EvaluationKey, list[int]]]:
+        evaluations = _by_call(_stored(conn, rm_evaluations, call_ids))
+        supervisions = _by_call(_stored(conn, rm_supervisions, call_ids))
+        return {
+            call_id: evaluation_counts(evaluations.get(call_id, []), supervisions.get(call_id, []))
+            for call_id in {*evaluations, *supervisions}
+        }
+
+    def after(
+        self, conn: Connection, before: dict[str, dict[EvaluationKey, list[int]]], rows: Rows
+    ) -> Rewrite:
+        evaluations = _by_call(rows.get(rm_evaluations.name, []))
+        supervisions = _by_call(rows.get(rm_supervisions.name, []))
+        changes: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
+        for call_id in {*before, *evaluations, *supervisions}:
+            new = evaluation_counts(evaluations.get(call_id, []), supervisions.get(call_id, []))
+            for sign, counted in ((-1, before.get(call_id, {})), (+1, new)):
+                for key, counts in counted.items():
+                    change = changes[key]
+                    for i, c in enumerate(counts):
+                        change[i] += sign * c
+        moved = {k: c for k, c in changes.items() if any(c)}
+        return _rewrite(conn, rm_evaluation_tallies, moved, _evaluation_row)
+
+    def recount(self, conn: Connection) -> Rewrite:
+        """Every tally afresh from every call's stored rows."""
+        totals: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
+        evaluations = conn.execute(
+            _streamed(select(rm_evaluations).order_by(rm_evaluations.c.call_id))
+        ).mappings()
+        supervisions = conn.execute(_streamed(select(rm_supervisions))).mappings()
+        counted = chain(
+            (
+                evaluation_counts(list(rows), [])
+                for _, rows in groupby(evaluations, key=itemgetter("call_id"))
+            ),
+            (evaluation_counts([], [r]) for r in supervisions),
+        )
+        for counts_of_call in counted:
+            for key, counts in counts_of_call.items():
+                totals[key] = [t + c for t, c in zip(totals[key], counts, strict=True)]
+        return _rewrite(conn, rm_evaluation_tallies, totals, _evaluation_row, afresh=True)
+
+
+def _evaluation_row(key: EvaluationKey, stored: Row | None, change: list[int]) -> Row | None:
+    unit, month, later = key
+    counts = {
+        name: (stored[name] if stored else 0) + d for name, d in zip(EVALUATION_COUNTS, change, strict=True)
+    }
+    return {"unit": unit, "month": month, "later_month": later, **counts} if any(counts.values()) else None
+
+
+# --- changing stored tallies ----------------------------------------------------------------------
+
+
+def _rewrite(
+    conn: Connection,
+    table: Table,
+    changes: Mapping[Any, Any],
+    changed: Callable[[Any, Row | None, Any], Row | None],
+    *,
+    afresh: bool = False,
+) -> Rewrite:
+    """Each changed row read and changed by ``changed`` (None: nothing left) — or, ``afresh``,
+    made from nothing (the rows replace every stored one)."""
+    key = tuple_(*table.primary_key.columns)
+    keys = list(changes)
+    stored: dict[Any, Row] = {}
+    for chunk in [] if afresh else _chunks(keys):
+        for r in conn.execute(select(table).where(key.in_(chunk))).mappings():
+            stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
+    rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
+    return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
