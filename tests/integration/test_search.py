@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -147,6 +147,30 @@ def test_free_text_finds_chinese_words_without_spaces(desk: Desk) -> None:
     assert desk.found(q="垃圾", unit="LW-LN") == {"R1", "R4"}  # with the other filters
     assert desk.found(STREET, q="垃圾") == {"R1", "R4"}  # and never beyond the jurisdiction
     assert desk.found(q="电梯") == set()
+
+
+def test_a_calls_text_is_written_when_it_is_raised_and_never_again(desk: Desk, services: Services) -> None:
+    """Only the raise gives a call its words, so the projector writes its search text once: a
+    later event of the call leaves the text (and each database's index over it) untouched."""
+    written: list[str] = []
+
+    def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "rm_call_text" in statement and statement.lstrip().upper().startswith(
+            ("INSERT", "DELETE", "UPDATE")
+        ):
+            written.append(statement.split(None, 1)[0].upper())
+
+    event.listen(services.engine, "before_cursor_execute", watch)
+    try:
+        desk.clock.advance(600)
+        desk.post(f"{CALLS}/{desk.ids['R3']}/escalate", ("community", "LW-LN-02"), {"reason": "上呼"})
+        assert desk.found(q="噪音") == {"R3"}  # read after the escalation was projected
+        assert written == []
+        desk.raise_call("R6", "LW-LN-02-G01", "噪音", "广场舞音响", channel="walk_in")
+        assert desk.found(q="噪音") == {"R3", "R6"}
+        assert written == ["INSERT"]
+    finally:
+        event.remove(services.engine, "before_cursor_execute", watch)
 
 
 def test_free_text_pages_with_the_cursor_in_raise_order(desk: Desk) -> None:

@@ -1,5 +1,5 @@
-"""呼叫状态 — escalation state: where each call stands (level, holder, status, chain), what its
-holder street has to decide, and its text for the search."""
+"""呼叫状态 — escalation state: where each call stands (level, holder, status, chain) and what its
+holder street has to decide; and, apart, its text for the search."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ _SETTLED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
 class EscalationState:
     kind = Call
     key = "call_id"
-    tables: tuple[Table, ...] = (rm_calls, rm_call_text)
+    tables: tuple[Table, ...] = (rm_calls,)
 
     def __init__(self, calendar: WorkCalendar) -> None:
         self.calendar = calendar
@@ -60,10 +60,25 @@ class EscalationState:
                     **_clock_columns(standing(call, self.calendar, now=None)),
                     **awaiting_the_street(call),
                 }
-            ],
+            ]
+        }
+
+
+class CallText:
+    """全文检索 — a call's title and description as the search's terms. Only ``Raised`` gives them,
+    so the rows are written once, when the call is raised, and never replaced (``written_once``:
+    the runner neither recomputes them nor churns the text index for a call's later events)."""
+
+    kind = Call
+    key = "call_id"
+    tables: tuple[Table, ...] = (rm_call_text,)
+    written_once = True
+
+    def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        return {
             rm_call_text: [
                 {"seq": positions[1], "call_id": str(call.id), "terms": terms(call.title, call.description)}
-            ],
+            ]
         }
 
 

@@ -15,7 +15,9 @@ Row = dict[str, Any]
 
 class ReadModel(Protocol):
     """One read model: the kind of aggregate it reads, the tables it owns (each naming that
-    aggregate in column ``key``) and the rows one aggregate contributes to them."""
+    aggregate in column ``key``) and the rows one aggregate contributes to them. A model whose
+    rows follow from the aggregate's first event alone may say ``written_once = True``: the
+    runner writes them in the batch that creates the aggregate and never replaces them."""
 
     tables: tuple[Table, ...]
 

@@ -3,10 +3,11 @@
 Reads a batch with ``recorder.select_notifications``, folds the events into the aggregates they
 belong to — calls and directives alike (an LRU of aggregates, each reloaded from the store at
 exactly the version it needs when not cached) — recomputes their rows in every read model of
-their kind, and commits the rows **and** the tracking position in one transaction. A crash
-anywhere rolls the batch back; the next run starts again from the stored position, so nothing
-is counted twice. Works unchanged on SQLite and PostgreSQL: it needs nothing but
-``select_notifications`` and a SQL database.
+their kind (a model written once: only for the aggregates the batch creates), and commits the
+rows **and** the tracking position in one transaction. A crash anywhere rolls the batch back;
+the next run starts again from the stored position, so nothing is counted twice. Works
+unchanged on SQLite and PostgreSQL: it needs nothing but ``select_notifications`` and a SQL
+database.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
 from huying.projections.directives import DirectiveBoard
-from huying.projections.escalation import EscalationState
+from huying.projections.escalation import CallText, EscalationState
 from huying.projections.evaluations import EvaluationFacts
 from huying.projections.meetings import MeetingRecord
 from huying.projections.open_obligations import OpenObligations
@@ -57,6 +58,7 @@ _POLL_APART = 0.05
 def read_models(calendar: WorkCalendar) -> list[ReadModel]:
     return [
         EscalationState(calendar),
+        CallText(),
         WorkQueues(calendar),
         SlaFacts(),
         EvaluationFacts(),
@@ -229,10 +231,11 @@ class Projector:
         rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
         earlier: dict[type, list[str]] = {}  # by kind: the aggregates that may have rows already
         for aggregate_id, (aggregate, positions) in touched.items():
-            if aggregate_id not in born:
+            new = aggregate_id in born
+            if not new:
                 earlier.setdefault(type(aggregate), []).append(str(aggregate_id))
             for model in self.models:
-                if isinstance(aggregate, model.kind):
+                if isinstance(aggregate, model.kind) and (new or not _written_once(model)):
                     for table, table_rows in model.rows(aggregate, positions).items():
                         rows[table.name].extend(table_rows)
         with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
@@ -243,8 +246,9 @@ class Projector:
                 raise ProjectorRace(f"tracking moved past {start} under us")
             for model in self.models:
                 for table in model.tables:
-                    for chunk in _chunks(earlier.get(model.kind, []), 500):
-                        conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
+                    if not _written_once(model):
+                        for chunk in _chunks(earlier.get(model.kind, []), 500):
+                            conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
                     self.writer.insert(conn, table, rows[table.name])
             self.tallies.store(conn, tallied, start, end)
 
@@ -343,6 +347,12 @@ class ReadModelsBehind(RuntimeError):
 
 class ProjectorRace(RuntimeError):
     """Two projectors ran the same batch; the loser's transaction was rolled back."""
+
+
+def _written_once(model: ReadModel) -> bool:
+    """A model whose rows depend on the aggregate's first event only (``written_once = True``):
+    written when the aggregate is created, never replaced."""
+    return bool(getattr(model, "written_once", False))
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

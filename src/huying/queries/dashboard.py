@@ -34,7 +34,7 @@ from huying.projections.periods import (
     period_of,
     utc_span,
 )
-from huying.projections.tables import SPREADS, rm_open_obligations, rm_sla_tallies
+from huying.projections.tables import DASHBOARD_COUNTS, SPREADS, rm_open_obligations, rm_sla_tallies
 
 __all__ = [
     "MAX_BUCKETS",
@@ -49,20 +49,7 @@ __all__ = [
 ]
 
 # The dashboard's own figures among the tallies' counts (the rest serve the scores).
-COUNTED = (
-    "received",
-    "reopened",
-    "acknowledged",
-    "acknowledged_on_time",
-    "response_due_known",
-    "resolved",
-    "resolved_on_time",
-    "resolution_due_known",
-    "open_now",
-    "escalations_caused",
-    "returned",
-    "ended_otherwise",
-)
+COUNTED = DASHBOARD_COUNTS
 
 
 # --- the dashboard ------------------------------------------------------------------------------
