@@ -320,11 +320,15 @@ def test_each_read_of_a_directive(world: World, place: Addressed) -> None:
 
 
 def test_who_may_issue_a_directive_to_a_community(world: World) -> None:
-    """A supervisor directs any street, community or department; a street its own communities;
-    nobody else issues (POST /api/v1/directives, outside a meeting's decision)."""
+    """A supervisor directs any street, community or department; a street its own communities
+    (another unit is a wrong target: 422 naming it); a community issues only a meeting's tasks
+    (so no target is its to name here); the other roles issue nothing (403), whatever the body."""
     mismatches = []
     for asker in ASKERS:
-        expected = 201 if asker.role == "supervisor" or asker.who == ("street", "LW-LN") else 403
+        if asker.role == "supervisor" or asker.who == ("street", "LW-LN"):
+            expected = 201
+        else:
+            expected = 422 if asker.role in {"street", "community"} else 403
         body = {"title": "整治", "targets": ["LW-LN-01"], "working_days": 3}
         mismatches.append(judged(asker, "issue to LW-LN-01", world.post(asker, DIRECTIVES, body), expected))
     check([m for m in mismatches if m])
