@@ -25,6 +25,8 @@ from httpx import Response
 from backends import Backend
 from huying.domain import directive_transitions as directive_table
 from huying.domain import meeting_transitions as meeting_table
+from huying.domain.directive_transitions import Party as DirectiveParty
+from huying.domain.meeting_transitions import Party as MeetingParty
 
 from .matrix import Asker, ModuleHuying, module_huying, refusal_mismatch
 
@@ -90,14 +92,13 @@ class Addressed:
         return any(reads_unit(asker, u) for u in (self.issuer.unit, *self.targets))
 
     def parties(self, asker: Asker) -> set[directive_table.Party]:
-        Party = directive_table.Party
         found = set()
         if asker.who == self.issuer.who:
-            found.add(Party.ISSUER)
+            found.add(DirectiveParty.ISSUER)
         if asker.unit == self.target and asker.role not in DISTRICT_WIDE | {"grid_worker"}:
-            found.add(Party.TARGET)
+            found.add(DirectiveParty.TARGET)
         if asker.role == "supervisor":
-            found.add(Party.SUPERVISOR)
+            found.add(DirectiveParty.SUPERVISOR)
         return found
 
 
@@ -175,7 +176,8 @@ class World:
             meeting = self._drive_meeting("held")
             decided = self.made(place.issuer, f"{MEETINGS}/{meeting['id']}/decisions", self.decision())
             d = self.h.client.get(
-                f"{DIRECTIVES}/{decided['decisions'][0]['task_id']}", headers=self.h.tokens.headers("admin", "LW")
+                f"{DIRECTIVES}/{decided['decisions'][0]['task_id']}",
+                headers=self.h.tokens.headers("admin", "LW"),
             ).json()
         else:
             body = {"title": "消防通道清理", "targets": list(place.targets), "working_days": 5}
@@ -206,6 +208,11 @@ class World:
             case D.RECEIVE | D.ACCEPT | D.GRANT_EXTENSION:
                 return None
         return {"reason": "依规办理"}
+
+    def last_event_is(self, asker: Asker, path: str, event: str) -> None:
+        """A move that succeeded recorded its event, by the asker."""
+        last = self.get(asker, f"{path}/history").json()["data"][-1]
+        assert (last["type"], last["actor"]) == (event, {"role": asker.role, "unit": asker.unit})
 
     def untouched(self, kind: str, path: str, shared: dict[str, Any]) -> None:
         now = self.get(Asker("admin", "LW", ""), f"{path}/{shared['id']}").json()
@@ -244,6 +251,20 @@ class World:
             "invited": list(invited),
         }
 
+    def meeting_body(self, action: meeting_table.Action, call_id: str) -> dict[str, Any] | None:
+        match action:
+            case M.PROPOSE:
+                return {"title": "议题"}
+            case M.TABLE_CALL:
+                return {"call_id": call_id}
+            case M.RECORD_MINUTES:
+                return {"attended": [CONVENER.unit], "discussion": "讨论"}
+            case M.DECIDE:
+                return self.decision()
+            case M.CANCEL:
+                return {"reason": "改期"}
+        return None
+
     def held_call(self) -> str:
         """A call its community (LW-LN-01) holds, in hand."""
         body = {
@@ -264,8 +285,9 @@ def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield World(h)
 
 
-def check(mismatches: list[str]) -> None:
-    assert not mismatches, f"{len(mismatches)} answers differ from the contract:\n" + "\n".join(mismatches)
+def check(mismatches: list[str | None]) -> None:
+    found = [m for m in mismatches if m is not None]
+    assert not found, f"{len(found)} answers differ from the contract:\n" + "\n".join(found)
 
 
 def judged(asker: Asker, what: str, response: Response, expected: int) -> str | None:
@@ -295,9 +317,8 @@ def test_each_move_on_a_directive(world: World, place: Addressed, action: direct
         response = world.post(asker, path, world.directive_body(action, d, place))
         mismatches.append(judged(asker, f"{action.value} on a {state} target", response, expected))
         if expected == 200 and response.status_code == 200:
-            last = world.get(asker, f"{DIRECTIVES}/{d['id']}/history").json()["data"][-1]
-            assert (last["type"], last["actor"]) == (directive_table.TABLE[action].event, dict(zip(("role", "unit"), asker.who)))
-    check([m for m in mismatches if m])
+            world.last_event_is(asker, f"{DIRECTIVES}/{d['id']}", directive_table.TABLE[action].event)
+    check(mismatches)
     world.untouched("directive", DIRECTIVES, world.directive(place, state, fresh=False))
 
 
@@ -314,16 +335,19 @@ def test_each_read_of_a_directive(world: World, place: Addressed) -> None:
             mismatches.append(f"{asker}: the list {'lacks' if sees == 200 else 'shows'} the directive")
         for unit, side in ((place.target, "target"), (place.issuer.unit, "issuer")):
             readable = 200 if reads_unit(asker, unit) else 404
-            for path in (f"{DIRECTIVES}/pending?unit={unit}&side={side}", f"{DIRECTIVES}/figures?unit={unit}"):
+            for path in (
+                f"{DIRECTIVES}/pending?unit={unit}&side={side}",
+                f"{DIRECTIVES}/figures?unit={unit}",
+            ):
                 mismatches.append(judged(asker, f"GET {path}", world.get(asker, path), readable))
-    check([m for m in mismatches if m])
+    check(mismatches)
 
 
 def test_who_may_issue_a_directive_to_a_community(world: World) -> None:
     """A supervisor directs any street, community or department; a street its own communities
     (another unit is a wrong target: 422 naming it); a community issues only a meeting's tasks
     (so no target is its to name here); the other roles issue nothing (403), whatever the body."""
-    mismatches = []
+    mismatches: list[str | None] = []
     for asker in ASKERS:
         if asker.role == "supervisor" or asker.who == ("street", "LW-LN"):
             expected = 201
@@ -331,4 +355,109 @@ def test_who_may_issue_a_directive_to_a_community(world: World) -> None:
             expected = 422 if asker.role in {"street", "community"} else 403
         body = {"title": "整治", "targets": ["LW-LN-01"], "working_days": 3}
         mismatches.append(judged(asker, "issue to LW-LN-01", world.post(asker, DIRECTIVES, body), expected))
-    check([m for m in mismatches if m])
+    check(mismatches)
+
+
+# --- meetings ---------------------------------------------------------------------------------
+
+M = meeting_table.Action
+MEETING_STATE_FOR = {
+    M.PROPOSE: "convened",
+    M.TABLE_CALL: "convened",
+    M.RECORD_MINUTES: "convened",
+    M.CANCEL: "convened",
+    M.DECIDE: "held",
+    M.CLOSE: "held",
+}
+MEETING_PATH = {
+    M.PROPOSE: "agenda/proposals",
+    M.TABLE_CALL: "agenda/calls",
+    M.RECORD_MINUTES: "minutes",
+    M.DECIDE: "decisions",
+    M.CLOSE: "close",
+    M.CANCEL: "cancel",
+}
+
+
+def sees_meeting(asker: Asker) -> bool:
+    """docs/meetings.md: the district; the convener and the units above it; the streets and
+    communities below it (they bring matters to it); every invited unit."""
+    if asker.role in DISTRICT_WIDE or asker.unit in INVITED:
+        return True
+    if asker.role not in {"street", "community"}:
+        return False
+    return at_or_below(CONVENER.unit, asker.unit) or at_or_below(asker.unit, CONVENER.unit)
+
+
+def meeting_parties(asker: Asker) -> set[meeting_table.Party]:
+    found = set()
+    if asker.who == CONVENER.who:
+        found.add(MeetingParty.CONVENER)
+    if asker.role in {"street", "community"} and at_or_below(asker.unit, CONVENER.unit):
+        found.add(MeetingParty.SUBMITTER)
+    if asker.unit in INVITED:
+        found.add(MeetingParty.INVITEE)
+    return found
+
+
+def sees_the_call(asker: Asker) -> bool:
+    """The tabled call is raised in grid LW-LN-01-G01 and held by its community (api.md)."""
+    if asker.role in DISTRICT_WIDE:
+        return True
+    if asker.role == "grid_worker":
+        return asker.unit.startswith("LW-LN-01-")
+    return asker.role in {"community", "street"} and at_or_below("LW-LN-01", asker.unit)
+
+
+def expected_meeting_move(asker: Asker, action: meeting_table.Action) -> int:
+    if not sees_meeting(asker):
+        return 404
+    if not meeting_table.TABLE[action].who & meeting_parties(asker):
+        return 403
+    if action is M.TABLE_CALL:  # and the call's own table: only its holder puts it on an agenda
+        if not sees_the_call(asker):
+            return 404
+        return 200 if asker.who == ("community", "LW-LN-01") else 403
+    return 200
+
+
+@pytest.mark.parametrize("action", list(MEETING_STATE_FOR), ids=str)
+def test_each_move_on_a_meeting(world: World, action: meeting_table.Action) -> None:
+    state, mismatches = MEETING_STATE_FOR[action], []
+    call_id = world.held_call()
+    for asker in ASKERS:
+        expected = expected_meeting_move(asker, action)
+        m = world.meeting(state, fresh=expected == 200)
+        body = world.meeting_body(action, call_id)
+        response = world.post(asker, f"{MEETINGS}/{m['id']}/{MEETING_PATH[action]}", body)
+        mismatches.append(judged(asker, f"{action.value} on a {state} meeting", response, expected))
+        if expected == 200 and response.status_code == 200:
+            world.last_event_is(asker, f"{MEETINGS}/{m['id']}", meeting_table.TABLE[action].event)
+    check(mismatches)
+    world.untouched("meeting", MEETINGS, world.meeting(state, fresh=False))
+
+
+def test_each_read_of_a_meeting(world: World) -> None:
+    m = world.meeting("convened", fresh=False)
+    base, mismatches = f"{MEETINGS}/{m['id']}", []
+    for asker in ASKERS:
+        sees = 200 if sees_meeting(asker) else 404
+        for path in (base, f"{base}/history"):
+            mismatches.append(judged(asker, f"GET {path}", world.get(asker, path), sees))
+        listing = world.get(asker, f"{MEETINGS}?unit={CONVENER.unit}&min_position={m['position']}")
+        mismatches.append(judged(asker, "GET the convener's meetings", listing, 200))
+        if listing.is_success and (m["id"] in {x["id"] for x in listing.json()["data"]}) != (sees == 200):
+            mismatches.append(
+                f"{asker}: the convener's list {'lacks' if sees == 200 else 'shows'} the meeting"
+            )
+    check(mismatches)
+
+
+def test_who_may_convene(world: World) -> None:
+    """Any street or community convenes (a joint meeting of its own); no one else."""
+    mismatches: list[str | None] = []
+    for asker in ASKERS:
+        expected = 201 if asker.role in {"street", "community"} else 403
+        response = world.post(asker, MEETINGS, world.convening(("CG",)))
+        mismatches.append(judged(asker, "convene", response, expected))
+    check(mismatches)
