@@ -86,14 +86,14 @@ def observe(services: Services, client: TestClient) -> Observed:
     community sees it), its history, each work order, the event feed, the verdict of verify."""
     reader = Reader(client, services)
     district = services.app.org.district.code
-    sup, aud = (Role.SUPERVISOR, district), (Role.AUDITOR, district)
+    sup = (Role.SUPERVISOR, district)
     from huying.projections.tables import rm_calls, rm_work_orders
 
     with services.engine.connect() as conn:
         rows = conn.execute(select(rm_calls).order_by(rm_calls.c.call_id))
         calls = [(r.call_id, r.community_code) for r in rows]
         orders = [r.order_id for r in conn.execute(select(rm_work_orders.c.order_id).order_by("order_id"))]
-    seen: Observed = {"calls": {}, "orders": {}, "feed": [], "rows": read_model_rows(services)}
+    seen: Observed = {"calls": {}, "orders": {}, "rows": read_model_rows(services)}
     for call_id, community in calls:
         seen["calls"][call_id] = {
             "now": reader.get(*sup, f"/api/v1/calls/{call_id}"),
@@ -103,14 +103,20 @@ def observe(services: Services, client: TestClient) -> Observed:
         }
     for order_id in orders:
         seen["orders"][order_id] = reader.get(*sup, f"/api/v1/work-orders/{order_id}")
-    after: int | None = 0
+    return {**seen, **feed_and_verdict(reader)}
+
+
+def feed_and_verdict(reader: Reader) -> Observed:
+    """The whole event feed, page by page, and verify's verdict, as the district's auditor."""
+    auditor = (Role.AUDITOR, reader.services.app.org.district.code)
+    feed, after = [], 0
     while after is not None:
-        page = reader.get(*aud, f"/api/v1/events?after={after}&limit=200")
-        seen["feed"].append(page)
+        page = reader.get(*auditor, f"/api/v1/events?after={after}&limit=200")
+        feed.append(page)
         after = json.loads(page["body"])["next"]
-    verdict = json.loads(reader.get(*aud, "/api/v1/audit/verify")["body"])
-    seen["verify"] = {k: verdict[k] for k in ("ok", "checked", "chained_through", "log_head", "unchained")}
-    return seen
+    verdict = json.loads(reader.get(*auditor, "/api/v1/audit/verify")["body"])
+    keys = ("ok", "checked", "chained_through", "log_head", "unchained")
+    return {"feed": feed, "verify": {k: verdict[k] for k in keys}}
 
 
 def extensions(services: Services, clock: FakeClock) -> None:  # pragma: no cover
