@@ -5,6 +5,7 @@ that invites it, the decision that makes it lead and its task — an uninvited o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class Hooks:
 
 
 @pytest.fixture
-def hooks(client: TestClient, tokens: Any, clock: FakeClock) -> Any:
+def hooks(client: TestClient, tokens: Any, clock: FakeClock) -> Iterator[Hooks]:
     h = Hooks(client, tokens, clock)
     yield h
     for r in h.receivers:

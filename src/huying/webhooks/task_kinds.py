@@ -66,7 +66,7 @@ def _common(n: Notification, event: Any, name: str) -> dict[str, Any]:
 def directive_envelope(n: Notification, event: Directive.Event, after: Directive) -> Envelope:
     name = type(event).__name__
     unit: str | None = getattr(event, "unit", None)
-    concerned = {after.issuer, unit} if unit is not None else {after.issuer, *after.targets}
+    concerned = {after.issuer, *((unit,) if unit is not None else after.targets)}
     data: dict[str, Any] = {
         **_common(n, event, name),
         "directive_id": str(after.id),
@@ -77,14 +77,14 @@ def directive_envelope(n: Notification, event: Directive.Event, after: Directive
             "targets": sorted(after.targets),
             "cancelled": after.cancelled,
         },
-        "units": sorted(u for u in concerned if u is not None),
+        "units": sorted(concerned),
         **{field: plain(getattr(event, field)) for field in _DIRECTIVE_FIELDS.get(name, ())},
     }
     if unit is not None:
         target = after.targets[unit]
         data["target"] = {"unit": unit, "stage": target.stage.value, "due": plain(target.due)}
     seen = Addressed(after.issuer, dict(after.targets))
-    return sealed(n, KIND_OF_DIRECTIVE_EVENT[name], event, data, seen, {u for u in concerned if u})
+    return sealed(n, KIND_OF_DIRECTIVE_EVENT[name], event, data, seen, concerned)
 
 
 def meeting_envelope(n: Notification, event: Meeting.Event, after: Meeting) -> Envelope:
