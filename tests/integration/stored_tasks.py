@@ -51,7 +51,7 @@ HOUR = 3600.0
 ONCE = Submission()
 
 
-def directives_story(s: Services, clock: FakeClock) -> None:  # pragma: no cover  (the writer's)
+def directives_story(s: Services, clock: FakeClock) -> None:
     """下达 to two streets; 岭南 breaks it down to two communities: progress, report, 返工,
     report, 验收; an extension granted, another denied; 督办 by hand; a directive cancelled."""
     d = s.directives
@@ -79,7 +79,7 @@ def directives_story(s: Services, clock: FakeClock) -> None:  # pragma: no cover
     d.cancel(DISTRICT, cancelled, ONCE, "任务取消")
 
 
-def meetings_story(s: Services, clock: FakeClock) -> None:  # pragma: no cover  (the writer's)
+def meetings_story(s: Services, clock: FakeClock) -> None:
     """A hard call on 岭南's 大工委 agenda, a member's proposal, minutes, a decision settling the
     call whose task CG leads, 验收, the meeting closed, the call resolved citing the decision;
     a 大党委 meeting called off."""
