@@ -155,6 +155,24 @@ def write(
 ) -> None:  # pragma: no cover  (run by hand, at main)
     from tests.integration.histories import EVENT_KINDS, Shape, drive
 
+    def story(services: Services, clock: FakeClock) -> None:
+        drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
+        extensions(services, clock)
+
+    seen = record(target, story, observe)
+    topics = {r["type"] for page in seen["feed"] for r in json.loads(page["body"])["data"]}
+    missing = EVENT_KINDS - topics
+    assert not missing, f"seed {seed} leaves out {missing}"
+    pack(target, seen)
+
+
+def record(
+    target: Path,
+    story: Callable[[Services, FakeClock], None],
+    look: Callable[[Services, TestClient], Observed],
+) -> Observed:  # pragma: no cover  (run by hand)
+    """A fresh deployment in ``target``, the story told on it from START, and what huying then
+    answers about it at NOW (``look``)."""
     if target.exists():
         shutil.rmtree(target)
     settings = fixture_settings(target / "var")
@@ -162,19 +180,14 @@ def write(
     clock = FakeClock(start=START)
     services = build_services(settings, clock)
     try:
-        stats = drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
-        extensions(services, clock)
+        story(services, clock)
         services.projector.catch_up()
         services.chain.catch_up()
         clock.set(NOW)
         with TestClient(create_app(services=services)) as client:
-            seen = observe(services, client)
-        topics = {r["type"] for page in seen["feed"] for r in json.loads(page["body"])["data"]}
-        missing = EVENT_KINDS - topics
-        assert not missing, f"seed {seed} leaves out {missing}; stats {stats}"
+            return look(services, client)
     finally:
         services.close()
-    pack(target, seen)
 
 
 def pack(target: Path, seen: Observed) -> None:  # pragma: no cover  (run by hand, at main)

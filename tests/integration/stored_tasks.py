@@ -11,7 +11,6 @@ code: a renamed class or a changed shape without an alias or upcaster fails ther
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,26 +19,22 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from huying.api.app import create_app
-from huying.bootstrap import Services, build_services
+from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.directive_states import Responsible
 from huying.domain.meeting_states import DecisionSpec, MeetingKind
 from huying.domain.principal import Principal, Role
-from huying.migrate import upgrade
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveDraft
 
 from .stored_by_main import (
-    NOW,
-    START,
     Observed,
     Reader,
     feed_and_verdict,
-    fixture_settings,
     pack,
     read_model_rows,
+    record,
 )
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "stored_tasks"
@@ -145,22 +140,11 @@ def observe(services: Services, client: TestClient) -> Observed:
 
 
 def write(target: Path = FIXTURE) -> None:  # pragma: no cover  (run by hand)
-    if target.exists():
-        shutil.rmtree(target)
-    settings = fixture_settings(target / "var")
-    upgrade(settings)
-    clock = FakeClock(start=START)
-    services = build_services(settings, clock)
-    try:
+    def story(services: Services, clock: FakeClock) -> None:
         directives_story(services, clock)
         meetings_story(services, clock)
-        services.projector.catch_up()
-        services.chain.catch_up()
-        clock.set(NOW)
-        with TestClient(create_app(services=services)) as client:
-            seen = observe(services, client)
-    finally:
-        services.close()
+
+    seen = record(target, story, observe)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
     seen["written_at"] = head.stdout.strip()
     pack(target, seen)
