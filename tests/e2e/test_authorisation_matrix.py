@@ -13,27 +13,19 @@ expects to succeed gets a fresh call of its own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from httpx import Response
 
 from backends import Backend
-from huying.api.app import create_app
-from huying.bootstrap import Services, build_services
-from huying.clock import FakeClock
-from huying.demo import principal_for_token
-from huying.domain.principal import Principal
 from huying.domain.transitions import TABLE, Action, Party
-from huying.migrate import upgrade
 
 from .driver import RECIPES, STATES, Driven, Driver, Facts, OrderFacts, Place
+from .matrix import PROBLEM_TYPE, Asker, module_huying
 
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PLACE = Place()  # every call of the matrix: grid LW-LN-01-G01, community LW-LN-01, street LW-LN
@@ -41,16 +33,6 @@ TERMINAL = {"closed", "withdrawn", "merged"}
 
 
 # --- who asks ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Asker:
-    role: str
-    unit: str
-    relation: str  # how the unit stands to the call, for the test id
-
-    def __str__(self) -> str:
-        return f"{self.role}@{self.unit}"
 
 
 ASKERS = (
@@ -246,21 +228,6 @@ CASES = _cases()
 # --- one app for the whole module ----------------------------------------------------------
 
 
-class ModuleTokens:
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._made: dict[Principal, str] = {}
-
-    def headers(self, role: str, unit: str, key: str | None = None, **extra: str) -> dict[str, str]:
-        principal = principal_for_token(self._services.app.org, role, unit)
-        if principal not in self._made:
-            _, self._made[principal] = self._services.tokens.create(principal, label="matrix")
-        headers = {"Authorization": f"Bearer {self._made[principal]}", **extra}
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        return headers
-
-
 class World:
     """The module's huying, a driver, and one untouched call per state for refused cases."""
 
@@ -346,30 +313,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("HUYING_"):
-                mp.delenv(name)
-        data_dir: Path = tmp_path_factory.mktemp("matrix") / "var"
-        settings = backend.settings(data_dir)
-        upgrade(settings)
-        clock = FakeClock(start=MONDAY_MORNING)
-        services = build_services(settings, clock)
-    try:
-        with TestClient(create_app(services=services)) as client:
-            yield World(Driver(client, ModuleTokens(services), clock))
-    finally:
-        services.close()
+    with module_huying(backend, tmp_path_factory, MONDAY_MORNING) as h:
+        yield World(Driver(h.client, h.tokens, h.clock))
 
 
 # --- the tests ------------------------------------------------------------------------------
-
-PROBLEM_TYPE = {
-    403: "/problems/not-permitted",
-    404: "/problems/not-found",
-    409: "/problems/transition-not-allowed",
-    422: "/problems/invalid-request",
-}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

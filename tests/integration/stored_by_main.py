@@ -19,10 +19,13 @@ import random
 import shutil
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -83,14 +86,14 @@ def observe(services: Services, client: TestClient) -> Observed:
     community sees it), its history, each work order, the event feed, the verdict of verify."""
     reader = Reader(client, services)
     district = services.app.org.district.code
-    sup, aud = (Role.SUPERVISOR, district), (Role.AUDITOR, district)
+    sup = (Role.SUPERVISOR, district)
     from huying.projections.tables import rm_calls, rm_work_orders
 
     with services.engine.connect() as conn:
         rows = conn.execute(select(rm_calls).order_by(rm_calls.c.call_id))
         calls = [(r.call_id, r.community_code) for r in rows]
         orders = [r.order_id for r in conn.execute(select(rm_work_orders.c.order_id).order_by("order_id"))]
-    seen: Observed = {"calls": {}, "orders": {}, "feed": [], "rows": read_model_rows(services)}
+    seen: Observed = {"calls": {}, "orders": {}, "rows": read_model_rows(services)}
     for call_id, community in calls:
         seen["calls"][call_id] = {
             "now": reader.get(*sup, f"/api/v1/calls/{call_id}"),
@@ -100,14 +103,20 @@ def observe(services: Services, client: TestClient) -> Observed:
         }
     for order_id in orders:
         seen["orders"][order_id] = reader.get(*sup, f"/api/v1/work-orders/{order_id}")
-    after: int | None = 0
+    return {**seen, **feed_and_verdict(reader)}
+
+
+def feed_and_verdict(reader: Reader) -> Observed:
+    """The whole event feed, page by page, and verify's verdict, as the district's auditor."""
+    auditor = (Role.AUDITOR, reader.services.app.org.district.code)
+    feed, after = [], 0
     while after is not None:
-        page = reader.get(*aud, f"/api/v1/events?after={after}&limit=200")
-        seen["feed"].append(page)
+        page = reader.get(*auditor, f"/api/v1/events?after={after}&limit=200")
+        feed.append(page)
         after = json.loads(page["body"])["next"]
-    verdict = json.loads(reader.get(*aud, "/api/v1/audit/verify")["body"])
-    seen["verify"] = {k: verdict[k] for k in ("ok", "checked", "chained_through", "log_head", "unchained")}
-    return seen
+    verdict = json.loads(reader.get(*auditor, "/api/v1/audit/verify")["body"])
+    keys = ("ok", "checked", "chained_through", "log_head", "unchained")
+    return {"feed": feed, "verify": {k: verdict[k] for k in keys}}
 
 
 def extensions(services: Services, clock: FakeClock) -> None:  # pragma: no cover
@@ -146,6 +155,24 @@ def write(
 ) -> None:  # pragma: no cover  (run by hand, at main)
     from tests.integration.histories import EVENT_KINDS, Shape, drive
 
+    def story(services: Services, clock: FakeClock) -> None:
+        drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
+        extensions(services, clock)
+
+    seen = record(target, story, observe)
+    topics = {r["type"] for page in seen["feed"] for r in json.loads(page["body"])["data"]}
+    missing = EVENT_KINDS - topics
+    assert not missing, f"seed {seed} leaves out {missing}"
+    pack(target, seen)
+
+
+def record(
+    target: Path,
+    story: Callable[[Services, FakeClock], None],
+    look: Callable[[Services, TestClient], Observed],
+) -> Observed:  # pragma: no cover  (run by hand)
+    """A fresh deployment in ``target``, the story told on it from START, and what huying then
+    answers about it at NOW (``look``)."""
     if target.exists():
         shutil.rmtree(target)
     settings = fixture_settings(target / "var")
@@ -153,18 +180,18 @@ def write(
     clock = FakeClock(start=START)
     services = build_services(settings, clock)
     try:
-        stats = drive(services, clock, random.Random(seed), Shape(calls=calls, concurrency=8))
-        extensions(services, clock)
+        story(services, clock)
         services.projector.catch_up()
         services.chain.catch_up()
         clock.set(NOW)
         with TestClient(create_app(services=services)) as client:
-            seen = observe(services, client)
-        topics = {r["type"] for page in seen["feed"] for r in json.loads(page["body"])["data"]}
-        missing = EVENT_KINDS - topics
-        assert not missing, f"seed {seed} leaves out {missing}; stats {stats}"
+            return look(services, client)
     finally:
         services.close()
+
+
+def pack(target: Path, seen: Observed) -> None:  # pragma: no cover  (run by hand, at main)
+    """Leave the data directory as a fixture (no locks, compact) and what was seen beside it."""
     for lock in (target / "var").glob("*.lock"):
         lock.unlink()
     for db in (target / "var").glob("*.db"):
@@ -174,10 +201,31 @@ def write(
         json.dump(seen, f, ensure_ascii=False, indent=1, sort_keys=True)
 
 
-def observed() -> Observed:
-    with gzip.open(FIXTURE / "observed.json.gz", "rt", encoding="utf-8") as f:
+def observed(fixture: Path = FIXTURE) -> Observed:
+    with gzip.open(fixture / "observed.json.gz", "rt", encoding="utf-8") as f:
         found: Observed = json.load(f)
     return found
+
+
+@contextmanager
+def replayed(
+    fixture: Path, tmp_path_factory: pytest.TempPathFactory, look: Callable[[Services, TestClient], Observed]
+) -> Iterator[tuple[Observed, Services]]:
+    """A stored deployment, upgraded, its read models rebuilt from the log by today's code, and
+    what today's code answers about it (``look``)."""
+    data_dir = tmp_path_factory.mktemp(fixture.name) / "var"
+    shutil.copytree(fixture / "var", data_dir)
+    settings = fixture_settings(data_dir)
+    upgrade(settings)
+    services = build_services(settings, FakeClock(start=NOW))
+    try:
+        services.projector.reset()
+        services.projector.catch_up()
+        services.chain.catch_up()
+        with TestClient(create_app(services=services)) as client:
+            yield look(services, client), services
+    finally:
+        services.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

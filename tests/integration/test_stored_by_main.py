@@ -5,37 +5,22 @@ huying gave, byte for byte — whatever moved in the code since (topics kept by 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from huying.api.app import create_app
-from huying.bootstrap import Services, build_services
-from huying.clock import FakeClock
-from huying.migrate import upgrade
+from huying.bootstrap import Services
 
-from .stored_by_main import FIXTURE, NOW, Observed, fixture_settings, observe, observed
+from .stored_by_main import FIXTURE, Observed, observe, observed
+from .stored_by_main import replayed as replayed_from
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Observed, Services]]:
     """The stored deployment, upgraded, its read models rebuilt from the log by today's code."""
-    data_dir = tmp_path_factory.mktemp("stored-by-main") / "var"
-    shutil.copytree(FIXTURE / "var", data_dir)
-    settings = fixture_settings(data_dir)
-    upgrade(settings)
-    services = build_services(settings, FakeClock(start=NOW))
-    try:
-        services.projector.reset()
-        services.projector.catch_up()
-        services.chain.catch_up()
-        with TestClient(create_app(services=services)) as client:
-            yield observe(services, client), services
-    finally:
-        services.close()
+    with replayed_from(FIXTURE, tmp_path_factory, observe) as found:
+        yield found
 
 
 def test_the_stored_log_is_read_in_full(replayed: tuple[Observed, Services]) -> None:

@@ -94,7 +94,7 @@ def test_whom_a_unit_may_direct_and_break_down(huying: InMemory) -> None:
     with pytest.raises(InvalidCommand, match="may not direct LW-DB-01") as e:
         d.issue(LN, NONE, DirectiveDraft("t", "b", ["LW-LN-01", "LW-DB-01"], working_days=1))
     assert e.value.field == "targets.1"
-    with pytest.raises(InvalidCommand, match="department CG may not direct LW-LN"):
+    with pytest.raises(NotPermitted, match="issue: only the issuing unit"):  # issues nothing: 403 first
         d.issue(CG, NONE, DirectiveDraft("t", "b", ["LW-LN"], working_days=1))
     as_meeting = DirectiveDraft("t", "b", ["LW-LN"], working_days=1, origin={"kind": MEETING_DECISION})
     with pytest.raises(NotPermitted, match="issue: only the issuing unit"):  # no department convenes

@@ -98,9 +98,14 @@ class Directive(HuyingAggregate):
     @classmethod
     def issue(cls, cmd: Command, directive_id: UUID, **issued: Any) -> Directive:
         """下达: the issuer is the principal's unit; the service checked whom it may direct."""
+        cls.check_issuer(cmd)
+        return cls._create(cls.Issued, id=directive_id, issuer=cmd.principal.unit, **issued, **cmd.meta)
+
+    @staticmethod
+    def check_issuer(cmd: Command) -> None:
+        """The gate's word on who may issue at all (403), asked before whom it may direct."""
         probe = _IssueProbe(cmd.principal.unit)
         TABLE.check(Action.ISSUE, cmd.principal, probe, Situation(cmd.at), version=0, expected_version=None)
-        return cls._create(cls.Issued, id=directive_id, issuer=cmd.principal.unit, **issued, **cmd.meta)
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -48,8 +48,8 @@ def home_unit(principal: Principal, org: Org) -> str:
 
 def may_read_unit(principal: Principal, org: Org, unit: str) -> bool:
     """Whose figures a principal may read: each unit its own and those below it. District-wide
-    roles: any unit. A department or a member unit (成员单位): itself. A grid worker, community or
-    street: its own community or street and the units below it."""
+    roles: any unit. A department or a member unit (the tasks it leads or assists): itself. A grid
+    worker, community or street: its own community or street and the units below it."""
     if principal.role in DISTRICT_WIDE:
         return True
     if principal.role in (Role.DEPARTMENT, Role.MEMBER):

@@ -26,7 +26,7 @@ _FINAL = [s.value for s in FINAL]
 def receipt_late(now: datetime) -> ColumnElement[bool]:
     """签收 late (``directive_clocks.receipt_clock``): received after its receipt deadline, or not
     received and the deadline passed (before the directive was cancelled, if it was). Never
-    NULL: a missing receipt time is "not received", not "unknown"."""
+    NULL: a comparison with a missing ``received_at`` is spelt out, not left to SQL's unknown."""
     return or_(
         and_(t.c.received_at.is_not(None), t.c.received_at > t.c.receipt_due),
         and_(t.c.received_at.is_(None), t.c.receipt_due < func.coalesce(t.c.cancelled_at, now)),

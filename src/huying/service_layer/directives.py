@@ -102,6 +102,7 @@ class DirectiveService:
         if sub.key is not None and (earlier := self._earlier_issue(principal, directive_id, sub)):
             return earlier
         cmd = self.path.command(principal, sub)
+        Directive.check_issuer(cmd)  # 403 for who may not issue, before 422 on whom it names
         deadline = self._deadline(draft, cmd.at)
         if draft.parent_id is not None:
             self._check_breakdown(principal, draft.parent_id, deadline)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification
 
@@ -27,6 +27,13 @@ from huying.domain.errors import InvalidCommand
 from huying.domain.jurisdiction import can_see
 from huying.domain.org import Org
 from huying.domain.principal import DISTRICT_WIDE, Principal, Role
+
+
+class Audience(Protocol):
+    """Whom the API's jurisdiction rule shows an aggregate to."""
+
+    def seen_by(self, principal: Principal, org: Org) -> bool: ...
+
 
 KIND_OF_EVENT = {
     "Raised": "call.raised",
@@ -49,12 +56,38 @@ KIND_OF_EVENT = {
     "Supervised": "call.supervised",
     "PutOnAgenda": "call.put_on_agenda",  # 难题自下而上提交: before a joint meeting
 }
-KINDS = tuple(KIND_OF_EVENT.values())
+# 令行禁止 and 联席会议 (huying.webhooks.task_kinds builds their deliveries).
+KIND_OF_DIRECTIVE_EVENT = {
+    "Issued": "directive.issued",
+    "Received": "directive.received",
+    "ProgressNoted": "directive.progress_noted",
+    "ReportedDone": "directive.reported",
+    "Accepted": "directive.accepted",
+    "SentBack": "directive.sent_back",
+    "ExtensionRequested": "directive.extension_requested",
+    "ExtensionGranted": "directive.extension_granted",
+    "ExtensionDenied": "directive.extension_denied",
+    "Cancelled": "directive.cancelled",
+    "Supervised": "directive.supervised",  # 督办, by hand or the watchdog's on a missed clock
+}
+KIND_OF_MEETING_EVENT = {
+    "Convened": "meeting.convened",
+    "AgendaItemProposed": "meeting.item_proposed",
+    "CallTabled": "meeting.call_tabled",
+    "MinutesRecorded": "meeting.minutes_recorded",
+    "DecisionRecorded": "meeting.decision_recorded",
+    "Closed": "meeting.closed",
+    "Cancelled": "meeting.cancelled",
+}
+TASK_KINDS = (*KIND_OF_DIRECTIVE_EVENT.values(), *KIND_OF_MEETING_EVENT.values())
+CALL_KINDS = tuple(KIND_OF_EVENT.values())
+KINDS = (*CALL_KINDS, *TASK_KINDS)  # a call's, then a directive's and a meeting's
 # A department is concerned only through its work orders and the 督办 naming it: these are the
 # steps that can change an order (a resolve, close, withdraw or merge cancels open ones).
 _DEPARTMENT_KINDS = frozenset(
-    {k for k in KINDS if k.startswith("work_order.")}
+    {k for k in CALL_KINDS if k.startswith("work_order.")}
     | {"call.supervised", "call.resolved", "call.closed", "call.withdrawn", "call.merged"}
+    | set(TASK_KINDS)
 )
 # The codes each step's delivery carries besides what every delivery carries (no free text).
 _FIELDS = {
@@ -77,7 +110,10 @@ _FIELDS = {
 
 
 def kinds_for(role: Role) -> frozenset[str]:
-    """The kinds that can ever concern a unit acting in ``role``."""
+    """The kinds that can ever concern a unit acting in ``role`` (a member unit: only its
+    meetings and tasks)."""
+    if role is Role.MEMBER:
+        return frozenset(TASK_KINDS)
     return _DEPARTMENT_KINDS if role is Role.DEPARTMENT else frozenset(KINDS)
 
 
@@ -93,7 +129,7 @@ def chosen_kinds(asked: list[str], role: Role) -> list[str]:
             if not covered:
                 raise InvalidCommand(f"kinds.{i}", f"{kind} covers no kind of event")
             chosen += covered
-        elif kind not in KIND_OF_EVENT.values():
+        elif kind not in KINDS:
             raise InvalidCommand(f"kinds.{i}", f"no kind {kind!r}; kinds are: {', '.join(KINDS)}")
         elif kind not in possible:
             raise InvalidCommand(f"kinds.{i}", f"a {role.value} is never concerned by {kind}")
@@ -107,17 +143,27 @@ class Envelope:
     """One step as deliveries see it: what decides who gets it, and the body they get."""
 
     position: int
-    call_id: str
+    call_id: str  # the aggregate's id (a directive's, a meeting's), as in the event feed
     kind: str
-    community_code: str
-    street_code: str
-    departments: frozenset[str]  # departments involved after the step (what can_see reads)
+    seen: Audience  # whom the jurisdiction rule shows the aggregate to, after the step
     concerned: frozenset[str]  # units the step concerns
     body: bytes  # the JSON every subscriber gets, byte for byte the same on every attempt
+
+
+@dataclass(frozen=True)
+class CallPlace:
+    """What ``can_see`` reads of a call, as it stood after the step."""
+
+    community_code: str
+    street_code: str
+    departments: frozenset[str]  # departments involved after the step
 
     @property
     def departments_involved(self) -> set[str]:
         return set(self.departments)
+
+    def seen_by(self, principal: Principal, org: Org) -> bool:
+        return can_see(principal, self, org)
 
 
 @dataclass(frozen=True)
@@ -147,7 +193,7 @@ def envelope(n: Notification, event: Any, before: Before, after: Call) -> Envelo
         "position": n.id,
         "version": n.originator_version,
         "event": name,
-        "at": _plain(event.at),
+        "at": plain(event.at),
         "actor": dict(event.actor),
         "call": {
             "item_code": after.item_code,
@@ -160,29 +206,30 @@ def envelope(n: Notification, event: Any, before: Before, after: Call) -> Envelo
             "round": after.round,
         },
         "units": sorted(concerned),
-        **{field: _plain(getattr(event, field)) for field in _FIELDS.get(name, ())},
+        **{field: plain(getattr(event, field)) for field in _FIELDS.get(name, ())},
     }
     if name == "Dispatched":
         data["orders"] = [
-            {k: _plain(o.get(k)) for k in ("id", "department_code", "role", "deadline", "sign_due")}
+            {k: plain(o.get(k)) for k in ("id", "department_code", "role", "deadline", "sign_due")}
             for o in event.orders
         ]
-    body = {"type": KIND_OF_EVENT[name], "timestamp": _plain(event.at), "data": data}
-    return Envelope(
-        position=n.id,
-        call_id=str(after.id),
-        kind=KIND_OF_EVENT[name],
-        community_code=after.community_code,
-        street_code=after.street_code,
-        departments=frozenset(after.departments_involved),
-        concerned=frozenset(concerned),
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(),
-    )
+    place = CallPlace(after.community_code, after.street_code, frozenset(after.departments_involved))
+    return sealed(n, KIND_OF_EVENT[name], event, data, place, concerned)
+
+
+def sealed(
+    n: Notification, kind: str, event: Any, data: dict[str, Any], seen: Audience, concerned: set[str]
+) -> Envelope:
+    """The envelope of a step of any aggregate: the body made once, byte for byte."""
+    body = {"type": kind, "timestamp": plain(event.at), "data": data}
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return Envelope(n.id, str(n.originator_id), kind, seen, frozenset(concerned), encoded)
 
 
 def wanted(principal: Principal, kinds: frozenset[str], e: Envelope, org: Org) -> bool:
-    """The subscription chose this kind, may see the call, and the step concerns its unit."""
-    if e.kind not in kinds or not can_see(principal, e, org):
+    """The subscription chose this kind, may see the call (directive, meeting) by the API's
+    rule, and the step concerns its unit."""
+    if e.kind not in kinds or not e.seen.seen_by(principal, org):
         return False
     if principal.role in DISTRICT_WIDE:
         return True
@@ -190,5 +237,5 @@ def wanted(principal: Principal, kinds: frozenset[str], e: Envelope, org: Org) -
     return unit in e.concerned
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
