@@ -38,6 +38,7 @@ from huying.webhooks.store import ACTIVE, Subscription, Subscriptions
 log = logging.getLogger(__name__)
 _BATCH = 200  # log positions one read looks at
 _MAX_CONCURRENT = 32  # deliveries in flight at once, over all subscriptions
+_STOP_PATIENCE = 120.0  # seconds stop waits for the last read (see ``stop``)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,12 @@ class Sender:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._halt)
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            # Until its last read is over: the app closes the store next, and closing SQLite under
+            # a running read crashes the process. Reads end within the stores' own timeouts; a
+            # busy machine can stretch one past 10 s (seen once in the test suite).
+            self._thread.join(timeout=_STOP_PATIENCE)
+            if self._thread.is_alive():
+                log.error("the webhook sender did not stop within %s s", _STOP_PATIENCE)
             self._thread = None
 
     def set_active(self, active: bool) -> None:
