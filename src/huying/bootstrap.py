@@ -253,7 +253,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         settings,
         clock,
         engine,
-        TokenStore(engine, clock),
+        TokenStore(engine, clock, cache_seconds=settings.token_cache_seconds),
         contacts,
         app,
         calls,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -26,6 +26,7 @@ from huying.domain.org import UnitKind
 from huying.projections.chain import TRACKING_NAME
 from huying.projections.tables import projection_tracking
 from huying.settings import Settings
+from tampering import events_of
 
 from .driver import Driver, Place
 
@@ -44,8 +45,8 @@ Who = tuple[str, str]
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_projector=False, run_watchdog=False)
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, run_projector=False, run_chain=False, run_watchdog=False)
 
 
 class Audit:
@@ -275,9 +276,8 @@ def test_a_clean_log_verifies_ok(audit: Audit) -> None:
 
 
 def test_verify_names_the_first_break(audit: Audit, settings: Settings) -> None:
-    with sqlite3.connect(settings.data_dir / "huying.events.db") as db:
-        db.execute("UPDATE stored_events SET state = CAST(state || X'20' AS BLOB) WHERE rowid = 9")
-    db.close()
+    stored = events_of(settings)
+    stored.rewrite(9, state=stored.at(9).state + b" ")
     verdict = audit.get("/api/v1/audit/verify").json()
     assert verdict["ok"] is False
     assert verdict["break"] == {**verdict["break"], "position": 9, "kind": "altered", "intact_through": 8}

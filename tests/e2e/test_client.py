@@ -197,6 +197,7 @@ def test_the_department_pulls_its_queue_then_signs_and_completes(
         assert r.headers["Authorization"].startswith("Bearer ")
         assert r.headers["User-Agent"].startswith("huying-client/")
 
+    last = written
     for order in got:
         signed = cg.sign(order.id, note="已签收，安排清运")
         assert isinstance(signed, CallState) and signed.id == order.call_id
@@ -204,12 +205,13 @@ def test_the_department_pulls_its_queue_then_signs_and_completes(
         done = cg.complete(order.id, result="已清运完毕并冲洗消杀")
         assert done.order_status(order.id) == "completed" and done.version == signed.version + 1
         assert done.order(order.id)["result"] == "已清运完毕并冲洗消杀"
+        last = done.position
     for c in calls:
         kinds = types(driver, c.id)
         assert (kinds.count("WorkOrderSigned"), kinds.count("WorkOrderCompleted")) == (1, 1)
 
     # Resumed from the saved cursor: each order's latest change, once; no new 派单.
-    everything = cg.orders(after=queue.cursor, wait=0, stop_when_empty=True)
+    everything = cg.orders(after=queue.cursor, wait=0, stop_when_empty=True, min_position=last)
     assert [(o.id, o.status) for o in everything] == [(c.order_id(1), "completed") for c in calls]
     assert list(cg.orders(after=queue.cursor, status="dispatched", wait=0, stop_when_empty=True)) == []
 

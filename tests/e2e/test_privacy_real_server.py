@@ -67,7 +67,7 @@ def test_the_walk_through_masks_erases_and_leaves_nothing_behind(server: Server)
             "deadline": "2026-11-26T17:30:00+08:00",
             "instructions": "三日内清运",
         }
-        ok(http.post(f"{path}/dispatch", headers=who["street"], json=plan))
+        dispatched = ok(http.post(f"{path}/dispatch", headers=who["street"], json=plan))
         seen = {name: http.get(path, headers=who[name]) for name in ("community", "street", "cg")}
         assert {name: r.json()["reporter"] for name, r in seen.items()} == {
             "community": FULL,
@@ -77,7 +77,8 @@ def test_the_walk_through_masks_erases_and_leaves_nothing_behind(server: Server)
         assert all(r.headers["cache-control"] == "no-store" for r in seen.values())
 
         history = ok(http.get(f"{path}/history", headers=who["supervisor"]))
-        score = ok(http.get(f"/api/v1/scores/calls/{call['id']}", headers=who["supervisor"]))
+        fresh = {"min_position": dispatched["position"]}  # read-your-writes: the read models include the 派单
+        score = ok(http.get(f"/api/v1/scores/calls/{call['id']}", headers=who["supervisor"], params=fresh))
         ref = history["data"][0]["data"]["reporter_ref"]
         erased = capture(server.settings, ref, NAME, PHONE)
 

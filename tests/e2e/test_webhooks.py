@@ -240,8 +240,9 @@ def test_a_receiver_down_for_a_while_gets_every_step_afterwards_in_order_once_ea
         state = client.get(f"{HOOKS}/{sub['id']}", headers=tokens.headers(*street)).json()
         delay = datetime.fromisoformat(state["next_attempt_at"]) - backoff_clock.now()
         assert 5 * 3 ** (n - 1) * 0.9 <= delay.total_seconds() <= 5 * 3 ** (n - 1) * 1.1  # exponential
-        backoff_clock.advance(delay.total_seconds() + 1)
-        services.webhooks.sender.wake()
+        if n < 3:  # the third failure is the last: the receiver comes back before the next attempt
+            backoff_clock.advance(delay.total_seconds() + 1)
+            services.webhooks.sender.wake()
     log = client.get(deliveries, headers=tokens.headers(*street)).json()["data"]
     assert {a["position"] for a in log} == {log[0]["position"]} and all(a["outcome"] == "failed" for a in log)
     assert "ConnectError" in log[0]["error"]

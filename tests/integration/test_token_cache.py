@@ -25,11 +25,22 @@ class Ticking:
 
 
 def test_a_token_revoked_here_is_refused_at_once(services: Services) -> None:
+    tokens = TokenStore(services.engine, services.clock)  # remembering, as HUYING_TOKEN_CACHE_SECONDS=1
+    token_id, token = tokens.create(STREET)
+    assert tokens.principal_for(token) == STREET
+    assert tokens.remembered(token) == STREET
+    assert tokens.revoke(token_id)
+    assert tokens.remembered(token) is None
+    assert tokens.principal_for(token) is None
+
+
+def test_by_default_no_token_is_trusted_without_a_lookup(services: Services) -> None:
+    """Revocation takes effect immediately (design/targets.md), whichever process revokes."""
+    elsewhere = TokenStore(services.engine, services.clock)  # another process, same database
     token_id, token = services.tokens.create(STREET)
     assert services.tokens.principal_for(token) == STREET
-    assert services.tokens.remembered(token) == STREET
-    assert services.tokens.revoke(token_id)
     assert services.tokens.remembered(token) is None
+    assert elsewhere.revoke(token_id)
     assert services.tokens.principal_for(token) is None
 
 

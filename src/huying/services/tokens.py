@@ -34,7 +34,8 @@ class TokenInfo:
 
 
 # How long a live token is trusted without looking again (real time): the bound on a revocation
-# made by another process.
+# made by another process. Deployments pass HUYING_TOKEN_CACHE_SECONDS (0 by default: revocation
+# is immediate everywhere); this is the store's own default, for whoever builds one directly.
 CACHE_SECONDS = 1.0
 _CACHE_MAX = 10_000  # tokens remembered at once (beyond: forget them all and start again)
 
