@@ -30,6 +30,7 @@ from huying.api.routers import (
     ledger,
     meetings,
     ops,
+    ratings,
     reference,
     scores,
     webhooks,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (
         calls,
         work_orders,
+        ratings,
         directives,
         departments,
         ledger,

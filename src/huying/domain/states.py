@@ -139,6 +139,7 @@ class WorkOrder:
     last_version: int = 0
     sign_due: datetime | None = None
     settled_at: datetime | None = None  # when it was returned or cancelled
+    rating: CallerRating | None = None  # the street's 一呼一评 of the department's work
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +154,17 @@ class WorkOrder:
             self.completed_at = at
         else:
             self.settled_at = at
+
+
+@dataclass(frozen=True)
+class CallerRating:
+    """一呼一评 by the caller: the unit that called up rates the response it got — a street its
+    departments' work orders, a community its street's response in one round."""
+
+    rated_unit: str
+    satisfaction: Satisfaction
+    comment: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
