@@ -18,6 +18,7 @@ from huying.api.headers import SecurityHeaders
 from huying.api.limits import Busy, Limits, refused
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
+    assessment,
     attachments,
     audit,
     calls,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ledger,
         dashboards,
         scores,
+        assessment,
         reference,
         ops,
         clock,

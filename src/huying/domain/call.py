@@ -767,7 +767,10 @@ class Call(HuyingAggregate):
             state["clock"] = None
 
         def apply(self, call: Call) -> None:
-            call.supervisions.append(Supervision(self.reason, self.unit, self.at, self.actor, self.clock))
+            overdue = tuple(o.id for o in call.orders_by_arrival if o.is_open and o.deadline < self.at)
+            call.supervisions.append(
+                Supervision(self.reason, self.unit, self.at, self.actor, self.clock, overdue)
+            )
 
     def supervise(self, cmd: Command, reason: str, unit: str | None = None, clock: str | None = None) -> None:
         """督办: a flag against the late unit (default: the holder), counted in its scores.

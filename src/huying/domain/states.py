@@ -116,6 +116,9 @@ class Supervision:
     at: datetime
     actor: dict[str, str]
     clock: str | None  # the missed clock's key, when the watchdog raised it
+    # The work orders overdue when it was raised (open past their deadline as it then stood), in
+    # order of arrival: whose lateness a flag on the street's resolution clock really is.
+    overdue_orders: tuple[str, ...] = ()
 
 
 @dataclass

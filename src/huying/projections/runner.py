@@ -37,6 +37,7 @@ from huying.projections.escalation import EscalationState
 from huying.projections.evaluations import EvaluationFacts
 from huying.projections.meetings import MeetingRecord
 from huying.projections.open_obligations import OpenObligations
+from huying.projections.ratings import CallerRatings
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
@@ -62,6 +63,7 @@ def read_models(calendar: WorkCalendar) -> list[ReadModel]:
         DirectiveBoard(),
         MeetingRecord(),
         OpenObligations(calendar),
+        CallerRatings(),
     ]
 
 

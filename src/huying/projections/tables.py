@@ -25,6 +25,7 @@ from huying.db import UtcDateTime, metadata
 from huying.domain.states import TERMINAL, Status
 from huying.projections.directive_tables import DIRECTIVE_TABLES
 from huying.projections.meeting_tables import MEETING_TABLES
+from huying.projections.rating_tables import RATING_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -318,4 +319,5 @@ READ_MODEL_TABLES = (
     *DIRECTIVE_TABLES,
     *MEETING_TABLES,
     *TALLY_TABLES,
+    *RATING_TABLES,
 )
