@@ -19,6 +19,7 @@ from backends import Backend
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.principal import SYSTEM
+from huying.projections.rating_tables import RATING_TABLES
 from huying.service_layer.command_path import Submission
 from huying.settings import Settings
 
@@ -165,3 +166,40 @@ def test_who_reads_the_assessment_and_bad_periods(client: TestClient, tokens: An
         answer = driver.get(f"/api/v1/scores/assessment?kind=street&period={bad}", expect=422)
         assert "period" in answer.text
     assert driver.get("/api/v1/scores/assessment?kind=community", expect=422).status_code == 422
+
+
+def test_the_ratings_read_model_is_the_feed_and_rebuilds_to_the_same_rows(
+    client: TestClient, tokens: Any, clock: FakeClock, services: Services
+) -> None:
+    driver = Driver(client, tokens, clock)
+    two_calls(driver, services, clock)
+    events = feed(driver)
+    projector = services.projector
+    projector.wait_until(events[-1]["position"], timeout=30)
+
+    def dump() -> dict[str, list[tuple[Any, ...]]]:
+        with services.engine.connect() as conn:
+            return {
+                t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key))]
+                for t in RATING_TABLES
+            }
+
+    incremental = dump()
+    ratings = incremental["rm_caller_ratings"]
+    by_hand = rated_by_hand(events)
+    assert sorted((r.rated_unit, r.satisfaction) for r in _rows(services, "rm_caller_ratings")) == sorted(
+        (unit, s) for unit, grades in by_hand.items() for s in grades
+    )
+    assert len(ratings) == 4
+    charges = _rows(services, "rm_supervision_charges")
+    assert sorted((c.charged_unit, c.moved) for c in charges) == [(LEAD, True), (STREET, False)]
+    projector.reset()
+    assert all(not rows for rows in dump().values())
+    projector.catch_up()
+    assert dump() == incremental
+
+
+def _rows(services: Services, name: str) -> list[Any]:
+    table = next(t for t in RATING_TABLES if t.name == name)
+    with services.engine.connect() as conn:
+        return list(conn.execute(table.select()))

@@ -3,8 +3,7 @@ the configured weights and the fair attribution of 督办 (docs/metrics.md §11)
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -21,17 +20,12 @@ from huying.queries.scores import parse_period
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
 
-class AssessedKind(StrEnum):
-    STREET = "street"  # 街道综合考核
-    DEPARTMENT = "department"  # 部门年度考核
-
-
 @router.get("/assessment", response_model=Assessment)
 def assessment_of_units(
     p: CurrentPrincipal,
     s: HuyingServices,
     position: ReadPosition,
-    kind: AssessedKind,
+    kind: Literal["street", "department"],  # 街道综合考核, 部门年度考核
     period: Annotated[Period | None, Query(description="YYYY, YYYY-Qn or YYYY-MM; default this year")] = None,
 ) -> Assessment:
     """Every street or department: each component with the counts behind it, the weighted
@@ -40,12 +34,10 @@ def assessment_of_units(
     now = s.clock.now()
     chosen = parse_period(period or str(local_day(now).year))
     org, settings = s.app.org, s.settings
-    unit_kind = UnitKind(kind.value)
+    unit_kind = UnitKind(kind)
     readable = {u.code for u in org.of_kind(unit_kind) if may_read_unit(p, org, u.code)}
     if not readable:
-        raise NotPermitted(
-            f"assessment of {kind.value} units: you may read your own unit's and those below it"
-        )
+        raise NotPermitted(f"assessment of {kind} units: you may read your own unit's and those below it")
     rules = Rules(
         settings.assessment_weights, settings.supervision_deduction, settings.min_evaluated_for_rank
     )
@@ -53,7 +45,7 @@ def assessment_of_units(
         ranked = assessment(conn, org, unit_kind, chosen, now, rules)
     return Assessment.model_validate(
         {
-            "kind": kind.value,
+            "kind": kind,
             "period": chosen.label,
             "from": chosen.first,
             "to": chosen.last,
