@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("moved", sa.Boolean, nullable=False),
         sa.Column("at", TZ, nullable=False),
     )
-    op.create_index(
-        "ix_rm_supervision_charges_charged", "rm_supervision_charges", ["charged_unit", "at"]
-    )
+    op.create_index("ix_rm_supervision_charges_charged", "rm_supervision_charges", ["charged_unit", "at"])
 
 
 def downgrade() -> None:
