@@ -80,7 +80,7 @@ ORDER_ACTIONS = frozenset(
         "rate_order",
     }
 )
-# The 20 event classes of a call: what "every event kind" means.
+# The 18 event classes of a call: what "every event kind" means.
 EVENT_KINDS = frozenset(
     {
         "Raised",
@@ -101,10 +101,10 @@ EVENT_KINDS = frozenset(
         "Withdrawn",
         "MergedInto",
         "Supervised",
-        "WorkOrderRated",
-        "StreetResponseRated",
     }
 )
+# 一呼一评 by the caller: random histories rate too (the synthetic seeder does not, yet).
+CALLER_RATINGS = frozenset({"WorkOrderRated", "StreetResponseRated"})
 
 CHANNELS = ("grid_worker", "photo", "hotline", "council", "walk_in")
 URGENCIES = ("normal", "normal", "normal", "urgent", "emergency")

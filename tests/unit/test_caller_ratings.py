@@ -131,3 +131,11 @@ def test_ratings_replay_to_the_same_state() -> None:
     rate_order(story, "street")
     rate_response(story, "community")
     assert state_of(replay(story.call.collect_events())) == state_of(story.call)
+
+
+def test_every_event_of_a_call_has_a_webhook_kind() -> None:
+    """A call's event without a kind would stop the webhook reader at it (KeyError)."""
+    from huying.domain.call import ACTION_OF_EVENT
+    from huying.webhooks.kinds import KIND_OF_EVENT
+
+    assert set(ACTION_OF_EVENT) <= set(KIND_OF_EVENT)

@@ -48,6 +48,8 @@ KIND_OF_EVENT = {
     "MergedInto": "call.merged",
     "Supervised": "call.supervised",
     "PutOnAgenda": "call.put_on_agenda",  # 难题自下而上提交: before a joint meeting
+    "WorkOrderRated": "work_order.rated",  # 一呼一评 by the caller: the street's rating of the order
+    "StreetResponseRated": "call.response_rated",  # … and the community's of its street
 }
 KINDS = tuple(KIND_OF_EVENT.values())
 # A department is concerned only through its work orders and the 督办 naming it: these are the
@@ -73,6 +75,8 @@ _FIELDS = {
     "MergedInto": ("into",),
     "Supervised": ("unit", "clock"),
     "PutOnAgenda": ("meeting_id", "convener"),
+    "WorkOrderRated": ("order_id", "department_code", "satisfaction"),
+    "StreetResponseRated": ("round", "street_code", "satisfaction"),
 }
 
 
