@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sqlalchemy import Table
 
 from huying.domain.call import Call
+from huying.domain.clocks import clock_of
 from huying.domain.levels import Level
 from huying.domain.states import Supervision
 from huying.projections.rating_tables import rm_caller_ratings, rm_supervision_charges
@@ -65,11 +66,10 @@ def charged_unit(call: Call, flag: Supervision) -> str:
     """Whom a 督办 counts against: the flagged unit — except that a flag on a street stint's
     resolution clock, raised while a department's order was overdue, counts against the
     department of the first such order (the lead's, when the lead was late)."""
-    if flag.clock is None or not flag.overdue_orders or not flag.clock.endswith(":resolution"):
+    if flag.clock is None or not flag.overdue_orders:
         return flag.unit
-    owner = flag.clock.removesuffix(":resolution")
-    n = int(owner[5:]) if owner.startswith("stint") and owner[5:].isdigit() else 0
-    if not 1 <= n <= len(call.chain) or call.chain[n - 1].level is not Level.STREET:
+    missed = clock_of(call, flag.clock)  # the watchdog named a clock the call has
+    if missed.level != Level.STREET.value or not missed.key.endswith(":resolution"):
         return flag.unit
     return call.work_orders[flag.overdue_orders[0]].department_code
 
