@@ -27,6 +27,7 @@ from .driver import LEAD, Driven, Driver, Place
 
 STREET, COMMUNITY = Place().street, Place().community
 CONTENT = {"satisfied", "basically_satisfied"}
+Played = tuple[Driver, list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -96,12 +97,18 @@ def two_calls(driver: Driver, services: Services, clock: FakeClock) -> tuple[Dri
     return late, poor
 
 
-def test_the_assessment_is_the_events_combined_with_the_weights(
-    client: TestClient, tokens: Any, clock: FakeClock, services: Services
-) -> None:
+@pytest.fixture
+def played(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Played:
+    """The two calls played over HTTP, and the event feed they left."""
     driver = Driver(client, tokens, clock)
     two_calls(driver, services, clock)
-    events = feed(driver)
+    return driver, feed(driver)
+
+
+def test_the_assessment_is_the_events_combined_with_the_weights(
+    played: Played, clock: FakeClock, services: Services
+) -> None:
+    driver, events = played
     position = events[-1]["position"]
     period = str(clock.now().year)
     ask = f"?period={period}&min_position={position}"
@@ -169,11 +176,9 @@ def test_who_reads_the_assessment_and_bad_periods(client: TestClient, tokens: An
 
 
 def test_the_ratings_read_model_is_the_feed_and_rebuilds_to_the_same_rows(
-    client: TestClient, tokens: Any, clock: FakeClock, services: Services
+    played: Played, services: Services
 ) -> None:
-    driver = Driver(client, tokens, clock)
-    two_calls(driver, services, clock)
-    events = feed(driver)
+    events = played[1]
     projector = services.projector
     projector.wait_until(events[-1]["position"], timeout=30)
 
