@@ -4,7 +4,7 @@ And the indexes by which a settled period's scores find the stints and orders of
 answered or ended after its cutoff (``huying.queries.settled``).
 
 Revision ID: 0011p
-Revises: 0009r
+Revises: 0011a
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011p"
-down_revision = "0009r"
+down_revision = "0011a"
 branch_labels = None
 depends_on = None
 

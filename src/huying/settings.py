@@ -5,12 +5,19 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class UnsafeSettings(ValueError):
     """A production setting that would put people's data at risk."""
+
+
+# What each weights setting weighs, in order.
+_WEIGHED = {
+    "score_weights": "响应率, 解决率, 满意率",
+    "assessment_weights": "满意率, callers' ratings, 响应率, 解决率, 令行禁止",
+}
 
 
 class Settings(BaseSettings):
@@ -77,6 +84,10 @@ class Settings(BaseSettings):
     # A period's scores are settled this many working days after it ends (docs/metrics.md §12):
     # from then on they are judged as of that cutoff, and may be published.
     settle_working_days: int = Field(default=5, ge=0, le=60)
+    # 部门年度考核 / 街道综合考核 (docs/metrics.md §11): weights of residents' 满意率, the callers'
+    # ratings, 响应率, 解决率 and 令行禁止; and what each charged 督办 takes off the composite.
+    assessment_weights: tuple[float, float, float, float, float] = (0.30, 0.25, 0.15, 0.15, 0.15)
+    supervision_deduction: float = Field(default=0.01, ge=0, le=1)
     # 防篡改: the hash chain over the log takes a checkpoint every N log positions, or once this
     # much (wall-clock) time has passed since the previous one; the chain keeper's batch size;
     # how often the keeper re-verifies the whole log for /readyz and /metrics (0: never).
@@ -137,11 +148,12 @@ class Settings(BaseSettings):
     # many seconds, the bound on a revocation made by another process.
     token_cache_seconds: float = Field(default=0.0, ge=0.0, le=60.0)
 
-    @field_validator("score_weights")
+    @field_validator("score_weights", "assessment_weights")
     @classmethod
-    def _weights_sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+    def _weights_sum_to_one(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         if any(w < 0 for w in v) or abs(sum(v) - 1) > 1e-9:
-            raise ValueError("score_weights (响应率, 解决率, 满意率) must be non-negative and sum to 1")
+            name = info.field_name or ""
+            raise ValueError(f"{name} ({_WEIGHED.get(name)}) must be non-negative and sum to 1")
         return v
 
     @model_validator(mode="after")

@@ -202,7 +202,9 @@ class Case:
 # Put on a joint meeting's agenda (难题自下而上提交) has no path of its own on the call: it is
 # POST /api/v1/meetings/{id}/agenda/calls, tried with the meeting's own table in
 # tests/unit/test_meeting_matrix.py and by the call's table in tests/unit/test_call_transitions.py.
-BY_ANOTHER_PATH = frozenset({Action.PUT_ON_AGENDA})
+# The callers' ratings (一呼一评 by the caller) are POST …/rating, tried state by state in
+# tests/unit/test_caller_ratings.py and over HTTP, every refusal, in tests/e2e/test_ratings.py.
+BY_ANOTHER_PATH = frozenset({Action.PUT_ON_AGENDA, Action.RATE_WORK_ORDER, Action.RATE_RESPONSE})
 
 
 def _cases() -> list[Case]:

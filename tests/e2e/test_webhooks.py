@@ -370,7 +370,7 @@ def test_the_subscription_api_checks_who_asks_what_and_where_to(
     assert (
         changed.status_code == 200
         and changed.json()["status"] == "paused"
-        and len(changed.json()["kinds"]) == 8
+        and len(changed.json()["kinds"]) == 9  # dispatched … completed, and rated
     )
     assert client.delete(webhook, headers=cg).status_code == 204
     assert client.get(webhook, headers=cg).status_code == 404

@@ -65,9 +65,20 @@ ACTIONS = (
     "withdraw",
     "merge",
     "supervise",
+    "rate_order",
+    "rate_response",
 )
 ORDER_ACTIONS = frozenset(
-    {"sign", "return", "request_extension", "grant_extension", "deny_extension", "progress", "complete"}
+    {
+        "sign",
+        "return",
+        "request_extension",
+        "grant_extension",
+        "deny_extension",
+        "progress",
+        "complete",
+        "rate_order",
+    }
 )
 # The 18 event classes of a call: what "every event kind" means.
 EVENT_KINDS = frozenset(
@@ -92,6 +103,8 @@ EVENT_KINDS = frozenset(
         "Supervised",
     }
 )
+# 一呼一评 by the caller: random histories rate too (the synthetic seeder does not, yet).
+CALLER_RATINGS = frozenset({"WorkOrderRated", "StreetResponseRated"})
 
 CHANNELS = ("grid_worker", "photo", "hotline", "council", "walk_in")
 URGENCIES = ("normal", "normal", "normal", "urgent", "emergency")
@@ -287,7 +300,9 @@ class Planner:
                 options.append((6, "dispatch", None))
         elif s is Status.RESOLVED:
             options.append((10, "evaluate", None))
-        elif s is Status.EVALUATED:
+        if s in (Status.RESOLVED, Status.EVALUATED):
+            options += self._ratings(call)
+        if s is Status.EVALUATED:
             evaluation = call.evaluation
             if evaluation is not None and evaluation.dissatisfied and call.round <= self.shape.max_rounds:
                 options.append((6, "reopen", None))
@@ -302,12 +317,28 @@ class Planner:
         _, action, order = self.rng.choices(options, weights=weights)[0]
         return None if action == "leave" else (action, order)
 
+    @staticmethod
+    def _ratings(call: Call) -> list[tuple[float, str, WorkOrder | None]]:
+        """一呼一评 by the caller, where there is something to rate (and now and then where not)."""
+        options: list[tuple[float, str, WorkOrder | None]] = [
+            (1.5, "rate_order", o)
+            for o in call.work_orders.values()
+            if o.rating is None and (o.signed_at or o.status is OrderStatus.RETURNED)
+        ]
+        if any(st.level is Level.STREET and st.round == call.round for st in call.chain):
+            options.append((1.5 if call.round not in call.response_ratings else 0.1, "rate_response", None))
+        return options
+
     def natural(self, action: str, call: Call, order: WorkOrder | None) -> Principal:
         """The party the transition table names for ``action`` on ``call`` as it stands."""
         rng = self.rng
         holder = Principal(Role.COMMUNITY if call.level is Level.COMMUNITY else Role.STREET, call.holder)
         origin = Principal(Role.COMMUNITY, call.community_code)
         grid_worker = Principal(Role.GRID_WORKER, call.grid_code)
+        if action == "rate_order":
+            return Principal(Role.STREET, call.street_code)
+        if action == "rate_response":
+            return origin
         if action in ORDER_ACTIONS - {"grant_extension", "deny_extension"}:
             return Principal(
                 Role.DEPARTMENT, order.department_code if order else rng.choice(self.departments)
@@ -392,6 +423,11 @@ class Planner:
             strangers = [c for c in others if c.id != call.id]
             target = rng.choice(visible or strangers or [call])
             args.update(into=target.id, reason="同一事项重复反映")
+        elif action in ("rate_order", "rate_response"):
+            args.update(
+                satisfaction=rng.choices(list(Satisfaction), weights=[5, 3, 2])[0],
+                comment=rng.choice([None, "配合及时"]),
+            )
         elif action == "supervise":
             unit = None
             if rng.random() < 0.3:
@@ -486,6 +522,10 @@ def execute(services: Services, move: Move) -> Outcome:
             return calls.merge(p, cid, sub, a["into"], a["reason"])
         case "supervise":
             return calls.supervise(p, cid, sub, a["reason"], a["unit"])
+        case "rate_order":
+            return orders.rate(p, oid, sub, a["satisfaction"], a["comment"])
+        case "rate_response":
+            return calls.rate_response(p, cid, sub, a["satisfaction"], a["comment"])
     raise ValueError(f"no action {move.action}")
 
 

@@ -18,6 +18,7 @@ from huying.api.headers import SecurityHeaders
 from huying.api.limits import Busy, Limits, refused
 from huying.api.metrics import HttpMetrics
 from huying.api.routers import (
+    assessment,
     attachments,
     audit,
     calls,
@@ -31,6 +32,7 @@ from huying.api.routers import (
     meetings,
     ops,
     publications,
+    ratings,
     reference,
     scores,
     webhooks,
@@ -93,11 +95,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (
         calls,
         work_orders,
+        ratings,
         directives,
         departments,
         ledger,
         dashboards,
         scores,
+        assessment,
         reference,
         ops,
         clock,

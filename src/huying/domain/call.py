@@ -27,6 +27,7 @@ from huying.domain.sla import NO_CLOCKS, Clocks
 from huying.domain.states import (
     OPEN_ORDER,
     TERMINAL,
+    CallerRating,
     Evaluation,
     Extension,
     OrderRole,
@@ -40,7 +41,7 @@ from huying.domain.states import (
     arrival,
     work_order_id,
 )
-from huying.domain.transitions import REOPEN_WINDOW, TABLE, Action, Situation
+from huying.domain.transitions import REOPEN_WINDOW, TABLE, Action, Situation, street_stint
 
 ClockSetter = Callable[[Level], Clocks]
 
@@ -159,6 +160,7 @@ class Call(HuyingAggregate):
         self.chain: list[Stint] = []
         self.agendas: list[str] = []  # the joint meetings it was put before (难题自下而上提交)
         self.settled_by: dict[str, str] | None = None  # the decision a resolution cited
+        self.response_ratings: dict[int, CallerRating] = {}  # round → the community's rating
 
     @classmethod
     def raise_call(
@@ -236,9 +238,10 @@ class Call(HuyingAggregate):
         cmd: Command,
         order: WorkOrder | None = None,
         reopen_window: timedelta = REOPEN_WINDOW,
+        round_: int | None = None,
     ) -> None:
         """The one gate: 403 (who) → 412 (If-Match) → 409 (state), for every action."""
-        situation = Situation(cmd.at, order, reopen_window)
+        situation = Situation(cmd.at, order, reopen_window, round_)
         expected = cmd.expected_version
         TABLE.check(action, cmd.principal, self, situation, version=self.version, expected_version=expected)
 
@@ -251,7 +254,7 @@ class Call(HuyingAggregate):
     def order_marks(self) -> dict[str, tuple[Any, ...]]:
         """What a department's queue shows of each order, to tell which ones an event changed."""
         return {
-            o.id: (o.status, o.deadline, o.extension is not None, o.result, o.progress_notes)
+            o.id: (o.status, o.deadline, o.extension is not None, o.result, o.progress_notes, o.rating)
             for o in self.work_orders.values()
         }
 
@@ -602,6 +605,67 @@ class Call(HuyingAggregate):
             **cmd.meta,
         )
 
+    # --- 一呼一评 by the caller: the unit that called up rates the response it got ------------
+
+    class WorkOrderRated(Event):
+        order_id: str
+        department_code: str  # the rated unit, named so the feed alone can count it
+        satisfaction: str
+        comment: str | None
+
+        def apply(self, call: Call) -> None:
+            rating = CallerRating(
+                self.department_code, Satisfaction(self.satisfaction), self.comment, self.at
+            )
+            call.work_orders[self.order_id].rating = rating
+
+    def rate_work_order(
+        self, cmd: Command, order_id: str, satisfaction: Satisfaction, comment: str | None = None
+    ) -> None:
+        """街道评部门: the street rates a department's work on its order, once, after resolving."""
+        order = self._order(order_id)
+        self._check(Action.RATE_WORK_ORDER, cmd, order)
+        self.trigger_event(
+            self.WorkOrderRated,
+            order_id=order_id,
+            department_code=order.department_code,
+            satisfaction=satisfaction.value,
+            comment=comment,
+            **cmd.meta,
+        )
+
+    class StreetResponseRated(Event):
+        round: int
+        street_code: str  # the rated unit
+        satisfaction: str
+        comment: str | None
+
+        def apply(self, call: Call) -> None:
+            rating = CallerRating(self.street_code, Satisfaction(self.satisfaction), self.comment, self.at)
+            call.response_ratings[self.round] = rating
+
+    def rate_response(
+        self, cmd: Command, satisfaction: Satisfaction, comment: str | None = None, round_: int | None = None
+    ) -> None:
+        """社区评街道: the community that called up rates its street's response in a round (by
+        default the current one), once, when the street resolved it."""
+        if round_ is not None and not 1 <= round_ <= self.round:
+            raise InvalidCommand(
+                "round", f"the call has rounds 1 to {self.round}; there is no round {round_}"
+            )
+        self._check(Action.RATE_RESPONSE, cmd, round_=round_)
+        rated = round_ or self.round
+        stint = street_stint(self, rated)
+        assert stint is not None  # the table's guard saw to it
+        self.trigger_event(
+            self.StreetResponseRated,
+            round=rated,
+            street_code=stint.holder,
+            satisfaction=satisfaction.value,
+            comment=comment,
+            **cmd.meta,
+        )
+
     class Reopened(Event):
         reason: str
         level: str
@@ -703,7 +767,10 @@ class Call(HuyingAggregate):
             state["clock"] = None
 
         def apply(self, call: Call) -> None:
-            call.supervisions.append(Supervision(self.reason, self.unit, self.at, self.actor, self.clock))
+            overdue = tuple(o.id for o in call.orders_by_arrival if o.is_open and o.deadline < self.at)
+            call.supervisions.append(
+                Supervision(self.reason, self.unit, self.at, self.actor, self.clock, overdue)
+            )
 
     def supervise(self, cmd: Command, reason: str, unit: str | None = None, clock: str | None = None) -> None:
         """督办: a flag against the late unit (default: the holder), counted in its scores.
@@ -735,6 +802,10 @@ class _RaiseProbe:
         self.grid_code = grid_code
         self.community_code = community_code
         self.holder = community_code
+        self.street_code = ""  # who may raise reads neither the street nor the chain
+        self.round = 1
+        self.chain: list[Stint] = []
+        self.response_ratings: dict[int, CallerRating] = {}
         self.level = Level.COMMUNITY
         self.status = Status.AWAITING_RESPONSE
         self.evaluation = None

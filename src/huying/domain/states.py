@@ -116,6 +116,9 @@ class Supervision:
     at: datetime
     actor: dict[str, str]
     clock: str | None  # the missed clock's key, when the watchdog raised it
+    # The work orders overdue when it was raised (open past their deadline as it then stood), in
+    # order of arrival: whose lateness a flag on the street's resolution clock really is.
+    overdue_orders: tuple[str, ...] = ()
 
 
 @dataclass
@@ -139,6 +142,7 @@ class WorkOrder:
     last_version: int = 0
     sign_due: datetime | None = None
     settled_at: datetime | None = None  # when it was returned or cancelled
+    rating: CallerRating | None = None  # the street's 一呼一评 of the department's work
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +157,17 @@ class WorkOrder:
             self.completed_at = at
         else:
             self.settled_at = at
+
+
+@dataclass(frozen=True)
+class CallerRating:
+    """一呼一评 by the caller: the unit that called up rates the response it got — a street its
+    departments' work orders, a community its street's response in one round."""
+
+    rated_unit: str
+    satisfaction: Satisfaction
+    comment: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)

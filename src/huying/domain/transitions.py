@@ -20,9 +20,11 @@ from huying.domain.states import (
     ORDERS_ACTIVE,
     TERMINAL,
     WITHDRAWABLE,
+    CallerRating,
     Evaluation,
     OrderStatus,
     Status,
+    Stint,
     WorkOrder,
 )
 
@@ -36,6 +38,7 @@ class Party(StrEnum):
     ORIGIN_COMMUNITY = "origin community"
     SUPERVISOR = "supervisor"
     ORDER_DEPARTMENT = "the work order's department"
+    DISPATCHING_STREET = "the street that dispatched the work order"
     SYSTEM = "the SLA watchdog"
 
 
@@ -62,6 +65,8 @@ class Action(StrEnum):
     MERGE = "merge"
     SUPERVISE = "supervise"
     PUT_ON_AGENDA = "put-on-agenda"
+    RATE_WORK_ORDER = "rate-work-order"  # 一呼一评 by the caller: the street rates a department
+    RATE_RESPONSE = "rate-response"  # … and the community rates its street's response
 
 
 class CallState(Protocol):
@@ -78,6 +83,14 @@ class CallState(Protocol):
     @property
     def community_code(self) -> str: ...
     @property
+    def street_code(self) -> str: ...
+    @property
+    def round(self) -> int: ...
+    @property
+    def chain(self) -> list[Stint]: ...
+    @property
+    def response_ratings(self) -> dict[int, CallerRating]: ...
+    @property
     def evaluation(self) -> Evaluation | None: ...
     @property
     def lead_order(self) -> WorkOrder | None: ...
@@ -88,11 +101,13 @@ REOPEN_WINDOW = timedelta(days=7)  # the default; a deployment sets its own (HUY
 
 @dataclass(frozen=True)
 class Situation:
-    """What else a guard may look at: the time, the work order acted on, the reopen window."""
+    """What else a guard may look at: the time, the work order acted on, the reopen window, the
+    round whose street response is rated (None: the call's current round)."""
 
     now: datetime
     order: WorkOrder | None = None
     reopen_window: timedelta = REOPEN_WINDOW
+    round: int | None = None
 
 
 Guard = Callable[[CallState, Situation], str | None]
@@ -117,6 +132,8 @@ def parties(principal: Principal, call: CallState, situation: Situation) -> set[
         found.add(Party.SUPERVISOR)
     if role is Role.DEPARTMENT and order is not None and order.department_code == unit:
         found.add(Party.ORDER_DEPARTMENT)
+    if role is Role.STREET and order is not None and unit == call.street_code:
+        found.add(Party.DISPATCHING_STREET)  # only a call's own street dispatches its orders
     if role is Role.SYSTEM:
         found.add(Party.SYSTEM)
     return found
@@ -212,6 +229,38 @@ def _reopen(call: CallState, s: Situation) -> str | None:
         return "only a call evaluated 不满意 (dissatisfied) can be reopened"
     if s.now > evaluation.at + s.reopen_window:
         return f"the reopen window of {_span(s.reopen_window)} after evaluation has passed"
+    return None
+
+
+# A call is rated by its callers once its matter is resolved, for as long as the record stands.
+_RESOLVED = frozenset({Status.RESOLVED, Status.EVALUATED, Status.CLOSED})
+
+
+def _rate_work_order(call: CallState, s: Situation) -> str | None:
+    if call.status not in _RESOLVED:
+        return f"the call is {call.status.value}; a work order is rated once the street has resolved the call"
+    assert s.order is not None
+    if s.order.rating is not None:
+        return "this work order was already rated (one rating per order)"
+    if s.order.signed_at is None and s.order.status is not OrderStatus.RETURNED:
+        return f"the department never took this order up (it is {s.order.status.value}): no work to rate"
+    return None
+
+
+def street_stint(call: CallState, round_: int) -> Stint | None:
+    """The street's stint in a round: the response a community's call-up got, if it got one."""
+    return next((st for st in call.chain if st.round == round_ and st.level is Level.STREET), None)
+
+
+def _rate_response(call: CallState, s: Situation) -> str | None:
+    round_ = call.round if s.round is None else s.round
+    stint = street_stint(call, round_)
+    if stint is None:
+        return f"the call did not reach the street in round {round_}; there is no street response to rate"
+    if stint.outcome != "resolved":
+        return f"the street's response in round {round_} is not resolved"
+    if round_ in call.response_ratings:
+        return f"the street's response in round {round_} was already rated (one rating per call-up)"
     return None
 
 
@@ -377,14 +426,32 @@ TABLE = gate.TransitionTable[Action, Party, CallState, Situation](
             _status_in(*sorted(WITHDRAWABLE)),
             "难题自下而上提交: the call is on a joint meeting's agenda",
         ),
+        Transition(
+            Action.RATE_WORK_ORDER,
+            "WorkOrderRated",
+            frozenset({Party.DISPATCHING_STREET}),
+            "call resolved, evaluated or closed; the order signed or returned, not yet rated",
+            _rate_work_order,
+            "一呼一评: the street's rating of the department's work on the order",
+        ),
+        Transition(
+            Action.RATE_RESPONSE,
+            "StreetResponseRated",
+            frozenset({Party.ORIGIN_COMMUNITY}),
+            "the round's street stint resolved, not yet rated",
+            _rate_response,
+            "一呼一评: the community's rating of its street's response in the round",
+        ),
     ),
 )
 
 
 _ORDER_DECISIONS = frozenset({Action.GRANT_EXTENSION, Action.DENY_EXTENSION})
+_ORDER_PARTIES = frozenset({Party.ORDER_DEPARTMENT, Party.DISPATCHING_STREET})
 
 
 def on_work_order(t: Transition) -> bool:
-    """Whether the move acts on one work order (a department's own, or a decision on its
-    request): its Situation names the order, and a console offers it once per order."""
-    return Party.ORDER_DEPARTMENT in t.who or t.action in _ORDER_DECISIONS
+    """Whether the move acts on one work order (a department's own, a decision on its request,
+    or the street's rating of it): its Situation names the order, and a console offers it once
+    per order."""
+    return bool(_ORDER_PARTIES & t.who) or t.action in _ORDER_DECISIONS

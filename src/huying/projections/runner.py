@@ -39,6 +39,7 @@ from huying.projections.evaluations import EvaluationFacts
 from huying.projections.meetings import MeetingRecord
 from huying.projections.open_obligations import OpenObligations
 from huying.projections.publications import PublicationRecord
+from huying.projections.ratings import CallerRatings
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
@@ -66,6 +67,7 @@ def read_models(calendar: WorkCalendar) -> list[ReadModel]:
         MeetingRecord(),
         PublicationRecord(),
         OpenObligations(calendar),
+        CallerRatings(),
     ]
 
 

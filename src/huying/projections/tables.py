@@ -26,6 +26,7 @@ from huying.domain.states import TERMINAL, Status
 from huying.projections.directive_tables import DIRECTIVE_TABLES
 from huying.projections.meeting_tables import MEETING_TABLES
 from huying.projections.publication_tables import PUBLICATION_TABLES
+from huying.projections.rating_tables import RATING_TABLES
 
 projection_tracking = Table(
     "projection_tracking",
@@ -324,4 +325,5 @@ READ_MODEL_TABLES = (
     *MEETING_TABLES,
     *PUBLICATION_TABLES,
     *TALLY_TABLES,
+    *RATING_TABLES,
 )

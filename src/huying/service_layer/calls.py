@@ -269,6 +269,22 @@ class CallService:
 
         return self._act(p, call_id, sub, "evaluate", evaluate)
 
+    def rate_response(
+        self,
+        p: Principal,
+        call_id: UUID,
+        sub: Submission,
+        satisfaction: Satisfaction,
+        comment: str | None,
+        round_: int | None = None,
+    ) -> Outcome:
+        """一呼一评 by the caller: the community rates its street's response in a round."""
+
+        def rate(c: Call, cmd: Command) -> None:
+            c.rate_response(cmd, satisfaction, comment, round_)
+
+        return self._act(p, call_id, sub, "rate-response", rate)
+
     def reopen(self, p: Principal, call_id: UUID, sub: Submission, reason: str) -> Outcome:
         def reopen(c: Call, cmd: Command) -> None:
             c.reopen(cmd, reason, self._clocks(c.sla, cmd.at), window=self.reopen_window)

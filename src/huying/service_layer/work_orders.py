@@ -14,6 +14,7 @@ from uuid import UUID
 from huying.domain.call import Call
 from huying.domain.errors import CallNotFound
 from huying.domain.principal import Principal
+from huying.domain.states import Satisfaction
 from huying.service_layer.calls import Outcome
 from huying.service_layer.command_path import Change, CommandPath, Submission
 from huying.service_layer.dispatch import utc
@@ -74,6 +75,13 @@ class WorkOrderService:
         completed: Change[Call] = lambda c, cmd: c.complete_order(cmd, order_id, result, photos)  # noqa: E731
         change = self.photos.naming(photos, completed)
         return self._act(p, order_id, sub, "complete", change)
+
+    def rate(
+        self, p: Principal, order_id: str, sub: Submission, satisfaction: Satisfaction, comment: str | None
+    ) -> Outcome:
+        """一呼一评 by the caller: the street rates the department's work on the order."""
+        rated: Change[Call] = lambda c, cmd: c.rate_work_order(cmd, order_id, satisfaction, comment)  # noqa: E731
+        return self._act(p, order_id, sub, "rate-work-order", rated)
 
     def _act(
         self, p: Principal, order_id: str, sub: Submission, action: str, change: Change[Call]

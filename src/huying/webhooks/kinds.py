@@ -55,6 +55,8 @@ KIND_OF_EVENT = {
     "MergedInto": "call.merged",
     "Supervised": "call.supervised",
     "PutOnAgenda": "call.put_on_agenda",  # 难题自下而上提交: before a joint meeting
+    "WorkOrderRated": "work_order.rated",  # 一呼一评 by the caller: the street's rating of the order
+    "StreetResponseRated": "call.response_rated",  # … and the community's of its street
 }
 # 令行禁止 and 联席会议 (huying.webhooks.task_kinds builds their deliveries).
 KIND_OF_DIRECTIVE_EVENT = {
@@ -106,6 +108,8 @@ _FIELDS = {
     "MergedInto": ("into",),
     "Supervised": ("unit", "clock"),
     "PutOnAgenda": ("meeting_id", "convener"),
+    "WorkOrderRated": ("order_id", "department_code", "satisfaction"),
+    "StreetResponseRated": ("round", "street_code", "satisfaction"),
 }
 
 
