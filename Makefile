@@ -28,11 +28,15 @@ run: $(STAMP)
 	@echo "---- serving on $$($(SERVE_URL)) (OpenAPI at /docs) ----"
 	HUYING_DEMO=1 HUYING_FAKE_CLOCK=$${HUYING_FAKE_CLOCK:-0} $(BIN)/huying serve
 
+# TEST_WORKERS: pytest-xdist processes (one per core by default); a file's tests share one, so a
+# module's server or browser starts once.
+TEST_WORKERS ?= auto
+
 ## test: install with dev dependencies (and PostgreSQL and Chromium when missing); every test, the
 ## integration and e2e ones on SQLite and on a throwaway PostgreSQL cluster the session starts itself,
 ## the console's browser tests in Debian's Chromium
 test: $(STAMP) postgresql chromium $(AXE)
-	$(BIN)/pytest -v
+	$(BIN)/pytest -v -n $(TEST_WORKERS) --dist loadfile
 
 # Debian's postgresql package (initdb, postgres) for the test session's own cluster.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
