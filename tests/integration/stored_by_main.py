@@ -66,8 +66,15 @@ class Reader:
         return {"etag": answer.headers.get("etag"), "body": answer.text}
 
 
+def _plain(value: Any) -> Any:
+    """A column's value as JSON keeps it: times in ISO 8601, bytes (a tally's spread) in hex."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value.hex() if isinstance(value, bytes) else value
+
+
 def _row(row: Any) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row._mapping.items()}
+    return {k: _plain(v) for k, v in row._mapping.items()}
 
 
 def read_model_rows(services: Services) -> dict[str, list[dict[str, Any]]]:
