@@ -5,7 +5,6 @@ aggregates with the state the story left, and every answer about it is the one h
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -23,7 +22,7 @@ from huying.domain.directive_states import Stage
 from huying.domain.meeting import Meeting
 from huying.projections.tables import DIRECTIVE_TABLES, MEETING_TABLES
 
-from .stored_by_main import Observed, observed, replayed
+from .stored_by_main import Observed, event_topics, observed, replayed, stored_topics
 from .stored_tasks import FIXTURE, aggregates, observe
 
 
@@ -33,18 +32,10 @@ def today(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Observed, 
         yield found
 
 
-def event_topics(aggregate: type[Directive] | type[Meeting]) -> set[str]:
-    """The topics today's code gives each event class nested in the aggregate (but the library's
-    own ``Created``, never triggered: Issued and Convened create them)."""
-    nested = (v for n, v in vars(aggregate).items() if isinstance(v, type) and n not in {"Event", "Created"})
-    return {get_topic(c) for c in nested if issubclass(c, aggregate.Event)}
-
-
 def test_the_fixture_holds_every_event_class_of_both_aggregates() -> None:
     """A class added since the fixture was written must be added to its story (and the fixture
     written again); a class renamed must keep its stored topic as an alias."""
-    with sqlite3.connect(FIXTURE / "var" / "huying.events.db") as conn:
-        stored = {topic for (topic,) in conn.execute("SELECT DISTINCT topic FROM stored_events")}
+    stored = stored_topics(FIXTURE)
     wanted = event_topics(Directive) | event_topics(Meeting)
     wanted |= {get_topic(Call.PutOnAgenda), get_topic(Call.Resolved)}
     assert len(wanted) == 20 and wanted <= stored, sorted(wanted - stored)
