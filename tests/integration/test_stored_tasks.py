@@ -4,25 +4,29 @@ aggregates with the state the story left, and every answer about it is the one h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
-from typer.testing import CliRunner
 
-from backends import use_in_env
-from huying.audit.replay import replay_and_compare
+from aggregates import event_topics
 from huying.bootstrap import Services
-from huying.cli import cli
 from huying.domain.call import Call
 from huying.domain.directive import Directive
 from huying.domain.directive_states import Stage
 from huying.domain.meeting import Meeting
 from huying.projections.tables import DIRECTIVE_TABLES, MEETING_TABLES
 
-from .stored_by_main import Observed, event_topics, observed, replayed, stored_topics
+from .stored_by_main import (
+    Observed,
+    answers_as_they_were,
+    feed_verify_and_rows_as_they_were,
+    observed,
+    replay_and_export_agree,
+    replayed,
+    stored_topics,
+)
 from .stored_tasks import FIXTURE, aggregates, observe
 
 
@@ -71,23 +75,11 @@ def test_the_stored_events_fold_into_todays_aggregates(today: tuple[Observed, Se
 
 
 def test_every_directive_and_meeting_reads_as_it_did(today: tuple[Observed, Services]) -> None:
-    now, then = today[0], observed(FIXTURE)
-    for kind in ("Directive", "Meeting"):
-        assert sorted(now[kind]) == sorted(then[kind])
-        for aggregate_id, views in then[kind].items():
-            for view, answer in views.items():
-                assert now[kind][aggregate_id][view] == answer, f"{kind} {aggregate_id}{view}"
+    answers_as_they_were(today[0], observed(FIXTURE), ("Directive", "Meeting"))
 
 
 def test_the_feed_verify_and_rebuilt_read_models_are_as_they_were(today: tuple[Observed, Services]) -> None:
-    """Columns added since are not compared: the fixture cannot know them."""
-    (now, services), then = today, observed(FIXTURE)
-    assert services.projector.halted is None and services.chain.alarm is None
-    assert now["feed"] == then["feed"]
-    assert now["verify"] == then["verify"] and now["verify"]["ok"]
-    for table, rows in then["rows"].items():
-        columns = set(rows[0]) if rows else set()
-        assert [{k: v for k, v in r.items() if k in columns} for r in now["rows"][table]] == rows, table
+    feed_verify_and_rows_as_they_were(today[0], observed(FIXTURE), today[1])
 
 
 def test_audit_replay_and_the_export_cover_them(
@@ -95,15 +87,6 @@ def test_audit_replay_and_the_export_cover_them(
 ) -> None:
     """审计回放 rebuilds the directive and meeting read models beside the live ones and finds
     them equal; ``huying export`` writes their events as the feed shows them, filtered by type."""
-    (now, services), runner = today, CliRunner()
-    result = replay_and_compare(services.app, services.engine, services.settings, batch_size=7)
-    assert result.same, result.shown
-    assert all(result.rows[t.name] > 0 for t in (*DIRECTIVE_TABLES, *MEETING_TABLES)), result.rows
-    use_in_env(monkeypatch, services.settings)
-    wanted = "Directive.SentBack,Meeting.DecisionRecorded,PutOnAgenda"
-    exported = runner.invoke(cli, ["export", "--what", "events", "--type", wanted])
-    assert exported.exit_code == 0, exported.output
-    lines = [json.loads(line) for line in exported.stdout.splitlines() if line.startswith("{")]
-    feed = [e for page in now["feed"] for e in json.loads(page["body"])["data"]]
-    assert lines == [e for e in feed if e["type"] in wanted.split(",")]
-    assert sorted({e["type"] for e in lines}) == sorted(wanted.split(","))
+    types = "Directive.SentBack,Meeting.DecisionRecorded,PutOnAgenda"
+    rows = replay_and_export_agree(*today, monkeypatch, types, batch_size=7)
+    assert all(rows[t.name] > 0 for t in (*DIRECTIVE_TABLES, *MEETING_TABLES)), rows

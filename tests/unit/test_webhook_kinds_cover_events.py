@@ -12,6 +12,7 @@ from typing import Any
 
 from memory import InMemory
 
+from aggregates import event_classes, every_aggregate
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 from huying.domain.directive import Directive
@@ -36,19 +37,8 @@ KINDS_OF: dict[type[HuyingAggregate], dict[str, str]] = {
 WITHOUT_WEBHOOKS = {Publication}
 
 
-def every_aggregate() -> set[type[HuyingAggregate]]:
-    found, todo = set(), list(HuyingAggregate.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        found.add(cls)
-        todo += cls.__subclasses__()
-    return found
-
-
 def event_names(aggregate: type[HuyingAggregate]) -> set[str]:
-    """The event classes nested in the aggregate (not the bases, nor the library's ``Created``)."""
-    nested = (v for n, v in vars(aggregate).items() if isinstance(v, type) and n not in {"Event", "Created"})
-    return {c.__name__ for c in nested if issubclass(c, aggregate.Event)}
+    return {c.__name__ for c in event_classes(aggregate)}
 
 
 def test_each_aggregate_is_given_kinds_or_left_out_on_purpose() -> None:
