@@ -25,7 +25,7 @@ from huying.domain.org import UnitKind
 from huying.service_layer.publications import publication_id
 
 from .driver import Driven, Driver, Place
-from .matrix import Asker, ModuleHuying, module_huying, refusal_mismatch
+from .matrix import Asker, ModuleHuying, check, judged, module_huying
 
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PLACE = Place()  # grid LW-LN-01-G01, community LW-LN-01, street LW-LN; orders to CG (lead), ZJ
@@ -115,19 +115,6 @@ class World:
 def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with module_huying(backend, tmp_path_factory, MONDAY_MORNING) as h:
         yield World(h)
-
-
-def judged(asker: Asker, what: str, response: Response, expected: int) -> str | None:
-    if expected in (200, 201):
-        wrong = None if response.status_code == expected else f"{response.status_code} {response.text[:300]}"
-    else:
-        wrong = refusal_mismatch(response, expected)
-    return None if wrong is None else f"{asker} ({asker.relation}) {what}: expected {expected}: {wrong}"
-
-
-def check(mismatches: list[str | None]) -> None:
-    found = [m for m in mismatches if m is not None]
-    assert not found, f"{len(found)} answers differ from the contract:\n" + "\n".join(found)
 
 
 # --- 一呼一评 by the caller ---------------------------------------------------------------------
