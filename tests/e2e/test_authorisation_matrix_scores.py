@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from httpx import Response
 
 from backends import Backend
 from huying.domain.org import UnitKind
-from huying.service_layer.publications import publication_id
+from huying.service_layer.publications import PUBLISHED_KINDS, publication_id
 
 from .driver import Driven, Driver, Place
 from .matrix import Asker, ModuleHuying, check, judged, module_huying
@@ -31,7 +32,7 @@ MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PLACE = Place()  # grid LW-LN-01-G01, community LW-LN-01, street LW-LN; orders to CG (lead), ZJ
 PUBLICATIONS = "/api/v1/scores/publications"
 DISTRICT_WIDE = {"supervisor", "auditor", "admin"}
-SETTLED, UNPUBLISHED = "2026-09", "2026-08"
+SETTLED, UNPUBLISHED, PUBLISHED_HERE = "2026-09", "2026-08", "2026-06"  # each test its own
 
 ASKERS = (
     Asker("grid_worker", "LW-LN-01-G01", "the call's grid"),
@@ -90,9 +91,9 @@ class World:
         self.driver = Driver(h.client, h.tokens, h.clock)
         self._keys = 0
 
-    def post(self, asker: Asker, path: str, body: dict[str, Any] | None) -> Response:
+    def post(self, asker: Asker, path: str, body: dict[str, Any] | None, key: str | None = None) -> Response:
         self._keys += 1
-        headers = self.h.tokens.headers(*asker.who, key=f"scores-matrix-{self._keys}")
+        headers = self.h.tokens.headers(*asker.who, key=key or f"scores-matrix-{self._keys}")
         return self.h.client.post(path, json=body, headers=headers)
 
     def get(self, asker: Asker, path: str) -> Response:
@@ -177,10 +178,10 @@ def test_only_a_supervisor_publishes(world: World) -> None:
     never = publication_id(UnitKind.STREET, UNPUBLISHED)
     assert world.get(ADMIN, f"{PUBLICATIONS}/{never}").status_code == 404, "a refused publish wrote"
     for kind in ("street", "department"):
-        response = world.post(SUPERVISOR, PUBLICATIONS, {"kind": kind, "period": SETTLED})
-        mismatches.append(judged(SUPERVISOR, f"publish {kind} {SETTLED}", response, 201))
+        response = world.post(SUPERVISOR, PUBLICATIONS, {"kind": kind, "period": PUBLISHED_HERE})
+        mismatches.append(judged(SUPERVISOR, f"publish {kind} {PUBLISHED_HERE}", response, 201))
     for asker in ASKERS:  # once published: who asks is judged before the state (403 before 409)
-        again = world.post(asker, PUBLICATIONS, {"kind": "street", "period": SETTLED})
+        again = world.post(asker, PUBLICATIONS, {"kind": "street", "period": PUBLISHED_HERE})
         mismatches.append(judged(asker, "publish again", again, 409 if asker.role == "supervisor" else 403))
     check(mismatches)
 
@@ -203,7 +204,7 @@ def test_each_read_of_a_publication(world: World, kind: UnitKind) -> None:
     for asker in ASKERS:
         readable = {u for u in units if reads_unit(asker, u)}
         sees = 200 if readable else 404
-        for path in (base, f"{base}?version=1"):
+        for path in (base, f"{base}?version=1", f"{base}?as_of={quote(pub['published_at'])}"):
             response = world.get(asker, path)
             mismatches.append(judged(asker, f"GET {path}", response, sees))
             if response.status_code == 200 and {r["unit"] for r in response.json()["data"]} != readable:
@@ -214,6 +215,9 @@ def test_each_read_of_a_publication(world: World, kind: UnitKind) -> None:
         mismatches.append(judged(asker, f"list {kind.value}", listing, 200 if readable else 403))
         if listing.status_code == 200 and pub["id"] not in {x["id"] for x in listing.json()["data"]}:
             mismatches.append(f"{asker}: the list lacks the publication")
+        any_kind = any(reads_unit(asker, u) for k in UnitKind for u in world.units(k) if k in PUBLISHED_KINDS)
+        every = world.get(asker, f"{PUBLICATIONS}?min_position={pub['position']}")
+        mismatches.append(judged(asker, "list every kind", every, 200 if any_kind else 403))
     check(mismatches)
 
 
@@ -237,4 +241,42 @@ def test_only_a_supervisor_republishes(world: World, kind: UnitKind) -> None:
         mismatches.append(judged(asker, "republish", response, 200))
         if response.status_code == 200:
             assert response.json()["version"] == before + 1
+    check(mismatches)
+
+
+# --- an Idempotency-Key someone else used -----------------------------------------------------
+
+
+def test_another_principals_key_replays_nothing(world: World) -> None:
+    """The one who may act does, with a key; everyone else sending the same key and body gets
+    the answer they get without it (404 or 403), never the recorded success."""
+    c = world.resolved("completed")
+    assert c.facts is not None
+    rate = f"/api/v1/work-orders/{c.id}-w1/rating"
+    pub = published(world, UnitKind.DEPARTMENT)
+    republish, units = f"{PUBLICATIONS}/{pub['id']}/republish", world.units(UnitKind.DEPARTMENT)
+    cases = (  # the path, the body, who may act, what each other asker is answered
+        (
+            rate,
+            {"satisfaction": "satisfied"},
+            PLACE.street_staff,
+            lambda a: 404 if not sees_call(a, c.facts.departments) else 403,
+        ),
+        (
+            republish,
+            {"reason": "复核"},
+            SUPERVISOR.who,
+            lambda a: 403 if any(reads_unit(a, u) for u in units) else 404,
+        ),
+        (PUBLICATIONS, {"kind": "street", "period": "2026-07"}, SUPERVISOR.who, lambda a: 403),
+    )
+    mismatches: list[str | None] = []
+    for n, (path, body, actor, refused) in enumerate(cases):
+        key = f"someone-elses-key-{n}"
+        first = world.post(Asker(*actor, "acts"), path, body, key=key)
+        assert first.status_code in (200, 201), first.text
+        for asker in ASKERS:
+            if asker.who != actor:
+                response = world.post(asker, path, body, key=key)
+                mismatches.append(judged(asker, f"POST {path} with another's key", response, refused(asker)))
     check(mismatches)
