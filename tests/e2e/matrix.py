@@ -105,3 +105,18 @@ def refusal_mismatch(response: Response, expected: int) -> str | None:
     if problem.get("status") != expected or problem.get("type") != PROBLEM_TYPE[expected]:
         return f"problem {problem.get('status')} {problem.get('type')} for {expected}"
     return None if problem.get("detail") else "a problem with no detail"
+
+
+def judged(asker: Asker, what: str, response: Response, expected: int) -> str | None:
+    """The mismatch of one answer, or None: a success its status, a refusal also its shape."""
+    if expected in (200, 201):
+        wrong = None if response.status_code == expected else f"{response.status_code} {response.text[:300]}"
+    else:
+        wrong = refusal_mismatch(response, expected)
+    return None if wrong is None else f"{asker} ({asker.relation}) {what}: expected {expected}: {wrong}"
+
+
+def check(mismatches: list[str | None]) -> None:
+    """Every mismatch of a test's answers at once."""
+    found = [m for m in mismatches if m is not None]
+    assert not found, f"{len(found)} answers differ from the contract:\n" + "\n".join(found)

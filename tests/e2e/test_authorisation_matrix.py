@@ -203,7 +203,8 @@ class Case:
 # POST /api/v1/meetings/{id}/agenda/calls, tried with the meeting's own table in
 # tests/unit/test_meeting_matrix.py and by the call's table in tests/unit/test_call_transitions.py.
 # The callers' ratings (一呼一评 by the caller) are POST …/rating, tried state by state in
-# tests/unit/test_caller_ratings.py and over HTTP, every refusal, in tests/e2e/test_ratings.py.
+# tests/unit/test_caller_ratings.py, over HTTP in tests/e2e/test_ratings.py, and asked by every
+# principal in tests/e2e/test_authorisation_matrix_scores.py.
 BY_ANOTHER_PATH = frozenset({Action.PUT_ON_AGENDA, Action.RATE_WORK_ORDER, Action.RATE_RESPONSE})
 
 

@@ -28,7 +28,7 @@ from huying.domain import meeting_transitions as meeting_table
 from huying.domain.directive_transitions import Party as DirectiveParty
 from huying.domain.meeting_transitions import Party as MeetingParty
 
-from .matrix import Asker, ModuleHuying, module_huying, refusal_mismatch
+from .matrix import Asker, ModuleHuying, check, judged, module_huying
 
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 DIRECTIVES, MEETINGS = "/api/v1/directives", "/api/v1/meetings"
@@ -283,20 +283,6 @@ class World:
 def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with module_huying(backend, tmp_path_factory, MONDAY_MORNING) as h:
         yield World(h)
-
-
-def check(mismatches: list[str | None]) -> None:
-    found = [m for m in mismatches if m is not None]
-    assert not found, f"{len(found)} answers differ from the contract:\n" + "\n".join(found)
-
-
-def judged(asker: Asker, what: str, response: Response, expected: int) -> str | None:
-    """The mismatch of one answer, or None: a success its status, a refusal also its shape."""
-    if expected in (200, 201):
-        wrong = None if response.status_code == expected else f"{response.status_code} {response.text[:300]}"
-    else:
-        wrong = refusal_mismatch(response, expected)
-    return None if wrong is None else f"{asker} ({asker.relation}) {what}: expected {expected}: {wrong}"
 
 
 # --- directives -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ code: a renamed class or a changed shape without an alias or upcaster fails ther
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -28,14 +27,7 @@ from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveDraft
 
-from .stored_by_main import (
-    Observed,
-    Reader,
-    feed_and_verdict,
-    pack,
-    read_model_rows,
-    record,
-)
+from .stored_by_main import Observed, Reader, feed_and_verdict, read_model_rows, write_at_head
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "stored_tasks"
 
@@ -144,10 +136,7 @@ def write(target: Path = FIXTURE) -> None:  # pragma: no cover  (run by hand)
         directives_story(services, clock)
         meetings_story(services, clock)
 
-    seen = record(target, story, observe)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-    seen["written_at"] = head.stdout.strip()
-    pack(target, seen)
+    write_at_head(target, story, observe)
 
 
 if __name__ == "__main__":  # pragma: no cover

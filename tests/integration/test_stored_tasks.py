@@ -4,26 +4,29 @@ aggregates with the state the story left, and every answer about it is the one h
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
-from typer.testing import CliRunner
 
-from backends import use_in_env
-from huying.audit.replay import replay_and_compare
+from aggregates import event_topics
 from huying.bootstrap import Services
-from huying.cli import cli
 from huying.domain.call import Call
 from huying.domain.directive import Directive
 from huying.domain.directive_states import Stage
 from huying.domain.meeting import Meeting
 from huying.projections.tables import DIRECTIVE_TABLES, MEETING_TABLES
 
-from .stored_by_main import Observed, observed, replayed
+from .stored_by_main import (
+    Observed,
+    answers_as_they_were,
+    feed_verify_and_rows_as_they_were,
+    observed,
+    replay_and_export_agree,
+    replayed,
+    stored_topics,
+)
 from .stored_tasks import FIXTURE, aggregates, observe
 
 
@@ -33,18 +36,10 @@ def today(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Observed, 
         yield found
 
 
-def event_topics(aggregate: type[Directive] | type[Meeting]) -> set[str]:
-    """The topics today's code gives each event class nested in the aggregate (but the library's
-    own ``Created``, never triggered: Issued and Convened create them)."""
-    nested = (v for n, v in vars(aggregate).items() if isinstance(v, type) and n not in {"Event", "Created"})
-    return {get_topic(c) for c in nested if issubclass(c, aggregate.Event)}
-
-
 def test_the_fixture_holds_every_event_class_of_both_aggregates() -> None:
     """A class added since the fixture was written must be added to its story (and the fixture
     written again); a class renamed must keep its stored topic as an alias."""
-    with sqlite3.connect(FIXTURE / "var" / "huying.events.db") as conn:
-        stored = {topic for (topic,) in conn.execute("SELECT DISTINCT topic FROM stored_events")}
+    stored = stored_topics(FIXTURE)
     wanted = event_topics(Directive) | event_topics(Meeting)
     wanted |= {get_topic(Call.PutOnAgenda), get_topic(Call.Resolved)}
     assert len(wanted) == 20 and wanted <= stored, sorted(wanted - stored)
@@ -80,23 +75,11 @@ def test_the_stored_events_fold_into_todays_aggregates(today: tuple[Observed, Se
 
 
 def test_every_directive_and_meeting_reads_as_it_did(today: tuple[Observed, Services]) -> None:
-    now, then = today[0], observed(FIXTURE)
-    for kind in ("Directive", "Meeting"):
-        assert sorted(now[kind]) == sorted(then[kind])
-        for aggregate_id, views in then[kind].items():
-            for view, answer in views.items():
-                assert now[kind][aggregate_id][view] == answer, f"{kind} {aggregate_id}{view}"
+    answers_as_they_were(today[0], observed(FIXTURE), ("Directive", "Meeting"))
 
 
 def test_the_feed_verify_and_rebuilt_read_models_are_as_they_were(today: tuple[Observed, Services]) -> None:
-    """Columns added since are not compared: the fixture cannot know them."""
-    (now, services), then = today, observed(FIXTURE)
-    assert services.projector.halted is None and services.chain.alarm is None
-    assert now["feed"] == then["feed"]
-    assert now["verify"] == then["verify"] and now["verify"]["ok"]
-    for table, rows in then["rows"].items():
-        columns = set(rows[0]) if rows else set()
-        assert [{k: v for k, v in r.items() if k in columns} for r in now["rows"][table]] == rows, table
+    feed_verify_and_rows_as_they_were(today[0], observed(FIXTURE), today[1])
 
 
 def test_audit_replay_and_the_export_cover_them(
@@ -104,15 +87,6 @@ def test_audit_replay_and_the_export_cover_them(
 ) -> None:
     """审计回放 rebuilds the directive and meeting read models beside the live ones and finds
     them equal; ``huying export`` writes their events as the feed shows them, filtered by type."""
-    (now, services), runner = today, CliRunner()
-    result = replay_and_compare(services.app, services.engine, services.settings, batch_size=7)
-    assert result.same, result.shown
-    assert all(result.rows[t.name] > 0 for t in (*DIRECTIVE_TABLES, *MEETING_TABLES)), result.rows
-    use_in_env(monkeypatch, services.settings)
-    wanted = "Directive.SentBack,Meeting.DecisionRecorded,PutOnAgenda"
-    exported = runner.invoke(cli, ["export", "--what", "events", "--type", wanted])
-    assert exported.exit_code == 0, exported.output
-    lines = [json.loads(line) for line in exported.stdout.splitlines() if line.startswith("{")]
-    feed = [e for page in now["feed"] for e in json.loads(page["body"])["data"]]
-    assert lines == [e for e in feed if e["type"] in wanted.split(",")]
-    assert sorted({e["type"] for e in lines}) == sorted(wanted.split(","))
+    types = "Directive.SentBack,Meeting.DecisionRecorded,PutOnAgenda"
+    rows = replay_and_export_agree(*today, monkeypatch, types, batch_size=7)
+    assert all(rows[t.name] > 0 for t in (*DIRECTIVE_TABLES, *MEETING_TABLES)), rows
