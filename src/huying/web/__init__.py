@@ -20,6 +20,7 @@ from huying.web.pages import (  # noqa: F401 (they register)
     intake,
     meetings,
     overview,
+    publications,
     queue,
     search,
     signin,
