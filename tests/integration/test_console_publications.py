@@ -6,13 +6,37 @@ token, or from someone who may not publish, writes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
 from conftest import Tokens
 from huying.bootstrap import Services
+from huying.clock import FakeClock
+from huying.settings import Settings
 from integration.test_console_sessions import _hidden, events, sign_in
+from integration.test_figures import Week
+from integration.test_settled_scores import HL, LN, resolved_and_evaluated
 
-PERIOD = "2026-10"  # settled: the clock stands in late November
+PERIOD = "2026-11"  # settled at midnight: no settling window
+
+
+@pytest.fixture
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, run_watchdog=False, min_evaluated_for_rank=1, settle_working_days=0)
+
+
+@pytest.fixture
+def november(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+    """Each of two streets resolves one call in November, evaluated: both ranked first."""
+    w = Week(client, tokens, clock)
+    w.at(11, 23, 9)
+    resolved_and_evaluated(w, "X", "LW-LN-01-G01", LN)
+    resolved_and_evaluated(w, "Y", "LW-HL-01-G01", HL)
+    w.at(12, 1, 8)
+    return w
 
 
 def _publish(client: TestClient, **fields: str) -> tuple[int, str]:
@@ -24,7 +48,7 @@ def _publish(client: TestClient, **fields: str) -> tuple[int, str]:
 
 
 def test_the_supervisor_publishes_and_republishes_and_each_reader_sees_its_rows(
-    client: TestClient, tokens: Tokens, services: Services
+    client: TestClient, tokens: Tokens, services: Services, november: Week
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     before = events(services)
@@ -44,10 +68,13 @@ def test_the_supervisor_publishes_and_republishes_and_each_reader_sees_its_rows(
     assert client.post(republish, data=form).status_code == 422  # the reason is required
     assert client.post(republish, data={**form, "reason": "x", "csrf": "guess"}).status_code == 403
     assert events(services) == before
-    done = client.post(republish, data={**form, "reason": "更正：补录回访"}, follow_redirects=False)
+    services.settings.min_evaluated_for_rank = 2  # the rule changes: one evaluated call ranks no one
+    reason = "考核办法：两件以上方参与排名"
+    done = client.post(republish, data={**form, "reason": reason}, follow_redirects=False)
     assert done.status_code == 303, done.text
     page = client.get(done.headers["location"]).text
-    assert "更正：补录回访" in page and 'id="changes"' in page and "无变动 No change" in page
+    assert reason in page and "与 v1 相比" in page
+    assert '<tr data-unit="LW-LN"><th scope="row">岭南街道</th><td>rank</td><td>1</td><td>—</td></tr>' in page
     first = client.get(f"/console/publications/{publication}", params={"version": 1}).text
     assert 'id="changes"' not in first and "第 1 版 / 共 2 版" in first
     listed = client.get("/console/publications").text
@@ -55,7 +82,7 @@ def test_the_supervisor_publishes_and_republishes_and_each_reader_sees_its_rows(
 
     sign_in(client, tokens.token("street", "LW-LN"))
     own = client.get(f"/console/publications/{publication}").text
-    assert '<tr data-unit="LW-LN">' in own and '<tr data-unit="LW-HL">' not in own
+    assert '<tr data-unit="LW-LN">' in own and 'data-unit="LW-HL"' not in own  # figures and changes
     assert 'action="/console/publications' not in own + client.get("/console/publications").text
     forged = {"csrf": _hidden(own, "csrf"), "idempotency_key": "re-2", "reason": "改"}
     before = events(services)
