@@ -24,6 +24,14 @@ def act(page: Page, legend: str, fields: dict[str, str], button: str) -> None:
     page.wait_for_url(re.compile(r"done="))
 
 
+def rate(page: Page, legend: str, choice: str, button: str) -> None:
+    """Rates through one of the call page's 一呼一评 forms."""
+    form = page.locator("form.move").filter(has=page.locator("legend", has_text=legend))
+    form.get_by_label(choice, exact=True).check()
+    form.get_by_role("button", name=button).click()
+    page.wait_for_url(re.compile(r"done=rate-"))
+
+
 def open_call(page: Page, title: str) -> None:
     page.get_by_role("link", name=title).first.click()
     page.wait_for_url(re.compile(r"/console/calls/"))
@@ -104,6 +112,8 @@ def test_one_call_from_a_phone_to_follow_up_and_the_overview_counts_it(console: 
     page = console.sign_in(desk, "street", STREET)
     page.goto(call_url)
     act(page, "办结", {"办结情况 Summary": "城管已清运"}, "办结 Resolve")
+    rate(page, "街道评部门", "基本满意", "街道评部门 Rate the department's work")  # 一呼一评
+    expect(page.locator(".rating")).to_contain_text("街道评价 Street's rating: 基本满意")
     desk.close()
     desk = console.context(viewport=DESK)
     page = console.sign_in(desk, "community", COMMUNITY)
@@ -115,6 +125,7 @@ def test_one_call_from_a_phone_to_follow_up_and_the_overview_counts_it(console: 
     page.wait_for_url(re.compile("done=evaluate"))
     act(page, "销号", {}, "销号 Close")
     expect(page.locator(".state")).to_contain_text("已销号")
+    rate(page, "社区评街道", "满意", "社区评街道 Rate the street's response")  # closed, still rated once
     expect(page.get_by_role("button")).to_have_count(
         1
     )  # 退出 Sign out only: no move is left on a closed call
@@ -212,6 +223,8 @@ def test_the_other_pages_pass_the_accessibility_check_too(console: Console) -> N
         ("auditor", "LW", "/console/audit?check=true", "12-audit"),
         ("admin", "LW", "/console/admin", "13-admin"),
         ("grid_worker", GRID, "/console/mine", "14-my-calls"),
+        ("supervisor", "LW", "/console/assessment", "15-assessment"),
+        ("supervisor", "LW", "/console/publications", "16-publications"),
     ):
         page = console.sign_in(desk, role, unit)
         page.goto(path)

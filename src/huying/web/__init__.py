@@ -13,12 +13,14 @@ from huying.settings import Settings
 from huying.web import pages
 from huying.web.pages import (  # noqa: F401 (they register)
     admin,
+    assessment,
     audit,
     call,
     directives,
     intake,
     meetings,
     overview,
+    publications,
     queue,
     search,
     signin,

@@ -71,6 +71,9 @@ ACTION = {
     "withdraw": ("撤回", "Withdraw"),
     "merge": ("合并", "Merge"),
     "supervise": ("督办", "Supervise"),
+    "rate-work-order": ("街道评部门", "Rate the department's work"),
+    "rate-response": ("社区评街道", "Rate the street's response"),
+    "put-on-agenda": ("提交联席会议", "Put on a joint meeting's agenda"),
 }
 # Each event type, as the timeline names it.
 EVENT = {
@@ -92,6 +95,9 @@ EVENT = {
     "Withdrawn": "撤回",
     "MergedInto": "合并",
     "Supervised": "督办",
+    "PutOnAgenda": "提交上会",
+    "WorkOrderRated": "街道评部门",
+    "StreetResponseRated": "社区评街道",
 }
 
 

@@ -42,27 +42,35 @@ def allowed(
 class Move:
     action: Action
     order: WorkOrder | None = None  # the work order it acts on, for the department side and decisions
+    round: int | None = None  # the round whose street response it rates (社区评街道)
 
     @property
     def key(self) -> str:
-        return f"{self.action.value}@{self.order.id}" if self.order else self.action.value
+        if self.order:
+            return f"{self.action.value}@{self.order.id}"
+        return f"{self.action.value}#{self.round}" if self.round else self.action.value
 
 
 def open_moves(who: Principal, call: Call, now: datetime, reopen_window: timedelta) -> list[Move]:
     """Every action of the table this principal may take on this call at ``now``, in the
-    table's order; work-order actions once per order they may act on."""
+    table's order; work-order actions once per order they may act on, the community's rating of
+    its street once per round it may still rate."""
     moves: list[Move] = []
     for action, t in TABLE.items():
         if action is Action.RAISE:
             continue
-        if not on_work_order(t):
-            if allowed(TABLE, action, who, call, Situation(now, None, reopen_window)):
-                moves.append(Move(action))
-            continue
-        for order in call.orders_by_arrival:
-            if allowed(TABLE, action, who, call, Situation(now, order, reopen_window)):
-                moves.append(Move(action, order))
+        if on_work_order(t):
+            at = [Move(action, order=o) for o in call.orders_by_arrival]
+        elif action is Action.RATE_RESPONSE:
+            at = [Move(action, round=r) for r in range(1, call.round + 1)]
+        else:
+            at = [Move(action)]
+        moves += [m for m in at if allowed(TABLE, action, who, call, _situation(m, now, reopen_window))]
     return moves
+
+
+def _situation(move: Move, now: datetime, reopen_window: timedelta) -> Situation:
+    return Situation(now, move.order, reopen_window, move.round)
 
 
 @dataclass(frozen=True)

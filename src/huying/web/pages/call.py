@@ -16,17 +16,24 @@ from starlette.responses import Response
 
 from huying.api.deps import parse_call_id
 from huying.api.present import call_public, duplicate_hints, history_entry
-from huying.api.routers import attachments, calls, work_orders
+from huying.api.routers import attachments, calls, ratings, work_orders
+from huying.api.routers import meetings as meeting_api
 from huying.api.schemas import requests as bodies
 from huying.api.schemas.calls import CallPublic
+from huying.api.schemas.meetings import MeetingPublic, MeetingSummary, TableCallBody
+from huying.api.schemas.ratings import RatingBody, ResponseRatingBody
+from huying.domain.call import Call
 from huying.domain.errors import InvalidCommand
+from huying.domain.meeting_states import Stage
+from huying.domain.meeting_transitions import Action as MeetingAction
 from huying.domain.org import UnitKind
+from huying.domain.principal import Principal
 from huying.domain.transitions import TABLE, Action, on_work_order
 from huying.services.attachments import Variant
 from huying.web.acting import sent
 from huying.web.context import PostedForm, Viewer, services_of
 from huying.web.forms import field, identity
-from huying.web.moves import open_moves
+from huying.web.moves import Move, meeting_moves, open_moves
 from huying.web.pages import page_router, register
 from huying.web.pages.intake import posted_body
 from huying.web.render import page
@@ -54,7 +61,11 @@ MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
     Action.COMPLETE: (work_orders.complete, bodies.CompleteBody),
     Action.GRANT_EXTENSION: (work_orders.grant_extension, bodies.NoteBody),
     Action.DENY_EXTENSION: (work_orders.deny_extension, bodies.ReasonBody),
+    Action.RATE_WORK_ORDER: (ratings.rate_work_order, RatingBody),
+    Action.RATE_RESPONSE: (ratings.rate_response, ResponseRatingBody),
 }
+# Meetings looked at for the put-on-agenda form: the holder's unit's, most recent first.
+AGENDA_MEETINGS = 50
 
 
 @router.get("/console/calls/{call_id}")
@@ -81,6 +92,7 @@ def render_call(
     shown = call_public(call, position, p, s.contacts, now, s.app.calendar, hints=hints)
     history = s.calls.history(p, call.id)
     item = s.app.catalog.item(call.item_code)
+    moves = open_moves(p, call, now, s.calls.reopen_window)
     return page(
         request,
         "call.html",
@@ -91,8 +103,9 @@ def render_call(
         now=now,
         item=item,
         timeline=[history_entry(pos, e) for pos, e in history.events],
-        # the moves this page has a form for (a call goes on an agenda from its meeting)
-        moves=[m for m in open_moves(p, call, now, s.calls.reopen_window) if m.action in MOVES],
+        moves=[m for m in moves if m.action in MOVES],
+        agenda=_agenda_meetings(request, p, moves),
+        ratings=_ratings(call),
         departments=s.app.org.of_kind(UnitKind.DEPARTMENT),
         done=done,
         errors=errors or {},
@@ -105,6 +118,7 @@ async def act(request: Request, session: Viewer, form: PostedForm) -> Response:
     gate lets exact paths carry uploads)."""
     call_id, move = field(form, "call") or "", field(form, "move") or ""
     action_name, _, order_id = move.partition("@")
+    action_name = action_name.partition("#")[0]  # the round rated travels in the form's ``round``
 
     def show(errors: dict[str, str], status: int) -> Response:
         return render_call(request, session, call_id, errors=errors, status=status)
@@ -129,6 +143,52 @@ async def _send(
         lambda: send(**target, body=body, p=p, s=s, ident=identity(form), response=Response())
     )
     return answer
+
+
+def _ratings(call: Call) -> dict[str, object]:
+    """一呼一评 given so far: each work order's by order id, the street's response's by round."""
+    return {
+        "orders": {o.id: o.rating for o in call.orders_by_arrival if o.rating},
+        "rounds": dict(call.response_ratings),
+    }
+
+
+def _agenda_meetings(request: Request, p: Principal, moves: list[Move]) -> list[MeetingSummary]:
+    """The meetings the holder may put this call on: when the call's table offers put-on-agenda,
+    the holder's unit's convened meetings whose own table lets it table a call now."""
+    if not any(m.action is Action.PUT_ON_AGENDA for m in moves):
+        return []
+    s = services_of(request)
+    now, org = s.clock.now(), s.app.org
+    listed = meeting_api.list_meetings(p, s, s.projector.position(), limit=AGENDA_MEETINGS).data
+    return [
+        m
+        for m in listed
+        if m.stage is Stage.CONVENED
+        and MeetingAction.TABLE_CALL
+        in meeting_moves(p, s.meetings.meeting_for(p, meeting_api.parse_meeting_id(m.id)), now, org)
+    ]
+
+
+@router.post("/console/calls/agenda")
+async def put_on_agenda(request: Request, session: Viewer, form: PostedForm) -> Response:
+    """难题自下而上提交 from the call page: the meeting's own route function tables the call (the
+    call's table and the meeting's both check it), and the call page shows it."""
+    s, p = services_of(request), session.principal
+    call_id, meeting_id = field(form, "call") or "", field(form, "meeting") or ""
+
+    def show(errors: dict[str, str], status: int) -> Response:
+        return render_call(request, session, call_id, errors=errors, status=status)
+
+    async def send() -> MeetingPublic:
+        body = TableCallBody.model_validate({"call_id": call_id})
+        answer: MeetingPublic = await run_in_threadpool(
+            lambda: meeting_api.table_call(meeting_id, body, p, s, identity(form), Response())
+        )
+        return answer
+
+    done = f"/console/calls/{call_id}?done=put-on-agenda"
+    return await sent(send, show, lambda _: done, "put-on-agenda")
 
 
 @router.get("/console/attachments/{attachment_id}")

@@ -5,7 +5,8 @@ figures and who may see them are the API's."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query, Request
 from starlette.responses import Response
@@ -83,9 +84,23 @@ def _rankings(
             scores = scores_of_units(p, s, position, kind)
         except NotPermitted:  # none of these units is this principal's to read
             continue
-        ranked = sorted((u for u in scores.data if u.rank is not None), key=lambda u: u.rank or 0)
-        found.append((scores, ranked[:BOARD], ranked[max(BOARD, len(ranked) - BOARD) :][::-1]))
+        found.append((scores, *boards(scores.data)))
     return found
+
+
+class _Ranked(Protocol):
+    @property
+    def rank(self) -> int | None: ...
+
+
+RankedT = TypeVar("RankedT", bound=_Ranked)
+
+
+def boards(rows: Sequence[RankedT]) -> tuple[list[RankedT], list[RankedT]]:
+    """红榜 and 黑榜: the ``BOARD`` best-ranked units and the ``BOARD`` worst, worst first (no
+    unit on both; the unranked — too few evaluated — on neither)."""
+    ranked = sorted((u for u in rows if u.rank is not None), key=lambda u: u.rank or 0)
+    return ranked[:BOARD], ranked[max(BOARD, len(ranked) - BOARD) :][::-1]
 
 
 register(router)
