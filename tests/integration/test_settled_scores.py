@@ -24,7 +24,7 @@ from huying.projections.runner import Projector
 from huying.settings import Settings
 
 from .test_directives import rows
-from .test_figures import Tokens, Week, ack
+from .test_figures import CALLS, SUPERVISOR, Tokens, Week, ack
 
 LN, HL = ("street", "LW-LN"), ("street", "LW-HL")
 UP = {"reason": "社区无法解决，上呼街道"}
@@ -89,10 +89,44 @@ def test_a_settled_months_scores_stay_put_as_the_clock_moves_on(november: Week) 
     assert (by_unit["LW-LN"]["response_rate"], by_unit["LW-LN"]["rank"]) == ("0.5", "1")
 
 
+def assessment(w: Week, kind: str = "street") -> dict[str, Any]:
+    return w.get("/api/v1/scores/assessment", kind=kind, period="2026-11")
+
+
+def test_a_settled_months_assessment_stays_put_as_the_clock_and_late_events_move_on(
+    november: Week,
+) -> None:
+    """The 考核 of a settled month is judged at its cutoff too: a response given after it, a
+    directive's deadline running out after it, a caller's rating given after it move nothing."""
+    w = november
+    directive = w.post(
+        "/api/v1/directives",
+        SUPERVISOR,
+        {"title": "消防通道清理", "targets": ["LW-HL"], "working_days": 10},  # due mid-December
+    )
+    w.post(f"/api/v1/directives/{directive['id']}/targets/LW-HL/receive", HL, {})
+    assert assessment(w.at(11, 30, 17))["settled"] is False  # before the cutoff: judged at now
+    settled = assessment(w.at(12, 1, 8))
+    assert settled["settled"] is True and settled["settles_at"] == "2026-11-30T16:00:00Z"
+    hl = next(s for s in settled["data"] if s["unit"] == "LW-HL")
+    assert (hl["components"]["directives"], hl["counts"]["directive_judged"]) == (1.0, 1)
+    w.at(12, 1, 9).act("Z", *ack(LN))  # in time, but after the cutoff
+    rating = {"satisfaction": "dissatisfied"}
+    w.at(12, 2, 9).post(f"{CALLS}/{w.ids['X']}/rating", ("community", "LW-LN-01"), rating)
+    for later in ((12, 2, 10), (12, 28, 9)):  # by the 28th HL's directive is late
+        assert assessment(w.at(*later))["data"] == settled["data"], later
+    ln = next(s for s in settled["data"] if s["unit"] == "LW-LN")
+    assert (ln["counts"]["responded_on_time"], ln["counts"]["response_owed"], ln["counts"]["ratings"]) == (
+        2,
+        3,
+        0,
+    )
+
+
 # --- a published 考评 -------------------------------------------------------------------------
 
 PUBLICATIONS = "/api/v1/scores/publications"
-SUPERVISOR, AUDITOR = ("supervisor", "LW"), ("auditor", "LW")
+AUDITOR = ("auditor", "LW")
 NOVEMBER_STREETS = {"kind": "street", "period": "2026-11"}
 
 
@@ -188,3 +222,4 @@ def test_a_street_reads_only_its_own_row_and_the_audit_covers_publications(
     assert rows(services) == incremental and len(incremental["rm_publications"]) == 1
     replayed = replay_and_compare(services.app, services.engine, services.settings, batch_size=50)
     assert replayed.same and replayed.rows["rm_publications"] == 1, replayed.shown
+

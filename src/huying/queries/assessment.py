@@ -67,11 +67,18 @@ def composite(
 
 
 def assessment(
-    conn: Connection, org: Org, kind: UnitKind, period: Period, now: datetime, rules: Rules
+    conn: Connection,
+    org: Org,
+    kind: UnitKind,
+    period: Period,
+    now: datetime,
+    rules: Rules,
+    settles_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Every street (综合考核) or department (年度考核), ranked."""
+    """Every street (综合考核) or department (年度考核), ranked; a period past its cutoff
+    ``settles_at`` is judged as of the cutoff (docs/metrics.md §12)."""
     pooled = {u.code: _pool(org, kind, u.code) for u in org.of_kind(kind)}
-    counts = _counts(conn, org, kind, period, now, rules)
+    counts = _counts(conn, org, kind, period, now, rules, settles_at)
     assessed = []
     for unit in org.of_kind(kind):
         total: Counter[str] = Counter()
@@ -120,12 +127,19 @@ def _pool(org: Org, kind: UnitKind, code: str) -> list[str]:
 
 
 def _counts(
-    conn: Connection, org: Org, kind: UnitKind, period: Period, now: datetime, rules: Rules
+    conn: Connection,
+    org: Org,
+    kind: UnitKind,
+    period: Period,
+    now: datetime,
+    rules: Rules,
+    settles_at: datetime | None,
 ) -> dict[str, Counter[str]]:
     kinds = [UnitKind.STREET, UnitKind.COMMUNITY] if kind is UnitKind.STREET else [kind]
     counts: dict[str, Counter[str]] = {}
+    least = rules.min_evaluated
     for scored_kind in kinds:
-        for row in unit_scores(conn, org, scored_kind, period, now, _ANY_WEIGHTS, rules.min_evaluated):
+        for row in unit_scores(conn, org, scored_kind, period, now, _ANY_WEIGHTS, least, settles_at):
             c = row["counts"]
             counts[row["unit"]] = Counter(
                 contacted=c["contacted"],
@@ -136,7 +150,10 @@ def _counts(
                 evaluated_calls=row["evaluated_calls"],
             )
     since, until = utc_span(period.first, period.last)
-    for f in directive_figures(conn, list(counts), now, since, until):
+    # 令行禁止 with "now" the cutoff once it has passed; ratings and charges count by their `at`
+    # within the period, before the cutoff already (docs/metrics.md §12).
+    judged_at = min(now, settles_at) if settles_at is not None else now
+    for f in directive_figures(conn, list(counts), judged_at, since, until):
         counts[f["unit"]].update(
             directive_judged=f["receipt_judged"] + f["completion_judged"] + f["accepted"],
             directive_met=f["received_on_time"] + f["completed_on_time"] + f["accepted_first_time"],

@@ -1,5 +1,7 @@
-"""A period's unit scores as ``GET /api/v1/scores/units`` serves them and a publication freezes
-them: judged as of the period's cutoff once it has passed (``queries.settled``)."""
+"""A period's scores as the read side serves them and a publication freezes them: judged as of
+the period's cutoff once it has passed (``queries.settled``, docs/metrics.md §12) — the unit
+scores (``GET /api/v1/scores/units``) and the assessment built on them (``GET /api/v1/scores/
+assessment``)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,15 @@ from sqlalchemy import Connection
 
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
+from huying.queries.assessment import Rules, assessment
 from huying.queries.scores import Period, unit_scores
 from huying.queries.settled import cutoff
 from huying.settings import Settings
+
+
+def settles_at(period: Period, calendar: WorkCalendar, settings: Settings) -> datetime:
+    """The period's cutoff under the configured settling window."""
+    return cutoff(period.first, period.last, calendar, settings.settle_working_days)
 
 
 def settled_unit_scores(
@@ -26,8 +34,27 @@ def settled_unit_scores(
 ) -> tuple[datetime, list[dict[str, Any]]]:
     """The period's cutoff, and its unit scores of ``kind`` — as of the cutoff once it has passed
     (``GET /api/v1/scores/units`` serves them, a publication freezes them)."""
-    settles_at = cutoff(period.first, period.last, calendar, settings.settle_working_days)
+    at = settles_at(period, calendar, settings)
     ranked = unit_scores(
-        conn, org, kind, period, now, settings.score_weights, settings.min_evaluated_for_rank, settles_at
+        conn, org, kind, period, now, settings.score_weights, settings.min_evaluated_for_rank, at
     )
-    return settles_at, ranked
+    return at, ranked
+
+
+def assessment_rules(settings: Settings) -> Rules:
+    return Rules(settings.assessment_weights, settings.supervision_deduction, settings.min_evaluated_for_rank)
+
+
+def settled_assessment(
+    conn: Connection,
+    org: Org,
+    kind: UnitKind,
+    period: Period,
+    now: datetime,
+    calendar: WorkCalendar,
+    settings: Settings,
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """The period's cutoff, and its 考核 of ``kind`` — as of the cutoff once it has passed
+    (``GET /api/v1/scores/assessment`` serves it, a publication freezes it)."""
+    at = settles_at(period, calendar, settings)
+    return at, assessment(conn, org, kind, period, now, assessment_rules(settings), at)
