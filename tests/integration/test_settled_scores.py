@@ -223,3 +223,40 @@ def test_a_street_reads_only_its_own_row_and_the_audit_covers_publications(
     replayed = replay_and_compare(services.app, services.engine, services.settings, batch_size=50)
     assert replayed.same and replayed.rows["rm_publications"] == 1, replayed.shown
 
+
+def test_a_settled_months_assessment_is_published_frozen_and_republished_with_a_reason(
+    november: Week, services: Any
+) -> None:
+    """The 街道综合考核 is published as the unit scores are: frozen with its weights and
+    deduction, and corrected only by a re-publication saying why and what changed."""
+    w = november
+    body = {"kind": "street_assessment", "period": "2026-11"}
+    early = publish(w.at(11, 30, 17), **body)
+    assert early.status_code == 409 and "not settled until" in early.json()["detail"]
+    served = assessment(w.at(12, 1, 8))
+    first = publish(w, **body)
+    assert first.status_code == 201, first.text
+    v1 = first.json()
+    w.position = v1["position"]
+    assert v1["data"] == served["data"] and v1["weights"] == served["weights"]
+    assert v1["supervision_deduction"] == served["supervision_deduction"] == 0.01
+    assert publish(w, **body).status_code == 409  # once; the unit scores are a publication apart
+    assert publish(w).status_code == 201
+
+    services.settings.assessment_weights = (0.6, 0.1, 0.1, 0.1, 0.1)  # the rules change
+    w.at(12, 28, 9).act("Z", *ack(LN))  # after the cutoff: moves nothing
+    headers = w.tokens.headers(*SUPERVISOR)
+    second = w.client.post(
+        f"{PUBLICATIONS}/{v1['id']}/republish", json={"reason": "权重调整"}, headers=headers
+    )
+    assert second.status_code == 200, second.text
+    v2 = second.json()
+    w.position = v2["position"]
+    assert (v2["version"], v2["replaces"], v2["weights"]["satisfaction"]) == (2, 1, 0.6)
+    ln = next(row for row in v2["changes"] if row["unit"] == "LW-LN")
+    assert set(ln) == {"unit", "composite"} and ln["composite"][0] < ln["composite"][1]
+    shown = read(w, f"{PUBLICATIONS}/{v1['id']}", version="1").json()
+    assert (shown["data"], shown["weights"]) == (v1["data"], v1["weights"])
+    listed = read(w, PUBLICATIONS, kind="street_assessment", min_position=str(w.position)).json()["data"]
+    assert [(r["kind"], r["version"]) for r in listed] == [("street_assessment", 1), ("street_assessment", 2)]
+    assert read(w, f"{PUBLICATIONS}/{v1['id']}", ("department", "CG")).status_code == 404
