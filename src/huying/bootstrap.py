@@ -27,7 +27,7 @@ from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
 from huying.queries.duplicates import DuplicateRule
 from huying.queries.scores import Period
-from huying.queries.settled_scores import settled_assessment, settled_unit_scores
+from huying.queries.settled_scores import settled_scores
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
 from huying.service_layer.directives import DirectiveService, directive_path
@@ -289,15 +289,12 @@ def scorer(settings: Settings, app: HuyingApplication, engine: Engine, clock: Cl
     def scored(kind: PublicationKind, period: Period) -> Scored:
         least, now = settings.min_evaluated_for_rank, clock.now()
         with engine.connect() as conn:
-            if kind.assessed:
-                settles_at, figures = settled_assessment(
-                    conn, app.org, kind.units, period, now, app.calendar, settings
-                )
-                weights, deduction = list(settings.assessment_weights), settings.supervision_deduction
-                return Scored(settles_at, weights, least, figures, deduction)
-            settles_at, figures = settled_unit_scores(
-                conn, app.org, kind.units, period, now, app.calendar, settings
+            settles_at, figures = settled_scores(
+                conn, app.org, kind.units, period, now, app.calendar, settings, assessed=kind.assessed
             )
+        if kind.assessed:
+            weights, deduction = list(settings.assessment_weights), settings.supervision_deduction
+            return Scored(settles_at, weights, least, figures, deduction)
         return Scored(settles_at, list(settings.score_weights), least, figures)
 
     return scored

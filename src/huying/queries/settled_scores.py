@@ -14,7 +14,7 @@ from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
 from huying.queries.assessment import Rules, assessment
 from huying.queries.scores import Period, unit_scores
-from huying.queries.settled import cutoff
+from huying.queries.settled import Judged, cutoff
 from huying.settings import Settings
 
 
@@ -23,29 +23,11 @@ def settles_at(period: Period, calendar: WorkCalendar, settings: Settings) -> da
     return cutoff(period.first, period.last, calendar, settings.settle_working_days)
 
 
-def settled_unit_scores(
-    conn: Connection,
-    org: Org,
-    kind: UnitKind,
-    period: Period,
-    now: datetime,
-    calendar: WorkCalendar,
-    settings: Settings,
-) -> tuple[datetime, list[dict[str, Any]]]:
-    """The period's cutoff, and its unit scores of ``kind`` — as of the cutoff once it has passed
-    (``GET /api/v1/scores/units`` serves them, a publication freezes them)."""
-    at = settles_at(period, calendar, settings)
-    ranked = unit_scores(
-        conn, org, kind, period, now, settings.score_weights, settings.min_evaluated_for_rank, at
-    )
-    return at, ranked
-
-
 def assessment_rules(settings: Settings) -> Rules:
     return Rules(settings.assessment_weights, settings.supervision_deduction, settings.min_evaluated_for_rank)
 
 
-def settled_assessment(
+def settled_scores(
     conn: Connection,
     org: Org,
     kind: UnitKind,
@@ -53,8 +35,14 @@ def settled_assessment(
     now: datetime,
     calendar: WorkCalendar,
     settings: Settings,
+    *,
+    assessed: bool = False,
 ) -> tuple[datetime, list[dict[str, Any]]]:
-    """The period's cutoff, and its 考核 of ``kind`` — as of the cutoff once it has passed
-    (``GET /api/v1/scores/assessment`` serves it, a publication freezes it)."""
+    """The period's cutoff, and its unit scores of ``kind`` — or, ``assessed``, their 考核 —
+    as of the cutoff once it has passed (``GET /api/v1/scores/units`` and ``/assessment`` serve
+    them, a publication freezes them)."""
     at = settles_at(period, calendar, settings)
-    return at, assessment(conn, org, kind, period, now, assessment_rules(settings), at)
+    if assessed:
+        return at, assessment(conn, org, kind, period, assessment_rules(settings), Judged(now, at))
+    least = settings.min_evaluated_for_rank
+    return at, unit_scores(conn, org, kind, period, now, settings.score_weights, least, at)

@@ -16,7 +16,7 @@ from huying.domain.org import UnitKind
 from huying.queries.assessment import COMPONENTS
 from huying.queries.dashboard import local_day
 from huying.queries.scores import parse_period
-from huying.queries.settled_scores import settled_assessment
+from huying.queries.settled_scores import settled_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -40,7 +40,9 @@ def assessment_of_units(
     if not readable:
         raise NotPermitted(f"assessment of {kind} units: you may read your own unit's and those below it")
     with s.engine.connect() as conn:
-        settles_at, ranked = settled_assessment(conn, org, unit_kind, chosen, now, s.app.calendar, settings)
+        settles_at, ranked = settled_scores(
+            conn, org, unit_kind, chosen, now, s.app.calendar, settings, assessed=True
+        )
     return Assessment.model_validate(
         {
             "kind": kind,
