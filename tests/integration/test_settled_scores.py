@@ -242,6 +242,8 @@ def test_a_settled_months_assessment_is_published_frozen_and_republished_with_a_
     assert v1["supervision_deduction"] == served["supervision_deduction"] == 0.01
     assert publish(w, **body).status_code == 409  # once; the unit scores are a publication apart
     assert publish(w).status_code == 201
+    departments = publish(w, kind="department_assessment", period="2026-11").json()
+    assert departments["data"][0]["kind"] == "department" and len(departments["weights"]) == 5
 
     services.settings.assessment_weights = (0.6, 0.1, 0.1, 0.1, 0.1)  # the rules change
     w.at(12, 28, 9).act("Z", *ack(LN))  # after the cutoff: moves nothing
