@@ -18,7 +18,6 @@ from huying.audit.seal import SEAL_KEY_REF, SealKeys, stored_seal_key
 from huying.audit.vouch import Voucher
 from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
-from huying.domain.org import UnitKind
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.groupcommit import grouped
 from huying.logtime import last_business_time
@@ -28,14 +27,20 @@ from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
 from huying.queries.duplicates import DuplicateRule
 from huying.queries.scores import Period
-from huying.queries.settled_scores import settled_unit_scores
+from huying.queries.settled_scores import settled_scores
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
 from huying.service_layer.directives import DirectiveService, directive_path
 from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
 from huying.service_layer.ports import Contacts, PhotoIndex
-from huying.service_layer.publications import PublicationService, Scored, Scorer, publication_path
+from huying.service_layer.publications import (
+    PublicationKind,
+    PublicationService,
+    Scored,
+    Scorer,
+    publication_path,
+)
 from huying.service_layer.work_orders import WorkOrderService
 from huying.services.attachments import AttachmentIndex
 from huying.services.contacts import ContactBook
@@ -278,16 +283,19 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
 
 
 def scorer(settings: Settings, app: HuyingApplication, engine: Engine, clock: Clock) -> Scorer:
-    """What a publication freezes: a period's unit scores as the read side judges them now (as of
-    the period's cutoff once it has passed), with the rules they were made by."""
+    """What a publication freezes: a period's unit scores or 考核 as the read side judges them
+    now (as of the period's cutoff once it has passed), with the rules they were made by."""
 
-    def scored(kind: UnitKind, period: Period) -> Scored:
+    def scored(kind: PublicationKind, period: Period) -> Scored:
+        least, now = settings.min_evaluated_for_rank, clock.now()
         with engine.connect() as conn:
-            settles_at, figures = settled_unit_scores(
-                conn, app.org, kind, period, clock.now(), app.calendar, settings
+            settles_at, figures = settled_scores(
+                conn, app.org, kind.units, period, now, app.calendar, settings, assessed=kind.assessed
             )
-        weights, least = list(settings.score_weights), settings.min_evaluated_for_rank
-        return Scored(settles_at, weights, least, figures)
+        if kind.assessed:
+            weights, deduction = list(settings.assessment_weights), settings.supervision_deduction
+            return Scored(settles_at, weights, least, figures, deduction)
+        return Scored(settles_at, list(settings.score_weights), least, figures)
 
     return scored
 

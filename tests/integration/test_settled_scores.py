@@ -24,7 +24,7 @@ from huying.projections.runner import Projector
 from huying.settings import Settings
 
 from .test_directives import rows
-from .test_figures import Tokens, Week, ack
+from .test_figures import CALLS, SUPERVISOR, Tokens, Week, ack
 
 LN, HL = ("street", "LW-LN"), ("street", "LW-HL")
 UP = {"reason": "社区无法解决，上呼街道"}
@@ -89,10 +89,44 @@ def test_a_settled_months_scores_stay_put_as_the_clock_moves_on(november: Week) 
     assert (by_unit["LW-LN"]["response_rate"], by_unit["LW-LN"]["rank"]) == ("0.5", "1")
 
 
+def assessment(w: Week, kind: str = "street") -> dict[str, Any]:
+    return w.get("/api/v1/scores/assessment", kind=kind, period="2026-11")
+
+
+def test_a_settled_months_assessment_stays_put_as_the_clock_and_late_events_move_on(
+    november: Week,
+) -> None:
+    """The 考核 of a settled month is judged at its cutoff too: a response given after it, a
+    directive's deadline running out after it, a caller's rating given after it move nothing."""
+    w = november
+    directive = w.post(
+        "/api/v1/directives",
+        SUPERVISOR,
+        {"title": "消防通道清理", "targets": ["LW-HL"], "working_days": 10},  # due mid-December
+    )
+    w.post(f"/api/v1/directives/{directive['id']}/targets/LW-HL/receive", HL, {})
+    assert assessment(w.at(11, 30, 17))["settled"] is False  # before the cutoff: judged at now
+    settled = assessment(w.at(12, 1, 8))
+    assert settled["settled"] is True and settled["settles_at"] == "2026-11-30T16:00:00Z"
+    hl = next(s for s in settled["data"] if s["unit"] == "LW-HL")
+    assert (hl["components"]["directives"], hl["counts"]["directive_judged"]) == (1.0, 1)
+    w.at(12, 1, 9).act("Z", *ack(LN))  # in time, but after the cutoff
+    rating = {"satisfaction": "dissatisfied"}
+    w.at(12, 2, 9).post(f"{CALLS}/{w.ids['X']}/rating", ("community", "LW-LN-01"), rating)
+    for later in ((12, 2, 10), (12, 28, 9)):  # by the 28th HL's directive is late
+        assert assessment(w.at(*later))["data"] == settled["data"], later
+    ln = next(s for s in settled["data"] if s["unit"] == "LW-LN")
+    assert (ln["counts"]["responded_on_time"], ln["counts"]["response_owed"], ln["counts"]["ratings"]) == (
+        2,
+        3,
+        0,
+    )
+
+
 # --- a published 考评 -------------------------------------------------------------------------
 
 PUBLICATIONS = "/api/v1/scores/publications"
-SUPERVISOR, AUDITOR = ("supervisor", "LW"), ("auditor", "LW")
+AUDITOR = ("auditor", "LW")
 NOVEMBER_STREETS = {"kind": "street", "period": "2026-11"}
 
 
@@ -188,3 +222,43 @@ def test_a_street_reads_only_its_own_row_and_the_audit_covers_publications(
     assert rows(services) == incremental and len(incremental["rm_publications"]) == 1
     replayed = replay_and_compare(services.app, services.engine, services.settings, batch_size=50)
     assert replayed.same and replayed.rows["rm_publications"] == 1, replayed.shown
+
+
+def test_a_settled_months_assessment_is_published_frozen_and_republished_with_a_reason(
+    november: Week, services: Any
+) -> None:
+    """The 街道综合考核 is published as the unit scores are: frozen with its weights and
+    deduction, and corrected only by a re-publication saying why and what changed."""
+    w = november
+    body = {"kind": "street_assessment", "period": "2026-11"}
+    early = publish(w.at(11, 30, 17), **body)
+    assert early.status_code == 409 and "not settled until" in early.json()["detail"]
+    served = assessment(w.at(12, 1, 8))
+    first = publish(w, **body)
+    assert first.status_code == 201, first.text
+    v1 = first.json()
+    w.position = v1["position"]
+    assert v1["data"] == served["data"] and v1["weights"] == served["weights"]
+    assert v1["supervision_deduction"] == served["supervision_deduction"] == 0.01
+    assert publish(w, **body).status_code == 409  # once; the unit scores are a publication apart
+    assert publish(w).status_code == 201
+    departments = publish(w, kind="department_assessment", period="2026-11").json()
+    assert departments["data"][0]["kind"] == "department" and len(departments["weights"]) == 5
+
+    services.settings.assessment_weights = (0.6, 0.1, 0.1, 0.1, 0.1)  # the rules change
+    w.at(12, 28, 9).act("Z", *ack(LN))  # after the cutoff: moves nothing
+    headers = w.tokens.headers(*SUPERVISOR)
+    second = w.client.post(
+        f"{PUBLICATIONS}/{v1['id']}/republish", json={"reason": "权重调整"}, headers=headers
+    )
+    assert second.status_code == 200, second.text
+    v2 = second.json()
+    w.position = v2["position"]
+    assert (v2["version"], v2["replaces"], v2["weights"]["satisfaction"]) == (2, 1, 0.6)
+    ln = next(row for row in v2["changes"] if row["unit"] == "LW-LN")
+    assert set(ln) == {"unit", "composite"} and ln["composite"][0] < ln["composite"][1]
+    shown = read(w, f"{PUBLICATIONS}/{v1['id']}", version="1").json()
+    assert (shown["data"], shown["weights"]) == (v1["data"], v1["weights"])
+    listed = read(w, PUBLICATIONS, kind="street_assessment", min_position=str(w.position)).json()["data"]
+    assert [(r["kind"], r["version"]) for r in listed] == [("street_assessment", 1), ("street_assessment", 2)]
+    assert read(w, f"{PUBLICATIONS}/{v1['id']}", ("department", "CG")).status_code == 404

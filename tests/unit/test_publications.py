@@ -4,15 +4,18 @@ in for the read side (the integration tests use the real one, on both backends).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from memory import InMemory
 
+from huying.audit.seal import stored_id
 from huying.domain.errors import NotPermitted, PublicationNotFound, TransitionNotAllowed
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
+from huying.domain.publication import Publication
 from huying.queries.scores import Period, parse_period
 from huying.service_layer.command_path import Submission
 from huying.service_layer.publications import PublicationService, Scored, publication_path
@@ -85,3 +88,23 @@ def test_a_publication_exists_for_those_who_may_read_one_of_its_rows(
         with pytest.raises(PublicationNotFound):
             service.then(outsider, pid)
     assert isinstance(service.then(Principal(Role.AUDITOR, "LW"), pid, version=1).latest.at, datetime)
+
+
+def test_a_publication_stored_before_assessments_were_published_reads_as_it_did(
+    world: tuple[PublicationService, Board],
+) -> None:
+    """Its events were version 1, with no deduction per 督办: the upcaster gives them none."""
+    service, _ = world
+    pid = service.publish(SUPERVISOR, Submission(), UnitKind.STREET, NOVEMBER).aggregate.id
+    mapper = service.path.log.mapper
+    stored = service.path.log.recorder.select_events(pid)[0]
+    where = (stored_id(stored.originator_id), stored.originator_version, stored.topic)
+    state = mapper.transcoder.decode(mapper.voucher.check(*where, stored.state, None).body)
+    assert (state.pop("class_version"), state.pop("supervision_deduction")) == (2, None)
+    # Sealed as huying sealed it before the assessment was published.
+    v1 = replace(stored, state=mapper.voucher.keys.seal(*where, mapper.transcoder.encode(state)))
+    event = mapper.to_domain_event(v1)
+    assert isinstance(event, Publication.Published) and event.supervision_deduction is None
+    publication = event.mutate(None)
+    assert publication is not None and publication.latest.supervision_deduction is None
+    assert publication.latest.figures == service.then(SUPERVISOR, pid).latest.figures

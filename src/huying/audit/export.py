@@ -23,7 +23,7 @@ from huying.domain.errors import InvalidCommand
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
 from huying.queries.scores import Period, parse_period
-from huying.queries.settled_scores import settled_unit_scores
+from huying.queries.settled_scores import settled_scores
 from huying.settings import Settings
 
 KINDS = (UnitKind.STREET, UnitKind.DEPARTMENT)
@@ -90,7 +90,7 @@ def score_table(
     as ``GET /api/v1/scores/units`` serves them (a settled period judged at its cutoff)."""
     for kind in kinds:
         with engine.connect() as conn:
-            rows = settled_unit_scores(conn, org, kind, period, now, calendar, settings)[1]
+            rows = settled_scores(conn, org, kind, period, now, calendar, settings)[1]
         for row in rows:
             yield {"period": period.label, "from": period.first, "to": period.last, **_flat(row)}
 

@@ -24,7 +24,8 @@ from huying.domain.aggregate import HuyingAggregate
 from huying.domain.commands import Command
 from huying.domain.principal import Principal, Role
 
-Figures = list[dict[str, Any]]  # one row per unit, as GET /api/v1/scores/units serves it
+# One row per unit, as GET /api/v1/scores/units (or, for an assessment, /assessment) serves it.
+Figures = list[dict[str, Any]]
 
 
 class Party(StrEnum):
@@ -88,9 +89,15 @@ class Edition:
     figures: Figures
     weights: list[float]
     min_evaluated_for_rank: int
+    supervision_deduction: float | None = None  # an assessment's, per charged 督办
     reason: str | None = None  # a re-publication's why
     replaces: int | None = None  # the version it replaces
     changes: Figures | None = None  # per unit, each figure that changed: [before, after]
+
+
+def _no_deduction(state: dict[str, Any]) -> None:
+    """Events of version 1 froze unit scores only: no deduction per 督办."""
+    state["supervision_deduction"] = None
 
 
 class Publication(HuyingAggregate):
@@ -99,26 +106,35 @@ class Publication(HuyingAggregate):
 
     class Published(Aggregate.Created, Event):
         period: str
-        kind: str
+        kind: str  # street, department, street_assessment, department_assessment
         settles_at: datetime
         weights: list[float]
         min_evaluated_for_rank: int
+        supervision_deduction: float | None  # an assessment's; None for unit scores
         figures: Figures
+
+        class_version = 2
+
+        upcast_v1_v2 = staticmethod(_no_deduction)
 
         def apply(self, publication: Publication) -> None:
             publication.period, publication.kind = self.period, self.kind
             publication.settles_at = self.settles_at
-            publication.editions = [
-                Edition(1, self.at, dict(self.actor), self.figures, self.weights, self.min_evaluated_for_rank)
-            ]
+            rules = (self.weights, self.min_evaluated_for_rank, self.supervision_deduction)
+            publication.editions = [Edition(1, self.at, dict(self.actor), self.figures, *rules)]
 
     class Republished(Event):
         reason: str
         replaces: int
         weights: list[float]
         min_evaluated_for_rank: int
+        supervision_deduction: float | None  # as in Published
         figures: Figures
         changes: Figures
+
+        class_version = 2
+
+        upcast_v1_v2 = staticmethod(_no_deduction)
 
         def apply(self, publication: Publication) -> None:
             edition = Edition(
@@ -128,6 +144,7 @@ class Publication(HuyingAggregate):
                 self.figures,
                 self.weights,
                 self.min_evaluated_for_rank,
+                self.supervision_deduction,
                 self.reason,
                 self.replaces,
                 self.changes,
@@ -165,7 +182,13 @@ class Publication(HuyingAggregate):
         return sorted({row["unit"] for e in self.editions for row in e.figures})
 
     def republish(
-        self, cmd: Command, reason: str, weights: list[float], min_evaluated: int, figures: Figures
+        self,
+        cmd: Command,
+        reason: str,
+        weights: list[float],
+        min_evaluated: int,
+        figures: Figures,
+        supervision_deduction: float | None = None,
     ) -> None:
         TABLE.check(
             Action.REPUBLISH,
@@ -181,17 +204,19 @@ class Publication(HuyingAggregate):
             replaces=self.version,
             weights=weights,
             min_evaluated_for_rank=min_evaluated,
+            supervision_deduction=supervision_deduction,
             figures=figures,
             changes=changed(self.latest.figures, figures),
             **cmd.meta,
         )
 
 
-# The figures a diff compares: the rank, the rates and the composite (the counts behind them
-# are in the figures of each version).
+# The figures a diff compares: the rank, the rates and the composite — an assessment's its
+# components and deduction (a row lacks the other kind's: never a change); the counts behind
+# them are in the figures of each version.
 COMPARED = (
     *("rank", "composite", "response_rate", "solve_rate", "satisfaction_rate", "reopen_rate"),
-    *("return_rate", "supervised", "evaluated_calls"),
+    *("return_rate", "supervised", "evaluated_calls", "components", "deduction"),
 )
 
 

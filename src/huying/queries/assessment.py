@@ -25,6 +25,7 @@ from huying.projections.periods import utc_span
 from huying.projections.rating_tables import rm_caller_ratings, rm_supervision_charges
 from huying.queries.directive_figures import figures as directive_figures
 from huying.queries.scores import Period, dense_rank, rate, unit_scores
+from huying.queries.settled import Judged
 
 # The components, in the order the weights are given (HUYING_ASSESSMENT_WEIGHTS).
 COMPONENTS = ("satisfaction", "caller_rating", "response", "solve", "directives")
@@ -67,11 +68,12 @@ def composite(
 
 
 def assessment(
-    conn: Connection, org: Org, kind: UnitKind, period: Period, now: datetime, rules: Rules
+    conn: Connection, org: Org, kind: UnitKind, period: Period, rules: Rules, when: Judged
 ) -> list[dict[str, Any]]:
-    """Every street (综合考核) or department (年度考核), ranked."""
+    """Every street (综合考核) or department (年度考核), ranked; a period past its cutoff is
+    judged as of the cutoff (docs/metrics.md §12)."""
     pooled = {u.code: _pool(org, kind, u.code) for u in org.of_kind(kind)}
-    counts = _counts(conn, org, kind, period, now, rules)
+    counts = _counts(conn, org, kind, period, rules, when)
     assessed = []
     for unit in org.of_kind(kind):
         total: Counter[str] = Counter()
@@ -120,12 +122,13 @@ def _pool(org: Org, kind: UnitKind, code: str) -> list[str]:
 
 
 def _counts(
-    conn: Connection, org: Org, kind: UnitKind, period: Period, now: datetime, rules: Rules
+    conn: Connection, org: Org, kind: UnitKind, period: Period, rules: Rules, when: Judged
 ) -> dict[str, Counter[str]]:
     kinds = [UnitKind.STREET, UnitKind.COMMUNITY] if kind is UnitKind.STREET else [kind]
     counts: dict[str, Counter[str]] = {}
+    least, now, settles_at = rules.min_evaluated, when.now, when.settles_at
     for scored_kind in kinds:
-        for row in unit_scores(conn, org, scored_kind, period, now, _ANY_WEIGHTS, rules.min_evaluated):
+        for row in unit_scores(conn, org, scored_kind, period, now, _ANY_WEIGHTS, least, settles_at):
             c = row["counts"]
             counts[row["unit"]] = Counter(
                 contacted=c["contacted"],
@@ -136,7 +139,9 @@ def _counts(
                 evaluated_calls=row["evaluated_calls"],
             )
     since, until = utc_span(period.first, period.last)
-    for f in directive_figures(conn, list(counts), now, since, until):
+    # 令行禁止 with "now" the cutoff once it has passed; ratings and charges count by their `at`
+    # within the period, before the cutoff already (docs/metrics.md §12).
+    for f in directive_figures(conn, list(counts), when.at, since, until):
         counts[f["unit"]].update(
             directive_judged=f["receipt_judged"] + f["completion_judged"] + f["accepted"],
             directive_met=f["received_on_time"] + f["completed_on_time"] + f["accepted_first_time"],

@@ -3,6 +3,8 @@ they were published (cursor: the log position of each version). Nothing here wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import Connection, select
 
 from huying.domain.jurisdiction import may_read_unit
@@ -12,10 +14,14 @@ from huying.projections.publication_tables import rm_publications
 from huying.queries.search import Page
 
 
-def readable_kinds(principal: Principal, org: Org, kinds: tuple[UnitKind, ...]) -> list[str]:
-    """The kinds of publication with a row the principal may read: a publication has a row for
-    every unit of its kind."""
-    return [k.value for k in kinds if any(may_read_unit(principal, org, u.code) for u in org.of_kind(k))]
+def readable_kinds(principal: Principal, org: Org, kinds: Mapping[str, UnitKind]) -> list[str]:
+    """The kinds of publication (each with the kind of unit it has rows for) with a row the
+    principal may read: a publication has a row for every unit of its kind."""
+    return [
+        k
+        for k, units in kinds.items()
+        if any(may_read_unit(principal, org, u.code) for u in org.of_kind(units))
+    ]
 
 
 def publications_of(conn: Connection, kinds: list[str], period: str | None, after: int, limit: int) -> Page:

@@ -10,7 +10,7 @@ stood at the cutoff. So the figures of a settled period do not move as time pass
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, or_, select
@@ -21,6 +21,19 @@ from huying.projections.obligations import Obligation
 from huying.projections.periods import utc_span
 from huying.projections.tables import rm_stints, rm_work_orders
 from huying.queries.obligations import call_obligations
+
+
+@dataclass(frozen=True)
+class Judged:
+    """When a period's figures are judged: ``now``, or its cutoff ``settles_at`` once that has
+    passed (None: no cutoff, always now)."""
+
+    now: datetime
+    settles_at: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.now if self.settles_at is None else min(self.now, self.settles_at)
 
 
 def cutoff(first: date, last: date, calendar: WorkCalendar, working_days: int) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID, uuid5
 
 from huying.application import HuyingApplication
@@ -27,20 +28,43 @@ from huying.service_layer.command_path import CommandPath, Recorded, Submission
 from huying.service_layer.history import History, Past
 
 _PUBLICATION_ID_NAMESPACE = UUID("3b8e5d0a-6f1c-4c2b-9a7e-51d2c0f4e8a6")
-PUBLISHED_KINDS = (UnitKind.STREET, UnitKind.DEPARTMENT)  # 街道综合考核, 部门年度考核
+_ASSESSMENT = "_assessment"
+
+
+class PublicationKind(StrEnum):
+    """What a publication freezes: a kind of units' scores (docs/metrics.md §4), or their 考核
+    (§11: 街道综合考核, 部门年度考核)."""
+
+    STREET = "street"
+    DEPARTMENT = "department"
+    STREET_ASSESSMENT = "street" + _ASSESSMENT
+    DEPARTMENT_ASSESSMENT = "department" + _ASSESSMENT
+
+    @property
+    def units(self) -> UnitKind:
+        return UnitKind(self.value.removesuffix(_ASSESSMENT))
+
+    @property
+    def assessed(self) -> bool:
+        return self.value.endswith(_ASSESSMENT)
+
+
+PUBLISHED_KINDS = tuple(PublicationKind)
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A period's unit scores as the read side judges them now, and the rules they were made by."""
+    """A period's scores as the read side judges them now, and the rules they were made by (the
+    assessment's also its deduction per 督办)."""
 
     settles_at: datetime
     weights: list[float]
     min_evaluated_for_rank: int
     figures: Figures
+    supervision_deduction: float | None = None
 
 
-Scorer = Callable[[UnitKind, Period], Scored]
+Scorer = Callable[[PublicationKind, Period], Scored]
 
 
 def publication_path(log: HuyingApplication) -> CommandPath[Publication]:
@@ -53,7 +77,7 @@ def publication_path(log: HuyingApplication) -> CommandPath[Publication]:
     )
 
 
-def publication_id(kind: UnitKind, period: str) -> UUID:
+def publication_id(kind: PublicationKind | UnitKind, period: str) -> UUID:
     """One publication per period and kind: a second ``publish`` collides with the first."""
     return uuid5(_PUBLICATION_ID_NAMESPACE, f"{kind.value}|{period}")
 
@@ -86,10 +110,11 @@ class PublicationService:
     # --- publish, republish --------------------------------------------------------------------
 
     def publish(
-        self, principal: Principal, sub: Submission, kind: UnitKind, period: Period
+        self, principal: Principal, sub: Submission, kind: PublicationKind | UnitKind, period: Period
     ) -> Recorded[Publication]:
         """Version 1 of the period's 考评 of ``kind``: refused before the period is settled, and
         when it has been published already (409: re-publish it, with a reason)."""
+        kind = PublicationKind(kind)
         pid = publication_id(kind, period.label)
         if (earlier := self._earlier(principal, pid, sub)) is not None:
             return earlier
@@ -102,6 +127,7 @@ class PublicationService:
             kind=kind.value,
             weights=scored.weights,
             min_evaluated_for_rank=scored.min_evaluated_for_rank,
+            supervision_deduction=scored.supervision_deduction,
             figures=scored.figures,
         )
         return self.path.create(publication, earlier=lambda: self._earlier(principal, pid, sub))
@@ -113,8 +139,15 @@ class PublicationService:
         version replaced and what changed."""
 
         def change(publication: Publication, cmd: Command) -> None:
-            scored = self.scorer(UnitKind(publication.kind), parse_period(publication.period))
-            publication.republish(cmd, reason, scored.weights, scored.min_evaluated_for_rank, scored.figures)
+            scored = self.scorer(PublicationKind(publication.kind), parse_period(publication.period))
+            publication.republish(
+                cmd,
+                reason,
+                scored.weights,
+                scored.min_evaluated_for_rank,
+                scored.figures,
+                scored.supervision_deduction,
+            )
 
         return self.path.act(principal, pid, sub, "republish", change)
 

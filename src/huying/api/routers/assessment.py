@@ -13,9 +13,10 @@ from huying.api.schemas.assessment import Assessment
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
 from huying.domain.org import UnitKind
-from huying.queries.assessment import COMPONENTS, Rules, assessment
+from huying.queries.assessment import COMPONENTS
 from huying.queries.dashboard import local_day
 from huying.queries.scores import parse_period
+from huying.queries.settled_scores import settled_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -38,11 +39,10 @@ def assessment_of_units(
     readable = {u.code for u in org.of_kind(unit_kind) if may_read_unit(p, org, u.code)}
     if not readable:
         raise NotPermitted(f"assessment of {kind} units: you may read your own unit's and those below it")
-    rules = Rules(
-        settings.assessment_weights, settings.supervision_deduction, settings.min_evaluated_for_rank
-    )
     with s.engine.connect() as conn:
-        ranked = assessment(conn, org, unit_kind, chosen, now, rules)
+        settles_at, ranked = settled_scores(
+            conn, org, unit_kind, chosen, now, s.app.calendar, settings, assessed=True
+        )
     return Assessment.model_validate(
         {
             "kind": kind,
@@ -51,6 +51,8 @@ def assessment_of_units(
             "to": chosen.last,
             "timezone": "Asia/Shanghai",
             "now": now,
+            "settles_at": settles_at,
+            "settled": now >= settles_at,
             "weights": dict(zip(COMPONENTS, settings.assessment_weights, strict=True)),
             "supervision_deduction": settings.supervision_deduction,
             "min_evaluated_for_rank": settings.min_evaluated_for_rank,

@@ -1,4 +1,4 @@
-"""Published 考评 (docs/publications.md): publish a settled period's unit scores as a frozen,
+"""Published 考评 (docs/publications.md): publish a settled period's unit scores or 考核 as a frozen,
 versioned record; re-publish with a reason; list, read any version, history."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, services_of
 from huying.api.params import MAX_VERSION, Cursor, Period
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.schemas.assessment import AssessmentWeights
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.figures import ScoreWeights
@@ -26,14 +27,14 @@ from huying.api.schemas.publications import (
 )
 from huying.domain.errors import InvalidCommand, NotPermitted, PublicationNotFound
 from huying.domain.jurisdiction import may_read_unit
-from huying.domain.org import UnitKind
 from huying.domain.principal import Principal
 from huying.domain.publication import Publication
 from huying.projections.runner import ReadModelsBehind
+from huying.queries.assessment import COMPONENTS
 from huying.queries.publications import publications_of, readable_kinds
 from huying.queries.scores import parse_period
 from huying.service_layer.command_path import Recorded
-from huying.service_layer.publications import PUBLISHED_KINDS, PublicationService
+from huying.service_layer.publications import PUBLISHED_KINDS, PublicationKind, PublicationService
 
 router = APIRouter(prefix="/api/v1/scores/publications", tags=["read models"])
 
@@ -60,7 +61,6 @@ def publication_public(
     service: PublicationService, p: Principal, publication: Publication, version: int
 ) -> PublicationPublic:
     edition = publication.editions[version - 1]
-    response, solve, satisfaction = edition.weights
     return PublicationPublic(
         id=str(publication.id),
         kind=publication.kind,  # type: ignore[arg-type]  # street or department: publish checked
@@ -73,11 +73,21 @@ def publication_public(
         reason=edition.reason,
         replaces=edition.replaces,
         changes=service.rows_for(p, edition.changes) if edition.changes is not None else None,
-        weights=ScoreWeights(response=response, solve=solve, satisfaction=satisfaction),
+        weights=_weights(PublicationKind(publication.kind), edition.weights),
         min_evaluated_for_rank=edition.min_evaluated_for_rank,
-        data=service.rows_for(p, edition.figures),  # type: ignore[arg-type]  # validated as UnitScore
+        supervision_deduction=edition.supervision_deduction,
+        data=service.rows_for(p, edition.figures),  # type: ignore[arg-type]  # validated as UnitScore or AssessedUnit
         position=service.path.log.positions.of_call(publication.id)[version],
     )
+
+
+def _weights(kind: PublicationKind, weights: list[float]) -> ScoreWeights | AssessmentWeights:
+    """The weights frozen in the event, named: an assessment's five (docs/metrics.md §11), the
+    unit scores' three (§4)."""
+    if kind.assessed:
+        return AssessmentWeights(**dict(zip(COMPONENTS, weights, strict=True)))
+    response, solve, satisfaction = weights
+    return ScoreWeights(response=response, solve=solve, satisfaction=satisfaction)
 
 
 def _answer(
@@ -98,7 +108,7 @@ def publish(
     docs/metrics.md §12) as version 1 of a frozen record. Once per period and kind: publishing
     again is refused (409) — a correction is a re-publication with a reason."""
     period = parse_period(body.period)
-    recorded = s.publications.publish(p, ident.submission(body), UnitKind(body.kind), period)
+    recorded = s.publications.publish(p, ident.submission(body), PublicationKind(body.kind), period)
     response.headers["Location"] = f"/api/v1/scores/publications/{recorded.aggregate.id}"
     return _answer(s, p, response, recorded)
 
@@ -129,7 +139,7 @@ def list_publications(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PublicationPage:
     """Every version of the publications you may read a row of, in the order they were made."""
-    chosen = tuple(k for k in PUBLISHED_KINDS if kind is None or k.value == kind)
+    chosen = {k.value: k.units for k in PUBLISHED_KINDS if kind is None or k.value == kind}
     kinds = readable_kinds(p, s.app.org, chosen)
     if not kinds:
         raise NotPermitted("publications: you may read those with your own unit's row or those below it")

@@ -16,7 +16,7 @@ from huying.domain.org import UnitKind
 from huying.projections.runner import ReadModelsBehind
 from huying.queries.dashboard import Granularity, local_day, period_of
 from huying.queries.scores import call_record, parse_period
-from huying.queries.settled_scores import settled_unit_scores
+from huying.queries.settled_scores import settled_scores
 
 router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
 
@@ -48,7 +48,7 @@ def scores_of_units(
     if not readable:
         raise NotPermitted(f"scores of {kind.value} units: you may read your own unit's and those below it")
     with s.engine.connect() as conn:
-        settles_at, ranked = settled_unit_scores(
+        settles_at, ranked = settled_scores(
             conn, org, UnitKind(kind.value), chosen, now, s.app.calendar, settings
         )
     data = [row for row in ranked if row["unit"] in readable]

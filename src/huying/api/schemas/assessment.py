@@ -65,6 +65,8 @@ class Assessment(BaseModel):
     to: date
     timezone: str
     now: datetime
+    settles_at: datetime = Field(description="the period's cutoff (docs/metrics.md §12)")
+    settled: bool = Field(description="now ≥ settles_at: judged as things stood at the cutoff")
     weights: AssessmentWeights
     supervision_deduction: float
     min_evaluated_for_rank: int

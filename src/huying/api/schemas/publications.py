@@ -8,11 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from huying.api.params import Period
+from huying.api.schemas.assessment import AssessedUnit, AssessmentWeights
 from huying.api.schemas.base import Body, Text
 from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 from huying.api.schemas.figures import ScoreWeights, UnitScore
 
-PublishedKind = Literal["street", "department"]  # 街道综合考核, 部门年度考核
+# The unit scores of streets or departments (§4), or their 考核 (§11: 街道综合考核, 部门年度考核).
+PublishedKind = Literal["street", "department", "street_assessment", "department_assessment"]
 
 
 class PublishBody(Body):
@@ -45,9 +47,12 @@ class PublicationPublic(BaseModel):
     changes: list[dict[str, Any]] | None = Field(
         description="per unit, each figure that changed from the version replaced: [before, after]"
     )
-    weights: ScoreWeights
+    weights: ScoreWeights | AssessmentWeights
     min_evaluated_for_rank: int
-    data: list[UnitScore]
+    supervision_deduction: float | None = Field(
+        description="an assessment's deduction per charged 督办; null for unit scores"
+    )
+    data: list[UnitScore] | list[AssessedUnit]
     position: int
 
 
