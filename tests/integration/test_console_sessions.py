@@ -14,6 +14,7 @@ from httpx import Response
 
 from conftest import Tokens
 from huying.bootstrap import Services
+from webhook_receiver import wait_until
 
 CALL = {
     "item_code": "C01-01",
@@ -31,6 +32,12 @@ def _hidden(html: str, name: str) -> str:
 
 
 def sign_in(client: TestClient, token: str) -> Response:
+    """A new person at a new browser (no cookies): read-your-writes is per browser, so the one
+    before them is let finish first — their writes projected, as they would be by the time a
+    colleague looks (the read models follow the log asynchronously)."""
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    head = int(services.app.recorder.max_notification_id() or 0)
+    wait_until(lambda: not services.projector.running or services.projector.progress.position >= head)
     client.cookies.clear()
     form = client.get("/console/login")
     return client.post(
