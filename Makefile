@@ -36,7 +36,7 @@ TEST_WORKERS ?= auto
 ## integration and e2e ones on SQLite and on a throwaway PostgreSQL cluster the session starts itself,
 ## the console's browser tests in Debian's Chromium
 test: $(STAMP) postgresql chromium $(AXE)
-	$(BIN)/pytest -v -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -v -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # Debian's postgresql package (initdb, postgres) for the test session's own cluster.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
