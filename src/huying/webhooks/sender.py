@@ -190,8 +190,12 @@ class Sender:
 
     async def _follow(self, sub_id: str, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         reader = LogReader(self.app)
-        nap = self._naps[sub_id]
-        while True:
+        nap, stopping = self._naps[sub_id], self._stopping
+        assert stopping is not None
+        # Not only cancellation ends this: on Python 3.11 ``wait_for`` swallows a cancellation that
+        # meets its awakened nap (``_halt`` wakes every nap just before the tasks are cancelled),
+        # and the task went on delivering until ``stop`` gave up waiting.
+        while not stopping.is_set():
             got = await asyncio.to_thread(self.store.current, sub_id)
             if got is None or got[0].status != ACTIVE:
                 return
@@ -217,6 +221,8 @@ class Sender:
     ) -> None:
         kinds, cursor = frozenset(sub.kinds), sub.position
         for e in envelopes:
+            if self._stopping is not None and self._stopping.is_set():
+                return  # what is left is delivered by whoever delivers next, from the cursor
             if not wanted(sub.principal, kinds, e, self.app.org):
                 continue
             if not await self._attempt(sub, secret, e, client):
