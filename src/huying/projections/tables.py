@@ -226,8 +226,28 @@ rm_open_obligations = Table(
     Column("overdue_from", UtcDateTime(), nullable=True),  # the earliest due time of its running clocks
     Column("due_soon_at", UtcDateTime(), nullable=True),  # when a running clock has used 80%
     Column("awaiting_due", UtcDateTime(), nullable=True),  # unanswered, owed: its response due time
-    Index("ix_rm_open_obligations_overdue", "overdue_from"),
-    Index("ix_rm_open_obligations_due_soon", "due_soon_at"),
+    # One index per question asked of "now", each led by the level every question names and
+    # ranged on the instant it compares with now, holding every column the question reads: a
+    # request walks the backlog that has passed that instant, never the table (migration 0013d).
+    Index(
+        "ix_rm_open_obligations_overdue",
+        "level",
+        "overdue_from",
+        "unit",
+        "grid_code",
+        "arrived_day",
+        "is_open",
+    ),
+    Index(
+        "ix_rm_open_obligations_due_soon",
+        "level",
+        "due_soon_at",
+        "unit",
+        "grid_code",
+        "overdue_from",
+        "is_open",
+    ),
+    Index("ix_rm_open_obligations_awaiting", "level", "awaiting_due", "unit", "arrived_at"),
 )
 
 

@@ -10,13 +10,14 @@ definitions; change one, change the other.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
@@ -125,21 +126,15 @@ def sla_dashboard(
         conn, [*own, *children], {*whole, *(block for blocks in covers.values() for block in blocks)}, merged
     )
     still_open = _open_now(conn, [*own, *children])
-    overdue, due_soon = _still_open(conn, now)
+    now_decides = _still_open(conn, [*own, *children], first, last, now)
+    starts = [b.start for b in periods]
 
     def shown(s: Series) -> dict[str, Any]:
         rows = stored.get((s.level.value, s.unit), {})
-        late: dict[date, int] = defaultdict(int)  # open and overdue, by arrival day
-        for (level, unit, grid), days in overdue.items():
-            if s.holds(level, unit, grid):
-                for day, n in days.items():
-                    late[day] += n
+        late, overdue, due_soon = now_decides.of(s, starts)
         figured = [
-            _figures(
-                [rows[block] for block in covers[b.period] if block in rows],
-                sum(n for day, n in late.items() if b.start <= day <= b.end),
-            )
-            for b in periods
+            _figures([rows[block] for block in covers[b.period] if block in rows], n)
+            for b, n in zip(periods, late, strict=True)
         ]
         totals = {name: sum(f[name] for f in figured) for name in (*COUNTED, "overdue_now")}
         totals |= _percentiles([rows[block] for block in whole if block in rows])
@@ -156,13 +151,8 @@ def sla_dashboard(
             ],
             "backlog": {
                 "open": still_open.get((s.level.value, s.unit), 0),
-                "overdue": sum(
-                    n
-                    for (level, unit, grid), days in overdue.items()
-                    if s.holds(level, unit, grid)
-                    for n in days.values()
-                ),
-                "due_soon": sum(n for key, n in due_soon.items() if s.holds(*key)),
+                "overdue": overdue,
+                "due_soon": due_soon,
             },
         }
 
@@ -247,28 +237,78 @@ def _open_now(conn: Connection, wanted: Sequence[Series]) -> dict[tuple[str, str
     return {(level, scope): int(n or 0) for level, scope, n in conn.execute(query)}
 
 
+Holder = tuple[str, str, str]  # level, unit, grid ("" but in a series told apart by grid)
+
+
+@dataclass(frozen=True)
+class NowDecides:
+    """What "now" decides of the series' open obligations, per holder: the overdue ones by the
+    day they arrived (None: a day outside the dashboard's range), and the due soon."""
+
+    overdue: dict[Holder, dict[date | None, int]]
+    due_soon: dict[Holder, int]
+
+    def of(self, s: Series, starts: Sequence[date]) -> tuple[list[int], int, int]:
+        """A series' overdue by the bucket they arrived in (buckets starting at ``starts``), its
+        overdue and its due soon."""
+        late, overdue, due_soon = [0] * len(starts), 0, 0
+        for key, days in self.overdue.items():
+            if s.holds(*key):
+                for day, n in days.items():
+                    overdue += n
+                    if day is not None:
+                        late[bisect_right(starts, day) - 1] += n
+        for key, n in self.due_soon.items():
+            if s.holds(*key):
+                due_soon += n
+        return late, overdue, due_soon
+
+
 def _still_open(
-    conn: Connection, now: datetime
-) -> tuple[dict[tuple[str, str, str], dict[date, int]], dict[tuple[str, str, str], int]]:
-    """What "now" decides, from the obligations not yet ended, per (level, unit, grid): the open
-    ones overdue, by arrival day, and the open ones due soon. Each is a range of an index (the
-    overdue and the due soon are a fraction of the open ones)."""
+    conn: Connection, wanted: Sequence[Series], first: date, last: date, now: datetime
+) -> NowDecides:
+    """From the obligations not yet ended, those of the series' holders only. Each question is a
+    range of its index (level, the instant compared with now) that holds every column it reads:
+    it walks the open obligations past that instant at the series' levels, and its answer has a
+    row per holder and day of the dashboard's range, however many calls there are."""
     o = rm_open_obligations
+    mine = _held_by(wanted)
     late = and_(o.c.overdue_from.is_not(None), o.c.overdue_from < now)
-    # Only a community's series are told apart by grid.
-    grid = case((o.c.level == Level.COMMUNITY.value, o.c.grid_code), else_="").label("grid")
+    # Only a community's and a grid's series are told apart by grid.
+    holder: list[ColumnElement[Any]] = [o.c.level, o.c.unit]
+    if any(s.grid is not None for s in wanted):
+        holder.append(case((o.c.level == Level.COMMUNITY.value, o.c.grid_code), else_="").label("grid"))
+    in_range = case((o.c.arrived_day.between(first, last), o.c.arrived_day), else_=None).label("day")
     by_day = (
-        select(o.c.level, o.c.unit, grid, o.c.arrived_day, func.count())
-        .where(late, o.c.is_open)
-        .group_by(o.c.level, o.c.unit, grid, o.c.arrived_day)
+        select(*holder, in_range, func.count()).where(mine, late, o.c.is_open).group_by(*holder, in_range)
     )
-    overdue: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
-    for level, unit, g, day, n in conn.execute(by_day):
-        overdue[(level, unit, g)][day] = int(n)
+    overdue: dict[Holder, dict[date | None, int]] = defaultdict(dict)
+    for *who, day, n in conn.execute(by_day):
+        overdue[_holder(who)][day] = int(n)
     soon = (
-        select(o.c.level, o.c.unit, grid, func.count())
-        .where(o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, o.c.is_open, ~late)
-        .group_by(o.c.level, o.c.unit, grid)
+        select(*holder, func.count())
+        .where(mine, o.c.due_soon_at.is_not(None), o.c.due_soon_at <= now, o.c.is_open, ~late)
+        .group_by(*holder)
     )
-    due_soon = {(level, unit, g): int(n) for level, unit, g, n in conn.execute(soon)}
-    return overdue, due_soon
+    due_soon = {_holder(who): int(n) for *who, n in conn.execute(soon)}
+    return NowDecides(overdue, due_soon)
+
+
+def _holder(found: Sequence[str]) -> Holder:
+    level, unit, *grid = found
+    return level, unit, grid[0] if grid else ""
+
+
+def _held_by(wanted: Sequence[Series]) -> ColumnElement[bool]:
+    """The open obligations the series count: at each of their levels, every unit's where a
+    series holds them all (the district's), else their holders'."""
+    o = rm_open_obligations
+    everyone = {s.level.value for s in wanted if s.holders is None}
+    holders: dict[str, set[str]] = defaultdict(set)
+    for s in wanted:
+        if s.holders is not None and s.level.value not in everyone:
+            holders[s.level.value] |= s.holders
+    return or_(
+        *(o.c.level == level for level in sorted(everyone)),
+        *(and_(o.c.level == level, o.c.unit.in_(sorted(units))) for level, units in sorted(holders.items())),
+    )
