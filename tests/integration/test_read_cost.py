@@ -1,0 +1,147 @@
+"""P4's reads cost what the units and periods asked for, not what the store holds (issue 12).
+
+No timing here (the machine's load would decide): what a read does is counted instead.
+
+- On SQLite, every statement the reads issue is answered by searching an index: the query plan
+  of each (``EXPLAIN QUERY PLAN`` with its own parameters) never scans a table or a whole index,
+  which is what a read whose cost grows with the calls stored would do.
+- On each backend, a read issues as many statements on a district of 160 calls as on one of 40:
+  no statement per call, per obligation or per row of a page.
+
+The reads are those ``bench/reads.py`` measures for P4, for each kind of asker: the SLA
+dashboard (default range and a year by month; district, street, community, grid, department),
+unit scores (each kind, month, quarter and year), a department's queue (with and without
+statuses), the 台账 ledger and the call search (filters, free text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+
+from backends import Backend
+from conftest import Tokens
+from huying.api.app import create_app
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.migrate import upgrade
+from huying.synthetic.seed import Plan, seed_synthetic
+
+UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # Asia/Shanghai midnight, as the bench's district
+TODAY = (UNTIL + timedelta(hours=8)).date()
+YEAR = {"from": (TODAY - timedelta(days=364)).isoformat(), "to": TODAY.isoformat(), "granularity": "month"}
+
+Read = tuple[str, str, str, dict[str, Any]]  # role, unit, path, query
+READS: list[Read] = [
+    *(("supervisor", "LW", "/api/v1/dashboards/sla", q) for q in ({}, YEAR)),
+    *(("street", "LW-LN", "/api/v1/dashboards/sla", q) for q in ({}, YEAR)),
+    ("community", "LW-LN-01", "/api/v1/dashboards/sla", {}),
+    ("grid_worker", "LW-LN-01-G01", "/api/v1/dashboards/sla", {"unit": "LW-LN-01-G01"}),
+    ("department", "CG", "/api/v1/dashboards/sla", {}),
+    *(
+        ("supervisor", "LW", "/api/v1/scores/units", {"kind": kind} | period)
+        for kind in ("community", "street", "department")
+        for period in ({}, {"period": "2026-Q4"}, {"period": "2026"})
+    ),
+    *(
+        ("department", "CG", "/api/v1/departments/CG/work-orders", {"limit": 50} | statuses)
+        for statuses in ({}, {"status": "dispatched,signed"}, {"status": "signed"})
+    ),
+    *(
+        (role, unit, "/api/v1/ledger", {"limit": 50})
+        for role, unit in (("street", "LW-LN"), ("supervisor", "LW"))
+    ),
+    ("community", "LW-LN-01", "/api/v1/calls", {"unit": "LW-LN-01", "status": "dispatched", "limit": 50}),
+    ("street", "LW-LN", "/api/v1/calls", {"unit": "LW-LN", "status": "resolved", "overdue": "true"}),
+    ("street", "LW-LN", "/api/v1/calls", {"unit": "LW-LN", "q": "垃圾", "limit": 50}),
+]
+
+
+class Statements:
+    """The statements an engine executes while ``on``, with their parameters."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.on = False
+        self.seen: list[tuple[str, Any]] = []
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if self.on:
+            self.seen.append((statement, params))
+
+    def of(self, client: TestClient, tokens: Tokens, read: Read) -> list[tuple[str, Any]]:
+        role, unit, path, query = read
+        self.seen, self.on = [], True
+        try:
+            answer = client.get(path, params=query, headers=tokens.headers(role, unit))
+        finally:
+            self.on = False
+        assert answer.status_code == 200, (read, answer.text)
+        return self.seen
+
+
+def district(backend: Backend, data_dir: Path, calls: int) -> Iterator[tuple[Services, TestClient, Tokens]]:
+    """A synthetic district of ``calls`` calls over 90 days, served with no duties running (the
+    projector is caught up by the seeder; nothing else may issue statements meanwhile)."""
+    no_duties = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
+    settings = backend.settings(data_dir, fake_clock=True, **no_duties)
+    upgrade(settings)
+    clock = FakeClock(start=UNTIL - timedelta(days=91))
+    services = build_services(settings, clock)
+    try:
+        seed_synthetic(services, clock, Plan(calls=calls, seed=5, until=UNTIL, days=90))
+        with TestClient(create_app(services=services)) as client:
+            yield services, client, Tokens(services)
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def small(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, TestClient, Tokens]]:
+    yield from district(backend, tmp_path / "small", 40)
+
+
+@pytest.fixture
+def larger(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, TestClient, Tokens]]:
+    yield from district(backend, tmp_path / "larger", 160)
+
+
+# What a plan line says when a statement walks a whole table or index rather than searching it:
+# "SCAN t" or "SCAN t USING [COVERING] INDEX i" (a full index walk). The free-text index's own
+# lookup ("SCAN … VIRTUAL TABLE INDEX") and a list of constants are searches, not scans.
+WHOLE = re.compile(r"^SCAN (?!.*VIRTUAL TABLE)(?!\d+ CONSTANT ROW)(?!CONSTANT ROW)")
+
+
+def test_every_statement_of_the_reads_searches_an_index(
+    backend: Backend, small: tuple[Services, TestClient, Tokens]
+) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("plans are read on SQLite; PostgreSQL's planner scans small tables by choice")
+    services, client, tokens = small
+    statements = Statements(services.engine)
+    scans = []
+    for read in READS:
+        for statement, params in statements.of(client, tokens, read):
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            with services.engine.connect() as conn:
+                plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+            scans += [(read, line[-1], statement) for line in plan if WHOLE.match(line[-1])]
+    assert scans == []
+
+
+def test_a_read_issues_as_many_statements_whatever_the_district_holds(
+    small: tuple[Services, TestClient, Tokens], larger: tuple[Services, TestClient, Tokens]
+) -> None:
+    counted = []
+    for services, client, tokens in (small, larger):
+        statements = Statements(services.engine)
+        counted.append([len(statements.of(client, tokens, read)) for read in READS])
+    assert counted[1] == counted[0]
