@@ -107,6 +107,13 @@ for _unit in ("", "grid_code", "community_code", "street_code"):
         sqlite_where=ON_LEDGER,
         postgresql_where=ON_LEDGER,
     )
+# The district's ledger summary, by status: what it counts, without the calls' rows (0013d).
+Index(
+    "ix_rm_calls_ledger_summary",
+    *(rm_calls.c[name] for name in _COUNTED_ON_LEDGER if name != "seq"),
+    sqlite_where=ON_LEDGER,
+    postgresql_where=ON_LEDGER,
+)
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
