@@ -60,14 +60,20 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
+def invalid_fields(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Each field a request got wrong and why, as the API's 422 names them (the console's error
+    page shows the same)."""
+    return [
         {"field": "body", "message": f"not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
         if e["type"] == "json_invalid"
         else {"field": _field(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
         for e in exc.errors()
     ]
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = invalid_fields(exc)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "invalid-request", "Invalid request", detail, errors)
 

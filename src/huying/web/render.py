@@ -1,6 +1,7 @@
 """Pages from Jinja2 templates, and the route class every console page uses: a refusal of the
-domain becomes an HTML page with the API's status for it (``huying.api.problems.STATUS_OF``),
-no session becomes a redirect to sign in."""
+domain, or a query string or form the page cannot take, becomes an HTML page with the API's
+status for it (``huying.api.problems``), no session becomes a redirect to sign in. The API's own
+routes keep answering problem+json."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from huying.api.limits import Busy
 from huying.api.names import Names
-from huying.api.problems import STATUS_OF
+from huying.api.problems import STATUS_OF, invalid_fields
 from huying.domain.errors import DomainError, InvalidCommand
 from huying.projections.runner import ReadModelsBehind
 from huying.web import labels, nav
@@ -98,6 +101,11 @@ class PageRoute(APIRoute):
             except DomainError as e:  # a bad field is named, as the API's 422 names it
                 where = f"{e.field}: " if isinstance(e, InvalidCommand) else ""
                 return _error(request, refusal_status(e), "无法办理 Refused", where + e.detail)
+            except RequestValidationError as e:  # the query string or form, field by field
+                detail = "; ".join(f"{f['field']}: {f['message']}" for f in invalid_fields(e))
+                return _error(request, 422, "请求有误 Invalid request", detail)
+            except HTTPException as e:  # a body the page could not read, say
+                return _error(request, e.status_code, "请求有误 Invalid request", str(e.detail))
             except ReadModelsBehind as e:
                 return _error(request, 503, "数据同步中 Catching up", str(e))
             except Busy as e:
