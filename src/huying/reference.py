@@ -388,4 +388,6 @@ def to_public_catalog(catalog: Catalog) -> dict[str, Any]:
             }
             for area in catalog.areas
         ],
+        # 停用: items no new call may be raised under (their calls still name them)
+        "retired": [to_public_item(catalog.items[code]) for code in sorted(catalog.retired)],
     }
