@@ -16,6 +16,7 @@ from huying.web.pages import (  # noqa: F401 (they register)
     assessment,
     audit,
     call,
+    catalog,
     directives,
     intake,
     meetings,
