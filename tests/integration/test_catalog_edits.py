@@ -165,3 +165,21 @@ def test_a_bad_item_is_refused_naming_the_field(
 
 def _id(answer: dict[str, Any]) -> UUID:
     return UUID(answer["id"])
+
+
+def test_a_code_in_any_script_is_answered_with_a_location_a_header_can_carry(
+    client: TestClient, tokens: Tokens
+) -> None:
+    body = {
+        **NEW_ITEM,
+        "code": "C01-餐厨",
+        "sla": {**SLA, "street": {"response": {"amount": "x", "unit": "minutes"}}},
+    }
+    refused = client.post("/api/v1/catalog/items", headers=tokens.district(Role.ADMIN), json=body)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "sla.street.response.amount"
+    added = client.post(
+        "/api/v1/catalog/items", headers=tokens.district(Role.ADMIN), json={**body, "sla": SLA}
+    )
+    assert added.status_code == 201, added.text
+    assert added.headers["location"] == "/api/v1/catalog/items/C01-%E9%A4%90%E5%8E%A8"
+    assert client.get(added.headers["location"], headers=tokens.district(Role.ADMIN)).json()["item"]["name"]

@@ -4,6 +4,7 @@ admin's edits of the catalog (the organisation is shipped, never edited here).""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Response
 
@@ -71,7 +72,7 @@ def add_item(
 ) -> CatalogItem:
     """The admin adds an item: the catalog's next version; new calls may be raised under it."""
     recorded = s.catalog_edits.add_item(p, ident.submission(body), body.model_dump())
-    response.headers["Location"] = f"/api/v1/catalog/items/{body.code}"
+    response.headers["Location"] = f"/api/v1/catalog/items/{quote(body.code)}"  # any text a code may be
     return _edited(s, body.code, recorded, response)
 
 

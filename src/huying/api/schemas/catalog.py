@@ -11,8 +11,16 @@ from pydantic import BaseModel, Field
 from huying.api.schemas.base import Body, Code, Text
 from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
 
-# level (community, street, department) → response / resolution → {"amount": n, "unit": ...}
-Sla = dict[Code, dict[Code, dict[Code, int | str]]]
+
+class Limit(Body):
+    """A time limit: how many of which unit (working_hours, working_days, minutes)."""
+
+    amount: int = Field(le=1_000_000)  # bounded here; a positive one is the catalog's rule
+    unit: Code
+
+
+# level (community, street, department) → response / resolution → its limit
+Sla = dict[Code, dict[Code, Limit]]
 _LEVELS = "each level (community, street, department): response and resolution, each {amount, unit}"
 
 
