@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
+from catalog_items import NEW_ITEM, SLA
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
@@ -29,19 +29,6 @@ FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "stored_catalog"
 
 ADMIN, GRID = Principal(Role.ADMIN, "LW"), Principal(Role.GRID_WORKER, "LW-LN-01-G01")
 ONCE = Submission()
-LIMIT = {"amount": 3, "unit": "working_hours"}
-SLA = {level: {"response": LIMIT, "resolution": LIMIT} for level in ("community", "street", "department")}
-NEW_ITEM: dict[str, Any] = {
-    "code": "C01-04",
-    "name": "餐厨垃圾外溢",
-    "category": "C01",
-    "trigger": "餐饮店餐厨垃圾桶满溢未清运，污水流入人行道",
-    "standard": "当日清运并冲洗路面，约谈餐饮店落实分类",
-    "lead_department": "CG",
-    "assisting_departments": ["ZJ"],
-    "priority": "high",
-    "sla": SLA,
-}
 VIEWS = ("", "/edits", "/items/C01-04", "/items/C01-01", "/items/C01-02")
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from catalog_items import LIMIT, NEW_ITEM, SLA
 from conftest import Tokens
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
@@ -25,18 +26,6 @@ CALL = {
     "title": "垃圾",
     "description": "十三行",
     "channel": "grid_worker",
-}
-LIMIT = {"amount": 3, "unit": "working_hours"}
-SLA = {level: {"response": LIMIT, "resolution": LIMIT} for level in ("community", "street", "department")}
-NEW_ITEM: dict[str, Any] = {
-    "code": "C01-04",
-    "name": "餐厨垃圾外溢",
-    "category": "C01",
-    "trigger": "餐饮店餐厨垃圾桶满溢未清运，污水流入人行道",
-    "standard": "当日清运并冲洗路面，约谈餐饮店落实分类",
-    "lead_department": "CG",
-    "priority": "normal",
-    "sla": SLA,
 }
 
 

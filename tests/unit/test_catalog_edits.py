@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from memory import InMemory
 
+from catalog_items import NEW_ITEM, limits
 from huying.domain.errors import CatalogItemNotFound, InvalidCommand, NotPermitted, TransitionNotAllowed
 from huying.domain.principal import Principal, Role
 from huying.service_layer.calls import CallDraft
@@ -20,26 +21,6 @@ from huying.service_layer.command_path import Submission
 ADMIN = Principal(Role.ADMIN, "LW")
 GRID = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
 ONCE = Submission()
-
-
-def limits(amount: int, unit: str = "working_hours") -> dict[str, Any]:
-    limit = {"amount": amount, "unit": unit}
-    return {
-        level: {"response": limit, "resolution": limit} for level in ("community", "street", "department")
-    }
-
-
-NEW_ITEM: dict[str, Any] = {
-    "code": "C01-04",
-    "name": "餐厨垃圾外溢",
-    "category": "C01",
-    "trigger": "餐饮店餐厨垃圾桶满溢未清运，污水流入人行道",
-    "standard": "当日清运并冲洗路面，约谈餐饮店落实分类",
-    "lead_department": "CG",
-    "assisting_departments": [],
-    "priority": "normal",
-    "sla": limits(3),
-}
 
 
 @pytest.fixture

@@ -190,13 +190,11 @@ class CatalogEdits(HuyingAggregate):
             raise InvalidCommand("body", f"item {situation.code} already reads so: nothing changes")
         self.trigger_event(self.ItemChanged, item=after, changed=changed, **cmd.meta)
 
-    def retire_item(self, cmd: Command, situation: Situation, reason: str) -> None:
-        self._check(Action.RETIRE, cmd, situation)
-        self.trigger_event(self.ItemRetired, code=situation.code, reason=reason, **cmd.meta)
-
-    def restore_item(self, cmd: Command, situation: Situation, reason: str) -> None:
-        self._check(Action.RESTORE, cmd, situation)
-        self.trigger_event(self.ItemRestored, code=situation.code, reason=reason, **cmd.meta)
+    def mark_item(self, cmd: Command, situation: Situation, action: Action, reason: str) -> None:
+        """停用 (``RETIRE``) or restore (``RESTORE``) the item, saying why."""
+        self._check(action, cmd, situation)
+        event = self.ItemRetired if action is Action.RETIRE else self.ItemRestored
+        self.trigger_event(event, code=situation.code, reason=reason, **cmd.meta)
 
 
 def effective(shipped: Catalog, edits: CatalogEdits | None) -> Catalog:

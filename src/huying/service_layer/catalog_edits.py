@@ -78,21 +78,21 @@ class CatalogEditService:
         self, principal: Principal, code: str, sub: Submission, reason: str
     ) -> Recorded[CatalogEdits]:
         """停用: no new call may be raised under the item; calls raised under it go on."""
-
-        def retire(edits: CatalogEdits, cmd: Command, s: Situation) -> None:
-            _known(s.catalog, code)
-            edits.retire_item(cmd, s, reason)
-
-        return self._edit(principal, sub, Action.RETIRE, code, retire)
+        return self._mark(principal, code, sub, reason, Action.RETIRE)
 
     def restore_item(
         self, principal: Principal, code: str, sub: Submission, reason: str
     ) -> Recorded[CatalogEdits]:
-        def restore(edits: CatalogEdits, cmd: Command, s: Situation) -> None:
-            _known(s.catalog, code)
-            edits.restore_item(cmd, s, reason)
+        return self._mark(principal, code, sub, reason, Action.RESTORE)
 
-        return self._edit(principal, sub, Action.RESTORE, code, restore)
+    def _mark(
+        self, principal: Principal, code: str, sub: Submission, reason: str, action: Action
+    ) -> Recorded[CatalogEdits]:
+        def mark(edits: CatalogEdits, cmd: Command, s: Situation) -> None:
+            _known(s.catalog, code)
+            edits.mark_item(cmd, s, action, reason)
+
+        return self._edit(principal, sub, action, code, mark)
 
     def _edit(
         self, principal: Principal, sub: Submission, action: Action, code: str, edit: Edit

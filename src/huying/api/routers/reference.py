@@ -96,16 +96,19 @@ def retire_item(
     code: ItemCode, body: Reason, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
 ) -> CatalogItem:
     """停用: no new call may be raised under the item (422 naming item_code); its calls go on."""
-    recorded = s.catalog_edits.retire_item(p, code, ident.submission(body), body.reason)
-    return _edited(s, code, recorded, response)
+    return _edited(
+        s, code, s.catalog_edits.retire_item(p, code, ident.submission(body), body.reason), response
+    )
 
 
 @router.post("/catalog/items/{code}/restore", response_model=CatalogItem)
 def restore_item(
     code: ItemCode, body: Reason, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
 ) -> CatalogItem:
-    recorded = s.catalog_edits.restore_item(p, code, ident.submission(body), body.reason)
-    return _edited(s, code, recorded, response)
+    """The item in effect again: new calls may be raised under it."""
+    return _edited(
+        s, code, s.catalog_edits.restore_item(p, code, ident.submission(body), body.reason), response
+    )
 
 
 @router.get("/catalog/edits", response_model=CatalogEditHistory)
