@@ -129,7 +129,7 @@ def _seed(server: Server, tokens: dict[str, dict[str, str]]) -> dict[str, list[s
             answer = http.post(path, headers=tokens[who], json=body)
             assert answer.status_code == 200, f"{path}: {answer.text}"
         orders = [o["id"] for o in answer.json()["work_orders"]]
-    return {"call_id": calls, "order_id": orders, "code": [DEPARTMENT]}
+    return {"call_id": calls, "order_id": orders, "code": [DEPARTMENT], "item_code": ["C01-01", "C11-01"]}
 
 
 @pytest.fixture(scope="module")

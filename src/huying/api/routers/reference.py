@@ -60,10 +60,10 @@ def _edited(
     return _item(catalog, code, recorded.position)
 
 
-@router.get("/catalog/items/{code}", response_model=CatalogItem)
-def get_item(code: ItemCode, _: CurrentPrincipal, app: HuyingApp) -> CatalogItem:
+@router.get("/catalog/items/{item_code}", response_model=CatalogItem)
+def get_item(item_code: ItemCode, _: CurrentPrincipal, app: HuyingApp) -> CatalogItem:
     """One item of the catalog in effect, retired ones too (their calls still name them)."""
-    return _item(app.catalog, code)
+    return _item(app.catalog, item_code)
 
 
 @router.post("/catalog/items", status_code=201, response_model=CatalogItem)
@@ -76,9 +76,9 @@ def add_item(
     return _edited(s, body.code, recorded, response)
 
 
-@router.patch("/catalog/items/{code}", response_model=CatalogItem)
+@router.patch("/catalog/items/{item_code}", response_model=CatalogItem)
 def change_item(
-    code: ItemCode,
+    item_code: ItemCode,
     body: ItemChange,
     p: CurrentPrincipal,
     s: HuyingServices,
@@ -88,26 +88,41 @@ def change_item(
     """The admin changes an item's fields (those sent): new calls are raised under the change,
     calls raised before keep the version and SLA they were raised under."""
     changes = body.model_dump(exclude_none=True)
-    return _edited(s, code, s.catalog_edits.change_item(p, code, ident.submission(body), changes), response)
-
-
-@router.post("/catalog/items/{code}/retire", response_model=CatalogItem)
-def retire_item(
-    code: ItemCode, body: Reason, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
-) -> CatalogItem:
-    """停用: no new call may be raised under the item (422 naming item_code); its calls go on."""
     return _edited(
-        s, code, s.catalog_edits.retire_item(p, code, ident.submission(body), body.reason), response
+        s, item_code, s.catalog_edits.change_item(p, item_code, ident.submission(body), changes), response
     )
 
 
-@router.post("/catalog/items/{code}/restore", response_model=CatalogItem)
+@router.post("/catalog/items/{item_code}/retire", response_model=CatalogItem)
+def retire_item(
+    item_code: ItemCode,
+    body: Reason,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
+) -> CatalogItem:
+    """停用: no new call may be raised under the item (422 naming item_code); its calls go on."""
+    return _edited(
+        s, item_code, s.catalog_edits.retire_item(p, item_code, ident.submission(body), body.reason), response
+    )
+
+
+@router.post("/catalog/items/{item_code}/restore", response_model=CatalogItem)
 def restore_item(
-    code: ItemCode, body: Reason, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
+    item_code: ItemCode,
+    body: Reason,
+    p: CurrentPrincipal,
+    s: HuyingServices,
+    ident: Identity,
+    response: Response,
 ) -> CatalogItem:
     """The item in effect again: new calls may be raised under it."""
     return _edited(
-        s, code, s.catalog_edits.restore_item(p, code, ident.submission(body), body.reason), response
+        s,
+        item_code,
+        s.catalog_edits.restore_item(p, item_code, ident.submission(body), body.reason),
+        response,
     )
 
 
