@@ -104,6 +104,8 @@ def test_a_retired_item_refuses_a_raise_and_a_restored_one_takes_it_again(
     assert [i["code"] for i in catalog["retired"]] == ["C01-02"]
     listed = {i["code"] for a in catalog["areas"] for c in a["categories"] for i in c["items"]}
     assert "C01-02" not in listed and "C01-01" in listed
+    offered = {s["service_code"] for s in client.get("/open311/v2/services.json").json()}
+    assert "C01-02" not in offered and "C01-01" in offered  # Open311 offers what may be raised
     again = client.post("/api/v1/catalog/items/C01-02/retire", headers=admin, json={"reason": "again"})
     assert again.status_code == 409
     assert (
