@@ -29,3 +29,14 @@ def test_a_bad_query_string_on_a_console_page_is_an_html_page_naming_the_field(
     )
     assert api.status_code == 422 and api.headers["content-type"] == "application/problem+json"
     assert api.json()["errors"][0]["field"] == "period"
+
+
+def test_a_console_address_that_is_no_page_is_an_html_page_too(client: TestClient, tokens: Tokens) -> None:
+    sign_in(client, tokens.token("street", "LW-LN"))
+    for method, url, status in (("GET", "/console/nope", 404), ("POST", "/console/overview", 405)):
+        answer = client.request(method, url)
+        assert answer.status_code == status, (url, answer.text)
+        assert answer.headers["content-type"].startswith("text/html"), url
+        assert "返回首页" in answer.text
+    api = client.get("/api/v1/nope", headers=tokens.headers("street", "LW-LN"))
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"

@@ -92,7 +92,7 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
     return problem(status, exc.kind, title, exc.detail, errors)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def http_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI's only 400: a body it could not decode (bytes that are not UTF-8)
         message = "not valid JSON: the body could not be decoded"
@@ -125,6 +125,6 @@ async def _unexpected(_: Request, __: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
     app.add_exception_handler(ReadModelsBehind, _behind)
     app.add_exception_handler(Exception, _unexpected)
