@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 
 from catalog_items import LIMIT, NEW_ITEM, SLA
 from conftest import Tokens
+from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
-from integration.together import processes
+from integration.together import processes, released
 
 CALL = {
     "item_code": "C01-01",
@@ -128,6 +129,31 @@ def test_another_process_sees_an_edit_at_once(client: TestClient, tokens: Tokens
         other.catalog_edits.retire_item(Principal(Role.ADMIN, "LW"), "C01-04", Submission(), "试点结束")
     assert client.get("/api/v1/catalog/items/C01-04", headers=admin).json()["retired"] is True
     assert raise_call(client, tokens, "C01-04").status_code == 422
+
+
+def test_first_edits_from_two_processes_at_once_are_both_made(
+    client: TestClient, tokens: Tokens, services: Services
+) -> None:
+    """Each process begins the district's edits; the store takes one beginning, and the other
+    edit is then made over it as any later edit is."""
+    admin = tokens.district(Role.ADMIN)
+    with processes(services, 2) as two:
+        apps = [create_app(services=one) for one in two]
+        item = {id(apps[0]): "C01-01", id(apps[1]): "C02-01"}
+
+        def retire(c: TestClient) -> Any:
+            return c.post(
+                f"/api/v1/catalog/items/{item[id(c.app)]}/retire", headers=admin, json={"reason": "x"}
+            )
+
+        answers = released(retire, apps)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert sorted(a.json()["catalog_version"] for a in answers) == ["2026.1+1", "2026.1+2"]
+    stored = services.app.recorder.select_events(
+        services.catalog_edits.id
+    )  # a lost race may leave a gap in positions
+    assert [e.topic.rpartition(".")[2] for e in stored] == ["Begun", "ItemRetired", "ItemRetired"]
+    assert services.app.catalog.retired == {"C01-01", "C02-01"}
 
 
 @pytest.mark.parametrize(
