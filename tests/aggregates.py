@@ -7,11 +7,12 @@ from eventsourcing.utils import get_topic
 
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
+from huying.domain.catalog_edits import CatalogEdits
 from huying.domain.directive import Directive
 from huying.domain.meeting import Meeting
 from huying.domain.publication import Publication
 
-KNOWN = (Call, Directive, Meeting, Publication)  # imported so that every subclass is defined
+KNOWN = (Call, Directive, Meeting, Publication, CatalogEdits)  # imported so that every subclass is defined
 
 
 def every_aggregate() -> set[type[HuyingAggregate]]:

@@ -10,6 +10,7 @@ data and clocks every service reads. Commands live in each aggregate's applicati
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from uuid import UUID
@@ -25,6 +26,7 @@ from huying.audit.vouch import Voucher
 from huying.clock import Clock
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.catalog import Catalog
+from huying.domain.catalog_edits import CatalogEdits, edits_id, effective
 from huying.domain.errors import NotFound
 from huying.domain.org import Org
 from huying.domain.worktime import WorkCalendar
@@ -76,7 +78,10 @@ class HuyingApplication(Application[UUID]):
         self.voucher = voucher  # 封印: the mapper seals what it stores, and vouches for what it reads
         super().__init__(env=env)
         self.org = org
-        self.catalog = catalog
+        self.shipped_catalog = catalog  # as the release ships it; ``catalog`` is the one in effect
+        self._edits_id = edits_id(org.district.code)
+        self._catalog_lock = threading.Lock()
+        self._folded: tuple[int, Catalog] = (0, catalog)  # the edits' version folded, and its result
         self.clock = clock
         self.calendar = calendar or WorkCalendar()
         self.positions: Positions
@@ -89,6 +94,22 @@ class HuyingApplication(Application[UUID]):
         self._saved_listeners: list[Callable[[int], None]] = []
         # The newest position this process has seen: what each new event's seal says it follows.
         self._seen = int(self.recorder.max_notification_id() or 0)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog in effect now: the shipped one with the district's edits. Every process
+        asks the store for edits newer than those it folded (one indexed read, nothing when
+        there are none), so an edit made in any process is in effect for the next command here."""
+        version, catalog = self._folded
+        newer = list(self.events.get(self._edits_id, gt=version))
+        if not newer:
+            return catalog
+        with self._catalog_lock:
+            if self._folded[0] < newer[-1].originator_version:
+                edits = fold(self.events.get(self._edits_id))
+                assert isinstance(edits, CatalogEdits)
+                self._folded = (edits.version, effective(self.shipped_catalog, edits))
+            return self._folded[1]
 
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(self.construct_transcoder(), self.voucher)

@@ -30,6 +30,7 @@ from huying.queries.scores import Period
 from huying.queries.settled_scores import settled_scores
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService, call_path
+from huying.service_layer.catalog_edits import CatalogEditService, catalog_edits_path
 from huying.service_layer.directives import DirectiveService, directive_path
 from huying.service_layer.meetings import MeetingService, meeting_path
 from huying.service_layer.photos import Photos
@@ -75,6 +76,7 @@ class Services:
     directives: DirectiveService  # 令行禁止: directives down the chain
     meetings: MeetingService  # 联席会议: joint meetings, agenda, minutes, decisions
     publications: PublicationService  # a published 考评: frozen, versioned unit scores
+    catalog_edits: CatalogEditService  # the admin's edits of the 呼应事项清单
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -279,6 +281,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         directives=directives,
         meetings=meetings,
         publications=PublicationService(publication_path(app), scorer(settings, app, engine, clock)),
+        catalog_edits=CatalogEditService(catalog_edits_path(app)),
     )
 
 

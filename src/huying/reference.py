@@ -7,7 +7,7 @@ The packaged demo files live in ``huying/data``. Every problem in a file is repo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -36,14 +36,16 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 class ReferenceDataError(Exception):
-    """A reference data file is unreadable or breaks a rule; the message names file and entry."""
+    """A reference data file is unreadable or breaks a rule; the message names file and entry,
+    and ``field`` the field of the entry at fault (dotted, as a 422 names it) when there is one."""
 
-    def __init__(self, file: str, entry: str, problem: str) -> None:
+    def __init__(self, file: str, entry: str, problem: str, field: str = "") -> None:
         where = f"{file}: {entry}: " if entry else f"{file}: "
         super().__init__(where + problem)
         self.file = file
         self.entry = entry
         self.problem = problem
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -59,50 +61,51 @@ class _Entry:
     data: Mapping[str, object]
     prefix: str = ""
 
-    def fail(self, problem: str) -> ReferenceDataError:
-        return ReferenceDataError(self.file, self.label, problem)
+    def fail(self, problem: str, field: str = "") -> ReferenceDataError:
+        """The entry breaks a rule; ``field`` (within this object) names where."""
+        return ReferenceDataError(self.file, self.label, problem, f"{self.prefix}{field}" if field else "")
 
     def text(self, field: str) -> str:
         value = self.data.get(field)
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{self.prefix}{field} must be a non-empty string")
+            raise self.fail(f"{self.prefix}{field} must be a non-empty string", field)
         return value
 
     def texts(self, field: str, *, allow_empty: bool = False) -> list[str]:
         values = self.data.get(field)
         if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-            raise self.fail(f"{self.prefix}{field} must be a list of non-empty strings")
+            raise self.fail(f"{self.prefix}{field} must be a list of non-empty strings", field)
         if not values and not allow_empty:
-            raise self.fail(f"{self.prefix}{field} must not be empty")
+            raise self.fail(f"{self.prefix}{field} must not be empty", field)
         return [str(v) for v in values]
 
     def positive_int(self, field: str) -> int:
         value = self.data.get(field)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self.fail(f"{self.prefix}{field} must be a positive integer, not {value!r}")
+            raise self.fail(f"{self.prefix}{field} must be a positive integer, not {value!r}", field)
         return value
 
     def choice(self, field: str, enum: type[_E]) -> _E:
         value = self.data.get(field)
         allowed = [member.value for member in enum]
         if not isinstance(value, str) or value not in allowed:
-            raise self.fail(f"{self.prefix}{field} must be one of {', '.join(allowed)}, not {value!r}")
+            raise self.fail(f"{self.prefix}{field} must be one of {', '.join(allowed)}, not {value!r}", field)
         return enum(value)
 
     def nested(self, field: str) -> _Entry:
         """The object under ``field``, as an entry with the same label."""
         value = self.data.get(field)
         if value is None:
-            raise self.fail(f"{self.prefix}{field} is missing")
+            raise self.fail(f"{self.prefix}{field} is missing", field)
         if not isinstance(value, dict):
-            raise self.fail(f"{self.prefix}{field} must be an object")
+            raise self.fail(f"{self.prefix}{field} must be an object", field)
         return _Entry(self.file, self.label, value, f"{self.prefix}{field}.")
 
     def children(self, field: str, kind: str) -> list[_Entry]:
         """The non-empty list of objects under ``field``, labelled ``kind CODE`` (or ``#n``)."""
         values = self.data.get(field)
         if not isinstance(values, list) or not values:
-            raise self.fail(f"{self.prefix}{field} must be a non-empty list")
+            raise self.fail(f"{self.prefix}{field} must be a non-empty list", field)
         entries = []
         for index, value in enumerate(values, start=1):
             # without a code to name it by, say where it sits instead
@@ -244,31 +247,50 @@ def _category(entry: _Entry, org: Org, items: dict[str, Item]) -> Category:
         raise entry.fail(f"area {area!r} is not one of {'、'.join(AREAS)}")
     for item_entry in entry.children("items", "item"):
         item = _item(item_entry, org, area, code)
-        for other in items.values():
-            if other.code == item.code:
-                raise item_entry.fail(f"code {item.code!r} is used by another item")
-            if other.name == item.name:
-                raise item_entry.fail(f"name {item.name!r} is also the name of item {other.code}")
-            if other.trigger == item.trigger:
-                raise item_entry.fail(f"trigger is the same as item {other.code}'s")
+        _unique(item_entry, item, items.values())
         items[item.code] = item
     codes = tuple(c for c, i in items.items() if i.category == code)
     return Category(code, name, area, codes)
 
 
+def _unique(entry: _Entry, item: Item, others: Iterable[Item]) -> None:
+    """An item's code, name and trigger (启动情形) are its own across the catalog."""
+    for other in others:
+        if other.code == item.code:
+            raise entry.fail(f"code {item.code!r} is used by another item", "code")
+        if other.name == item.name:
+            raise entry.fail(f"name {item.name!r} is also the name of item {other.code}", "name")
+        if other.trigger == item.trigger:
+            raise entry.fail(f"trigger is the same as item {other.code}'s", "trigger")
+
+
+def read_item(data: Mapping[str, object], catalog: Catalog, org: Org) -> Item:
+    """An item as the admin gives it (added, or as a change leaves it), by the very rules the
+    catalog file's items obey, within ``catalog`` (its other items) and ``org``."""
+    entry = _Entry("catalog edit", _label("item", data, "item"), data)
+    category = catalog.category(entry.text("category"))
+    if category is None:
+        raise entry.fail(
+            f"category {data['category']!r} is not a category of catalog {catalog.version}", "category"
+        )
+    item = _item(entry, org, category.area, category.code)
+    _unique(entry, item, (other for other in catalog.items.values() if other.code != item.code))
+    return item
+
+
 def _item(entry: _Entry, org: Org, area: str, category: str) -> Item:
     code = entry.text("code")
     if not code.startswith(f"{category}-"):
-        raise entry.fail(f"code must start with its category code {category}-")
+        raise entry.fail(f"code must start with its category code {category}-", "code")
     lead = _department(entry, org, "lead_department", entry.text("lead_department"))
     assisting = tuple(
         _department(entry, org, "assisting_departments", d)
         for d in entry.texts("assisting_departments", allow_empty=True)
     )
     if lead in assisting:
-        raise entry.fail(f"lead_department {lead!r} is also among assisting_departments")
+        raise entry.fail(f"lead_department {lead!r} is also among assisting_departments", "lead_department")
     if len(set(assisting)) != len(assisting):
-        raise entry.fail("assisting_departments lists a department twice")
+        raise entry.fail("assisting_departments lists a department twice", "assisting_departments")
     return Item(
         code=code,
         name=entry.text("name"),
@@ -285,7 +307,7 @@ def _item(entry: _Entry, org: Org, area: str, category: str) -> Item:
 
 def _department(entry: _Entry, org: Org, field: str, code: str) -> str:
     if not org.is_kind(code, UnitKind.DEPARTMENT):
-        raise entry.fail(f"{field} {code!r} is not a department in org {org.version}")
+        raise entry.fail(f"{field} {code!r} is not a department in org {org.version}", field)
     return code
 
 
@@ -294,7 +316,7 @@ def _sla(entry: _Entry, *, emergency: bool) -> dict[Level, LevelSla]:
     sla = entry.nested("sla")
     unknown = sorted(set(sla.data) - {level.value for level in Level})
     if unknown:
-        raise entry.fail(f"sla has unknown level {unknown[0]!r}")
+        raise entry.fail(f"sla has unknown level {unknown[0]!r}", "sla")
     policy: dict[Level, LevelSla] = {}
     for level in Level:
         limits = sla.nested(level.value)
@@ -309,7 +331,7 @@ def _limit(entry: _Entry, *, emergency: bool) -> TimeLimit:
     limit = TimeLimit(entry.positive_int("amount"), entry.choice("unit", TimeUnit))
     if emergency and limit.unit is not TimeUnit.MINUTES:
         where = entry.prefix.rstrip(".")
-        raise entry.fail(f"{where} must be in minutes for an {EMERGENCY_AREA} item, not {limit.unit}")
+        raise entry.fail(f"{where} must be in minutes for an {EMERGENCY_AREA} item, not {limit.unit}", "unit")
     return limit
 
 
@@ -345,18 +367,7 @@ def to_public_org(org: Org) -> dict[str, Any]:
 
 def to_public_item(item: Item) -> dict[str, Any]:
     """One 呼应事项 with every field and its SLA policy."""
-    return {
-        "code": item.code,
-        "name": item.name,
-        "area": item.area,
-        "category": item.category,
-        "trigger": item.trigger,
-        "standard": item.standard,
-        "lead_department": item.lead_department,
-        "assisting_departments": list(item.assisting_departments),
-        "priority": item.priority.value,
-        "sla": item.sla_snapshot(),
-    }
+    return item.as_plain()
 
 
 def to_public_catalog(catalog: Catalog) -> dict[str, Any]:
@@ -377,4 +388,6 @@ def to_public_catalog(catalog: Catalog) -> dict[str, Any]:
             }
             for area in catalog.areas
         ],
+        # 停用: items no new call may be raised under (their calls still name them)
+        "retired": [to_public_item(catalog.items[code]) for code in sorted(catalog.retired)],
     }

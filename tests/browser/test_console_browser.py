@@ -225,6 +225,9 @@ def test_the_other_pages_pass_the_accessibility_check_too(console: Console) -> N
         ("grid_worker", GRID, "/console/mine", "14-my-calls"),
         ("supervisor", "LW", "/console/assessment", "15-assessment"),
         ("supervisor", "LW", "/console/publications", "16-publications"),
+        ("admin", "LW", "/console/admin/catalog/C11-01", "17-catalog-item"),
+        ("admin", "LW", "/console/admin/catalog/new", "18-catalog-new"),
+        ("supervisor", "LW", "/console/assessment?period=abc", "19-invalid-query"),
     ):
         page = console.sign_in(desk, role, unit)
         page.goto(path)

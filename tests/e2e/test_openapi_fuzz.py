@@ -71,6 +71,8 @@ class World:
         if method == "GET":
             auditing = any(part in path for part in ("/audit", "/events", "/exports"))
             return self.tokens["auditor" if auditing else "supervisor"]
+        if path.startswith("/api/v1/catalog"):  # the admin edits the reference data
+            return self.tokens["admin"]
         if path.startswith("/api/v1/work-orders/"):
             return self.tokens["street" if "/extension/" in path else "department"]
         if path in ("/api/v1/calls", "/api/v1/attachments"):
@@ -127,7 +129,7 @@ def _seed(server: Server, tokens: dict[str, dict[str, str]]) -> dict[str, list[s
             answer = http.post(path, headers=tokens[who], json=body)
             assert answer.status_code == 200, f"{path}: {answer.text}"
         orders = [o["id"] for o in answer.json()["work_orders"]]
-    return {"call_id": calls, "order_id": orders, "code": [DEPARTMENT]}
+    return {"call_id": calls, "order_id": orders, "code": [DEPARTMENT], "item_code": ["C01-01", "C11-01"]}
 
 
 @pytest.fixture(scope="module")

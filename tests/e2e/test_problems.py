@@ -722,6 +722,7 @@ def test_no_query_value_makes_a_500_nor_cuts_a_stream_short(
         if "get" not in operations or not template.startswith("/api/"):
             continue
         path = template.replace("{call_id}", c.id).replace("{order_id}", c.order_id()).replace("{code}", "CG")
+        path = path.replace("{item_code}", "C01-01")
         parameters = operations["get"].get("parameters", [])
         required = {
             p["name"]: _first_value(p["schema"], spec)
@@ -970,6 +971,7 @@ def test_every_read_answers_at_the_far_end_of_business_time(
                 template.replace("{call_id}", c.id)
                 .replace("{order_id}", c.order_id())
                 .replace("{code}", "CG")
+                .replace("{item_code}", "C01-01")
             )
             by_kind = template in ("/api/v1/scores/units", "/api/v1/scores/assessment")
             params = {"kind": "street"} if by_kind else {}

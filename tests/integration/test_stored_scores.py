@@ -18,7 +18,7 @@ from huying.domain.org import UnitKind
 from huying.domain.publication import Publication
 from huying.domain.states import Satisfaction
 
-from . import stored_by_main, stored_tasks
+from . import stored_by_main, stored_catalog, stored_tasks
 from .stored_by_main import (
     Observed,
     answers_as_they_were,
@@ -30,7 +30,7 @@ from .stored_by_main import (
 )
 from .stored_scores import FIXTURE, PUBLISHED, observe
 
-FIXTURES = (stored_by_main.FIXTURE, stored_tasks.FIXTURE, FIXTURE)
+FIXTURES = (stored_by_main.FIXTURE, stored_tasks.FIXTURE, FIXTURE, stored_catalog.FIXTURE)
 
 
 @pytest.fixture(scope="module")

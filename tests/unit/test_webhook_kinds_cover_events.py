@@ -15,6 +15,7 @@ from memory import InMemory
 from aggregates import event_classes, every_aggregate
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
+from huying.domain.catalog_edits import CatalogEdits
 from huying.domain.directive import Directive
 from huying.domain.meeting import Meeting
 from huying.domain.org import UnitKind
@@ -33,8 +34,10 @@ KINDS_OF: dict[type[HuyingAggregate], dict[str, str]] = {
     Meeting: KIND_OF_MEETING_EVENT,
 }
 # A publication is the district's own frozen record of unit scores (docs/publications.md): it
-# concerns no call, directive or meeting, and whoever needs it reads it through the API.
-WITHOUT_WEBHOOKS = {Publication}
+# concerns no call, directive or meeting, and whoever needs it reads it through the API. So are
+# the admin's catalog edits: reference data every token reads (GET /api/v1/catalog, its version
+# changed), concerning no unit's work until a call is raised under them.
+WITHOUT_WEBHOOKS = {Publication, CatalogEdits}
 
 
 def event_names(aggregate: type[HuyingAggregate]) -> set[str]:
@@ -49,6 +52,8 @@ def test_every_event_class_has_a_kind_and_every_kind_an_event() -> None:
     for aggregate, kinds in KINDS_OF.items():
         assert event_names(aggregate) == set(kinds), aggregate.__name__
     assert event_names(Publication) == {"Published", "Republished"}
+    edits = {"Begun", "ItemAdded", "ItemChanged", "ItemRetired", "ItemRestored"}
+    assert event_names(CatalogEdits) == edits
 
 
 def test_the_reader_passes_over_a_publications_events() -> None:

@@ -60,14 +60,20 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
+def invalid_fields(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Each field a request got wrong and why, as the API's 422 names them (the console's error
+    page shows the same)."""
+    return [
         {"field": "body", "message": f"not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
         if e["type"] == "json_invalid"
         else {"field": _field(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
         for e in exc.errors()
     ]
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = invalid_fields(exc)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "invalid-request", "Invalid request", detail, errors)
 
@@ -86,7 +92,7 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
     return problem(status, exc.kind, title, exc.detail, errors)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def http_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI's only 400: a body it could not decode (bytes that are not UTF-8)
         message = "not valid JSON: the body could not be decoded"
@@ -119,6 +125,6 @@ async def _unexpected(_: Request, __: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
     app.add_exception_handler(ReadModelsBehind, _behind)
     app.add_exception_handler(Exception, _unexpected)

@@ -28,6 +28,7 @@ from huying.application import HuyingApplication
 from huying.audit.vouch import EventUnvouched, Flaw
 from huying.domain.business_time import business_year
 from huying.domain.call import ACTION_OF_EVENT, Call
+from huying.domain.catalog_edits import CatalogEdits
 from huying.domain.contact import shown_ref
 from huying.domain.directive import ACTION_OF_DIRECTIVE_EVENT, Directive
 from huying.domain.errors import InvalidCommand
@@ -40,7 +41,7 @@ MEETING_EVENTS = MEETING_TABLE.actions_by_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Event type → stored topic, for every event a call records (its class name, as always) and every
-# event a directive, a meeting or a publication records (``Directive.<class name>``,
+# event a directive, a meeting, a publication or the catalog edits record (``Directive.<class name>``,
 # ``Meeting.<class name>``, ``Publication.<class name>``: a directive's Supervised or a meeting's
 # Closed is not a call's).
 EVENT_TYPES: dict[str, str] = {
@@ -52,6 +53,10 @@ EVENT_TYPES: dict[str, str] = {
     **{
         f"Publication.{name}": get_topic(getattr(Publication, name))
         for name in sorted(PUBLICATION_TABLE.actions_by_event)
+    },
+    **{
+        f"CatalogEdits.{name}": get_topic(getattr(CatalogEdits, name))
+        for name in sorted(CatalogEdits.Event.actions)
     },
 }
 _BOOKKEEPING = frozenset(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from huying.domain.levels import Level
 
@@ -99,9 +100,44 @@ class Item:
     def is_emergency(self) -> bool:
         return self.area == EMERGENCY_AREA
 
+    def as_plain(self) -> dict[str, Any]:
+        """Every field as plain JSON, the SLA policy as a snapshot: as served and as an edit
+        records it (``item_from_plain`` reads it back)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "area": self.area,
+            "category": self.category,
+            "trigger": self.trigger,
+            "standard": self.standard,
+            "lead_department": self.lead_department,
+            "assisting_departments": list(self.assisting_departments),
+            "priority": self.priority.value,
+            "sla": self.sla_snapshot(),
+        }
+
     def sla_snapshot(self) -> SlaSnapshot:
         """The SLA policy as plain JSON, in level order, to record on a raised call."""
         return {level.value: self.sla[level].as_dict() for level in Level if level in self.sla}
+
+
+def item_from_plain(data: Mapping[str, object]) -> Item:
+    """An item from the plain JSON an edit recorded (``reference.to_public_item``'s shape), as it
+    was validated then: read back, never judged again."""
+    sla = data["sla"]
+    assert isinstance(sla, Mapping)
+    return Item(
+        code=str(data["code"]),
+        name=str(data["name"]),
+        area=str(data["area"]),
+        category=str(data["category"]),
+        trigger=str(data["trigger"]),
+        standard=str(data["standard"]),
+        lead_department=str(data["lead_department"]),
+        assisting_departments=tuple(str(d) for d in data["assisting_departments"]),  # type: ignore[attr-defined]
+        priority=Priority(str(data["priority"])),
+        sla=sla_from_snapshot(sla),
+    )
 
 
 @dataclass(frozen=True)
@@ -116,15 +152,21 @@ class Category:
 
 @dataclass(frozen=True)
 class Catalog:
-    """A version of the catalog (呼应事项清单)."""
+    """A version of the catalog (呼应事项清单). ``items`` holds every item it knows, retired ones
+    too (a call raised under an item keeps its name); a category lists those in effect only."""
 
     version: str
     areas: tuple[str, ...]
     categories: tuple[Category, ...]
     items: Mapping[str, Item]
+    retired: frozenset[str] = frozenset()  # items no new call may be raised under (停用)
 
     def item(self, code: str) -> Item | None:
         return self.items.get(code)
+
+    def in_effect(self, code: str) -> Item | None:
+        """The item a new call may be raised under: known, and not retired."""
+        return None if code in self.retired else self.items.get(code)
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)

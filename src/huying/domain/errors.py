@@ -79,3 +79,7 @@ class MeetingNotFound(NotFound):
 
 class PublicationNotFound(NotFound):
     """No such published 考评, or none of its rows in the principal's jurisdiction (404)."""
+
+
+class CatalogItemNotFound(NotFound):
+    """No item with that code in the catalog, in effect or retired (404)."""

@@ -187,9 +187,8 @@ def get_requests(
         if len(ids) > _MAX_IDS:
             raise Open311Error(400, f"service_request_id: at most {_MAX_IDS} ids at once")
         found = [_visible(s, principal, raw) for raw in dict.fromkeys(ids)]
-        return render(
-            f, "service_requests", [reqs.request_of(t, s.app.catalog, s.app.org) for t in found if t]
-        )
+        catalog = s.app.catalog  # read from the store once per answer, not once per request
+        return render(f, "service_requests", [reqs.request_of(t, catalog, s.app.org) for t in found if t])
     codes = _codes(s, service_code)
     statuses = _statuses(status)
     span = reqs.Span.of(
@@ -201,7 +200,8 @@ def get_requests(
             conn, principal, s.app.org, span, codes, statuses, page_size, (page - 1) * page_size
         )
     told = [t for t in (reqs.load(s.app, i) for i in ids_found) if t is not None]
-    return render(f, "service_requests", [reqs.request_of(t, s.app.catalog, s.app.org) for t in told])
+    catalog = s.app.catalog
+    return render(f, "service_requests", [reqs.request_of(t, catalog, s.app.org) for t in told])
 
 
 def get_request(request: Request, rid: str, fmt: str) -> Response:

@@ -55,7 +55,8 @@ def service(item: Item, catalog: Catalog) -> dict[str, Any]:
 
 
 def service_list(catalog: Catalog) -> list[dict[str, Any]]:
-    return [service(item, catalog) for item in catalog.items.values()]
+    """The items a request may be made under: those in effect (a retired one refuses it)."""
+    return [service(item, catalog) for code, item in catalog.items.items() if code not in catalog.retired]
 
 
 def definition(item: Item, org: Org) -> dict[str, Any]:

@@ -95,7 +95,7 @@ class CallService:
         # 离线采集: how old a device's capture time may be when its call arrives.
         self.max_capture_age = max_capture_age
         log = path.log
-        self.org, self.catalog, self.clock, self.calendar = log.org, log.catalog, log.clock, log.calendar
+        self.org, self.clock, self.calendar = log.org, log.clock, log.calendar
 
     # --- reads -------------------------------------------------------------------------
 
@@ -127,9 +127,14 @@ class CallService:
 
     def raise_call(self, principal: Principal, draft: CallDraft, sub: Submission) -> Outcome:
         """一事一呼: a new call at the community of its grid."""
-        item = self.catalog.item(draft.item_code)
+        catalog = self.path.log.catalog  # in effect now: the call records its version
+        item = catalog.in_effect(draft.item_code)
         if item is None:
-            raise InvalidCommand("item_code", f"no item {draft.item_code} in catalog {self.catalog.version}")
+            code, version = draft.item_code, catalog.version
+            if code in catalog.retired:
+                why = f"item {code} is retired in catalog {version}; no new calls"
+                raise InvalidCommand("item_code", why)
+            raise InvalidCommand("item_code", f"no item {code} in catalog {version}")
         if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
         call_id = self.raise_id(principal, sub.key)
@@ -149,7 +154,7 @@ class CallService:
             call_id=call_id,
             clocks=self._clocks(item.sla_snapshot(), cmd.at),
             item_code=item.code,
-            catalog_version=self.catalog.version,
+            catalog_version=catalog.version,
             sla=item.sla_snapshot(),
             grid_code=draft.grid_code,
             community_code=community,

@@ -48,6 +48,15 @@ CHANNEL = {
 URGENCY = {"normal": "一般", "urgent": "紧急", "emergency": "应急"}
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 ORDER_ROLE = {"lead": "牵头", "assist": "协办"}
+PRIORITY = {"normal": "一般", "high": "较急", "urgent": "紧急"}
+TIME_UNIT = {"working_hours": "工作小时", "working_days": "工作日", "minutes": "分钟（应急）"}
+# 事项清单 edits: (Chinese, English) of each, as the admin page says it was done.
+CATALOG_EDIT = {
+    "added": ("已新增事项", "Item added"),
+    "changed": ("已修改事项", "Item changed"),
+    "retired": ("已停用事项", "Item retired"),
+    "restored": ("已恢复事项", "Item restored"),
+}
 # A clock's kind (the part of its key after the colon: ``stint2:response``, ``<order>:sign``).
 CLOCK = {"response": "响应时限", "resolution": "办结时限", "sign": "签收时限", "completion": "办理期限"}
 OUTCOME = {"escalated": "上呼", "resolved": "办结", "withdrawn": "撤回", "merged": "合并"}

@@ -1,6 +1,7 @@
 """Pages from Jinja2 templates, and the route class every console page uses: a refusal of the
-domain becomes an HTML page with the API's status for it (``huying.api.problems.STATUS_OF``),
-no session becomes a redirect to sign in."""
+domain, or a query string or form the page cannot take, becomes an HTML page with the API's
+status for it (``huying.api.problems``), no session becomes a redirect to sign in. The API's own
+routes keep answering problem+json."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from huying.api.limits import Busy
 from huying.api.names import Names
-from huying.api.problems import STATUS_OF
+from huying.api.problems import STATUS_OF, invalid_fields
 from huying.domain.errors import DomainError, InvalidCommand
 from huying.projections.runner import ReadModelsBehind
 from huying.web import labels, nav
@@ -94,18 +97,29 @@ class PageRoute(APIRoute):
             except SignInRequired:
                 return sign_in_redirect(request)
             except ForgedForm as e:
-                return _error(request, 403, "表单无效 Form refused", str(e))
+                return error_page(request, 403, "表单无效 Form refused", str(e))
             except DomainError as e:  # a bad field is named, as the API's 422 names it
                 where = f"{e.field}: " if isinstance(e, InvalidCommand) else ""
-                return _error(request, refusal_status(e), "无法办理 Refused", where + e.detail)
+                return error_page(request, refusal_status(e), "无法办理 Refused", where + e.detail)
+            except RequestValidationError as e:  # the query string or form, field by field
+                detail = "; ".join(f"{f['field']}: {f['message']}" for f in invalid_fields(e))
+                return error_page(request, 422, "请求有误 Invalid request", detail)
+            except HTTPException as e:  # a body the page could not read, say
+                return error_page(request, e.status_code, http_title(e.status_code), str(e.detail))
             except ReadModelsBehind as e:
-                return _error(request, 503, "数据同步中 Catching up", str(e))
+                return error_page(request, 503, "数据同步中 Catching up", str(e))
             except Busy as e:
-                return _error(request, 429, "请求过多 Too many requests", e.detail)
+                return error_page(request, 429, "请求过多 Too many requests", e.detail)
 
         return page_handler
 
 
-def _error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+def http_title(status: int) -> str:
+    return {404: "找不到页面 Not found", 405: "不支持的操作 Method not allowed"}.get(
+        status, "请求有误 Invalid request"
+    )
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
     session = getattr(request.state, "session", None)
     return page(request, "error.html", session, status=status, title=title, detail=detail)

@@ -1,6 +1,6 @@
-"""管理: tokens (create, revoke — as ``huying token create|revoke`` does) and the reference data
-(the organisation and the 呼应事项清单, read-only: they ship versioned and are validated at
-start-up). For admins only."""
+"""管理: tokens (create, revoke — as ``huying token create|revoke`` does) and the reference data:
+the organisation, view-only (it ships versioned and is validated at start-up), and the 呼应事项清单
+in effect, each item linked to its edit page (``pages/catalog.py``). For admins only."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from huying.domain.principal import Principal
 from huying.domain.transitions import TABLE, Action, on_work_order
 from huying.services.attachments import Variant
 from huying.web.acting import sent
-from huying.web.context import PostedForm, Viewer, services_of
+from huying.web.context import FreshViewer, PostedForm, Viewer, services_of
 from huying.web.forms import field, identity
 from huying.web.moves import Move, meeting_moves, open_moves
 from huying.web.pages import page_router, register
@@ -70,8 +70,13 @@ AGENDA_MEETINGS = 50
 
 @router.get("/console/calls/{call_id}")
 def call_page(
-    request: Request, call_id: str, session: Viewer, done: Annotated[str | None, Query(max_length=40)] = None
+    request: Request,
+    call_id: str,
+    session: FreshViewer,
+    done: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
+    """Fresh: the meetings it offers to table the call on are read models (a meeting this
+    browser just convened must be among them)."""
     return render_call(request, session, call_id, done=done)
 
 
