@@ -10,24 +10,16 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from e2e.driver import Driver
 from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.clock import FakeClock
-from huying.settings import Settings
 
 from .together import processes, released, saves_meet
 
 SUPERVISOR = ("supervisor", "LW")
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """One supervisor may have all thirty running at once (its share is four by default)."""
-    return settings.model_copy(update={"principal_concurrency": 30})
 
 
 def a_call(client: TestClient, tokens: Any, clock: FakeClock) -> str:
