@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from huying.api.app import create_app
+from huying.api.gate import Gate
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
@@ -289,3 +290,39 @@ def test_a_waiting_read_leaves_its_principal_share_to_its_other_requests(
     assert not read.answered()
     elsewhere.projector.catch_up()
     assert read.answer()[0] == 200
+
+
+def test_requests_bearing_a_token_under_lookup_wait_for_that_lookup_rather_than_look_again(
+    services: Services, settings: Settings, request: pytest.FixtureRequest, tokens: Any
+) -> None:
+    """Where live tokens are remembered a while: five requests of a token not yet remembered
+    (a busy client's connections all miss when its token is due for a fresh look) make one
+    lookup, held here until the other four wait for it; then all five are answered, and
+    nothing was looked up again."""
+    department = tokens.headers("department", "CG")
+    looked_up: list[str] = []
+    go = threading.Event()
+    principal_for = services.tokens.principal_for
+
+    def held_lookup(token: str) -> Principal | None:
+        looked_up.append(token)
+        assert go.wait(30)
+        return principal_for(token)
+
+    services.tokens.principal_for = held_lookup  # type: ignore[method-assign]
+    remembering = settings.model_copy(update={"token_cache_seconds": 60.0})
+    served = serve_in_thread(create_app(remembering, services), remembering, request)
+    path = "/api/v1/departments/CG/work-orders?status=dispatched"
+    requests = [Pending(served.base_url, path, department) for _ in range(5)]
+    gate = gate_of(served)
+    until(lambda: gate.sharing == 4, "four requests waiting for the first one's lookup")
+    go.set()
+    assert [r.answer()[0] for r in requests] == [200] * 5
+    assert len(looked_up) == 1
+
+
+def gate_of(served: Served) -> Gate:
+    layer: Any = served.app.middleware_stack
+    while not isinstance(layer, Gate):
+        layer = layer.app
+    return layer
