@@ -28,6 +28,15 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def busy(lane: FairShare, queued: int) -> list[asyncio.Task[None]]:
+    """A running its own share and the whole pool, ``queued`` more of its requests waiting."""
+    for _ in range(lane.capacity + lane.pool):
+        await lane.acquire(A)
+    waiting = [asyncio.create_task(lane.acquire(A)) for _ in range(queued)]
+    await settle()
+    return waiting
+
+
 def run(test: Callable[[FairShare], Coroutine[Any, Any, None]], lane: FairShare) -> None:
     asyncio.run(test(lane))
 
@@ -49,9 +58,7 @@ def test_a_lone_principal_runs_its_own_share_and_the_whole_pool_at_once() -> Non
 
 def test_another_principal_runs_its_own_share_while_the_pool_is_taken() -> None:
     async def test(lane: FairShare) -> None:
-        for _ in range(3):
-            await lane.acquire(A)
-        waiting_a = [asyncio.create_task(lane.acquire(A)) for _ in range(3)]
+        waiting_a = await busy(lane, queued=3)
         await lane.acquire(B)  # at once: its own share
         assert lane.held(B) == 1 and lane.running == 4
         assert not any(t.done() for t in waiting_a)
@@ -64,10 +71,7 @@ def test_another_principal_runs_its_own_share_while_the_pool_is_taken() -> None:
 
 def test_a_freed_slot_of_the_pool_goes_to_the_principal_running_fewest_before_the_busy_queue() -> None:
     async def test(lane: FairShare) -> None:
-        for _ in range(3):
-            await lane.acquire(A)
-        queued_a = [asyncio.create_task(lane.acquire(A)) for _ in range(3)]
-        await settle()
+        queued_a = await busy(lane, queued=3)
         await lane.acquire(B)  # its own share
         queued_b = asyncio.create_task(lane.acquire(B))  # waits for the pool, behind A's three
         await settle()
@@ -86,10 +90,7 @@ def test_a_freed_slot_of_the_pool_goes_to_the_principal_running_fewest_before_th
 
 def test_a_principal_beyond_its_queue_is_refused_while_others_are_not() -> None:
     async def test(lane: FairShare) -> None:
-        for _ in range(3):
-            await lane.acquire(A)
-        queued = asyncio.create_task(lane.acquire(A))
-        await settle()
+        [queued] = await busy(lane, queued=1)
         with pytest.raises(Busy, match="1 waiting their turn"):
             await lane.acquire(A)
         await lane.acquire(B)
@@ -102,10 +103,7 @@ def test_a_principal_beyond_its_queue_is_refused_while_others_are_not() -> None:
 
 def test_a_turn_handed_to_a_request_that_gave_up_passes_on() -> None:
     async def test(lane: FairShare) -> None:
-        for _ in range(3):
-            await lane.acquire(A)
-        gives_up, next_one = (asyncio.create_task(lane.acquire(A)) for _ in range(2))
-        await settle()
+        gives_up, next_one = await busy(lane, queued=2)
         lane.release(A)  # handed to gives_up ...
         gives_up.cancel()  # ... which is cancelled before it takes it
         await settle()
