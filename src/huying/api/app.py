@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)
     _outermost(app, SecurityHeaders)
+    # Built now, not at the first request: threads sending their first requests at once would
+    # each build it (Starlette checks, then builds), registering the HTTP metrics twice.
+    app.middleware_stack = app.build_middleware_stack()
     return app
 
 
