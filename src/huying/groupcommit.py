@@ -20,6 +20,11 @@ and are committed together by the next one:
 It sits below the application, in the recorders: ``Application.save`` and everything above it
 is unchanged. The wiring is ``grouped(env)`` (``bootstrap``): the same settings, with the
 group-committing recorders of each backend.
+
+The same queue commits the few rows a request writes beside its events (``GroupedInserts``: a
+raise's reporter contact, its record key, who was shown it), so that those too cost one
+transaction — and one turn at SQLite's write lock, shared with the projector — per group
+rather than per request.
 """
 
 from __future__ import annotations
@@ -28,49 +33,53 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from sqlalchemy import Engine, Insert
 
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
 
 # One transaction holds at most this many saves (a bound on how long it keeps the write lock).
 MAX_GROUP = 256
 
+W = TypeVar("W")  # what one save writes
+R = TypeVar("R")  # what it is answered once committed
+
 # A group's outcome, save by save: its notification ids, or why it alone was refused.
 Outcome = Sequence[int] | IntegrityError
 
 
-class _Save:
-    """One save waiting in the queue: its events, then its outcome."""
+class _Save(Generic[W, R]):
+    """One save waiting in the queue: what it writes, then its outcome."""
 
-    __slots__ = ("done", "error", "events", "ids", "lead", "wake")
+    __slots__ = ("done", "error", "lead", "result", "wake", "work")
 
-    def __init__(self, events: Sequence[StoredEvent]) -> None:
-        self.events = events
-        self.ids: Sequence[int] = ()
+    def __init__(self, work: W) -> None:
+        self.work = work
+        self.result: R | None = None
         self.error: BaseException | None = None
         self.done = False
         self.lead = False
         self.wake = threading.Event()
 
-    def answer(self) -> Sequence[int]:
+    def answer(self) -> R:
         if self.error is not None:
             raise self.error
-        return self.ids
+        return self.result  # type: ignore[return-value]  # set by _settle when there is no error
 
 
-class GroupCommit:
+class GroupCommit(Generic[W, R]):
     """Leader/follower queue around ``commit``, which stores a group of saves in one
     transaction and gives each save's outcome (or raises: then the whole group failed)."""
 
-    def __init__(self, commit: Callable[[list[Sequence[StoredEvent]]], list[Outcome]]) -> None:
+    def __init__(self, commit: Callable[[list[W]], list[R | IntegrityError]]) -> None:
         self._commit = commit
         self._lock = threading.Lock()
-        self._queue: deque[_Save] = deque()
+        self._queue: deque[_Save[W, R]] = deque()
         self._leading = False
         self.groups = 0  # transactions committed (or tried): the tests and the benchmark read it
 
@@ -79,10 +88,10 @@ class GroupCommit:
         """Saves queued for the next group."""
         return len(self._queue)
 
-    def submit(self, events: Sequence[StoredEvent]) -> Sequence[int]:
-        """Stores ``events`` in the next group's transaction; their notification ids once it
-        has committed."""
-        me = _Save(events)
+    def submit(self, work: W) -> R:
+        """Writes ``work`` in the next group's transaction; its answer once that has
+        committed."""
+        me: _Save[W, R] = _Save(work)
         with self._lock:
             self._queue.append(me)
             me.lead = not self._leading
@@ -114,10 +123,10 @@ class GroupCommit:
                 save.done = True
                 save.wake.set()
 
-    def _settle(self, group: list[_Save]) -> None:
+    def _settle(self, group: list[_Save[W, R]]) -> None:
         self.groups += 1
         try:
-            outcomes = self._commit([save.events for save in group])
+            outcomes = self._commit([save.work for save in group])
         except BaseException as e:
             for save in group:
                 save.error = _copy(e)
@@ -126,7 +135,7 @@ class GroupCommit:
             if isinstance(outcome, IntegrityError):
                 save.error = outcome
             else:
-                save.ids = outcome
+                save.result = outcome
 
 
 def _copy(error: BaseException) -> BaseException:
@@ -145,7 +154,7 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(self._commit_group)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         return self.group_commit.submit(stored_events) if stored_events else []
@@ -176,7 +185,7 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(self._commit_group)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         return self.group_commit.submit(stored_events) if stored_events else []
@@ -205,6 +214,30 @@ _GROUPED = {
     "eventsourcing.sqlite": f"{__name__}:{GroupCommitSQLiteFactory.__name__}",
     f"huying.postgres:{TimedPostgresFactory.__name__}": f"{__name__}:{GroupCommitPostgresFactory.__name__}",
 }
+
+
+class GroupedInserts:
+    """Rows inserted into a database's tables, many requests' in one transaction: each
+    ``insert`` returns once the transaction holding its rows has committed (or raises with the
+    whole group, which then stored nothing). For fresh rows that break no rule (random keys,
+    new ids): no savepoint per request, one statement per table for the whole group."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.group_commit: GroupCommit[tuple[Insert, list[dict[str, Any]]], None] = GroupCommit(self._commit)
+
+    def insert(self, statement: Insert, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.group_commit.submit((statement, rows))
+
+    def _commit(self, writes: list[tuple[Insert, list[dict[str, Any]]]]) -> list[IntegrityError | None]:
+        by_statement: dict[int, tuple[Insert, list[dict[str, Any]]]] = {}
+        for statement, rows in writes:
+            by_statement.setdefault(id(statement), (statement, []))[1].extend(rows)
+        with self.engine.begin() as conn:
+            for statement, rows in by_statement.values():
+                conn.execute(statement, rows)
+        return [None] * len(writes)
 
 
 def grouped(env: dict[str, str]) -> dict[str, str]:

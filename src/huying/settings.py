@@ -112,10 +112,15 @@ class Settings(BaseSettings):
     duplicate_radius_m: float = Field(default=200.0, ge=0, le=100_000)
     duplicate_days: int = Field(default=7, ge=0, le=3650)
     # 不被拖垮 (api/limits.py, per server process): what one principal may have going at once —
-    # requests running (more wait their turn, up to the queue; beyond it 429), expensive reads
+    # requests running at once whatever the others do (more wait their turn for a shared slot,
+    # up to the queue; beyond it 429), expensive reads
     # and waits for the read models (beyond them 429 at once); failed authentications per
     # client address per minute (beyond them 429 + Retry-After instead of 401).
     principal_concurrency: int = Field(default=4, ge=1, le=1000)
+    # ... and beyond its own share a principal borrows from this many running slots shared by
+    # all (a freed one goes to the waiting principal running the fewest): a lone hotline token
+    # runs up to 4 + 28 at once; uvicorn's 40 worker threads leave room for others' own shares.
+    shared_concurrency: int = Field(default=28, ge=0, le=10_000)
     principal_queue: int = Field(default=64, ge=0, le=100_000)
     principal_expensive_reads: int = Field(default=2, ge=1, le=1000)
     principal_waiters: int = Field(default=8, ge=1, le=10_000)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 from PIL import Image
 
 from huying.api.app import create_app
+from huying.api.gate import Gate
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
@@ -200,26 +202,55 @@ def test_a_principal_has_only_a_few_expensive_reads_at_once(
     assert http.get("/api/v1/events", headers=auditor).status_code == 200
 
 
+# The grid worker's token is checked for each of its uploads at once (not yet remembered).
+HELD_UPLOADS = {
+    "principal_concurrency": 2,
+    "principal_queue": 1,
+    "client_token_checks": 8,
+    "photo_decoders": 1,
+    "photo_decode_wait_seconds": 30,
+}
+
+
 @pytest.mark.parametrize(
-    "settings",
+    ("settings", "running"),
     [
-        {
-            "principal_concurrency": 2,
-            "principal_queue": 1,
-            "photo_decoders": 1,
-            "photo_decode_wait_seconds": 30,
-        }
+        pytest.param({**HELD_UPLOADS, "shared_concurrency": 0}, 2, id="nothing-to-lend"),
+        pytest.param({**HELD_UPLOADS, "shared_concurrency": 4}, 2 + 4, id="lends-the-pool"),
     ],
-    indirect=True,
+    indirect=["settings"],
 )
-def test_a_principal_runs_only_its_share_of_requests_at_once_the_rest_wait_their_turn(
-    http: httpx.Client, base_url: str, served: Served, tokens: Any, driver: Driver
+def test_a_lone_principal_runs_its_share_and_what_the_server_lends_the_rest_wait_their_turn(
+    http: httpx.Client, base_url: str, served: Served, tokens: Any, driver: Driver, running: int
 ) -> None:
-    """Two uploads of one grid worker are held up (the only photo decoder is busy): its next
-    request waits its turn without a thread, the one after that is 429, others are served; once
-    the decoder frees, all of the grid worker's requests are answered."""
+    """Uploads of one grid worker are held up (the only photo decoder is busy): it runs its own
+    share (2) and every slot of the shared pool nobody else wants — not a fixed four — its next
+    request waits its turn without a thread, the one after that is 429; another principal is
+    served at once meanwhile, on its own share; once the decoder frees, all are answered."""
     call = driver.raise_call().call
     grid = tokens.headers("grid_worker", GRID)
+    share, who = served.app.state.limits.share, Principal(Role.GRID_WORKER, GRID)
+    with decoder_busy(served):
+        photo = httpx.Request(
+            "POST", f"{base_url}/api/v1/attachments", files={"file": ("a.png", png(), "image/png")}
+        )
+        headers = {**grid, "Content-Type": photo.headers["Content-Type"]}
+        body = photo.read()
+        uploads = [Pending(base_url, "/api/v1/attachments", headers, "POST", body) for _ in range(running)]
+        until(lambda: share.held(who) == running, f"{running} uploads running, waiting for the decoder")
+        its_turn = Pending(base_url, f"/api/v1/calls/{call['id']}", grid)
+        until(lambda: share.queued(who) == 1, "the next request waiting its turn")
+        problem_of(Pending(base_url, f"/api/v1/calls/{call['id']}", grid).answer(), 429, "too-many-requests")
+        community = http.get(f"/api/v1/calls/{call['id']}", headers=tokens.headers("community", COMMUNITY))
+        assert community.status_code == 200
+        assert not any(p.answered() for p in [*uploads, its_turn])
+    assert [u.answer()[0] for u in uploads] == [201] * running
+    assert its_turn.answer()[0] == 200
+
+
+@contextmanager
+def decoder_busy(served: Served) -> Iterator[None]:
+    """The only photo decoder busy with another photo until the block is left."""
     decoders = served.app.state.attachment_store.decoders
     busy_with, started = threading.Event(), threading.Event()
 
@@ -231,24 +262,10 @@ def test_a_principal_runs_only_its_share_of_requests_at_once_the_rest_wait_their
     other.start()
     try:
         assert started.wait(30)
-        photo = httpx.Request(
-            "POST", f"{base_url}/api/v1/attachments", files={"file": ("a.png", png(), "image/png")}
-        )
-        headers = {**grid, "Content-Type": photo.headers["Content-Type"]}
-        uploads = [Pending(base_url, "/api/v1/attachments", headers, "POST", photo.read()) for _ in range(2)]
-        share, who = served.app.state.limits.share, Principal(Role.GRID_WORKER, GRID)
-        until(lambda: share.held(who) == 2, "both uploads running, waiting for the decoder")
-        its_turn = Pending(base_url, f"/api/v1/calls/{call['id']}", grid)
-        until(lambda: share.queued(who) == 1, "the next request waiting its turn")
-        problem_of(Pending(base_url, f"/api/v1/calls/{call['id']}", grid).answer(), 429, "too-many-requests")
-        community = http.get(f"/api/v1/calls/{call['id']}", headers=tokens.headers("community", COMMUNITY))
-        assert community.status_code == 200
-        assert not any(p.answered() for p in [*uploads, its_turn])
+        yield
     finally:
         busy_with.set()
         other.join(timeout=30)
-    assert [u.answer()[0] for u in uploads] == [201, 201]
-    assert its_turn.answer()[0] == 200
 
 
 def png() -> bytes:
@@ -273,3 +290,39 @@ def test_a_waiting_read_leaves_its_principal_share_to_its_other_requests(
     assert not read.answered()
     elsewhere.projector.catch_up()
     assert read.answer()[0] == 200
+
+
+def test_requests_bearing_a_token_under_lookup_wait_for_that_lookup_rather_than_look_again(
+    services: Services, settings: Settings, request: pytest.FixtureRequest, tokens: Any
+) -> None:
+    """Where live tokens are remembered a while: five requests of a token not yet remembered
+    (a busy client's connections all miss when its token is due for a fresh look) make one
+    lookup, held here until the other four wait for it; then all five are answered, and
+    nothing was looked up again."""
+    department = tokens.headers("department", "CG")
+    looked_up: list[str] = []
+    go = threading.Event()
+    principal_for = services.tokens.principal_for
+
+    def held_lookup(token: str) -> Principal | None:
+        looked_up.append(token)
+        assert go.wait(30)
+        return principal_for(token)
+
+    services.tokens.principal_for = held_lookup  # type: ignore[method-assign]
+    remembering = settings.model_copy(update={"token_cache_seconds": 60.0})
+    served = serve_in_thread(create_app(remembering, services), remembering, request)
+    path = "/api/v1/departments/CG/work-orders?status=dispatched"
+    requests = [Pending(served.base_url, path, department) for _ in range(5)]
+    gate = gate_of(served)
+    until(lambda: gate.sharing == 4, "four requests waiting for the first one's lookup")
+    go.set()
+    assert [r.answer()[0] for r in requests] == [200] * 5
+    assert len(looked_up) == 1
+
+
+def gate_of(served: Served) -> Gate:
+    layer: Any = served.app.middleware_stack
+    while not isinstance(layer, Gate):
+        layer = layer.app
+    return layer

@@ -10,24 +10,16 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from e2e.driver import Driver
 from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.clock import FakeClock
-from huying.settings import Settings
 
 from .together import processes, released, saves_meet
 
 SUPERVISOR = ("supervisor", "LW")
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """One supervisor may have all thirty running at once (its share is four by default)."""
-    return settings.model_copy(update={"principal_concurrency": 30})
 
 
 def a_call(client: TestClient, tokens: Any, clock: FakeClock) -> str:
@@ -80,3 +72,9 @@ def test_supervisions_from_three_processes_at_once_all_succeed(
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {200: 30}, (statuses, {a.text[:200] for a in answers if a.status_code != 200})
     assert supervisions(client, tokens, call_id) == 30
+
+
+def test_an_app_is_whole_before_its_first_request(services: Services) -> None:
+    """Its middleware is built by create_app, not by whichever first requests come at once: two
+    threads building it both registered the HTTP metrics (DuplicateTimeseries, a 500 here)."""
+    assert create_app(services=services).middleware_stack is not None

@@ -43,12 +43,12 @@ class HeldCommit:
         return outcomes
 
 
-def submit_in_threads(queue: GroupCommit, names: list[str]) -> dict[str, Any]:
+def submit_in_threads(queue: GroupCommit[Any, Any], names: list[str]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
 
     def save(name: str) -> None:
         try:
-            answers[name] = queue.submit([name])  # type: ignore[list-item]
+            answers[name] = queue.submit([name])
         except Exception as e:
             answers[name] = e
 
@@ -58,7 +58,7 @@ def submit_in_threads(queue: GroupCommit, names: list[str]) -> dict[str, Any]:
     return {"threads": threads, "answers": answers}
 
 
-def queued(queue: GroupCommit, n: int) -> None:
+def queued(queue: GroupCommit[Any, Any], n: int) -> None:
     """Wait (bounded) until ``n`` saves are queued behind the held commit."""
     pause = threading.Event()
     for _ in range(int(DEADLINE / 0.005)):
@@ -68,9 +68,9 @@ def queued(queue: GroupCommit, n: int) -> None:
     raise AssertionError(f"{n} saves never queued")
 
 
-def run(names_first: str, names_after: list[str]) -> tuple[HeldCommit, GroupCommit, dict[str, Any]]:
+def run(names_first: str, names_after: list[str]) -> tuple[HeldCommit, GroupCommit[Any, Any], dict[str, Any]]:
     commit = HeldCommit()
-    queue = GroupCommit(commit)
+    queue: GroupCommit[Any, Any] = GroupCommit(commit)
     first = submit_in_threads(queue, [names_first])
     assert commit.entered.wait(DEADLINE)
     rest = submit_in_threads(queue, names_after)
@@ -84,8 +84,8 @@ def run(names_first: str, names_after: list[str]) -> tuple[HeldCommit, GroupComm
 def test_a_lone_save_commits_in_its_own_thread_at_once() -> None:
     commit = HeldCommit()
     commit.release.set()
-    queue = GroupCommit(commit)
-    assert queue.submit(["alone"]) == [1]  # type: ignore[list-item]
+    queue: GroupCommit[Any, Any] = GroupCommit(commit)
+    assert queue.submit(["alone"]) == [1]
     assert commit.groups == [["alone"]]
 
 
@@ -108,4 +108,4 @@ def test_when_the_commit_fails_every_save_of_the_group_hears_it_and_the_next_gro
     assert isinstance(answers["b"], OperationalError) and isinstance(answers["broken"], OperationalError)
     assert answers["b"] is not answers["broken"], "each caller raises its own copy"
     assert answers["a"] == [1]
-    assert queue.submit(["later"]) == [2], "the queue is free for the next save"  # type: ignore[list-item]
+    assert queue.submit(["later"]) == [2], "the queue is free for the next save"

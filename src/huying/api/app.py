@@ -124,10 +124,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         limits=app.state.limits,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes={"/api/v1/attachments": settings.max_upload_bytes, **console_uploads(settings)},
+        share_lookups=settings.token_cache_seconds > 0,  # only where a live token may be trusted a while
     )
     app.add_middleware(DatabaseUnavailable)  # 503, wherever a database error surfaces, the gate included
     app.add_middleware(HttpMetrics, registry=app.state.registry)
     _outermost(app, SecurityHeaders)
+    # Built now, not at the first request: threads sending their first requests at once would
+    # each build it (Starlette checks, then builds), registering the HTTP metrics twice.
+    app.middleware_stack = app.build_middleware_stack()
     return app
 
 

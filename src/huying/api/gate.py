@@ -5,10 +5,15 @@ admission (``limits.py``: its share of running requests, its expensive reads), t
 body-size limit (413): 64 KiB for JSON, larger on the few paths that take uploads
 (``max_upload_bytes``). A token found live a moment ago is taken as remembered, in the event
 loop (``TokenStore.remembered``); any other is looked up in a worker thread, so a slow database
-never holds up the event loop (nor ``/healthz``, which is answered there)."""
+never holds up the event loop (nor ``/healthz``, which is answered there). Where live tokens
+are remembered at all (``token_cache_seconds``), a token is looked up once at a time: requests
+bearing a token whose lookup is under way wait for its answer rather than each looking it up (a
+busy client's 32 connections all miss together when its token is due for a fresh look). Where
+they are not, every request looks its own token up, so a revocation holds at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 
 import anyio.to_thread
@@ -17,6 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from huying.api.limits import Busy, Limits, too_many
 from huying.api.problems import problem
 from huying.domain.principal import Principal
+
+# A lookup's answer: the token's principal (None: no live token), or None if it ended without
+# one (its waiters then look the token up themselves).
+_Answer = tuple[Principal | None] | None
 
 
 class Gate:
@@ -29,6 +38,7 @@ class Gate:
         limits: Limits,
         max_body_bytes: int,
         max_upload_bytes: Mapping[str, int] | None = None,
+        share_lookups: bool = False,
     ) -> None:
         self.app = app
         self.authenticate = authenticate
@@ -37,6 +47,10 @@ class Gate:
         self.max_body_bytes = max_body_bytes
         # Exact path → its own limit (随手拍 uploads are megabytes; JSON bodies stay small).
         self.max_upload_bytes = dict(max_upload_bytes or {})
+        # Lookups under way, by event loop and token: the answer its other requests wait for.
+        self._lookups: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[_Answer]] = {}
+        self._share_lookups = share_lookups
+        self.sharing = 0  # requests waiting for another's lookup of their token (tests read it)
 
     def limit_for(self, path: str) -> int:
         return self.max_upload_bytes.get(path.rstrip("/") or "/", self.max_body_bytes)
@@ -82,12 +96,36 @@ class Gate:
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token.strip():
                     known = self.remembered(token.strip())
-                    if known is not None:
-                        return known
-                    async with self.limits.token_checks.slot(_address(scope)):
-                        return await anyio.to_thread.run_sync(self.authenticate, token.strip())
+                    return known if known is not None else await self._look_up(token.strip(), scope)
                 return None
         return None
+
+    async def _look_up(self, token: str, scope: Scope) -> Principal | None:
+        """The token looked up in a worker thread, or the answer of the lookup of it already
+        under way; should that one fail (429, a database error, its client gone), each of its
+        waiters looks the token up itself."""
+        key = (asyncio.get_running_loop(), token)
+        if (under_way := self._lookups.get(key)) is not None:
+            self.sharing += 1
+            try:
+                found = await asyncio.shield(under_way)
+            finally:
+                self.sharing -= 1
+            if found is not None:
+                return found[0]
+        answer: asyncio.Future[_Answer] = key[0].create_future()
+        if self._share_lookups:
+            self._lookups.setdefault(key, answer)
+        result: _Answer = None
+        try:
+            async with self.limits.token_checks.slot(_address(scope)):
+                principal = await anyio.to_thread.run_sync(self.authenticate, token)
+            result = (principal,)
+            return principal
+        finally:
+            if self._lookups.get(key) is answer:
+                del self._lookups[key]
+            answer.set_result(result)
 
     async def _unauthorized(self, scope: Scope, receive: Receive, send: Send) -> None:
         wait = self.limits.auth_failures.spend(_address(scope))

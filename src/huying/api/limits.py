@@ -1,9 +1,13 @@
 """No single client can stall the server: what one principal, or one client address, may have
 going at once.
 
-- **Share**: at most ``principal_concurrency`` requests of one principal run at a time; more
-  wait their turn in the event loop (a future, no thread), up to ``principal_queue``; beyond
-  that, 429. A request waiting for the read models steps out of the share while it waits.
+- **Share** (``FairShare``): ``principal_concurrency`` requests of each principal run at once
+  whatever the others do; beyond that a principal borrows from ``shared_concurrency`` slots
+  shared by all, so a lone busy principal (a hotline posting for a district) is not held to
+  its own share. While the pool is taken, requests wait their turn in the event loop (a
+  future, no thread), up to ``principal_queue`` per principal, beyond that 429; a freed slot
+  goes to the waiting principal running the fewest. A request waiting for the read models
+  steps out of the share while it waits.
 - **Expensive reads** (exports, the event feed, dashboards, unit scores, verify, search, the
   ledger): at most ``principal_expensive_reads`` of one principal at once; one more is 429.
 - **Waiters** (``min_position`` and long-polls): at most ``principal_waiters`` of one principal
@@ -20,12 +24,11 @@ All limits are per process (each uvicorn worker keeps its own).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,22 +36,16 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from huying.api.lanes import Busy, FairShare, Lane
 from huying.api.problems import problem
 from huying.settings import Settings
+
+__all__ = ["Busy", "FailureBudget", "Limits", "Ticket", "refused", "too_many", "waiting"]  # Busy: from lanes
 
 # GET paths whose answers scan many rows or the whole log.
 EXPENSIVE_READS = re.compile(
     r"^/api/v1/(exports/.*|events|dashboards/.*|scores/units|audit/verify|calls|ledger)/?$"
 )
-
-
-class Busy(Exception):
-    """One lane of a principal (or a client address) is full: 429 with Retry-After."""
-
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after = retry_after
 
 
 def too_many(exc: Busy) -> JSONResponse:
@@ -60,93 +57,6 @@ def too_many(exc: Busy) -> JSONResponse:
 async def refused(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Busy)  # registered for Busy by create_app
     return too_many(exc)
-
-
-class Lane:
-    """Slots per key (a principal, a client address): ``capacity`` at once, ``queue`` more
-    waiting their turn (in their event loop, holding no thread), anyone beyond refused with
-    ``Busy``. Thread-safe: TestClient and several servers in one process each bring their own
-    event loop."""
-
-    def __init__(self, what: str, capacity: int, queue: int = 0) -> None:
-        self.what = what
-        self.capacity = capacity
-        self.queue = queue
-        self._lock = threading.Lock()
-        self._held: dict[Hashable, int] = {}
-        self._queued: dict[Hashable, deque[asyncio.Future[None]]] = {}
-
-    def held(self, who: Hashable) -> int:
-        return self._held.get(who, 0)
-
-    def queued(self, who: Hashable) -> int:
-        return len(self._queued.get(who, ()))
-
-    async def acquire(self, who: Hashable) -> None:
-        with self._lock:
-            held = self._held.get(who, 0)
-            if held < self.capacity:
-                self._held[who] = held + 1
-                return
-            line = self._queued.setdefault(who, deque())
-            if len(line) >= self.queue:
-                if not line:
-                    del self._queued[who]
-                raise Busy(self._refusal())
-            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            line.append(turn)
-        try:
-            await turn
-        except BaseException:
-            if not self._leave(who, turn):
-                self.release(who)  # the turn came as we gave up: pass it on
-            raise
-
-    def release(self, who: Hashable) -> None:
-        """Frees a slot, or hands it straight to the first in line."""
-        with self._lock:
-            line = self._queued.get(who)
-            while line:
-                turn = line.popleft()
-                if not line:
-                    del self._queued[who]
-                loop = turn.get_loop()
-                if not loop.is_closed():
-                    loop.call_soon_threadsafe(_grant, turn)
-                    return
-            held = self._held[who] - 1
-            if held:
-                self._held[who] = held
-            else:
-                del self._held[who]
-
-    def _refusal(self) -> str:
-        waiting = f", and {self.queue} waiting their turn" if self.queue else ""
-        return f"at most {self.capacity} {self.what} at a time{waiting}; retry shortly"
-
-    def _leave(self, who: Hashable, turn: asyncio.Future[None]) -> bool:
-        """Takes a turn out of line; False if it was already handed a slot."""
-        with self._lock:
-            line = self._queued.get(who)
-            if line is None or turn not in line:
-                return False
-            line.remove(turn)
-            if not line:
-                del self._queued[who]
-            return True
-
-    @asynccontextmanager
-    async def slot(self, who: Hashable) -> AsyncIterator[None]:
-        await self.acquire(who)
-        try:
-            yield
-        finally:
-            self.release(who)
-
-
-def _grant(turn: asyncio.Future[None]) -> None:
-    if not turn.done():
-        turn.set_result(None)
 
 
 @dataclass
@@ -209,8 +119,11 @@ class Limits:
     """The lanes of one app, built from Settings."""
 
     def __init__(self, settings: Settings) -> None:
-        self.share = Lane(
-            "running requests of one principal", settings.principal_concurrency, settings.principal_queue
+        self.share = FairShare(
+            "running requests of one principal",
+            own=settings.principal_concurrency,
+            pool=settings.shared_concurrency,
+            queue=settings.principal_queue,
         )
         self.expensive = Lane(
             "expensive reads of one principal (exports, feed, dashboards, scores, verify, search, ledger)",

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from huying.clock import Clock
 from huying.db import contact_access
 from huying.domain.principal import Principal
+from huying.groupcommit import GroupedInserts
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,14 @@ _RECORD = contact_access.insert()
 
 
 class ContactAccessLog:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, writes: GroupedInserts) -> None:
         self._engine = engine
         self._clock = clock
+        self._writes = writes  # shared with the contact book: one transaction for both
 
     def record(self, viewer: Principal, call_id: UUID, shown: list[str]) -> None:
+        """Recorded, with other requests' records in one transaction, before the contact is
+        shown."""
         row = {
             "at": self._clock.now(),
             "role": viewer.role.value,
@@ -42,8 +46,7 @@ class ContactAccessLog:
             "call_id": str(call_id),
             "shown": ",".join(shown),
         }
-        with self._engine.begin() as conn:
-            conn.execute(_RECORD, row)
+        self._writes.insert(_RECORD, [row])
 
     def page(self, after: int, limit: int) -> list[ContactAccess]:
         """The accesses after the cursor (an access's id), oldest first."""

@@ -17,6 +17,7 @@ from huying.clock import Clock
 from huying.db import reporter_contacts
 from huying.domain.contact import CONTACT_FIELDS, Contact, in_full, masked, sees_contact_in_full
 from huying.domain.principal import Principal
+from huying.groupcommit import GroupedInserts
 from huying.services.contact_access import ContactAccessLog
 from huying.services.keyring import KeyUnavailable, seal, unseal
 from huying.services.record_keys import RecordKeys
@@ -27,7 +28,9 @@ class ContactBook:
         self._engine = engine
         self.keys = keys
         self._clock = clock
-        self.accesses = ContactAccessLog(engine, clock)
+        # A raise's contact and who was shown it: many requests' rows in one transaction.
+        self._writes = GroupedInserts(engine)
+        self.accesses = ContactAccessLog(engine, clock, self._writes)
 
     @property
     def engine(self) -> Engine:
@@ -45,8 +48,9 @@ class ContactBook:
         self.keep_many([(ref, contact)])
 
     def keep_many(self, contacts: list[tuple[str, Contact]]) -> None:
-        """``keep`` for several contacts at once: their keys in one transaction, then the contacts
-        in another (bulk writers: ``huying seed --synthetic``)."""
+        """``keep`` for several contacts at once (bulk writers: ``huying seed --synthetic``):
+        their keys committed first, then the contacts — each with other requests' in one
+        transaction — so a stored contact never lacks its key."""
         if not contacts:
             return
         keys = self.keys.make_many([ref for ref, _ in contacts])
@@ -55,8 +59,7 @@ class ContactBook:
             {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": now}
             for (ref, contact), key in zip(contacts, keys, strict=True)
         ]
-        with self._engine.begin() as conn:
-            conn.execute(_KEEP, rows)
+        self._writes.insert(_KEEP, rows)
 
     def get(self, ref: str) -> Contact | None:
         """The contact, unless erased (or never kept)."""

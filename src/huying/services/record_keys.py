@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 
 from huying.clock import Clock
 from huying.db import reporter_keys
+from huying.groupcommit import GroupedInserts
 from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
 from huying.settings import Settings
 
@@ -35,6 +36,7 @@ class RecordKeys:
         self.engine = engine
         self.ring = ring
         self._clock = clock
+        self._writes = GroupedInserts(engine)  # many raises' new keys in one transaction
 
     def make(self, ref: str) -> bytes:
         """A new random key for the record ``ref``, stored wrapped under the newest master key."""
@@ -42,16 +44,14 @@ class RecordKeys:
         return key
 
     def make_many(self, refs: list[str]) -> list[bytes]:
-        """``make`` for several records at once: one transaction (bulk writers)."""
+        """``make`` for several records at once (bulk writers), stored once this returns."""
         keys, rows, now = [], [], self._clock.now()
         for ref in refs:
             key = os.urandom(RECORD_KEY_BYTES)
             master_id, wrapped = self.ring.wrap(key, ref)
             keys.append(key)
             rows.append({"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": now})
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(_MAKE, rows)
+        self._writes.insert(_MAKE, rows)
         return keys
 
     def get(self, ref: str) -> bytes | None:
