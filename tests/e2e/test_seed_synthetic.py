@@ -1,5 +1,5 @@
 """`huying seed --synthetic N` from the command line, as the benchmark runs it: the history is
-written with the read models and hash chain following in a second process, the store passes
+written, then projected here while a second process chains it, the store passes
 `huying audit verify`, and a demo server started on it stands at the history's end."""
 
 from __future__ import annotations

@@ -252,6 +252,9 @@ class LogOrder:
         self._held = held
         self._gaps: set[int] = set()
         self._sealed_seen = sealed_before
+        # Positions before ``start`` already asked about: every event of one save names the same
+        # one (the log's head when it was written), and a save may hold thousands of events.
+        self._held_known: dict[int, bool] = {}
 
     def check(
         self, position: int, originator_id: str, version: int, topic: str, after: int | None
@@ -267,7 +270,9 @@ class LogOrder:
 
     def _exists(self, position: int) -> bool:
         if position <= self._start:
-            return self._held is not None and self._held(position)
+            if position not in self._held_known:
+                self._held_known[position] = self._held is not None and self._held(position)
+            return self._held_known[position]
         return position <= self._last and position not in self._gaps
 
     def _judge(self, position: int, oid: str, version: int, topic: str, after: int | None) -> Flaw | None:

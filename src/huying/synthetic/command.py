@@ -1,5 +1,6 @@
-"""The command line of ``huying seed --synthetic N``: settings, clocks, the process that follows
-the writes (``huying project``, on the other core), progress, the summary."""
+"""The command line of ``huying seed --synthetic N``: settings, clocks, the process that chains
+the log while this one projects it (``huying chain --once``, on the other core), progress, the
+summary."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import typer
@@ -17,8 +18,8 @@ from huying.settings import Settings
 from huying.synthetic.seed import BATCH, Plan, Progress, StoreNotSynthetic, seed_synthetic
 
 LOCK_WAIT = 600  # seconds (SQLite's busy timeout) for the seeder and its follower
-# Calls the follower's projector keeps cached: more than a district of a million calls has in
-# play at once (~15,000), or each of their events reloads them from the log.
+# Calls the projector keeps cached: more than a district of a million calls has in play at once
+# (~15,000), or each of their events reloads them from the log.
 IN_PLAY = 50_000
 
 
@@ -27,8 +28,8 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
     from huying.clock import FakeClock
     from huying.migrate import upgrade
 
-    # The seeder and the process following it share the database: each may wait for the other's
-    # large transactions rather than give up after the default few seconds.
+    # The seeder and the process chaining beside it share the database: each may wait for the
+    # other's large transactions rather than give up after the default few seconds.
     settings = Settings().model_copy(
         update={"database_lock_timeout": LOCK_WAIT, "projector_cache_size": IN_PLAY}
     )
@@ -44,10 +45,9 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
         err=True,
     )
     try:
-        with _follower() if apart else nullcontext():
-            done = seed_synthetic(
-                services, clock, plan, force=force, followed_apart=apart, on_progress=_report
-            )
+        done = seed_synthetic(
+            services, clock, plan, force=force, chain_apart=_chainer if apart else None, on_progress=_report
+        )
     except StoreNotSynthetic as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -59,50 +59,53 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
 
 
 @contextmanager
-def _follower() -> Iterator[None]:
-    """``huying project`` on the same store: the read models and the hash chain follow the writes
-    in another process, as beside a server, in large batches."""
+def _chainer() -> Iterator[None]:
+    """``huying chain --once`` on the same store: the hash chain is kept in another process while
+    this one projects, in batches as large as the projector's."""
     env = os.environ | {
-        "HUYING_PROJECTOR_BATCH_SIZE": str(BATCH),
         "HUYING_AUDIT_BATCH_SIZE": str(BATCH),
         "HUYING_DATABASE_LOCK_TIMEOUT": str(LOCK_WAIT),
-        "HUYING_PROJECTOR_CACHE_SIZE": str(IN_PLAY),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "huying.cli", "project"],
+        [sys.executable, "-m", "huying.cli", "chain", "--once"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         yield
+        proc.wait()  # what it leaves (all of it, if it died) this process chains itself
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _report(p: Progress) -> None:
     s = p.stats
-    rate = s.events / p.seconds if p.seconds else 0.0
-    when = s.business_time.date().isoformat() if s.business_time else "-"
-    print(
-        f"\r  {s.calls:,} calls, {s.events:,} events (up to {when}); projected to {p.projected:,}, "
-        f"chained to {p.chained:,} — {p.seconds:,.0f} s, {rate:,.0f} events/s   ",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
+    if p.writing is None:
+        rate = s.events / p.seconds if p.seconds else 0.0
+        when = s.business_time.date().isoformat() if s.business_time else "-"
+        doing = f"{s.calls:,} calls, {s.events:,} events (up to {when}) — {p.seconds:,.0f} s, {rate:,.0f}/s"
+    else:
+        doing = (
+            f"read models at {p.projected:,}, chain at {p.chained:,} of {s.events:,} — {p.following:,.0f} s"
+        )
+    print(f"\r  {doing}   ", end="", file=sys.stderr, flush=True)
 
 
 def _summary(p: Progress) -> str:
     s = p.stats
     refused = sum(s.refused.values())
+    writing = p.writing or 0.0
     return (
-        f"\nwrote {s.calls:,} calls, {s.events:,} events in {p.seconds:,.1f} s "
-        f"({s.events / max(p.seconds, 1e-9):,.0f} events/s); {s.open_at_end:,} still open at the end; "
+        f"\nwrote {s.calls:,} calls, {s.events:,} events in {writing:,.1f} s "
+        f"({s.events / max(writing, 1e-9):,.0f} events/s); read models and hash chain brought up to them "
+        f"in {p.following:,.1f} s ({s.events / max(p.following, 1e-9):,.0f} events/s); "
+        f"{p.seconds:,.1f} s in all; {s.open_at_end:,} still open at the end; "
         f"watchdog moves {dict(s.watchdog)}; refused steps {refused:,}"
     )
