@@ -31,6 +31,7 @@ class FakeClock:
         self._lock = threading.Lock()
         self._file = state_file
         self._moved: list[Callable[[], None]] = []
+        self._read: tuple[tuple[int, int, int], datetime] | None = None  # the file as last read
         saved = self._load()
         self._now = saved or start or datetime.now(UTC).replace(microsecond=0)
 
@@ -60,13 +61,27 @@ class FakeClock:
             listener()
 
     def _load(self) -> datetime | None:
+        """The file's time, read again only when the file is another: every reading of the
+        clock asks, so a bench under load paid an open, read and parse per ``now()``. A move
+        replaces the file (a new inode, a new mtime), so its identity says whether it moved."""
         if self._file is None:
             return None
+        try:
+            seen = os.stat(self._file)
+        except FileNotFoundError:
+            return None
+        stamp = (seen.st_ino, seen.st_mtime_ns, seen.st_size)
+        if self._read is not None and self._read[0] == stamp:
+            return self._read[1]
         try:
             text = self._file.read_text().strip()
         except FileNotFoundError:
             return None
-        return datetime.fromisoformat(text) if text else None
+        if not text:
+            return None
+        when = datetime.fromisoformat(text)
+        self._read = (stamp, when)
+        return when
 
     def _save(self) -> None:
         if self._file is not None:
