@@ -167,7 +167,10 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
     rebuilt = client.get(
         f"/api/v1/meetings/decisions?unit={STREET}&{read}", headers=tokens.headers("street", STREET)
     ).json()
-    assert rebuilt == standing
+    # The same figures; only how far the read models had got may differ (the watchdog may have
+    # recorded a late task since the first read, after the clock moved on).
+    assert {**rebuilt, "position": None} == {**standing, "position": None}
+    assert rebuilt["position"] >= standing["position"]
     theirs = client.get(f"/api/v1/meetings/decisions?{read}", headers=tokens.headers("member", MEMBER)).json()
     assert [d["decision_id"] for d in theirs["data"]] == ["D1", "D2"]  # assists D1, leads D2
 
