@@ -34,7 +34,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 def test_a_write_kept_waiting_past_the_lock_timeout_is_503_and_recorded_once_when_sent_again(
-    client: TestClient, tokens: Any, settings: Settings
+    client: TestClient, tokens: Any, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = tokens.headers("grid_worker", "LW-LN-01-G01", key="while-locked")
     with writes_blocked(settings, events=True):
@@ -45,6 +45,10 @@ def test_a_write_kept_waiting_past_the_lock_timeout_is_503_and_recorded_once_whe
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"] == "/problems/database-unavailable" and refused.headers["Retry-After"]
     assert waited < 10 * settings.database_lock_timeout, f"waited {waited:.1f} s"
+    # The log says which kind of "busy" it was, by the driver's own code, and where huying met it.
+    [logged] = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    code = "SQLITE_BUSY" if not settings.on_postgres else "55P03"  # lock_not_available
+    assert f"({code}, at " in logged and ".py:" in logged, logged
 
     again = client.post(CALLS, headers=headers, json=RAISE)
     assert again.status_code == 201, again.text

@@ -11,7 +11,10 @@ that did land gets the original answer.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import traceback
+from pathlib import Path
 
 import eventsourcing.persistence as es
 import psycopg
@@ -62,6 +65,28 @@ def reason(exc: BaseException) -> str:
     return (text[0].rpartition(": ")[2] if text else "") or type(exc).__name__
 
 
+def driver_code(exc: BaseException) -> str:
+    """The driver's own name for the error, for the log: SQLite's tells a busy timeout that ran
+    out (``SQLITE_BUSY``) from a transaction that could not write at all (``SQLITE_BUSY_SNAPSHOT``),
+    PostgreSQL's SQLSTATE a lock timeout from a lost connection."""
+    for cause in _causes(exc):
+        code = getattr(cause, "sqlite_errorname", None) or getattr(cause, "sqlstate", None)
+        if code:
+            return str(code)
+    return type(_causes(exc)[-1]).__name__
+
+
+def where_raised(exc: BaseException) -> str:
+    """huying's innermost line the error passed through (``file.py:123 in function``): which
+    write or read met the database that would not answer."""
+    found = "?"
+    for cause in _causes(exc):
+        for frame in traceback.extract_tb(cause.__traceback__):
+            if f"{os.sep}huying{os.sep}" in frame.filename:
+                found = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+    return found
+
+
 class DatabaseUnavailable:
     """ASGI middleware: a database error that escapes a request, before anything was sent, is
     answered 503 problem+json."""
@@ -85,7 +110,14 @@ class DatabaseUnavailable:
         except Exception as e:
             if started or not is_unavailable(e):
                 raise
-            log.warning("%s %s: database unavailable: %s", scope["method"], scope["path"], reason(e))
+            log.warning(
+                "%s %s: database unavailable: %s (%s, at %s)",
+                scope["method"],
+                scope["path"],
+                reason(e),
+                driver_code(e),
+                where_raised(e),
+            )
             answer = problem(
                 503,
                 "database-unavailable",
