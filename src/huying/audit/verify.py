@@ -69,11 +69,26 @@ class Report:
 class Verifier:
     """Checks the stored log against the chain table and any checkpoints."""
 
-    def __init__(self, log: StoredLog, engine: Engine, voucher: Voucher, *, batch: int = 5000) -> None:
+    def __init__(
+        self,
+        log: StoredLog,
+        engine: Engine,
+        voucher: Voucher,
+        *,
+        batch: int = 5000,
+        between_pages: Callable[[], None] = lambda: None,
+    ) -> None:
         self.log = log
         self.engine = engine
         self.voucher = voucher
         self.batch = batch
+        self.between_pages = between_pages  # after each page of events (a background check rests)
+
+    def events(self, upto: int) -> Iterator[StoredRow]:
+        """The stored events through ``upto``, in log order, a page at a time."""
+        for page in self.log.rows(0, upto, self.batch):
+            yield from page
+            self.between_pages()
 
     def verify(
         self, given: Iterable[Checkpoint] = (), on_progress: Callable[[int], None] | None = None
@@ -182,7 +197,7 @@ class _Walk:
         self.order = LogOrder(v.log.locate)
 
     def run(self, checkpoints: Iterator[Checkpoint]) -> Break | None:
-        events = (row for page in self.v.log.rows(0, self.head, self.v.batch) for row in page)
+        events = self.v.events(self.head)
         rows = self.v.chain_rows(self.chained)
         e, r, cp = next(events, None), next(rows, None), next(checkpoints, None)
         while e is not None or r is not None:

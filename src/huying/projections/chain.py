@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -34,13 +35,19 @@ from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.audit.verify import Report, Verifier
 from huying.audit.vouch import Alarm, Flaw, LogOrder
-from huying.background import GATHER_SECONDS_UNWAITED, Follower
+from huying.background import GATHER_SECONDS_UNWAITED, Follower, Pacer, Stopping
 from huying.clock import Clock
 from huying.projections import tracking
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TRACKING_NAME", "ChainBroken", "ChainKeeper", "ChainRace", "Verdict"]
+
+# The keeper's own whole-log check (hourly, and at start) runs beside the requests of the process
+# it lives in — the only process of an embedded deployment: it takes at most this share of the
+# time, a page of this many events at a time, and chains what arrived between pages.
+BACKGROUND_SHARE = 0.25
+BACKGROUND_PAGE = 1000
 
 
 class ChainBroken(RuntimeError):
@@ -77,6 +84,7 @@ class ChainKeeper:
         checkpoint_seconds: float = 3600.0,
         verify_seconds: float = 3600.0,
         poll_seconds: float = 1.0,
+        verify_share: float = BACKGROUND_SHARE,
     ) -> None:
         self.app = app
         self.voucher = app.voucher
@@ -87,6 +95,7 @@ class ChainKeeper:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.verify_seconds = verify_seconds
+        self.verify_share = verify_share
         self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
         self.verdict: Verdict | None = None
         self._lock = threading.Lock()
@@ -224,11 +233,17 @@ class ChainKeeper:
     # --- the whole log, now and then ----------------------------------------------------------
 
     def verify(
-        self, given: Iterable[Checkpoint] = (), on_progress: Callable[[int], None] | None = None
+        self,
+        given: Iterable[Checkpoint] = (),
+        on_progress: Callable[[int], None] | None = None,
+        *,
+        verifier: Verifier | None = None,
     ) -> Report:
         """Check the whole log against the chain, the stored checkpoints and ``given``; the
-        verdict is kept for ``/readyz`` and ``/metrics``."""
-        report = Verifier(self.log, self.engine, self.voucher).verify(given, on_progress)
+        verdict is kept for ``/readyz`` and ``/metrics``. Asked for (an auditor, the CLI), at
+        full speed; the keeper's own checks are paced (``_verify_if_due``)."""
+        verifier = verifier or Verifier(self.log, self.engine, self.voucher)
+        report = verifier.verify(given, on_progress)
         self.verdict = Verdict(self.clock.now(), report)
         if report.broken is not None:
             log.error(
@@ -243,7 +258,24 @@ class ChainKeeper:
         now = self.clock.now()
         if self._verify_due is None or now >= self._verify_due:
             self._verify_due = now + timedelta(seconds=self.verify_seconds)
-            self.verify()
+            try:
+                self.verify(verifier=self._paced_verifier())
+            except Stopping:  # the keeper is stopping: the last verdict stands
+                log.info("audit verify: interrupted by the keeper stopping")
+
+    def _paced_verifier(self) -> Verifier:
+        """A whole-log check that takes ``verify_share`` of the time and, between its pages,
+        chains what was stored meanwhile (a long check does not hold the chain back)."""
+        pacer = Pacer(self.verify_share, self._follower.rest)
+
+        def between_pages() -> None:
+            with suppress(ChainRace):  # another keeper chains; this one goes on checking
+                self.catch_up()
+            pacer()
+
+        return Verifier(
+            self.log, self.engine, self.voucher, batch=BACKGROUND_PAGE, between_pages=between_pages
+        )
 
     # --- in the background -----------------------------------------------------------------
 
