@@ -179,3 +179,33 @@ def test_a_read_issues_as_many_statements_whatever_the_district_holds(
         statements = Statements(services.engine)
         counted.append([len(statements.of(client, tokens, read)) for read in READS])
     assert counted[1] == counted[0]
+
+
+def test_every_statement_of_a_projector_batch_searches_an_index(
+    backend: Backend, small: tuple[Services, TestClient, Tokens]
+) -> None:
+    """The projector's batch under load reads and replaces the rows its calls touched — and the
+    SLA tallies of their units and periods — by index, not by reading the tables: its cost per
+    batch must not grow with the district (P5's projection lag)."""
+    services, client, tokens = small
+    raised = client.post(
+        "/api/v1/calls",
+        json={
+            "item_code": "C01-01",
+            "grid_code": "LW-LN-01-G01",
+            "title": "路灯不亮",
+            "description": "巷口路灯",
+            "channel": "grid_worker",
+        },
+        headers=tokens.headers("grid_worker", "LW-LN-01-G01"),
+    )
+    assert raised.status_code == 201, raised.text
+    statements = Statements(services.engine)
+    statements.on = True
+    assert services.projector.run_once() > 0
+    statements.on = False
+    seen = [(s, p[0] if isinstance(p, list) else p) for s, p in statements.seen]
+    looked = [(s, p) for s, p in seen if s.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE"))]
+    assert any("rm_sla_tallies" in s for s, _ in looked), "the batch replaced the SLA tallies"
+    scans = [(scan, s) for s, p in looked for scan in _whole(services.engine, s, p)]
+    assert scans == []
