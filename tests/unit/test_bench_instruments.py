@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import wrk
+from bench.lag import server_side
 from bench.reads import percentiles
 from bench.report import Row, latency_row, p1_rows, table
 
@@ -89,3 +90,19 @@ def test_a_run_drops_the_schemas_it_made_and_keeps_the_cached_district() -> None
     assert not made_by_run("bench_n1000000_seed1", since)  # the cached district
     assert not made_by_run("huying", since)
     assert not made_by_run("bench_p2_huying_0_1700000123_x", since)
+
+
+def test_p5_server_side_reads_the_bucket_that_holds_each_percentile() -> None:
+    before = {0.025: 10.0, 0.05: 10.0, 0.1: 10.0, 0.2: 10.0, float("inf"): 10.0}
+    # 100 samples between the readings: 60 within 25 ms, 39 within 50 ms, 1 within 200 ms
+    after = {0.025: 70.0, 0.05: 109.0, 0.1: 109.0, 0.2: 110.0, float("inf"): 110.0}
+    assert server_side(before, after) == {"n": 100, "p50_ms": 25.0, "p99_ms": 50.0}
+    after[0.05] = 108.0  # one more sample beyond 50 ms: the 99th now lies in the 200 ms bucket
+    after[0.1] = 108.0
+    assert server_side(before, after)["p99_ms"] == 200.0
+
+
+def test_p5_server_side_says_nothing_when_the_server_measured_nothing() -> None:
+    assert server_side({}, {}) == {"n": 0, "p50_ms": None, "p99_ms": None}
+    in_the_open = {float("inf"): 5.0}  # every sample above the highest bound: no figure to give
+    assert server_side({}, in_the_open)["p99_ms"] is None

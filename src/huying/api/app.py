@@ -43,6 +43,7 @@ from huying.api.unavailable import DatabaseUnavailable
 from huying.bootstrap import Services, build_services
 from huying.duties import Duties, offered_by
 from huying.open311.api import create_open311_app
+from huying.projections.lag import LagMetrics
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.limits = Limits(settings)  # 不被拖垮: what one principal may have going at once
     app.state.registry.register(ops.AuditAlarms(built))  # 防篡改 alarms beside the HTTP metrics
     app.state.registry.register(DeploymentMetrics(built))  # log, projections, duties: from the database
+    app.state.registry.register(LagMetrics(built.projector.lag))  # save → visible, where projected here
     _field_intake(app, built, settings)
     problems.install(app)
     app.add_exception_handler(AttachmentRefused, attachments.refused)  # 413 / 415 for uploads

@@ -36,6 +36,7 @@ from huying.projections import tracking
 from huying.projections.directives import DirectiveBoard
 from huying.projections.escalation import CallText, EscalationState
 from huying.projections.evaluations import EvaluationFacts
+from huying.projections.lag import LagWatch
 from huying.projections.meetings import MeetingRecord
 from huying.projections.open_obligations import OpenObligations
 from huying.projections.publications import PublicationRecord
@@ -126,6 +127,8 @@ class Projector:
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
         self._follower = Follower("huying-projector", self._follow, poll_seconds, GATHER_SECONDS)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
+        self.lag = LagWatch()  # noted only while projecting here (``start``)
+        app.on_saved(self._note)  # before the wake: a save is noted before it can be applied
         app.on_saved(self.wake)
         self._lock = threading.Lock()
 
@@ -157,6 +160,7 @@ class Projector:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
                 self.progress.advance(batch[done - 1].id)
+                self.lag.applied(batch[done - 1].id)
             if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
                 self.tallies.settle(self.engine, batch[done - 1].id if done else start)
             self._alarm.sound(flaw)
@@ -310,6 +314,10 @@ class Projector:
 
     def start(self) -> None:
         self._follower.start()
+
+    def _note(self, position: int) -> None:
+        if self.running:  # this process's saves are projected here: their lag is known
+            self.lag.saved(position)
 
     def stop(self) -> None:
         self._follower.stop()
