@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backends import BACKENDS, Backend
-from deployment_templates import Template
+from deployment_templates import Template, Templates
 from huying.api.app import create_app
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -115,10 +115,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
-def template(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Template:
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
+@pytest.fixture
+def template(backend: Backend, templates: Templates) -> Template:
     """This worker's migrated deployment on the backend, copied for each test that wants one
     (deployment_templates.py); migrated the first time a test asks."""
-    return Template(backend, tmp_path_factory.mktemp(f"template-{backend}"))
+    return templates.of(backend)
 
 
 @pytest.fixture

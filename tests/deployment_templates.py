@@ -21,14 +21,18 @@ the same as a freshly migrated deployment, so the shortcut cannot drift from the
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
 from backends import Backend
@@ -49,6 +53,31 @@ def libpq_url(settings: Settings) -> str:
     return make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@contextmanager
+def no_ambient_settings() -> Iterator[None]:
+    """Settings read every field not given from HUYING_*; a test may have pointed those at its
+    own deployment (``use_in_env``) before asking for a copy, and a template made then would be
+    made in that test's databases — every later copy a copy of its data."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("HUYING_")]:
+            env.delenv(name)
+        yield
+
+
+@dataclass
+class Templates:
+    """The session's templates, one per backend, each migrated when first asked for. Kept for
+    the session, not for as long as pytest keeps one backend parameter (a module's worth)."""
+
+    root: Path
+    _made: dict[str, Template] = field(default_factory=dict)
+
+    def of(self, backend: Backend) -> Template:
+        if backend.name not in self._made:
+            self._made[backend.name] = Template(backend, self.root / backend.name)
+        return self._made[backend.name]
+
+
 @dataclass
 class Template:
     """One backend's migrated template; ``deploy`` makes a test's deployment from it."""
@@ -62,7 +91,9 @@ class Template:
         """The deployment of ``settings`` as ``upgrade(settings)`` leaves it: a copy of the
         template when it is new and of the template's shape, else migrated for real (one that
         exists already, a test's stored databases say, is upgraded as ``huying migrate`` would)."""
-        if not (self._fits(settings) and self._copied(settings)):
+        with no_ambient_settings():
+            fits = self._fits(settings)
+        if not (fits and self._copied(settings)):
             upgrade(settings)
 
     def _fits(self, settings: Settings) -> bool:
@@ -90,7 +121,8 @@ class Template:
 
     def _template(self) -> Settings:
         if self._made is None:
-            self._made = self._migrate()
+            with no_ambient_settings():
+                self._made = self._migrate()
         return self._made
 
     def _migrate(self) -> Settings:

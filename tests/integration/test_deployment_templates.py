@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
-from backends import Backend, raw_events, stored_rows
+from backends import Backend, raw_events, stored_rows, use_in_env
 from deployment_templates import Template, database_files, libpq_url
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -168,3 +169,28 @@ def test_a_deployment_of_another_shape_is_migrated_for_real(
     with sqlite3.connect(tmp_path / "keys" / "k.db") as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     conn.close()
+
+
+def test_a_template_is_made_in_its_own_place_whatever_the_test_has_set(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test that points ``huying …`` at its deployment (HUYING_* set, use_in_env) before its
+    first copy is made must not have the template made in that deployment's databases — every
+    later copy would be a copy of that test's data."""
+    busy, fresh, first, later = (backend.settings(tmp_path / n) for n in ("busy", "fresh", "first", "later"))
+    upgrade(busy)
+    upgrade(fresh)
+    use_in_env(monkeypatch, busy)
+    template = Template(backend, tmp_path / "template")
+    template.deploy(first)
+
+    services = build_services(busy, FakeClock())
+    try:
+        raise_one(services)
+    finally:
+        services.close()
+    template.deploy(later)
+
+    assert positions(busy)
+    assert not positions(later)
+    assert stored_rows(later) == stored_rows(fresh)
