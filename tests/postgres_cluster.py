@@ -2,8 +2,8 @@
 
 ``initdb`` into a fresh temporary directory, ``postgres`` on a free loopback port with fsync off
 (the data is worth nothing after the session), one database for the whole session; each test
-then gets its own schema (``Cluster.new_schema``), which costs a ``CREATE SCHEMA`` and the
-migrations instead of a database or a cluster.
+then gets its own schema (``Cluster.new_schema``), which costs a copy of the worker's migrated
+template schema (tests/deployment_templates.py) instead of a database or a cluster.
 
 PostgreSQL refuses to run as root. As root (CI), the directory is handed to the ``postgres``
 system user that Debian's package creates and the server binaries run as that user through

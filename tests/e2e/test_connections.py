@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from backends import raw_events
+from deployment_templates import Template
 
 from .server import Server
 
@@ -42,10 +43,12 @@ class Tokens:
 
 
 @pytest.fixture
-def started(server: Server) -> Server:
-    """The test's deployment served with short connection deadlines."""
+def started(server: Server, template: Template) -> Server:
+    """The test's deployment served with short connection deadlines. Migrated from the
+    session's template, not by a `huying migrate` of its own (which test_cli and
+    test_real_server run): a process start of several seconds that these tests do not test."""
     server.env.update(SHORT)
-    server.cli("migrate")
+    template.deploy(server.settings)
     return server
 
 
