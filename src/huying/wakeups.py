@@ -25,6 +25,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 EVENTS, TRACKED, CLOCK = "events", "tracked", "clock"
 _LISTEN_SECONDS = 0.25  # how long one wait for news lasts before the thread looks at stop()
+_STOP = "stop"  # a listener's own channel: ``stop`` says so there, not after the wait ends
 _MAX_BACKOFF = 2.0
 
 
@@ -88,6 +90,7 @@ class PostgresWakeups(Wakeups):
         self._settings = settings
         schema = schema_of(settings)
         self._topics = {channel(schema, topic): topic for topic in (EVENTS, TRACKED, CLOCK)}
+        self._own = channel(schema, f"{_STOP}.{uuid4().hex[:12]}")  # no other listener's
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()  # listening now (tests wait for it)
@@ -102,8 +105,24 @@ class PostgresWakeups(Wakeups):
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            if self.connected.is_set():
+                self._interrupt()
             self._thread.join(timeout=10)
             self._thread = None
+
+    def _interrupt(self) -> None:
+        """Ends the listener's wait for news now (a stopping test or process would otherwise
+        wait out ``_LISTEN_SECONDS`` of it)."""
+        import psycopg
+        from psycopg import sql
+
+        from huying.postgres import connect
+
+        try:
+            with connect(self._settings) as conn:
+                conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self._own)))
+        except psycopg.Error:
+            pass  # the listener sees stop() when its wait ends
 
     def _run(self) -> None:
         import psycopg
@@ -129,7 +148,7 @@ class PostgresWakeups(Wakeups):
         from huying.postgres import connect
 
         conn = connect(self._settings)
-        for name in self._topics:
+        for name in (*self._topics, self._own):
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
         return conn
 
@@ -144,6 +163,8 @@ class PostgresWakeups(Wakeups):
     def _listen(self, conn: Any) -> None:
         while not self._stop.is_set():
             for note in conn.notifies(timeout=_LISTEN_SECONDS):
+                if note.channel == self._own:
+                    break  # stop() is asking
                 topic = self._topics.get(note.channel)
                 try:
                     if topic is not None:

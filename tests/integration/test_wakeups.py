@@ -8,6 +8,7 @@ writes in an API worker whose read models are projected by another process.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from huying.projections.runner import TRACKING_NAME
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.settings import Settings
-from huying.wakeups import PostgresWakeups
+from huying.wakeups import PostgresWakeups, announce_clock
 
 pytestmark = pytest.mark.postgres_only(reason="LISTEN/NOTIFY; SQLite is one process, woken by its own saves")
 
@@ -108,3 +109,18 @@ def test_another_deployment_in_the_same_database_is_not_heard(
     finally:
         duties.stop()
         neighbour.close()
+
+
+def test_stopping_ends_the_listeners_wait_for_news_at_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told to stop, a listener does not wait out its wait for news (made a minute long here):
+    stop() — which would give up on the thread after 10 s — finds it gone well before that."""
+    monkeypatch.setattr("huying.wakeups._LISTEN_SECONDS", 60.0)
+    duties, heard = listening(services)
+    [listener] = [t for t in threading.enumerate() if t.name == "huying-wakeups"]
+    announce_clock(services.engine)
+    next_news(heard, "clock")  # heard: the listener is in its wait for news, and back in it
+    asked = time.monotonic()
+    duties.stop()
+    assert not listener.is_alive() and time.monotonic() - asked < 5.0, "it waited out its wait"
