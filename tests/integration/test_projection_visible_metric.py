@@ -11,13 +11,8 @@ from fastapi.testclient import TestClient
 
 from huying.bootstrap import Services
 
-RAISE = {
-    "item_code": "C01-01",
-    "grid_code": "LW-LN-01-G01",
-    "title": "路灯不亮",
-    "description": "整条巷子黑着",
-    "channel": "grid_worker",
-}
+from .test_database_busy import RAISE
+
 COUNT = re.compile(r"^huying_projection_visible_seconds_count (\S+)$", re.M)
 
 
