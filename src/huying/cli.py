@@ -138,8 +138,8 @@ def serve(
     import uvicorn
 
     from huying.api.connection import uvicorn_options
-    from huying.api.worker import SUPERVISOR_PID
     from huying.migrate import upgrade
+    from huying.supervision import SUPERVISOR_PID, duties_in_a_child
 
     settings = Settings()
     if workers > 1 and "sqlite" in (settings.database_url[:6], settings.events_url[:6]):
@@ -153,16 +153,17 @@ def serve(
     upgrade(settings)
     if workers > 1:
         os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers stop if this process dies
-    uvicorn.run(
-        "huying.api.worker:create_worker_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        **uvicorn_options(settings),  # 不被拖垮: idle, slow-head and slow-body deadlines; no banner
-    )
+    with duties_in_a_child(settings):  # SQLite: the projector & co. off this interpreter
+        uvicorn.run(
+            "huying.api.worker:create_worker_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+            **uvicorn_options(settings),  # 不被拖垮: idle, slow-head and slow-body deadlines; no banner
+        )
 
 
 @cli.command()
@@ -274,8 +275,10 @@ def _run_duties(offered: list[Duty], doing: str) -> None:
     import threading
 
     from huying.duties import Duties, log_to_stderr
+    from huying.supervision import stop_when_orphaned
 
     log_to_stderr()
+    stop_when_orphaned()  # a child of `huying serve` ends with it
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -119,11 +119,15 @@ class Duties:
             for duty in offered
         ]
         self._services = services
-        self.wakeups = wakeups_for(settings)
+        here = {s.duty for s in self.singletons}
+        self.wakeups = wakeups_for(settings, apart=not here.issuperset(Duty))
         self.wakeups.on_events(services.projector.wake)
         self.wakeups.on_events(services.chain.wake)
         self.wakeups.on_events(services.webhooks.wake)
-        self.wakeups.on_tracked(TRACKING_NAME, services.projector.progress.advance)
+        self.wakeups.on_tracked(TRACKING_NAME, services.projector.visible)
+        # 读写延迟 (P5) in the process that serves the read: from its save's commit to the news
+        # that the projector of another process has made it visible.
+        services.projector.note_apart = self.wakeups.delivers and Duty.PROJECTOR not in here
         self.wakeups.on_clock(services.watchdog.wake)
         if isinstance(services.clock, FakeClock):
             engine = services.engine
@@ -144,3 +148,4 @@ class Duties:
         for singleton in reversed(self.singletons):
             singleton.stop()
         self.wakeups.stop()
+        self._services.projector.note_apart = False

@@ -127,7 +127,10 @@ class Projector:
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
         self._follower = Follower("huying-projector", self._follow, poll_seconds, GATHER_SECONDS)
         self._watch = Follower("huying-projection-watch", self._look, _POLL_APART)
-        self.lag = LagWatch()  # noted only while projecting here (``start``)
+        self.lag = LagWatch()  # noted while projecting here, or told of it (``note_apart``)
+        # Another process projects, and this one hears when its read models move (``visible``
+        # is called with each position): this process's saves are noted, and their lag known.
+        self.note_apart = False
         app.on_saved(self._note)  # before the wake: a save is noted before it can be applied
         app.on_saved(self.wake)
         self._lock = threading.Lock()
@@ -159,8 +162,7 @@ class Projector:
                 except BaseException:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
-                self.progress.advance(batch[done - 1].id)
-                self.lag.applied(batch[done - 1].id)
+                self.visible(batch[done - 1].id)
             if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
                 self.tallies.settle(self.engine, batch[done - 1].id if done else start)
             self._alarm.sound(flaw)
@@ -285,7 +287,7 @@ class Projector:
         if self.running:
             return self.progress.position
         position = await anyio.to_thread.run_sync(self.tracked_position)
-        self.progress.advance(position)
+        self.visible(position)
         return position
 
     async def reached(self, position: int, timeout: float) -> bool:
@@ -304,7 +306,14 @@ class Projector:
 
     def _look(self) -> None:
         if self.progress.waiting and not self.running:
-            self.progress.advance(self.tracked_position())
+            self.visible(self.tracked_position())
+
+    def visible(self, position: int) -> None:
+        """The read models have reached ``position`` as this process sees them (its own batch
+        committed, or news of another process's, or the tracking row read): waiters through it
+        wake, and the saves noted up to it have their lag."""
+        self.progress.advance(position)
+        self.lag.applied(position)
 
     # --- running in the background ----------------------------------------------------------
 
@@ -316,7 +325,7 @@ class Projector:
         self._follower.start()
 
     def _note(self, position: int) -> None:
-        if self.running:  # this process's saves are projected here: their lag is known
+        if self.running or self.note_apart:  # this process learns when its saves are visible
             self.lag.saved(position)
 
     def stop(self) -> None:

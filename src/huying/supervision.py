@@ -1,0 +1,174 @@
+"""The processes `huying serve` starts besides the one answering requests, and how they end.
+
+- **Its children stop when it dies.** uvicorn's workers, and the duties' process below, are
+  told the supervisor's pid (``HUYING_SUPERVISOR_PID``). When the supervisor is killed outright
+  (SIGKILL, the OOM killer) nothing tells them, and an orphan would go on serving the old socket
+  or holding duty locks while a restarted server cannot bind its port or take its duties. So a
+  child whose parent is no longer the supervisor stops itself, in an orderly way (SIGTERM).
+- **The duties' process** (SQLite). The projector, the audit chain keeper and the webhook
+  deliveries follow the log; in the API's process they took about a third of its one
+  interpreter under load (the GIL), and requests and followers waited for each other. So
+  `huying serve` on SQLite runs them in a child, `huying project`, and offers none of them
+  itself; the SLA watchdog stays (it sweeps seldom, and moves calls through the API's own
+  application). The child is started again when it dies: the API's process does not take its
+  duties over, which would put the work back on the interpreter it was moved off, for good.
+  News between the two travels through the files (``huying.wakeups.SqliteWakeups``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from huying.duties import Duty, offered_by
+from huying.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_PID = "HUYING_SUPERVISOR_PID"  # set by `huying serve` for the processes it starts
+_LOOK_SECONDS = 0.5  # how often an orphan looks whether its supervisor is gone
+# The duties a child of `huying serve` takes on SQLite, and the setting that turns each off there.
+APART = {
+    Duty.PROJECTOR: "HUYING_RUN_PROJECTOR",
+    Duty.CHAIN: "HUYING_RUN_CHAIN",
+    Duty.WEBHOOKS: "HUYING_RUN_WEBHOOKS",
+}
+_STOP_SECONDS = 20.0  # a stopping child finishes its batch within this, or is killed
+_QUICK_DEATH = 5.0  # a child that dies sooner than this after its start is started again later
+_MAX_BACKOFF = 30.0
+
+
+def stop_when_orphaned() -> None:
+    """In a child of `huying serve`: SIGTERM to itself once the supervisor is gone."""
+    supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
+    if supervisor:
+        threading.Thread(target=_orphaned, args=(supervisor,), name="huying-orphaned", daemon=True).start()
+
+
+def _orphaned(supervisor: int) -> None:
+    while os.getppid() == supervisor:
+        time.sleep(_LOOK_SECONDS)
+    log.warning("pid %d: the supervisor (pid %d) is gone; shutting down", os.getpid(), supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def handed_to_child(settings: Settings) -> list[Duty]:
+    """The duties `huying serve` runs in its duties' process: on SQLite, unless
+    HUYING_DUTIES_APART=0, those of the projector, chain keeper and webhooks it would offer.
+    (PostgreSQL deployments run `huying project` as a service of its own: docs/operations.md.)"""
+    offered = offered_by(settings)
+    if settings.on_postgres or not settings.duties_apart or Duty.PROJECTOR not in offered:
+        return []  # a projector run apart by the operator: the chain and webhooks stay here
+    return [duty for duty in offered if duty in APART]
+
+
+class DutyProcess:
+    """One `huying project` child kept running: started with the server, started again when it
+    dies (at once, or after a backoff when it keeps dying young), stopped with the server."""
+
+    def __init__(self, duties: list[Duty]) -> None:
+        self._args = [sys.executable, "-m", "huying.cli", "project"]
+        if Duty.CHAIN not in duties:
+            self._args.append("--no-chain")
+        self._env = {**os.environ, SUPERVISOR_PID: str(os.getpid())}
+        if Duty.WEBHOOKS not in duties:
+            self._env[APART[Duty.WEBHOOKS]] = "0"
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._thread = threading.Thread(target=self._keep, name="huying-duty-process", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.warning("the duties' process (pid %d) ignored SIGTERM; killed", proc.pid)
+                proc.kill()
+                proc.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=_STOP_SECONDS)
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            # A session of its own: a Ctrl-C at the terminal reaches the server, which stops the
+            # child after its own shutdown, rather than both at once (and the child restarted).
+            self._proc = subprocess.Popen(self._args, env=self._env, start_new_session=True)
+            self.starts += 1
+        log.info("pid %d: the duties' process is pid %d", os.getpid(), self._proc.pid)
+
+    def _keep(self) -> None:
+        backoff = 1.0
+        while self._proc is not None:
+            started = time.monotonic()
+            code = self._proc.wait()
+            if self._stopping.is_set():
+                return
+            lived = time.monotonic() - started
+            log.warning("the duties' process (pid %d) exited with %d; starting another", self._proc.pid, code)
+            if lived < _QUICK_DEATH:
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+            else:
+                backoff = 1.0
+            self._spawn()
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised again by uvicorn once its server has shut down."""
+
+
+def _terminated(*_: Any) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def duties_in_a_child(settings: Settings) -> Iterator[None]:
+    """Around `huying serve`'s server (in its process): the duties ``handed_to_child`` run in a
+    ``DutyProcess`` and are not offered here; when the server ends — Ctrl-C, or SIGTERM, which
+    uvicorn raises again after its shutdown — the child is stopped first, then the signal ends
+    this process as it would have."""
+    duties = handed_to_child(settings)
+    if not duties:
+        yield
+        return
+    child = DutyProcess(duties)  # it gets the environment as it was: its duties on
+    for duty in duties:
+        os.environ[APART[duty]] = "0"  # the app of this process offers none of them
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    terminated = False
+    child.start()
+    try:
+        yield
+    except _Terminated:
+        terminated = True
+    finally:
+        child.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)
