@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from huying.duties import Duty, offered_by
+from huying.duties import Duty, log_to_stderr, offered_by
 from huying.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ def duties_in_a_child(settings: Settings) -> Iterator[None]:
     if not duties:
         yield
         return
+    log_to_stderr()  # its starts and deaths are told on stderr, beside the server's lines
     child = DutyProcess(duties)  # it gets the environment as it was: its duties on
     for duty in duties:
         os.environ[APART[duty]] = "0"  # the app of this process offers none of them

@@ -11,9 +11,13 @@ once, and SQLite refuses several workers in one line.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,6 +123,88 @@ def test_a_commit_wakes_the_projector_of_another_process_at_once(
         f"write → readable in another process's read models: median {lags[10] * 1000:.0f} ms, "
         f"max {lags[-1] * 1000:.0f} ms"
     )
+
+
+def readable_after(server: Server, tokens: Any) -> float:
+    """Seconds from a raise's answer to a read at its position answered."""
+    grid, reader = tokens.headers("grid_worker", GRID), tokens.headers("supervisor", DISTRICT)
+    with server.client() as http:
+        raised = http.post(CALLS, headers=grid, json=RAISE)
+        written = time.monotonic()
+        found = http.get(CALLS, headers=reader, params={"min_position": raised.json()["position"]})
+        assert found.status_code == 200, found.text
+        return time.monotonic() - written
+
+
+def duty_processes(server: Server) -> list[int]:
+    """The pids `huying serve` said its duties' processes have, in order."""
+    return [int(pid) for pid in re.findall(r"the duties' process is pid (\d+)", server.log())]
+
+
+def projecting(server: Server) -> list[int]:
+    """The pids that said they took the projector duty, in order."""
+    return [int(pid) for pid in re.findall(r"pid (\d+) holds the projector duty", server.log())]
+
+
+def ended(pid: int) -> bool:
+    """The process is gone (or a zombie: it ran its last instruction)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+@pytest.mark.sqlite_only(reason="PostgreSQL runs `huying project` as a service of its own (the test above)")
+def test_serve_on_sqlite_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it(
+    server: Server, tokens: Any
+) -> None:
+    server.start(HUYING_DUTIES_APART="1", HUYING_POLL_SECONDS="300")
+    child = until("a duties' process", lambda: duty_processes(server), WAIT, server.log)[-1]
+    until("the child projects", lambda: projecting(server) == [child], WAIT, server.log)
+    assert readable_after(server, tokens) < WOKEN  # woken across processes, read here
+
+    os.kill(child, signal.SIGKILL)
+    until("another duties' process", lambda: len(duty_processes(server)) == 2, WAIT, server.log)
+    child = duty_processes(server)[-1]
+    until("the new child projects", lambda: projecting(server)[-1:] == [child], WAIT, server.log)
+    assert readable_after(server, tokens) < WOKEN
+
+    server.kill()  # kill -9 of the server: the child stops by itself
+    until("the orphaned child ended", lambda: ended(child), WAIT, server.log)
+
+    server.start(HUYING_DUTIES_APART="1")
+    child = until("a duties' process", lambda: duty_processes(server), WAIT, server.log)[-1]
+    until("the child projects", lambda: projecting(server) == [child], WAIT, server.log)
+    server.terminate()  # SIGTERM: both stop, in order
+    assert ended(child)
+
+
+def visible_count(server: Server) -> int:
+    """Saves of the server's process whose lag (save → visible there) it has measured (P5)."""
+    with server.client() as http:
+        found = re.search(r"^huying_projection_visible_seconds_count (\S+)$", http.get("/metrics").text, re.M)
+    assert found is not None, "the histogram is on /metrics"
+    return int(float(found.group(1)))
+
+
+def test_the_server_measures_its_saves_lag_when_another_process_projects(
+    server: Server, tokens: Any, backend: Backend
+) -> None:
+    """P5 in the process that serves the read: from its save's commit to the news that the
+    projector apart made it visible (SQLite: `huying serve`'s own child; PostgreSQL: a
+    `huying project` beside it)."""
+    if backend.name == "postgres":
+        server.start(HUYING_RUN_PROJECTOR="0")
+        server.spawn("project", "--no-chain")
+    else:
+        server.start(HUYING_DUTIES_APART="1")
+        until("the child projects", lambda: projecting(server), WAIT, server.log)
+        assert server.proc is not None and server.proc.pid not in projecting(server)
+    before = visible_count(server)
+    for _ in range(3):
+        readable_after(server, tokens)
+    until("the three saves measured", lambda: visible_count(server) == before + 3, WAIT, server.log)
 
 
 @pytest.mark.sqlite_only(reason="PostgreSQL serves several workers: test_concurrency_across_workers")
