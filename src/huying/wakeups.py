@@ -14,24 +14,17 @@ when, and only if, that transaction commits. Each long-running process has one l
 on a connection of its own; when that connection is lost it reconnects, and then wakes everyone
 once with the positions as stored, since news may have been missed meanwhile.
 
-On SQLite the processes of a deployment share files, and SQLite says when another connection
-committed to one: ``PRAGMA data_version``. One listener thread per process looks at it, for the
-event store and for huying.db, every ``_LOOK_SECONDS`` (a few milliseconds), and reads the tracked
-positions only when huying.db changed. Looking costs a few microseconds of the interpreter each
-time (docs/benchmarks.md, 2026-12-02: under half a percent of a core, idle); a message over a
-socket would save that and need a registry of who listens. A save still wakes the projector of
-its own process directly (``on_saved``); a process that runs every duty itself (the one-process
-deployment, the tests' apps) has nobody to hear from and starts no listener (``Wakeups``).
+On SQLite they are seen in the shared files (``huying.wakeups_sqlite``). A save still wakes the
+projector of its own process directly (``on_saved``); a process that runs every duty itself (the
+one-process deployment, the tests' apps) has nobody to hear from and starts no listener.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -44,10 +37,7 @@ log = logging.getLogger(__name__)
 EVENTS, TRACKED, CLOCK = "events", "tracked", "clock"
 _LISTEN_SECONDS = 0.25  # how long one wait for news lasts before the thread looks at stop()
 _STOP = "stop"  # a listener's own channel: ``stop`` says so there, not after the wait ends
-_MAX_BACKOFF = 2.0
-# SQLite: how often the listener looks whether another connection committed. P5's target is
-# 200 ms at p99; a few milliseconds here are lost in the projector's own gathering of saves.
-_LOOK_SECONDS = 0.005
+MAX_BACKOFF = 2.0
 
 
 class Wakeups:
@@ -155,7 +145,7 @@ class PostgresWakeups(Wakeups):
                     log.warning("wake-ups: lost the database (%s); listening again when it is back", e)
                 self.connected.clear()
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF)
+                backoff = min(backoff * 2, MAX_BACKOFF)
         self.connected.clear()
 
     def _connect(self) -> Any:
@@ -189,97 +179,11 @@ class PostgresWakeups(Wakeups):
                     log.exception("wake-ups: cannot act on %s %r", note.channel, note.payload)
 
 
-class SqliteWakeups(Wakeups):
-    """One thread looking at ``PRAGMA data_version`` of the event store and of huying.db."""
-
-    delivers = True
-
-    def __init__(self, settings: Settings, look_seconds: float = _LOOK_SECONDS) -> None:
-        from huying.migrate import sqlite_file
-
-        super().__init__()
-        self._files = (sqlite_file(settings.events_url), sqlite_file(settings.database_url))
-        self._look_seconds = look_seconds
-        self._positions: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()  # looking now (tests wait for it)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="huying-wakeups", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                self._look()
-            except sqlite3.Error as e:
-                if self.connected.is_set():
-                    log.warning("wake-ups: cannot read the database (%s); looking again", e)
-                self.connected.clear()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF)
-        self.connected.clear()
-
-    def _look(self) -> None:
-        events, database = (_autocommitting(f) for f in self._files)
-        try:
-            seen = (_version(events), _version(database))
-            self.connected.set()
-            self._safely(EVENTS, "")  # looking (again): whatever happened meanwhile, look now
-            self._moved(database)
-            while not self._stop.wait(self._look_seconds):
-                now = (_version(events), _version(database))
-                if now[0] != seen[0]:
-                    self._safely(EVENTS, "")
-                if now[1] != seen[1]:
-                    self._moved(database)
-                seen = now
-        finally:
-            events.close()
-            database.close()
-
-    def _moved(self, database: sqlite3.Connection) -> None:
-        """huying.db changed: news of each tracked projection whose position moved."""
-        for name, position in database.execute("SELECT name, position FROM projection_tracking").fetchall():
-            if self._positions.get(name) != position:
-                self._positions[name] = position
-                self._safely(TRACKED, f"{name}:{position}")
-
-    def _safely(self, topic: str, payload: str) -> None:
-        try:
-            self._heard(topic, payload)
-        except Exception:  # one callback's failure must not silence the listener
-            log.exception("wake-ups: cannot act on %s %r", topic, payload)
-
-
-def _autocommitting(path: Path | None) -> sqlite3.Connection:
-    """A connection that holds no transaction between looks (it would keep WAL from being
-    checkpointed)."""
-    if path is None:
-        raise ValueError("SqliteWakeups needs sqlite:/// URLs")
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-
-
-def _version(conn: sqlite3.Connection) -> int:
-    """Changes whenever another connection, of any process, committed to the file."""
-    row = conn.execute("PRAGMA data_version").fetchone()
-    return int(row[0])
-
-
 def wakeups_for(settings: Settings, apart: bool = True) -> Wakeups:
     """The listener for a process of the deployment: on SQLite, one only where some duty is
     done ``apart``, by another process (there is news to hear)."""
+    from huying.wakeups_sqlite import SqliteWakeups
+
     if settings.on_postgres:
         return PostgresWakeups(settings)
     return SqliteWakeups(settings) if apart else Wakeups()
