@@ -196,7 +196,10 @@ def test_the_server_measures_its_saves_lag_when_another_process_projects(
     `huying project` beside it)."""
     if backend.name == "postgres":
         server.start(HUYING_RUN_PROJECTOR="0")
-        server.spawn("project", "--no-chain")
+        projector = server.spawn("project", "--no-chain")
+        until(
+            "the projector apart projects", lambda: holds(projector.log(), "projector"), WAIT, projector.log
+        )
     else:
         server.start(HUYING_DUTIES_APART="1")
         until("the child projects", lambda: projecting(server), WAIT, server.log)

@@ -1,11 +1,12 @@
 """读写延迟 — how long after its save an event becomes visible in the read models (targets.md P5).
 
-Measured where both ends are known: in a process that saves events and projects them (the
-embedded deployment, or any process running its projector). A save's commit is noted when the
-application tells its listeners (``on_saved``); the event is visible when the projector's batch
-holding it has committed. The time between is one sample. A process whose projector runs
-elsewhere (an API worker on PostgreSQL) notes nothing: ``huying_projection_position`` there
-says how far the projector has got, in events.
+Measured in the process that saves and serves the read, where both ends are known. A save's
+commit is noted when the application tells its listeners (``on_saved``); the event is visible
+when the read models this process reads are known to hold it: its own projector's batch has
+committed, or — the projector running in another process (`huying serve`'s child on SQLite,
+`huying project` on PostgreSQL) — news of that batch has arrived (``huying.wakeups``), which is
+when a request waiting there with ``min_position`` is answered. The time between is one sample.
+A process that neither projects nor hears the projector's news notes nothing.
 
 The samples go into cumulative buckets, as a Prometheus histogram
 (``huying_projection_visible_seconds``): ``bench/lag.py`` reads them before and after P5's load.
@@ -79,7 +80,7 @@ class LagMetrics(Collector):
             cumulative.append((bound, running))
         yield HistogramMetricFamily(
             "huying_projection_visible_seconds",
-            "from a local save's commit to the commit of the projector batch that holds it",
+            "from a local save's commit to the projector batch holding it being visible here",
             buckets=cumulative,
             sum_value=w.total_seconds,
         )
