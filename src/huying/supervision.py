@@ -85,11 +85,6 @@ class DutyProcess:
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        self.starts = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
         self._spawn()
@@ -118,7 +113,6 @@ class DutyProcess:
             # A session of its own: a Ctrl-C at the terminal reaches the server, which stops the
             # child after its own shutdown, rather than both at once (and the child restarted).
             self._proc = subprocess.Popen(self._args, env=self._env, start_new_session=True)
-            self.starts += 1
         log.info("pid %d: the duties' process is pid %d", os.getpid(), self._proc.pid)
 
     def _keep(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -84,22 +85,17 @@ class Wakeups:
             callback()
 
 
-class PostgresWakeups(Wakeups):
-    """One listener thread on a connection of its own."""
+class Listener(Wakeups, ABC):
+    """A thread of its own hearing the news (``_session``); when it loses the database it says
+    so once, waits (backing off) and starts a new session, which wakes everyone once."""
 
     delivers = True
 
-    def __init__(self, settings: Settings) -> None:
-        from huying.postgres import channel, schema_of
-
+    def __init__(self) -> None:
         super().__init__()
-        self._settings = settings
-        schema = schema_of(settings)
-        self._topics = {channel(schema, topic): topic for topic in (EVENTS, TRACKED, CLOCK)}
-        self._own = channel(schema, f"{_STOP}.{uuid4().hex[:12]}")  # no other listener's
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.connected = threading.Event()  # listening now (tests wait for it)
+        self.connected = threading.Event()  # hearing now (tests wait for it)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -117,6 +113,50 @@ class PostgresWakeups(Wakeups):
             self._thread = None
 
     def _interrupt(self) -> None:
+        """Ends a session's wait for news now (when it waits longer than a moment)."""
+
+    @abstractmethod
+    def _session(self) -> None:
+        """Connect, set ``connected``, wake everyone once, then hear news until ``_stop``."""
+
+    @abstractmethod
+    def _lost(self) -> tuple[type[Exception], ...]:
+        """The errors that mean the database is away."""
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self._session()
+            except self._lost() as e:
+                if self.connected.is_set():  # said once, not at every retry
+                    log.warning("wake-ups: lost the database (%s); listening again when it is back", e)
+                    backoff = 0.1
+                self.connected.clear()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        self.connected.clear()
+
+    def _safely(self, topic: str, payload: str) -> None:
+        try:
+            self._heard(topic, payload)
+        except Exception:  # a stray message or one callback's failure must not silence the listener
+            log.exception("wake-ups: cannot act on %s %r", topic, payload)
+
+
+class PostgresWakeups(Listener):
+    """One listener thread on a connection of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        from huying.postgres import channel, schema_of
+
+        super().__init__()
+        self._settings = settings
+        schema = schema_of(settings)
+        self._topics = {channel(schema, topic): topic for topic in (EVENTS, TRACKED, CLOCK)}
+        self._own = channel(schema, f"{_STOP}.{uuid4().hex[:12]}")  # no other listener's
+
+    def _interrupt(self) -> None:
         """Ends the listener's wait for news now (a stopping test or process would otherwise
         wait out ``_LISTEN_SECONDS`` of it)."""
         import psycopg
@@ -130,23 +170,15 @@ class PostgresWakeups(Wakeups):
         except psycopg.Error:
             pass  # the listener sees stop() when its wait ends
 
-    def _run(self) -> None:
+    def _lost(self) -> tuple[type[Exception], ...]:
         import psycopg
 
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                with self._connect() as conn:
-                    self._caught_up(conn)
-                    backoff = 0.1
-                    self._listen(conn)
-            except psycopg.Error as e:
-                if self.connected.is_set():  # said once, not at every retry
-                    log.warning("wake-ups: lost the database (%s); listening again when it is back", e)
-                self.connected.clear()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        self.connected.clear()
+        return (psycopg.Error,)
+
+    def _session(self) -> None:
+        with self._connect() as conn:
+            self._caught_up(conn)
+            self._listen(conn)
 
     def _connect(self) -> Any:
         from psycopg import sql
@@ -172,11 +204,8 @@ class PostgresWakeups(Wakeups):
                 if note.channel == self._own:
                     break  # stop() is asking
                 topic = self._topics.get(note.channel)
-                try:
-                    if topic is not None:
-                        self._heard(topic, note.payload)
-                except Exception:  # a stray NOTIFY must not silence the listener
-                    log.exception("wake-ups: cannot act on %s %r", note.channel, note.payload)
+                if topic is not None:
+                    self._safely(topic, note.payload)
 
 
 def wakeups_for(settings: Settings, apart: bool = True) -> Wakeups:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from huying.settings import Settings
-from huying.wakeups import EVENTS, MAX_BACKOFF, TRACKED, Wakeups
+from huying.wakeups import EVENTS, TRACKED, Listener
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +30,8 @@ _LOOK_IDLE_SECONDS = 0.04
 _BUSY_SECONDS = 1.0
 
 
-class SqliteWakeups(Wakeups):
+class SqliteWakeups(Listener):
     """One thread looking at ``PRAGMA data_version`` of the event store and of huying.db."""
-
-    delivers = True
 
     def __init__(
         self,
@@ -49,37 +46,11 @@ class SqliteWakeups(Wakeups):
         self._look_seconds = look_seconds
         self._idle_seconds = idle_seconds
         self._positions: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()  # looking now (tests wait for it)
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="huying-wakeups", daemon=True)
-        self._thread.start()
+    def _lost(self) -> tuple[type[Exception], ...]:
+        return (sqlite3.Error,)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                self._look()
-            except sqlite3.Error as e:
-                if self.connected.is_set():
-                    log.warning("wake-ups: cannot read the database (%s); looking again", e)
-                self.connected.clear()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        self.connected.clear()
-
-    def _look(self) -> None:
+    def _session(self) -> None:
         events, database = (_autocommitting(f) for f in self._files)
         try:
             seen = (_version(events), _version(database))
@@ -107,12 +78,6 @@ class SqliteWakeups(Wakeups):
             if self._positions.get(name) != position:
                 self._positions[name] = position
                 self._safely(TRACKED, f"{name}:{position}")
-
-    def _safely(self, topic: str, payload: str) -> None:
-        try:
-            self._heard(topic, payload)
-        except Exception:  # one callback's failure must not silence the listener
-            log.exception("wake-ups: cannot act on %s %r", topic, payload)
 
 
 def _autocommitting(path: Path | None) -> sqlite3.Connection:
