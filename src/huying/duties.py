@@ -2,9 +2,10 @@
 watching SLA clocks, delivering webhooks — and what a long-running process runs besides
 answering requests.
 
-Any number of processes may offer a duty (API workers, `huying project`, `huying chain`,
-`huying watch`); the one holding the duty's lock (``huying.locks``) does it, the others stand
-by and take over within ``duty_retry_seconds`` of the holder's death.
+Any number of processes may offer a duty (API workers, `huying project` — on SQLite by default
+the child of `huying serve`, ``huying.supervision`` —, `huying chain`, `huying watch`); the one
+holding the duty's lock (``huying.locks``) does it, the others stand by and take over within
+``duty_retry_seconds`` of the holder's death.
 
 The lock keeps the work in one place; correctness never rests on it. The projector and the
 chain keeper move their tracking rows conditionally (a second one loses its batch), and the
