@@ -64,7 +64,9 @@ class _Save(Generic[W, R]):
         self.error: BaseException | None = None
         self.done = False
         self.lead = False
-        self.wake = threading.Event()
+        # Made only for a save that has to wait its turn: alone (the usual case when the server
+        # is not busy) a save leads at once, and nobody has to wake it.
+        self.wake: threading.Event | None = None
 
     def answer(self) -> R:
         if self.error is not None:
@@ -96,7 +98,10 @@ class GroupCommit(Generic[W, R]):
             self._queue.append(me)
             me.lead = not self._leading
             self._leading = True
+            if not me.lead:
+                me.wake = threading.Event()
         while not me.lead:
+            assert me.wake is not None  # made above: this save waits its turn
             me.wake.wait()
             me.wake.clear()
             if me.done:
@@ -116,12 +121,12 @@ class GroupCommit(Generic[W, R]):
                 if self._queue:
                     nxt = self._queue[0]
                     nxt.lead = True
-                    nxt.wake.set()
+                    _wake(nxt)
                 else:
                     self._leading = False
             for save in group:
                 save.done = True
-                save.wake.set()
+                _wake(save)
 
     def _settle(self, group: list[_Save[W, R]]) -> None:
         self.groups += 1
@@ -136,6 +141,11 @@ class GroupCommit(Generic[W, R]):
                 save.error = outcome
             else:
                 save.result = outcome
+
+
+def _wake(save: _Save[Any, Any]) -> None:
+    if save.wake is not None:  # it waits (a save that led from the start never did)
+        save.wake.set()
 
 
 def _copy(error: BaseException) -> BaseException:

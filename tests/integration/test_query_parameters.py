@@ -63,3 +63,20 @@ def test_declared_parameters_and_those_of_shared_dependencies_pass(
 
 def test_the_pages_outside_the_api_are_left_alone(client: TestClient) -> None:
     assert client.get("/docs/oauth2-redirect", params={"code": "c", "state": "s"}).status_code == 200
+
+
+def test_a_nul_in_any_parameter_is_refused_before_an_unknown_one_on_every_route(
+    client: TestClient, tokens: Tokens
+) -> None:
+    """The two checks every route shares, in their order: a NUL in a query or path parameter
+    (PostgreSQL refuses NUL in text), then a parameter the route does not take."""
+    admin = tokens.headers("admin", "LW")
+
+    def fields(r: Any) -> tuple[int, list[str]]:
+        return r.status_code, [e["field"] for e in r.json().get("errors", [])]
+
+    assert fields(client.get("/api/v1/calls", params={"item": "C01\x00"}, headers=admin)) == (422, ["item"])
+    nul_and_unknown = client.get("/api/v1/calls", params={"item": "C01\x00", "bogus": "1"}, headers=admin)
+    assert fields(nul_and_unknown) == (422, ["item"])
+    assert fields(client.get("/api/v1/calls/a%00b", headers=admin)) == (422, ["call_id"])
+    assert fields(client.get("/api/v1/calls", params={"bogus": "1"}, headers=admin)) == (422, ["bogus"])

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -106,3 +108,35 @@ def test_p5_server_side_says_nothing_when_the_server_measured_nothing() -> None:
     assert server_side({}, {}) == {"n": 0, "p50_ms": None, "p99_ms": None}
     in_the_open = {float("inf"): 5.0}  # every sample above the highest bound: no figure to give
     assert server_side({}, in_the_open)["p99_ms"] is None
+
+
+def test_each_wrk_run_of_one_script_sends_idempotency_keys_no_run_before_it_sent(tmp_path: Path) -> None:
+    """The full bench loads one store several times with one script: a key sent again is a
+    422 (another body), counted against huying as a failure."""
+    keys: list[str] = []
+
+    class Recording(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            keys.append(self.headers["Idempotency-Key"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        script = wrk.write_script(tmp_path / "ingest.lua", ["C01-01"], ["LW-LN-01-G01"], "token")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        first = wrk.run(url, script, 1, connections=2)
+        sent_first = set(keys)
+        second = wrk.run(url, script, 1, connections=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first["requests"] > 0 and second["requests"] > 0
+    assert len(set(keys)) == len(keys)
+    assert not sent_first & set(keys[len(sent_first) :])

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
 
+from huying import groupcommit
 from huying.groupcommit import GroupCommit, Outcome
 
 DEADLINE = 10.0
@@ -109,3 +111,26 @@ def test_when_the_commit_fails_every_save_of_the_group_hears_it_and_the_next_gro
     assert answers["b"] is not answers["broken"], "each caller raises its own copy"
     assert answers["a"] == [1]
     assert queue.submit(["later"]) == [2], "the queue is free for the next save"
+
+
+def test_only_a_save_that_waits_its_turn_gets_something_to_wake_it(monkeypatch: Any) -> None:
+    """A lone save leads at once, in its own thread: nothing is made for waking it (an event
+    costs a lock, a condition and a notify at every save of an idle server)."""
+    made: list[threading.Event] = []
+
+    class Counted(threading.Event):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    commit = HeldCommit()
+    commit.release.set()
+    queue: GroupCommit[Any, Any] = GroupCommit(commit)
+    # The queue's own threading, events counted (the test's threads make events of their own).
+    monkeypatch.setattr(groupcommit, "threading", SimpleNamespace(Lock=threading.Lock, Event=Counted))
+    assert queue.submit(["alone"]) == [1]
+    assert queue.submit(["alone again"]) == [2]
+    assert made == []
+    _, _, answers = run("a", ["b", "c"])  # two wait their turn behind a held commit
+    assert sorted(answers[n][0] for n in "abc") == [1, 2, 3]
+    assert len(made) == 2  # one for each save that waited

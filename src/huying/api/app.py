@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
 from huying import __version__
-from huying.api import openapi, params, problems
+from huying.api import openapi, problems
 from huying.api.deployment_metrics import DeploymentMetrics
 from huying.api.gate import Gate
 from huying.api.headers import SecurityHeaders
@@ -38,7 +38,7 @@ from huying.api.routers import (
     webhooks,
     work_orders,
 )
-from huying.api.strict import refuse_unknown_query
+from huying.api.strict import checked_parameters
 from huying.api.unavailable import DatabaseUnavailable
 from huying.bootstrap import Services, build_services
 from huying.duties import Duties, offered_by
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         redoc_url=None,
         swagger_ui_parameters={"persistAuthorization": True},
         # For every route, present and future: no NUL in any parameter; unknown query parameters → 422.
-        dependencies=[Depends(params.no_nul_in_parameters), Depends(refuse_unknown_query)],
+        dependencies=[Depends(checked_parameters)],
     )
     app.state.services = built
     app.state.registry = CollectorRegistry()

@@ -1,5 +1,10 @@
 """Shaping a command's outcome, or a read, into the HTTP answer about a call: body, ETag,
-Location, and no caching of anything that shows a reporter."""
+Location, and no caching of anything that shows a reporter.
+
+The answer is the ``CallPublic`` the route declares (``response_model``, so the OpenAPI
+document names it), serialised here, once: handed a model, FastAPI would validate it again and
+dump it — for a plain ``def`` route in a second trip to a worker thread, after the route's own.
+``call_public`` has just built and validated it."""
 
 from __future__ import annotations
 
@@ -16,43 +21,54 @@ from huying.domain.principal import Principal
 from huying.service_layer.calls import Outcome
 
 
+class CallAnswer(Response):
+    """A ``CallPublic`` as JSON, exactly as FastAPI would have written it (by alias, nulls
+    included)."""
+
+    media_type = "application/json"
+
+    def __init__(self, answer: CallPublic, status_code: int = 200) -> None:
+        super().__init__(answer.model_dump_json(by_alias=True), status_code)
+        self.answer = answer  # for the console, which calls the routes itself
+
+
 def with_call(
-    response: Response,
     outcome: Outcome,
     principal: Principal,
     services: Services,
     kept: Contact | None = None,
-) -> CallPublic:
+    status_code: int = 200,
+) -> CallAnswer:
     """``kept``: the reporter's contact as this request kept it, when it has just raised the call
     (shown as given, not read back and decrypted again)."""
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
     # As of the write itself: a repeated request gets the very body the first one got.
-    return call_answer(
-        response,
+    answer = call_answer(
         outcome.call,
         outcome.position,
         principal,
         services,
         outcome.call.updated_at,
         None if outcome.replayed else kept,
+        status_code,
     )
+    if outcome.replayed:
+        answer.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 def call_answer(
-    response: Response,
     call: Call,
     position: int,
     principal: Principal,
     services: Services,
     now: datetime,
     kept: Contact | None = None,
-) -> CallPublic:
+    status_code: int = 200,
+) -> CallAnswer:
     """The call as ``principal`` may see it (its clocks as of ``now``), with its ETag. An answer
     that shows a reporter, in full or masked, says ``Cache-Control: no-store``: no browser,
     proxy or client cache keeps personal data."""
-    response.headers["ETag"] = f'"{call.version}"'
-    answer = call_public(
+    public = call_public(
         call,
         position,
         principal,
@@ -62,6 +78,8 @@ def call_answer(
         hints=duplicate_hints(call, position, principal, services),
         kept=kept,
     )
-    if answer.reporter is not None:
-        response.headers["Cache-Control"] = "no-store"
+    answer = CallAnswer(public, status_code)
+    answer.headers["ETag"] = f'"{call.version}"'
+    if public.reporter is not None:
+        answer.headers["Cache-Control"] = "no-store"
     return answer

@@ -14,6 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from huying.api.params import no_nul_in_parameters
+
+
+async def checked_parameters(request: Request) -> None:
+    """Every route's parameters: no NUL in any, no unknown one in the query. One dependency for
+    both, since FastAPI solves each dependency of every request anew (its header, query, path
+    and cookie parameters looked for, its cache key worked out)."""
+    await no_nul_in_parameters(request)
+    await refuse_unknown_query(request)
+
 
 async def refuse_unknown_query(request: Request) -> None:
     route = request.scope.get("route")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from huying.clock import Clock
 from huying.db import api_tokens
@@ -38,6 +38,12 @@ class TokenInfo:
 # is immediate everywhere); this is the store's own default, for whoever builds one directly.
 CACHE_SECONDS = 1.0
 _CACHE_MAX = 10_000  # tokens remembered at once (beyond: forget them all and start again)
+
+# Every request's lookup, one statement with its parameter apart: compiled once, not built and
+# given a cache key anew per request.
+_LIVE = select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.unit).where(
+    api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
+)
 
 
 def _hash(token: str) -> str:
@@ -95,11 +101,7 @@ class TokenStore:
             return known
         revocations = self._revocations
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.unit).where(
-                    api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
-                )
-            ).first()
+            row = conn.execute(_LIVE, {"digest": digest}).first()
         if row is None:
             return None
         principal = Principal(Role(row.role), row.unit)

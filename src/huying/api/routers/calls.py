@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
 from huying.api.present import call_summary, history_entry, unvouched_entry
-from huying.api.respond import call_answer, with_call
+from huying.api.respond import CallAnswer, call_answer, with_call
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
@@ -42,17 +42,16 @@ router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post("", status_code=201, response_model=CallPublic)
-def raise_call(
-    body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity, response: Response
-) -> CallPublic:
+def raise_call(body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity) -> CallAnswer:
     """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer.
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
     draft = draft_of(body)
     outcome = s.calls.raise_call(p, draft, ident.submission(body))
-    response.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
-    return with_call(response, outcome, p, s, kept=draft.reporter)
+    answer = with_call(outcome, p, s, kept=draft.reporter, status_code=201)
+    answer.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
+    return answer
 
 
 def draft_of(body: CallCreate) -> CallDraft:
@@ -135,14 +134,13 @@ def get_call(
     call_id: str,
     p: CurrentPrincipal,
     s: HuyingServices,
-    response: Response,
     as_of: Annotated[
         Instant | None, Query(description="business time: the call as it stood then (时间回溯)")
     ] = None,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="the call at this version")
     ] = None,
-) -> CallPublic:
+) -> CallAnswer:
     """The call's current state, straight from the event store (strongly consistent); with
     ``as_of`` or ``version``, as it stood then (its clocks as of that moment)."""
     if as_of is not None and version is not None:
@@ -151,7 +149,7 @@ def get_call(
     # Its clocks as of that moment: the version's own business time, or as_of (never the future).
     now = s.clock.now()
     now = call.updated_at if version is not None else min(as_of or now, now)
-    return call_answer(response, call, s.calls.position_of(call), p, s, now)
+    return call_answer(call, s.calls.position_of(call), p, s, now)
 
 
 @router.get("/{call_id}/possible-duplicates", response_model=DuplicatePage)
@@ -169,11 +167,11 @@ def get_possible_duplicates(
 
 
 @router.delete("/{call_id}/reporter", response_model=CallPublic)
-def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices, response: Response) -> CallPublic:
+def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> CallAnswer:
     """个人信息删除: erase the reporter's name and phone on request (supervisor or admin). The
     call, its history and its scores stay as they were; it shows ``reporter: null`` from now on."""
     call = s.calls.erase_reporter(p, parse_call_id(call_id))
-    return call_answer(response, call, s.calls.position_of(call), p, s, s.clock.now())
+    return call_answer(call, s.calls.position_of(call), p, s, s.clock.now())
 
 
 @router.get("/{call_id}/history", response_model=History)
@@ -192,13 +190,12 @@ def acknowledge(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
     body: AcknowledgeBody | None = None,
-) -> CallPublic:
+) -> CallAnswer:
     """响应: the holder takes the call on."""
     note = body.note if body else None
     outcome = s.calls.acknowledge(p, parse_call_id(call_id), ident.submission(body), note)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/escalate", response_model=CallPublic)
@@ -208,11 +205,10 @@ def escalate(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """上呼: the community calls up to its street."""
     outcome = s.calls.escalate(p, parse_call_id(call_id), ident.submission(body), body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/dispatch", response_model=CallPublic)
@@ -222,12 +218,11 @@ def dispatch(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """派单: the street sends work orders to a lead department and any assisting ones."""
     plan = DispatchPlan(body.lead_department, body.assisting_departments, body.deadline, body.instructions)
     outcome = s.calls.dispatch(p, parse_call_id(call_id), ident.submission(body), plan)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/resolve", response_model=CallPublic)
@@ -237,15 +232,14 @@ def resolve(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """办结: the holder declares the matter solved — citing, with ``decision``, the joint
     meeting's decision (议定事项) that settled it."""
     cid, sub, cited = parse_call_id(call_id), ident.submission(body), body.decision
     if cited is None:
-        return with_call(response, s.calls.resolve(p, cid, sub, body.summary), p, s)
+        return with_call(s.calls.resolve(p, cid, sub, body.summary), p, s)
     outcome = s.meetings.resolve_citing(p, cid, sub, body.summary, cited.meeting_id, cited.decision_id)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/evaluate", response_model=CallPublic)
@@ -255,8 +249,7 @@ def evaluate(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """回访 / 一呼一评: the reporter's answer, once per round."""
     outcome = s.calls.evaluate(
         p,
@@ -267,7 +260,7 @@ def evaluate(
         satisfaction=body.satisfaction,
         comment=body.comment,
     )
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/reopen", response_model=CallPublic)
@@ -277,11 +270,10 @@ def reopen(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """重办: a dissatisfied call goes back, in a new round."""
     outcome = s.calls.reopen(p, parse_call_id(call_id), ident.submission(body), body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/close", response_model=CallPublic)
@@ -290,13 +282,12 @@ def close(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
     body: NoteBody | None = None,
-) -> CallPublic:
+) -> CallAnswer:
     """销号: strike the problem off the ledger."""
     note = body.note if body else None
     outcome = s.calls.close_call(p, parse_call_id(call_id), ident.submission(body), note)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/withdraw", response_model=CallPublic)
@@ -306,11 +297,10 @@ def withdraw(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """撤回: the reporter no longer needs it."""
     outcome = s.calls.withdraw(p, parse_call_id(call_id), ident.submission(body), body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/supervise", response_model=CallPublic)
@@ -320,11 +310,10 @@ def supervise(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """督办: flag the late unit (default: the holder)."""
     outcome = s.calls.supervise(p, parse_call_id(call_id), ident.submission(body), body.reason, body.unit)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{call_id}/merge", response_model=CallPublic)
@@ -334,8 +323,7 @@ def merge(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """Merge a duplicate into the call that carries the matter (一事一呼)."""
     outcome = s.calls.merge(p, parse_call_id(call_id), ident.submission(body), body.into, body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)

@@ -4,10 +4,10 @@ command on the call, answered like every other: the call, its ETag, Idempotency-
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, parse_call_id
-from huying.api.respond import with_call
+from huying.api.respond import CallAnswer, with_call
 from huying.api.schemas.calls import CallPublic
 from huying.api.schemas.ratings import RatingBody, ResponseRatingBody
 
@@ -21,12 +21,11 @@ def rate_work_order(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """街道评部门: once the street has resolved the call, it rates the department's work on the
     order (signed or returned), once."""
     outcome = s.orders.rate(p, order_id, ident.submission(body), body.satisfaction, body.comment)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/calls/{call_id}/rating", response_model=CallPublic)
@@ -36,12 +35,11 @@ def rate_response(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """社区评街道: the community whose call went up to its street rates the street's response in a
     round (default: the current round), once the street resolved it; once per round."""
     sub = ident.submission(body)
     outcome = s.calls.rate_response(
         p, parse_call_id(call_id), sub, body.satisfaction, body.comment, body.round
     )
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
 from huying.api.present import work_order_public
-from huying.api.respond import with_call
+from huying.api.respond import CallAnswer, with_call
 from huying.api.schemas.calls import CallPublic, WorkOrderPublic
 from huying.api.schemas.requests import CompleteBody, ExtensionBody, NoteBody, ProgressBody, ReasonBody
 
@@ -30,12 +30,11 @@ def sign(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
     body: NoteBody | None = None,
-) -> CallPublic:
+) -> CallAnswer:
     """签收: the department accepts the order."""
     note = body.note if body else None
-    return with_call(response, s.orders.sign(p, order_id, ident.submission(body), note), p, s)
+    return with_call(s.orders.sign(p, order_id, ident.submission(body), note), p, s)
 
 
 @router.post("/{order_id}/return", response_model=CallPublic)
@@ -45,11 +44,10 @@ def return_order(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """退单: the department sends the order back, saying why."""
     outcome = s.orders.return_order(p, order_id, ident.submission(body), body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{order_id}/request-extension", response_model=CallPublic)
@@ -59,11 +57,10 @@ def request_extension(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """申请延期: ask the street for a later deadline."""
     outcome = s.orders.request_extension(p, order_id, ident.submission(body), body.until, body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{order_id}/progress", response_model=CallPublic)
@@ -73,11 +70,10 @@ def progress(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """进展: a progress note, with photos (attachment ids) if there are any."""
     outcome = s.orders.note_progress(p, order_id, ident.submission(body), body.note, body.attachments)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{order_id}/complete", response_model=CallPublic)
@@ -87,11 +83,10 @@ def complete(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """部门办结: the work is done; photos of it (attachment ids) if there are any."""
     outcome = s.orders.complete_order(p, order_id, ident.submission(body), body.result, body.attachments)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{order_id}/extension/grant", response_model=CallPublic)
@@ -100,13 +95,12 @@ def grant_extension(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
     body: NoteBody | None = None,
-) -> CallPublic:
+) -> CallAnswer:
     """The holder street grants the pending extension."""
     note = body.note if body else None
     outcome = s.orders.grant_extension(p, order_id, ident.submission(body), note)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)
 
 
 @router.post("/{order_id}/extension/deny", response_model=CallPublic)
@@ -116,8 +110,7 @@ def deny_extension(
     p: CurrentPrincipal,
     s: HuyingServices,
     ident: Identity,
-    response: Response,
-) -> CallPublic:
+) -> CallAnswer:
     """The holder street refuses the pending extension."""
     outcome = s.orders.deny_extension(p, order_id, ident.submission(body), body.reason)
-    return with_call(response, outcome, p, s)
+    return with_call(outcome, p, s)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from huying.api.deps import parse_call_id
 from huying.api.present import call_public, duplicate_hints, history_entry
+from huying.api.respond import CallAnswer
 from huying.api.routers import attachments, calls, ratings, work_orders
 from huying.api.routers import meetings as meeting_api
 from huying.api.schemas import requests as bodies
@@ -43,7 +44,7 @@ router = page_router()
 
 # Each move: the API's route function and its body model. Whether it acts on a work order (and
 # so takes an order id) is the transition table's to say (``transitions.on_work_order``).
-MOVES: Mapping[Action, tuple[Callable[..., CallPublic], type[BaseModel]]] = {
+MOVES: Mapping[Action, tuple[Callable[..., CallAnswer], type[BaseModel]]] = {
     Action.ACKNOWLEDGE: (calls.acknowledge, bodies.AcknowledgeBody),
     Action.ESCALATE: (calls.escalate, bodies.ReasonBody),
     Action.DISPATCH: (calls.dispatch, bodies.DispatchBody),
@@ -144,10 +145,10 @@ async def _send(
     send, model = MOVES[action]
     body = model.model_validate(await posted_body(request, p, model, form))
     target = {"order_id": order_id} if order_id else {"call_id": call_id}
-    answer: CallPublic = await run_in_threadpool(
-        lambda: send(**target, body=body, p=p, s=s, ident=identity(form), response=Response())
+    answer: CallAnswer = await run_in_threadpool(
+        lambda: send(**target, body=body, p=p, s=s, ident=identity(form))
     )
-    return answer
+    return answer.answer
 
 
 def _ratings(call: Call) -> dict[str, object]:
