@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from backends import Backend
+from backends import Backend, settings_env
 from huying.audit.replay import Comparison, compare_table, replay_and_compare, snapshot
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
@@ -31,8 +33,9 @@ from huying.migrate import upgrade
 from huying.projections.tables import READ_MODEL_TABLES
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
+from huying.synthetic.follower import another_process
 from huying.synthetic.history import History
-from huying.synthetic.seed import Plan, StoreNotSynthetic, seed_synthetic
+from huying.synthetic.seed import Plan, Progress, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
 
@@ -240,17 +243,57 @@ def test_a_store_seeded_in_bulk_is_the_store_a_server_following_every_save_would
 
         history.run(per_save=100, on_progress=follow)
         assert fingerprint_of(events_of(followed)) == fingerprint_of(bulk)
-        same = Comparison(position=len(bulk))
-        with snapshot(services.engine) as seeded_rows, snapshot(followed.engine) as followed_rows:
-            for table in READ_MODEL_TABLES:
-                compare_table(table, seeded_rows, followed_rows, same, show=3)
-        assert sum(same.rows.values()) > len(bulk) / 10
-        assert same.same, same.shown
-        for store in (services, followed):
-            report = Verifier(store.chain.log, store.engine, store.app.voucher).verify()
-            assert report.ok and report.checked == len(bulk) and report.unchained == 0, report.broken
+        the_same_store(services, followed, len(bulk))
     finally:
         followed.close()
+
+
+def the_same_store(one: Services, other: Services, events: int) -> None:
+    """The same rows in every read model, and both chains verify to the end of the log."""
+    same = Comparison(position=events)
+    with snapshot(one.engine) as one_rows, snapshot(other.engine) as other_rows:
+        for table in READ_MODEL_TABLES:
+            compare_table(table, one_rows, other_rows, same, show=3)
+    assert sum(same.rows.values()) > events / 10
+    assert same.same, same.shown
+    for store in (one, other):
+        report = Verifier(store.chain.log, store.engine, store.app.voucher).verify()
+        assert report.ok and report.checked == events and report.unchained == 0, report.broken
+
+
+def test_a_follower_in_another_process_while_the_history_is_written_makes_the_same_store(
+    services: Services, backend: Backend, tmp_path: Path
+) -> None:
+    """``huying seed --synthetic`` keeps the read models and the chain in a second process while
+    it writes (in whole batches; small ones here), then chains the rest while that one projects
+    the rest. The store is the one a catch-up after the writing makes. The seeder waits for the
+    follower after each save here, so the follower surely works while the history is written."""
+    small = Plan(calls=600, seed=3, until=UNTIL, days=30)
+    batch = 500
+    clock = services.clock
+    assert isinstance(clock, FakeClock)
+    mid_way: list[int] = []
+
+    def keep_pace(p: Progress) -> None:
+        if p.writing is not None:
+            return
+        head = services.app.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 60
+        while head - min(services.projector.tracked_position(), services.chain.tracked_position()) >= batch:
+            assert time.monotonic() < deadline, "the follower did not follow"
+            time.sleep(0.05)
+        mid_way.append(services.projector.tracked_position())
+
+    apart = partial(another_process, settings_env(services.settings), batch)
+    seed_synthetic(services, clock, small, apart=apart, on_progress=keep_pace)
+    assert max(mid_way) >= batch, mid_way
+    bulk = another_store(backend, tmp_path / "bulk")
+    try:
+        caught_up = seeded(bulk, small)
+        assert fingerprint_of(events_of(services)) == fingerprint_of(caught_up)
+        the_same_store(services, bulk, len(caught_up))
+    finally:
+        bulk.close()
 
 
 def test_a_store_in_real_use_is_refused_unless_forced(services: Services) -> None:

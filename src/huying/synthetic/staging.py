@@ -10,12 +10,20 @@ redirected, on this one application instance: the contacts the raises kept are s
 at ``flush()``, before the events that name them (as each raise stores its contact before its
 event). A refused command raises before it changes anything, as always.
 
+With ``overlapped``, a flush hands the events over to a thread that stores them while the
+commands go on making the next ones (at most one save in flight, so the log keeps their order):
+the commands never wait for the store — a commit, or another process's transaction on the
+same database (the seeder's follower projecting beside it). A call retired while its events
+are in flight is forgotten only once they are stored.
+
 The synthetic district history (``huying seed --synthetic``), the rebuild benchmark and the
 crash tests write large logs this way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +36,9 @@ from huying.services.contacts import ContactBook
 
 
 class BatchedSaves:
-    def __init__(self, app: HuyingApplication, calls: CallService | None = None) -> None:
+    def __init__(
+        self, app: HuyingApplication, calls: CallService | None = None, *, overlapped: bool = False
+    ) -> None:
         """``calls``: the call service whose contacts are to be kept in bulk too."""
         self.app = app
         self.calls = calls
@@ -36,8 +46,10 @@ class BatchedSaves:
         self.events: list[Any] = []  # made since the last flush, in the order they were made
         self.retired: set[UUID] = set()
         self.written = 0
+        self._saver = ThreadPoolExecutor(1, "huying-batched-saves") if overlapped else None
+        self._in_flight: Future[set[UUID]] | None = None
         book = calls.contacts if calls is not None else None
-        self.contacts = _KeptLater(book) if isinstance(book, ContactBook) else None
+        self.contacts = _KeptLater(book, self.settle) if isinstance(book, ContactBook) else None
 
     @property
     def pending(self) -> int:
@@ -66,7 +78,10 @@ class BatchedSaves:
         try:
             if exc[0] is None:
                 self.flush()
+            self.settle()
         finally:
+            if self._saver is not None:
+                self._saver.shutdown()
             del self.app.current
             del self.app.save
             if self.calls is not None and self.contacts is not None:
@@ -77,24 +92,45 @@ class BatchedSaves:
         self.retired.add(call_id)
 
     def flush(self) -> int:
-        if self.contacts is not None:
-            self.contacts.store()
-        if self.events:
-            type(self.app).save(self.app, *self.events)
-            self.written += len(self.events)
-            self.events = []
-        for call_id in self.retired:
-            self.live.pop(call_id, None)
-        self.retired.clear()
+        """Stores what was made since the last flush (overlapped: hands it over to be stored,
+        after the save before it is done); returns how many events were handed over in all."""
+        self.settle()  # one save in flight at most: the log keeps the order they were made in
+        contacts = self.contacts.take() if self.contacts is not None else []
+        events, retired = self.events, self.retired
+        self.events, self.retired = [], set()
+        self.written += len(events)
+        if self._saver is None:
+            self._forget(self._store(contacts, events, retired))
+        else:
+            self._in_flight = self._saver.submit(self._store, contacts, events, retired)
         return self.written
+
+    def settle(self) -> None:
+        """Returns once what was handed over is stored (raising what storing it raised)."""
+        if self._in_flight is not None:
+            done, self._in_flight = self._in_flight, None
+            self._forget(done.result())
+
+    def _store(self, contacts: list[tuple[str, Contact]], events: list[Any], retired: set[UUID]) -> set[UUID]:
+        if self.contacts is not None:
+            self.contacts.store(contacts)
+        if events:
+            type(self.app).save(self.app, *events)
+        return retired
+
+    def _forget(self, retired: Iterable[UUID]) -> None:
+        for call_id in retired:
+            self.live.pop(call_id, None)
 
 
 class _KeptLater:
     """The contact book, but what it is asked to keep waits for ``store()`` (``Contacts``)."""
 
-    def __init__(self, book: ContactBook) -> None:
+    def __init__(self, book: ContactBook, settle: Callable[[], None]) -> None:
         self.book = book
+        self.settle = settle  # returns once what was handed over (``storing``) is in the book
         self.waiting: dict[str, Contact] = {}
+        self.storing: dict[str, Contact] = {}  # handed over to be stored, maybe not yet in the book
 
     def new_ref(self) -> str:
         return self.book.new_ref()
@@ -103,21 +139,30 @@ class _KeptLater:
         self.waiting[ref] = contact
 
     def discard(self, ref: str) -> None:
+        if ref in self.storing:
+            self.settle()
         if self.waiting.pop(ref, None) is None:
             self.book.discard(ref)
 
     def may_be(self, ref: str | None, contact: Contact | None) -> bool:
-        if ref is not None and ref in self.waiting:
-            return self.waiting[ref] == contact
+        for kept in (self.waiting, self.storing):
+            if ref is not None and ref in kept:
+                return kept[ref] == contact
         return self.book.may_be(ref, contact)
 
     def erase(self, ref: str, by: str | None = None) -> bool:
+        if ref in self.storing:
+            self.settle()
         kept = self.waiting.pop(ref, None) is not None
         return self.book.erase(ref, by) or kept
 
-    def store(self) -> None:
-        self.book.keep_many(list(self.waiting.items()))
-        self.waiting = {}
+    def take(self) -> list[tuple[str, Contact]]:
+        """What waits, handed over to be stored (``store``)."""
+        self.storing, self.waiting = self.waiting, {}
+        return list(self.storing.items())
+
+    def store(self, contacts: list[tuple[str, Contact]]) -> None:
+        self.book.keep_many(contacts)
 
 
 class _NotYetStored:
