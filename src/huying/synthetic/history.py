@@ -137,7 +137,10 @@ class History:
         else:
             item, grid = self.district.item(rng), self.district.grid(rng)
         who, body = raise_body(rng, self.district, item, grid, now)
-        call = send_raise(self.services, who, body, submission(rng, body, keyed=True)).call
+        sub = submission(rng, body, keyed=True)
+        # A key drawn at random just now: no earlier raise to answer from the record.
+        self.batch.vouch_new(self.services.calls.raise_id(who, sub.key))
+        call = send_raise(self.services, who, body, sub).call
         self.stats.calls += 1
         self.stats.done["raise"] += 1
         play = _Play(draw_fate(rng, self.district, item, twin[0] if twin else None))

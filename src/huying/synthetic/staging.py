@@ -45,6 +45,7 @@ class BatchedSaves:
         self.live: dict[UUID, Call] = {}
         self.events: list[Any] = []  # made since the last flush, in the order they were made
         self.retired: set[UUID] = set()
+        self.new: set[UUID] = set()  # ids ``vouch_new`` vouched for, not yet saved
         self.written = 0
         self._saver = ThreadPoolExecutor(1, "huying-batched-saves") if overlapped else None
         self._in_flight: Future[set[UUID]] | None = None
@@ -60,11 +61,15 @@ class BatchedSaves:
         stored_current = self.app.current
 
         def current(aggregate_id: UUID) -> HuyingAggregate | None:
-            return self.live.get(aggregate_id) or stored_current(aggregate_id)
+            found = self.live.get(aggregate_id)
+            if found is None and aggregate_id not in self.new:
+                found = stored_current(aggregate_id)
+            return found
 
         def save(*objs: Any, **_: Any) -> list[Any]:
             for call in objs:
                 self.live[call.id] = call
+                self.new.discard(call.id)
                 self.events += call.collect_events()
             return [_NOT_YET_STORED]
 
@@ -86,6 +91,12 @@ class BatchedSaves:
             del self.app.save
             if self.calls is not None and self.contacts is not None:
                 self.calls.contacts = self.contacts.book
+
+    def vouch_new(self, aggregate_id: UUID) -> None:
+        """The caller vouches that no aggregate has this id (a keyed create's, from a key it
+        drew at random just now): asked for it, ``app.current`` answers None without reading
+        the store. Were one stored after all, the store's uniqueness would refuse the save."""
+        self.new.add(aggregate_id)
 
     def retire(self, call_id: UUID) -> None:
         """The call leaves play: forget it once its events are stored."""
