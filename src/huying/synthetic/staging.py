@@ -61,10 +61,9 @@ class BatchedSaves:
         stored_current = self.app.current
 
         def current(aggregate_id: UUID) -> HuyingAggregate | None:
-            found = self.live.get(aggregate_id)
-            if found is None and aggregate_id not in self.new:
-                found = stored_current(aggregate_id)
-            return found
+            if (live := self.live.get(aggregate_id)) is not None:
+                return live
+            return None if aggregate_id in self.new else stored_current(aggregate_id)
 
         def save(*objs: Any, **_: Any) -> list[Any]:
             for call in objs:
