@@ -10,11 +10,13 @@ redirected, on this one application instance: the contacts the raises kept are s
 at ``flush()``, before the events that name them (as each raise stores its contact before its
 event). A refused command raises before it changes anything, as always.
 
-With ``overlapped``, a flush hands the events over to a thread that stores them while the
-commands go on making the next ones (at most one save in flight, so the log keeps their order):
-the commands never wait for the store — a commit, or another process's transaction on the
-same database (the seeder's follower projecting beside it). A call retired while its events
-are in flight is forgotten only once they are stored.
+With ``overlapped``, a flush hands the contacts over to a thread that stores them while the
+commands go on, and keeps the events until the next flush (or ``settle``) stores them after
+those contacts: the commands do not wait for another process's transaction on the contacts'
+database (the seeder's follower projecting beside it). Only the contacts go to the thread:
+the events' encoding is Python work, which a thread would only take turns at — and the
+commands' own reads of the store would wait for those turns. A call retired in a flush is
+forgotten once its events are stored.
 
 The synthetic district history (``huying seed --synthetic``), the rebuild benchmark and the
 crash tests write large logs this way.
@@ -48,7 +50,8 @@ class BatchedSaves:
         self.new: set[UUID] = set()  # ids ``vouch_new`` vouched for, not yet saved
         self.written = 0
         self._saver = ThreadPoolExecutor(1, "huying-batched-saves") if overlapped else None
-        self._in_flight: Future[set[UUID]] | None = None
+        self._contacts_stored: Future[None] | None = None
+        self._held: tuple[list[Any], set[UUID]] = ([], set())  # a flush's events and retired calls
         book = calls.contacts if calls is not None else None
         self.contacts = _KeptLater(book, self.settle) if isinstance(book, ContactBook) else None
 
@@ -102,31 +105,35 @@ class BatchedSaves:
         self.retired.add(call_id)
 
     def flush(self) -> int:
-        """Stores what was made since the last flush (overlapped: hands it over to be stored,
-        after the save before it is done); returns how many events were handed over in all."""
-        self.settle()  # one save in flight at most: the log keeps the order they were made in
+        """Stores what was made since the last flush (overlapped: stores the last flush's events
+        and hands this one's contacts over); returns how many events were handed over in all."""
+        self.settle()
         contacts = self.contacts.take() if self.contacts is not None else []
-        events, retired = self.events, self.retired
+        self._held = (self.events, self.retired)
         self.events, self.retired = [], set()
-        self.written += len(events)
+        self.written += len(self._held[0])
         if self._saver is None:
-            self._forget(self._store(contacts, events, retired))
+            self._store_contacts(contacts)
+            self.settle()
         else:
-            self._in_flight = self._saver.submit(self._store, contacts, events, retired)
+            self._contacts_stored = self._saver.submit(self._store_contacts, contacts)
         return self.written
 
     def settle(self) -> None:
-        """Returns once what was handed over is stored (raising what storing it raised)."""
-        if self._in_flight is not None:
-            done, self._in_flight = self._in_flight, None
-            self._forget(done.result())
-
-    def _store(self, contacts: list[tuple[str, Contact]], events: list[Any], retired: set[UUID]) -> set[UUID]:
-        if self.contacts is not None:
-            self.contacts.store(contacts)
+        """Returns once what was handed over is stored (raising what storing it raised): the
+        contacts first, then the events that name them."""
+        if self._contacts_stored is not None:
+            stored, self._contacts_stored = self._contacts_stored, None
+            stored.result()
+        events, retired = self._held
+        self._held = ([], set())
         if events:
             type(self.app).save(self.app, *events)
-        return retired
+        self._forget(retired)
+
+    def _store_contacts(self, contacts: list[tuple[str, Contact]]) -> None:
+        if self.contacts is not None:
+            self.contacts.store(contacts)
 
     def _forget(self, retired: Iterable[UUID]) -> None:
         for call_id in retired:
