@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ from uuid import UUID
 import pytest
 
 from backends import Backend, settings_env
+from huying.api.deps import fingerprint
+from huying.api.schemas.requests import (
+    AcknowledgeBody,
+    DispatchBody,
+    ExtensionBody,
+    NoteBody,
+    ProgressBody,
+    ReasonBody,
+)
 from huying.audit.replay import Comparison, compare_table, replay_and_compare, snapshot
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
@@ -35,6 +45,7 @@ from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.synthetic.follower import another_process
 from huying.synthetic.history import History
+from huying.synthetic.requests import submission
 from huying.synthetic.seed import Plan, Progress, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
@@ -323,3 +334,26 @@ def test_a_second_history_may_not_go_back_in_business_time(services: Services) -
     later = Plan(calls=50, seed=2, until=UNTIL + timedelta(days=20), days=10)
     seed_synthetic(services, clock, later)  # a synthetic store takes a later synthetic history
     assert (services.app.recorder.max_notification_id() or 0) > (head or 0)
+
+
+def test_a_steps_fingerprint_is_the_apis_however_often_its_body_is_sent() -> None:
+    """The seeder works out the fingerprint of a body of plain values once; every body still gets
+    the fingerprint the API gives it — the same text sent or left unset, other types, instants
+    that are equal in two time zones (not looked up: they dump differently)."""
+    shanghai = timezone(timedelta(hours=8))
+    bodies = [
+        NoteBody(note="已签收"),
+        NoteBody(note=None),
+        NoteBody(),
+        ReasonBody(reason="不予延期，请按期办结"),
+        AcknowledgeBody(note="已签收"),
+        ProgressBody(note="已到现场勘查"),
+        DispatchBody(lead_department="D1", assisting_departments=["D2"], instructions="限期办理"),
+        ExtensionBody(until=datetime(2026, 1, 5, tzinfo=UTC), reason="需协调产权单位"),
+        ExtensionBody(until=datetime(2026, 1, 5, 8, tzinfo=shanghai), reason="需协调产权单位"),
+    ]
+    rng = random.Random(1)
+    for _ in range(2):  # the second time from what was kept
+        for body in bodies:
+            assert submission(rng, body, keyed=False).fingerprint == fingerprint(body), body
+    assert fingerprint(bodies[-1]) != fingerprint(bodies[-2])  # equal instants, told apart
