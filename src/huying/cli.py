@@ -59,7 +59,9 @@ def seed(
     force: Annotated[bool, typer.Option(help="--synthetic: write beside events not written by it")] = False,
     apart: Annotated[
         bool,
-        typer.Option(help="--synthetic: chain in another process while this one projects (the other core)"),
+        typer.Option(
+            help="--synthetic: project and chain in another process while this one writes (the other core)"
+        ),
     ] = True,
 ) -> None:
     """Load the demo district and catalog and create the demo tokens once (idempotent); or, with

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from backends import Backend
+from backends import Backend, settings_env
+from huying.api.deps import fingerprint
+from huying.api.schemas.requests import (
+    AcknowledgeBody,
+    DispatchBody,
+    ExtensionBody,
+    NoteBody,
+    ProgressBody,
+    ReasonBody,
+)
 from huying.audit.replay import Comparison, compare_table, replay_and_compare, snapshot
 from huying.audit.verify import Verifier
 from huying.bootstrap import Services, build_services
@@ -31,8 +43,10 @@ from huying.migrate import upgrade
 from huying.projections.tables import READ_MODEL_TABLES
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
+from huying.synthetic.follower import another_process
 from huying.synthetic.history import History
-from huying.synthetic.seed import Plan, StoreNotSynthetic, seed_synthetic
+from huying.synthetic.requests import submission
+from huying.synthetic.seed import Plan, Progress, StoreNotSynthetic, seed_synthetic
 
 from .histories import EVENT_KINDS
 
@@ -240,17 +254,57 @@ def test_a_store_seeded_in_bulk_is_the_store_a_server_following_every_save_would
 
         history.run(per_save=100, on_progress=follow)
         assert fingerprint_of(events_of(followed)) == fingerprint_of(bulk)
-        same = Comparison(position=len(bulk))
-        with snapshot(services.engine) as seeded_rows, snapshot(followed.engine) as followed_rows:
-            for table in READ_MODEL_TABLES:
-                compare_table(table, seeded_rows, followed_rows, same, show=3)
-        assert sum(same.rows.values()) > len(bulk) / 10
-        assert same.same, same.shown
-        for store in (services, followed):
-            report = Verifier(store.chain.log, store.engine, store.app.voucher).verify()
-            assert report.ok and report.checked == len(bulk) and report.unchained == 0, report.broken
+        the_same_store(services, followed, len(bulk))
     finally:
         followed.close()
+
+
+def the_same_store(one: Services, other: Services, events: int) -> None:
+    """The same rows in every read model, and both chains verify to the end of the log."""
+    same = Comparison(position=events)
+    with snapshot(one.engine) as one_rows, snapshot(other.engine) as other_rows:
+        for table in READ_MODEL_TABLES:
+            compare_table(table, one_rows, other_rows, same, show=3)
+    assert sum(same.rows.values()) > events / 10
+    assert same.same, same.shown
+    for store in (one, other):
+        report = Verifier(store.chain.log, store.engine, store.app.voucher).verify()
+        assert report.ok and report.checked == events and report.unchained == 0, report.broken
+
+
+def test_a_follower_in_another_process_while_the_history_is_written_makes_the_same_store(
+    services: Services, backend: Backend, tmp_path: Path
+) -> None:
+    """``huying seed --synthetic`` keeps the read models and the chain in a second process while
+    it writes (in whole batches; small ones here), then chains the rest while that one projects
+    the rest. The store is the one a catch-up after the writing makes. The seeder waits for the
+    follower after each save here, so the follower surely works while the history is written."""
+    small = Plan(calls=600, seed=3, until=UNTIL, days=30)
+    batch = 500
+    clock = services.clock
+    assert isinstance(clock, FakeClock)
+    mid_way: list[int] = []
+
+    def keep_pace(p: Progress) -> None:
+        if p.writing is not None:
+            return
+        head = services.app.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 60
+        while head - min(services.projector.tracked_position(), services.chain.tracked_position()) >= batch:
+            assert time.monotonic() < deadline, "the follower did not follow"
+            time.sleep(0.05)
+        mid_way.append(services.projector.tracked_position())
+
+    apart = partial(another_process, settings_env(services.settings), batch)
+    seed_synthetic(services, clock, small, apart=apart, on_progress=keep_pace)
+    assert max(mid_way) >= batch, mid_way
+    bulk = another_store(backend, tmp_path / "bulk")
+    try:
+        caught_up = seeded(bulk, small)
+        assert fingerprint_of(events_of(services)) == fingerprint_of(caught_up)
+        the_same_store(services, bulk, len(caught_up))
+    finally:
+        bulk.close()
 
 
 def test_a_store_in_real_use_is_refused_unless_forced(services: Services) -> None:
@@ -280,3 +334,26 @@ def test_a_second_history_may_not_go_back_in_business_time(services: Services) -
     later = Plan(calls=50, seed=2, until=UNTIL + timedelta(days=20), days=10)
     seed_synthetic(services, clock, later)  # a synthetic store takes a later synthetic history
     assert (services.app.recorder.max_notification_id() or 0) > (head or 0)
+
+
+def test_a_steps_fingerprint_is_the_apis_however_often_its_body_is_sent() -> None:
+    """The seeder works out the fingerprint of a body of plain values once; every body still gets
+    the fingerprint the API gives it — the same text sent or left unset, other types, instants
+    that are equal in two time zones (not looked up: they dump differently)."""
+    shanghai = timezone(timedelta(hours=8))
+    bodies = [
+        NoteBody(note="已签收"),
+        NoteBody(note=None),
+        NoteBody(),
+        ReasonBody(reason="不予延期，请按期办结"),
+        AcknowledgeBody(note="已签收"),
+        ProgressBody(note="已到现场勘查"),
+        DispatchBody(lead_department="D1", assisting_departments=["D2"], instructions="限期办理"),
+        ExtensionBody(until=datetime(2026, 1, 5, tzinfo=UTC), reason="需协调产权单位"),
+        ExtensionBody(until=datetime(2026, 1, 5, 8, tzinfo=shanghai), reason="需协调产权单位"),
+    ]
+    rng = random.Random(1)
+    for _ in range(2):  # the second time from what was kept
+        for body in bodies:
+            assert submission(rng, body, keyed=False).fingerprint == fingerprint(body), body
+    assert fingerprint(bodies[-1]) != fingerprint(bodies[-2])  # equal instants, told apart

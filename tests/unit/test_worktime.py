@@ -165,3 +165,15 @@ def test_adding_is_monotonic(start: datetime, a: timedelta, b: timedelta) -> Non
 def test_measuring_is_antisymmetric_and_never_exceeds_clock_time(a: datetime, b: datetime) -> None:
     assert CAL.between(a, b) == -CAL.between(b, a)
     assert abs(CAL.between(a, b)) <= abs(b - a)
+
+
+def test_a_calendar_made_from_another_works_out_its_own_days() -> None:
+    """Each day's periods are worked out once per calendar: one made from another with other
+    hours (``dataclasses.replace``) does not take the first one's days."""
+    import dataclasses
+
+    full = WorkCalendar(official_rules())
+    assert full.add(at(2026, 11, 24, 9), 4 * H) == at(2026, 11, 24, 15)  # the days worked out
+    mornings = dataclasses.replace(full, hours=((time(8, 30), time(12, 0)),))
+    assert mornings.add(at(2026, 11, 24, 9), 4 * H) == at(2026, 11, 25, 9, 30)
+    assert full.add(at(2026, 11, 24, 9), 4 * H) == at(2026, 11, 24, 15)

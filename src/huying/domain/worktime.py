@@ -22,6 +22,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 上午 08:30–12:00, 下午 14:00–17:30: seven working hours a day.
 DEFAULT_HOURS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 _MAX_DAYS_SCANNED = 366 * 20  # bounds every loop: amounts are hours and days, never decades
+_DAYS_KEPT = 366 * 40  # days whose periods a calendar keeps worked out (a few MB at most)
 
 
 class CalendarFileError(ValueError):
@@ -83,6 +84,11 @@ class WorkCalendar:
     hours: tuple[tuple[time, time], ...] = DEFAULT_HOURS
     tz: ZoneInfo = SHANGHAI
     _warned: set[int] = field(default_factory=set, repr=False)
+    # Each day's working periods as instants, worked out once: every clock and every step's
+    # timing walks them, a tenth of the synthetic history's writing when made afresh each time.
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for start, end in self.hours:
@@ -167,14 +173,27 @@ class WorkCalendar:
         local = start.astimezone(self.tz)
         day = local.date()
         for _ in range(_MAX_DAYS_SCANNED):
-            if self.is_workday(day):
-                for a, b in self.hours:
-                    begin = datetime.combine(day, a, self.tz)
-                    end = datetime.combine(day, b, self.tz)
-                    if end <= local:
-                        continue
-                    yield max(begin, local), end
+            for begin, end in self._periods_of(day):
+                if end <= local:
+                    continue
+                yield max(begin, local), end
             day += timedelta(days=1)
+
+    def _periods_of(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's working periods as aware instants (none on a day off)."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            found = self._days[day] = (
+                tuple(
+                    (datetime.combine(day, a, self.tz), datetime.combine(day, b, self.tz))
+                    for a, b in self.hours
+                )
+                if self.is_workday(day)
+                else ()
+            )
+        return found
 
 
 def _span(a: time, b: time) -> timedelta:

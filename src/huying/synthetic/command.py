@@ -1,21 +1,20 @@
-"""The command line of ``huying seed --synthetic N``: settings, clocks, the process that chains
-the log while this one projects it (``huying chain --once``, on the other core), progress, the
-summary."""
+"""The command line of ``huying seed --synthetic N``: settings, clocks, the process that follows
+the log while this one writes it (``huying.synthetic.follower``, on the other core), progress,
+the summary."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import typer
 
 from huying.settings import Settings
-from huying.synthetic.seed import BATCH, Plan, Progress, StoreNotSynthetic, seed_synthetic
+from huying.synthetic.follower import another_process
+from huying.synthetic.seed import Plan, Progress, StoreNotSynthetic, seed_synthetic
 
 LOCK_WAIT = 600  # seconds (SQLite's busy timeout) for the seeder and its follower
 # Calls the projector keeps cached: more than a district of a million calls has in play at once
@@ -28,7 +27,7 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
     from huying.clock import FakeClock
     from huying.migrate import upgrade
 
-    # The seeder and the process chaining beside it share the database: each may wait for the
+    # The seeder and the process following beside it share the database: each may wait for the
     # other's large transactions rather than give up after the default few seconds.
     settings = Settings().model_copy(
         update={"database_lock_timeout": LOCK_WAIT, "projector_cache_size": IN_PLAY}
@@ -46,7 +45,7 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
     )
     try:
         done = seed_synthetic(
-            services, clock, plan, force=force, chain_apart=_chainer if apart else None, on_progress=_report
+            services, clock, plan, force=force, apart=_follower if apart else None, on_progress=_report
         )
     except StoreNotSynthetic as e:
         typer.echo(f"error: {e}", err=True)
@@ -58,31 +57,10 @@ def run(calls: int, seed: int, until: datetime | None, days: int, force: bool, a
     typer.echo(_summary(done), err=True)
 
 
-@contextmanager
-def _chainer() -> Iterator[None]:
-    """``huying chain --once`` on the same store: the hash chain is kept in another process while
-    this one projects, in batches as large as the projector's."""
-    env = os.environ | {
-        "HUYING_AUDIT_BATCH_SIZE": str(BATCH),
-        "HUYING_DATABASE_LOCK_TIMEOUT": str(LOCK_WAIT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "huying.cli", "chain", "--once"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield
-        proc.wait()  # what it leaves (all of it, if it died) this process chains itself
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def _follower() -> AbstractContextManager[Callable[[], None]]:
+    """The read models and the hash chain kept in another process while this one writes."""
+    settings = {"HUYING_DATABASE_LOCK_TIMEOUT": str(LOCK_WAIT), "HUYING_PROJECTOR_CACHE_SIZE": str(IN_PLAY)}
+    return another_process(os.environ | settings)
 
 
 def _report(p: Progress) -> None:
@@ -90,7 +68,10 @@ def _report(p: Progress) -> None:
     if p.writing is None:
         rate = s.events / p.seconds if p.seconds else 0.0
         when = s.business_time.date().isoformat() if s.business_time else "-"
-        doing = f"{s.calls:,} calls, {s.events:,} events (up to {when}) — {p.seconds:,.0f} s, {rate:,.0f}/s"
+        doing = (
+            f"{s.calls:,} calls, {s.events:,} events (up to {when}) — {p.seconds:,.0f} s, {rate:,.0f}/s; "
+            f"read models at {p.projected:,}"
+        )
     else:
         doing = (
             f"read models at {p.projected:,}, chain at {p.chained:,} of {s.events:,} — {p.following:,.0f} s"

@@ -88,7 +88,7 @@ class History:
                 gc.enable()
 
     def _play(self, per_save: int, on_progress: Callable[[Stats], None] | None) -> Stats:
-        with BatchedSaves(self.app, self.services.calls) as batch:
+        with BatchedSaves(self.app, self.services.calls, overlapped=True) as batch:
             self.batch = batch
             self._next_arrival()
             while self.queue and self.queue[0][0] <= self.until:
@@ -102,12 +102,14 @@ class History:
                     self._step(call_id, play, target, intent)
                 if batch.pending >= per_save:
                     self._flush(on_progress)
-            self._flush(on_progress)
+            self._flush(on_progress, last=True)
         self.stats.open_at_end = len(self.plays)
         return self.stats
 
-    def _flush(self, on_progress: Callable[[Stats], None] | None) -> None:
+    def _flush(self, on_progress: Callable[[Stats], None] | None, last: bool = False) -> None:
         self.stats.events = self.batch.flush()
+        if last:
+            self.batch.settle()  # all of it stored before the last word on progress
         self._saves += 1
         if self._saves % _SAVES_PER_COLLECTION == 0:
             gc.collect()
@@ -135,7 +137,10 @@ class History:
         else:
             item, grid = self.district.item(rng), self.district.grid(rng)
         who, body = raise_body(rng, self.district, item, grid, now)
-        call = send_raise(self.services, who, body, submission(rng, body, keyed=True)).call
+        sub = submission(rng, body, keyed=True)
+        # A key drawn at random just now: no earlier raise to answer from the record.
+        self.batch.vouch_new(self.services.calls.raise_id(who, sub.key))
+        call = send_raise(self.services, who, body, sub).call
         self.stats.calls += 1
         self.stats.done["raise"] += 1
         play = _Play(draw_fate(rng, self.district, item, twin[0] if twin else None))

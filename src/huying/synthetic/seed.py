@@ -1,13 +1,14 @@
 """``huying seed --synthetic N``: write a synthetic district history into a store, then bring
 the read models and the hash chain up to it in bulk.
 
-The followers (projector, chain keeper) stay off while the history is written: the history is
-the events alone, and nothing the commands ask reads a read model. Following close behind, as
-they would behind a server, cost more than the writing itself (a batch's work over again every
-few thousand events, and each process waiting for the other's transactions); catching up once,
-in batches of ``BATCH``, over the finished log gives the same rows (the rebuild is the same
-projection) at several times the speed. The projector runs here; the chain keeper here after it,
-or — ``apart`` — at the same time in another process (``huying chain --once``), on the other core.
+The followers (projector, chain keeper) stay off in this process while it writes the history:
+the history is the events alone, and nothing the commands ask reads a read model. Following
+close behind, as they would behind a server, cost more than the writing itself (a batch's work
+over again every few thousand events); following in batches of ``BATCH`` gives the same rows
+(the rebuild is the same projection) at several times the speed. With ``apart``, a second
+process (``huying.synthetic.follower``, on the other core) does that while the history is
+written, and at the end projects the rest while this one chains it; without, this process
+projects and chains after the writing.
 
 A store is synthetic up to the log position recorded under ``synthetic-history`` in
 ``projection_tracking``; the seeder refuses a store holding events beyond that (real use) unless
@@ -20,16 +21,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.projections import tracking
+from huying.synthetic.follower import BATCH
 from huying.synthetic.history import History, Stats
 
 MARK = "synthetic-history"
-BATCH = 20_000  # notifications per projector and chain transaction while seeding
 
 
 class StoreNotSynthetic(Exception):
@@ -90,14 +91,19 @@ def seed_synthetic(
     plan: Plan,
     *,
     force: bool = False,
-    chain_apart: Callable[[], AbstractContextManager[object]] | None = None,
+    apart: Callable[[], AbstractContextManager[Callable[[], None]]] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Writes the history, then brings the read models and the hash chain up to it.
-    ``chain_apart``: a context in which another process chains the log (the chain keeper here
-    then chains only what it left)."""
+    """Writes the history and brings the read models and the hash chain up to it. ``apart``:
+    a context in which another process follows the log (``huying.synthetic.follower``); what
+    it yields, called once the history is written, returns when that process has stopped
+    chaining; the context ends when it has stopped projecting. What it left, this process does."""
     check_store(services, plan, force)
     started = time.perf_counter()
+    with services.engine.begin() as conn:
+        # The tallies are counted once, from the rows, at the end: changed batch by batch they
+        # would cost the projector more than all its other rows.
+        services.projector.tallies.fall_behind(conn)
 
     def progress(stats: Stats, writing: float | None = None) -> Progress:
         projected, chained = services.projector.tracked_position(), services.chain.tracked_position()
@@ -105,38 +111,33 @@ def seed_synthetic(
 
     def written(stats: Stats) -> None:
         if on_progress is not None:
-            on_progress(Progress(stats, time.perf_counter() - started, 0, 0))
+            on_progress(progress(stats))
 
     history = History(services, clock, calls=plan.calls, seed=plan.seed, first=plan.first, until=plan.until)
     clock.set(plan.first)
-    stats = history.run(on_progress=written)
-    writing = time.perf_counter() - started
-    followed = _follow(
-        services, chain_apart, lambda: on_progress(progress(stats, writing)) if on_progress else None
-    )
+    with apart() if apart is not None else nullcontext(lambda: None) as written_all:
+        stats = history.run(on_progress=written)
+        writing = time.perf_counter() - started
+
+        def report() -> None:
+            if on_progress is not None:
+                on_progress(progress(stats, writing))
+
+        written_all()  # the other process no longer chains: the rest of the chain is ours
+        services.chain.batch_size = BATCH
+        services.chain.catch_up(on_batch=lambda _: report())
+    _follow(services, report)
     clock.set(plan.until)
     _mark_synthetic(services)
-    return replace(progress(stats, writing), seconds=writing + followed)
+    return progress(stats, writing)
 
 
-def _follow(
-    services: Services,
-    chain_apart: Callable[[], AbstractContextManager[object]] | None,
-    report: Callable[[], None],
-) -> float:
-    """The read models and the chain brought up to the log's end in batches of ``BATCH``:
-    seconds it took."""
-    started = time.perf_counter()
-    projector, chain = services.projector, services.chain
-    projector.batch_size = chain.batch_size = BATCH
-    with services.engine.begin() as conn:
-        # The tallies are counted once, from the rows, at the end: changed batch by batch they
-        # would cost the projector more than all its other rows.
-        projector.tallies.fall_behind(conn)
-    with chain_apart() if chain_apart is not None else nullcontext():
-        projector.catch_up(on_batch=lambda _: report())
-    chain.catch_up(on_batch=lambda _: report())  # all of it, or what the other process left
-    return time.perf_counter() - started
+def _follow(services: Services, report: Callable[[], None]) -> None:
+    """The read models brought up to the log's end in batches of ``BATCH`` (all of them, or
+    what the other process left), then the chain (what is left of it)."""
+    services.projector.batch_size = services.chain.batch_size = BATCH
+    services.projector.catch_up(on_batch=lambda _: report())
+    services.chain.catch_up(on_batch=lambda _: report())
 
 
 def _mark_synthetic(services: Services) -> None:
