@@ -12,7 +12,7 @@ from huying.domain.org import Org
 from huying.domain.principal import Principal
 from huying.domain.states import Status
 from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls
-from huying.projections.text import by_text, text_index
+from huying.projections.text import LIKE, by_text, text_index
 from huying.queries.scope import concerns_unit, visible_calls
 
 # Still owed an answer: the clocks can run out on these.
@@ -48,10 +48,18 @@ class CallFilter:
 
     def page(self, query: Select[Any], org: Org, now: datetime, after: int, dialect: str) -> Select[Any]:
         """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
-        c = rm_calls.c
-        cursor: ColumnElement[int] = c.seq
+        cursor: ColumnElement[int] = rm_calls.c.seq
+        query = query.where(*self._wanted(org, now))
         if self.words:
-            query, cursor = by_text(query, self.words, how=text_index(dialect))
+            # The ledger's open calls are fewer than a word's matches over the whole history:
+            # there, each call's text is looked at after the filters above have passed it.
+            how = LIKE if self.on_ledger_only else text_index(dialect)
+            query, cursor = by_text(query, self.words, how=how)
+        return query.where(cursor > after).order_by(cursor)
+
+    def _wanted(self, org: Org, now: datetime) -> list[ColumnElement[bool]]:
+        """Every condition asked for but the free text."""
+        c = rm_calls.c
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
         if self.unit:
             wanted.append(concerns_unit(self.unit, org))
@@ -74,7 +82,7 @@ class CallFilter:
             wanted.append(c.raised_at < self.raised_before)
         if self.on_ledger_only:
             wanted.append(ON_LEDGER)  # already implied: lets the ledger's indexes serve the page
-        return query.where(*wanted, cursor > after).order_by(cursor)
+        return wanted
 
     @property
     def on_ledger_only(self) -> bool:
@@ -91,10 +99,7 @@ class Page:
 def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
-    query = select(rm_calls, overdue(now).label("overdue")).where(visible_calls(principal, org))
-    query = f.page(query, org, now, after, conn.dialect.name)
-    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
-    return _page(rows, limit, "seq")
+    return _page_of(conn, f, visible_calls(principal, org), org, now, after, limit)
 
 
 def ledger(
@@ -126,13 +131,25 @@ def ledger(
         "by_status": by_status,
         **dict(zip(ATTENTION, attention, strict=True)),
     }
-    query = select(rm_calls, late.label("overdue")).where(scope)
-    query = f.page(query, org, now, after, conn.dialect.name)
-    rows = [dict(r._mapping) for r in conn.execute(query.limit(limit + 1))]
-    return summary, _page(rows, limit, "seq")
+    return summary, _page_of(conn, f, scope, org, now, after, limit)
 
 
-def _page(rows: list[dict[str, Any]], limit: int, cursor: str) -> Page:
+def _page_of(
+    conn: Connection,
+    f: CallFilter,
+    scope: ColumnElement[bool],
+    org: Org,
+    now: datetime,
+    after: int,
+    limit: int,
+) -> Page:
+    """A page of the calls in ``scope`` that ``f`` asks for: which they are first, from an index
+    alone where it holds every column asked about, then only their rows (a call's row is wide,
+    and a page may pass over many calls before it has found ``limit``)."""
+    c = rm_calls.c
+    found = f.page(select(c.seq).where(scope), org, now, after, conn.dialect.name).limit(limit + 1)
+    query = select(rm_calls, overdue(now).label("overdue")).where(c.seq.in_(found)).order_by(c.seq)
+    rows = [dict(r._mapping) for r in conn.execute(query)]
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, rows[-1][cursor] if more and rows else None)
+    return Page(rows, rows[-1]["seq"] if more and rows else None)
