@@ -66,6 +66,8 @@ READS: list[Read] = [
     ("community", "LW-LN-01", "/api/v1/calls", {"unit": "LW-LN-01", "status": "dispatched", "limit": 50}),
     ("street", "LW-LN", "/api/v1/calls", {"unit": "LW-LN", "status": "resolved", "overdue": "true"}),
     ("street", "LW-LN", "/api/v1/calls", {"unit": "LW-LN", "q": "垃圾", "limit": 50}),
+    ("street", "LW-LN", "/api/v1/calls", {"unit": "LW-LN", "q": "垃圾", "status": "resolved,evaluated"}),
+    ("supervisor", "LW", "/api/v1/calls", {"q": "垃圾", "overdue": "true"}),
 ]
 
 
