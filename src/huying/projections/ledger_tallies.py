@@ -54,16 +54,20 @@ class LedgerTallies:
     tables: tuple[Table, ...] = (rm_ledger_tallies,)
 
     def before(self, conn: Connection, call_ids: Sequence[str]) -> Counter[LedgerKey]:
-        """What these calls' stored rows count (their orders' departments, whichever the status)."""
-        calls: list[Row] = []
-        orders: list[Row] = []
+        """What these calls' stored rows count: one statement, a row per call and order, found by
+        the calls' ids (with the ledger's statuses in it too, SQLite would walk every call on the
+        ledger by status instead)."""
+        calls: dict[str, Row] = {}
+        departments: dict[str, set[str]] = defaultdict(set)
         o = rm_work_orders.c
+        with_orders = rm_calls.outerjoin(rm_work_orders, o.call_id == rm_calls.c.call_id)
         for chunk in chunks(call_ids):
-            found = select(*_CALL, *(rm_calls.c[g] for g in _GEO)).where(rm_calls.c.call_id.in_(chunk))
-            calls += [dict(r) for r in conn.execute(found).mappings()]
-            ordered = select(o.call_id, o.department_code).where(o.call_id.in_(chunk))
-            orders += [dict(r) for r in conn.execute(ordered).mappings()]
-        return _counted(calls, _departments(orders))
+            found = select(*_CALL, *(rm_calls.c[g] for g in _GEO), o.department_code).select_from(with_orders)
+            for r in conn.execute(found.where(rm_calls.c.call_id.in_(chunk))).mappings():
+                calls[r["call_id"]] = dict(r)
+                if r["department_code"] is not None:
+                    departments[r["call_id"]].add(r["department_code"])
+        return _counted(calls.values(), departments)
 
     def after(self, conn: Connection, before: Counter[LedgerKey], rows: Rows) -> Rewrite:
         now = _counted(rows.get(rm_calls.name, []), _departments(rows.get(rm_work_orders.name, [])))
