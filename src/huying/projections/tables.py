@@ -107,13 +107,22 @@ for _unit in ("", "grid_code", "community_code", "street_code"):
         sqlite_where=ON_LEDGER,
         postgresql_where=ON_LEDGER,
     )
-# The district's ledger summary, by status: what it counts, without the calls' rows (0013d).
-Index(
-    "ix_rm_calls_ledger_summary",
-    *(rm_calls.c[name] for name in _COUNTED_ON_LEDGER if name != "seq"),
-    sqlite_where=ON_LEDGER,
-    postgresql_where=ON_LEDGER,
+# Still owed an answer: the clocks can run out on these. The ledger summary's "overdue now" is a
+# range of their next due instants, per unit (the district's: its streets'), from an index that
+# holds what it reads (0014l).
+UNSETTLED = tuple(
+    s.value for s in (Status.AWAITING_RESPONSE, Status.IN_PROGRESS, Status.DISPATCHED, Status.RETURNED)
 )
+IS_UNSETTLED = rm_calls.c.status.in_([literal_column(f"'{s}'") for s in UNSETTLED])
+for _unit in ("grid_code", "community_code", "street_code"):
+    Index(
+        f"ix_rm_calls_unsettled_{_unit.removesuffix('_code')}",
+        rm_calls.c[_unit],
+        rm_calls.c.next_due,
+        rm_calls.c.status,
+        sqlite_where=IS_UNSETTLED,
+        postgresql_where=IS_UNSETTLED,
+    )
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
@@ -336,7 +345,21 @@ rm_evaluation_tallies = Table(
     *(Column(name, Integer, nullable=False) for name in EVALUATION_COUNTS),
 )
 
-TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies)
+# 台账 — how many calls are on the ledger, per unit (a street, community, grid, or department
+# with an order on the call) and what the summary tells apart: status, and the flags of what
+# awaits the street (projections.ledger_tallies). The district's are its streets' together.
+rm_ledger_tallies = Table(
+    "rm_ledger_tallies",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("status", String(32), primary_key=True),
+    Column("ready_to_resolve", Boolean, primary_key=True),
+    Column("pending_extension", Boolean, primary_key=True),
+    Column("returned_order", Boolean, primary_key=True),
+    Column("calls", Integer, nullable=False),
+)
+
+TALLY_TABLES = (rm_sla_tallies, rm_evaluation_tallies, rm_ledger_tallies)
 
 # Every read model's tables: those of calls, then those of directives, meetings and published
 # 考评, then the calls' tallies (reset, backup, replay).

@@ -13,13 +13,15 @@ test_rebuild_equals_incremental.py``).
   resolution times (``spread``), with the block's own p50 and p90.
 - ``EvaluationTallies`` (``rm_evaluation_tallies``): per unit and month, the evaluated rounds
   attributed to it and the 督办 against it.
+- ``LedgerTallies`` (``rm_ledger_tallies``, ``ledger_tallies``): per unit, the calls on the 台账
+  ledger by status and by what awaits the street.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain, groupby, pairwise
@@ -27,17 +29,10 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Delete,
     Engine,
-    Select,
     Table,
-    and_,
-    bindparam,
-    delete,
     insert,
-    or_,
     select,
     update,
 )
@@ -45,6 +40,7 @@ from sqlalchemy import (
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.projections import spread
+from huying.projections.ledger_tallies import LedgerTallies
 from huying.projections.obligations import Arrival, Fields, Obligation, of_call
 from huying.projections.periods import blocks_of, local_day
 from huying.projections.rows import Row
@@ -61,30 +57,10 @@ from huying.projections.tables import (
     rm_supervisions,
     rm_work_orders,
 )
+from huying.projections.tally_rows import Rewrite, Rows, by_call, rewrite_of, rows_of_calls, streamed
 from huying.projections.writer import RowWriter
 
 log = logging.getLogger(__name__)
-Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """Tally rows to write in place of the stored ones: computed outside the write transaction
-    (the projector alone writes tallies), so the transaction only deletes and inserts."""
-
-    table: Table
-    replaced: list[Any]  # the keys of the stored rows replaced (all of them: ``afresh``)
-    rows: list[Row]
-    afresh: bool = False
-
-    def write(self, conn: Connection, writer: RowWriter) -> None:
-        if self.afresh:
-            conn.execute(delete(self.table))
-        else:
-            one_row = _by_key(self.table)
-            for chunk in _chunks(self.replaced):
-                conn.execute(one_row, [_key_params(self.table, k) for k in chunk])
-        writer.insert(conn, self.table, self.rows)
 
 
 class Tally(Protocol):
@@ -120,7 +96,7 @@ class TallyKeeper:
     tallies are only replaced (``store``), so they do not hold the database's write lock long."""
 
     def __init__(self, org: Org, writer: RowWriter) -> None:
-        self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies()]
+        self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies(), LedgerTallies()]
         self.writer = writer
 
     def prepare(
@@ -163,53 +139,16 @@ def _tallied(conn: Connection, rows_at: int) -> int:
     return int(found) if found is not None else (0 if rows_at == 0 else _BEHIND)
 
 
+def in_step(conn: Connection) -> bool:
+    """Whether the tallies are in step with the calls' rows (not behind them, being recounted)."""
+    found = conn.execute(select(projection_tracking.c.position).where(projection_tracking.c.name == TALLIED))
+    return (found.scalar() or _BEHIND) != _BEHIND
+
+
 def _tally_at(conn: Connection, position: int) -> None:
     t = projection_tracking
     if not conn.execute(update(t).where(t.c.name == TALLIED).values(position=position)).rowcount:
         conn.execute(insert(t).values(name=TALLIED, position=position))
-
-
-# Tally rows are found by their whole primary key. Not with a row-value IN list: SQLite plans
-# ``(level, scope, block, start) IN (VALUES …)`` of several keys as a scan of the whole table —
-# 20 ms each for the read and the delete of every projector batch at 100,000 calls, most of the
-# batch. An OR of the keys, or one statement per key, is a lookup of the index per key on both
-# backends.
-
-
-def _any_of(table: Table, keys: Sequence[Sequence[Any]]) -> ColumnElement[bool]:
-    columns = table.primary_key.columns
-    return or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in keys))
-
-
-def _by_key(table: Table) -> Delete:
-    """The row of one key (executed once per key: ``_key_params``)."""
-    return delete(table).where(*(c == bindparam(f"key_{c.name}") for c in table.primary_key.columns))
-
-
-def _key_params(table: Table, key: Sequence[Any]) -> dict[str, Any]:
-    return {f"key_{c.name}": v for c, v in zip(table.primary_key.columns, key, strict=True)}
-
-
-def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _stored(conn: Connection, table: Table, call_ids: Sequence[str], *extra: Any) -> list[Row]:
-    found: list[Row] = []
-    for chunk in _chunks(call_ids):
-        query = select(table, *extra).where(table.c.call_id.in_(chunk))
-        if extra:
-            query = query.join_from(table, rm_calls, rm_calls.c.call_id == table.c.call_id)
-        found += [dict(r) for r in conn.execute(query).mappings()]
-    return found
-
-
-def _by_call(rows: Iterable[Row]) -> dict[str, list[Row]]:
-    found: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        found[r["call_id"]].append(r)
-    return found
 
 
 # --- SLA tallies ------------------------------------------------------------------------------
@@ -324,8 +263,8 @@ class SlaTallies:
 
     def before(self, conn: Connection, call_ids: Sequence[str]) -> dict[str, list[Obligation]]:
         grid = rm_calls.c.grid_code
-        stints = _by_call(_stored(conn, rm_stints, call_ids, grid))
-        orders = _by_call(_stored(conn, rm_work_orders, call_ids, grid))
+        stints = by_call(rows_of_calls(conn, rm_stints, call_ids, grid))
+        orders = by_call(rows_of_calls(conn, rm_work_orders, call_ids, grid))
         return {
             call_id: of_call(stints.get(call_id, []), orders.get(call_id, []), _grid(stints, orders, call_id))
             for call_id in {*stints, *orders}
@@ -333,7 +272,7 @@ class SlaTallies:
 
     def after(self, conn: Connection, before: dict[str, list[Obligation]], rows: Rows) -> Rewrite:
         grids = {r["call_id"]: r["grid_code"] for r in rows.get(rm_calls.name, [])}
-        stints, orders = _by_call(rows.get(rm_stints.name, [])), _by_call(rows.get(rm_work_orders.name, []))
+        stints, orders = by_call(rows.get(rm_stints.name, [])), by_call(rows.get(rm_work_orders.name, []))
         fine: dict[FineKey, _Change] = defaultdict(_Change)
         for call_id in {*before, *grids}:
             old = {o.ref: o for o in before.get(call_id, [])}
@@ -347,14 +286,14 @@ class SlaTallies:
                 fine[_fine_key(o)].replace(was, o)
             for gone in old.values():  # none while events only add to a call
                 fine[_fine_key(gone)].replace(gone, None)
-        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
+        return rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
 
     def recount(self, conn: Connection) -> Rewrite:
         """Every tally afresh from every call's stored rows."""
         fine: dict[FineKey, _Change] = defaultdict(_Change)
         for o in _every_obligation(conn):
             fine[_fine_key(o)].replace(None, o)
-        return _rewrite(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, afresh=True)
+        return rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, afresh=True)
 
     def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
         """Each change counts in every scope holding its unit, in its day, week and month: the
@@ -386,23 +325,18 @@ def _combined(parts: list[_Change]) -> _Change:
     return whole
 
 
-def _streamed(query: Select[Any]) -> Select[Any]:
-    """A query whose rows arrive a few thousand at a time (a server-side cursor on PostgreSQL)."""
-    return query.execution_options(yield_per=5000)
-
-
 def _every_obligation(conn: Connection) -> Iterable[Obligation]:
     """Every stored obligation, read a call's stints at a time (arrival kinds need them all)."""
     grid = rm_calls.c.grid_code
     stints = select(rm_stints, grid).join_from(rm_stints, rm_calls, rm_calls.c.call_id == rm_stints.c.call_id)
-    rows = conn.execute(_streamed(stints.order_by(rm_stints.c.call_id, rm_stints.c.n))).mappings()
+    rows = conn.execute(streamed(stints.order_by(rm_stints.c.call_id, rm_stints.c.n))).mappings()
     for _, held in groupby(rows, key=itemgetter("call_id")):
         stints_of_call = list(held)
         yield from of_call(stints_of_call, [], stints_of_call[0]["grid_code"])
     orders = select(rm_work_orders, grid).join_from(
         rm_work_orders, rm_calls, rm_calls.c.call_id == rm_work_orders.c.call_id
     )
-    for r in conn.execute(_streamed(orders)).mappings():
+    for r in conn.execute(streamed(orders)).mappings():
         yield from of_call([], [r], r["grid_code"])
 
 
@@ -503,8 +437,8 @@ class EvaluationTallies:
     tables: tuple[Table, ...] = (rm_evaluation_tallies,)
 
     def before(self, conn: Connection, call_ids: Sequence[str]) -> dict[str, dict[EvaluationKey, list[int]]]:
-        evaluations = _by_call(_stored(conn, rm_evaluations, call_ids))
-        supervisions = _by_call(_stored(conn, rm_supervisions, call_ids))
+        evaluations = by_call(rows_of_calls(conn, rm_evaluations, call_ids))
+        supervisions = by_call(rows_of_calls(conn, rm_supervisions, call_ids))
         return {
             call_id: evaluation_counts(evaluations.get(call_id, []), supervisions.get(call_id, []))
             for call_id in {*evaluations, *supervisions}
@@ -513,8 +447,8 @@ class EvaluationTallies:
     def after(
         self, conn: Connection, before: dict[str, dict[EvaluationKey, list[int]]], rows: Rows
     ) -> Rewrite:
-        evaluations = _by_call(rows.get(rm_evaluations.name, []))
-        supervisions = _by_call(rows.get(rm_supervisions.name, []))
+        evaluations = by_call(rows.get(rm_evaluations.name, []))
+        supervisions = by_call(rows.get(rm_supervisions.name, []))
         changes: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
         for call_id in {*before, *evaluations, *supervisions}:
             new = evaluation_counts(evaluations.get(call_id, []), supervisions.get(call_id, []))
@@ -524,15 +458,15 @@ class EvaluationTallies:
                     for i, c in enumerate(counts):
                         change[i] += sign * c
         moved = {k: c for k, c in changes.items() if any(c)}
-        return _rewrite(conn, rm_evaluation_tallies, moved, _evaluation_row)
+        return rewrite_of(conn, rm_evaluation_tallies, moved, _evaluation_row)
 
     def recount(self, conn: Connection) -> Rewrite:
         """Every tally afresh from every call's stored rows."""
         totals: dict[EvaluationKey, list[int]] = defaultdict(lambda: [0] * len(EVALUATION_COUNTS))
         evaluations = conn.execute(
-            _streamed(select(rm_evaluations).order_by(rm_evaluations.c.call_id))
+            streamed(select(rm_evaluations).order_by(rm_evaluations.c.call_id))
         ).mappings()
-        supervisions = conn.execute(_streamed(select(rm_supervisions))).mappings()
+        supervisions = conn.execute(streamed(select(rm_supervisions))).mappings()
         counted = chain(
             (
                 evaluation_counts(list(rows), [])
@@ -543,7 +477,7 @@ class EvaluationTallies:
         for counts_of_call in counted:
             for key, counts in counts_of_call.items():
                 totals[key] = [t + c for t, c in zip(totals[key], counts, strict=True)]
-        return _rewrite(conn, rm_evaluation_tallies, totals, _evaluation_row, afresh=True)
+        return rewrite_of(conn, rm_evaluation_tallies, totals, _evaluation_row, afresh=True)
 
 
 def _evaluation_row(key: EvaluationKey, stored: Row | None, change: list[int]) -> Row | None:
@@ -552,25 +486,3 @@ def _evaluation_row(key: EvaluationKey, stored: Row | None, change: list[int]) -
         name: (stored[name] if stored else 0) + d for name, d in zip(EVALUATION_COUNTS, change, strict=True)
     }
     return {"unit": unit, "month": month, "later_month": later, **counts} if any(counts.values()) else None
-
-
-# --- changing stored tallies ----------------------------------------------------------------------
-
-
-def _rewrite(
-    conn: Connection,
-    table: Table,
-    changes: Mapping[Any, Any],
-    changed: Callable[[Any, Row | None, Any], Row | None],
-    *,
-    afresh: bool = False,
-) -> Rewrite:
-    """Each changed row read and changed by ``changed`` (None: nothing left) — or, ``afresh``,
-    made from nothing (the rows replace every stored one)."""
-    keys = list(changes)
-    stored: dict[Any, Row] = {}
-    for chunk in [] if afresh else _chunks(keys):
-        for r in conn.execute(select(table).where(_any_of(table, chunk))).mappings():
-            stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
-    rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
-    return Rewrite(table, [k for k in keys if k in stored], rows, afresh)

@@ -1,0 +1,90 @@
+"""The 台账 ledger's summary read from the ledger tallies (issue 12): what the ledger lists,
+counted — for every kind of asker and the units it may and may not read — and what the
+migration that made the tallies filled them with is what the projector counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, select
+
+from backends import Backend
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
+from huying.demo import demo_principals
+from huying.domain.org import UnitKind
+from huying.domain.principal import Principal
+from huying.migrate import alembic_config, upgrade
+from huying.projections.tables import rm_ledger_tallies
+from huying.projections.tallies import in_step
+from huying.queries.search import ATTENTION, CallFilter, ledger
+from huying.synthetic.seed import Plan, seed_synthetic
+
+UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def district(backend: Backend, tmp_path: Path) -> Iterator[Services]:
+    """150 synthetic calls over 60 days, the last of them still on the ledger; no duties."""
+    no_duties = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
+    settings = backend.settings(tmp_path, fake_clock=True, **no_duties)
+    upgrade(settings)
+    clock = FakeClock(start=UNTIL - timedelta(days=61))
+    services = build_services(settings, clock)
+    try:
+        seed_synthetic(services, clock, Plan(calls=150, seed=7, until=UNTIL, days=60))
+        yield services
+    finally:
+        services.close()
+
+
+def listed(conn: Connection, who: Principal, services: Services, unit: str) -> dict[str, Any]:
+    """The summary of what the ledger's pages list, counted."""
+    org, now = services.app.org, services.clock.now()
+    rows: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        _, page = ledger(conn, who, org, unit, CallFilter(), now, after, 500)
+        rows, after = rows + page.rows, page.next
+    return {
+        "unit": unit,
+        "open": len(rows),
+        "overdue": sum(bool(r["overdue"]) for r in rows),
+        "by_status": dict(Counter(r["status"] for r in rows)),
+        **{flag: sum(bool(r[flag]) for r in rows) for flag in ATTENTION},
+    }
+
+
+def test_the_summary_counts_what_the_ledger_lists(district: Services) -> None:
+    org = district.app.org
+    streets, departments = org.of_kind(UnitKind.STREET), org.of_kind(UnitKind.DEPARTMENT)
+    some = [org.district.code, streets[0].code, org.children(streets[0].code)[0].code, departments[0].code]
+    with district.engine.connect() as conn:
+        assert in_step(conn) and conn.execute(select(rm_ledger_tallies)).first() is not None
+        summaries = []
+        for who in demo_principals(org):
+            for unit in dict.fromkeys([who.unit, *some]):
+                summary, _ = ledger(conn, who, org, unit, CallFilter(), district.clock.now(), 0, 1)
+                assert summary == listed(conn, who, district, unit), (who, unit)
+                summaries.append(summary)
+    busiest = max(summaries, key=lambda s: s["open"])
+    assert busiest["open"] > 10 and busiest["overdue"] > 0  # the comparison means something
+
+
+def test_the_migration_fills_the_tallies_as_the_projector_counts_them(district: Services) -> None:
+    def tallies() -> list[tuple[Any, ...]]:
+        with district.engine.connect() as conn:
+            t = rm_ledger_tallies
+            return [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+
+    counted = tallies()
+    config = alembic_config(district.settings)
+    command.downgrade(config, "0013d")
+    command.upgrade(config, "head")
+    assert tallies() == counted != []
