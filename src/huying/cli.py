@@ -285,7 +285,7 @@ def _run_duties(offered: list[Duty], doing: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with _opened() as services:
-        duties = Duties(services, offered)
+        duties = Duties(services, offered, apart=True)  # a process of its own: the writes are others'
         duties.start()
         try:
             waiting = [str(d) for d in offered if not duties.holding(d)]

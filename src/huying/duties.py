@@ -101,13 +101,21 @@ class Singleton:
             self.holding = False
 
 
+# The duties that follow the log: where one of them is done by another process, there is news.
+_FOLLOWERS = frozenset({Duty.PROJECTOR, Duty.CHAIN, Duty.WEBHOOKS})
+
+
 class Duties:
     """What one long-running process runs besides answering requests: the duties it offers, and
     a listener for the news of the deployment's other processes — events committed (the
     projector and chain keeper here start a batch), read models moved (requests waiting here to
     read their writes see it), the settable clock moved (the watchdog here sweeps)."""
 
-    def __init__(self, services: Services, offered: Iterable[Duty]) -> None:
+    def __init__(self, services: Services, offered: Iterable[Duty], apart: bool | None = None) -> None:
+        """``apart``: other processes of the deployment write, so listen for their news. Unsaid,
+        an API server listens when it leaves a follower of the log to another process — not for
+        a watchdog merely switched off (the tests' servers): on SQLite the listener looks at the
+        files every few milliseconds, news that only a follower here could act on."""
         settings = services.settings
         work: dict[Duty, Work] = {
             Duty.PROJECTOR: services.projector,
@@ -121,7 +129,9 @@ class Duties:
         ]
         self._services = services
         here = {s.duty for s in self.singletons}
-        self.wakeups = wakeups_for(settings, apart=not here.issuperset(Duty))
+        if apart is None:
+            apart = not here.issuperset(_FOLLOWERS)
+        self.wakeups = wakeups_for(settings, apart=apart)
         self.wakeups.on_events(services.projector.wake)
         self.wakeups.on_events(services.chain.wake)
         self.wakeups.on_events(services.webhooks.wake)
