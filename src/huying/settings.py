@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     body_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     body_min_bytes_per_second: int = Field(default=10_000, ge=1, le=10**9)
+    # `huying serve --workers N`: uvicorn's supervisor kills a worker that has not answered its
+    # health check within this many seconds, and starts another. A worker answers only once its
+    # new interpreter has imported huying: on a loaded machine that took longer than uvicorn's 5 s,
+    # and starting workers were killed over and over (docs/operations.md).
+    worker_healthcheck_seconds: int = Field(default=30, ge=1, le=3600)
 
     # Open311: a report located by lat/long goes to the nearest grid within this distance.
     open311_grid_radius_m: float = Field(default=1500.0, gt=0, le=100_000)

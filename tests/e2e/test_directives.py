@@ -221,3 +221,30 @@ def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens
     assert refused["type"] == "/problems/transition-not-allowed" and "cancelled" in refused["detail"]
     h.get(("community", "LW-DB-01"), f"{API}/pending?unit=LW-LN", 404)
     assert h.get(DB, API)["data"] == []
+
+
+def test_the_figures_window_reads_dates_and_times_as_every_other_window(
+    client: TestClient, tokens: Any
+) -> None:
+    """``since``/``until`` are business-time bounds as the feed's, the search's and the meetings'
+    ``from``/``to``: a date is an Asia/Shanghai day (``until`` a date covers that day), a time
+    needs its offset, and a window that ends before it starts is 422 — not 200 with nothing."""
+    h = Http(client, tokens)
+    h.clock(at(23, 9))
+    issued = h.post(DISTRICT, API, {"title": "t", "targets": ["LW-LN"], "working_days": 3}, 201).json()
+    figures = f"{API}/figures?unit=LW-LN&min_position={issued['position']}"
+
+    def units(window: str) -> list[str]:
+        return [f["unit"] for f in h.get(DISTRICT, f"{figures}&{window}")["data"]]
+
+    assert units("since=2026-11-23&until=2026-11-23") == ["LW-LN"]  # that whole day
+    assert units("until=2026-11-22") == []
+    assert units("since=2026-11-24") == []
+    assert units("since=2026-11-23T09:00:00%2B08:00&until=2026-11-23T09:00:01%2B08:00") == ["LW-LN"]
+    for window, field in (
+        ("since=2026-11-23T09:00:00", "since"),  # no offset
+        ("since=2026-11-24&until=2026-11-23", "until"),
+        ("until=23%2F11%2F2026", "until"),
+    ):
+        problem = h.get(DISTRICT, f"{figures}&{window}", 422)
+        assert [e["field"] for e in problem["errors"]] == [field], (window, problem)

@@ -6,12 +6,18 @@ chain. At a moment drawn from a seeded RNG the whole server (supervisor and work
 SIGKILL. After a restart every write answered 201/200 is stored exactly once, the requests that
 got no answer are sent again with their keys and recorded once, and the read models and the
 hash chain catch up and equal a replay of the log.
+
+A server restarted on a busy machine must also come back whole: uvicorn's supervisor kills a
+worker that has not answered its health check in time, and a worker still starting up (a new
+interpreter importing huying while the machine is loaded) does not answer before it runs.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,3 +66,33 @@ def test_kill_9_of_the_server_under_sixteen_writers_loses_no_acknowledged_write(
         writers.resend_unanswered(http)
     check_everything_acknowledged_is_stored(server, writers, tokens.headers("supervisor", DISTRICT))
     check_read_models_equal_a_rebuild(services, server.log)
+
+
+SLOW_START = 7  # seconds: longer than uvicorn's own health-check timeout (5 s)
+
+
+@pytest.mark.postgres_only(reason="SQLite serves in one process: no supervisor checks workers")
+def test_workers_slow_to_start_on_a_busy_machine_are_not_killed_by_their_supervisor(
+    server: Server, tmp_path: Path
+) -> None:
+    """Measured on a loaded 2-core machine, `huying serve --workers 4` killed 1–5 of its starting
+    workers (each "Child process [...] died", then a new one) and took 4–17 s longer to serve on
+    all four. Here each worker's interpreter is held back as a loaded machine would: the workers
+    start once, and none is killed."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "if '--multiprocessing-fork' in sys.argv:  # a worker uvicorn spawned, not the server\n"
+        f"    time.sleep({SLOW_START})\n",
+        encoding="utf-8",
+    )
+    path = os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")])
+    server.start(workers=2, PYTHONPATH=path)
+
+    def settled() -> bool:
+        log = server.log()
+        return log.count("Application startup complete") >= 2 or "died" in log
+
+    until("both workers started, or one was killed", settled, 120, server.log)
+    assert "died" not in server.log(), server.log()

@@ -140,9 +140,11 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """What ``huying serve`` gives uvicorn: the guarded protocol, the idle timeout, no banner."""
+    """What ``huying serve`` gives uvicorn: the guarded protocol, the idle timeout, the workers'
+    health-check timeout, no banner."""
     return {
         "http": functools.partial(GuardedH11Protocol, deadlines=Deadlines.of(settings)),
         "timeout_keep_alive": settings.keepalive_seconds,
+        "timeout_worker_healthcheck": settings.worker_healthcheck_seconds,
         "server_header": False,
     }

@@ -121,10 +121,13 @@ def _instant(raw: str | None, name: str, end: bool) -> datetime | None:
     return instant.astimezone(UTC)
 
 
-def window(start: str | None, end: str | None) -> Window:
-    w = Window(parse_bound(start, "from"), parse_bound(end, "to", end=True))
+def window(start: str | None, end: str | None, names: tuple[str, str] = ("from", "to")) -> Window:
+    """``[start, end)`` from two bounds (``parse_bound``); ``names`` are the parameters' own,
+    for the 422 that names one."""
+    first, last = names
+    w = Window(parse_bound(start, first), parse_bound(end, last, end=True))
     if w.start is not None and w.end is not None and w.start >= w.end:
-        raise InvalidCommand("to", "to must be later than from")
+        raise InvalidCommand(last, f"{last} must be later than {first}")
     return w
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, RequestIdentity
 from huying.api.directive_present import directive_answer, summary
-from huying.api.params import MAX_VERSION, Cursor
+from huying.api.params import MAX_VERSION, Cursor, TimeBound
 from huying.api.present import history_entry, unvouched_entry
 from huying.api.schemas.base import Code, Instant
 from huying.api.schemas.calls import UnvouchedEvent
@@ -34,6 +34,7 @@ from huying.api.schemas.directives import (
     ReportBody,
     UnitFigures,
 )
+from huying.audit.feed import window
 from huying.bootstrap import Services
 from huying.domain.directive import Directive
 from huying.domain.errors import DirectiveNotFound, InvalidCommand
@@ -124,14 +125,19 @@ def figures(
     s: HuyingServices,
     position: ReadPosition,
     unit: Code | None = None,
-    since: Annotated[Instant | None, Query(description="directives issued at or after")] = None,
-    until: Annotated[Instant | None, Query(description="directives issued before")] = None,
+    since: Annotated[
+        TimeBound | None, Query(description="directives issued at or after: RFC 3339, or a date")
+    ] = None,
+    until: Annotated[
+        TimeBound | None, Query(description="directives issued before; a date covers that whole day")
+    ] = None,
 ) -> FiguresPage:
     """令行禁止 figures per target unit, as of now (docs/metrics.md): a unit's own, or those of
     every unit you may read."""
+    issued = window(since, until, ("since", "until"))
     units = [_readable_unit(p, s, unit)] if unit else queries.readable_units(p, s.app.org)
     with s.engine.connect() as conn:
-        rows = directive_figures.figures(conn, units, s.clock.now(), since, until)
+        rows = directive_figures.figures(conn, units, s.clock.now(), issued.start, issued.end)
     return FiguresPage(data=[UnitFigures(**r) for r in rows], position=position)
 
 
