@@ -270,6 +270,26 @@ def test_readyz_shows_the_last_whole_log_check(log: Log) -> None:
     assert 'huying_audit_alarm_position{check="verify",kind="missing"}' in log.client.get("/metrics").text
 
 
+@pytest.mark.parametrize(
+    "claim",
+    ["999999:" + "a" * 64, "3:" + "0" * 64],
+    ids=["beyond the head", "a wrong link"],
+)
+def test_checkpoints_a_caller_gives_are_answered_but_do_not_raise_the_alarm(log: Log, claim: str) -> None:
+    """A checkpoint given to verify is the caller's claim: the answer says whether the log
+    matches it, but a made-up one (a typo, a fuzzer) must not put /readyz to 503 nor raise the
+    tamper alarm in /metrics for everyone — nothing in this process would ever clear it."""
+    log.services.chain.catch_up()
+    assert log.verdict()["ok"] is True
+    answer = log.get("/api/v1/audit/verify", checkpoint=claim)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is False, "the caller learns the log does not match its checkpoint"
+    status, checks = log.ready()
+    assert status == 200, checks
+    assert checks["audit_chain"]["verified"]["ok"] is True
+    assert 'huying_audit_alarm{check="verify"} 0.0' in log.client.get("/metrics").text
+
+
 # --- checkpoint times: one meaning (defect 6) -------------------------------------------------------
 
 

@@ -241,10 +241,16 @@ class ChainKeeper:
     ) -> Report:
         """Check the whole log against the chain, the stored checkpoints and ``given``; the
         verdict is kept for ``/readyz`` and ``/metrics``. Asked for (an auditor, the CLI), at
-        full speed; the keeper's own checks are paced (``_verify_if_due``)."""
+        full speed; the keeper's own checks are paced (``_verify_if_due``).
+
+        Checkpoints a caller gives are its claim, not this deployment's evidence: a break found
+        with them is answered and logged, but kept only when nothing was given — else anyone
+        who may verify could put /readyz to 503 with a made-up checkpoint."""
+        given = list(given)
         verifier = verifier or Verifier(self.log, self.engine, self.voucher)
         report = verifier.verify(given, on_progress)
-        self.verdict = Verdict(self.clock.now(), report)
+        if report.ok or not given:
+            self.verdict = Verdict(self.clock.now(), report)
         if report.broken is not None:
             log.error(
                 "audit verify: BROKEN at position %s: %s — %s",
