@@ -247,6 +247,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         verify_seconds=settings.audit_verify_seconds,
         poll_seconds=settings.poll_seconds,
+        keeps_verdicts=not read_only,  # `huying audit verify` writes nothing
     )
     attachments = AttachmentIndex(engine, clock)
     calls, orders, photos, directives, meetings = command_services(

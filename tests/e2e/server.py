@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,11 @@ from huying.settings import Settings
 READY_DEADLINE = 90.0  # seconds: several workers import everything at once on a busy machine
 POLL_INTERVAL = 0.05
 STOP_TIMEOUT = 20.0
+
+
+def duty_processes(server: Server) -> list[int]:
+    """The pids `huying serve` said its duties' processes have (SQLite), in order."""
+    return [int(pid) for pid in re.findall(r"the duties' process is pid (\d+)", server.log())]
 
 
 def free_port() -> int:

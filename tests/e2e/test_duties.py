@@ -26,7 +26,7 @@ from backends import Backend
 from huying.bootstrap import Services
 
 from .processes import CALLS, DISTRICT, GRID, RAISE, holds, until
-from .server import Child, Server
+from .server import Child, Server, duty_processes
 
 pytestmark = pytest.mark.slow
 
@@ -134,11 +134,6 @@ def readable_after(server: Server, tokens: Any) -> float:
         found = http.get(CALLS, headers=reader, params={"min_position": raised.json()["position"]})
         assert found.status_code == 200, found.text
         return time.monotonic() - written
-
-
-def duty_processes(server: Server) -> list[int]:
-    """The pids `huying serve` said its duties' processes have, in order."""
-    return [int(pid) for pid in re.findall(r"the duties' process is pid (\d+)", server.log())]
 
 
 def projecting(server: Server) -> list[int]:

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from backends import Backend, use_in_env
-from huying.bootstrap import Services
+from huying.bootstrap import Services, build_services
 from huying.cli import cli
 from huying.clock import FakeClock
 from huying.settings import Settings
@@ -268,6 +268,50 @@ def test_readyz_shows_the_last_whole_log_check(log: Log) -> None:
     assert datetime.fromisoformat(verified["at"]) == WALL
     assert verified["break"] == {**verified["break"], "position": target, "kind": "missing"}
     assert 'huying_audit_alarm_position{check="verify",kind="missing"}' in log.client.get("/metrics").text
+
+
+def test_readyz_and_metrics_show_the_verdict_of_a_keeper_in_another_process(
+    log: Log, clock: FakeClock
+) -> None:
+    """`huying serve` on SQLite keeps the chain in its child `huying project` (and a PostgreSQL
+    deployment in a `huying project` of its own): the whole-log check it runs at start and every
+    hour must reach the API's /readyz and /metrics, not stay in the keeper's log."""
+    log.services.chain.catch_up()
+    target = log.chained // 2
+    log.events.delete(target)
+    keeper = build_services(log.services.settings, clock)  # the process that keeps the chain
+    try:
+        keeper.chain.clock = FakeClock(start=WALL)
+        assert keeper.chain.verify().broken is not None
+    finally:
+        keeper.close()
+    status, checks = log.ready()
+    assert status == 503, checks
+    verified = checks["audit_chain"]["verified"]
+    assert datetime.fromisoformat(verified["at"]) == WALL
+    assert verified["break"] == {**verified["break"], "position": target, "kind": "missing"}
+    metrics = log.client.get("/metrics").text
+    assert f'huying_audit_alarm_position{{check="verify",kind="missing"}} {float(target)}' in metrics
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["999999:" + "a" * 64, "3:" + "0" * 64],
+    ids=["beyond the head", "a wrong link"],
+)
+def test_checkpoints_a_caller_gives_are_answered_but_do_not_raise_the_alarm(log: Log, claim: str) -> None:
+    """A checkpoint given to verify is the caller's claim: the answer says whether the log
+    matches it, but a made-up one (a typo, a fuzzer) must not put /readyz to 503 nor raise the
+    tamper alarm in /metrics for everyone — nothing in this process would ever clear it."""
+    log.services.chain.catch_up()
+    assert log.verdict()["ok"] is True
+    answer = log.get("/api/v1/audit/verify", checkpoint=claim)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ok"] is False, "the caller learns the log does not match its checkpoint"
+    status, checks = log.ready()
+    assert status == 200, checks
+    assert checks["audit_chain"]["verified"]["ok"] is True
+    assert 'huying_audit_alarm{check="verify"} 0.0' in log.client.get("/metrics").text
 
 
 # --- checkpoint times: one meaning (defect 6) -------------------------------------------------------

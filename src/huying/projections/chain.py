@@ -13,7 +13,8 @@ dealt with — the genuine event restored, or a forged row removed — it goes o
 
 Now and then it also records a checkpoint (position, link, wall-clock time) — exported and kept
 elsewhere, a checkpoint proves how long the log was, so even a tail cut from the log *and* the
-chain table is found — and re-verifies the whole log (``verdict``).
+chain table is found — and re-verifies the whole log (``verdict``, kept in the database for
+every process: ``audit.verdicts``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -33,6 +34,7 @@ from huying.audit.links import END_OF_LOG, GENESIS, TRACKING_NAME, extend
 from huying.audit.log import StoredLog, StoredRow
 from huying.audit.seal import split
 from huying.audit.tables import audit_chain, audit_checkpoints
+from huying.audit.verdicts import Verdict, keep, last
 from huying.audit.verify import Report, Verifier
 from huying.audit.vouch import Alarm, Flaw, LogOrder
 from huying.background import GATHER_SECONDS_UNWAITED, Follower, Pacer, Stopping
@@ -58,14 +60,6 @@ class ChainRace(RuntimeError):
     """Two keepers chained the same batch; the loser's transaction was rolled back."""
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The last whole-log check this process ran, and when (wall-clock time)."""
-
-    at: datetime
-    report: Report
-
-
 class ChainKeeper:
     """Extends the chain batch by batch — rows, tracking and any checkpoint in one transaction.
 
@@ -85,6 +79,7 @@ class ChainKeeper:
         verify_seconds: float = 3600.0,
         poll_seconds: float = 1.0,
         verify_share: float = BACKGROUND_SHARE,
+        keeps_verdicts: bool = True,
     ) -> None:
         self.app = app
         self.voucher = app.voucher
@@ -96,8 +91,8 @@ class ChainKeeper:
         self.checkpoint_seconds = checkpoint_seconds
         self.verify_seconds = verify_seconds
         self.verify_share = verify_share
+        self.keeps_verdicts = keeps_verdicts  # False in a read-only process: it only answers
         self._alarm = Alarm("audit chain")  # the event the keeper refuses to chain, until dealt with
-        self.verdict: Verdict | None = None
         self._lock = threading.Lock()
         self._follower = Follower("huying-audit-chain", self._follow, poll_seconds, GATHER_SECONDS_UNWAITED)
         self._listening = False
@@ -105,6 +100,11 @@ class ChainKeeper:
         self._sealed_seen = False  # a sealed event is chained: no unsealed one may follow
 
     # --- where the chain stands -----------------------------------------------------------
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The last whole-log check's, in whichever process of the deployment it ran."""
+        return last(self.engine)
 
     @property
     def alarm(self) -> Flaw | None:
@@ -241,10 +241,18 @@ class ChainKeeper:
     ) -> Report:
         """Check the whole log against the chain, the stored checkpoints and ``given``; the
         verdict is kept for ``/readyz`` and ``/metrics``. Asked for (an auditor, the CLI), at
-        full speed; the keeper's own checks are paced (``_verify_if_due``)."""
+        full speed; the keeper's own checks are paced (``_verify_if_due``).
+
+        Checkpoints a caller gives are its claim, not this deployment's evidence: a break found
+        with them is answered and logged, but kept only when nothing was given — else anyone
+        who may verify could put /readyz to 503 with a made-up checkpoint. The verdict is kept in
+        the database (``audit.verdicts``), so the processes answering /readyz show the check the
+        keeper ran in another; a read-only process (`huying audit verify`) keeps nothing."""
+        given = list(given)
         verifier = verifier or Verifier(self.log, self.engine, self.voucher)
         report = verifier.verify(given, on_progress)
-        self.verdict = Verdict(self.clock.now(), report)
+        if self.keeps_verdicts and (report.ok or not given):
+            keep(self.engine, Verdict(self.clock.now(), report))
         if report.broken is not None:
             log.error(
                 "audit verify: BROKEN at position %s: %s — %s",
