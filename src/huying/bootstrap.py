@@ -49,7 +49,7 @@ from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
-from huying.watchdog import Watchdog
+from huying.watchdog import Progress, Watchdog
 from huying.webhooks.sender import Backoff, Sender
 from huying.webhooks.store import SecretBox, Subscriptions
 from huying.webhooks.worker import WebhookWorker
@@ -258,7 +258,12 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         max_capture_age=timedelta(days=settings.max_capture_age_days),
     )
     watchdog = Watchdog(
-        calls, engine, clock, directives=directives, interval_seconds=settings.watchdog_seconds
+        calls,
+        engine,
+        clock,
+        directives=directives,
+        interval_seconds=settings.watchdog_seconds,
+        progress=Progress(lambda: app.recorder.max_notification_id() or 0, projector.position),
     )
     secrets = settings.existing_secrets() if read_only else settings.master_secrets()
     subscriptions = Subscriptions(engine, SecretBox(secrets), clock, app.org)

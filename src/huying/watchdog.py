@@ -8,11 +8,18 @@ completion deadline gets the same 督办 flag on the directive (令行禁止). C
 escalation-state and directive read models;
 the aggregate re-checks every move, so a rerun, a lagging read model or a second watchdog does
 nothing twice. One process of the deployment runs it at a time (``huying.duties``).
+
+Running in the background, a sweep first lets the read models reach the log as it stands (up to
+``CATCH_UP_SECONDS``): woken by a move of the settable clock, a watchdog in another process than
+the projector swept before the call just raised was projected, found nothing due, and waited
+its whole interval for the next look.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -35,6 +42,17 @@ from huying.service_layer.directives import DirectiveService
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_SECONDS = 5.0  # at most, before a background sweep reads the read models as they are
+_CATCH_UP_POLL = 0.02
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the log's head is, and how far the read models the watchdog reads have got."""
+
+    head: Callable[[], int]
+    read_models: Callable[[], int]
+
 
 @dataclass(frozen=True)
 class Move:
@@ -55,6 +73,7 @@ class Watchdog:
         directives: DirectiveService | None = None,
         interval_seconds: float = 30.0,
         batch: int = 500,
+        progress: Progress | None = None,
     ) -> None:
         self.calls = calls
         self.directives = directives
@@ -62,6 +81,7 @@ class Watchdog:
         self.clock = clock
         self.interval_seconds = interval_seconds
         self.batch = batch
+        self.progress = progress
         self._follower = Follower("huying-watchdog", self._step, interval_seconds)
 
     def sweep(self) -> list[Move]:
@@ -153,7 +173,25 @@ class Watchdog:
     def stop(self) -> None:
         self._follower.stop()
 
+    def look(self) -> list[Move]:
+        """What the background does each time it is woken or its interval passes: a sweep of the
+        read models once they have reached the log as it stands (a bounded wait)."""
+        self._let_read_models_catch_up()
+        return self.sweep()
+
     def _step(self) -> None:
-        moves = self.sweep()
+        moves = self.look()
         if moves:
             log.info("watchdog made %d moves", len(moves))
+
+    def _let_read_models_catch_up(self) -> None:
+        """Wait (a bounded while) for the read models to reach the log's head as it is now."""
+        if self.progress is None:
+            return
+        head, deadline = self.progress.head(), time.monotonic() + CATCH_UP_SECONDS
+        while self.progress.read_models() < head:
+            if time.monotonic() > deadline:
+                log.warning("watchdog: the read models are behind the log; sweeping them as they are")
+                return
+            if not self._follower.rest(_CATCH_UP_POLL):
+                return
