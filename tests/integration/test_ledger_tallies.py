@@ -1,18 +1,21 @@
 """The 台账 ledger's summary read from the ledger tallies (issue 12): what the ledger lists,
 counted — for every kind of asker and the units it may and may not read — and what the
-migration that made the tallies filled them with is what the projector counts."""
+migration that made the tallies filled them with is what the projector counts. A department's
+calls on the ledger, read from its own ledger (``rm_department_ledger``), are those the rule
+over every order it had finds, and the migration that made it fills it as the projector does."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from backends import Backend
 from huying.bootstrap import Services, build_services
@@ -21,9 +24,16 @@ from huying.demo import demo_principals
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal
 from huying.migrate import alembic_config, upgrade
-from huying.projections.tables import rm_ledger_tallies
+from huying.projections.tables import (
+    LEDGER_STATUSES,
+    ON_LEDGER,
+    rm_calls,
+    rm_department_ledger,
+    rm_ledger_tallies,
+)
 from huying.projections.tallies import in_step
-from huying.queries.search import ATTENTION, CallFilter, ledger
+from huying.queries.scope import concerns_unit, visible_calls
+from huying.queries.search import ATTENTION, CallFilter, Page, ledger, search_calls
 from huying.synthetic.seed import Plan, seed_synthetic
 
 UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
@@ -44,14 +54,19 @@ def district(backend: Backend, tmp_path: Path) -> Iterator[Services]:
         services.close()
 
 
-def listed(conn: Connection, who: Principal, services: Services, unit: str) -> dict[str, Any]:
-    """The summary of what the ledger's pages list, counted."""
-    org, now = services.app.org, services.clock.now()
+def every_page(read: Callable[..., Page]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     after: int | None = 0
     while after is not None:
-        _, page = ledger(conn, who, org, unit, CallFilter(), now, after, 500)
+        page = read(after=after)
         rows, after = rows + page.rows, page.next
+    return rows
+
+
+def listed(conn: Connection, who: Principal, services: Services, unit: str) -> dict[str, Any]:
+    """The summary of what the ledger's pages list, counted."""
+    org, now = services.app.org, services.clock.now()
+    rows = every_page(lambda after: ledger(conn, who, org, unit, CallFilter(), now, after, 500)[1])
     return {
         "unit": unit,
         "open": len(rows),
@@ -88,3 +103,39 @@ def test_the_migration_fills_the_tallies_as_the_projector_counts_them(district: 
     command.downgrade(config, "0013d")
     command.upgrade(config, "head")
     assert tallies() == counted != []
+
+
+def test_a_departments_calls_on_the_ledger_are_those_of_the_rule_over_its_orders(district: Services) -> None:
+    """For every kind of asker, its ledger of each department, of the district and of its own
+    unit, and its search among their open calls, page by page: the calls on the ledger it sees
+    (over every order, ``visible_calls``) that concern the unit (``concerns_unit``)."""
+    org, now = district.app.org, district.clock.now()
+    departments = [d.code for d in org.of_kind(UnitKind.DEPARTMENT)]
+    found = 0
+    with district.engine.connect() as conn:
+        for who in demo_principals(org):
+            for unit in dict.fromkeys([who.unit, org.district.code, *departments]):
+                rule = and_(visible_calls(who, org), concerns_unit(unit, org), ON_LEDGER)
+                expected = list(conn.scalars(select(rm_calls.c.seq).where(rule).order_by(rm_calls.c.seq)))
+                on_ledger = partial(ledger, conn, who, org, unit, CallFilter(), now)
+                listed = every_page(lambda after, read=on_ledger: read(after, 3)[1])
+                assert [r["seq"] for r in listed] == expected, (who, unit)
+                asked = CallFilter(unit=unit, statuses=LEDGER_STATUSES)
+                assert asked.on_ledger_only
+                searched = every_page(partial(search_calls, conn, who, org, asked, now, limit=3))
+                assert searched == listed, (who, unit)
+                found += len(expected) if unit in departments else 0
+    assert found > 10  # the comparison means something
+
+
+def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(district: Services) -> None:
+    def rows() -> list[tuple[Any, ...]]:
+        with district.engine.connect() as conn:
+            t = rm_department_ledger
+            return [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+
+    kept = rows()
+    config = alembic_config(district.settings)
+    command.downgrade(config, "0014l")
+    command.upgrade(config, "head")
+    assert rows() == kept != []

@@ -46,7 +46,7 @@ from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
 from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
 from huying.projections.tallies import TallyKeeper
-from huying.projections.work_orders import WorkQueues
+from huying.projections.work_orders import DepartmentLedgers, WorkQueues
 from huying.projections.writer import RowWriter
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def read_models(calendar: WorkCalendar) -> list[ReadModel]:
         EscalationState(calendar),
         CallText(),
         WorkQueues(calendar),
+        DepartmentLedgers(),
         SlaFacts(),
         EvaluationFacts(),
         DirectiveBoard(),

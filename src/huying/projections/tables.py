@@ -177,6 +177,19 @@ rm_work_orders = Table(
     Index("ix_rm_work_orders_dept_dispatched", "department_code", "dispatched_at"),
 )
 
+# 台账 of a department — the calls on the ledger (``ON_LEDGER``) that it has or had an order on,
+# one row per call and department, in raise order: what its ledger and its searches among open
+# calls restrict to (``queries.scope``), its open work rather than every order it ever had
+# (projections.work_orders.DepartmentLedgers; migration 0015d).
+rm_department_ledger = Table(
+    "rm_department_ledger",
+    metadata,
+    Column("call_id", String(36), primary_key=True),
+    Column("department_code", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False),  # rm_calls.seq
+    Index("ix_rm_department_ledger", "department_code", "seq"),
+)
+
 # 层级时段 — one row per stint: a community or street holding the call at its level.
 rm_stints = Table(
     "rm_stints",
@@ -367,6 +380,7 @@ READ_MODEL_TABLES = (
     rm_calls,
     rm_call_text,
     rm_work_orders,
+    rm_department_ledger,
     rm_stints,
     rm_evaluations,
     rm_supervisions,

@@ -1,4 +1,5 @@
-"""工单队列 — department work queues: one row per work order, cursor = last change position."""
+"""工单队列 — department work queues: one row per work order, cursor = last change position; and
+each department's 台账: the calls on the ledger it has or had an order on."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from huying.domain.call import Call
 from huying.domain.deadlines import ClockState, standing
 from huying.domain.worktime import WorkCalendar
 from huying.projections.rows import Row, instants_text
-from huying.projections.tables import rm_work_orders
+from huying.projections.tables import LEDGER_STATUSES, rm_department_ledger, rm_work_orders
 
 
 class WorkQueues:
@@ -24,6 +25,26 @@ class WorkQueues:
 
     def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
         return {rm_work_orders: order_rows(call, positions, self.calendar)}
+
+
+class DepartmentLedgers:
+    """A row per department with an order on the call (``Call.departments_involved``, whom
+    ``domain.jurisdiction.can_see`` shows it to) while the call is on the ledger: the
+    department's open work, kept apart from every order it had (``queries.scope``)."""
+
+    kind = Call
+    key = "call_id"
+    tables: tuple[Table, ...] = (rm_department_ledger,)
+
+    def rows(self, call: Call, positions: Mapping[int, int]) -> Mapping[Table, list[Row]]:
+        if call.status.value not in LEDGER_STATUSES:
+            return {rm_department_ledger: []}
+        return {
+            rm_department_ledger: [
+                {"call_id": str(call.id), "department_code": d, "seq": positions[1]}
+                for d in sorted(call.departments_involved)
+            ]
+        }
 
 
 def order_rows(call: Call, positions: Mapping[int, int], calendar: WorkCalendar) -> list[Row]:

@@ -22,7 +22,7 @@ from huying.projections.tables import (
 )
 from huying.projections.tallies import in_step
 from huying.projections.text import LIKE, by_text, text_index
-from huying.queries.scope import concerns_unit, visible_calls
+from huying.queries.scope import concerns_unit, on_the_ledger, visible_calls
 
 __all__ = ["UNSETTLED", "CallFilter", "Page", "ledger", "overdue", "search_calls"]
 
@@ -68,7 +68,7 @@ class CallFilter:
         c = rm_calls.c
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
         if self.unit:
-            wanted.append(concerns_unit(self.unit, org))
+            wanted.append(concerns_unit(self.unit, org, on_ledger=self.on_ledger_only))
         for column, values in (
             (c.status, self.statuses),
             (c.channel, self.channels),
@@ -105,7 +105,8 @@ class Page:
 def search_calls(
     conn: Connection, principal: Principal, org: Org, f: CallFilter, now: datetime, after: int, limit: int
 ) -> Page:
-    return _page_of(conn, f, visible_calls(principal, org), org, now, after, limit)
+    seen = visible_calls(principal, org, on_ledger=f.on_ledger_only)
+    return _page_of(conn, f, seen, org, now, after, limit)
 
 
 def ledger(
@@ -120,7 +121,7 @@ def ledger(
 ) -> tuple[dict[str, Any], Page]:
     """台账: the unit's open problems, until each is struck off (销号). The summary counts the
     whole ledger; ``f`` narrows the page."""
-    scope = and_(visible_calls(principal, org), concerns_unit(unit, org), ON_LEDGER)
+    scope = on_the_ledger(principal, org, unit)
     tallied = _tallied_scopes(principal, org, unit)
     if tallied is not None and in_step(conn):
         summary = _summary_of_tallies(conn, tallied) | {"overdue": _overdue_in(conn, tallied, org, now)}
@@ -156,7 +157,7 @@ def _summary_of_tallies(conn: Connection, scopes: list[str]) -> dict[str, Any]:
 
 def _overdue_in(conn: Connection, scopes: list[str], org: Org, now: datetime) -> int:
     """The calls past due now: a range of each scope's unsettled calls' next due instants."""
-    units = or_(*(concerns_unit(unit, org) for unit in scopes))
+    units = or_(*(concerns_unit(unit, org, on_ledger=True) for unit in scopes))
     return int(conn.scalar(select(func.count()).where(units, overdue(now))) or 0)
 
 
