@@ -136,6 +136,6 @@ def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(distr
 
     kept = rows()
     config = alembic_config(district.settings)
-    command.downgrade(config, "0014l")
+    command.downgrade(config, "0015v")
     command.upgrade(config, "head")
     assert rows() == kept != []

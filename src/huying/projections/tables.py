@@ -180,7 +180,7 @@ rm_work_orders = Table(
 # 台账 of a department — the calls on the ledger (``ON_LEDGER``) that it has or had an order on,
 # one row per call and department, in raise order: what its ledger and its searches among open
 # calls restrict to (``queries.scope``), its open work rather than every order it ever had
-# (projections.work_orders.DepartmentLedgers; migration 0015d).
+# (projections.work_orders.DepartmentLedgers; migration 0016d).
 rm_department_ledger = Table(
     "rm_department_ledger",
     metadata,

@@ -4,8 +4,8 @@ ledger, its summary's "overdue now" and its searches among open calls restricted
 it ever had an order on — its whole history; they now read its open work. Filled here from the
 calls' rows and their orders, as a rebuild would.
 
-Revision ID: 0015d
-Revises: 0014l
+Revision ID: 0016d
+Revises: 0015v
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015d"
-down_revision = "0014l"
+revision = "0016d"
+down_revision = "0015v"
 branch_labels = None
 depends_on = None
 
