@@ -17,6 +17,7 @@ import httpx
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Request
 
+from e2e.inprocess import HTTP_PATIENCE
 from e2e.server import Server
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: `make chromium`
@@ -48,7 +49,7 @@ class Console:
 
     def api(self, role: str, unit: str) -> httpx.Client:
         auth = {"Authorization": f"Bearer {self.token(role, unit)}"}
-        return httpx.Client(base_url=f"{self.url}/api/v1", headers=auth, timeout=10.0)
+        return httpx.Client(base_url=f"{self.url}/api/v1", headers=auth, timeout=HTTP_PATIENCE)
 
     def context(self, **options: Any) -> BrowserContext:
         context = self.browser.new_context(base_url=self.url, locale="zh-CN", **options)

@@ -22,6 +22,8 @@ import pytest
 from backends import raw_events, settings_env
 from huying.settings import Settings
 
+from .inprocess import HTTP_PATIENCE
+
 READY_DEADLINE = 90.0  # seconds: several workers import everything at once on a busy machine
 POLL_INTERVAL = 0.05
 STOP_TIMEOUT = 20.0
@@ -186,7 +188,7 @@ class Server:
         return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-8000:]
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10.0)
+        return httpx.Client(base_url=self.base_url, timeout=HTTP_PATIENCE)
 
     def cleanup(self) -> None:
         for proc in self.started:

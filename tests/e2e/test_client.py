@@ -26,7 +26,7 @@ from huying.client import CallState, DepartmentClient, HuyingProblem, WorkOrder
 from huying.clock import FakeClock
 
 from .driver import Driver
-from .inprocess import free_port, serve_in_thread
+from .inprocess import HTTP_PATIENCE, free_port, serve_in_thread
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def base_url(services: Services, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10.0) as c:
+    with httpx.Client(base_url=base_url, timeout=HTTP_PATIENCE) as c:
         yield c
 
 
@@ -142,6 +142,7 @@ def department(base_url: str, tokens: Any) -> Iterator[MakeClient]:
 
     def make(unit: str = "CG", *, token_unit: str | None = None, **kw: Any) -> DepartmentClient:
         kw.setdefault("sleep", Sleeps())
+        kw.setdefault("timeout", HTTP_PATIENCE)
         token = tokens.token("department", token_unit or unit)
         client = DepartmentClient(base_url, token, unit, **kw)
         made.append(client)
@@ -236,7 +237,7 @@ def test_the_long_poll_answers_as_soon_as_an_order_is_dispatched(
         try:
             assert transport.sent.wait(10), "the client never asked"
             time.sleep(0.3)  # the server has found nothing and is holding the request
-            with httpx.Client(base_url=base_url, timeout=10.0) as own:
+            with httpx.Client(base_url=base_url, timeout=HTTP_PATIENCE) as own:
                 dispatching.append(time.monotonic())
                 Driver(own, tokens, clock).dispatch(waiting)  # type: ignore[arg-type]
         except BaseException as e:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from georeport import GeoReport
 
+from .inprocess import HTTP_PATIENCE
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ def test_georeport_lists_services_and_reads_back_a_posted_request_in_json_and_xm
             "phone": "13812345678",
             "media_url": "https://img.example.cn/0001.jpg",
         },
-        timeout=10,
+        timeout=HTTP_PATIENCE,
     )
     assert posted.status_code == 200, posted.text
     request_id = posted.text.split("<service_request_id>")[1].split("</service_request_id>")[0]

@@ -10,6 +10,7 @@ from typing import Any
 from huying.client import DepartmentClient
 
 from .driver import Driven, Driver
+from .inprocess import HTTP_PATIENCE
 from .test_client import base_url, driver, http  # noqa: F401  (the fixtures: huying over TCP)
 
 FIRST = ("CG", "ZJ", "SW", "JT", "GD", "HB", "SJ", "YJ", "GA", "WJ")  # -w1 (lead) … -w10
@@ -50,7 +51,7 @@ def test_a_queue_lists_orders_one_event_changed_by_arrival(
     driver: Driver, tokens: Any, base_url: str
 ) -> None:
     c, position = twelve_orders(driver)
-    with DepartmentClient(base_url, tokens.token("department", "GA"), "GA") as ga:
+    with DepartmentClient(base_url, tokens.token("department", "GA"), "GA", timeout=HTTP_PATIENCE) as ga:
         for limit in (1, 100):  # a page never ends between two orders of one event
             page = ga.queue_page(after=0, limit=limit, min_position=position)
             assert [(o.id, o.status) for o in page.orders] == [
