@@ -276,11 +276,12 @@ def test_a_follower_in_another_process_while_the_history_is_written_makes_the_sa
     services: Services, backend: Backend, tmp_path: Path
 ) -> None:
     """``huying seed --synthetic`` keeps the read models and the chain in a second process while
-    it writes (in whole batches; small ones here), then chains the rest while that one projects
-    the rest. The store is the one a catch-up after the writing makes. The seeder waits for the
-    follower after each save here, so the follower surely works while the history is written."""
+    it writes (in whole batches, the read models' larger than the chain's; small ones here), then
+    chains the rest while that one projects the rest. The store is the one a catch-up after the
+    writing makes. The seeder waits for the follower after each save here, so the follower surely
+    works while the history is written."""
     small = Plan(calls=600, seed=3, until=UNTIL, days=30)
-    batch = 500
+    batch, projector_batch = 500, 1_500
     clock = services.clock
     assert isinstance(clock, FakeClock)
     mid_way: list[int] = []
@@ -290,14 +291,17 @@ def test_a_follower_in_another_process_while_the_history_is_written_makes_the_sa
             return
         head = services.app.recorder.max_notification_id() or 0
         deadline = time.monotonic() + 60
-        while head - min(services.projector.tracked_position(), services.chain.tracked_position()) >= batch:
+        while (
+            head - services.projector.tracked_position() >= projector_batch
+            or head - services.chain.tracked_position() >= batch
+        ):
             assert time.monotonic() < deadline, "the follower did not follow"
             time.sleep(0.05)
         mid_way.append(services.projector.tracked_position())
 
-    apart = partial(another_process, settings_env(services.settings), batch)
+    apart = partial(another_process, settings_env(services.settings), batch, projector_batch)
     seed_synthetic(services, clock, small, apart=apart, on_progress=keep_pace)
-    assert max(mid_way) >= batch, mid_way
+    assert max(mid_way) >= projector_batch, mid_way
     bulk = another_store(backend, tmp_path / "bulk")
     try:
         caught_up = seeded(bulk, small)

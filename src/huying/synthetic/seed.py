@@ -4,8 +4,9 @@ the read models and the hash chain up to it in bulk.
 The followers (projector, chain keeper) stay off in this process while it writes the history:
 the history is the events alone, and nothing the commands ask reads a read model. Following
 close behind, as they would behind a server, cost more than the writing itself (a batch's work
-over again every few thousand events); following in batches of ``BATCH`` gives the same rows
-(the rebuild is the same projection) at several times the speed. With ``apart``, a second
+over again every few thousand events); following in large batches (``PROJECTOR_BATCH`` for the
+read models, ``BATCH`` for the chain) gives the same rows (the rebuild is the same projection) at
+several times the speed. With ``apart``, a second
 process (``huying.synthetic.follower``, on the other core) does that while the history is
 written, and at the end projects the rest while this one chains it; without, this process
 projects and chains after the writing.
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.projections import tracking
-from huying.synthetic.follower import BATCH
+from huying.synthetic.follower import BATCH, PROJECTOR_BATCH
 from huying.synthetic.history import History, Stats
 
 MARK = "synthetic-history"
@@ -133,9 +134,10 @@ def seed_synthetic(
 
 
 def _follow(services: Services, report: Callable[[], None]) -> None:
-    """The read models brought up to the log's end in batches of ``BATCH`` (all of them, or
-    what the other process left), then the chain (what is left of it)."""
-    services.projector.batch_size = services.chain.batch_size = BATCH
+    """The read models brought up to the log's end in batches of ``PROJECTOR_BATCH`` (all of
+    them, or what the other process left), then the chain (what is left of it) in batches of
+    ``BATCH``."""
+    services.projector.batch_size, services.chain.batch_size = PROJECTOR_BATCH, BATCH
     services.projector.catch_up(on_batch=lambda _: report())
     services.chain.catch_up(on_batch=lambda _: report())
 
