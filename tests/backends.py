@@ -41,9 +41,12 @@ class Backend:
             fields.update(
                 database_url=self.cluster.url(),
                 database_schema=self.cluster.new_schema(),
-                # Tests open many short-lived services; the pools need not be warm.
+                # Tests open many short-lived services; the pools need not be warm. But no
+                # request may wait for a connection: a test sends one process at most 30 at
+                # once, and a wait is timed (in CI a stalled machine ran one out). Opened only
+                # as needed, so the cluster's max_connections bounds what is open at once.
                 database_pool_size=1,
-                database_max_overflow=9,
+                database_max_overflow=29,
             )
         return Settings(**{**fields, **overrides})
 

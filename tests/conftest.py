@@ -8,6 +8,7 @@ ask for none of them and run once. ``pytest --backend sqlite`` runs one backend 
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -141,17 +142,21 @@ def client(services: Services) -> Iterator[TestClient]:
 
 
 class Tokens:
-    """Bearer tokens made on demand for any (role, unit) of the demo org."""
+    """Bearer tokens made on demand for any (role, unit) of the demo org: one per principal,
+    however many threads ask for it at once (thirty threads released together each made their
+    own, thirty inserts for a pool of ten connections; in CI three waited past its timeout)."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._made: dict[Principal, str] = {}
+        self._making = threading.Lock()
 
     def token(self, role: str, unit: str) -> str:
         principal = principal_for_token(self._services.app.org, role, unit)
-        if principal not in self._made:
-            _, self._made[principal] = self._services.tokens.create(principal, label="test")
-        return self._made[principal]
+        with self._making:
+            if principal not in self._made:
+                _, self._made[principal] = self._services.tokens.create(principal, label="test")
+            return self._made[principal]
 
     def headers(self, role: str, unit: str, key: str | None = None, **extra: str) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.token(role, unit)}", **extra}

@@ -54,7 +54,7 @@ def caught_up(services: Any) -> None:
     """The read models have every event so far (the watchdog finds its candidates there)."""
     head = services.app.recorder.max_notification_id() or 0
     if services.projector.running:  # the server's own projector: wait for it, never race it
-        assert services.projector.wait_until(head, timeout=10)
+        assert services.projector.wait_until(head, timeout=60)
     else:
         services.projector.catch_up()
 

@@ -32,10 +32,13 @@ def supervisions(client: TestClient, tokens: Any, call_id: str) -> int:
 
 
 def supervise(tokens: Any, call_id: str) -> Any:
+    """A supervision of the call, its token made before any request is released."""
+    headers = tokens.headers(*SUPERVISOR)
+
     def request(c: TestClient) -> httpx.Response:
         return c.post(
             f"/api/v1/calls/{call_id}/supervise",
-            headers=tokens.headers(*SUPERVISOR),
+            headers=headers,
             json={"reason": "群众多次反映，请加快办理"},
         )
 
