@@ -24,6 +24,7 @@ from huying.settings import Settings
 from postgres_cluster import Cluster
 
 BACKENDS = ("sqlite", "postgres")
+GUARD_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,15 @@ class Backend:
 
     def settings(self, data_dir: Path, **overrides: Any) -> Settings:
         """Settings for one fresh, empty deployment (demo mode, fake clock unless overridden)."""
-        fields: dict[str, Any] = {"data_dir": data_dir, "demo": True, "fake_clock": True}
+        fields: dict[str, Any] = {
+            "data_dir": data_dir,
+            "demo": True,
+            "fake_clock": True,
+            # Guards against a hang, not latency checks (the benchmarks do those): a CI machine
+            # stalled past the 10 s defaults. Tests of the timeouts themselves set their own.
+            "database_connect_timeout": GUARD_SECONDS,
+            "database_lock_timeout": GUARD_SECONDS,
+        }
         if self.cluster is not None:
             fields.update(
                 database_url=self.cluster.url(),
@@ -59,6 +68,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HUYING_EVENTS_URL": settings.events_url,
         "HUYING_KEYS_URL": settings.keys_url,
         "HUYING_DEMO": "1" if settings.demo else "0",
+        "HUYING_DATABASE_CONNECT_TIMEOUT": str(settings.database_connect_timeout),
+        "HUYING_DATABASE_LOCK_TIMEOUT": str(settings.database_lock_timeout),
     }
     if settings.on_postgres:
         env.update(
