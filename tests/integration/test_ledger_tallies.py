@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from backends import Backend
 from huying.bootstrap import Services, build_services
@@ -139,3 +139,29 @@ def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(distr
     command.downgrade(config, "0015v")
     command.upgrade(config, "head")
     assert rows() == kept != []
+
+
+def test_a_search_for_flagged_calls_finds_what_the_rule_over_every_call_finds(district: Services) -> None:
+    """A flag of ATTENTION asked set (a street's "ready to resolve", "extension requests",
+    "returned orders") is searched among the calls on the ledger: for every kind of asker and the
+    units it may and may not read, page by page, the calls over every call that have the flag
+    set, are seen and concern the unit — and no call off the ledger has a flag set."""
+    org, now = district.app.org, district.clock.now()
+    streets = org.of_kind(UnitKind.STREET)
+    units = [org.district.code, streets[0].code, org.children(streets[0].code)[0].code]
+    units += [d.code for d in org.of_kind(UnitKind.DEPARTMENT)[:3]]
+    found = 0
+    with district.engine.connect() as conn:
+        for flag in ATTENTION:
+            assert conn.scalar(select(func.count()).where(rm_calls.c[flag], ~ON_LEDGER)) == 0, flag
+        for who in demo_principals(org):
+            for unit in dict.fromkeys([who.unit, *units]):
+                for flag in ATTENTION:
+                    rule = and_(visible_calls(who, org), concerns_unit(unit, org), rm_calls.c[flag])
+                    expected = list(conn.scalars(select(rm_calls.c.seq).where(rule).order_by(rm_calls.c.seq)))
+                    asked = CallFilter(unit=unit, attention=((flag, True),))
+                    assert asked.on_ledger_only
+                    searched = every_page(partial(search_calls, conn, who, org, asked, now, limit=3))
+                    assert [r["seq"] for r in searched] == expected, (who, unit, flag)
+                    found += len(expected)
+    assert found > 10  # the comparison means something

@@ -92,8 +92,15 @@ class CallFilter:
 
     @property
     def on_ledger_only(self) -> bool:
-        """Whether everything asked for is on the ledger: only ledger statuses, or overdue ones."""
-        return bool(self.overdue) or (bool(self.statuses) and set(self.statuses) <= set(LEDGER_STATUSES))
+        """Whether everything asked for is on the ledger: only ledger statuses, overdue ones, or
+        those awaiting the street's decision (a flag of ATTENTION set: each is set only while the
+        call's orders are active, ``projections.escalation.awaiting_the_street``). A street's
+        "ready to resolve" list then walks its open calls, not every call it ever had."""
+        return (
+            bool(self.overdue)
+            or (bool(self.statuses) and set(self.statuses) <= set(LEDGER_STATUSES))
+            or any(wanted for _, wanted in self.attention)
+        )
 
 
 @dataclass(frozen=True)
