@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,7 @@ from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
 from huying.migrate import upgrade
 from huying.projections.recent import RecentRaises
-from huying.queries.duplicates import Subject, at_raise
+from huying.queries.duplicates import LATER_BY, Subject, at_raise
 from huying.service_layer.calls import CallDraft, Outcome
 from huying.service_layer.command_path import Submission
 
@@ -185,3 +186,35 @@ def test_far_behind_the_log_they_load_again_rather_than_read_it_all(
     district.raise_some(5)
     services.projector.catch_up()
     assert answered_alike(district, lagging, district.raised[-5:]) == 5 * len(VIEWERS)
+
+
+def test_a_call_stored_first_but_stamped_later_is_a_hint_within_the_hour(
+    services: Services, clock: FakeClock
+) -> None:
+    """Workers take a command's time and then commit in whatever order they finish: a report
+    stored first may carry the later time. Within ``LATER_BY`` it is still a hint of the call
+    stored after it; beyond, it is not — and the recent raises and the read models agree."""
+    district = District(services, clock, 3)
+    recent = primed(services, clock)
+    supervisor = VIEWERS[0]
+
+    def raised_at(seconds_back: float) -> Outcome:
+        clock.set(clock.now() - timedelta(seconds=seconds_back))
+        draft = CallDraft(ITEMS[0], "LW-LN-01-G01", "垃圾", "巷口", "hotline")
+        outcome = services.calls.raise_call(supervisor, draft, Submission())
+        district.raised.append(outcome)
+        return outcome
+
+    stamped_later = raised_at(0)
+    stored_after = raised_at(30)  # stamped 30 s before the call stored ahead of it
+    clock.advance(86_400)
+    far_ahead = raised_at(0)
+    stored_much_after = raised_at((LATER_BY + timedelta(minutes=1)).total_seconds())
+    services.projector.catch_up()
+
+    def hints(outcome: Outcome) -> list[str]:
+        return [h["call_id"] for h in district.read_models_answer(supervisor, outcome)]
+
+    assert str(stamped_later.call.id) in hints(stored_after)
+    assert str(far_ahead.call.id) not in hints(stored_much_after)
+    assert answered_alike(district, recent, district.raised) == 4 * len(VIEWERS)

@@ -106,16 +106,17 @@ class RecentRaises:
         try:
             if not self._ready(position):
                 return None
-            since = raised_at - timedelta(days=self.rule.days)
+            since, latest = self.rule.before(raised_at)
             if since < self._horizon:
                 return None
-            return ranked(subject, self.rule, self._candidates(viewer, subject, since, position))
+            return ranked(subject, self.rule, self._candidates(viewer, subject, (since, latest), position))
         finally:
             self._lock.release()
 
     def _candidates(
-        self, viewer: Principal, subject: Subject, since: datetime, position: int
+        self, viewer: Principal, subject: Subject, window: tuple[datetime, datetime], position: int
     ) -> list[dict[str, Any]]:
+        since, latest = window
         box = Box.around(subject, self.rule.radius_m)
         pool = self._by_grid.get((subject.item_code, subject.grid_code), [])
         if box is not None:
@@ -126,7 +127,7 @@ class RecentRaises:
             for r in pool
             if r.seq < position
             and (r.finished is None or r.finished > position)
-            and r.raised_at >= since
+            and since <= r.raised_at <= latest
             and r.call_id != subject.call_id
             and near(subject, box, r.grid_code, r.lat, r.lon)
             and can_see(viewer, r, org)

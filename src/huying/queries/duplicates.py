@@ -7,9 +7,10 @@ in — that the asker can see (and so could merge into).
 
 Two questions are asked of it:
 
-* ``at_raise`` — what every answer about a call shows: the calls raised in the N days before it
-  and still open when it was raised. That depends on nothing that happened since, so a retried
-  raise, a later read and an action's answer all show the same hints.
+* ``at_raise`` — what every answer about a call shows: the calls raised before it in the log,
+  in the N days before it (``DuplicateRule.before``), and still open when it was raised. That
+  depends on nothing that happened since, so a retried raise, a later read and an action's
+  answer all show the same hints.
 * ``open_now`` — what ``GET /calls/{id}/possible-duplicates`` shows: the calls open now, raised in
   the last N days, before or after it.
 """
@@ -36,10 +37,22 @@ CANDIDATES = 200  # read at most this many rows before measuring distances
 _CLOSED = tuple(s.value for s in TERMINAL)
 
 
+# How far after a call's raise, in business time, a call raised before it in the log may lie:
+# several workers take a command's time, then commit in whatever order they finish, so of two
+# reports of one thing a second apart the later-timed may be stored first.
+LATER_BY = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class DuplicateRule:
     radius_m: float = 200.0
     days: int = 7
+
+    def before(self, raised_at: datetime) -> tuple[datetime, datetime]:
+        """The business times of the calls raised before one raised at ``raised_at`` (in the
+        log) that may be its duplicates: the N days before it, and up to ``LATER_BY`` after. A
+        bounded range: a call's hints read its week, not the item's history since."""
+        return raised_at - timedelta(days=self.days), raised_at + LATER_BY
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ def at_raise(
     last event is the one that finished it, so "finished by then" is "finished at a position
     before the raise"."""
     query = _candidates(principal, org, subject, rule, raised_at).where(
+        rm_calls.c.raised_at <= rule.before(raised_at)[1],
         rm_calls.c.seq < raised_position,
         or_(rm_calls.c.status.not_in(_CLOSED), rm_calls.c.position > raised_position),
     )
