@@ -104,7 +104,7 @@ def photo_jpeg() -> bytes:
     return out.getvalue()
 
 
-def eventually(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+def eventually(check: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
     """Polls a read of the read models (which follow each write within moments) until it holds."""
     deadline = time.monotonic() + seconds
     while not check():

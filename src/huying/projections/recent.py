@@ -196,7 +196,7 @@ class RecentRaises:
     def _load(self) -> None:
         """The read models' position, then what they hold of the calls raised in the window and
         still open — or finished after that position (the log from there on is read again)."""
-        since = self._app.clock.now() - timedelta(days=self.rule.days) - _SLACK
+        since = self.rule.since(self._app.clock.now()) - _SLACK
         with self._engine.connect() as conn:
             position = tracking.tracked(conn, TRACKING_NAME)
             rows = conn.execute(
@@ -222,7 +222,7 @@ class RecentRaises:
         """Drops the calls raised before anything can still ask for them."""
         if self._newest is None:
             return
-        horizon = self._newest - timedelta(days=self.rule.days) - _SLACK
+        horizon = self.rule.since(self._newest) - _SLACK
         if horizon <= self._horizon + _SLACK:
             return  # once a day's worth has aged out, not at every raise
         self._calls = {k: r for k, r in self._calls.items() if r.raised_at >= horizon}

@@ -48,11 +48,15 @@ class DuplicateRule:
     radius_m: float = 200.0
     days: int = 7
 
+    def since(self, at: datetime) -> datetime:
+        """The start of the N days before ``at``."""
+        return at - timedelta(days=self.days)
+
     def before(self, raised_at: datetime) -> tuple[datetime, datetime]:
         """The business times of the calls raised before one raised at ``raised_at`` (in the
         log) that may be its duplicates: the N days before it, and up to ``LATER_BY`` after. A
         bounded range: a call's hints read its week, not the item's history since."""
-        return raised_at - timedelta(days=self.days), raised_at + LATER_BY
+        return self.since(raised_at), raised_at + LATER_BY
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,9 @@ def at_raise(
     (within the N days before), and not yet closed, withdrawn or merged then. A finished call's
     last event is the one that finished it, so "finished by then" is "finished at a position
     before the raise"."""
-    query = _candidates(principal, org, subject, rule, raised_at).where(
-        rm_calls.c.raised_at <= rule.before(raised_at)[1],
+    since, latest = rule.before(raised_at)
+    query = _candidates(principal, org, subject, rule, since).where(
+        rm_calls.c.raised_at <= latest,
         rm_calls.c.seq < raised_position,
         or_(rm_calls.c.status.not_in(_CLOSED), rm_calls.c.position > raised_position),
     )
@@ -104,16 +109,17 @@ def open_now(
     conn: Connection, principal: Principal, org: Org, subject: Subject, rule: DuplicateRule, now: datetime
 ) -> list[dict[str, Any]]:
     """The calls open now, raised in the last N days (before or after the subject)."""
-    query = _candidates(principal, org, subject, rule, now).where(rm_calls.c.status.not_in(_CLOSED))
+    query = _candidates(principal, org, subject, rule, rule.since(now))
+    query = query.where(rm_calls.c.status.not_in(_CLOSED))
     return _nearest(conn, query, subject, rule)
 
 
 def _candidates(
-    principal: Principal, org: Org, subject: Subject, rule: DuplicateRule, until: datetime
+    principal: Principal, org: Org, subject: Subject, rule: DuplicateRule, since: datetime
 ) -> Select[Any]:
     return select(rm_calls).where(
         rm_calls.c.item_code == subject.item_code,
-        rm_calls.c.raised_at >= until - timedelta(days=rule.days),
+        rm_calls.c.raised_at >= since,
         rm_calls.c.call_id != subject.call_id,
         visible_calls(principal, org),
         _near(subject, rule.radius_m),
