@@ -10,6 +10,7 @@ Every answer must be 200; p50/p95/p99 in ms over ``times`` requests after a shor
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -130,18 +131,23 @@ def p4(url: str, tokens: dict[str, str], items: list[str], times: int, seed: int
 # --- P6 ---------------------------------------------------------------------------------------------
 
 
+CLOCK_STEP_SECONDS = 1  # the demo clock's move between a long call's steps
+
+
 def long_call(client: httpx.Client, tokens: dict[str, str], events: int) -> str:
     """A call with ``events`` events, made over HTTP as its people would: raised, taken on,
     called up, dispatched, signed, then the department's progress notes (进展). The demo clock
-    moves a minute between steps, so ``as_of`` has a past to look at (and so little that the
-    watchdog has next to nothing to do during the reads)."""
+    moves a second between steps: ``as_of`` has a past to look at, and the district's deadlines
+    hardly move. (A minute a step moved the clock 50 minutes: the watchdog then swept the
+    district's calls that fell due meanwhile, and P6 timed the reads beside that burst.)"""
     grid, community, street = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
     step = 0
 
     def post(path: str, who: str, body: dict[str, Any]) -> dict[str, Any]:
         nonlocal step
         step += 1
-        client.post("/api/v1/_clock", json={"advance_seconds": 60}, headers=_auth(tokens["admin LW"]))
+        clock = {"advance_seconds": CLOCK_STEP_SECONDS}
+        client.post("/api/v1/_clock", json=clock, headers=_auth(tokens["admin LW"]))
         headers = _auth(tokens[who]) | {"Idempotency-Key": f"p6-{time.time_ns()}-{step}"}
         response = client.post(path, json=body, headers=headers)
         response.raise_for_status()
@@ -175,6 +181,7 @@ def long_call(client: httpx.Client, tokens: dict[str, str], events: int) -> str:
 def p6(url: str, tokens: dict[str, str], times: int, events: int = 50) -> dict[str, Any]:
     with httpx.Client(base_url=url, timeout=60.0) as client:
         call_id = long_call(client, tokens, events)
+        settle(client)
         auditor = tokens["auditor LW"]
         history = client.get(f"/api/v1/calls/{call_id}/history", headers=_auth(auditor)).json()
         middle = history["data"][len(history["data"]) // 2]["at"] if "data" in history else None
@@ -185,6 +192,22 @@ def p6(url: str, tokens: dict[str, str], times: int, events: int = 50) -> dict[s
             "version": lambda: (path, {"version": events // 2}, auditor),
         }
         return {"events": events} | {name: timed(client, make, times) for name, make in reads.items()}
+
+
+SETTLE_SECONDS = 60.0
+_LAG = re.compile(r'^huying_projection_lag\{projection="([\w-]+)"\} (\S+)$', re.MULTILINE)
+
+
+def settle(client: httpx.Client) -> None:
+    """Until the read models and the hash chain have reached the log (/metrics): P6 times reads
+    of a call, not reads racing the duties' process through the call's own fifty writes."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        lags = dict(_LAG.findall(client.get("/metrics").text))
+        if lags and all(float(lag) == 0 for lag in lags.values()):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the server's projections did not reach the log within {SETTLE_SECONDS:.0f} s")
 
 
 def _auth(token: str) -> dict[str, str]:

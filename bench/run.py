@@ -51,7 +51,7 @@ class Sizes:
     quick: bool
 
 
-QUICK = Sizes(calls=10_000, seconds=10, repeat=1, p2_calls=300, reads=30, quick=True)
+QUICK = Sizes(calls=10_000, seconds=10, repeat=1, p2_calls=300, reads=100, quick=True)
 FULL = Sizes(calls=1_000_000, seconds=30, repeat=3, p2_calls=2000, reads=200, quick=False)
 
 

@@ -4,11 +4,13 @@ served by uvicorn with the same settings (workers, log level, no access log)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,9 @@ class Server:
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # Beyond /healthz: what else must hold before the server counts as up (measured as it runs,
+    # not while it starts).
+    up: Callable[[httpx.Client], bool] = lambda _client: True
 
     @property
     def url(self) -> str:
@@ -76,7 +81,7 @@ class Server:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}")
                 try:
-                    if client.get("/healthz").status_code == 200:
+                    if client.get("/healthz").status_code == 200 and self.up(client):
                         return
                 except httpx.TransportError:
                     pass
@@ -84,10 +89,22 @@ class Server:
         raise RuntimeError(f"{self.name} not ready after {READY_SECONDS:.0f} s; see {self.log}")
 
 
+DUTIES = ("projector", "chain", "watchdog", "webhooks")
+_HELD = re.compile(r'^huying_duty_held\{duty="(\w+)"\} 1(?:\.0)?$', re.MULTILINE)
+
+
+def duties_held(client: httpx.Client) -> bool:
+    """Every duty of the deployment held by one of its processes (/metrics): with
+    ``huying serve``'s duties in a process of their own, that process has started (its imports
+    and start take a core for a second or two) and projects."""
+    return set(DUTIES) <= set(_HELD.findall(client.get("/metrics").text))
+
+
 def huying(env: dict[str, str], log: Path, workers: int = 1) -> Server:
-    """The real ``huying serve`` (migrations, projector, watchdog, everything)."""
+    """The real ``huying serve`` (migrations, projector, watchdog, everything), up once its
+    duties are held, as the deployment runs rather than as it starts."""
     argv = [sys.executable, "-m", "huying.cli", "serve", "--workers", str(workers)]
-    return Server("huying", argv, env, log)
+    return Server("huying", argv, env, log, up=duties_held)
 
 
 def baseline(module: str, env: dict[str, str], log: Path, workers: int = 1) -> Server:

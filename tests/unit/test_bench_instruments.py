@@ -11,11 +11,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench import wrk
+from bench import servers, wrk
 from bench.lag import server_side
-from bench.reads import percentiles
+from bench.reads import percentiles, settle
 from bench.report import Row, latency_row, p1_rows, table
 
 WRK_OUT = """Running 10s test @ http://127.0.0.1:8000
@@ -140,3 +142,35 @@ def test_each_wrk_run_of_one_script_sends_idempotency_keys_no_run_before_it_sent
     assert first["requests"] > 0 and second["requests"] > 0
     assert len(set(keys)) == len(keys)
     assert not sent_first & set(keys[len(sent_first) :])
+
+
+def _metrics_client(pages: list[str]) -> tuple[httpx.Client, list[int]]:
+    """A client whose /metrics answers each page in turn (the last one from then on)."""
+    asked = [0]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/metrics"
+        asked[0] += 1
+        return httpx.Response(200, text=pages[min(asked[0], len(pages)) - 1])
+
+    return httpx.Client(base_url="http://huying", transport=httpx.MockTransport(answer)), asked
+
+
+def test_huying_counts_as_up_only_once_every_duty_is_held() -> None:
+    held = "\n".join(f'huying_duty_held{{duty="{d}"}} 1.0' for d in servers.DUTIES)
+    starting = held.replace('duty="chain"} 1.0', 'duty="chain"} 0.0')
+    client, _ = _metrics_client([starting])
+    assert not servers.duties_held(client)
+    client, _ = _metrics_client([held])
+    assert servers.duties_held(client)
+
+
+def test_p6_reads_wait_until_the_projections_have_reached_the_log() -> None:
+    behind = (
+        'huying_projection_lag{projection="read-models"} 0.0\n'
+        'huying_projection_lag{projection="audit-chain"} 12.0'
+    )
+    caught_up = behind.replace("12.0", "0.0")
+    client, asked = _metrics_client([behind, behind, caught_up])
+    settle(client)
+    assert asked[0] == 3
