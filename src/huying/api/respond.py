@@ -1,7 +1,7 @@
 """Shaping a command's outcome, or a read, into the HTTP answer about a call: body, ETag,
 Location, and no caching of anything that shows a reporter.
 
-The answer is the ``CallPublic`` the route declares (``response_model``, so the OpenAPI
+The answer is the ``CallPublic`` (or other model) the route declares (``response_model``, so the OpenAPI
 document names it), serialised here, once: handed a model, FastAPI would validate it again and
 dump it — for a plain ``def`` route in a second trip to a worker thread, after the route's own.
 ``call_public`` has just built and validated it."""
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import Response
+from pydantic import BaseModel
 
 from huying.api.present import call_public, duplicate_hints
 from huying.api.schemas.calls import CallPublic
@@ -21,14 +22,21 @@ from huying.domain.principal import Principal
 from huying.service_layer.calls import Outcome
 
 
-class CallAnswer(Response):
-    """A ``CallPublic`` as JSON, exactly as FastAPI would have written it (by alias, nulls
-    included)."""
+class Answer(Response):
+    """A model the route has just built (and so validated) as JSON, exactly as FastAPI would
+    have written it (by alias, nulls included), without validating it again."""
 
     media_type = "application/json"
 
-    def __init__(self, answer: CallPublic, status_code: int = 200) -> None:
+    def __init__(self, answer: BaseModel, status_code: int = 200) -> None:
         super().__init__(answer.model_dump_json(by_alias=True), status_code)
+
+
+class CallAnswer(Answer):
+    """A ``CallPublic`` answered once."""
+
+    def __init__(self, answer: CallPublic, status_code: int = 200) -> None:
+        super().__init__(answer, status_code)
         self.answer = answer  # for the console, which calls the routes itself
 
 

@@ -11,7 +11,7 @@ from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
 from huying.api.present import call_summary, history_entry, unvouched_entry
-from huying.api.respond import CallAnswer, call_answer, with_call
+from huying.api.respond import Answer, CallAnswer, call_answer, with_call
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
@@ -175,13 +175,13 @@ def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> Call
 
 
 @router.get("/{call_id}/history", response_model=History)
-def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> History:
+def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> Answer:
     """Every event of the call in order, with actor, business time and log position."""
     cid = parse_call_id(call_id)
     history = s.calls.history(p, cid)
     entries = [history_entry(pos, e) for pos, e in history.events]
     flaws = [UnvouchedEvent.model_validate(unvouched_entry(f)) for f in history.unvouched]
-    return History(call_id=str(cid), data=entries, unvouched=flaws)
+    return Answer(History(call_id=str(cid), data=entries, unvouched=flaws))
 
 
 @router.post("/{call_id}/acknowledge", response_model=CallPublic)
