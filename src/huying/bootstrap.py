@@ -47,6 +47,7 @@ from huying.services.attachments import AttachmentIndex
 from huying.services.contacts import ContactBook
 from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
+from huying.services.revocations import LocalNotices, SharedNotices
 from huying.services.tokens import TokenStore
 from huying.settings import Settings
 from huying.watchdog import Progress, Watchdog
@@ -271,7 +272,12 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         settings,
         clock,
         engine,
-        TokenStore(engine, clock, cache_seconds=settings.token_cache_seconds),
+        TokenStore(
+            engine,
+            clock,
+            cache_seconds=settings.token_cache_seconds,
+            revocations=LocalNotices() if read_only else SharedNotices(settings.data_dir),
+        ),
         contacts,
         app,
         calls,

@@ -156,10 +156,11 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=86_400)
     webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
     webhook_pause_after_failures: int = Field(default=12, ge=1, le=1000)
-    # Revocation takes effect immediately (design/targets.md): by default every request looks its
-    # token up. A deployment may trade that for fewer lookups: a live token is then trusted this
-    # many seconds, the bound on a revocation made by another process.
-    token_cache_seconds: float = Field(default=0.0, ge=0.0, le=60.0)
+    # Revocation takes effect immediately (design/targets.md). A live token is remembered while no
+    # process of this data directory has revoked a token since (services/revocations.py), and this
+    # many seconds at most: the bound on a revocation made where the data directory is not shared
+    # (another host on the same PostgreSQL). 0: every request looks its token up.
+    token_cache_seconds: float = Field(default=60.0, ge=0.0, le=60.0)
 
     @field_validator("score_weights", "assessment_weights")
     @classmethod

@@ -1,14 +1,18 @@
-"""Live tokens remembered for a moment (``services.tokens``): revoked in this process, a token is
-refused at the next request; revoked by another process (``huying token revoke``, another
-worker), within ``CACHE_SECONDS``; an unknown or revoked token is never remembered."""
+"""Live tokens remembered (``services.tokens``): revoked in this process, or in another process
+of the deployment (``huying token revoke``, another worker: they share the data directory's
+revocation notices), a token is refused at the next request; revoked where the notices are not
+shared, within ``CACHE_SECONDS``; an unknown or revoked token is never remembered."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import update
 
 from huying.bootstrap import Services
 from huying.db import api_tokens
 from huying.domain.principal import Principal, Role
+from huying.services.revocations import SharedNotices
 from huying.services.tokens import CACHE_SECONDS, TokenStore
 
 STREET = Principal(Role.STREET, "LW-LN")
@@ -34,14 +38,60 @@ def test_a_token_revoked_here_is_refused_at_once(services: Services) -> None:
     assert tokens.principal_for(token) is None
 
 
-def test_by_default_no_token_is_trusted_without_a_lookup(services: Services) -> None:
-    """Revocation takes effect immediately (design/targets.md), whichever process revokes."""
-    elsewhere = TokenStore(services.engine, services.clock)  # another process, same database
+def test_a_token_revoked_by_another_process_of_the_deployment_is_refused_at_once(
+    services: Services,
+) -> None:
+    """Revocation takes effect immediately (design/targets.md), whichever process revokes: the
+    deployment's remembers live tokens, and hears every revocation in its data directory."""
+    other_worker = TokenStore(
+        services.engine, services.clock, revocations=SharedNotices(services.settings.data_dir)
+    )
     token_id, token = services.tokens.create(STREET)
     assert services.tokens.principal_for(token) == STREET
+    assert services.tokens.remembered(token) == STREET, "remembered: no lookup per request"
+    assert other_worker.principal_for(token) == STREET
+    assert other_worker.revoke(token_id)
     assert services.tokens.remembered(token) is None
-    assert elsewhere.revoke(token_id)
     assert services.tokens.principal_for(token) is None
+    assert services.tokens.remembered(token) is None, "a revoked token is not remembered"
+
+
+class AnnouncedDuringLookup:
+    """The deployment's notices, another process announcing a revocation right after the first
+    read of the word: during the lookup that follows it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.shared, self.other, self.reads = SharedNotices(data_dir), SharedNotices(data_dir), 0
+
+    def current(self) -> int:
+        word = self.shared.current()
+        self.reads += 1
+        if self.reads == 1:
+            self.other.announce()
+        return word
+
+    def announce(self) -> None:
+        self.shared.announce()
+
+
+def test_a_token_looked_up_while_another_process_revokes_is_not_remembered(services: Services) -> None:
+    here = TokenStore(
+        services.engine, services.clock, revocations=AnnouncedDuringLookup(services.settings.data_dir)
+    )
+    _, token = here.create(STREET)
+    assert here.principal_for(token) == STREET, "live when looked up"
+    assert here.remembered(token) is None, "but a revocation came during its lookup"
+    assert here.principal_for(token) == STREET
+    assert here.remembered(token) == STREET
+
+
+def test_with_no_cache_seconds_every_request_looks_its_token_up(services: Services) -> None:
+    here = TokenStore(services.engine, services.clock, cache_seconds=0.0, monotonic=Ticking())
+    _, token = here.create(STREET)
+    assert here.principal_for(token) == STREET
+    with services.engine.begin() as conn:
+        conn.execute(update(api_tokens).values(unit="LW-CH"))
+    assert here.principal_for(token) == Principal(Role.STREET, "LW-CH")
 
 
 def test_a_token_revoked_elsewhere_is_refused_within_the_bound(services: Services) -> None:

@@ -1,9 +1,10 @@
 """Bearer tokens: created and revoked by the operator, stored only as hashes.
 
-A token found live is remembered for ``CACHE_SECONDS`` of real time, so a busy client is not
-looked up at every request (nor sent to a worker thread for it: ``remembered`` answers in the
-event loop). Revocation takes effect at once in the process that revokes, and within
-``CACHE_SECONDS`` in every other one (``huying token revoke`` from the shell, other workers).
+A token found live is remembered, so a busy client is not looked up at every request (nor sent
+to a worker thread for it: ``remembered`` answers in the event loop). It is trusted while no
+revocation has been announced since it was looked up (``revocations``: every process of the
+deployment — workers, ``huying token revoke`` from the shell — hears one at once), and for
+``cache_seconds`` of real time at most: the bound for processes that share no data directory.
 Unknown and revoked tokens are never remembered: each is looked up again."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from huying.clock import Clock
 from huying.db import api_tokens
 from huying.domain.principal import Principal, Role
+from huying.services.revocations import LocalNotices, Notices
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,9 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
-# How long a live token is trusted without looking again (real time): the bound on a revocation
-# made by another process. Deployments pass HUYING_TOKEN_CACHE_SECONDS (0 by default: revocation
-# is immediate everywhere); this is the store's own default, for whoever builds one directly.
+# How long a live token is trusted without looking again (real time), revocations apart: the
+# bound on one made by a process that shares no data directory with this one. Deployments pass
+# HUYING_TOKEN_CACHE_SECONDS; this is the store's own default, for whoever builds one directly.
 CACHE_SECONDS = 1.0
 _CACHE_MAX = 10_000  # tokens remembered at once (beyond: forget them all and start again)
 
@@ -63,15 +65,18 @@ class TokenStore:
         clock: Clock,
         cache_seconds: float = CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        revocations: Notices | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock  # business time: when tokens were made and revoked
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic  # real time: how long a live token is trusted
-        # token hash → (principal, token id, trusted until on the monotonic clock)
-        self._live: dict[str, tuple[Principal, str, float]] = {}
+        # Revocations announced by the processes that share them (alone: this one's own).
+        self._revocations = revocations or LocalNotices()
+        # token hash → (principal, trusted until on the monotonic clock, the revocations' word
+        # when it was looked up)
+        self._live: dict[str, tuple[Principal, float, int]] = {}
         self._lock = threading.Lock()
-        self._revocations = 0  # by this process: a lookup begun before one is not remembered
 
     def create(self, principal: Principal, label: str = "") -> tuple[str, str]:
         """Returns (token id, token). The token itself is shown once and never stored."""
@@ -99,17 +104,17 @@ class TokenStore:
         known = self._remembered(digest)
         if known is not None:
             return known
-        revocations = self._revocations
+        word = self._revocations.current()  # a revocation during the lookup: not remembered
         with self._engine.connect() as conn:
             row = conn.execute(_LIVE, {"digest": digest}).first()
         if row is None:
             return None
         principal = Principal(Role(row.role), row.unit)
         with self._lock:
-            if revocations == self._revocations:
+            if self._cache_seconds > 0 and word == self._revocations.current():
                 if len(self._live) >= _CACHE_MAX:
                     self._live.clear()
-                self._live[digest] = (principal, row.id, self._monotonic() + self._cache_seconds)
+                self._live[digest] = (principal, self._monotonic() + self._cache_seconds, word)
         return principal
 
     def remembered(self, token: str) -> Principal | None:
@@ -119,7 +124,7 @@ class TokenStore:
 
     def _remembered(self, digest: str) -> Principal | None:
         found = self._live.get(digest)
-        if found is None or found[2] < self._monotonic():
+        if found is None or found[1] < self._monotonic() or found[2] != self._revocations.current():
             return None
         return found[0]
 
@@ -135,7 +140,9 @@ class TokenStore:
                 .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=self._clock.now())
             )
-        with self._lock:  # at once in this process
-            self._revocations += 1
-            self._live = {d: live for d, live in self._live.items() if live[1] != token_id}
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        with self._lock:  # at once in every process that hears this one's revocations
+            self._revocations.announce()
+            self._live = {}
+        return True
