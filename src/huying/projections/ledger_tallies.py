@@ -11,10 +11,10 @@ the projector batch by batch like the other tallies (``tallies.TallyKeeper``).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from huying.projections.rows import Row
 from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls, rm_ledger_tallies, rm_work_orders
@@ -74,16 +74,18 @@ class LedgerTallies:
         changes = {k: n for k in {*before, *now} if (n := now[k] - before[k])}
         return rewrite_of(conn, rm_ledger_tallies, changes, _ledger_row)
 
-    def recount(self, conn: Connection) -> Rewrite:
-        """Every tally afresh from the calls on the ledger and their orders."""
+    def recount(self, engine: Engine) -> Iterator[Rewrite]:
+        """Every tally afresh from the calls on the ledger and their orders, in one rewrite."""
         o = rm_work_orders.c
         ordered = select(o.call_id, o.department_code).join_from(
             rm_work_orders, rm_calls, rm_calls.c.call_id == o.call_id
         )
-        departments = _departments(conn.execute(streamed(ordered.where(ON_LEDGER))).mappings())
         calls = select(*_CALL, *(rm_calls.c[g] for g in _GEO)).where(ON_LEDGER)
-        totals = _counted(conn.execute(streamed(calls)).mappings(), departments)
-        return rewrite_of(conn, rm_ledger_tallies, dict(totals), _ledger_row, afresh=True)
+        with engine.connect() as conn:
+            departments = _departments(conn.execute(streamed(ordered.where(ON_LEDGER))).mappings())
+            totals = _counted(conn.execute(streamed(calls)).mappings(), departments)
+            rewrite = rewrite_of(conn, rm_ledger_tallies, dict(totals), _ledger_row, afresh=True)
+        yield rewrite
 
 
 def _ledger_row(key: LedgerKey, stored: Row | None, change: int) -> Row | None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Delete, Select, Table, and_, bindparam, delete, or_, select
+from sqlalchemy import Connection, Delete, Select, Table, and_, bindparam, delete, or_, select
 
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
@@ -45,9 +46,26 @@ class Rewrite:
 # backends.
 
 
-def any_of(table: Table, keys: Sequence[Sequence[Any]]) -> ColumnElement[bool]:
+KEYS_AT_ONCE = 400  # keys one read of stored tally rows asks for
+
+
+@cache
+def _of_keys(table: Table) -> Select[Any]:
+    """The rows of ``KEYS_AT_ONCE`` keys, their values bound: built and compiled once per table
+    (an OR built anew for every read cost more than the read: 100,000 comparisons for a recount
+    of 25,000 calls)."""
     columns = table.primary_key.columns
-    return or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in keys))
+    keys = (and_(*(c == bindparam(f"k{i}_{c.name}") for c in columns)) for i in range(KEYS_AT_ONCE))
+    return select(table).where(or_(*keys))
+
+
+def of_keys(table: Table, keys: Sequence[Sequence[Any]]) -> tuple[Select[Any], dict[str, Any]]:
+    """The stored rows of up to ``KEYS_AT_ONCE`` keys (the last one asked again for the rest)."""
+    assert 0 < len(keys) <= KEYS_AT_ONCE
+    padded = [*keys, *[keys[-1]] * (KEYS_AT_ONCE - len(keys))]
+    columns = table.primary_key.columns
+    params = {f"k{i}_{c.name}": v for i, key in enumerate(padded) for c, v in zip(columns, key, strict=True)}
+    return _of_keys(table), params
 
 
 def by_key(table: Table) -> Delete:
@@ -101,8 +119,8 @@ def rewrite_of(
     made from nothing (the rows replace every stored one)."""
     keys = list(changes)
     stored: dict[Any, Row] = {}
-    for chunk in [] if afresh else chunks(keys):
-        for r in conn.execute(select(table).where(any_of(table, chunk))).mappings():
+    for chunk in [] if afresh else chunks(keys, KEYS_AT_ONCE):
+        for r in conn.execute(*of_keys(table, chunk)).mappings():
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
     rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
     return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
