@@ -47,8 +47,8 @@ from huying.projections.lag import LagMetrics
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused, Decoders
 from huying.settings import Settings
-from huying.web import install as install_console
-from huying.web import upload_limits as console_uploads
+from huying.web.console import install as install_console
+from huying.web.console import upload_limits as console_uploads
 
 DESCRIPTION = """\
 有呼必应 — 群众有呼，社区必应；社区有呼，街道必应；街道有呼，部门必应.

@@ -1,4 +1,4 @@
-"""The console's pages, one router per area of work, mounted by ``huying.web.install``.
+"""The console's pages, one router per area of work, mounted by ``huying.web.console.install``.
 A later area (令行禁止, 联席会议) registers its router here and its entry in ``huying.web.nav``."""
 
 from __future__ import annotations
