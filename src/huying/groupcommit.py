@@ -170,6 +170,12 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
         return self.group_commit.submit(stored_events) if stored_events else []
 
     def _commit_group(self, saves: list[Sequence[StoredEvent]]) -> list[Outcome]:
+        if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
+            try:
+                with self.datastore.transaction(commit=True) as c:
+                    return [self._insert_events(c, saves[0]) or []]
+            except IntegrityError as e:
+                return [e]
         outcomes: list[Outcome] = []
         with self.datastore.transaction(commit=True) as c:
             for events in saves:
@@ -203,16 +209,24 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
     @_ONE_RETRY
     def _commit_group(self, saves: list[Sequence[StoredEvent]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)  # commit order = position order (the library's reason)
-            self._notify_channel(curs)
-            for events in saves:
-                try:
-                    with conn.transaction():  # a savepoint
-                        PostgresAggregateRecorder._insert_stored_events(self, curs, events)
-                        outcomes.append(self._fetch_ids_after_insert_events(curs, events) or [])
-                except psycopg.IntegrityError as e:
-                    outcomes.append(IntegrityError(str(e)))
+        try:
+            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                self._lock_table(curs)  # commit order = position order (the library's reason)
+                self._notify_channel(curs)
+                if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
+                    PostgresAggregateRecorder._insert_stored_events(self, curs, saves[0])
+                    return [self._fetch_ids_after_insert_events(curs, saves[0]) or []]
+                for events in saves:
+                    try:
+                        with conn.transaction():  # a savepoint
+                            PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+                            outcomes.append(self._fetch_ids_after_insert_events(curs, events) or [])
+                    except psycopg.IntegrityError as e:
+                        outcomes.append(IntegrityError(str(e)))
+        except (psycopg.IntegrityError, IntegrityError) as e:  # the datastore translates psycopg's
+            if len(saves) != 1:
+                raise
+            return [e if isinstance(e, IntegrityError) else IntegrityError(str(e))]
         return outcomes
 
 

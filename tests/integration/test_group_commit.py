@@ -66,6 +66,18 @@ def test_a_refused_save_leaves_the_rest_of_its_group_stored(recorder: Any) -> No
     ]
 
 
+def test_a_refused_save_alone_stores_none_of_its_events(recorder: Any) -> None:
+    """A group of one commits without a savepoint: its own transaction is rolled back whole."""
+    a = uuid4()
+    recorder.insert_events([event(a, 2)])
+    (outcome,) = recorder._commit_group([[event(a, 1), event(a, 2, "a second version 2 of a")]])
+    assert isinstance(outcome, IntegrityError)
+    assert stored(recorder, a) == [(2, f"{a}:2".encode())], "version 1 went in with the refused save"
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(a, 2, "again")])
+    assert recorder.insert_events([event(a, 1)]), "the recorder goes on after a refusal"
+
+
 def test_concurrent_saves_each_get_their_own_positions_and_one_version_wins(recorder: Any) -> None:
     """24 threads at once: 20 save calls of their own, 4 race for version 1 of one call (an
     optimistic-concurrency conflict): those 4 get one winner and three IntegrityErrors, and
