@@ -130,8 +130,27 @@ class CommandPath(Generic[A]):
         target: str | None = None,
     ) -> Recorded[A]:
         """get → (answer a repeat from the record) → act → save, in the aggregate's turn
-        (``turns.py``); a race lost to another process is looked at again after a pause."""
+        (``turns.py``); a race lost to another process is looked at again after a pause.
+
+        The first try starts from the events this process already knows (``known_events``), when
+        it knows them all: what it says yes to is stored only if they were still the whole
+        history. A no, or a lost race, is said only on the stored events: then it is tried again
+        from the store at once."""
         with self.log.turns.of(aggregate_id):
+            remembered = cast(A | None, self.log.recalled(aggregate_id))
+            if remembered is not None and self.visible(principal, remembered):
+                try:
+                    earlier = self._decide(principal, remembered, sub, action, change, target)
+                except Exception:  # a refusal: said again below, on the stored events
+                    pass
+                else:
+                    if earlier is not None:
+                        return earlier
+                    try:
+                        return self._save(remembered)
+                    except IntegrityError:
+                        pass  # what it knew was not the whole history: looked at again at once
+            self.log.known.forget(aggregate_id)
             give_up = time.monotonic() + _SAVE_PATIENCE
             attempt = 0
             while attempt < _SAVE_ATTEMPTS or time.monotonic() < give_up:
@@ -139,21 +158,39 @@ class CommandPath(Generic[A]):
                     time.sleep(pause_before(attempt))
                 attempt += 1
                 aggregate = self.get(principal, aggregate_id)
-                if sub.key is not None:
-                    scope = request_scope(principal.as_dict(), action, target)
-                    if (earlier := self.answer_from_record(aggregate, scope, sub)) is not None:
-                        return earlier
-                change(aggregate, self.command(principal, sub))
+                if (earlier := self._decide(principal, aggregate, sub, action, change, target)) is not None:
+                    return earlier
                 try:
-                    recordings = self.log.save(aggregate)
+                    return self._save(aggregate)
                 except IntegrityError:
                     # Another process wrote first. Look again: if it was this very request (a
                     # concurrent duplicate), the record answers it; if If-Match named the version
                     # we lost, the domain now says 412; otherwise the move is judged on the new
                     # state.
                     continue
-                return Recorded(aggregate, recordings[-1].notification.id)
         raise ConcurrentModification(f"{self.noun} {aggregate_id} kept changing; try again")
+
+    def _decide(
+        self,
+        principal: Principal,
+        aggregate: A,
+        sub: Submission,
+        action: str,
+        change: Change[A],
+        target: str | None,
+    ) -> Recorded[A] | None:
+        """The answer on record when this is a repeat; else None, the change made (its events
+        pending) or refused (the domain's error)."""
+        if sub.key is not None:
+            scope = request_scope(principal.as_dict(), action, target)
+            if (earlier := self.answer_from_record(aggregate, scope, sub)) is not None:
+                return earlier
+        change(aggregate, self.command(principal, sub))
+        return None
+
+    def _save(self, aggregate: A) -> Recorded[A]:
+        recordings = self.log.save(aggregate)
+        return Recorded(aggregate, recordings[-1].notification.id)
 
     def create(
         self,

@@ -5,7 +5,8 @@ their events reach the store only at ``flush()``: one transaction (``Application
 application's mapper and recorder) for all the events since the last, in the order the commands
 made them — so the log interleaves calls exactly as a server storing each request at once would.
 The commands are the real ones — checks, clocks, work-order specs, contacts — only
-``app.current`` (the call as it stands), ``app.save`` and the keeping of reporters' contacts are
+``app.current`` (the call as it stands; ``app.recalled`` knows nothing meanwhile, so that every
+command starts from it), ``app.save`` and the keeping of reporters' contacts are
 redirected, on this one application instance: the contacts the raises kept are stored in bulk
 at ``flush()``, before the events that name them (as each raise stores its contact before its
 event). A refused command raises before it changes anything, as always.
@@ -76,6 +77,7 @@ class BatchedSaves:
             return [_NOT_YET_STORED]
 
         self.app.current = current  # type: ignore[method-assign]
+        self.app.recalled = lambda aggregate_id: None  # type: ignore[method-assign]
         self.app.save = save  # type: ignore[method-assign]
         if self.calls is not None and self.contacts is not None:
             self.calls.contacts = self.contacts
@@ -90,6 +92,7 @@ class BatchedSaves:
             if self._saver is not None:
                 self._saver.shutdown()
             del self.app.current
+            del self.app.recalled
             del self.app.save
             if self.calls is not None and self.contacts is not None:
                 self.calls.contacts = self.contacts.book
