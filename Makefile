@@ -75,12 +75,13 @@ format: $(STAMP)
 
 ## bench: P1–P7 of targets.md, each against its baseline in one run (1,000,000 stored calls: the
 ## synthetic district is made once and cached under var/bench-stores); table + bench/results.json.
-## HUYING_DATABASE_URL=postgresql://… measures PostgreSQL instead. Run it on an idle machine.
-bench: $(STAMP) wrk
+## On SQLite, then on PostgreSQL: the benchmarks' own durable cluster under var/bench-stores, or
+## the server HUYING_DATABASE_URL=postgresql://… names. Run it on an idle machine.
+bench: $(STAMP) wrk postgresql
 	$(BIN)/python -m bench.run --out bench/results.json
 
 ## bench-quick: the same in a few minutes (10,000 stored calls, 10 s loads)
-bench-quick: $(STAMP) wrk
+bench-quick: $(STAMP) wrk postgresql
 	$(BIN)/python -m bench.run --quick --out bench/results.json
 
 ## bench-audit: verify / export / hash-chain rates against reading the log (bench/audit-results.json)

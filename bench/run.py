@@ -1,11 +1,14 @@
 """``make bench`` / ``make bench-quick``: every metric of targets.md P1–P7 against its baseline,
-measured in one run on one backend, printed as a table and written to ``bench/results.json``.
+measured in one run on SQLite and then on PostgreSQL, printed as one table and written to
+``bench/results.json``.
 
-    python -m bench.run --quick               # a few minutes: 10,000 stored calls, 10 s loads
+    python -m bench.run --quick               # 10,000 stored calls, 10 s loads
     python -m bench.run                       # the real run: 1,000,000 stored calls, 30 s loads
-    HUYING_DATABASE_URL=postgresql://… python -m bench.run   # the same on PostgreSQL
+    python -m bench.run --backends sqlite     # one backend only
 
-The synthetic district of N calls is made once by ``huying seed --synthetic`` and cached under
+PostgreSQL is the server ``HUYING_DATABASE_URL`` names, or else the benchmarks' own durable
+cluster, kept under ``--cache`` and started for the run (``bench/postgres_cluster.py``). The
+synthetic district of N calls is made once by ``huying seed --synthetic`` and cached under
 ``--cache`` (keyed by backend, N and seed), so later runs reuse it. Timings on a shared machine
 lie: run this on an idle one.
 """
@@ -45,14 +48,15 @@ from bench.servers import ROOT, clean_env
 class Sizes:
     calls: int  # stored synthetic calls for P4, P5, P6, P7
     seconds: int  # each wrk load
-    repeat: int  # P1 huying / bare pairs, P2 runs
+    repeat: int  # P1 huying / bare pairs
     p2_calls: int
+    p2_repeat: int  # P2 runs of each side: a few seconds each, and fsync times on a VM vary
     reads: int  # requests per P4 / P6 measurement
     quick: bool
 
 
-QUICK = Sizes(calls=10_000, seconds=10, repeat=1, p2_calls=300, reads=100, quick=True)
-FULL = Sizes(calls=1_000_000, seconds=30, repeat=3, p2_calls=2000, reads=200, quick=False)
+QUICK = Sizes(calls=10_000, seconds=10, repeat=1, p2_calls=300, p2_repeat=3, reads=100, quick=True)
+FULL = Sizes(calls=1_000_000, seconds=30, repeat=3, p2_calls=2000, p2_repeat=3, reads=200, quick=False)
 
 
 class Bench:
@@ -116,8 +120,8 @@ class Bench:
             return wrk.run(server.url, script, self.sizes.seconds)
 
     def p2(self) -> None:
-        self.say(f"P2 command path, {self.sizes.p2_calls:,} calls × {self.sizes.repeat}")
-        found = command_path.measure(self.backend, self.sizes.p2_calls, self.sizes.repeat)
+        self.say(f"P2 command path, {self.sizes.p2_calls:,} calls × {self.sizes.p2_repeat}")
+        found = command_path.measure(self.backend, self.sizes.p2_calls, self.sizes.p2_repeat)
         self.raw["p2"] = found
         self.rows.append(
             ratio_row(
@@ -249,6 +253,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--keep", type=Path, help="work here and keep it (logs, copies); default: a temp dir")
     parser.add_argument(
+        "--backends",
+        type=lambda text: text.split(","),
+        default=list(store.BACKENDS),
+        help="sqlite,postgresql (both, in that order) or either one",
+    )
+    parser.add_argument(
         "--only",
         type=lambda text: set(text.split(",")),
         default={"p1", "p2", "p3", "stored"},
@@ -271,30 +281,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     base = QUICK if args.quick else FULL
     sizes = replace(base, calls=args.calls or base.calls, seconds=args.seconds or base.seconds)
-    backend = store.backend_from(os.environ.get("HUYING_DATABASE_URL"))
     wrk.ensure_wrk()
     work = args.keep or Path(tempfile.mkdtemp(prefix="huying-bench-"))
-    bench = Bench(sizes, backend, args.cache, work, args.seed)
     started = datetime.now(UTC)
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
     try:
-        measure(bench, args.only)
+        for name in args.backends:
+            with store.backend_named(name, args.cache, os.environ.get("HUYING_DATABASE_URL")) as backend:
+                bench = Bench(sizes, backend, args.cache, work / backend.name, args.seed)
+                bench.say(f"--- {backend.name} ---")
+                try:
+                    measure(bench, args.only)
+                finally:
+                    rows += bench.rows
+                    raw[backend.name] = bench.raw
+                    dropped = store.drop_run_schemas(backend, started.timestamp())
+                    if dropped:
+                        bench.say(f"dropped this run's schemas: {', '.join(dropped)}")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-        dropped = store.drop_run_schemas(backend, started.timestamp())
-        if dropped:
-            bench.say(f"dropped this run's schemas: {', '.join(dropped)}")
     results = {
         "benchmark": "huying P1–P7 (targets.md), each against its baseline in the same run",
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "source": source(),
-        "backend": backend.name,
+        "backends": list(raw),
         "sizes": asdict(sizes),
-        "rows": [r.as_json() for r in bench.rows],
-        "raw": bench.raw,
+        "rows": [r.as_json() for r in rows],
+        "raw": raw,
     }
-    print(table(bench.rows))
+    print(table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"written to {args.out}", file=sys.stderr)

@@ -1,6 +1,7 @@
-"""Where the benchmarks run: a backend (``HUYING_DATABASE_URL``: SQLite by default, PostgreSQL when
-given) and the stores on it — an empty one, and a synthetic district of N calls made once by
-``huying seed --synthetic`` and kept in a cache keyed by N and seed, so later runs reuse it.
+"""Where the benchmarks run: a backend (SQLite; PostgreSQL — the one ``HUYING_DATABASE_URL`` names,
+or else the benchmarks' own cluster, kept in the cache and started for the run) and the stores on
+it — an empty one, and a synthetic district of N calls made once by ``huying seed --synthetic``
+and kept in a cache keyed by N and seed, so later runs reuse it.
 
 On SQLite a store is a data directory, and each run works on a copy of the cached one (what P1
 writes into it must not change the next run's store). On PostgreSQL a store is a schema of the
@@ -49,6 +50,31 @@ class Backend:
 
     def baseline_url(self, directory: Path) -> str:
         return self.url or f"sqlite:///{directory / 'baseline.db'}"
+
+
+BACKENDS = ("sqlite", "postgresql")
+CLUSTER_DIR = "postgresql-cluster"  # the benchmarks' own PostgreSQL, under the cache
+
+
+@contextmanager
+def backend_named(name: str, cache: Path, given_url: str | None) -> Iterator[Backend]:
+    """SQLite; or PostgreSQL at ``given_url`` when there is one, else on the benchmarks' own
+    durable cluster in ``cache``, started for the ``with`` block and shut down after it."""
+    if name == "sqlite":
+        yield Backend("sqlite", None)
+        return
+    if name != "postgresql":
+        raise SystemExit(f"--backends: {name!r} is not one of {', '.join(BACKENDS)}")
+    if given_url:
+        yield backend_from(given_url)
+        return
+    from bench.postgres_cluster import Cluster
+
+    cluster = Cluster.kept(cache / CLUSTER_DIR)
+    try:
+        yield Backend("postgresql", cluster.url())
+    finally:
+        cluster.stop()
 
 
 def backend_from(url: str | None) -> Backend:
@@ -103,8 +129,9 @@ def synthetic_store(
     key = f"{backend.name}-n{calls}-seed{seed}"
     cached = Store(key, cache / key, f"bench_n{calls}_seed{seed}", backend, calls)
     made = cached.data_dir / "store.json"
-    if not made.exists():
+    if not made.exists() or not _cached_store_in_place(backend, cached.schema):
         shutil.rmtree(cached.data_dir, ignore_errors=True)
+        _drop_schema(backend, cached.schema)
         started = time.perf_counter()
         cached.cli(
             "seed",
@@ -137,6 +164,44 @@ def synthetic_store(
     return Store(key, copy, cached.schema, backend, calls), info
 
 
+@contextmanager
+def _postgres(backend: Backend) -> Iterator[Any]:
+    """A connection to the backend's PostgreSQL database, in a transaction committed at the end."""
+    assert backend.url is not None
+    from sqlalchemy import create_engine
+
+    engine = create_engine(backend.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _schemas(conn: Any) -> list[str]:
+    from sqlalchemy import text
+
+    return [n for (n,) in conn.execute(text("SELECT nspname FROM pg_namespace"))]
+
+
+def _cached_store_in_place(backend: Backend, schema: str) -> bool:
+    """Whether the cached district's store is still there: on PostgreSQL, its schema (a cluster
+    made anew has none; one a seed left half-made is dropped); on SQLite the data directory is
+    the store."""
+    if backend.url is None:
+        return True
+    with _postgres(backend) as conn:
+        return schema in _schemas(conn)
+
+
+def _drop_schema(backend: Backend, schema: str) -> None:
+    if backend.url is not None:
+        from sqlalchemy import text
+
+        with _postgres(backend) as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 # Schemas a run makes and needs no more once it is done: P1's empty store, P2's runs — each named
 # with the time it was made. The synthetic district's (``bench_n…_seed…``) is the cache: kept.
 RUN_SCHEMAS = re.compile(r"bench_(?:empty|p2_\w+?)_(\d+)")
@@ -152,17 +217,12 @@ def drop_run_schemas(backend: Backend, since: float) -> list[str]:
     """Drop the schemas this run made (named at or after ``since``, epoch seconds); their names."""
     if backend.url is None:
         return []
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    engine = create_engine(backend.url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.begin() as conn:
-            names = [n for (n,) in conn.execute(text("SELECT nspname FROM pg_namespace"))]
-            made = [n for n in names if made_by_run(n, since)]
-            for name in made:
-                conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    finally:
-        engine.dispose()
+    with _postgres(backend) as conn:
+        made = [n for n in _schemas(conn) if made_by_run(n, since)]
+        for name in made:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     return made
 
 

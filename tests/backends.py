@@ -17,11 +17,11 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from bench.postgres_cluster import Cluster
 from sqlalchemy.engine import make_url
 
 from huying.eventlog import EventTable
 from huying.settings import Settings
-from postgres_cluster import Cluster
 
 BACKENDS = ("sqlite", "postgres")
 GUARD_SECONDS = 60

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.postgres_cluster import Cluster
 from fastapi.testclient import TestClient
 
 from backends import BACKENDS, Backend
@@ -26,7 +27,6 @@ from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.domain.principal import Principal, Role
 from huying.settings import Settings
-from postgres_cluster import Cluster
 
 # Monday 23 November 2026, 09:00 in Guangzhou.
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

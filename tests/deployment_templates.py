@@ -33,12 +33,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from bench.postgres_cluster import bin_dir
 from sqlalchemy.engine import make_url
 
 from backends import Backend
 from huying.migrate import sqlite_file, upgrade
 from huying.settings import Settings
-from postgres_cluster import bin_dir
 
 TEMPLATE_SCHEMA = "huying_template"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.postgres_cluster import Cluster
 
 from backends import Backend
 from huying.bootstrap import Services
 from huying.settings import Settings
-from postgres_cluster import Cluster
 
 from .processes import (
     COMMUNITY,

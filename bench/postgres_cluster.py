@@ -1,9 +1,15 @@
-"""A throwaway PostgreSQL cluster for one test session.
+"""A PostgreSQL cluster of the project's own: throwaway for a test session, kept for benchmarks.
 
-``initdb`` into a fresh temporary directory, ``postgres`` on a free loopback port with fsync off
-(the data is worth nothing after the session), one database for the whole session; each test
-then gets its own schema (``Cluster.new_schema``), which costs a copy of the worker's migrated
-template schema (tests/deployment_templates.py) instead of a database or a cluster.
+The test session's (``Cluster.start``): ``initdb`` into a fresh temporary directory, ``postgres``
+on a free loopback port with fsync off (the data is worth nothing after the session), one
+database for the whole session; each test then gets its own schema (``Cluster.new_schema``),
+which costs a copy of the worker's migrated template schema (tests/deployment_templates.py)
+instead of a database or a cluster.
+
+The benchmarks' (``Cluster.kept``): a directory of the benchmarks' cache, made the first time and
+started on its data at each run after, so the synthetic districts stored in it are made once. It
+runs with PostgreSQL's durable defaults (fsync, synchronous commit, full-page writes): a
+benchmark measures what a deployment would see, and a 201 there means flushed to disk.
 
 PostgreSQL refuses to run as root. As root (CI), the directory is handed to the ``postgres``
 system user that Debian's package creates and the server binaries run as that user through
@@ -23,6 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +48,8 @@ SERVER_SETTINGS = {
     "max_connections": "500",
     "shared_buffers": "64MB",
 }
+# The benchmarks': durable, as deployed (PostgreSQL's defaults for everything about flushing).
+DURABLE_SETTINGS = {"listen_addresses": "127.0.0.1", "max_connections": "500", "shared_buffers": "128MB"}
 
 
 class ClusterError(RuntimeError):
@@ -87,6 +96,8 @@ def _as_server_user(root: Path) -> list[str]:
 @dataclass
 class Cluster:
     root: Path
+    settings: Mapping[str, str] = field(default_factory=lambda: SERVER_SETTINGS)
+    keep: bool = False  # the benchmarks' cluster: ``stop`` shuts it down cleanly and leaves its files
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     _schemas: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -107,14 +118,27 @@ class Cluster:
 
     @classmethod
     def start(cls) -> Cluster:
-        root = Path(tempfile.mkdtemp(prefix="huying-pg-"))
-        cluster = cls(root)
+        """A throwaway cluster in a temporary directory, removed by ``stop``."""
+        return cls(Path(tempfile.mkdtemp(prefix="huying-pg-")))._started()
+
+    @classmethod
+    def kept(cls, root: Path) -> Cluster:
+        """The durable cluster kept in ``root``: made there the first time, started on its data
+        after."""
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(root, DURABLE_SETTINGS, keep=True)._started()
+
+    def _started(self) -> Cluster:
         try:
-            cluster._init_and_start()
+            if self.keep and (self.data / "PG_VERSION").exists():
+                self.port = free_port()
+                self._launch()
+            else:
+                self._init_and_start()
         except BaseException:
-            cluster.stop()
+            self.stop()
             raise
-        return cluster
+        return self
 
     def _init_and_start(self) -> None:
         initdb = subprocess.run(
@@ -131,7 +155,7 @@ class Cluster:
             conn.execute(f"CREATE DATABASE {DATABASE}")
 
     def _launch(self) -> None:
-        settings = {**SERVER_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self.root)}
+        settings = {**self.settings, "port": str(self.port), "unix_socket_directories": str(self.root)}
         args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
@@ -197,12 +221,15 @@ class Cluster:
             return ""
 
     def stop(self) -> None:
-        """Immediate shutdown (nothing here needs a checkpoint) and remove every file."""
+        """A throwaway cluster: immediate shutdown (nothing here needs a checkpoint) and every
+        file removed. A kept one: a fast shutdown (a checkpoint, so the next start needs no
+        recovery), its files left for the next run."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
+            self.process.send_signal(signal.SIGINT if self.keep else signal.SIGQUIT)
             try:
                 self.process.wait(timeout=STOP_DEADLINE)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=STOP_DEADLINE)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
