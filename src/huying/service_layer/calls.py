@@ -149,13 +149,14 @@ class CallService:
         cmd = self.path.command(principal, sub)
         # Random, so that nothing the event carries is a function of the reporter.
         reporter_ref = self.contacts.new_ref() if draft.reporter is not None else None
+        sla = item.sla_snapshot()
         call = Call.raise_call(
             cmd,
             call_id=call_id,
-            clocks=self._clocks(item.sla_snapshot(), cmd.at),
+            clocks=self._clocks(sla, cmd.at),
             item_code=item.code,
             catalog_version=catalog.version,
-            sla=item.sla_snapshot(),
+            sla=sla,
             grid_code=draft.grid_code,
             community_code=community,
             street_code=self.org.street_of(community),
