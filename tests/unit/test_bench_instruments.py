@@ -1,20 +1,16 @@
 """The benchmark's own judgement: what it reads from wrk, and when it calls a target met.
 
-``bench/`` is not an installed package: the repository root goes on the path, as
-``python -m bench.run`` from the root has it.
+``bench/`` is not an installed package: pytest puts the repository root on the path
+(``pythonpath`` in pyproject.toml), as ``python -m bench.run`` from the root has it.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from bench import servers, wrk
 from bench.lag import server_side
 from bench.reads import percentiles, settle
