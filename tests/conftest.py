@@ -136,6 +136,14 @@ def services(settings: Settings, clock: FakeClock, template: Template) -> Iterat
 
 
 @pytest.fixture
+def elsewhere(settings: Settings, clock: FakeClock, services: Services) -> Iterator[Services]:
+    """The same deployment, as another process would open it."""
+    other = build_services(settings, clock)
+    yield other
+    other.close()
+
+
+@pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services=services)) as c:
         yield c

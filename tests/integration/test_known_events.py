@@ -1,39 +1,29 @@
 """Commands start from the events this process knows (``known_events``), and that changes no
 answer: a "yes" given on them is stored only if they were still the whole history, and a "no"
-is only ever said on the stored events. Another process on the same store (a second
+is only ever said on the stored events. Another process on the same store (``elsewhere``: a second
 ``Services``) is what makes this process's knowledge stale."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from huying.application import fold
-from huying.bootstrap import Services, build_services
+from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.errors import TransitionNotAllowed
 from huying.domain.principal import Principal, Role
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
-from huying.settings import Settings
 
 from .histories import Shape, drive
 
 GRID = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
 COMMUNITY = Principal(Role.COMMUNITY, "LW-LN-01")
 STREET = Principal(Role.STREET, "LW-LN")
-
-
-@pytest.fixture
-def other(settings: Settings, clock: FakeClock, services: Services) -> Iterator[Services]:
-    """A second process on the same store."""
-    built = build_services(settings, clock)
-    yield built
-    built.close()
 
 
 def raised(services: Services) -> UUID:
@@ -47,27 +37,27 @@ def stored_versions(services: Services, call_id: UUID) -> list[int]:
     return [e.originator_version for e in services.app.events.get(call_id)]
 
 
-def test_a_no_on_stale_knowledge_is_said_again_on_the_store(services: Services, other: Services) -> None:
+def test_a_no_on_stale_knowledge_is_said_again_on_the_store(services: Services, elsewhere: Services) -> None:
     call_id = raised(services)
-    other.calls.escalate(COMMUNITY, call_id, Submission(), "需要街道协调")
+    elsewhere.calls.escalate(COMMUNITY, call_id, Submission(), "需要街道协调")
     # This process still knows the call at its community: the street could not see it there.
     outcome = services.calls.acknowledge(STREET, call_id, Submission(), "街道已接收")
     assert outcome.call.version == 3 and outcome.call.holder == "LW-LN"
     assert stored_versions(services, call_id) == [1, 2, 3]
 
 
-def test_a_stale_if_match_is_judged_on_the_store(services: Services, other: Services) -> None:
+def test_a_stale_if_match_is_judged_on_the_store(services: Services, elsewhere: Services) -> None:
     call_id = raised(services)
-    other.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
+    elsewhere.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
     outcome = services.calls.resolve(COMMUNITY, call_id, Submission(if_match=2), "已修复")
     assert outcome.call.version == 3
 
 
 def test_a_yes_on_stale_knowledge_is_refused_by_the_store_and_judged_again(
-    services: Services, other: Services
+    services: Services, elsewhere: Services
 ) -> None:
     call_id = raised(services)
-    other.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
+    elsewhere.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
     # Known here: awaiting a response, so a second acknowledgement looks allowed; it is not.
     with pytest.raises(TransitionNotAllowed):
         services.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
@@ -76,11 +66,11 @@ def test_a_yes_on_stale_knowledge_is_refused_by_the_store_and_judged_again(
 
 
 def test_a_keyed_repeat_on_stale_knowledge_is_answered_from_the_record(
-    services: Services, other: Services
+    services: Services, elsewhere: Services
 ) -> None:
     call_id = raised(services)
     sub = Submission(key="ack-1", fingerprint="f")
-    first = other.calls.acknowledge(COMMUNITY, call_id, sub, None)
+    first = elsewhere.calls.acknowledge(COMMUNITY, call_id, sub, None)
     again = services.calls.acknowledge(COMMUNITY, call_id, sub, None)
     assert again.replayed and again.call.version == first.call.version == 2
     assert stored_versions(services, call_id) == [1, 2]

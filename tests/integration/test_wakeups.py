@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,11 @@ from huying.migrate import upgrade
 from huying.projections.runner import TRACKING_NAME
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
-from huying.settings import Settings
 from huying.wakeups import PostgresWakeups, announce_clock
 
 pytestmark = pytest.mark.postgres_only(reason="LISTEN/NOTIFY; SQLite is one process, woken by its own saves")
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def elsewhere(settings: Settings, clock: FakeClock, services: Services) -> Iterator[Services]:
-    """The same deployment, as another process would open it."""
-    other = build_services(settings, clock)
-    yield other
-    other.close()
 
 
 def raise_one(services: Services) -> None:
