@@ -3,12 +3,16 @@
     python -m bench.rebuild                 # 200,000 events (about 5 minutes on 2 cores)
     python -m bench.rebuild --quick         # 20,000 events, a smoke run
     python -m bench.rebuild --events 1000000 --out bench/results.json
+    python -m bench.rebuild --backend postgresql --quick   # HUYING_DATABASE_URL's server, or the
+                                                            # benchmarks' own cluster
 
-1. Writes a log of N events in a temporary directory: realistic histories of calls (the
-   property test's generator, ``tests/integration/histories.py``, with only sensible moves;
-   a few hundred calls in play at once, so their events interleave), many calls per
-   transaction for speed. When N/10 events are written, the event store is copied aside, so
-   "1/10" and "full" are the same history cut at two lengths.
+1. Writes a log of N events into a store of its own — on SQLite a temporary directory, on
+   PostgreSQL a schema made for the run (``bench_p3_full_…``) and dropped at its end: realistic
+   histories of calls (the property test's generator, ``tests/integration/histories.py``, with
+   only sensible moves; a few hundred calls in play at once, so their events interleave), many
+   calls per transaction for speed. When N/10 events are written, the events and the record
+   keys are copied into a second store (``bench_p3_tenth_…``), so "1/10" and "full" are the same
+   history cut at two lengths.
 2. Measures, each in a fresh process so that peak RSS belongs to that measurement alone:
    - baseline: ``recorder.select_notifications`` in batches + ``mapper.to_domain_event`` for each
      notification, nothing else;
@@ -35,31 +39,59 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from importlib import metadata as dist
 from pathlib import Path
 from typing import Any
 
+from bench.servers import clean_env
+from bench.store import BACKENDS, Backend, Store, backend_named, drop_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.4  # raised from 0.25 (met) by issue 12
 TARGET_RSS = 1.5
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+# One key for every copy of a benchmark log: its events are sealed with it (防篡改).
+SECRET_KEY = "huying benchmark key"
+SQLITE = Backend("sqlite", None)
 
 
-# --- settings for one store --------------------------------------------------------------------
+# --- where a log is stored ----------------------------------------------------------------------
 
 
-def store_settings(directory: Path) -> Any:
+def logs(workdir: Path, backend: Backend) -> tuple[Store, Store]:
+    """The run's two stores, "full" and "tenth": each a data directory under ``workdir`` and, on
+    PostgreSQL, a schema of its own, named as the bench driver's run schemas are (dropped when the
+    run ends)."""
+    made = int(time.time())
+    full, tenth = (
+        Store(part, workdir / part, f"bench_p3_{part}_{made}", backend, 0) for part in ("full", "tenth")
+    )
+    return full, tenth
+
+
+def _log(where: Path | Store) -> Store:
+    """A directory alone is a log on SQLite (as ``bench/audit.py`` names its logs)."""
+    return where if isinstance(where, Store) else Store(where.name, where, "", SQLITE, 0)
+
+
+def store_settings(where: Path | Store) -> Any:
+    """huying's settings for one benchmark log. Where it lives is named here, never taken from this
+    process's ``HUYING_DATABASE_URL`` and the like: a run beside a configured deployment measures its
+    own log."""
     from huying.settings import Settings
 
-    return Settings(
-        data_dir=directory,
-        demo=True,
-        # One key for every copy of a benchmark log: its events are sealed with it (防篡改).
-        secret_key="huying benchmark key",
-        database_url=f"sqlite:///{directory / 'huying.db'}",
-        events_url=f"sqlite:///{directory / 'huying.events.db'}",
-    )
+    log = _log(where)
+    places: dict[str, Any]
+    if log.backend.url is None:
+        files = {"database_url": "huying.db", "events_url": "huying.events.db", "keys_url": "huying.keys.db"}
+        places = {key: f"sqlite:///{log.data_dir / name}" for key, name in files.items()}
+        places["database_schema"] = ""
+    else:
+        places = dict.fromkeys(("database_url", "events_url", "keys_url"), log.backend.url)
+        places["database_schema"] = log.schema
+    return Settings(data_dir=log.data_dir, demo=True, secret_key=SECRET_KEY, **places)
 
 
 def peak_rss_kb() -> int:
@@ -73,7 +105,9 @@ class _Enough(Exception):
     pass
 
 
-def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) -> dict[str, Any]:
+def generate(
+    full: Path | Store, tenth: Path | Store, events: int, seed: int, concurrency: int
+) -> dict[str, Any]:
     """Write ``events`` events into ``full``; a copy of the first ≥ events/10 goes to ``tenth``."""
     sys.path.insert(0, str(ROOT / "tests"))
     from huying.bootstrap import build_services
@@ -81,24 +115,21 @@ def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) 
     from huying.migrate import upgrade
     from integration.histories import Shape, write_in_batches
 
-    for d in (full, tenth):
-        d.mkdir(parents=True)
-        upgrade(store_settings(d))
+    full, tenth = _log(full), _log(tenth)
+    for log in (full, tenth):
+        log.data_dir.mkdir(parents=True)
+        upgrade(store_settings(log))
     clock = FakeClock(start=START)
+    # The library makes its event tables when an application first opens a store: the 1/10
+    # store's too, for the cut to be copied into.
+    build_services(store_settings(tenth), clock).close()
     services = build_services(store_settings(full), clock)
-    events_db = full / "huying.events.db"
     copied: dict[str, int] = {}
     started = time.perf_counter()
 
     def on_saved(written: int) -> None:
         if "tenth" not in copied and written >= events // 10:
-            # The events, and the keys file holding the key they are sealed with (封印).
-            for name in ("huying.events.db", "huying.keys.db"):
-                source, target = sqlite3.connect(full / name), sqlite3.connect(tenth / name)
-                with target:
-                    source.backup(target)
-                source.close()
-                target.close()
+            copy_log(services.app.recorder, full, tenth)
             copied["tenth"] = written
         if written * 10 // events != (written - 1000) * 10 // events:  # every tenth or so
             print(f"  writing events: {written:,}/{events:,}", file=sys.stderr, flush=True)
@@ -106,39 +137,65 @@ def generate(full: Path, tenth: Path, events: int, seed: int, concurrency: int) 
             raise _Enough
 
     try:
-        write_in_batches(
-            services,
-            clock,
-            random.Random(seed),
-            # ~7 h × 0.005 ≈ 2 min of business time per command: 200k events span about 5
-            # months, 1M about 2 years; one call's events lie about 10 h apart.
-            Shape.tame(calls=10**9, concurrency=concurrency, pace=0.005),
-            per_save=1000,
-            on_saved=on_saved,
-        )
-    except _Enough:
-        pass
-    finally:
+        with suppress(_Enough):  # on_saved stops the history once enough is written
+            write_in_batches(
+                services,
+                clock,
+                random.Random(seed),
+                # ~7 h × 0.005 ≈ 2 min of business time per command: 200k events span about 5
+                # months, 1M about 2 years; one call's events lie about 10 h apart.
+                Shape.tame(calls=10**9, concurrency=concurrency, pace=0.005),
+                per_save=1000,
+                on_saved=on_saved,
+            )
         written = services.app.recorder.max_notification_id() or 0
+        elapsed = time.perf_counter() - started
+        shape = shape_of(services.app.recorder)
+    finally:
         services.close()
-    elapsed = time.perf_counter() - started
     print(f"  wrote {written:,} events in {elapsed:.1f} s ({written / elapsed:,.0f}/s)", file=sys.stderr)
     return {
         "full": written,
         "tenth": copied["tenth"],
         "write_seconds": round(elapsed, 2),
-        "shape": shape_of(events_db),
+        "shape": shape,
     }
 
 
-def shape_of(events_db: Path) -> dict[str, Any]:
+def copy_log(recorder: Any, full: Store, tenth: Store) -> None:
+    """The log written so far into ``tenth``, with the record keys its reporters' contacts are
+    sealed with (封印): the same history, cut shorter."""
+    if full.backend.url is None:  # the events' file and the keys' file, each as it stands
+        for name in ("huying.events.db", "huying.keys.db"):
+            source, target = sqlite3.connect(full.data_dir / name), sqlite3.connect(tenth.data_dir / name)
+            with target:
+                source.backup(target)
+            source.close()
+            target.close()
+        return
+    # The same tables in the same database, made by the same code: replaced by the full store's
+    # rows as they are (log positions included; the key the events are sealed with replaces the
+    # one the 1/10 store made for itself), as SQLite's backup replaces the files. The keys are
+    # committed before the events that need them, so copying them second leaves none out.
+    with recorder.datastore.transaction(commit=True) as curs:
+        for table in (recorder.events_table_name, "reporter_keys"):
+            curs.execute(f'DELETE FROM "{tenth.schema}"."{table}"')
+            curs.execute(f'INSERT INTO "{tenth.schema}"."{table}" SELECT * FROM "{full.schema}"."{table}"')
+
+
+def shape_of(recorder: Any) -> dict[str, Any]:
     """What the written log looks like; a degenerate one (calls that never get anywhere) would
     measure the wrong thing: its calls each cost a row set for one or two events."""
-    with sqlite3.connect(events_db) as db:
-        counts = "SELECT COUNT(DISTINCT originator_id), COUNT(*) FROM stored_events"
-        calls, events = db.execute(counts).fetchone()
-        kinds = dict(db.execute("SELECT topic, COUNT(*) FROM stored_events GROUP BY topic").fetchall())
-    shape = {
+    from huying.eventlog import EventTable
+
+    table = EventTable.of(recorder)
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(table.sql("SELECT COUNT(DISTINCT originator_id) AS calls, COUNT(*) AS n FROM {events}"))
+        row = curs.fetchone()
+        calls, events = int(row["calls"]), int(row["n"])
+        curs.execute(table.sql("SELECT topic, COUNT(*) AS n FROM {events} GROUP BY topic"))
+        kinds = {r["topic"]: int(r["n"]) for r in curs.fetchall()}
+    shape: dict[str, Any] = {
         "calls": calls,
         "events_per_call": round(events / calls, 2),
         "event_kinds": len(kinds),
@@ -197,13 +254,13 @@ def instrument(services: Any) -> dict[str, float]:
     return spent
 
 
-def measure(kind: str, directory: Path, batch_size: int, profile: Path | None) -> dict[str, Any]:
+def measure(kind: str, log: Store, batch_size: int, profile: Path | None) -> dict[str, Any]:
     from huying.bootstrap import build_services
     from huying.clock import FakeClock
     from huying.migrate import upgrade
 
-    upgrade(store_settings(directory))  # as `huying rebuild` does: the schema of the code being measured
-    services = build_services(store_settings(directory), FakeClock(start=START))
+    upgrade(store_settings(log))  # as `huying rebuild` does: the schema of the code being measured
+    services = build_services(store_settings(log), FakeClock(start=START))
     app = services.app
     total = app.recorder.max_notification_id() or 0
     spent = instrument(services) if kind == "breakdown" else None
@@ -256,15 +313,17 @@ def measure(kind: str, directory: Path, batch_size: int, profile: Path | None) -
     }
 
 
-def in_child(kind: str, directory: Path, batch_size: int, profile: Path | None = None) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.rebuild", "--measure", kind, "--dir", str(directory)]
-    cmd += ["--batch-size", str(batch_size)]
+def in_child(kind: str, log: Store, batch_size: int, profile: Path | None = None) -> dict[str, Any]:
+    """One measurement in a process of its own, on ``log``; PostgreSQL's URL goes in its
+    environment, as a standalone run takes it, not on a command line anyone can read."""
+    cmd = [sys.executable, "-m", "bench.rebuild", "--measure", kind, "--backend", log.backend.name]
+    cmd += ["--dir", str(log.data_dir), "--schema", log.schema, "--batch-size", str(batch_size)]
     if profile:
         cmd += ["--profile", str(profile)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
+    env = clean_env(**({"HUYING_DATABASE_URL": log.backend.url} if log.backend.url else {}))
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
     if out.returncode != 0:
-        raise RuntimeError(f"{kind} on {directory} failed:\n{out.stderr[-4000:]}")
+        raise RuntimeError(f"{kind} on {log.name} ({log.backend.name}) failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -345,7 +404,7 @@ def table(results: dict[str, Any]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     log = results["log"]
     lines.append(
-        f"log: {log['calls']:,} calls, {log['events_per_call']} events per call, "
+        f"log on {results['backend']}: {log['calls']:,} calls, {log['events_per_call']} events per call, "
         f"{log['event_kinds']} event kinds"
     )
     t = results["targets"]
@@ -372,7 +431,7 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.rebuild", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="events in the full log")
     parser.add_argument("--quick", action="store_true", help="20,000 events, one run each")
@@ -380,6 +439,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
     parser.add_argument("--concurrency", type=int, default=300, help="calls in play at once")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="where the log is stored: sqlite (default), or postgresql: the server HUYING_DATABASE_URL "
+        "names, else the benchmarks' own cluster under --cache",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=ROOT / "var" / "bench-stores",
+        help="where the benchmarks' own PostgreSQL cluster is kept (as bench.run's --cache)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--keep", type=Path, help="write the stores here and keep them")
     parser.add_argument("--profile", type=Path, help="cProfile the full rebuild into this file")
@@ -391,18 +463,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--measure", choices=["baseline", "rebuild", "breakdown"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--schema", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    if args.measure:  # a child: one measurement, JSON on the last line of stdout
-        print(json.dumps(measure(args.measure, args.dir, args.batch_size, args.profile)))
-        return 0
-
     if args.quick:
         args.events, args.repeat = 20_000, 1
+    return args
+
+
+def run(args: argparse.Namespace, backend: Backend) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write the log and its 1/10 cut, and measure both; the stores are removed at the end (on
+    PostgreSQL, their schemas dropped) unless ``--keep``."""
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="huying-bench-"))
+    full, tenth = logs(workdir, backend)
+    where = f"schemas {full.schema}, {tenth.schema}" if backend.url else str(workdir)
     try:
-        print(f"huying rebuild benchmark: {args.events:,} events in {workdir}", file=sys.stderr)
-        full, tenth = workdir / "full", workdir / "tenth"
+        print(f"huying rebuild benchmark: {args.events:,} events on {backend.name}, {where}", file=sys.stderr)
         sizes = generate(full, tenth, args.events, args.seed, args.concurrency)
         plan = (
             ("baseline_full", "baseline", full),
@@ -412,9 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in plan}
         for i in range(args.repeat):  # interleaved, so that both sides see the same machine
-            for name, kind, directory in plan:
+            for name, kind, log in plan:
                 print(f"  {name.replace('_', ' ')} (run {i + 1}/{args.repeat})…", file=sys.stderr)
-                runs[name].append(in_child(kind, directory, args.batch_size))
+                runs[name].append(in_child(kind, log, args.batch_size))
         measurements: dict[str, Any] = {name: best(r) for name, r in runs.items()}
         if args.breakdown:
             print("  instrumented rebuild (where the time goes)…", file=sys.stderr)
@@ -425,17 +500,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+            for log in (full, tenth):
+                drop_schema(backend, log.schema)
+        else:
+            print(f"  the stores are kept: {where}", file=sys.stderr)
+    return sizes, measurements
 
+
+def report(
+    args: argparse.Namespace, backend: Backend, sizes: dict[str, Any], measurements: dict[str, Any]
+) -> dict[str, Any]:
     ratio = measurements["rebuild_full"]["events_per_s"] / measurements["baseline_full"]["events_per_s"]
     cpu_ratio = (
         measurements["rebuild_full"]["events_per_cpu_s"] / measurements["baseline_full"]["events_per_cpu_s"]
     )
     rss_ratio = measurements["rebuild_full"]["peak_rss_mib"] / measurements["rebuild_tenth"]["peak_rss_mib"]
-    results = {
+    return {
         "benchmark": "P3 rebuild all read models from the log",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "source": source(),
+        "backend": backend.name,
         "events": sizes["full"],
         "events_tenth": sizes["tenth"],
         "write_seconds": sizes["write_seconds"],
@@ -455,6 +540,18 @@ def main(argv: list[str] | None = None) -> int:
             "rss_ok": rss_ratio <= TARGET_RSS,
         },
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    # A child is given PostgreSQL's URL in HUYING_DATABASE_URL, so it never starts a cluster.
+    with backend_named(args.backend, args.cache, os.environ.get("HUYING_DATABASE_URL")) as backend:
+        if args.measure:  # a child: one measurement, JSON on the last line of stdout
+            log = Store(args.dir.name, args.dir, args.schema, backend, 0)
+            print(json.dumps(measure(args.measure, log, args.batch_size, args.profile)))
+            return 0
+        sizes, measurements = run(args, backend)
+    results = report(args, backend, sizes, measurements)
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

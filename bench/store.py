@@ -131,7 +131,7 @@ def synthetic_store(
     made = cached.data_dir / "store.json"
     if not made.exists() or not _cached_store_in_place(backend, cached.schema):
         shutil.rmtree(cached.data_dir, ignore_errors=True)
-        _drop_schema(backend, cached.schema)
+        drop_schema(backend, cached.schema)
         started = time.perf_counter()
         cached.cli(
             "seed",
@@ -194,7 +194,8 @@ def _cached_store_in_place(backend: Backend, schema: str) -> bool:
         return schema in _schemas(conn)
 
 
-def _drop_schema(backend: Backend, schema: str) -> None:
+def drop_schema(backend: Backend, schema: str) -> None:
+    """Drop one schema and everything in it (on SQLite, nothing to do: a store is its directory)."""
     if backend.url is not None:
         from sqlalchemy import text
 
@@ -202,9 +203,10 @@ def _drop_schema(backend: Backend, schema: str) -> None:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
-# Schemas a run makes and needs no more once it is done: P1's empty store, P2's runs — each named
-# with the time it was made. The synthetic district's (``bench_n…_seed…``) is the cache: kept.
-RUN_SCHEMAS = re.compile(r"bench_(?:empty|p2_\w+?)_(\d+)")
+# Schemas a run makes and needs no more once it is done: P1's empty store, P2's runs, P3's two
+# logs — each named with the time it was made. The synthetic district's (``bench_n…_seed…``) is
+# the cache: kept.
+RUN_SCHEMAS = re.compile(r"bench_(?:empty|p[23]_\w+?)_(\d+)")
 
 
 def made_by_run(schema: str, since: float) -> bool:

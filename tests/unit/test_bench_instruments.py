@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import pytest
 from bench import servers, wrk
 from bench.lag import server_side
 from bench.reads import percentiles, settle
@@ -90,6 +91,36 @@ def test_a_run_drops_the_schemas_it_made_and_keeps_the_cached_district() -> None
     assert not made_by_run("bench_n1000000_seed1", since)  # the cached district
     assert not made_by_run("huying", since)
     assert not made_by_run("bench_p2_huying_0_1700000123_x", since)
+    assert made_by_run("bench_p3_full_1700000123", since)
+    assert made_by_run("bench_p3_tenth_1700000123", since)
+
+
+def test_p3_logs_are_stored_where_they_are_named_whatever_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from bench.rebuild import logs, store_settings
+    from bench.store import Backend, made_by_run
+
+    monkeypatch.setenv("HUYING_DATABASE_URL", "postgresql+psycopg://someone@elsewhere/production")
+    monkeypatch.setenv("HUYING_DATABASE_SCHEMA", "production")
+    monkeypatch.setenv("HUYING_EVENTS_URL", "postgresql+psycopg://someone@elsewhere/production")
+    since = time.time()
+
+    full, _ = logs(tmp_path, Backend("sqlite", None))
+    on_sqlite = store_settings(full)
+    assert on_sqlite.database_url == f"sqlite:///{tmp_path / 'full' / 'huying.db'}"
+    assert on_sqlite.events_url == f"sqlite:///{tmp_path / 'full' / 'huying.events.db'}"
+    assert on_sqlite.keys_url == f"sqlite:///{tmp_path / 'full' / 'huying.keys.db'}"
+    assert on_sqlite.database_schema == ""
+
+    server = Backend("postgresql", "postgresql+psycopg://bench@127.0.0.1:5432/huying_test")
+    full, tenth = logs(tmp_path, server)
+    on_postgres = store_settings(tenth)
+    assert (on_postgres.database_url, on_postgres.events_url, on_postgres.keys_url) == (server.url,) * 3
+    assert on_postgres.database_schema == tenth.schema != full.schema
+    assert made_by_run(full.schema, since) and made_by_run(tenth.schema, since)  # dropped by the run
 
 
 def test_p5_server_side_reads_the_bucket_that_holds_each_percentile() -> None:
