@@ -77,21 +77,9 @@ def _log(where: Path | Store) -> Store:
 
 
 def store_settings(where: Path | Store) -> Any:
-    """huying's settings for one benchmark log. Where it lives is named here, never taken from this
-    process's ``HUYING_DATABASE_URL`` and the like: a run beside a configured deployment measures its
-    own log."""
-    from huying.settings import Settings
-
-    log = _log(where)
-    places: dict[str, Any]
-    if log.backend.url is None:
-        files = {"database_url": "huying.db", "events_url": "huying.events.db", "keys_url": "huying.keys.db"}
-        places = {key: f"sqlite:///{log.data_dir / name}" for key, name in files.items()}
-        places["database_schema"] = ""
-    else:
-        places = dict.fromkeys(("database_url", "events_url", "keys_url"), log.backend.url)
-        places["database_schema"] = log.schema
-    return Settings(data_dir=log.data_dir, demo=True, secret_key=SECRET_KEY, **places)
+    """huying's settings for one benchmark log (``Store.settings``: where it lives is named, never
+    taken from the environment), its events sealed with the benchmarks' key, on the real clock."""
+    return _log(where).settings(secret_key=SECRET_KEY, fake_clock=False)
 
 
 def peak_rss_kb() -> int:

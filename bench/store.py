@@ -99,13 +99,22 @@ class Store:
     def env(self) -> dict[str, str]:
         return clean_env(**self.backend.env(self.data_dir, self.schema))
 
-    def settings(self) -> Any:
+    def settings(self, **overrides: Any) -> Any:
+        """huying's settings for this store. Where it lives is named here, never taken from this
+        process's ``HUYING_DATABASE_URL`` and the like: a SQLite pass run with it set would
+        otherwise make its tokens on that PostgreSQL."""
         from huying.settings import Settings
 
-        values: dict[str, Any] = {"data_dir": self.data_dir, "demo": True, "fake_clock": True}
-        if self.backend.url is not None:
-            values |= {"database_url": self.backend.url, "database_schema": self.schema}
-        return Settings(**values)
+        places: dict[str, Any]
+        if self.backend.url is None:
+            files = {"database_url": "huying", "events_url": "huying.events", "keys_url": "huying.keys"}
+            places = {key: f"sqlite:///{self.data_dir / name}.db" for key, name in files.items()}
+            places["database_schema"] = ""
+        else:
+            places = dict.fromkeys(("database_url", "events_url", "keys_url"), self.backend.url)
+            places["database_schema"] = self.schema
+        values = {"data_dir": self.data_dir, "demo": True, "fake_clock": True} | places
+        return Settings(**(values | overrides))
 
     def cli(self, *args: str, timeout: float = 7 * 86400) -> None:
         done = subprocess.run(

@@ -123,6 +123,19 @@ def test_p3_logs_are_stored_where_they_are_named_whatever_the_environment_says(
     assert made_by_run(full.schema, since) and made_by_run(tenth.schema, since)  # dropped by the run
 
 
+def test_a_bench_store_is_where_it_is_named_whatever_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.store import Backend, Store
+
+    monkeypatch.setenv("HUYING_DATABASE_URL", "postgresql+psycopg://someone@elsewhere/production")
+    monkeypatch.setenv("HUYING_DATABASE_SCHEMA", "production")
+    on_sqlite = Store("empty", tmp_path, "", Backend("sqlite", None), 0).settings()
+    assert on_sqlite.database_url == f"sqlite:///{tmp_path / 'huying.db'}"
+    assert on_sqlite.events_url == f"sqlite:///{tmp_path / 'huying.events.db'}"
+    assert on_sqlite.database_schema == ""
+
+
 def test_p5_server_side_reads_the_bucket_that_holds_each_percentile() -> None:
     before = {0.025: 10.0, 0.05: 10.0, 0.1: 10.0, 0.2: 10.0, float("inf"): 10.0}
     # 100 samples between the readings: 60 within 25 ms, 39 within 50 ms, 1 within 200 ms
