@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import select
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
-from sqlalchemy import Engine, create_engine
+from psycopg_pool import ConnectionPool
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from huying.settings import Settings
@@ -81,17 +83,49 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
     )
 
 
+def server_has_spoken(connection: psycopg.Connection[Any]) -> bool:
+    """Whether the server sent something to a connection that sat idle in a pool, or closed it.
+
+    On an idle connection the server says nothing unless it is done with it: a shutdown or
+    restart, ``pg_terminate_backend``, an idle timeout — it sends its reason and closes the socket,
+    and the socket turns readable. So instead of a round trip to ask (a pool's pre-ping, which
+    doubled every query's round trips), a pool looks, without waiting, whether there is anything
+    to read. A server that vanished without a word (a cut cable) is not seen this way, but a ping
+    would only have hung on it too; TCP keepalives (``connection_params``) notice that one."""
+    if connection.closed:
+        return True
+    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    return bool(readable)
+
+
+def check_if_spoken(connection: psycopg.Connection[Any]) -> None:
+    """The event store's pool's check before use: a real ping only when the server has spoken
+    (which reads what it said, and raises if it has closed: the pool then replaces the
+    connection)."""
+    if server_has_spoken(connection):
+        ConnectionPool.check_connection(connection)
+
+
 def make_postgres_engine(settings: Settings) -> Engine:
     """A pooled engine: at most pool_size + max_overflow connections, each waited for at most
-    database_connect_timeout seconds, checked before use (a restarted server is survived)."""
-    return create_engine(
+    database_connect_timeout seconds, checked before use without a round trip
+    (``server_has_spoken``: a restarted server is survived)."""
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_connect_timeout,
-        pool_pre_ping=True,
         connect_args=connection_params(settings),
     )
+
+    @event.listens_for(engine, "checkout")
+    def _check_before_use(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # SQLAlchemy's connections are never LISTENing: a server that has spoken is done with
+        # the connection. DisconnectionError makes the pool drop it and take another.
+        if server_has_spoken(dbapi_connection):
+            raise exc.DisconnectionError("the server closed this connection")
+
+    return engine
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
@@ -110,7 +144,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": str(settings.database_connect_timeout),
         "POSTGRES_LOCK_TIMEOUT": str(settings.database_lock_timeout),
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(settings.database_idle_in_transaction_timeout),
-        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_PRE_PING": "n",  # the pool checks with check_if_spoken instead
         CONNECTION_PARAMS: json.dumps(connection_params(settings)),
     }
 
@@ -142,7 +176,8 @@ class TimedPostgresFactory(PostgresFactory):
     each pooled connection starts with (the library itself sets a lock timeout only around its
     table lock, and no statement or connect timeout at all), bounded retries, and a pool that
     reconnects as soon as it is asked once the server is back (psycopg_pool otherwise backs off
-    for up to five minutes between attempts)."""
+    for up to five minutes between attempts), and a check before use that asks the server only
+    when it has spoken (``check_if_spoken``)."""
 
     application_recorder_class = BoundedPostgresRecorder
 
@@ -152,3 +187,7 @@ class TimedPostgresFactory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         pool.kwargs.update(json.loads(self.env.get(CONNECTION_PARAMS) or "{}"))
         pool.reconnect_timeout = float(self.env.get("POSTGRES_CONNECT_TIMEOUT") or 5)
+        # psycopg_pool takes its check only as an argument, which the library's datastore
+        # fills itself (a ping with POSTGRES_PRE_PING, else nothing); ours replaces it.
+        assert hasattr(pool, "_check"), "psycopg_pool no longer keeps its check in _check"
+        pool._check = check_if_spoken
