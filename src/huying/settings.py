@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     run_chain: bool = True
     run_watchdog: bool = True
     duty_retry_seconds: float = Field(default=1.0, gt=0, le=60)
-    # SQLite: `huying serve` runs the projector, the chain keeper and the webhook deliveries in a
-    # child process (`huying project`), off the interpreter answering requests; 0: all in one.
+    # `huying serve` runs the projector, the chain keeper and the webhook deliveries in a child
+    # process (`huying project`), off the interpreters answering requests; 0: all in one.
     duties_apart: bool = True
     # How often the projector and the chain keeper look at the log when nothing woke them: a
     # commit wakes them at once (from another process too, on PostgreSQL), so this is a fallback.

@@ -5,14 +5,17 @@
   (SIGKILL, the OOM killer) nothing tells them, and an orphan would go on serving the old socket
   or holding duty locks while a restarted server cannot bind its port or take its duties. So a
   child whose parent is no longer the supervisor stops itself, in an orderly way (SIGTERM).
-- **The duties' process** (SQLite). The projector, the audit chain keeper and the webhook
+- **The duties' process**. The projector, the audit chain keeper and the webhook
   deliveries follow the log; in the API's process they took about a third of its one
   interpreter under load (the GIL), and requests and followers waited for each other. So
-  `huying serve` on SQLite runs them in a child, `huying project`, and offers none of them
-  itself; the SLA watchdog stays (it sweeps seldom, and moves calls through the API's own
-  application). The child is started again when it dies: the API's process does not take its
-  duties over, which would put the work back on the interpreter it was moved off, for good.
-  News between the two travels through the files (``huying.wakeups.SqliteWakeups``).
+  `huying serve` runs them in a child, `huying project`, and its workers offer none of them
+  themselves (on PostgreSQL too: there the worker holding them shared its interpreter with
+  them, and P1 with four workers rose by about a tenth with them apart). The SLA watchdog
+  stays (it sweeps seldom, and moves calls through the API's own application). The child is
+  started again when it dies: the API's process does not take its duties over, which would
+  put the work back on the interpreter it was moved off, for good.
+  News between the two travels through the files on SQLite (``huying.wakeups.SqliteWakeups``),
+  by LISTEN/NOTIFY on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SUPERVISOR_PID = "HUYING_SUPERVISOR_PID"  # set by `huying serve` for the processes it starts
 _LOOK_SECONDS = 0.5  # how often an orphan looks whether its supervisor is gone
-# The duties a child of `huying serve` takes on SQLite, and the setting that turns each off there.
+# The duties a child of `huying serve` takes, and the setting that turns each off there.
 APART = {
     Duty.PROJECTOR: "HUYING_RUN_PROJECTOR",
     Duty.CHAIN: "HUYING_RUN_CHAIN",
@@ -61,11 +64,12 @@ def _orphaned(supervisor: int) -> None:
 
 
 def handed_to_child(settings: Settings) -> list[Duty]:
-    """The duties `huying serve` runs in its duties' process: on SQLite, unless
-    HUYING_DUTIES_APART=0, those of the projector, chain keeper and webhooks it would offer.
-    (PostgreSQL deployments run `huying project` as a service of its own: docs/operations.md.)"""
+    """The duties `huying serve` runs in its duties' process: unless HUYING_DUTIES_APART=0,
+    those of the projector, chain keeper and webhooks it would offer. (A PostgreSQL deployment
+    may run `huying project` as a service of its own instead, with HUYING_RUN_PROJECTOR=0 for
+    its servers: docs/operations.md.)"""
     offered = offered_by(settings)
-    if settings.on_postgres or not settings.duties_apart or Duty.PROJECTOR not in offered:
+    if not settings.duties_apart or Duty.PROJECTOR not in offered:
         return []  # a projector run apart by the operator: the chain and webhooks stay here
     return [duty for duty in offered if duty in APART]
 

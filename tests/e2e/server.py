@@ -87,7 +87,7 @@ class Server:
 
     def __post_init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUYING_")}
-        # One process unless a test asks for the duties' own (HUYING_DUTIES_APART=1, SQLite): a
+        # One process unless a test asks for the duties' own (HUYING_DUTIES_APART=1): a
         # child `huying project` costs each start a second of CPU, and most tests are not about it.
         env.update(settings_env(self.settings), HUYING_FAKE_CLOCK="1", HUYING_DUTIES_APART="0")
         self.env = env

@@ -150,8 +150,7 @@ def ended(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
-@pytest.mark.sqlite_only(reason="PostgreSQL runs `huying project` as a service of its own (the test above)")
-def test_serve_on_sqlite_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it(
+def test_serve_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it(
     server: Server, tokens: Any
 ) -> None:
     server.start(HUYING_DUTIES_APART="1", HUYING_POLL_SECONDS="300")
