@@ -31,6 +31,7 @@ from huying.domain.errors import NotFound
 from huying.domain.org import Org
 from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions
+from huying.groupcommit import Expecting
 from huying.known_events import KnownEvents
 from huying.turns import Turns
 
@@ -118,16 +119,31 @@ class HuyingApplication(Application[UUID]):
         """The catalog in effect now: the shipped one with the district's edits. Every process
         asks the store for edits newer than those it folded (one indexed read, nothing when
         there are none), so an edit made in any process is in effect for the next command here."""
-        version, catalog = self._folded
-        newer = list(self.events.get(self._edits_id, gt=version))
+        return self._refolded()[1]
+
+    def catalog_as_known(self, *, fresh: bool = False) -> tuple[Catalog, Expecting | None]:
+        """The catalog as this process last folded it (``fresh``: after the read ``catalog``
+        makes), and what a save judged on it expects: the edits still at the version folded.
+        The store refuses that save if an edit came since (``ExpectationUnmet``); then the
+        caller asks again, fresh. A store that cannot check (the in-memory one) is always read,
+        and expects nothing."""
+        if not getattr(self.recorder, "checks_expectations", False):
+            return self.catalog, None
+        version, catalog = self._refolded() if fresh else self._folded
+        return catalog, Expecting(self._edits_id, version)
+
+    def _refolded(self) -> tuple[int, Catalog]:
+        """The edits' version and the catalog in effect, after folding any edits stored since."""
+        folded = self._folded
+        newer = list(self.events.get(self._edits_id, gt=folded[0]))
         if not newer:
-            return catalog
+            return folded
         with self._catalog_lock:
             if self._folded[0] < newer[-1].originator_version:
                 edits = fold(self.events.get(self._edits_id))
                 assert isinstance(edits, CatalogEdits)
                 self._folded = (edits.version, effective(self.shipped_catalog, edits))
-            return self._folded[1]
+            return self._folded
 
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(self.construct_transcoder(), self.voucher)

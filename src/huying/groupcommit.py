@@ -21,6 +21,11 @@ It sits below the application, in the recorders: ``Application.save`` and everyt
 is unchanged. The wiring is ``grouped(env)`` (``bootstrap``): the same settings, with the
 group-committing recorders of each backend.
 
+A save may also carry an **expectation** (``Expecting``): another aggregate's last version,
+checked in the save's own transaction (or savepoint) before its events go in. Unmet, nothing of
+that save is stored and its caller gets ``ExpectationUnmet``. A raise expects the catalog's
+edits at the version its process last folded, instead of reading them before every raise.
+
 The same queue commits the few rows a request writes beside its events (``GroupedInserts``: a
 raise's reporter contact, its record key, who was shown it), so that those too cost one
 transaction — and one turn at SQLite's write lock, shared with the projector — per group
@@ -33,12 +38,15 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from psycopg.sql import SQL, Identifier
 from sqlalchemy import Engine, Insert
 
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
@@ -51,6 +59,23 @@ R = TypeVar("R")  # what it is answered once committed
 
 # A group's outcome, save by save: its notification ids, or why it alone was refused.
 Outcome = Sequence[int] | IntegrityError
+
+
+@dataclass(frozen=True)
+class Expecting:
+    """A save's condition: aggregate ``originator_id``'s last stored version is ``version`` (0:
+    it has none), as the store has it when the save's events go in."""
+
+    originator_id: UUID
+    version: int
+
+
+class ExpectationUnmet(IntegrityError):
+    """The aggregate a save expected at a version had moved on: nothing of the save was stored."""
+
+
+# What one save hands the queue: its events, and what it expects.
+Work = tuple[Sequence[StoredEvent], Expecting | None]
 
 
 class _Save(Generic[W, R]):
@@ -162,33 +187,48 @@ def _copy(error: BaseException) -> BaseException:
 class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, its saves committed in groups."""
 
+    checks_expectations = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Work, Sequence[int]] = GroupCommit(self._commit_group)
+        self._last_version = (
+            f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?"
+        )
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return self.group_commit.submit(stored_events) if stored_events else []
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, expecting: Expecting | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self.group_commit.submit((stored_events, expecting)) if stored_events else []
 
-    def _commit_group(self, saves: list[Sequence[StoredEvent]]) -> list[Outcome]:
+    def _commit_group(self, saves: list[Work]) -> list[Outcome]:
         if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
             try:
                 with self.datastore.transaction(commit=True) as c:
-                    return [self._insert_events(c, saves[0]) or []]
+                    return [self._save(c, *saves[0])]
             except IntegrityError as e:
                 return [e]
         outcomes: list[Outcome] = []
         with self.datastore.transaction(commit=True) as c:
-            for events in saves:
+            for events, expecting in saves:
                 c.execute("SAVEPOINT save")
                 try:
-                    ids = self._insert_events(c, events)
-                except sqlite3.IntegrityError as e:
+                    outcomes.append(self._save(c, events, expecting))
+                except (sqlite3.IntegrityError, ExpectationUnmet) as e:
                     c.execute("ROLLBACK TO save")
-                    outcomes.append(IntegrityError(e))
-                else:
-                    outcomes.append(ids or [])
+                    outcomes.append(e if isinstance(e, ExpectationUnmet) else IntegrityError(e))
                 c.execute("RELEASE save")
         return outcomes
+
+    def _save(self, c: Any, events: Sequence[StoredEvent], expecting: Expecting | None) -> Sequence[int]:
+        # The insert first: a transaction whose first statement reads cannot take the write lock
+        # once another connection has committed meanwhile (SQLITE_BUSY_SNAPSHOT, no waiting).
+        # Unmet, the caller rolls back what this save inserted.
+        ids = self._insert_events(c, events) or []
+        if expecting is not None:
+            c.execute(self._last_version, (expecting.originator_id.hex,))
+            _judge(expecting, c.fetchone()[0])
+        return ids
 
 
 class GroupCommitSQLiteFactory(SQLiteFactory):
@@ -199,35 +239,59 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
     """huying's PostgreSQL recorder, its saves committed in groups: one table lock and one
     NOTIFY per group, each save's insert under a savepoint."""
 
+    checks_expectations = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Work, Sequence[int]] = GroupCommit(self._commit_group)
+        self._last_version = SQL("SELECT MAX(originator_version) FROM {}.{} WHERE originator_id = %s").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return self.group_commit.submit(stored_events) if stored_events else []
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, expecting: Expecting | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self.group_commit.submit((stored_events, expecting)) if stored_events else []
 
     @_ONE_RETRY
-    def _commit_group(self, saves: list[Sequence[StoredEvent]]) -> list[Outcome]:
+    def _commit_group(self, saves: list[Work]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         try:
             with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
                 self._lock_table(curs)  # commit order = position order (the library's reason)
                 self._notify_channel(curs)
                 if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
-                    PostgresAggregateRecorder._insert_stored_events(self, curs, saves[0])
-                    return [self._fetch_ids_after_insert_events(curs, saves[0]) or []]
-                for events in saves:
+                    try:
+                        return [self._save(curs, *saves[0])]
+                    except ExpectationUnmet as e:
+                        return [e]  # nothing of it was written: the commit stores nothing
+                for events, expecting in saves:
                     try:
                         with conn.transaction():  # a savepoint
-                            PostgresAggregateRecorder._insert_stored_events(self, curs, events)
-                            outcomes.append(self._fetch_ids_after_insert_events(curs, events) or [])
+                            outcomes.append(self._save(curs, events, expecting))
                     except psycopg.IntegrityError as e:
                         outcomes.append(IntegrityError(str(e)))
+                    except ExpectationUnmet as e:
+                        outcomes.append(e)
         except (psycopg.IntegrityError, IntegrityError) as e:  # the datastore translates psycopg's
             if len(saves) != 1:
                 raise
             return [e if isinstance(e, IntegrityError) else IntegrityError(str(e))]
         return outcomes
+
+    def _save(self, curs: Any, events: Sequence[StoredEvent], expecting: Expecting | None) -> Sequence[int]:
+        if expecting is not None:
+            curs.execute(self._last_version, (expecting.originator_id,), prepare=True)
+            _judge(expecting, curs.fetchone()["max"])
+        PostgresAggregateRecorder._insert_stored_events(self, curs, events)
+        return self._fetch_ids_after_insert_events(curs, events) or []
+
+
+def _judge(expecting: Expecting, last: int | None) -> None:
+    if (last or 0) != expecting.version:
+        raise ExpectationUnmet(
+            f"{expecting.originator_id} is at version {last or 0}, not {expecting.version}"
+        )
 
 
 class GroupCommitPostgresFactory(TimedPostgresFactory):

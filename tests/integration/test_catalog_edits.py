@@ -131,6 +131,25 @@ def test_another_process_sees_an_edit_at_once(client: TestClient, tokens: Tokens
     assert raise_call(client, tokens, "C01-04").status_code == 422
 
 
+def test_a_raise_judged_on_a_catalog_edited_since_elsewhere_is_judged_again(
+    client: TestClient, tokens: Tokens, services: Services
+) -> None:
+    """A process raises on the catalog as it last folded it, without reading the store; an edit
+    another process made since (here: an item's SLA) makes the store refuse that save, and the
+    raise is made again on the catalog in effect — never stored with the old SLA."""
+    admin = tokens.district(Role.ADMIN)
+    grid = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
+    draft = CallDraft("C01-01", "LW-LN-01-G01", "垃圾", "十三行", "grid_worker")
+    with processes(services, 1) as (other,):
+        before = other.calls.raise_call(grid, draft, Submission()).call  # folds the catalog as it is
+        changed = client.patch("/api/v1/catalog/items/C01-01", headers=admin, json={"sla": SLA})
+        assert changed.status_code == 200, changed.text
+        after = other.calls.raise_call(grid, draft, Submission()).call
+    assert (before.catalog_version, after.catalog_version) == ("2026.1", "2026.1+1")
+    stored = services.calls.current(after.id)
+    assert stored is not None and stored.sla["street"]["response"] == LIMIT
+
+
 def test_first_edits_from_two_processes_at_once_are_both_made(
     client: TestClient, tokens: Tokens, services: Services
 ) -> None:

@@ -15,7 +15,13 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from huying.bootstrap import Services
-from huying.groupcommit import GroupCommitPostgresRecorder, GroupCommitSQLiteRecorder, grouped
+from huying.groupcommit import (
+    ExpectationUnmet,
+    Expecting,
+    GroupCommitPostgresRecorder,
+    GroupCommitSQLiteRecorder,
+    grouped,
+)
 from huying.migrate import upgrade
 from huying.settings import Settings
 
@@ -49,7 +55,11 @@ def test_a_refused_save_leaves_the_rest_of_its_group_stored(recorder: Any) -> No
     a, b, c = uuid4(), uuid4(), uuid4()
     (pos_b,) = recorder.insert_events([event(b, 1)])
     outcomes = recorder._commit_group(
-        [[event(a, 1), event(a, 2)], [event(b, 1, "a second version 1 of b")], [event(c, 1)]]
+        [
+            ([event(a, 1), event(a, 2)], None),
+            ([event(b, 1, "a second version 1 of b")], None),
+            ([event(c, 1)], None),
+        ]
     )
     assert isinstance(outcomes[1], IntegrityError)
     ids_a, ids_c = outcomes[0], outcomes[2]
@@ -70,12 +80,30 @@ def test_a_refused_save_alone_stores_none_of_its_events(recorder: Any) -> None:
     """A group of one commits without a savepoint: its own transaction is rolled back whole."""
     a = uuid4()
     recorder.insert_events([event(a, 2)])
-    (outcome,) = recorder._commit_group([[event(a, 1), event(a, 2, "a second version 2 of a")]])
+    (outcome,) = recorder._commit_group([([event(a, 1), event(a, 2, "a second version 2 of a")], None)])
     assert isinstance(outcome, IntegrityError)
     assert stored(recorder, a) == [(2, f"{a}:2".encode())], "version 1 went in with the refused save"
     with pytest.raises(IntegrityError):
         recorder.insert_events([event(a, 2, "again")])
     assert recorder.insert_events([event(a, 1)]), "the recorder goes on after a refusal"
+
+
+def test_a_save_is_stored_only_while_what_it_expects_holds(recorder: Any) -> None:
+    """``Expecting``: checked in the save's own transaction, alone and in a group; unmet, the
+    save stores nothing and its caller hears why, and the rest of its group is stored."""
+    edits, a, b = uuid4(), uuid4(), uuid4()
+    assert recorder.insert_events([event(a, 1)], expecting=Expecting(edits, 0)), "none yet: version 0"
+    recorder.insert_events([event(edits, 1)])
+    with pytest.raises(ExpectationUnmet):
+        recorder.insert_events([event(a, 2)], expecting=Expecting(edits, 0))
+    assert stored(recorder, a) == [(1, f"{a}:1".encode())]
+    assert recorder.insert_events([event(a, 2)], expecting=Expecting(edits, 1))
+
+    outcomes = recorder._commit_group(
+        [([event(a, 3)], Expecting(edits, 0)), ([event(b, 1)], Expecting(edits, 1))]
+    )
+    assert isinstance(outcomes[0], ExpectationUnmet) and len(outcomes[1]) == 1
+    assert [v for v, _ in stored(recorder, a)] == [1, 2] and [v for v, _ in stored(recorder, b)] == [1]
 
 
 def test_concurrent_saves_each_get_their_own_positions_and_one_version_wins(recorder: Any) -> None:

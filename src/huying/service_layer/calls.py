@@ -16,9 +16,16 @@ from uuid import UUID
 from huying.application import HuyingApplication
 from huying.domain.aggregate import request_scope
 from huying.domain.call import Call, ClockSetter
+from huying.domain.catalog import Catalog
 from huying.domain.commands import Command
 from huying.domain.contact import Contact
-from huying.domain.errors import CallNotFound, IdempotencyKeyReused, InvalidCommand, NotPermitted
+from huying.domain.errors import (
+    CallNotFound,
+    ConcurrentModification,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    NotPermitted,
+)
 from huying.domain.jurisdiction import can_see
 from huying.domain.levels import Level
 from huying.domain.org import UnitKind
@@ -26,6 +33,7 @@ from huying.domain.principal import Principal, Role
 from huying.domain.sla import Clocks, clocks_for
 from huying.domain.states import Satisfaction
 from huying.domain.transitions import REOPEN_WINDOW
+from huying.groupcommit import ExpectationUnmet, Expecting
 from huying.service_layer.command_path import Change, CommandPath, Recorded, Submission
 from huying.service_layer.dispatch import DispatchPlan, check_plan, orders_for, utc
 from huying.service_layer.history import History, Past
@@ -35,6 +43,8 @@ from huying.service_layer.ports import Contacts
 _CALL_ID_NAMESPACE = UUID("3c5e8f0a-6a2b-4d4e-9a8f-2b6c1d0e7f91")
 # Phones' clocks drift; a capture a few minutes "ahead" of the server is not in the future.
 _CAPTURE_CLOCK_SKEW = timedelta(minutes=5)
+# A raise judged again on the catalog as stored, this many times while edits keep coming.
+_CATALOG_RACES = 5
 # 个人信息删除: who may erase a reporter's contact details on request.
 _ERASERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -126,8 +136,33 @@ class CallService:
     # --- raise (群众有呼) ----------------------------------------------------------------------
 
     def raise_call(self, principal: Principal, draft: CallDraft, sub: Submission) -> Outcome:
-        """一事一呼: a new call at the community of its grid."""
-        catalog = self.path.log.catalog  # in effect now: the call records its version
+        """一事一呼: a new call at the community of its grid, on the catalog in effect (the call
+        records its version). It is judged first on the catalog as this process knows it, and
+        stored only if no edit came since (``catalog_as_known``); a no said on it, or an edit
+        since, and it is judged again on the catalog as the store has it."""
+        log = self.path.log
+        catalog, expecting = log.catalog_as_known()
+        try:
+            return self._raise(principal, draft, sub, catalog, expecting)
+        except (InvalidCommand, ExpectationUnmet):
+            if expecting is None:  # judged on the catalog as the store has it already
+                raise
+        for _ in range(_CATALOG_RACES):
+            catalog, expecting = log.catalog_as_known(fresh=True)
+            try:
+                return self._raise(principal, draft, sub, catalog, expecting)
+            except ExpectationUnmet:
+                continue  # edited again meanwhile
+        raise ConcurrentModification("the catalog kept changing; try again")
+
+    def _raise(
+        self,
+        principal: Principal,
+        draft: CallDraft,
+        sub: Submission,
+        catalog: Catalog,
+        expecting: Expecting | None,
+    ) -> Outcome:
         item = catalog.in_effect(draft.item_code)
         if item is None:
             code, version = draft.item_code, catalog.version
@@ -183,6 +218,7 @@ class CallService:
             call,
             earlier=lambda: self._earlier_raise(principal, call_id, sub, draft),
             undo=lambda: self.contacts.discard(reporter_ref) if reporter_ref is not None else None,
+            expecting=expecting,
         )
         return Outcome.of(recorded)
 

@@ -26,6 +26,7 @@ from huying.domain.aggregate import HuyingAggregate, request_scope
 from huying.domain.commands import Command
 from huying.domain.errors import ConcurrentModification, IdempotencyKeyReused, NotFound
 from huying.domain.principal import Principal
+from huying.groupcommit import ExpectationUnmet, Expecting
 from huying.turns import pause_before
 
 A = TypeVar("A", bound=HuyingAggregate)
@@ -198,15 +199,17 @@ class CommandPath(Generic[A]):
         *,
         earlier: Callable[[], Recorded[A] | None],
         undo: Callable[[], None] = lambda: None,
+        expecting: Expecting | None = None,
     ) -> Recorded[A]:
         """Saves a new aggregate. The store refuses a second copy of a keyed create (its id is
         ``keyed_id``): then ``earlier()`` answers as the first was answered. ``undo()`` runs when
-        nothing was stored (what was kept beside the event must not outlive it)."""
+        nothing was stored (what was kept beside the event must not outlive it). ``expecting``:
+        what else the create was judged on (``ExpectationUnmet`` when that has moved on)."""
         try:
-            recordings = self.log.save(aggregate)
+            recordings = self.log.save(aggregate, expecting=expecting)
         except BaseException as e:
             undo()
-            if not isinstance(e, IntegrityError):
+            if not isinstance(e, IntegrityError) or isinstance(e, ExpectationUnmet):
                 raise
             found = earlier()
             if found is None:
