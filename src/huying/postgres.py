@@ -94,8 +94,16 @@ def server_has_spoken(connection: psycopg.Connection[Any]) -> bool:
     would only have hung on it too; TCP keepalives (``connection_params``) notice that one."""
     if connection.closed:
         return True
-    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    return bool(readable)
+    return readable(connection.pgconn.socket, 0)
+
+
+def readable(fd: int, timeout: float) -> bool:
+    """Whether there is something to read on ``fd`` (or it closed), waiting up to ``timeout``
+    seconds. ``poll``, not ``select``: a process with many files open has descriptors past
+    ``select``'s 1,024, and there it raises."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 def check_if_spoken(connection: psycopg.Connection[Any]) -> None:

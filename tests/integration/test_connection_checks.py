@@ -8,7 +8,6 @@ Both pools: SQLAlchemy's (read models, service tables) and the event store's (ps
 
 from __future__ import annotations
 
-import select
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import text
 
 from huying.bootstrap import Services
-from huying.postgres import connect
+from huying.postgres import connect, readable
 
 pytestmark = pytest.mark.postgres_only(reason="the pools of a PostgreSQL server's connections")
 
@@ -75,9 +74,8 @@ def store_pings() -> Any:
     return mock.patch.object(ConnectionPool, "check_connection", wraps=ConnectionPool.check_connection)
 
 
-def heard(socket: Any) -> bool:
-    readable, _, _ = select.select([socket], [], [], WAIT)
-    return bool(readable)
+def heard(socket: int) -> bool:
+    return readable(socket, WAIT)
 
 
 @pytest.mark.parametrize("pool", [SQLALCHEMY, EVENT_STORE], ids=["sqlalchemy", "event-store"])
