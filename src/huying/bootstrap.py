@@ -101,7 +101,10 @@ def _application(
     org = load_org()
     env = grouped(settings.eventsourcing_env())  # many requests' events in one commit
     return HuyingApplication(
-        env={**env, CREATE_TABLE: "n"} if read_only else env,
+        # Its tables are made by `huying migrate`, under its lock (``migrate._create_event_store``).
+        # Made again at every start, workers starting at once raced on PostgreSQL: the library's
+        # CREATE OR REPLACE FUNCTION from two sessions fails one ("tuple concurrently updated").
+        env={**env, CREATE_TABLE: "n"},
         org=org,
         catalog=load_catalog(org),
         clock=clock,
