@@ -115,12 +115,17 @@ def raw_events(settings: Settings) -> Iterator[RawEvents]:
         schema = settings.database_schema or "public"
         url = make_url(settings.events_url).set(drivername="postgresql")
         with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
-            yield RawEvents(conn, EventTable(f'"{schema}"."huying_events"', "notification_id", "%s", True))
+            yield RawEvents(
+                conn,
+                EventTable(
+                    f'"{schema}"."huying_events"', "notification_id", "%s", uuid_ids=True, autocommit=True
+                ),
+            )
         return
     path = settings.events_url.removeprefix("sqlite:///")
     conn = sqlite3.connect(path, timeout=10)
     try:
-        yield RawEvents(conn, EventTable("stored_events", "rowid", "?", uuid_ids=False))
+        yield RawEvents(conn, EventTable("stored_events", "rowid", "?", uuid_ids=False, autocommit=False))
     finally:
         conn.close()
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from eventsourcing.popo import POPOApplicationRecorder
 
 from huying.audit.log import StoredLog
@@ -30,27 +30,28 @@ from huying.domain.catalog_edits import CatalogEdits, edits_id, effective
 from huying.domain.errors import NotFound
 from huying.domain.org import Org
 from huying.domain.worktime import WorkCalendar
-from huying.eventlog import EventPositions
+from huying.eventlog import EventPositions, Positions
 from huying.groupcommit import Expecting
 from huying.known_events import KnownEvents
 from huying.turns import Turns
 
 
-class Positions(Protocol):
-    def of_call(self, call_id: UUID) -> dict[int, int]: ...
-
-
-class LogScan:
+class LogScan(Positions):
     """Positions in the library's in-memory store (unit tests): a scan of the log, which the
     few events a test writes make cheap; the SQL stores answer with one indexed query."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
+        super().__init__()
         self._recorder = recorder
 
     def of_call(self, call_id: UUID) -> dict[int, int]:
+        return {n.originator_version: n.id for n in self._logged(call_id)}
+
+    def _logged(self, aggregate_id: UUID) -> list[Notification]:
         head = self._recorder.max_notification_id() or 0
         found = self._recorder.select_notifications(start=1, limit=head)
-        return {n.originator_version: n.id for n in found if n.originator_id == call_id}
+        mine = (n for n in found if n.originator_id == aggregate_id)
+        return sorted(mine, key=lambda n: n.originator_version)
 
 
 def fold(events: Iterable[Any]) -> HuyingAggregate:
@@ -162,6 +163,10 @@ class HuyingApplication(Application[UUID]):
             # A lost race between threads leaves an older position here: still one that exists.
             self._seen = max(self._seen, recordings[-1].notification.id)
             self.known.saved([r.domain_event for r in recordings])
+            self.positions.saved(
+                (r.domain_event.originator_id, r.domain_event.originator_version, r.notification.id)
+                for r in recordings
+            )
             for listener in self._saved_listeners:
                 listener(recordings[-1].notification.id)
         return recordings

@@ -117,7 +117,7 @@ def duplicate_hints(call: Call, position: int, viewer: Principal, services: Serv
     (the raise, a retry of it, reads, actions), whatever happened since. ``position`` is the
     log position of ``call`` as given (its raise's when it is at version 1). Asked of the recent
     raises kept in memory; of the read models when those cannot tell."""
-    raised_position = position if call.version == 1 else services.app.positions.of_call(call.id)[1]
+    raised_position = position if call.version == 1 else services.app.positions.at(call.id, 1)
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
     rows = services.recent.at_raise(viewer, subject, call.raised_at, raised_position)
     if rows is None:

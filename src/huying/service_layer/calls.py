@@ -118,7 +118,7 @@ class CallService:
         return self.path.current(call_id)
 
     def position_of(self, call: Call) -> int:
-        return self.path.log.positions.of_call(call.id)[call.version]
+        return self.path.log.positions.at(call.id, call.version)
 
     def history(self, principal: Principal, call_id: UUID) -> History:
         return self.past.history(principal, call_id)

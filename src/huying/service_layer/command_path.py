@@ -227,7 +227,7 @@ class CommandPath(Generic[A]):
         if not sub.same_body(earlier.fingerprint):
             raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
         then = self.at_version(aggregate.id, earlier.version)
-        return Recorded(then, self.log.positions.of_call(aggregate.id)[earlier.version], replayed=True)
+        return Recorded(then, self.log.positions.at(aggregate.id, earlier.version), replayed=True)
 
     @staticmethod
     def keyed_id(namespace: UUID, principal: Principal, action: str, key: str | None) -> UUID:

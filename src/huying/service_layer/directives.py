@@ -91,7 +91,7 @@ class DirectiveService:
         return self.past.then(principal, directive_id, as_of=as_of, version=version)
 
     def position_of(self, directive: Directive) -> int:
-        return self.path.log.positions.of_call(directive.id)[directive.version]
+        return self.path.log.positions.at(directive.id, directive.version)
 
     # --- issue (下达, 分解) ---------------------------------------------------------------------
 

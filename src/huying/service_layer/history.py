@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any, Generic, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
-
 from huying.application import fold
 from huying.audit.vouch import EventUnvouched, Flaw, Tamper, named
 from huying.domain.principal import Principal
@@ -26,17 +24,6 @@ class History:
     unvouched: list[Flaw]  # stored events huying cannot vouch for, or that are gone
 
 
-def at_position(stored: StoredEvent, position: int) -> Notification:
-    """A stored event with its log position, so that the mapper judges it where it lies."""
-    return Notification(
-        id=position,
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=stored.state,
-    )
-
-
 class Past(Generic[A]):
     """The past of the aggregates one ``CommandPath`` acts on."""
 
@@ -47,19 +34,18 @@ class Past(Generic[A]):
         """Every event of the aggregate in order, with its log position — and, named apart, any
         stored event huying cannot vouch for (or that is gone)."""
         log = self.path.log
-        positions = log.positions.of_call(aggregate_id)
         history, expected = History([], []), 1
-        for stored in log.recorder.select_events(aggregate_id):
+        for stored in log.positions.logged(aggregate_id):
             version = stored.originator_version
             if version > expected:
                 history.unvouched.append(self._gone(aggregate_id, expected))
             expected = version + 1
             try:
-                event = log.mapper.to_domain_event(at_position(stored, positions[version]))
+                event = log.mapper.to_domain_event(stored)
             except EventUnvouched as e:
                 history.unvouched.append(e.flaw)
                 continue
-            history.events.append((positions[version], event))
+            history.events.append((stored.id, event))
         first_flaw = min((f.version for f in history.unvouched), default=None)
         vouched = [e for _, e in history.events if first_flaw is None or e.originator_version < first_flaw]
         if not vouched or not self._visible(principal, fold(vouched)):
@@ -97,7 +83,8 @@ class Past(Generic[A]):
     def _current_and_events(self, principal: Principal, aggregate_id: UUID) -> tuple[A, list[Any]]:
         """The aggregate as it stands and all its events, read and decoded once; 404 outside
         the principal's jurisdiction."""
-        events = list(self.path.log.events.get(aggregate_id))
+        log = self.path.log
+        events = [log.mapper.to_domain_event(stored) for stored in log.positions.logged(aggregate_id)]
         current = fold(events) if events else None
         if not isinstance(current, self.path.kind) or not self.path.visible(principal, current):
             raise self.path.missing(aggregate_id)

@@ -59,7 +59,7 @@ class MeetingService:
         return self.path.get(p, meeting_id)
 
     def position_of(self, meeting: Meeting) -> int:
-        return self.path.log.positions.of_call(meeting.id)[meeting.version]
+        return self.path.log.positions.at(meeting.id, meeting.version)
 
     def history(self, p: Principal, meeting_id: UUID) -> History:
         return self.past.history(p, meeting_id)

@@ -99,7 +99,7 @@ class PublicationService:
         return self.past.history(principal, pid)
 
     def position_of(self, publication: Publication) -> int:
-        return self.path.log.positions.of_call(publication.id)[publication.version]
+        return self.path.log.positions.at(publication.id, publication.version)
 
     def rows_for(self, principal: Principal, rows: Figures) -> Figures:
         """The rows of a publication (or of its diff) the principal may read: its own unit's,

@@ -77,7 +77,7 @@ def publication_public(
         min_evaluated_for_rank=edition.min_evaluated_for_rank,
         supervision_deduction=edition.supervision_deduction,
         data=service.rows_for(p, edition.figures),  # type: ignore[arg-type]  # validated as UnitScore or AssessedUnit
-        position=service.path.log.positions.of_call(publication.id)[version],
+        position=service.path.log.positions.at(publication.id, version),
     )
 
 

@@ -1,0 +1,88 @@
+"""Log positions of an aggregate's events (``eventlog.Positions``): one query reads every row of
+an aggregate with its position; a position this process stored or read is answered from memory
+(an event's position is fixed when it is stored); and what audits the log reads the rows again
+every time, so an event moved behind huying's back shows where it now lies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+import pytest
+
+from huying.bootstrap import Services
+from huying.domain.principal import Principal, Role
+from huying.service_layer.calls import CallDraft
+from huying.service_layer.command_path import Submission
+from tampering import events_of
+
+GRID = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
+COMMUNITY = Principal(Role.COMMUNITY, "LW-LN-01")
+AUDITOR = Principal(Role.AUDITOR, "LW")
+
+
+def resolved_call(services: Services) -> UUID:
+    draft = CallDraft("C01-01", "LW-LN-01-G01", "井盖缺失", "人行道井盖丢了", "grid_worker")
+    call_id = services.calls.raise_call(GRID, draft, Submission()).call.id
+    services.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
+    services.calls.resolve(COMMUNITY, call_id, Submission(), "已修复")
+    return call_id
+
+
+def counting_reads(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """Every read of one aggregate's positions the process makes from now on."""
+    positions = services.app.positions
+    reads: list[UUID] = []
+    read: Callable[[UUID], dict[int, int]] = positions.of_call
+
+    def counted(call_id: UUID) -> dict[int, int]:
+        reads.append(call_id)
+        return read(call_id)
+
+    monkeypatch.setattr(positions, "of_call", counted)
+    return reads
+
+
+def test_every_row_is_read_at_once_with_its_position(services: Services) -> None:
+    call_id = resolved_call(services)
+    logged = services.app.positions.logged(call_id)
+    assert [n.originator_version for n in logged] == [1, 2, 3]
+    assert {n.originator_version: n.id for n in logged} == services.app.positions.of_call(call_id)
+    decoded = [services.app.mapper.to_domain_event(n) for n in logged]
+    assert decoded == list(services.app.events.get(call_id))
+
+
+def test_positions_this_process_stored_are_answered_without_a_read(
+    services: Services, elsewhere: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_id = resolved_call(services)
+    reads = counting_reads(services, monkeypatch)
+    stored = elsewhere.app.positions.of_call(call_id)
+    assert [services.app.positions.at(call_id, v) for v in (1, 2, 3)] == [stored[1], stored[2], stored[3]]
+    assert reads == []
+
+
+def test_positions_stored_elsewhere_are_read_once(
+    services: Services, elsewhere: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_id = resolved_call(elsewhere)
+    reads = counting_reads(services, monkeypatch)
+    stored = elsewhere.app.positions.of_call(call_id)
+    assert services.app.positions.at(call_id, 3) == stored[3]
+    assert services.app.positions.at(call_id, 1) == stored[1]
+    assert reads == [call_id]
+    with pytest.raises(KeyError):
+        services.app.positions.at(call_id, 4)  # not stored: asked of the store, and not there
+
+
+def test_a_history_reads_the_rows_again_each_time(services: Services) -> None:
+    call_id = resolved_call(services)
+    before = services.calls.history(AUDITOR, call_id)
+    acknowledged = before.events[1][0]
+    events = events_of(services.settings)
+    moved_to = events.head() + 5
+    events.move(acknowledged, moved_to)
+    after = services.calls.history(AUDITOR, call_id)
+    assert [(p, e.originator_version) for p, e in after.events if e.originator_version == 2] == [
+        (moved_to, 2)
+    ]
