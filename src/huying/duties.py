@@ -15,6 +15,7 @@ connection before the holder noticed — wastes work and never counts anything t
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterable
@@ -58,6 +59,14 @@ def log_to_stderr() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+def freeze_what_start_built() -> None:
+    """What a long-running process builds before it serves (the org, the catalog, the services,
+    FastAPI's routes and models: some 180,000 objects) lives as long as the process. Frozen out of
+    the cyclic collector's passes, they are no longer walked by each full pass, which took ~60 ms
+    on this machine with every request of the process waiting behind it."""
+    gc.freeze()
 
 
 class Work(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.api.app import create_app
-from huying.duties import log_to_stderr
+from huying.duties import freeze_what_start_built, log_to_stderr
 from huying.supervision import SUPERVISOR_PID, stop_when_orphaned
 
 __all__ = ["SUPERVISOR_PID", "create_worker_app"]
@@ -17,4 +17,6 @@ __all__ = ["SUPERVISOR_PID", "create_worker_app"]
 def create_worker_app() -> FastAPI:
     log_to_stderr()
     stop_when_orphaned()
-    return create_app()
+    app = create_app()
+    freeze_what_start_built()
+    return app
