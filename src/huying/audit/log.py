@@ -57,20 +57,16 @@ class StoredLog:
 
     def page(self, after: int, upto: int, limit: int) -> list[StoredRow]:
         """Up to ``limit`` stored events with ``after < position <= upto``, in log order."""
-        with self._recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._page_sql, (after, upto, limit))
-            return [
-                StoredRow(
-                    int(r["position"]),
-                    r["originator_id"].hex
-                    if isinstance(r["originator_id"], UUID)
-                    else str(r["originator_id"]),
-                    int(r["originator_version"]),
-                    str(r["topic"]),
-                    _bytes(r["state"]),
-                )
-                for r in curs.fetchall()
-            ]
+        return [
+            StoredRow(
+                int(r["position"]),
+                r["originator_id"].hex if isinstance(r["originator_id"], UUID) else str(r["originator_id"]),
+                int(r["originator_version"]),
+                str(r["topic"]),
+                _bytes(r["state"]),
+            )
+            for r in self._table.rows(self._recorder, self._page_sql, (after, upto, limit))
+        ]
 
     def rows(self, after: int, upto: int, batch: int = 5000) -> Iterator[list[StoredRow]]:
         """Every stored event in ``(after, upto]``, a page at a time (constant memory)."""
@@ -89,7 +85,5 @@ class StoredLog:
                 key = UUID(originator_id)
             except ValueError:
                 return None
-        with self._recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._locate_sql, (key, version))
-            row = curs.fetchone()
-        return int(row["position"]) if row is not None else None
+        found = self._table.rows(self._recorder, self._locate_sql, (key, version))
+        return int(found[0]["position"]) if found else None
