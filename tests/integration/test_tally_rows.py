@@ -1,0 +1,65 @@
+"""A batch's stored tally rows are read by their whole keys in a few compiled sizes
+(``tally_rows.KEY_SIZES``), the keys padded to the next size: every size, and a count that spans
+several reads, finds exactly the rows asked for — on each backend, in the real table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert
+
+from backends import Backend
+from huying.db import make_engine
+from huying.migrate import upgrade
+from huying.projections.tables import SLA_COUNTS, SPREADS, rm_sla_tallies
+from huying.projections.tally_rows import KEY_SIZES, KEYS_AT_ONCE, rewrite_of
+
+FIRST_DAY = date(2026, 1, 1)
+STORED = 2_500  # enough for every third key of the largest read
+
+
+def key(n: int) -> tuple[str, str, str, date]:
+    return ("community", f"U{n % 7}", "day", FIRST_DAY + timedelta(days=n // 7))
+
+
+@pytest.fixture
+def engine(backend: Backend, tmp_path: Path) -> Iterator[Engine]:
+    settings = backend.settings(tmp_path)
+    upgrade(settings)
+    engine = make_engine(settings)
+    rows: list[dict[str, Any]] = []
+    for n in range(STORED):
+        level, scope, block, start = key(n)
+        rows.append(
+            {"level": level, "scope": scope, "block": block, "start": start}
+            | dict.fromkeys(SLA_COUNTS, 0)
+            | {f"{kind}_n": 0 for kind in SPREADS}
+            | {"received": n + 1}
+        )
+    with engine.begin() as conn:
+        conn.execute(insert(rm_sla_tallies), rows)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("asked", [1, *KEY_SIZES, *(s + 1 for s in KEY_SIZES[:-1]), KEYS_AT_ONCE * 2 + 3])
+def test_each_read_finds_exactly_the_rows_of_the_keys_asked(engine: Engine, asked: int) -> None:
+    # Every third key asked has no row: it must come back as not stored, not as a padded one.
+    wanted = [key(n * 3 if n % 3 else STORED + n) for n in range(asked)]
+    seen: dict[Any, Any] = {}
+
+    def changed(k: Any, stored: Any, change: int) -> dict[str, Any] | None:
+        seen[k] = stored["received"] if stored else None
+        return None
+
+    with engine.connect() as conn:
+        rewrite = rewrite_of(conn, rm_sla_tallies, dict.fromkeys(wanted, 0), changed)
+    expected = {k: (n * 3 + 1 if n % 3 else None) for n, k in enumerate(wanted)}
+    assert seen == expected
+    assert sorted(rewrite.replaced) == sorted(k for k, v in expected.items() if v is not None)
