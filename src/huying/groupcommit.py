@@ -50,6 +50,7 @@ from psycopg.sql import SQL, Identifier
 from sqlalchemy import Engine, Insert
 
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
+from huying.sqlite_reads import OneStatementReads
 
 # One transaction holds at most this many saves (a bound on how long it keeps the write lock).
 MAX_GROUP = 256
@@ -233,6 +234,10 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
 
 class GroupCommitSQLiteFactory(SQLiteFactory):
     application_recorder_class = GroupCommitSQLiteRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.datastore = OneStatementReads.like(self.datastore)
 
 
 class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
