@@ -156,16 +156,21 @@ class Projector:
             batch = self.app.recorder.select_notifications(
                 start=start, limit=limit or self.batch_size, inclusive_of_start=False
             )
+            read = len(batch)
             touched, born, done, flaw = self._fold(batch)
+            end = batch[done - 1].id if done else start
+            # Folded, the events are done with: the rows are made from the aggregates. A
+            # rebuild's batch (20,000 events) no longer lies in memory beside its rows.
+            del batch
             if done:
                 try:
-                    self._commit(touched, born, start, batch[done - 1].id)
+                    self._commit(touched, born, start, end)
                 except BaseException:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
                     raise
-                self.visible(batch[done - 1].id)
-            if len(batch) < (limit or self.batch_size):  # the end of the log: tallies in step
-                self.tallies.settle(self.engine, batch[done - 1].id if done else start)
+                self.visible(end)
+            if read < (limit or self.batch_size):  # the end of the log: tallies in step
+                self.tallies.settle(self.engine, end)
             self._alarm.sound(flaw)
             return done
 
