@@ -21,9 +21,14 @@ class Placed(Protocol):
     def departments_involved(self) -> set[str]: ...
 
 
+def sees_every_call(principal: Principal) -> bool:
+    """Whether the principal sees every call, whatever it holds (the district-wide roles)."""
+    return principal.role in DISTRICT_WIDE
+
+
 def can_see(principal: Principal, call: Placed, org: Org) -> bool:
     role = principal.role
-    if role in DISTRICT_WIDE:
+    if sees_every_call(principal):
         return True
     if role is Role.GRID_WORKER:
         return org.community_of(principal.unit) == call.community_code

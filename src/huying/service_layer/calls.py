@@ -26,7 +26,7 @@ from huying.domain.errors import (
     InvalidCommand,
     NotPermitted,
 )
-from huying.domain.jurisdiction import can_see
+from huying.domain.jurisdiction import can_see, sees_every_call
 from huying.domain.levels import Level
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
@@ -83,7 +83,12 @@ class Outcome:
 def call_path(log: HuyingApplication) -> CommandPath[Call]:
     """The command path of calls: outside a principal's jurisdiction (辖区) a call does not exist."""
     return CommandPath(
-        log, Call, noun="call", not_found=CallNotFound, visible=lambda p, call: can_see(p, call, log.org)
+        log,
+        Call,
+        noun="call",
+        not_found=CallNotFound,
+        visible=lambda p, call: can_see(p, call, log.org),
+        sees_all=sees_every_call,
     )
 
 

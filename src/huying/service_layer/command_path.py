@@ -80,12 +80,16 @@ class CommandPath(Generic[A]):
         noun: str,
         not_found: type[NotFound],
         visible: Callable[[Principal, A], bool],
+        sees_all: Callable[[Principal], bool] = lambda _: False,
     ) -> None:
         self.log = log
         self.kind = kind
         self.noun = noun  # "call": how answers name the aggregate
         self.not_found = not_found
         self.visible = visible  # jurisdiction (辖区): outside it, the aggregate does not exist
+        # Whom ``visible`` says yes to whatever the aggregate holds: their reads of the past
+        # need not fold it to judge it (``history.Past``).
+        self.sees_all = sees_all
 
     # --- reading ---------------------------------------------------------------------------
 

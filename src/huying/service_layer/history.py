@@ -48,7 +48,7 @@ class Past(Generic[A]):
             history.events.append((stored.id, event))
         first_flaw = min((f.version for f in history.unvouched), default=None)
         vouched = [e for _, e in history.events if first_flaw is None or e.originator_version < first_flaw]
-        if not vouched or not self._visible(principal, fold(vouched)):
+        if not self._visible(principal, vouched):
             raise self.path.missing(aggregate_id)
         return history
 
@@ -62,17 +62,14 @@ class Past(Generic[A]):
     ) -> A:
         """时间回溯: the aggregate as it stood at business time ``as_of``, or at ``version``.
         Whoever may see it now may see its past (like its history); 404 when it did not yet exist."""
-        current, events = self._current_and_events(principal, aggregate_id)
+        events = self._events(principal, aggregate_id)
         noun = self.path.noun
-        if version is not None and version > current.version:
-            raise self.path.not_found(
-                f"{noun} {aggregate_id} has no version {version} (it is at {current.version})"
-            )
-        if version is None and as_of is None:
-            return current
+        last = events[-1].originator_version
+        if version is not None and version > last:
+            raise self.path.not_found(f"{noun} {aggregate_id} has no version {version} (it is at {last})")
         then: Any = None
         for event in events:  # decoded once already; folding them again is cheap
-            if event.originator_version > (version or current.version) or (as_of and event.at > as_of):
+            if event.originator_version > (version or last) or (as_of and event.at > as_of):
                 break
             then = event.mutate(then)
         if then is None:
@@ -80,17 +77,23 @@ class Past(Generic[A]):
             raise self.path.not_found(f"{noun} {aggregate_id} did not yet exist at {when}")
         return cast(A, then)
 
-    def _current_and_events(self, principal: Principal, aggregate_id: UUID) -> tuple[A, list[Any]]:
-        """The aggregate as it stands and all its events, read and decoded once; 404 outside
-        the principal's jurisdiction."""
+    def _events(self, principal: Principal, aggregate_id: UUID) -> list[Any]:
+        """All the aggregate's events, read and decoded once; 404 outside the principal's
+        jurisdiction."""
         log = self.path.log
         events = [log.mapper.to_domain_event(stored) for stored in log.positions.logged(aggregate_id)]
-        current = fold(events) if events else None
-        if not isinstance(current, self.path.kind) or not self.path.visible(principal, current):
+        if not self._visible(principal, events):
             raise self.path.missing(aggregate_id)
-        return current, events
+        return events
 
-    def _visible(self, principal: Principal, aggregate: Any) -> bool:
+    def _visible(self, principal: Principal, events: list[Any]) -> bool:
+        """Whether ``events`` make an aggregate of this kind in the principal's jurisdiction: folded
+        only when that depends on what the aggregate holds (not for whoever sees them all)."""
+        if not events:
+            return False
+        if self.path.sees_all(principal):
+            return isinstance(events[0], self.path.kind.Event)
+        aggregate = fold(events)
         return isinstance(aggregate, self.path.kind) and self.path.visible(principal, aggregate)
 
     def _gone(self, aggregate_id: UUID, version: int) -> Flaw:
