@@ -12,21 +12,11 @@ import pytest
 
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
-from huying.service_layer.calls import CallDraft
-from huying.service_layer.command_path import Submission
 from tampering import events_of
 
-GRID = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
-COMMUNITY = Principal(Role.COMMUNITY, "LW-LN-01")
+from .one_call import resolved_call
+
 AUDITOR = Principal(Role.AUDITOR, "LW")
-
-
-def resolved_call(services: Services) -> UUID:
-    draft = CallDraft("C01-01", "LW-LN-01-G01", "井盖缺失", "人行道井盖丢了", "grid_worker")
-    call_id = services.calls.raise_call(GRID, draft, Submission()).call.id
-    services.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
-    services.calls.resolve(COMMUNITY, call_id, Submission(), "已修复")
-    return call_id
 
 
 def counting_reads(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:

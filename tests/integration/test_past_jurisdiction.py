@@ -5,7 +5,7 @@ call; an id of another kind, or of nothing, is no call for anyone."""
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -13,23 +13,14 @@ import huying.service_layer.history as history_module
 from huying.bootstrap import Services
 from huying.domain.errors import NotFound
 from huying.domain.principal import Principal, Role
-from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveDraft
 
-GRID = Principal(Role.GRID_WORKER, "LW-LN-01-G01")
-COMMUNITY = Principal(Role.COMMUNITY, "LW-LN-01")
+from .one_call import COMMUNITY, resolved_call
+
 ELSEWHERE = Principal(Role.COMMUNITY, "LW-LN-02")
 AUDITOR = Principal(Role.AUDITOR, "LW")
 SUPERVISOR = Principal(Role.SUPERVISOR, "LW")
-
-
-def resolved_call(services: Services) -> UUID:
-    draft = CallDraft("C01-01", "LW-LN-01-G01", "井盖缺失", "人行道井盖丢了", "grid_worker")
-    call_id = services.calls.raise_call(GRID, draft, Submission()).call.id
-    services.calls.acknowledge(COMMUNITY, call_id, Submission(), None)
-    services.calls.resolve(COMMUNITY, call_id, Submission(), "已修复")
-    return call_id
 
 
 def test_whoever_sees_every_call_gets_what_the_holder_gets(services: Services) -> None:
