@@ -61,7 +61,7 @@ class EventTable:
     def rows(self, recorder: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows a read-only statement answers, by the backend's cheapest way: on PostgreSQL
         a prepared statement on an autocommit connection (as the library's own ``select_events``),
-        on SQLite inside the datastore's read transaction."""
+        on SQLite the statement alone, in its own snapshot (``sqlite_reads``)."""
         if self.autocommit:
             with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
                 curs.execute(sql, params, prepare=True)
