@@ -36,6 +36,12 @@ NEW_SECRET = "a-new-master-key-for-2027-0f4c9a1e7d3b"
 SEAL_KEY = 1
 
 
+def stored_keys(services: Services, in_use: int) -> int:
+    """Record keys stored: those in use, the seal key, and those made ahead for raises to come
+    (``RecordKeys.new_ref``), which a rotation re-wraps too."""
+    return in_use + SEAL_KEY + services.contacts.keys.ahead
+
+
 @pytest.fixture
 def http(client: TestClient, tokens: Any) -> Http:
     return Http(client, tokens)
@@ -71,7 +77,8 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
     http.erase(erased)
     old_id, new_id = KeyRing([old_secret]).newest.id, KeyRing([NEW_SECRET]).newest.id
     # the erased one is shredded; the other key is the event log's seal key (huying.audit.seal)
-    assert services.contacts.keys.by_master_key() == {old_id: 1 + SEAL_KEY}
+    assert services.contacts.keys.by_master_key() == {old_id: stored_keys(services, 1)}
+    stored = stored_keys(services, 1)
 
     # A new master key alone cannot open what the old one wrapped: start-up says so.
     with pytest.raises(KeyUnavailable, match=old_id):
@@ -79,9 +86,10 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
 
     rotated = keys_cli("rotate", secret_key=NEW_SECRET, old=old_secret)
     assert rotated.exit_code == 0, rotated.output
-    assert f"re-wrapped 2 record keys; 2 record keys, all under master key {new_id}" in rotated.output
+    rewrapped = f"re-wrapped {stored} record keys; {stored} record keys, all under master key {new_id}"
+    assert rewrapped in rotated.output
     assert f"no record key needs master key {old_id} any more" in rotated.output
-    assert services.contacts.keys.by_master_key() == {new_id: 1 + SEAL_KEY}
+    assert services.contacts.keys.by_master_key() == {new_id: stored}
 
     # The old key retired: the new one alone opens every contact, and new ones go under it.
     retired = with_only_the_new_key(settings, clock)
@@ -92,9 +100,11 @@ def test_rotation_rewraps_every_record_key_so_the_old_master_key_can_be_retired(
             assert after.reporter(erased) is None
             fresh = after.raise_call(raise_body("王五", "13712345678"))["id"]
             assert after.reporter(fresh) == {"name": "王五", "phone": "13712345678"}
+            # the fresh key, and those this second process made ahead, under the new master key
+            expected = stored_keys(services, 2) + retired.contacts.keys.ahead
     finally:
         retired.close()
-    assert services.contacts.keys.by_master_key() == {new_id: 2 + SEAL_KEY}
+    assert services.contacts.keys.by_master_key() == {new_id: expected}
 
 
 def test_rotation_without_the_old_key_says_which_is_missing(
@@ -164,7 +174,8 @@ def test_contacts_kept_before_record_keys_open_erase_and_are_resealed_by_rotate(
     assert "re-sealed 2 contacts kept before record keys" in rotated.output
     assert "open with it until it is retired" in rotated.output
     assert sorted(sealing(services).values()) == ["master", "record", "record"]  # the erased one stays
-    assert services.contacts.keys.by_master_key() == {KeyRing([NEW_SECRET]).newest.id: 2 + SEAL_KEY}
+    new_id = KeyRing([NEW_SECRET]).newest.id
+    assert services.contacts.keys.by_master_key() == {new_id: stored_keys(services, 2)}
 
     retired = with_only_the_new_key(settings, clock)
     try:

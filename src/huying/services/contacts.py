@@ -9,7 +9,7 @@ recorded (``contact_access``).
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import Engine, delete, select, update
 
@@ -37,23 +37,24 @@ class ContactBook:
         """The service-table database the contacts live in."""
         return self._engine
 
-    @staticmethod
-    def new_ref() -> str:
+    def new_ref(self) -> str:
         """The opaque reference a call's events carry: random, so that nothing stored in an event
         or served from one is a function of the reporter (a retry of a raise is answered from the
-        record, with the ref the first attempt stored)."""
-        return str(uuid4())
+        record, with the ref the first attempt stored). Its record key is already stored
+        (``RecordKeys.new_ref``), so keeping the contact waits for one commit, not two."""
+        return self.keys.new_ref()
 
     def keep(self, ref: str, contact: Contact) -> None:
         self.keep_many([(ref, contact)])
 
     def keep_many(self, contacts: list[tuple[str, Contact]]) -> None:
         """``keep`` for several contacts at once (bulk writers: ``huying seed --synthetic``):
-        their keys committed first, then the contacts — each with other requests' in one
-        transaction — so a stored contact never lacks its key."""
+        their keys committed first (or already, when ``new_ref`` gave the ref), then the contacts
+        — each with other requests' in one transaction — so a stored contact never lacks its
+        key."""
         if not contacts:
             return
-        keys = self.keys.make_many([ref for ref, _ in contacts])
+        keys = self.keys.for_records([ref for ref, _ in contacts])
         now = self._clock.now()
         rows = [
             {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": now}

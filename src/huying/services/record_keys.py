@@ -9,13 +9,22 @@ overwritten with zeros in the page — and every shredding ends with a TRUNCATE 
 WAL, which still holds older images of the page, is copied back and cut to zero bytes. Only the
 contact book reads this file, briefly, so the checkpoint is not held off the way it would be in
 the main database's busy WAL. On PostgreSQL see docs/privacy.md.
+
+A raise does not wait for a key of its own to be committed: keys are made ahead, ``AHEAD`` at a
+time in one transaction, each under a random ref of its own (``RecordKeys.new_ref``); the raise
+takes one that is already stored and its contact is kept under that ref. A key taken but never
+used (its raise refused, or the process stopped with keys still ahead) is a random key under a
+random ref: it seals nothing and says nothing about anyone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import deque
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 
@@ -30,6 +39,21 @@ log = logging.getLogger(__name__)
 # One statement, its parameters apart: compiled once, not built anew at every raise.
 _MAKE = reporter_keys.insert()
 
+# Keys made ahead in one transaction when none is left: one commit to the key store for this many
+# raises, instead of one turn in a commit for each.
+AHEAD = 64
+# Refs handed out and not yet used to keep a contact, remembered at most (a raise refused after
+# taking its ref never comes back for the key; the oldest are forgotten first).
+HANDED_OUT = 4096
+
+# Refs looked up in the key store per statement.
+_LOOKED_UP = 500
+
+
+def random_ref() -> str:
+    """A record's ref: random, so that nothing stored or served is a function of the reporter."""
+    return str(uuid4())
+
 
 class RecordKeys:
     def __init__(self, engine: Engine, ring: KeyRing, clock: Clock) -> None:
@@ -37,6 +61,56 @@ class RecordKeys:
         self.ring = ring
         self._clock = clock
         self._writes = GroupedInserts(engine)  # many raises' new keys in one transaction
+        self._ahead: deque[tuple[str, bytes]] = deque()  # stored, not yet handed out
+        self._making = threading.Lock()  # one thread makes the next keys ahead; others wait
+        self._handed_out: dict[str, bytes] = {}  # ref → its stored key, until a contact uses it
+        self._handing = threading.Lock()
+
+    @property
+    def ahead(self) -> int:
+        """Keys stored and not yet handed out."""
+        return len(self._ahead)
+
+    def new_ref(self) -> str:
+        """A new record's ref, its key already stored: taken from the keys made ahead (``AHEAD``
+        more made, in one transaction, when none is left)."""
+        while True:
+            try:
+                ref, key = self._ahead.popleft()
+            except IndexError:
+                with self._making:
+                    if not self._ahead:
+                        refs = [random_ref() for _ in range(AHEAD)]
+                        self._ahead.extend(zip(refs, self.make_many(refs), strict=True))
+                continue
+            with self._handing:
+                self._handed_out[ref] = key
+                while len(self._handed_out) > HANDED_OUT:
+                    del self._handed_out[next(iter(self._handed_out))]
+            return ref
+
+    def for_records(self, refs: list[str]) -> list[bytes]:
+        """The key of each record: the one ``new_ref`` handed out with it, the one already stored
+        under it (a ref handed out long ago and forgotten), or else a new one — the new ones
+        stored in one transaction before this returns."""
+        with self._handing:
+            found = {ref: key for ref in refs if (key := self._handed_out.pop(ref, None)) is not None}
+        found.update(self._stored([ref for ref in refs if ref not in found]))
+        missing = [ref for ref in refs if ref not in found]
+        if missing:
+            found.update(zip(missing, self.make_many(missing), strict=True))
+        return [found[ref] for ref in refs]
+
+    def _stored(self, refs: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        if not refs:
+            return found
+        with self.engine.connect() as conn:
+            for start in range(0, len(refs), _LOOKED_UP):
+                chunk = refs[start : start + _LOOKED_UP]
+                rows = conn.execute(select(reporter_keys).where(reporter_keys.c.ref.in_(chunk)))
+                found.update({r.ref: self.ring.unwrap(r.master_key_id, r.wrapped, r.ref) for r in rows})
+        return found
 
     def make(self, ref: str) -> bytes:
         """A new random key for the record ``ref``, stored wrapped under the newest master key."""

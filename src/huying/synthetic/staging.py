@@ -36,6 +36,7 @@ from huying.domain.call import Call
 from huying.domain.contact import Contact
 from huying.service_layer.calls import CallService
 from huying.services.contacts import ContactBook
+from huying.services.record_keys import random_ref
 
 
 class BatchedSaves:
@@ -153,7 +154,9 @@ class _KeptLater:
         self.storing: dict[str, Contact] = {}  # handed over to be stored, maybe not yet in the book
 
     def new_ref(self) -> str:
-        return self.book.new_ref()
+        # Not one of the book's keys made ahead: a batch's keys are made together when it is
+        # stored (``keep_many``), in one transaction.
+        return random_ref()
 
     def keep(self, ref: str, contact: Contact) -> None:
         self.waiting[ref] = contact

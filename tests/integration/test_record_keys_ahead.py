@@ -1,0 +1,90 @@
+"""Record keys made ahead (``RecordKeys.new_ref``): a raise takes a ref whose key is already
+stored, so keeping its contact commits nothing to the key store; keys are made ``AHEAD`` at a
+time in one transaction; every contact still opens with the key stored under its ref, and an
+erasure still shreds it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from huying.bootstrap import Services
+from huying.domain.contact import Contact
+from huying.services import record_keys
+from huying.services.record_keys import AHEAD, RecordKeys, random_ref
+
+from .reporters import Http, raise_body
+
+
+@pytest.fixture
+def http(client: TestClient, tokens: Any) -> Http:
+    return Http(client, tokens)
+
+
+def key_commits(keys: RecordKeys) -> int:
+    return keys._writes.group_commit.groups
+
+
+def test_a_raise_commits_nothing_to_the_key_store_once_keys_are_made_ahead(
+    services: Services, http: Http
+) -> None:
+    keys = services.contacts.keys
+    first = http.raise_call(raise_body("张三", "13812345678"))["id"]
+    before = key_commits(keys)
+    assert keys.ahead == AHEAD - 1
+    second = http.raise_call(raise_body("李四", "13912345678"))["id"]
+
+    assert key_commits(keys) == before, "the second raise waited for a key of its own"
+    assert keys.ahead == AHEAD - 2
+    assert http.reporter(first) == {"name": "张三", "phone": "13812345678"}
+    assert http.reporter(second) == {"name": "李四", "phone": "13912345678"}
+
+
+def test_keys_are_made_ahead_in_one_transaction_each_stored_under_its_ref(services: Services) -> None:
+    book = services.contacts
+    before = key_commits(book.keys)
+    refs = [book.new_ref() for _ in range(AHEAD + 1)]
+
+    assert key_commits(book.keys) == before + 2, f"{AHEAD + 1} refs should take two key commits"
+    assert len(set(refs)) == len(refs)
+    contacts = [(ref, Contact(f"陈{i}", f"1390000{i:04d}")) for i, ref in enumerate(refs)]
+    book.keep_many(contacts)
+    assert key_commits(book.keys) == before + 2, "keeping the contacts made keys again"
+    assert all(book.get(ref) == contact for ref, contact in contacts)
+    assert all(book.keys.get(ref) is not None for ref in refs)
+
+
+def test_a_ref_not_made_ahead_gets_its_key_when_kept(services: Services) -> None:
+    book = services.contacts
+    ref = random_ref()
+    before = key_commits(book.keys)
+    book.keep(ref, Contact("王五", "13712345678"))
+
+    assert key_commits(book.keys) == before + 1
+    assert book.get(ref) == Contact("王五", "13712345678")
+
+
+def test_a_ref_handed_out_and_forgotten_opens_with_the_key_stored_for_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(record_keys, "HANDED_OUT", 2)
+    book = services.contacts
+    oldest, *_ = [book.new_ref() for _ in range(3)]  # the oldest is forgotten
+    stored = book.keys.get(oldest)
+    book.keep(oldest, Contact("赵六", "13612345678"))
+
+    assert book.keys.get(oldest) == stored, "the ref's stored key was replaced"
+    assert book.get(oldest) == Contact("赵六", "13612345678")
+
+
+def test_erasing_a_contact_kept_under_a_key_made_ahead_shreds_that_key(services: Services) -> None:
+    book = services.contacts
+    ref = book.new_ref()
+    book.keep(ref, Contact("孙七", "13512345678"))
+    assert book.keys.get(ref) is not None
+
+    assert book.erase(ref, by="supervisor:LW")
+    assert book.keys.get(ref) is None
+    assert book.get(ref) is None
