@@ -86,6 +86,7 @@ class Services:
         self.chain.stop()
         self.app.close()
         self.contacts.keys.engine.dispose()
+        self.tokens.close()
         self.engine.dispose()
 
 

@@ -5,14 +5,17 @@ shared, within ``CACHE_SECONDS``; an unknown or revoked token is never remembere
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from sqlalchemy import update
 
-from huying.bootstrap import Services
+from huying.bootstrap import Services, build_services
+from huying.clock import FakeClock
 from huying.db import api_tokens
 from huying.domain.principal import Principal, Role
-from huying.services.revocations import SharedNotices
+from huying.services.revocations import FILE_NAME, SharedNotices
 from huying.services.tokens import CACHE_SECONDS, TokenStore
 
 STREET = Principal(Role.STREET, "LW-LN")
@@ -127,3 +130,37 @@ def test_a_live_token_is_looked_up_once_per_bound_not_per_request(services: Serv
 def test_an_unknown_token_is_never_remembered(services: Services) -> None:
     assert services.tokens.principal_for("hy_nosuchtoken") is None
     assert services.tokens.remembered("hy_nosuchtoken") is None
+
+
+def descriptors_of(path: Path) -> int:
+    """How many of this process's open descriptors are on ``path``."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+            found += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return found
+
+
+def test_services_once_closed_hold_no_descriptor_of_the_notices(services: Services, clock: FakeClock) -> None:
+    """Each build of the services maps the notices, and the mapping holds a descriptor of the
+    file. Closed services that something still refers to (in the test suite's workers: a test's
+    app, a thread's frame) kept it, one per build, until the worker ran out of descriptors."""
+    settings = services.settings.model_copy(update={"run_projector": False})
+    notices = settings.data_dir / FILE_NAME
+    before = descriptors_of(notices)
+    built = [build_services(settings, clock) for _ in range(3)]
+    assert descriptors_of(notices) == before + 3
+    for each in built:
+        each.close()
+    assert descriptors_of(notices) == before, "closed services still hold the notices' descriptor"
+
+
+def test_notices_closed_while_a_request_is_in_flight_trust_no_token(services: Services) -> None:
+    notices = SharedNotices(services.settings.data_dir)
+    tokens = TokenStore(services.engine, services.clock, revocations=notices)
+    _, token = tokens.create(STREET)
+    assert tokens.principal_for(token) == STREET
+    notices.close()
+    assert notices.current() != notices.current()
+    assert tokens.remembered(token) is None, "trusted after the notices were let go"
+    assert tokens.principal_for(token) == STREET, "still looked up in the database"

@@ -37,6 +37,10 @@ class Notices(Protocol):
         """A revocation was committed: change the word."""
         ...
 
+    def close(self) -> None:
+        """Let go of what it holds outside the process."""
+        ...
+
 
 class LocalNotices:
     """The notices of one process alone (a store built without a data directory)."""
@@ -50,6 +54,9 @@ class LocalNotices:
     def announce(self) -> None:
         self._word = _fresh(self._word)
 
+    def close(self) -> None:
+        pass  # holds nothing outside the process
+
 
 class SharedNotices:
     """The word in ``<data_dir>/token-revocations``, mapped shared by every process that opens it."""
@@ -62,14 +69,22 @@ class SharedNotices:
                 os.ftruncate(fd, _WORD.size)  # zeros; another process doing the same changes nothing
             self._map = mmap.mmap(fd, _WORD.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
-            os.close(fd)  # the mapping keeps the file
+            os.close(fd)  # the mapping keeps the file (through a descriptor of its own: ``close``)
 
     def current(self) -> int:
+        if self._map.closed:  # a request still in flight as the services close: trust nothing
+            return _fresh(0)
         word: int = _WORD.unpack_from(self._map)[0]
         return word
 
     def announce(self) -> None:
-        _WORD.pack_into(self._map, 0, _fresh(self.current()))
+        if not self._map.closed:
+            _WORD.pack_into(self._map, 0, _fresh(self.current()))
+
+    def close(self) -> None:
+        """Unmapped, and the descriptor the mapping held closed: a process that builds its
+        services again and again (the tests) no longer keeps one per build until it runs out."""
+        self._map.close()
 
 
 def _fresh(word: int) -> int:

@@ -78,6 +78,9 @@ class TokenStore:
         self._live: dict[str, tuple[Principal, float, int]] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        self._revocations.close()
+
     def create(self, principal: Principal, label: str = "") -> tuple[str, str]:
         """Returns (token id, token). The token itself is shown once and never stored."""
         if principal.role is Role.SYSTEM:
