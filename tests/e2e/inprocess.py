@@ -107,8 +107,9 @@ class Pending:
         if self._answer is not None:
             return True
         assert self._conn.sock is not None
-        readable, _, _ = select.select([self._conn.sock], [], [], 0)
-        return bool(readable)
+        poll = select.poll()  # not select(): it refuses descriptors past 1,023
+        poll.register(self._conn.sock, select.POLLIN)
+        return bool(poll.poll(0))
 
     def answer(self) -> tuple[int, dict[str, str], Any]:
         """Status, headers and body, parsed if JSON (waits for them, at most PATIENCE s)."""
