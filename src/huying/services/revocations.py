@@ -72,9 +72,10 @@ class SharedNotices:
             os.close(fd)  # the mapping keeps the file (through a descriptor of its own: ``close``)
 
     def current(self) -> int:
-        if self._map.closed:  # a request still in flight as the services close: trust nothing
+        try:
+            word: int = _WORD.unpack_from(self._map)[0]
+        except ValueError:  # unmapped (``close``) under a request still in flight: trust nothing
             return _fresh(0)
-        word: int = _WORD.unpack_from(self._map)[0]
         return word
 
     def announce(self) -> None:
