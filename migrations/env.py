@@ -21,9 +21,9 @@ from huying.settings import Settings
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    # The search's text indexes (SQLite's FTS5 tables, PostgreSQL's GIN index) are made by their
-    # migrations' own SQL, not from the metadata.
-    if type_ in ("table", "index") and is_call_text_index(name or ""):
+    # The search's text indexes (SQLite's FTS5 tables; PostgreSQL's stored lexemes and their GIN
+    # index) are made by their migrations' own SQL, not from the metadata.
+    if type_ in ("table", "index", "column") and is_call_text_index(name or ""):
         return False
     return not (type_ == "table" and name in LIBRARY_TABLES)
 

@@ -48,7 +48,7 @@ _import_table_modules()
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    if type_ in ("table", "index") and is_call_text_index(name or ""):
+    if type_ in ("table", "index", "column") and is_call_text_index(name or ""):
         return False
     return not (type_ == "table" and name in LIBRARY_TABLES)
 

@@ -126,7 +126,8 @@ for _unit in ("grid_code", "community_code", "street_code"):
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
-# in step by triggers (migration 0008); on PostgreSQL a GIN index over them as a tsvector (0009r).
+# in step by triggers (migration 0008); on PostgreSQL their lexemes, stored
+# beside them, under a GIN index (0017t).
 rm_call_text = Table(
     "rm_call_text",
     metadata,
@@ -135,10 +136,12 @@ rm_call_text = Table(
     Column("terms", Text, nullable=False),
 )
 CALL_TEXT_INDEX = "rm_call_text_index"
+LEXEMES = "rm_call_text_index_lexemes"  # PostgreSQL: to_tsvector('simple', terms), stored (0017t)
 
 
 def is_call_text_index(name: str) -> bool:
-    """The FTS5 index and its shadow tables (SQLite), the GIN index (PostgreSQL): made by their
+    """The FTS5 index and its shadow tables (SQLite); the stored lexemes column of
+    ``rm_call_text`` and the GIN index over it (PostgreSQL, ``LEXEMES``): made by their
     migrations, not declared here."""
     return name.startswith(CALL_TEXT_INDEX)
 

@@ -21,7 +21,7 @@ from huying.projections.tables import (
     rm_ledger_tallies,
 )
 from huying.projections.tallies import in_step
-from huying.projections.text import LIKE, by_text, text_index
+from huying.projections.text import by_text, text_index
 from huying.queries.scope import concerns_unit, on_the_ledger, visible_calls
 
 __all__ = ["UNSETTLED", "CallFilter", "Page", "ledger", "overdue", "search_calls"]
@@ -55,15 +55,13 @@ class CallFilter:
     def page(self, query: Select[Any], org: Org, now: datetime, after: int, dialect: str) -> Select[Any]:
         """``query`` (over rm_calls) narrowed to what is asked, from the cursor on, in order."""
         cursor: ColumnElement[int] = rm_calls.c.seq
-        query = query.where(*self._wanted(org, now))
+        query = query.where(*self._wanted(org, now, dialect))
         if self.words:
-            # The ledger's open calls are fewer than a word's matches over the whole history:
-            # there, each call's text is looked at after the filters above have passed it.
-            how = LIKE if self.on_ledger_only else text_index(dialect)
+            how = text_index(dialect, among_open_calls=self.on_ledger_only)
             query, cursor = by_text(query, self.words, how=how)
         return query.where(cursor > after).order_by(cursor)
 
-    def _wanted(self, org: Org, now: datetime) -> list[ColumnElement[bool]]:
+    def _wanted(self, org: Org, now: datetime, dialect: str) -> list[ColumnElement[bool]]:
         """Every condition asked for but the free text."""
         c = rm_calls.c
         wanted: list[ColumnElement[bool]] = [c[flag] == value for flag, value in self.attention]
@@ -86,8 +84,12 @@ class CallFilter:
             wanted.append(c.raised_at >= self.raised_from)
         if self.raised_before is not None:
             wanted.append(c.raised_at < self.raised_before)
-        if self.on_ledger_only:
-            wanted.append(ON_LEDGER)  # already implied: lets the ledger's indexes serve the page
+        if self.on_ledger_only and not (self._asks_ledger_statuses and dialect == "postgresql"):
+            # Already implied: lets the ledger's indexes serve the page. SQLite uses a partial
+            # index only where the query repeats its WHERE. PostgreSQL proves that the statuses
+            # asked for imply it, and told twice it counts them twice: at a million calls it
+            # expected 257 of a street's 5,998 resolved calls and walked the status index.
+            wanted.append(ON_LEDGER)
         return wanted
 
     @property
@@ -96,11 +98,11 @@ class CallFilter:
         those awaiting the street's decision (a flag of ATTENTION set: each is set only while the
         call's orders are active, ``projections.escalation.awaiting_the_street``). A street's
         "ready to resolve" list then walks its open calls, not every call it ever had."""
-        return (
-            bool(self.overdue)
-            or (bool(self.statuses) and set(self.statuses) <= set(LEDGER_STATUSES))
-            or any(wanted for _, wanted in self.attention)
-        )
+        return bool(self.overdue) or self._asks_ledger_statuses or any(wanted for _, wanted in self.attention)
+
+    @property
+    def _asks_ledger_statuses(self) -> bool:
+        return bool(self.statuses) and set(self.statuses) <= set(LEDGER_STATUSES)
 
 
 @dataclass(frozen=True)
