@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import text
 
 from backends import Backend, settings_env
 from huying.api.deps import fingerprint
@@ -94,6 +95,22 @@ def test_a_synthetic_district_looks_and_audits_like_a_real_one(services: Service
     clocks_are_mostly_met_and_sometimes_missed(services, events)
     every_reporter_named_is_kept(services, events)
     it_passes_the_audit_and_its_read_models_equal_a_rebuild(services)
+    on_postgresql_its_tables_are_vacuumed_and_analyzed(services)
+
+
+def on_postgresql_its_tables_are_vacuumed_and_analyzed(services: Services) -> None:
+    """As after any bulk load: the planner's statistics are the rows', the visibility map is set."""
+    if not services.settings.on_postgres:
+        return
+    with services.engine.connect() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema()"
+            )
+        ).all()
+    assert {"rm_calls", "huying_events"} <= {t for t, *_ in tables}
+    assert [t for t, vacuumed, analyzed in tables if not (vacuumed and analyzed)] == []
 
 
 def every_reporter_named_is_kept(services: Services, events: list[Call.Event]) -> None:

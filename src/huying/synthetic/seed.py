@@ -1,5 +1,6 @@
 """``huying seed --synthetic N``: write a synthetic district history into a store, then bring
-the read models and the hash chain up to it in bulk.
+the read models and the hash chain up to it in bulk (on PostgreSQL, then ``VACUUM (ANALYZE)``, as after
+any bulk load: ``postgres.tidy_after_bulk_load``).
 
 The followers (projector, chain keeper) stay off in this process while it writes the history:
 the history is the events alone, and nothing the commands ask reads a read model. Following
@@ -128,6 +129,10 @@ def seed_synthetic(
         services.chain.batch_size = BATCH
         services.chain.catch_up(on_batch=lambda _: report())
     _follow(services, report)
+    if services.settings.on_postgres:
+        from huying.postgres import tidy_after_bulk_load
+
+        tidy_after_bulk_load(services.settings)
     clock.set(plan.until)
     _mark_synthetic(services)
     return progress(stats, writing)
