@@ -21,7 +21,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg_pool import ConnectionPool
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, Select, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from huying.settings import Settings
@@ -81,6 +81,21 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
     return psycopg.connect(
         url.render_as_string(hide_password=False), autocommit=True, **connection_params(settings)
     )
+
+
+def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` sent in PostgreSQL's binary format rather than as text: a bytea
+    column then comes as its bytes, not as hexadecimal twice their size to be parsed again. For
+    plain columns only (what a type of our own would make of a value is not applied). The SLA
+    dashboard's spreads for a year by month are ~7 MB: 25 ms as text, 8.5 ms this way."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    statement, params = str(compiled), compiled.params
+    with driver.cursor(binary=True) as cursor:
+        # Announced as SQLAlchemy announces the statements it sends (the read-cost tests see them).
+        conn.dispatch.before_cursor_execute(conn, cursor, statement, params, None, False)
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
 def tidy_after_bulk_load(settings: Settings) -> None:

@@ -95,11 +95,13 @@ def seed_synthetic(
     force: bool = False,
     apart: Callable[[], AbstractContextManager[Callable[[], None]]] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    tidy: bool = True,
 ) -> Progress:
     """Writes the history and brings the read models and the hash chain up to it. ``apart``:
     a context in which another process follows the log (``huying.synthetic.follower``); what
     it yields, called once the history is written, returns when that process has stopped
-    chaining; the context ends when it has stopped projecting. What it left, this process does."""
+    chaining; the context ends when it has stopped projecting. What it left, this process does.
+    ``tidy``: on PostgreSQL, end with ``VACUUM (ANALYZE)`` (``postgres.tidy_after_bulk_load``)."""
     check_store(services, plan, force)
     started = time.perf_counter()
     with services.engine.begin() as conn:
@@ -129,7 +131,7 @@ def seed_synthetic(
         services.chain.batch_size = BATCH
         services.chain.catch_up(on_batch=lambda _: report())
     _follow(services, report)
-    if services.settings.on_postgres:
+    if tidy and services.settings.on_postgres:
         from huying.postgres import tidy_after_bulk_load
 
         tidy_after_bulk_load(services.settings)
