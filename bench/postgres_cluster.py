@@ -48,8 +48,24 @@ SERVER_SETTINGS = {
     "max_connections": "500",
     "shared_buffers": "64MB",
 }
-# The benchmarks': durable, as deployed (PostgreSQL's defaults for everything about flushing).
-DURABLE_SETTINGS = {"listen_addresses": "127.0.0.1", "max_connections": "500", "shared_buffers": "128MB"}
+
+
+def quarter_of_memory() -> str:
+    """A quarter of the machine's memory (at least PostgreSQL's default 128 MB, at most 8 GB): the
+    manual's "reasonable starting value for shared_buffers" on a dedicated database server. With
+    the default 128 MB a million calls' read models were read from the operating system's cache
+    page by page: the SLA dashboard's p95 was 61 ms against 40 ms with 4 GB (2026-12-03)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{min(max(total // 4 // 2**20, 128), 8192)}MB"
+
+
+# The benchmarks': durable, as deployed (PostgreSQL's defaults for everything about flushing),
+# with the memory a deployment would give it.
+DURABLE_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "max_connections": "500",
+    "shared_buffers": quarter_of_memory(),
+}
 
 
 class ClusterError(RuntimeError):
