@@ -83,11 +83,15 @@ class SealKeys:
             raise ValueError("sealing events needs a secret key")
         raw = [s.encode() if isinstance(s, str) else s for s in secrets]
         derived = [hmac.digest(s, _LABEL, "sha256") for s in raw]
-        self._keys = {hmac.digest(k, b"key id", "sha256")[:4].hex(): k for k in derived}
-        self.current = next(iter(self._keys))
+        # Each key's HMAC with the key already taken in, copied for every MAC: half the work of
+        # taking the key in again each time (P2's and P3's paths MAC every event).
+        self._keyed = {
+            hmac.digest(k, b"key id", "sha256")[:4].hex(): hmac.new(k, digestmod="sha256") for k in derived
+        }
+        self.current = next(iter(self._keyed))
 
     def knows(self, kid: str) -> bool:
-        return kid in self._keys
+        return kid in self._keyed
 
     def mac(self, kid: str, originator_id: str, version: int, topic: str, after: int, body: bytes) -> str:
         oid, top = originator_id.encode(), topic.encode()
@@ -104,7 +108,9 @@ class SealKeys:
                 body,
             )
         )
-        return hmac.digest(self._keys[kid], message, "sha256").hex()
+        keyed = self._keyed[kid].copy()
+        keyed.update(message)
+        return keyed.hexdigest()
 
     def seal(self, originator_id: str, version: int, topic: str, body: bytes) -> bytes:
         """``body`` (a JSON object) with its seal inside, as the last field."""
