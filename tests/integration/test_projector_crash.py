@@ -67,7 +67,10 @@ SELF_KILL = textwrap.dedent(
             _seen.append(end)
             if len(_seen) == int(os.environ.get("DIE_IN_BATCH", "2")):
                 if "INSIDE" in os.environ:
-                    Path(os.environ["INSIDE"]).write_text(str(start))
+                    # Written aside and renamed: the test reads it as soon as it exists.
+                    aside = Path(os.environ["INSIDE"] + ".part")
+                    aside.write_text(str(start))
+                    aside.replace(os.environ["INSIDE"])
                     deadline = time.monotonic() + 60
                     while not Path(os.environ["DIE"]).exists() and time.monotonic() < deadline:
                         time.sleep(0.005)
