@@ -32,10 +32,9 @@ def test_the_mac_is_the_one_the_module_docstring_gives() -> None:
     label = b"huying event seal v1"
     k = hmac.digest(b"secret", label, hashlib.sha256)
     oid, topic = OID.encode(), TOPIC.encode()
-    message = b"".join(
-        (label, b"\x00", struct.pack(">Q", len(oid)), oid, struct.pack(">q", 3))
-        + (struct.pack(">Q", len(topic)), topic, struct.pack(">q", 41), BODY.encode())
-    )
+    head = [label, b"\x00", struct.pack(">Q", len(oid)), oid, struct.pack(">q", 3)]
+    tail = [struct.pack(">Q", len(topic)), topic, struct.pack(">q", 41), BODY.encode()]
+    message = b"".join([*head, *tail])
     keys = SealKeys(["secret"])
     with writing_after(41):
         _, seal = split(keys.seal(OID, 3, TOPIC, BODY.encode()))
