@@ -3,7 +3,8 @@ the time every other reads next, however quickly the moves follow each other."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,30 @@ def test_a_clock_reads_its_file_again_only_when_the_file_was_replaced(
     FakeClock(state_file=state).advance(60)
     assert reader.now() == START.replace(minute=1)
     assert reads == 2  # the new clock's first reading, and the reader's after the move
+
+
+def test_readings_while_the_clock_moves_never_undo_a_move(tmp_path: Path) -> None:
+    """Readings take no lock (a server's threads read the clock several times a request): one
+    racing a move sees the time before or after it, and never puts the earlier one back."""
+    clock = FakeClock(START, state_file=tmp_path / "fake-clock.txt")
+    clock.set(START)
+    done = threading.Event()
+    seen: list[datetime] = []
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(clock.now())
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for r in readers:
+        r.start()
+    try:
+        for _ in range(300):
+            clock.advance(1)
+    finally:
+        done.set()
+        for r in readers:
+            r.join()
+    assert clock.now() == START + timedelta(seconds=300)
+    assert FakeClock(state_file=tmp_path / "fake-clock.txt").now() == START + timedelta(seconds=300)
+    assert seen and all(START <= t <= START + timedelta(seconds=300) for t in seen)
