@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, null, or_, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
@@ -199,26 +199,48 @@ def _tallies(
     conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block], merged: Iterable[Block]
 ) -> dict[tuple[str, str], dict[Block, dict[str, Any]]]:
     """The stored tallies of these series in these blocks, (level, scope) → block → row; the
-    spreads only of the blocks whose percentiles are merged (``merged``)."""
+    spreads only of the blocks whose percentiles are merged (``merged``, among ``blocks``).
+
+    One query per kind of block, the spreads asked for under a condition: a spread not wanted
+    is not read (on PostgreSQL a month's is several kB, stored apart), and the blocks are looked
+    up once. (Asked apart, the year by month took six queries instead of three: ~3 ms of its
+    ~32 ms at 100,000 calls on PostgreSQL.)"""
     t = rm_sla_tallies
     found: dict[tuple[str, str], dict[Block, dict[str, Any]]] = defaultdict(dict)
-    key = (t.c.level, t.c.scope, t.c.block, t.c.start)
-    for columns, chosen in ((_SHOWN, blocks), (tuple(f"{k}_spread" for k in SPREADS), merged)):
-        by_kind: dict[str, list[date]] = defaultdict(list)
-        for granularity, start in chosen:
-            by_kind[granularity.value].append(start)
-        for kind, starts in by_kind.items():
-            query = select(*key, *(t.c[c] for c in columns)).where(
-                t.c.level.in_({s.level.value for s in wanted}),
-                t.c.scope.in_({s.unit for s in wanted}),
-                t.c.block == kind,
-                t.c.start.in_(starts),
-            )
-            for level, scope, block, start, *values in _rows(conn, query):
-                found[(level, scope)].setdefault((Granularity(block), start), {}).update(
-                    zip(columns, values, strict=True)
-                )
+    starts: dict[Granularity, set[date]] = defaultdict(set)
+    spread_starts: dict[Granularity, set[date]] = defaultdict(set)
+    for granularity, start in blocks:
+        starts[granularity].add(start)
+    for granularity, start in merged:
+        spread_starts[granularity].add(start)
+    spreads = tuple(f"{k}_spread" for k in SPREADS)
+    for kind, wanted_starts in starts.items():
+        merging = spread_starts[kind]
+        query = select(
+            t.c.level,
+            t.c.scope,
+            t.c.start,
+            *(t.c[c] for c in _SHOWN),
+            *(_when(t.c.start, merging, wanted_starts, t.c[c]) for c in spreads),
+        ).where(
+            t.c.level.in_({s.level.value for s in wanted}),
+            t.c.scope.in_({s.unit for s in wanted}),
+            t.c.block == kind.value,
+            t.c.start.in_(sorted(wanted_starts)),
+        )
+        for level, scope, start, *values in _rows(conn, query):
+            found[(level, scope)][(kind, start)] = dict(zip((*_SHOWN, *spreads), values, strict=True))
     return found
+
+
+def _when(start: Any, merging: set[date], wanted: set[date], column: Any) -> Any:
+    """``column`` for the blocks starting on ``merging``, else NULL: the column itself when those
+    are all the blocks asked for."""
+    if merging >= wanted:
+        return column
+    if not merging:
+        return null().label(column.name)
+    return case((start.in_(sorted(merging)), column), else_=null()).label(column.name)
 
 
 def _rows(conn: Connection, query: Select[Any]) -> Iterable[Sequence[Any]]:
