@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,7 @@ from huying.projections.tables import (
     READ_MODEL_TABLES,
     rm_calls,
     rm_evaluations,
+    rm_sla_tallies,
     rm_stints,
     rm_supervisions,
     rm_work_orders,
@@ -309,6 +310,48 @@ DRAFT = CallDraft(
     channel="hotline",
     reporter=REPORTER,
 )
+
+
+def test_a_recount_adds_to_a_block_already_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recount writes a block's row once no later call can reach it — the blocks ending
+    before the day its part's last call was raised. A clock set back lets an obligation arrive
+    before its call was raised: its block was written by then, and the change is added to it."""
+    monkeypatch.setattr(tallies, "RECOUNT_PART", 1)
+    clock = FakeClock(start=START)
+    grid, community = Principal(Role.GRID_WORKER, "LW-LN-01-G01"), Principal(Role.COMMUNITY, "LW-LN-01")
+    with scratch_settings() as settings:
+        with built(settings, clock) as services:
+            raised = []
+            for day in range(4):  # one call a day, each its own part of the recount
+                draft = CallDraft(
+                    "C01-01", "LW-LN-01-G01", f"井盖缺失 {day}", "人行道井盖丢了", "grid_worker"
+                )
+                raised.append(services.calls.raise_call(grid, draft, Submission()).call.id)
+                clock.advance(86_400)
+            clock.set(START - timedelta(days=3))  # before the first call was raised
+            for call_id in (raised[0], raised[-1]):  # the first's part writes the day's row
+                services.calls.escalate(community, call_id, Submission(), "需街道协调")
+            services.projector.catch_up()
+            incremental = dump(services.engine)
+        street_days = [r for r in incremental[rm_sla_tallies.name] if r[0] == "street" and r[2] == "day"]
+        assert {r[4] for r in street_days} == {2}, "both street obligations on the day they arrived"
+
+        added_to: list[object] = []
+        rewrite_of = tallies.rewrite_of
+
+        def spied(conn: Any, table: Any, changes: Any, changed: Any, **kwargs: Any) -> Any:
+            rewrite = rewrite_of(conn, table, changes, changed, **kwargs)
+            if table is rm_sla_tallies:
+                added_to.extend(rewrite.replaced)
+            return rewrite
+
+        monkeypatch.setattr(tallies, "rewrite_of", spied)
+        with built(settings, clock) as again:
+            again.projector.batch_size = 10_000
+            again.projector.reset()
+            again.projector.catch_up()
+            assert_same(incremental, dump(again.engine))
+        assert ("street", "LW-LN", "day", (START - timedelta(days=3)).date()) in added_to
 
 
 def contacts_kept(services: Services) -> int:

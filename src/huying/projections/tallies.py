@@ -42,7 +42,7 @@ from huying.domain.org import Org, UnitKind
 from huying.projections import spread
 from huying.projections.ledger_tallies import LedgerTallies
 from huying.projections.obligations import Arrival, Fields, Obligation, of_call
-from huying.projections.periods import blocks_of, local_day
+from huying.projections.periods import Granularity, blocks_of, local_day, period_of
 from huying.projections.rows import Row
 from huying.projections.tables import (
     EVALUATION_COUNTS,
@@ -212,6 +212,17 @@ class _Change:
     added: tuple[dict[int, tuple[int, float]], ...] = field(default_factory=lambda: ({}, {}))
     taken: tuple[dict[int, int], ...] = field(default_factory=lambda: ({}, {}))
 
+    def absorb(self, other: _Change) -> None:
+        """Adds what ``other`` changes to what this one does (``other`` is left as it was)."""
+        self.counts = [c + o for c, o in zip(self.counts, other.counts, strict=True)]
+        for kind in range(len(SPREADS)):
+            added, taken = self.added[kind], self.taken[kind]
+            for b, (n, top) in other.added[kind].items():
+                had, high = added.get(b, (0, top))
+                added[b] = (had + n, max(high, top))
+            for b, n in other.taken[kind].items():
+                taken[b] = taken.get(b, 0) + n
+
     def replace(self, was: Obligation | None, now: Obligation | None) -> None:
         """One obligation as it was (None: new) and as it is (None: gone)."""
         zero = (0,) * _COUNTED
@@ -298,19 +309,39 @@ class SlaTallies:
         they were raised, each part's obligations added as a batch's are. An obligation arrives
         once its call was raised, so a part's blocks are mostly the days after the part before:
         a recount holds one part's changes and rows, however long the history (one pass holding
-        every block of it took 116 MiB at 25,000 calls, and grew with the years)."""
+        every block of it took 116 MiB at 25,000 calls, and grew with the years).
+
+        A block's changes are carried from part to part until no later call can reach it — it
+        ends before the day the part's last call was raised — and its row is then written once.
+        (Read back and written again after every part, a month's row and its spreads were
+        rewritten once per part that reached it: a fifth of a rebuild on PostgreSQL at 100,000
+        events, and more parts per month the more calls.) A change for a block already written,
+        should a call's obligation arrive before it was raised, is added to the stored one."""
         yield Rewrite(rm_sla_tallies, [], [], afresh=True)
-        raised = select(rm_calls.c.call_id).order_by(rm_calls.c.raised_at, rm_calls.c.call_id)
+        raised = select(rm_calls.c.call_id, rm_calls.c.raised_at).order_by(
+            rm_calls.c.raised_at, rm_calls.c.call_id
+        )
+        carried: dict[SlaKey, _Change] = {}
+        flushed = date.min  # the blocks ending before this day were written when done
         with engine.connect() as reading:
-            call_ids = reading.execute(streamed(raised)).scalars()
-            while part := list(islice(call_ids, RECOUNT_PART)):
+            calls = reading.execute(streamed(raised))
+            while part := list(islice(calls, RECOUNT_PART)):
                 with engine.connect() as conn:  # anew: it sees the parts written before
                     fine: dict[FineKey, _Change] = defaultdict(_Change)
-                    for obligations in self.before(conn, part).values():
+                    for obligations in self.before(conn, [call_id for call_id, _ in part]).values():
                         for o in obligations:
                             fine[_fine_key(o)].replace(None, o)
-                    rewrite = rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
-                yield rewrite
+                for key, changes in self._spread_out(fine).items():
+                    into = carried.get(key) or carried.setdefault(key, _Change())
+                    for change in changes:
+                        into.absorb(change)
+                reached = local_day(part[-1][1])  # no later call arrives before this day
+                done = {k: c for k, c in carried.items() if _block_end(k) < reached}
+                for key in done:
+                    del carried[key]
+                yield from _written(engine, done, flushed)
+                flushed = reached
+        yield from _written(engine, carried, flushed)
 
     def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
         """Each change counts in every scope holding its unit, in its day, week and month: the
@@ -330,16 +361,30 @@ class SlaTallies:
 def _combined(parts: list[_Change]) -> _Change:
     if len(parts) == 1:
         return parts[0]
-    whole = _Change(counts=[sum(column) for column in zip(*(c.counts for c in parts), strict=True)])
-    for kind in range(len(SPREADS)):
-        added, taken = whole.added[kind], whole.taken[kind]
-        for part in parts:
-            for b, (n, top) in part.added[kind].items():
-                had, high = added.get(b, (0, top))
-                added[b] = (had + n, max(high, top))
-            for b, n in part.taken[kind].items():
-                taken[b] = taken.get(b, 0) + n
+    whole = _Change()
+    for part in parts:
+        whole.absorb(part)
     return whole
+
+
+def _written(engine: Engine, done: Mapping[SlaKey, _Change], flushed: date) -> Iterator[Rewrite]:
+    """The SLA tally rows of blocks a recount is done with: written as they are — or, for a
+    block ending before ``flushed`` (it may have been written already: a change that came after
+    it was done), read and changed."""
+    fresh = [row for k, c in done.items() if _block_end(k) >= flushed and (row := _sla_row(k, None, [c]))]
+    again = {k: [c] for k, c in done.items() if _block_end(k) < flushed}
+    if fresh:
+        yield Rewrite(rm_sla_tallies, [], fresh)
+    if again:
+        with engine.connect() as conn:
+            rewrite = rewrite_of(conn, rm_sla_tallies, again, _sla_row)
+        yield rewrite
+
+
+def _block_end(key: SlaKey) -> date:
+    """The last day of a tally row's block."""
+    _, _, block, start = key
+    return period_of(start, Granularity(block))[2]
 
 
 def _grid(stints: Mapping[str, list[Row]], orders: Mapping[str, list[Row]], call_id: str) -> str:
