@@ -1,6 +1,7 @@
-"""A batch's stored tally rows are read by their whole keys in a few compiled sizes
-(``tally_rows.KEY_SIZES``), the keys padded to the next size: every size, and a count that spans
-several reads, finds exactly the rows asked for — on each backend, in the real table."""
+"""A batch's stored tally rows are read by their whole keys — on SQLite in a few compiled sizes
+(``tally_rows.KEY_SIZES``), the keys padded to the next size; on PostgreSQL as one array per key
+column: every size, and a count that spans several reads, finds exactly the rows asked for — on
+each backend, in the real table."""
 
 from __future__ import annotations
 
