@@ -10,9 +10,12 @@ which waits its turn like any request of the saturated server.
 
 The server measures the lag itself too, for every save of the load and the probes: from the
 save's commit to the commit of the projector batch that holds it
-(``huying_projection_visible_seconds`` on /metrics, ``huying.projections.lag``). Its histogram is
-read before and after the load; the p99 reported is the upper bound of the bucket holding the
-99th percentile of the samples in between (an upper bound, never below the true p99).
+(``huying_projection_visible_seconds`` on /metrics, ``huying.projections.lag``). Each worker
+keeps its own histogram, labelled with its pid, and a scrape reaches one worker: every worker's
+is read before and after the load (scrapes over new connections until each pid has answered),
+and the samples in between summed; the p99 reported is the upper bound of the bucket holding the
+99th percentile of those (an upper bound, never below the true p99). A worker that answered no
+scrape, before or after, is left out and counted in ``workers_unread``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from bench.reads import percentiles
 PROBE_EVERY = 0.2  # seconds between probes
 
 
-def under_load(url: str, script: Path, seconds: int, token: str, item: str, grid: str) -> dict[str, Any]:
+def under_load(
+    url: str, script: Path, seconds: int, token: str, item: str, grid: str, workers: int = 1
+) -> dict[str, Any]:
     load: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: load.update(wrk.run(url, script, seconds)))
     runner.start()
@@ -46,7 +51,7 @@ def under_load(url: str, script: Path, seconds: int, token: str, item: str, grid
         "channel": "grid_worker",
     }
     with httpx.Client(base_url=url, timeout=30.0) as client:
-        before = visible_buckets(client)
+        before = visible_buckets(url, workers)
         time.sleep(min(2.0, seconds / 5))  # into the load first
         while runner.is_alive():
             probe += 1
@@ -66,7 +71,7 @@ def under_load(url: str, script: Path, seconds: int, token: str, item: str, grid
                 behind += 1
             time.sleep(PROBE_EVERY)
         runner.join()
-        server = server_side(before, visible_buckets(client))
+        server = server_side(before, visible_buckets(url, workers), workers)
     return (percentiles(samples) if samples else {"n": 0}) | {
         "probes": probe,
         "not_visible": behind,
@@ -75,19 +80,47 @@ def under_load(url: str, script: Path, seconds: int, token: str, item: str, grid
     }
 
 
-_BUCKET = re.compile(r'^huying_projection_visible_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+_BUCKET = re.compile(
+    r'^huying_projection_visible_seconds_bucket\{le="([^"]+)",pid="(\d+)"\} (\S+)$|'
+    r'^huying_projection_visible_seconds_bucket\{pid="(\d+)",le="([^"]+)"\} (\S+)$',
+    re.M,
+)
+SCRAPES_PER_WORKER = 25  # new connections tried per worker to reach every one of them
+
+Buckets = dict[float, float]  # upper bound (s) → samples at or below
 
 
-def visible_buckets(client: httpx.Client) -> dict[float, float]:
-    """The server's cumulative save → visible histogram: upper bound (s) → samples at or below."""
-    text = client.get("/metrics").text
-    return {float(le): float(n) for le, n in _BUCKET.findall(text)}
+def visible_buckets(url: str, workers: int) -> dict[int, Buckets]:
+    """Every worker's cumulative save → visible histogram, by pid: scraped over new connections
+    (the kernel hands each to one worker) until ``workers`` pids have answered, or tries run out."""
+    found: dict[int, Buckets] = {}
+    for _ in range(SCRAPES_PER_WORKER * workers):
+        with httpx.Client(base_url=url, timeout=30.0) as scraper:
+            found |= histograms(scraper.get("/metrics").text)
+        if len(found) >= workers:
+            break
+    return found
 
 
-def server_side(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
-    """The samples between two readings: their count and the p50 / p99 as bucket upper bounds
-    (ms; None when the server measured nothing — its projector runs in another process)."""
-    between = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+def histograms(metrics: str) -> dict[int, Buckets]:
+    """The save → visible histograms in a /metrics text, by pid."""
+    found: dict[int, Buckets] = {}
+    for match in _BUCKET.finditer(metrics):
+        le, pid, n = match.group(1, 2, 3) if match.group(1) else match.group(5, 4, 6)
+        found.setdefault(int(pid), {})[float(le)] = float(n)
+    return found
+
+
+def server_side(before: dict[int, Buckets], after: dict[int, Buckets], workers: int) -> dict[str, Any]:
+    """The samples between two readings of every worker: their count and the p50 / p99 as bucket
+    upper bounds (ms; None when the server measured nothing — its projector runs in another
+    process and no news of it reaches the workers)."""
+    read = before.keys() & after.keys()
+    totals: Buckets = {}
+    for pid in read:
+        for bound, below in after[pid].items():
+            totals[bound] = totals.get(bound, 0.0) + below - before[pid].get(bound, 0.0)
+    between = sorted(totals.items())
     n = int(between[-1][1]) if between else 0
 
     def upper(percent: int) -> float | None:
@@ -97,4 +130,4 @@ def server_side(before: dict[float, float], after: dict[float, float]) -> dict[s
         bound = next(b for b, below in between if below >= rank)
         return bound * 1000 if math.isfinite(bound) else None
 
-    return {"n": n, "p50_ms": upper(50), "p99_ms": upper(99)}
+    return {"n": n, "p50_ms": upper(50), "p99_ms": upper(99), "workers_unread": workers - len(read)}

@@ -195,6 +195,7 @@ class Bench:
                     tokens[probe],
                     self.items[0],
                     probe.split(" ", 1)[1],
+                    self.backend.workers,
                 )
         self.raw["p7"] = {"stored": loaded, "empty": empty_p1}
         self._stored_rows(loaded, empty_p1)

@@ -174,10 +174,13 @@ def test_serve_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it
     assert ended(child)
 
 
+VISIBLE_COUNT = re.compile(r"^huying_projection_visible_seconds_count\{pid=\"\d+\"\} (\S+)$", re.M)
+
+
 def visible_count(server: Server) -> int:
     """Saves of the server's process whose lag (save → visible there) it has measured (P5)."""
     with server.client() as http:
-        found = re.search(r"^huying_projection_visible_seconds_count (\S+)$", http.get("/metrics").text, re.M)
+        found = VISIBLE_COUNT.search(http.get("/metrics").text)
     assert found is not None, "the histogram is on /metrics"
     return int(float(found.group(1)))
 

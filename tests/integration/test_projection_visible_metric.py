@@ -13,7 +13,7 @@ from huying.bootstrap import Services
 
 from .test_database_busy import RAISE
 
-COUNT = re.compile(r"^huying_projection_visible_seconds_count (\S+)$", re.M)
+COUNT = re.compile(r"^huying_projection_visible_seconds_count\{pid=\"\d+\"\} (\S+)$", re.M)
 
 
 def visible_count(client: TestClient) -> float:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,9 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 from bench import servers, wrk
-from bench.lag import server_side
+from bench.lag import histograms, server_side
 from bench.reads import percentiles, settle
 from bench.report import Row, latency_row, p1_rows, table
+from prometheus_client import CollectorRegistry, generate_latest
+
+from huying.projections.lag import LagMetrics, LagWatch
 
 WRK_OUT = """Running 10s test @ http://127.0.0.1:8000
   2 threads and 32 connections
@@ -137,19 +141,41 @@ def test_a_bench_store_is_where_it_is_named_whatever_the_environment_says(
 
 
 def test_p5_server_side_reads_the_bucket_that_holds_each_percentile() -> None:
-    before = {0.025: 10.0, 0.05: 10.0, 0.1: 10.0, 0.2: 10.0, float("inf"): 10.0}
+    before = {1: {0.025: 10.0, 0.05: 10.0, 0.1: 10.0, 0.2: 10.0, float("inf"): 10.0}}
     # 100 samples between the readings: 60 within 25 ms, 39 within 50 ms, 1 within 200 ms
-    after = {0.025: 70.0, 0.05: 109.0, 0.1: 109.0, 0.2: 110.0, float("inf"): 110.0}
-    assert server_side(before, after) == {"n": 100, "p50_ms": 25.0, "p99_ms": 50.0}
-    after[0.05] = 108.0  # one more sample beyond 50 ms: the 99th now lies in the 200 ms bucket
-    after[0.1] = 108.0
-    assert server_side(before, after)["p99_ms"] == 200.0
+    after = {1: {0.025: 70.0, 0.05: 109.0, 0.1: 109.0, 0.2: 110.0, float("inf"): 110.0}}
+    assert server_side(before, after, 1) == {"n": 100, "p50_ms": 25.0, "p99_ms": 50.0, "workers_unread": 0}
+    after[1][0.05] = 108.0  # one more sample beyond 50 ms: the 99th now lies in the 200 ms bucket
+    after[1][0.1] = 108.0
+    assert server_side(before, after, 1)["p99_ms"] == 200.0
+
+
+def test_p5_server_side_sums_each_workers_samples_and_leaves_out_a_worker_read_once() -> None:
+    def counts(*n: float) -> dict[float, float]:
+        return dict(zip((0.05, 0.2, float("inf")), n, strict=True))
+
+    before = {1: counts(100, 100, 100), 2: counts(5, 5, 5), 3: counts(0, 0, 0)}  # 3: read before only
+    after = {1: counts(150, 150, 150), 2: counts(5, 55, 55), 4: counts(9000, 9000, 9000)}  # 4: after only
+    # 50 samples within 50 ms on worker 1, 50 within 200 ms on worker 2
+    assert server_side(before, after, 4) == {"n": 100, "p50_ms": 50.0, "p99_ms": 200.0, "workers_unread": 2}
+
+
+def test_p5_reads_the_histogram_of_each_pid_from_the_servers_text() -> None:
+    watch = LagWatch(iter([0.0, 0.02, 1.0, 1.25]).__next__)
+    for position in (1, 2):
+        watch.saved(position)
+        watch.applied(position)
+    registry = CollectorRegistry()
+    registry.register(LagMetrics(watch))
+    found = histograms(generate_latest(registry).decode())
+    assert list(found) == [os.getpid()]
+    assert (found[os.getpid()][0.025], found[os.getpid()][0.3], found[os.getpid()][float("inf")]) == (1, 2, 2)
 
 
 def test_p5_server_side_says_nothing_when_the_server_measured_nothing() -> None:
-    assert server_side({}, {}) == {"n": 0, "p50_ms": None, "p99_ms": None}
-    in_the_open = {float("inf"): 5.0}  # every sample above the highest bound: no figure to give
-    assert server_side({}, in_the_open)["p99_ms"] is None
+    assert server_side({}, {}, 1) == {"n": 0, "p50_ms": None, "p99_ms": None, "workers_unread": 1}
+    in_the_open = {7: {float("inf"): 5.0}}  # every sample above the highest bound: no figure to give
+    assert server_side({7: {}}, in_the_open, 1)["p99_ms"] is None
 
 
 def test_each_wrk_run_of_one_script_sends_idempotency_keys_no_run_before_it_sent(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from huying.projections import lag
@@ -62,6 +64,7 @@ def test_the_histogram_is_cumulative_with_its_sum() -> None:
         clock.now += wait
         watch.applied(position)
     [family] = list(LagMetrics(watch).collect())
+    assert {s.labels["pid"] for s in family.samples} == {str(os.getpid())}  # this process's own
     samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
     assert samples["huying_projection_visible_seconds_bucket", "0.005"] == 1
     assert samples["huying_projection_visible_seconds_bucket", "0.3"] == 2

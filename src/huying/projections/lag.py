@@ -9,11 +9,14 @@ when a request waiting there with ``min_position`` is answered. The time between
 A process that neither projects nor hears the projector's news notes nothing.
 
 The samples go into cumulative buckets, as a Prometheus histogram
-(``huying_projection_visible_seconds``): ``bench/lag.py`` reads them before and after P5's load.
+(``huying_projection_visible_seconds``), labelled with the process's pid: each worker of a server
+measures its own saves, and a scrape reaches one of them. ``bench/lag.py`` reads every worker's
+before and after P5's load.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from bisect import bisect_left
@@ -78,9 +81,10 @@ class LagMetrics(Collector):
         for bound, count in zip((*map(str, BUCKETS), "+Inf"), w.counts, strict=True):
             running += count
             cumulative.append((bound, running))
-        yield HistogramMetricFamily(
+        family = HistogramMetricFamily(
             "huying_projection_visible_seconds",
             "from a local save's commit to the projector batch holding it being visible here",
-            buckets=cumulative,
-            sum_value=w.total_seconds,
+            labels=["pid"],
         )
+        family.add_metric([str(os.getpid())], cumulative, w.total_seconds)
+        yield family
