@@ -3,9 +3,13 @@ or else the benchmarks' own cluster, kept in the cache and started for the run) 
 it — an empty one, and a synthetic district of N calls made once by ``huying seed --synthetic``
 and kept in a cache keyed by N and seed, so later runs reuse it.
 
-On SQLite a store is a data directory, and each run works on a copy of the cached one (what P1
-writes into it must not change the next run's store). On PostgreSQL a store is a schema of the
-given database, used in place.
+Each run works on a copy of the cached district: P5 and P7 write thousands of calls into it, and
+the next run must find the district it names. On SQLite a store is a data directory, copied. On
+the benchmarks' own PostgreSQL cluster a cached district is a database of its own, and a run's
+copy a database made from it as a template (a file copy), dropped at the run's end. On a
+PostgreSQL given by ``HUYING_DATABASE_URL`` a store is a schema of that database, used in place
+(a run there may not make databases): each run finds the calls the previous ones added, and the
+report says how many calls the district held (``calls_at_start``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ DAYS = 365
 class Backend:
     name: str
     url: str | None  # PostgreSQL's URL; None for SQLite
+    copies: bool = False  # PostgreSQL: the benchmarks' own cluster, where a run copies its district
+
+    def in_database(self, database: str) -> Backend:
+        """The same PostgreSQL server, another of its databases."""
+        from sqlalchemy.engine import make_url
+
+        assert self.url is not None
+        url = make_url(self.url).set(database=database).render_as_string(hide_password=False)
+        return Backend(self.name, url, self.copies)
 
     @property
     def workers(self) -> int:
@@ -72,7 +85,7 @@ def backend_named(name: str, cache: Path, given_url: str | None) -> Iterator[Bac
 
     cluster = Cluster.kept(cache / CLUSTER_DIR)
     try:
-        yield Backend("postgresql", cluster.url())
+        yield Backend("postgresql", cluster.url(), copies=True)
     finally:
         cluster.stop()
 
@@ -134,13 +147,17 @@ def synthetic_store(
     backend: Backend, cache: Path, work: Path, calls: int, seed: int
 ) -> tuple[Store, dict[str, Any]]:
     """The cached store of ``calls`` synthetic calls (made first if missing), and how it was made;
-    on SQLite, a working copy of it."""
+    a copy of it for this run (in place on a PostgreSQL given by its URL)."""
     key = f"{backend.name}-n{calls}-seed{seed}"
-    cached = Store(key, cache / key, f"bench_n{calls}_seed{seed}", backend, calls)
+    name = f"bench_n{calls}_seed{seed}"  # its schema; on the own cluster its database too
+    home = backend.in_database(name) if backend.copies else backend
+    cached = Store(key, cache / key, name, home, calls)
     made = cached.data_dir / "store.json"
-    if not made.exists() or not _cached_store_in_place(backend, cached.schema):
+    if not made.exists() or not _cached_store_in_place(backend, name):
         shutil.rmtree(cached.data_dir, ignore_errors=True)
-        drop_schema(backend, cached.schema)
+        _drop_cached(backend, name)
+        if backend.copies:
+            _autocommit(backend, f'CREATE DATABASE "{name}"')
         started = time.perf_counter()
         cached.cli(
             "seed",
@@ -166,11 +183,45 @@ def synthetic_store(
             )
         )
     info: dict[str, Any] = json.loads(made.read_text()) | {"cache": str(cached.data_dir)}
-    if backend.url is not None:
-        return cached, info | {"reused_in_place": True}
-    copy = work / key
-    shutil.copytree(cached.data_dir, copy)
-    return Store(key, copy, cached.schema, backend, calls), info
+    copy_dir = work / key
+    if backend.url is not None and not backend.copies:
+        return cached, info | {"reused_in_place": True, "calls_at_start": _calls_in(cached)}
+    shutil.copytree(cached.data_dir, copy_dir)
+    if backend.url is None:
+        return Store(key, copy_dir, cached.schema, backend, calls), info
+    copy = f"bench_run_{time.time_ns()}_n{calls}"
+    started = time.perf_counter()
+    _autocommit(backend, f'CREATE DATABASE "{copy}" TEMPLATE "{name}" STRATEGY FILE_COPY')
+    copied = Store(key, copy_dir, name, backend.in_database(copy), calls)
+    return copied, info | {"copied_to": copy, "copy_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _calls_in(store: Store) -> int:
+    from sqlalchemy import text
+
+    assert store.backend.url is not None
+    with _postgres(store.backend) as conn:
+        return int(conn.execute(text(f'SELECT count(*) FROM "{store.schema}".rm_calls')).scalar_one())
+
+
+def _autocommit(backend: Backend, statement: str) -> None:
+    """One statement outside a transaction (CREATE and DROP DATABASE), on the main database."""
+    assert backend.url is not None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(backend.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _drop_cached(backend: Backend, name: str) -> None:
+    if backend.copies:
+        _autocommit(backend, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        drop_schema(backend, name)
 
 
 @contextmanager
@@ -193,14 +244,20 @@ def _schemas(conn: Any) -> list[str]:
     return [n for (n,) in conn.execute(text("SELECT nspname FROM pg_namespace"))]
 
 
-def _cached_store_in_place(backend: Backend, schema: str) -> bool:
-    """Whether the cached district's store is still there: on PostgreSQL, its schema (a cluster
-    made anew has none; one a seed left half-made is dropped); on SQLite the data directory is
-    the store."""
+def _cached_store_in_place(backend: Backend, name: str) -> bool:
+    """Whether the cached district's store is still there: on PostgreSQL, its database (the own
+    cluster) or schema (a cluster made anew has none; one a seed left half-made is dropped); on
+    SQLite the data directory is the store."""
     if backend.url is None:
         return True
     with _postgres(backend) as conn:
-        return schema in _schemas(conn)
+        return name in (_databases(conn) if backend.copies else _schemas(conn))
+
+
+def _databases(conn: Any) -> list[str]:
+    from sqlalchemy import text
+
+    return [n for (n,) in conn.execute(text("SELECT datname FROM pg_database"))]
 
 
 def drop_schema(backend: Backend, schema: str) -> None:
@@ -224,8 +281,12 @@ def made_by_run(schema: str, since: float) -> bool:
     return made is not None and int(made[1]) >= int(since)
 
 
+RUN_DATABASES = re.compile(r"bench_run_(\d+)_n\d+")  # a run's copies of the district (nanoseconds)
+
+
 def drop_run_schemas(backend: Backend, since: float) -> list[str]:
-    """Drop the schemas this run made (named at or after ``since``, epoch seconds); their names."""
+    """Drop the schemas and the district's copies this run made (named at or after ``since``,
+    epoch seconds); their names."""
     if backend.url is None:
         return []
     from sqlalchemy import text
@@ -234,7 +295,12 @@ def drop_run_schemas(backend: Backend, since: float) -> list[str]:
         made = [n for n in _schemas(conn) if made_by_run(n, since)]
         for name in made:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    return made
+        copies = [
+            n for n in _databases(conn) if (m := RUN_DATABASES.fullmatch(n)) and int(m[1]) >= since * 1e9
+        ]
+    for name in copies:
+        _autocommit(backend, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return made + copies
 
 
 @contextmanager
