@@ -135,6 +135,7 @@ class Projector:
         app.on_saved(self._note)  # before the wake: a save is noted before it can be applied
         app.on_saved(self.wake)
         self._lock = threading.Lock()
+        self._committed: int | None = None  # where this projector's last batch left the log
 
     # --- position -------------------------------------------------------------------------
 
@@ -152,7 +153,9 @@ class Projector:
     def run_once(self, limit: int | None = None) -> int:
         """Project the next batch; returns how many notifications it covered (0 = caught up)."""
         with self._lock, _cycle_collector_paused():
-            start = self.tracked_position()
+            # Where its own last batch left the log, or as stored: another projector that moved
+            # it since makes this batch's move fail (``ProjectorRace``), and it is read again.
+            start = self._committed if self._committed is not None else self.tracked_position()
             batch = self.app.recorder.select_notifications(
                 start=start, limit=limit or self.batch_size, inclusive_of_start=False
             )
@@ -162,14 +165,17 @@ class Projector:
             # Folded, the events are done with: the rows are made from the aggregates. A
             # rebuild's batch (20,000 events) no longer lies in memory beside its rows.
             del batch
+            tallied = False  # the batch brought the tallies to its end with the rows
             if done:
                 try:
-                    self._commit(touched, born, start, end)
+                    tallied = self._commit(touched, born, start, end)
                 except BaseException:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
+                    self._committed = None
                     raise
+                self._committed = end
                 self.visible(end)
-            if read < (limit or self.batch_size):  # the end of the log: tallies in step
+            if read < (limit or self.batch_size) and not tallied:  # the end of the log: tallies in step
                 self.tallies.settle(self.engine, end)
             self._alarm.sound(flaw)
             return done
@@ -241,7 +247,8 @@ class Projector:
                 return e.flaw
         return None
 
-    def _commit(self, touched: Touched, born: set[UUID], start: int, end: int) -> None:
+    def _commit(self, touched: Touched, born: set[UUID], start: int, end: int) -> bool:
+        """The batch's rows, and its tallies unless they are behind (then False)."""
         rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
         earlier: dict[type, list[str]] = {}  # by kind: the aggregates that may have rows already
         for aggregate_id, (aggregate, positions) in touched.items():
@@ -264,7 +271,7 @@ class Projector:
                         for chunk in _chunks(earlier.get(model.kind, []), 500):
                             conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
                     self.writer.insert(conn, table, rows[table.name])
-            self.tallies.store(conn, tallied, start, end)
+            return self.tallies.store(conn, tallied, start, end)
 
     # --- rebuild --------------------------------------------------------------------------
 
@@ -276,6 +283,7 @@ class Projector:
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
             self.tallies.fall_behind(conn)  # counted afresh once the rows are rebuilt
         self.cache.clear()
+        self._committed = None
         self.progress.reset(0)
 
     # --- read-your-writes ------------------------------------------------------------------
@@ -328,6 +336,7 @@ class Projector:
         self._follower.wake()
 
     def start(self) -> None:
+        self._committed = None  # another process may have projected since this one last did
         self._follower.start()
 
     def _note(self, position: int) -> None:

@@ -111,13 +111,15 @@ class TallyKeeper:
             return None
         return [t.after(conn, t.before(conn, call_ids), rows) for t in self.tallies]
 
-    def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> None:
-        """In the batch's transaction: its tallies, unless they were behind (or fell behind)."""
+    def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> bool:
+        """In the batch's transaction: its tallies, unless they were behind (or fell behind);
+        whether they are in step at ``end`` now."""
         if prepared is None or _tallied(conn, start) != start:
-            return
+            return False
         for rewrite in prepared:
             rewrite.write(conn, self.writer)
         _tally_at(conn, end)
+        return True
 
     def settle(self, engine: Engine, position: int) -> None:
         """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""
