@@ -8,7 +8,8 @@ Both pools: SQLAlchemy's (read models, service tables) and the event store's (ps
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -50,36 +51,43 @@ def datastore_of(services: Services) -> PostgresDatastore:
 class Pool:
     """One of a deployment's two pools, as a user of it sees it."""
 
-    use: Callable[[Services], tuple[int, Any]]  # one use: the backend's pid, and the socket
+    hold: Callable[[Services], AbstractContextManager[tuple[int, Any]]]  # the backend's pid, socket
     size: Callable[[Services], int]  # how many connections it holds
 
+    def use(self, services: Services) -> tuple[int, Any]:
+        with self.hold(services) as connection:
+            return connection
+
     def held(self, services: Services) -> dict[int, Any]:
-        """Every connection the pool holds, by backend pid (pools hand them out in turn)."""
-        held: dict[int, Any] = {}
-        for _ in range(4 * self.size(services)):
-            pid, socket = self.use(services)
-            held[pid] = socket
+        """Every connection the pool holds, by backend pid: as many taken at once as it holds,
+        each waited for if it is in use elsewhere for a moment. (Taken one after another, eight
+        times in turn, a fresh clone's run on a busy machine saw one connection of two: the
+        other was never the one in the pool when asked for.)"""
+        with ExitStack() as taking:
+            held = dict(taking.enter_context(self.hold(services)) for _ in range(self.size(services)))
         assert len(held) == self.size(services)
         return held
 
 
-def _orm_use(services: Services) -> tuple[int, Any]:
+@contextmanager
+def _orm_hold(services: Services) -> Iterator[tuple[int, Any]]:
     with services.engine.connect() as connection:
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         dbapi = connection.connection.dbapi_connection
         assert isinstance(dbapi, psycopg.Connection)
-        return pid, dbapi.pgconn.socket
+        yield pid, dbapi.pgconn.socket
 
 
-def _store_use(services: Services) -> tuple[int, Any]:
+@contextmanager
+def _store_hold(services: Services) -> Iterator[tuple[int, Any]]:
     with datastore_of(services).get_connection() as connection:
         row = connection.execute("SELECT pg_backend_pid() AS pid").fetchone()
         assert row is not None
-        return row["pid"], connection.pgconn.socket
+        yield row["pid"], connection.pgconn.socket
 
 
-SQLALCHEMY = Pool(_orm_use, lambda services: services.engine.pool.checkedin())  # type: ignore[attr-defined]
-EVENT_STORE = Pool(_store_use, lambda services: datastore_of(services).pool.get_stats()["pool_size"])
+SQLALCHEMY = Pool(_orm_hold, lambda services: services.engine.pool.checkedin())  # type: ignore[attr-defined]
+EVENT_STORE = Pool(_store_hold, lambda services: datastore_of(services).pool.get_stats()["pool_size"])
 
 
 def store_pings() -> Any:
@@ -143,6 +151,6 @@ def test_what_the_server_says_to_an_idle_connection_is_read_and_the_connection_k
         assert ping.call_count == 1
     finally:
         sender.close()
-        for _ in held:
-            with datastore.get_connection() as connection:
+        with ExitStack() as taking:
+            for connection in [taking.enter_context(datastore.get_connection()) for _ in held]:
                 connection.execute("UNLISTEN *")
