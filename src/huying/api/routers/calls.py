@@ -96,7 +96,7 @@ def search_calls(
     urgency: Annotated[str | None, Query(max_length=200, description="comma-separated urgencies")] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> CallPage:
+) -> Answer[CallPage]:
     """Search the escalation state (read model), within your jurisdiction. ``from``/``to`` bound
     when the call was raised, as the event feed's do (Asia/Shanghai dates)."""
     raised = window(from_, to)
@@ -116,10 +116,12 @@ def search_calls(
     now = s.clock.now()
     with s.engine.connect() as conn:
         page = search_calls_in(conn, p, s.app.org, query, now, after, limit)
-    return CallPage(
-        data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
-        next=page.next,
-        position=position,
+    return Answer(
+        CallPage(
+            data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
+            next=page.next,
+            position=position,
+        )
     )
 
 
@@ -175,7 +177,7 @@ def erase_reporter(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> Call
 
 
 @router.get("/{call_id}/history", response_model=History)
-def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> Answer:
+def get_history(call_id: str, p: CurrentPrincipal, s: HuyingServices) -> Answer[History]:
     """Every event of the call in order, with actor, business time and log position."""
     cid = parse_call_id(call_id)
     history = s.calls.history(p, cid)

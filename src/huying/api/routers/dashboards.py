@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
+from huying.api.respond import Answer
 from huying.api.schemas.base import Day
 from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
@@ -34,7 +35,7 @@ def sla_dashboard(
     empty_buckets: Annotated[
         bool, Query(description="also list the periods where nothing arrived (every figure 0)")
     ] = False,
-) -> SlaDashboard:
+) -> Answer[SlaDashboard]:
     """Per unit and level, per day / ISO week / month / quarter: received, responded, resolved, on time,
     open and overdue now, escalations caused, response and resolution time p50/p90 — for the
     calls that arrived in each period — and the backlog open, overdue and due soon now. A street
@@ -52,7 +53,7 @@ def sla_dashboard(
         body = dashboard_of(
             conn, org, unit, first, last, granularity, now, s.app.calendar, empty_buckets=empty_buckets
         )
-    return SlaDashboard(**body, position=position)
+    return Answer(SlaDashboard(**body, position=position))
 
 
 def window(first: date | None, last: date | None, granularity: Granularity, today: date) -> tuple[date, date]:

@@ -13,6 +13,7 @@ from huying.api.limits import waiting
 from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
+from huying.api.respond import Answer
 from huying.api.schemas.reads import QueuePage
 from huying.domain.errors import CallNotFound
 from huying.domain.org import UnitKind
@@ -39,7 +40,7 @@ async def pull_queue(
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     wait: Annotated[float, Query(ge=0, description="long-poll: seconds to wait for new work")] = 0,
-) -> QueuePage:
+) -> Answer[QueuePage]:
     """The department's orders changed since the cursor, oldest change first. With ``wait``,
     an empty answer is held until new work arrives or the wait runs out (holding no thread; one
     of the principal's few waiters, 429 beyond them)."""
@@ -62,8 +63,10 @@ async def pull_queue(
                 break
         seen = s.projector.progress.position
         rows = await run_in_threadpool(fetch)
-    return QueuePage(
-        data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],
-        next=int(str(rows[-1]["updated_position"])) if rows else None,
-        position=max(position, s.projector.position()),
+    return Answer(
+        QueuePage(
+            data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],
+            next=int(str(rows[-1]["updated_position"])) if rows else None,
+            position=max(position, s.projector.position()),
+        )
     )

@@ -11,6 +11,7 @@ from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import Cursor
 from huying.api.present import call_summary
+from huying.api.respond import Answer
 from huying.api.schemas.reads import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
 from huying.domain.principal import DISTRICT_WIDE
@@ -29,7 +30,7 @@ def get_ledger(
     unit: Annotated[str | None, Query(max_length=64, description="default: your own unit")] = None,
     after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> LedgerPage:
+) -> Answer[LedgerPage]:
     """The unit's open problems (not yet closed, withdrawn or merged), within your jurisdiction.
     The summary counts them all, with how many await the street; the flags narrow the page."""
     org = s.app.org
@@ -39,9 +40,11 @@ def get_ledger(
     now = s.clock.now()
     with s.engine.connect() as conn:
         summary, page = ledger(conn, p, org, unit, CallFilter(attention=attention), now, after, limit)
-    return LedgerPage(
-        summary=LedgerSummary(**summary, unit_name=names.of("unit", unit)),
-        data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
-        next=page.next,
-        position=position,
+    return Answer(
+        LedgerPage(
+            summary=LedgerSummary(**summary, unit_name=names.of("unit", unit)),
+            data=[call_summary(r, now, s.app.calendar, names) for r in page.rows],
+            next=page.next,
+            position=position,
+        )
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition, parse_call_id
 from huying.api.params import Period
+from huying.api.respond import Answer
 from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
@@ -36,7 +37,7 @@ def scores_of_units(
     period: Annotated[
         Period | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default this month")
     ] = None,
-) -> UnitScores:
+) -> Answer[UnitScores]:
     """响应率, 解决率, 满意率, the weighted composite and the dense rank of every community, street
     or department, with 退单率, 重办率, 督办 and every count behind them. Units with fewer
     evaluated calls than the minimum are listed without a rank. Each unit reads its own figures
@@ -53,7 +54,7 @@ def scores_of_units(
         )
     data = [row for row in ranked if row["unit"] in readable]
     response, solve, satisfaction = settings.score_weights
-    return UnitScores.model_validate(
+    scores = UnitScores.model_validate(
         {
             "kind": kind.value,
             "period": chosen.label,
@@ -69,6 +70,7 @@ def scores_of_units(
             "position": position,
         }
     )
+    return Answer(scores)
 
 
 @router.get("/calls/{call_id}", response_model=CallScore)

@@ -168,7 +168,8 @@ def my_calls(request: Request, session: FreshViewer) -> Response:
     """我的上报: my grid's calls still on the ledger (台账) — the API's ledger, for my grid."""
     s = services_of(request)
     names = Names(s.app.org, s.app.catalog)
-    found = get_ledger(session.principal, s, s.projector.position(), (), names, unit=session.principal.unit)
+    mine = session.principal.unit
+    found = get_ledger(session.principal, s, s.projector.position(), (), names, unit=mine).answer
     return page(request, "mine.html", session, title="我的上报 My calls", ledger=found)
 
 

@@ -40,7 +40,7 @@ def overview(
     s, p = services_of(request), session.principal
     names = Names(s.app.org, s.app.catalog)
     position = s.projector.position()
-    board = sla_dashboard(p, s, position, unit=unit, granularity=granularity, empty_buckets=True)
+    board = sla_dashboard(p, s, position, unit=unit, granularity=granularity, empty_buckets=True).answer
     overdue = search_calls(p, s, position, (), names, unit=board.unit, overdue=True, limit=OVERDUE_SHOWN)
     return page(
         request,
@@ -49,7 +49,7 @@ def overview(
         title="督办总览 Overview",
         board=board,
         trends=[(series, _trend(series)) for series in board.series],
-        overdue=overdue.data,
+        overdue=overdue.answer.data,
         overdue_shown=OVERDUE_SHOWN,
         rankings=_rankings(p, s, position),
         granularity=granularity.value,
@@ -81,7 +81,7 @@ def _rankings(
     found = []
     for kind in (ScoredKind.STREET, ScoredKind.DEPARTMENT, ScoredKind.COMMUNITY):
         try:
-            scores = scores_of_units(p, s, position, kind)
+            scores = scores_of_units(p, s, position, kind).answer
         except NotPermitted:  # none of these units is this principal's to read
             continue
         found.append((scores, *boards(scores.data)))

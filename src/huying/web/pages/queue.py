@@ -33,7 +33,7 @@ async def department_queue(request: Request, code: str, session: FreshViewer) ->
         status="dispatched,signed",
         limit=SHOWN,
     )
-    orders = found.data
+    orders = found.answer.data
     return page(
         request,
         "queue.html",

@@ -57,7 +57,7 @@ def call_search(
         to=asked.get("to"),
         after=after,
         limit=PER_PAGE,
-    )
+    ).answer
     return page(
         request,
         "search.html",

@@ -61,9 +61,9 @@ def worklists(request: Request, session: FreshViewer) -> Response:
         raise NotPermitted(f"worklists are for communities and streets; you act as {p.role}")
     names = Names(s.app.org, s.app.catalog)
     position = s.projector.position()
-    ledger = get_ledger(p, s, position, (), names, unit=p.unit, limit=1)
+    ledger = get_ledger(p, s, position, (), names, unit=p.unit, limit=1).answer
     lists = [
-        (w, search_calls(p, s, position, w.attention, names, unit=p.unit, limit=SHOWN, **w.ask).data)
+        (w, search_calls(p, s, position, w.attention, names, unit=p.unit, limit=SHOWN, **w.ask).answer.data)
         for w in WORKLISTS[p.role]
     ]
     return page(
