@@ -170,7 +170,6 @@ RANGES = (
     (Granularity.DAY, date(2026, 10, 20), date(2026, 11, 16)),
     (Granularity.WEEK, date(2026, 10, 1), date(2026, 11, 16)),
     (Granularity.MONTH, date(2025, 11, 17), date(2026, 11, 16)),  # a year, clipped at both ends
-    (Granularity.QUARTER, date(2025, 12, 3), date(2026, 11, 16)),  # its quarters, clipped too
 )
 
 

@@ -1,6 +1,6 @@
 """The blocks the SLA tallies are kept in, and how a range of dates is covered by them
 (``huying.projections.periods``): exactly its days, each once, with as few blocks as whole
-quarters, months and ISO weeks allow."""
+months and ISO weeks allow."""
 
 from __future__ import annotations
 
@@ -28,36 +28,20 @@ def test_a_cover_holds_each_day_of_its_range_once(first: date, length: int) -> N
     last = min(first + timedelta(days=length), date(9998, 12, 31))
     blocks = cover(first, last)
     assert days_in(blocks) == [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    quarters = [b for b in blocks if b[0] is Granularity.QUARTER]
-    assert len(blocks) <= len(quarters) + 2 * (2 + 4 + 12), "at either end at most 2 months, 4 weeks, 12 days"
+    months = [b for b in blocks if b[0] is Granularity.MONTH]
+    assert len(blocks) <= len(months) + 2 * (4 + 12), "at either end at most 4 weeks and 12 days"
 
 
-def test_a_year_to_the_first_of_december_is_three_quarters_two_months_and_its_edges() -> None:
+def test_a_year_to_the_first_of_december_is_eleven_months_and_its_edges() -> None:
     blocks = cover(date(2025, 12, 2), date(2026, 12, 1))
-    kinds = [g for g, _ in blocks]
-    assert kinds.count(Granularity.QUARTER) == 3  # January to September 2026
-    assert [b for b in blocks if b[0] is Granularity.MONTH] == [
-        (Granularity.MONTH, date(2026, 10, 1)),
-        (Granularity.MONTH, date(2026, 11, 1)),
-    ]
+    assert [g for g, _ in blocks].count(Granularity.MONTH) == 11  # January to November 2026
     assert blocks[-1] == (Granularity.DAY, date(2026, 12, 1))
-    assert len(blocks) == 6 + 3 + 3 + 3 + 2 + 1  # Dec 2–7, the weeks of Dec 8, 15, 22, Dec 29–31
+    assert len(blocks) == 6 + 3 + 3 + 11 + 1  # Dec 2–7, the weeks of Dec 8, 15, 22, Dec 29–31
 
 
-def test_a_day_counts_in_its_day_its_week_its_month_and_its_quarter() -> None:
+def test_a_day_counts_in_its_day_its_week_and_its_month() -> None:
     assert blocks_of(date(2026, 11, 26)) == (
         (Granularity.DAY, date(2026, 11, 26)),
         (Granularity.WEEK, date(2026, 11, 23)),
         (Granularity.MONTH, date(2026, 11, 1)),
-        (Granularity.QUARTER, date(2026, 10, 1)),
     )
-
-
-@given(day=days)
-def test_a_quarter_is_its_three_months(day: date) -> None:
-    label, first, last = period_of(day, Granularity.QUARTER)
-    months = {
-        period_of(first + timedelta(days=i), Granularity.MONTH)[1] for i in range((last - first).days + 1)
-    }
-    assert first <= day <= last and len(months) == 3 and min(months) == first
-    assert label == f"{first.year}-Q{(first.month + 2) // 3}"

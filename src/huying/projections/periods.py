@@ -1,6 +1,6 @@
 """Periods of Asia/Shanghai calendar dates (``docs/metrics.md`` §1): the dashboard's buckets, and
-the blocks the SLA tallies are kept in — every day, every ISO week, every month and every
-quarter — so that any range of dates is a handful of stored blocks."""
+the blocks the SLA tallies are kept in — every day, every ISO week and every month — so that any
+range of dates is a handful of stored blocks."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ class Granularity(StrEnum):
     DAY = "day"
     WEEK = "week"  # ISO weeks, Monday to Sunday
     MONTH = "month"
-    QUARTER = "quarter"  # January–March, April–June, July–September, October–December
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,6 @@ def period_of(day: date, granularity: Granularity) -> tuple[str, date, date]:
         year, week, _ = day.isocalendar()
         monday = day - timedelta(days=day.weekday())
         return f"{year}-W{week:02d}", monday, monday + timedelta(days=6)
-    if granularity is Granularity.QUARTER:
-        quarter = (day.month - 1) // 3
-        first = date(day.year, 3 * quarter + 1, 1)
-        return f"{first.year}-Q{quarter + 1}", first, _month_end(first.replace(month=3 * quarter + 3))
     first = day.replace(day=1)
     return f"{first.year}-{first.month:02d}", first, _month_end(first)
 
@@ -82,29 +77,19 @@ def utc_span(first: date, last: date) -> tuple[datetime, datetime]:
 Block = tuple[Granularity, date]  # the kind of block, and its first day
 
 
-def blocks_of(day: date) -> tuple[Block, Block, Block, Block]:
-    """The four stored blocks a day belongs to: itself, its ISO week, its month, its quarter."""
+def blocks_of(day: date) -> tuple[Block, Block, Block]:
+    """The three stored blocks a day belongs to: itself, its ISO week, its month."""
     return (
         (Granularity.DAY, day),
         (Granularity.WEEK, day - timedelta(days=day.weekday())),
         (Granularity.MONTH, day.replace(day=1)),
-        (Granularity.QUARTER, period_of(day, Granularity.QUARTER)[1]),
     )
-
-
-# Each kind of block, and the next finer kind that fills what it leaves at a range's ends.
-_FINER = {
-    Granularity.QUARTER: Granularity.MONTH,
-    Granularity.MONTH: Granularity.WEEK,
-    Granularity.WEEK: Granularity.DAY,
-}
 
 
 def cover(first: date, last: date) -> list[Block]:
     """Stored blocks that together hold exactly the days ``first``..``last``, few of them: the
-    whole quarters inside, whole months in what is left at either end, then whole ISO weeks,
-    days at the edges. (A year by month reads three quarters' spreads instead of nine months'.)"""
-    return _cover(first, last, Granularity.QUARTER)
+    whole months inside, whole ISO weeks in what is left at either end, days at the edges."""
+    return _cover(first, last, Granularity.MONTH)
 
 
 def _cover(first: date, last: date, granularity: Granularity) -> list[Block]:
@@ -112,7 +97,7 @@ def _cover(first: date, last: date, granularity: Granularity) -> list[Block]:
         return []
     if granularity is Granularity.DAY:
         return [(Granularity.DAY, first + timedelta(days=i)) for i in range((last - first).days + 1)]
-    finer = _FINER[granularity]
+    finer = Granularity.WEEK if granularity is Granularity.MONTH else Granularity.DAY
     _, start, end = period_of(first, granularity)
     inside = first if start == first else end + timedelta(days=1)  # the first whole period's first day
     whole: list[Block] = []

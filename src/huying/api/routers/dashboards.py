@@ -36,7 +36,7 @@ def sla_dashboard(
         bool, Query(description="also list the periods where nothing arrived (every figure 0)")
     ] = False,
 ) -> Answer[SlaDashboard]:
-    """Per unit and level, per day / ISO week / month / quarter: received, responded, resolved, on time,
+    """Per unit and level, per day / ISO week / month: received, responded, resolved, on time,
     open and overdue now, escalations caused, response and resolution time p50/p90 — for the
     calls that arrived in each period — and the backlog open, overdue and due soon now. A street
     also gets its communities' figures. Periods where nothing arrived are left out unless
@@ -57,21 +57,16 @@ def sla_dashboard(
 
 
 def window(first: date | None, last: date | None, granularity: Granularity, today: date) -> tuple[date, date]:
-    """The dates asked for; by default the last 30 days, 12 ISO weeks, 12 months or 4 quarters to
-    today."""
+    """The dates asked for; by default the last 30 days, 12 ISO weeks or 12 months to today."""
     last = last or today
     if first is None:
         if granularity is Granularity.DAY:
             first = last - timedelta(days=29)
         elif granularity is Granularity.WEEK:
             first = period_of(last, granularity)[1] - timedelta(weeks=11)
-        elif granularity is Granularity.MONTH:
+        else:
             start = period_of(last, granularity)[1]
             first = date(start.year - (start.month < 12), start.month % 12 + 1, 1)
-        else:  # the quarter holding ``last`` and the three before it
-            start = period_of(last, granularity)[1]
-            year, month = divmod(start.year * 12 + start.month - 1 - 9, 12)
-            first = date(year, month + 1, 1)
     if first > last:
         raise InvalidCommand("from", f"from {first} is after to {last}")
     if (last - first).days >= MAX_BUCKETS * 31 or len(buckets(first, last, granularity)) > MAX_BUCKETS:
