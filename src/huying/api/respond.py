@@ -27,9 +27,9 @@ M = TypeVar("M", bound=BaseModel)
 
 class Answer(Response, Generic[M]):
     """A model the route has just built (and so validated) as JSON, exactly as FastAPI would
-    have written it (by alias, nulls included), without validating it again. (For the SLA
-    dashboard of the district at a million calls — 243 KiB, 720 buckets — FastAPI's dump,
-    validation and encoding of the returned model were ~10 ms of a ~43 ms answer.)"""
+    have written it (by alias, nulls included), without validating it again. (The district's SLA
+    dashboard at a million calls is 243 KiB, 720 buckets: written once it takes ~1 ms; FastAPI
+    would dump the model, validate the dump and encode it again.)"""
 
     media_type = "application/json"
 
