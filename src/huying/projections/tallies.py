@@ -138,24 +138,26 @@ class TallyKeeper:
         _tally_at(conn, _BEHIND)
 
 
+# Read and moved twice in every projector batch: built once.
+_TALLIED_AT = select(projection_tracking.c.position).where(projection_tracking.c.name == TALLIED)
+_MOVE_TALLIED = update(projection_tracking).where(projection_tracking.c.name == TALLIED)
+
+
 def _tallied(conn: Connection, rows_at: int) -> int:
     """Where the tallies stand. With no row yet, in step if the rows are at the start too (a new
     store), behind them otherwise (a store projected before the tallies existed)."""
-    t = projection_tracking
-    found = conn.execute(select(t.c.position).where(t.c.name == TALLIED)).scalar()
+    found = conn.execute(_TALLIED_AT).scalar()
     return int(found) if found is not None else (0 if rows_at == 0 else _BEHIND)
 
 
 def in_step(conn: Connection) -> bool:
     """Whether the tallies are in step with the calls' rows (not behind them, being recounted)."""
-    found = conn.execute(select(projection_tracking.c.position).where(projection_tracking.c.name == TALLIED))
-    return (found.scalar() or _BEHIND) != _BEHIND
+    return (conn.execute(_TALLIED_AT).scalar() or _BEHIND) != _BEHIND
 
 
 def _tally_at(conn: Connection, position: int) -> None:
-    t = projection_tracking
-    if not conn.execute(update(t).where(t.c.name == TALLIED).values(position=position)).rowcount:
-        conn.execute(insert(t).values(name=TALLIED, position=position))
+    if not conn.execute(_MOVE_TALLIED, {"position": position}).rowcount:
+        conn.execute(insert(projection_tracking).values(name=TALLIED, position=position))
 
 
 # --- SLA tallies ------------------------------------------------------------------------------

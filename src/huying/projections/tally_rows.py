@@ -94,8 +94,9 @@ def of_keys(
     return _of_keys(table, size), params
 
 
+@cache
 def by_key(table: Table) -> Delete:
-    """The row of one key (executed once per key: ``key_params``)."""
+    """The row of one key (executed once per key: ``key_params``); built once per table."""
     return delete(table).where(*(c == bindparam(f"key_{c.name}") for c in table.primary_key.columns))
 
 
@@ -110,12 +111,20 @@ def chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
 
 def rows_of_calls(conn: Connection, table: Table, call_ids: Sequence[str], *extra: Any) -> list[Row]:
     found: list[Row] = []
+    query = _of_calls(table, *extra)
     for chunk in chunks(call_ids):
-        query = select(table, *extra).where(table.c.call_id.in_(chunk))
-        if extra:
-            query = query.join_from(table, rm_calls, rm_calls.c.call_id == table.c.call_id)
-        found += [dict(r) for r in conn.execute(query).mappings()]
+        found += [dict(r) for r in conn.execute(query, {"call_ids": list(chunk)}).mappings()]
     return found
+
+
+@cache
+def _of_calls(table: Table, *extra: Any) -> Select[Any]:
+    """The rows of some calls (bound as ``call_ids``), with ``extra`` columns of ``rm_calls``:
+    built once (a projector batch asked for four such reads, each built anew)."""
+    query = select(table, *extra).where(table.c.call_id.in_(bindparam("call_ids", expanding=True)))
+    if extra:
+        query = query.join_from(table, rm_calls, rm_calls.c.call_id == table.c.call_id)
+    return query
 
 
 def by_call(rows: Iterable[Row]) -> dict[str, list[Row]]:

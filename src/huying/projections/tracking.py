@@ -7,18 +7,24 @@ same transaction tells the deployment's other processes where it got to (``wakeu
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from huying.projections.tables import projection_tracking
 from huying.wakeups import announce_tracked
 
+# Read and moved in every projector batch: built once, the name and positions bound.
+_t = projection_tracking
+_POSITION_OF = select(_t.c.position).where(_t.c.name == bindparam("tracked"))
+_MOVE = (
+    update(_t)
+    .where(_t.c.name == bindparam("tracked"), _t.c.position == bindparam("start"))
+    .values(position=bindparam("end"))
+)
+
 
 def tracked(conn: Connection, name: str) -> int:
     """The last log position projected by ``name`` (0 before the first batch)."""
-    stored = conn.execute(
-        select(projection_tracking.c.position).where(projection_tracking.c.name == name)
-    ).scalar()
-    return int(stored or 0)
+    return int(conn.execute(_POSITION_OF, {"tracked": name}).scalar() or 0)
 
 
 def move(conn: Connection, name: str, start: int, end: int) -> bool:
@@ -30,16 +36,7 @@ def move(conn: Connection, name: str, start: int, end: int) -> bool:
 
 
 def _moved(conn: Connection, name: str, start: int, end: int) -> bool:
-    if start == 0:
-        exists = conn.execute(
-            select(projection_tracking.c.position).where(projection_tracking.c.name == name)
-        ).first()
-        if exists is None:
-            conn.execute(insert(projection_tracking).values(name=name, position=end))
-            return True
-    moved = conn.execute(
-        update(projection_tracking)
-        .where(projection_tracking.c.name == name, projection_tracking.c.position == start)
-        .values(position=end)
-    )
-    return bool(moved.rowcount)
+    if start == 0 and conn.execute(_POSITION_OF, {"tracked": name}).first() is None:
+        conn.execute(insert(projection_tracking).values(name=name, position=end))
+        return True
+    return bool(conn.execute(_MOVE, {"tracked": name, "start": start, "end": end}).rowcount)

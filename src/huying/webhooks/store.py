@@ -44,6 +44,10 @@ _ROLE_OF_KIND = {
 }
 
 
+# Read by the sender whenever it is woken, which is every commit of a busy deployment: built once.
+_ACTIVE = select(webhook_subscriptions).where(webhook_subscriptions.c.status == ACTIVE)
+
+
 class WebhookNotFound(CallNotFound):
     """No such subscription, or not one of yours (404, as if there were none)."""
 
@@ -305,8 +309,7 @@ class Subscriptions:
 
     def active(self) -> list[Subscription]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.status == ACTIVE))
-            return [self._of(conn, r) for r in rows]
+            return [self._of(conn, r) for r in conn.execute(_ACTIVE)]
 
     def current(self, sub_id: str) -> tuple[Subscription, str] | None:
         """The subscription as it stands and its secret; None once deleted."""
