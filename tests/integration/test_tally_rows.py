@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, literal_column, select
 
 from backends import Backend
 from huying.db import make_engine
 from huying.migrate import upgrade
 from huying.projections.tables import SLA_COUNTS, SPREADS, rm_sla_tallies
 from huying.projections.tally_rows import KEY_SIZES, KEYS_AT_ONCE, rewrite_of
+from huying.projections.writer import RowWriter
 
 FIRST_DAY = date(2026, 1, 1)
 STORED = 2_500  # enough for every third key of the largest read
@@ -64,3 +65,52 @@ def test_each_read_finds_exactly_the_rows_of_the_keys_asked(engine: Engine, aske
     expected = {k: (n * 3 + 1 if n % 3 else None) for n, k in enumerate(wanted)}
     assert seen == expected
     assert sorted(rewrite.replaced) == sorted(k for k, v in expected.items() if v is not None)
+
+
+def test_a_rewrite_updates_what_is_left_deletes_what_is_not_and_adds_the_new(engine: Engine) -> None:
+    """Rows still there are changed in place (their rowid kept: the key's index entry stays
+    put), rows with nothing left go, new keys are added; every other row is as it was."""
+    updated, emptied, added = key(3), key(4), key(STORED + 5)
+
+    def changed(k: Any, stored: Any, change: int) -> dict[str, Any] | None:
+        if k == emptied:
+            return None
+        level, scope, block, start = k
+        return (
+            {"level": level, "scope": scope, "block": block, "start": start}
+            | dict.fromkeys(SLA_COUNTS, 0)
+            | {f"{kind}_n": 0 for kind in SPREADS}
+            | {"received": (stored["received"] if stored else 0) + change}
+        )
+
+    with engine.connect() as conn:
+        before = _received_by_key(conn)
+        rowid_before = _rowid_of(conn, updated)
+        rewrite = rewrite_of(conn, rm_sla_tallies, {updated: 100, emptied: 1, added: 7}, changed)
+    with engine.begin() as conn:
+        rewrite.write(conn, RowWriter(engine))
+    with engine.connect() as conn:
+        after = _received_by_key(conn)
+        assert _rowid_of(conn, updated) == rowid_before
+    expected = {k: v for k, v in before.items() if k != emptied} | {updated: 3 + 1 + 100, added: 7}
+    assert after == expected
+
+
+def _received_by_key(conn: Any) -> dict[Any, int]:
+    t = rm_sla_tallies
+    rows = conn.execute(select(t.c.level, t.c.scope, t.c.block, t.c.start, t.c.received))
+    return {(level, scope, block, start): received for level, scope, block, start, received in rows}
+
+
+def _rowid_of(conn: Any, k: tuple[str, str, str, date]) -> Any:
+    """The row's SQLite rowid, which the key's index points at (None on PostgreSQL, where an
+    update writes a new version of the row and an index entry only if an indexed column changed)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    t = rm_sla_tallies
+    found = conn.execute(
+        select(literal_column("rowid")).where(
+            t.c.level == k[0], t.c.scope == k[1], t.c.block == k[2], t.c.start == k[3]
+        )
+    )
+    return found.scalar_one()

@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Select, Table, and_, bindparam, delete, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from huying.projections.rows import Row
@@ -23,7 +36,13 @@ Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
 @dataclass(frozen=True)
 class Rewrite:
     """Tally rows to write in place of the stored ones: computed outside the write transaction
-    (the projector alone writes tallies), so the transaction only deletes and inserts."""
+    (the projector alone writes tallies), so the transaction only writes.
+
+    A stored row that is still there is updated in place, not deleted and inserted again: its key
+    stays put in the primary key's index. Deleted and inserted, every rewritten row moved that
+    index's entry, ~60 of the ~580 pages a SQLite batch of 30 raises wrote (at 100,000 calls), and
+    on PostgreSQL a new index entry each time, where an update that changes no indexed column
+    leaves the index alone."""
 
     table: Table
     replaced: list[Any]  # the keys of the stored rows replaced (all of them: ``afresh``)
@@ -33,11 +52,44 @@ class Rewrite:
     def write(self, conn: Connection, writer: RowWriter) -> None:
         if self.afresh:
             conn.execute(delete(self.table))
-        else:
-            one_row = by_key(self.table)
-            for chunk in chunks(self.replaced):
-                conn.execute(one_row, [key_params(self.table, k) for k in chunk])
-        writer.insert(conn, self.table, self.rows)
+            writer.insert(conn, self.table, self.rows)
+            return
+        key_of = _key_getter(self.table)
+        stored = set(self.replaced)
+        kept = [row for row in self.rows if key_of(row) in stored]
+        left = stored - {key_of(row) for row in kept}
+        one_row = by_key(self.table)
+        for chunk in chunks([k for k in self.replaced if k in left]):  # nothing left of them
+            conn.execute(one_row, [key_params(self.table, k) for k in chunk])
+        if kept:
+            conn.execute(_in_place(self.table, tuple(kept[0])), [_update_params(self.table, r) for r in kept])
+        writer.insert(conn, self.table, [row for row in self.rows if key_of(row) not in stored])
+
+
+def _key_getter(table: Table) -> Callable[[Row], tuple[Any, ...]]:
+    names = [c.name for c in table.primary_key.columns]
+    return lambda row: tuple(row[n] for n in names)
+
+
+@cache
+def _key_names(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.primary_key.columns)
+
+
+@cache
+def _in_place(table: Table, names: tuple[str, ...]) -> Update:
+    """The UPDATE of one row's columns ``names`` but its key, found by its key (``_update_params``)."""
+    keys = _key_names(table)
+    return (
+        update(table)
+        .where(*(table.c[n] == bindparam(f"key_{n}") for n in names if n in keys))
+        .values({n: bindparam(f"new_{n}") for n in names if n not in keys})
+    )
+
+
+def _update_params(table: Table, row: Row) -> dict[str, Any]:
+    keys = _key_names(table)
+    return {f"key_{n}" if n in keys else f"new_{n}": v for n, v in row.items()}
 
 
 # Tally rows are found by their whole primary key. Not with a row-value IN list: SQLite plans
