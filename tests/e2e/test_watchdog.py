@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
@@ -181,3 +182,49 @@ def test_due_soon_and_remaining_time_show_in_lists_before_the_deadline(
     assert (row["due_soon"], row["overdue"]) == (True, False)
     assert row["remaining_seconds"] == timedelta(minutes=20).total_seconds()
     assert iso(row["next_due"]) == cst(2026, 11, 23, 11)
+
+
+def test_calls_already_flagged_do_not_hide_a_newly_late_one_from_the_watchdog(
+    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+) -> None:
+    """A call whose late clock was flagged (督办) stays late — its street has still not answered —
+    and stays due in the read model, oldest first. More of them than a sweep takes at once must
+    not keep the watchdog from a call that is late now; nor is a flagged call's own later clock
+    missed once it runs out."""
+    w = World(client, tokens, services, clock)
+    w.dogs = [Watchdog(services.calls, services.engine, clock, batch=2)]
+    w.move_to(cst(2026, 11, 23, 9))  # Monday
+    body = {
+        "item_code": "C01-01",
+        "grid_code": GRID,
+        "title": "路灯",
+        "description": "不亮",
+        "channel": "hotline",
+    }
+    stuck = [w.post(CALLS, ("grid_worker", GRID), body)["id"] for _ in range(3)]
+    w.move_to(cst(2026, 11, 23, 11, 1))  # community response due 11:00: the three climb
+    assert sorted(m.aggregate_id for m in _until_quiet(w) if m.action == "escalate") == sorted(
+        map(UUID, stuck)
+    )
+    w.move_to(cst(2026, 11, 23, 17, 10))  # the street's 4 working hours ran out at 17:01: 督办, each once
+    assert sorted(m.aggregate_id for m in _until_quiet(w) if m.action == "supervise") == sorted(
+        map(UUID, stuck)
+    )
+    assert w.sweep() == []
+
+    w.move_to(cst(2026, 11, 24, 9))  # Tuesday
+    late = w.post(CALLS, ("grid_worker", GRID), body)["id"]
+    w.move_to(cst(2026, 11, 24, 11, 1))
+    assert [(m.aggregate_id, m.action) for m in _until_quiet(w)] == [(UUID(late), "escalate")]
+    assert w.call(late)["level"] == "street"
+
+
+def _until_quiet(w: World, most: int = 5) -> list[Any]:
+    """The moves of sweeps repeated until one makes none (a sweep may take ``batch`` at a time)."""
+    moves: list[Any] = []
+    for _ in range(most):
+        made = w.sweep()
+        if not made:
+            break
+        moves += made
+    return moves
