@@ -156,7 +156,7 @@ class Watchdog:
         now = self.clock.now()
         call = self.calls.call_for(SYSTEM, call_id)
         flagged = {s.clock for s in call.supervisions}
-        moves = []
+        moves, changed = [], False
         clocks = standing(call, self.calls.calendar, now).clocks
         for state in clocks:
             c = state.clock
@@ -176,8 +176,8 @@ class Watchdog:
                 moves.append(Move(call_id, "supervise", c.key, c.unit))
             except DomainError as refused:  # another watchdog or a person got there first
                 log.info("watchdog: %s on %s: %s", c.key, call_id, refused.detail)
-                return moves, None
-        if moves:
+                changed = True
+        if moves or changed:  # the call moved: the next sweep sees it as it is now
             return moves, None
         waiting = (s.clock.due for s in clocks if s.clock.stopped is None and s.clock.key not in flagged)
         return moves, _Quiet(
