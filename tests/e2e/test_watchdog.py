@@ -218,6 +218,10 @@ def test_calls_already_flagged_do_not_hide_a_newly_late_one_from_the_watchdog(
     assert [(m.aggregate_id, m.action) for m in _until_quiet(w)] == [(UUID(late), "escalate")]
     assert w.call(late)["level"] == "street"
 
+    w.move_to(cst(2026, 11, 27, 12))  # Friday: the three streets' 2 working days to resolve ran out
+    resolution = {(m.aggregate_id, m.action, m.clock) for m in _until_quiet(w)}
+    assert {(UUID(c), "supervise", "stint2:resolution") for c in stuck} <= resolution
+
 
 def _until_quiet(w: World, most: int = 5) -> list[Any]:
     """The moves of sweeps repeated until one makes none (a sweep may take ``batch`` at a time)."""
