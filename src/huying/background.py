@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # waits for, longer.
 GATHER_SECONDS = 0.01
 GATHER_SECONDS_UNWAITED = 0.25
+# A long job beside the requests of the process it lives in (the chain keeper's whole-log check,
+# the watchdog's sweep): at most this share of the time (``Pacer``).
+BACKGROUND_SHARE = 0.25
 
 
 class Follower:

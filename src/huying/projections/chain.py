@@ -37,7 +37,7 @@ from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.audit.verdicts import Verdict, keep, last
 from huying.audit.verify import Report, Verifier
 from huying.audit.vouch import Alarm, Flaw, LogOrder
-from huying.background import GATHER_SECONDS_UNWAITED, Follower, Pacer, Stopping
+from huying.background import BACKGROUND_SHARE, GATHER_SECONDS_UNWAITED, Follower, Pacer, Stopping
 from huying.clock import Clock
 from huying.projections import tracking
 
@@ -46,9 +46,8 @@ log = logging.getLogger(__name__)
 __all__ = ["TRACKING_NAME", "ChainBroken", "ChainKeeper", "ChainRace", "Verdict"]
 
 # The keeper's own whole-log check (hourly, and at start) runs beside the requests of the process
-# it lives in — the only process of an embedded deployment: it takes at most this share of the
-# time, a page of this many events at a time, and chains what arrived between pages.
-BACKGROUND_SHARE = 0.25
+# it lives in — the only process of an embedded deployment: it takes at most ``BACKGROUND_SHARE``
+# of the time, a page of this many events at a time, and chains what arrived between pages.
 BACKGROUND_PAGE = 1000
 
 
