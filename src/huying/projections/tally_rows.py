@@ -54,26 +54,22 @@ class Rewrite:
             conn.execute(delete(self.table))
             writer.insert(conn, self.table, self.rows)
             return
-        key_of = _key_getter(self.table)
+        names = _key_names(self.table)
+        keyed = [(tuple(row[n] for n in names), row) for row in self.rows]
         stored = set(self.replaced)
-        kept = [row for row in self.rows if key_of(row) in stored]
-        left = stored - {key_of(row) for row in kept}
+        kept = [row for key, row in keyed if key in stored]
+        left = stored - {key for key, _ in keyed}
         one_row = by_key(self.table)
         for chunk in chunks([k for k in self.replaced if k in left]):  # nothing left of them
             conn.execute(one_row, [key_params(self.table, k) for k in chunk])
         if kept:
             conn.execute(_in_place(self.table, tuple(kept[0])), [_update_params(self.table, r) for r in kept])
-        writer.insert(conn, self.table, [row for row in self.rows if key_of(row) not in stored])
-
-
-def _key_getter(table: Table) -> Callable[[Row], tuple[Any, ...]]:
-    names = [c.name for c in table.primary_key.columns]
-    return lambda row: tuple(row[n] for n in names)
+        writer.insert(conn, self.table, [row for key, row in keyed if key not in stored])
 
 
 @cache
-def _key_names(table: Table) -> frozenset[str]:
-    return frozenset(c.name for c in table.primary_key.columns)
+def _key_names(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.primary_key.columns)
 
 
 @cache
