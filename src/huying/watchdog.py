@@ -34,8 +34,7 @@ from huying.domain.errors import DomainError
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
 from huying.projections.directive_tables import rm_directive_targets
-from huying.projections.tables import rm_calls
-from huying.queries.search import UNSETTLED
+from huying.projections.tables import IS_UNSETTLED, rm_calls
 from huying.service_layer.calls import CallService
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveService
@@ -52,23 +51,6 @@ class Progress:
 
     head: Callable[[], int]
     read_models: Callable[[], int]
-
-
-@dataclass(frozen=True)
-class _Quiet:
-    """A call the watchdog looked at and left as it was — every late clock already flagged — at
-    its ``version``, at ``seen``: nothing can be due on it before ``until``, the earliest due
-    time of its running clocks not yet flagged (None: none), unless it changes. (Each sweep read
-    every such call back from the log and folded it again: 1,651 of them in a 100,000-call
-    district, up to 500 a sweep.)"""
-
-    version: int
-    seen: datetime
-    until: datetime | None
-
-    def holds(self, version: int, now: datetime) -> bool:
-        """A clock at its due time has not passed it; a clock set back sees everything afresh."""
-        return version == self.version and self.seen <= now and (self.until is None or now <= self.until)
 
 
 @dataclass(frozen=True)
@@ -100,68 +82,52 @@ class Watchdog:
         self.batch = batch
         self.progress = progress
         self._follower = Follower("huying-watchdog", self._step, interval_seconds)
-        self._quiet: dict[UUID, _Quiet] = {}  # calls due that had nothing late but flagged clocks
 
     def sweep(self, pace: Callable[[], None] = lambda: None) -> list[Move]:
-        """One pass over every call and directive with a clock past due; returns the moves it
-        made. A call looked at before and left as it was is passed over until it changes or its
-        next clock not yet flagged runs out (``_Quiet``). ``pace`` is called after each call or
-        directive looked at (the background's ``Pacer``)."""
+        """One pass over every call and directive with a clock past due and not yet flagged;
+        returns the moves it made. ``pace`` is called after each call or directive looked at
+        (the background's ``Pacer``)."""
         now = self.clock.now()
         moves: list[Move] = []
-        due = self._due(now)
-        for call_id, version in due:
-            quiet = self._quiet.get(call_id)
-            if quiet is not None and quiet.holds(version, now):
-                continue
-            found, quiet = self._enforce(call_id)
-            moves += found
-            if quiet is not None:
-                self._quiet[call_id] = quiet
+        for call_id in self._due(now):
+            moves += self.enforce(call_id)
             pace()
-        self._quiet = {call_id: q for call_id, _ in due if (q := self._quiet.get(call_id)) is not None}
         if self.directives is not None:
             for directive_id in self._due_directives(now):
                 moves += self.enforce_directive(directive_id)
                 pace()
         return moves
 
-    def _due(self, now: datetime) -> list[tuple[UUID, int]]:
-        """Every call with a running clock past due (and its version in the read model), oldest
-        first, read ``batch`` at a time. Not only the oldest ``batch``: a call whose late clocks
-        are all flagged stays due — its unit has still not answered — and that many of them hid
-        every call that ran late after them."""
+    def _due(self, now: datetime) -> list[UUID]:
+        """Every call with a running clock past due and not yet flagged (``watch_due``), oldest
+        first, read ``batch`` at a time. Not only the oldest ``batch``: those the watchdog cannot
+        move (a refused move) stay due, and that many of them would hide every call late after
+        them. A call whose late clocks are all flagged — its unit has still not answered — is not
+        due: it waits for its next clock (each sweep once folded 1,651 of them again, to do
+        nothing, in a 100,000-call district)."""
         c = rm_calls.c
-        found: list[tuple[UUID, int]] = []
+        found: list[UUID] = []
         after: tuple[datetime, str] | None = None
         with self.engine.connect() as conn:
             while True:
-                query = select(c.call_id, c.version, c.next_due).where(
-                    c.status.in_(UNSETTLED), c.next_due <= now
-                )
+                query = select(c.call_id, c.watch_due).where(IS_UNSETTLED, c.watch_due < now)
                 if after is not None:
-                    later = or_(c.next_due > after[0], and_(c.next_due == after[0], c.call_id > after[1]))
+                    later = or_(c.watch_due > after[0], and_(c.watch_due == after[0], c.call_id > after[1]))
                     query = query.where(later)
-                rows = conn.execute(query.order_by(c.next_due, c.call_id).limit(self.batch)).all()
-                found += [(UUID(r.call_id), r.version) for r in rows]
+                rows = conn.execute(query.order_by(c.watch_due, c.call_id).limit(self.batch)).all()
+                found += [UUID(r.call_id) for r in rows]
                 if len(rows) < self.batch:
                     return found
-                after = (rows[-1].next_due, rows[-1].call_id)
+                after = (rows[-1].watch_due, rows[-1].call_id)
 
     def enforce(self, call_id: UUID) -> list[Move]:
         """The moves the watchdog makes on one call now (the synthetic history calls it too, so its
         watchdog is this one)."""
-        return self._enforce(call_id)[0]
-
-    def _enforce(self, call_id: UUID) -> tuple[list[Move], _Quiet | None]:
-        """The moves made, and — when the call has nothing late that is not flagged — until when
-        it needs no look."""
         now = self.clock.now()
         call = self.calls.call_for(SYSTEM, call_id)
         flagged = {s.clock for s in call.supervisions}
-        moves, changed = [], False
-        clocks = standing(call, self.calls.calendar, now).clocks
-        for state in clocks:
+        moves = []
+        for state in standing(call, self.calls.calendar, now).clocks:
             c = state.clock
             if c.stopped is not None or not state.late or c.key in flagged:
                 continue
@@ -179,13 +145,7 @@ class Watchdog:
                 moves.append(Move(call_id, "supervise", c.key, c.unit))
             except DomainError as refused:  # another watchdog or a person got there first
                 log.info("watchdog: %s on %s: %s", c.key, call_id, refused.detail)
-                changed = True
-        if moves or changed:  # the call moved: the next sweep sees it as it is now
-            return moves, None
-        waiting = (s.clock.due for s in clocks if s.clock.stopped is None and s.clock.key not in flagged)
-        return moves, _Quiet(
-            call.version, now, min((due for due in waiting if due is not None), default=None)
-        )
+        return moves
 
     def _due_directives(self, now: datetime) -> list[UUID]:
         """Directives with a target's clock past due and not yet flagged (the rows' next_due)."""
@@ -231,8 +191,9 @@ class Watchdog:
         """What the background does each time it is woken or its interval passes: a sweep of the
         read models once they have reached the log as it stands (a bounded wait), paced to
         ``BACKGROUND_SHARE`` of the time — on SQLite it shares the API process's interpreter, and
-        a first sweep after a start looks at every late call (6,273 in a million-call district:
-        seconds of folding, which the requests of those seconds waited behind)."""
+        a sweep may have many calls to move at once (the first after a weekend or a holiday, a
+        clock set forward, rows from before ``watch_due`` not yet made again): seconds of
+        folding and saving, which the requests of those seconds would wait behind."""
         self._let_read_models_catch_up()
         return self.sweep(Pacer(BACKGROUND_SHARE, self._follower.rest))
 

@@ -100,6 +100,15 @@ def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Stand
     )
 
 
+def watched_due(call: Call, clocks: Standing) -> datetime | None:
+    """When the SLA watchdog next has something to do on the call: the earliest due time of its
+    running clocks not yet flagged (督办 is once per clock; a flagged clock that stays late waits
+    on its unit, not on the watchdog). Past due: the watchdog acts on the call now."""
+    flagged = {s.clock for s in call.supervisions}
+    waiting = (s.clock.due for s in clocks.clocks if s.clock.stopped is None and s.clock.key not in flagged)
+    return min((due for due in waiting if due is not None), default=None)
+
+
 def next_and_missed(running: Iterable[datetime], now: datetime) -> tuple[datetime | None, datetime | None]:
     """Of the due times of the clocks still running: the next one not yet passed (a clock at its
     due time has not passed it), and the earliest one already passed (how overdue the call is).

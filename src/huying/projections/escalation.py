@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy import Table
 
 from huying.domain.call import Call
-from huying.domain.deadlines import Standing, standing
+from huying.domain.deadlines import standing, watched_due
 from huying.domain.states import ORDERS_ACTIVE, OrderStatus, Status
 from huying.domain.transitions import TABLE, Action, Situation
 from huying.domain.worktime import WorkCalendar
@@ -57,7 +57,7 @@ class EscalationState:
                     "resolution_due": call.stint.resolution_due,
                     "lat": where.get("lat"),
                     "lon": where.get("lon"),
-                    **_clock_columns(standing(call, self.calendar, now=None)),
+                    **_clock_columns(call, self.calendar),
                     **awaiting_the_street(call),
                 }
             ]
@@ -82,10 +82,12 @@ class CallText:
         }
 
 
-def _clock_columns(clocks: Standing) -> Row:
+def _clock_columns(call: Call, calendar: WorkCalendar) -> Row:
     """What the events decide of the call's clocks; the lists read them as of "now"."""
+    clocks = standing(call, calendar, now=None)
     return {
         "next_due": clocks.next_due,
+        "watch_due": watched_due(call, clocks),
         "due_soon_at": clocks.due_soon_at,
         "ever_breached": clocks.ever_breached,
         "clock_time": clocks.clock_time,

@@ -24,7 +24,7 @@ from uuid import UUID
 import anyio.to_thread
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, bindparam, delete, select
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
@@ -44,7 +44,7 @@ from huying.projections.ratings import CallerRatings
 from huying.projections.rows import ReadModel
 from huying.projections.signal import Progress
 from huying.projections.sla import SlaFacts
-from huying.projections.tables import READ_MODEL_TABLES, projection_tracking
+from huying.projections.tables import READ_MODEL_TABLES, projection_refills, projection_tracking
 from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import DepartmentLedgers, WorkQueues
 from huying.projections.writer import RowWriter
@@ -52,6 +52,7 @@ from huying.projections.writer import RowWriter
 log = logging.getLogger(__name__)
 
 TRACKING_NAME = "read-models"
+_REFILLS = select(projection_refills.c.aggregate_id).limit(bindparam("limit"))
 # How often a process without its own projector looks at the tracking position while requests
 # wait for it.
 _POLL_APART = 0.05
@@ -136,6 +137,7 @@ class Projector:
         app.on_saved(self.wake)
         self._lock = threading.Lock()
         self._committed: int | None = None  # where this projector's last batch left the log
+        self._refills_pending = True  # until a look at ``projection_refills`` finds none
 
     # --- position -------------------------------------------------------------------------
 
@@ -182,7 +184,9 @@ class Projector:
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
         """Batches until the log's end as it was when the last one was read: a batch shorter
-        than ``batch_size`` reached it (what came since woke the follower, which runs again)."""
+        than ``batch_size`` reached it (what came since woke the follower, which runs again).
+        Rows a migration left to be made again are made first (``refill``)."""
+        self.refill()
         total = 0
         while n := self.run_once():
             total += n
@@ -247,8 +251,43 @@ class Projector:
                 return e.flaw
         return None
 
-    def _commit(self, touched: Touched, born: set[UUID], start: int, end: int) -> bool:
-        """The batch's rows, and its tallies unless they are behind (then False)."""
+    # --- rows made again ----------------------------------------------------------------------
+
+    def refill(self) -> int:
+        """Make again the rows of the aggregates a migration listed in ``projection_refills``
+        (rows an older projection made, with something new the events decide that SQL cannot
+        work out), each as of the version the read models stand at, ``batch_size`` at a time,
+        with the tracking position where it is: the tallies take what changed, as in any batch.
+        Returns how many were made."""
+        made = 0
+        while self._refills_pending:
+            with self._lock, _cycle_collector_paused():
+                with self.engine.connect() as conn:
+                    listed = list(conn.execute(_REFILLS, {"limit": self.batch_size}).scalars())
+                    start = tracking.tracked(conn, TRACKING_NAME)
+                if not listed:
+                    self._refills_pending = False
+                    break
+                touched = dict(filter(None, (self._as_projected(UUID(i), start) for i in listed)))
+                self._commit(touched, set(), start, start, refilled=listed)
+                made += len(touched)
+        return made
+
+    def _as_projected(
+        self, aggregate_id: UUID, at: int
+    ) -> tuple[UUID, tuple[HuyingAggregate, dict[int, int]]] | None:
+        """The aggregate at the last version the read models have projected (None: not yet)."""
+        positions = {v: p for v, p in self.app.positions.of_call(aggregate_id).items() if p <= at}
+        if not positions:
+            return None
+        aggregate: HuyingAggregate = self.app.repository.get(aggregate_id, version=max(positions))
+        return aggregate_id, (aggregate, positions)
+
+    def _commit(
+        self, touched: Touched, born: set[UUID], start: int, end: int, *, refilled: Sequence[str] = ()
+    ) -> bool:
+        """The batch's rows, and its tallies unless they are behind (then False); the refills
+        it made, struck off the list."""
         rows: dict[str, list[dict[str, object]]] = {t.name: [] for t in READ_MODEL_TABLES}
         earlier: dict[type, list[str]] = {}  # by kind: the aggregates that may have rows already
         for aggregate_id, (aggregate, positions) in touched.items():
@@ -271,6 +310,8 @@ class Projector:
                         for chunk in _chunks(earlier.get(model.kind, []), 500):
                             conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
                     self.writer.insert(conn, table, rows[table.name])
+            for chunk in _chunks(list(refilled), 500):
+                conn.execute(delete(projection_refills).where(projection_refills.c.aggregate_id.in_(chunk)))
             return self.tallies.store(conn, tallied, start, end)
 
     # --- rebuild --------------------------------------------------------------------------
@@ -281,6 +322,7 @@ class Projector:
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
+            conn.execute(delete(projection_refills))  # every row is made again
             self.tallies.fall_behind(conn)  # counted afresh once the rows are rebuilt
         self.cache.clear()
         self._committed = None

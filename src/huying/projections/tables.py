@@ -35,6 +35,15 @@ projection_tracking = Table(
     Column("position", Integer, nullable=False),
 )
 
+# Aggregates whose rows were made by an older projection and are to be made again, at the
+# version the read models stand at, by the projector before its next batch (``Projector.refill``):
+# a migration that adds what the rows derive from the events lists those it cannot fill in SQL.
+projection_refills = Table(
+    "projection_refills",
+    metadata,
+    Column("aggregate_id", String(36), primary_key=True),
+)
+
 # 呼叫状态 — escalation state: one row per call.
 rm_calls = Table(
     "rm_calls",
@@ -69,6 +78,9 @@ rm_calls = Table(
     Column("due_soon_at", UtcDateTime(), nullable=True),
     Column("ever_breached", Boolean, nullable=False, server_default=false()),
     Column("clock_time", Boolean, nullable=False, server_default=false()),
+    # The SLA watchdog's index: the earliest due time of the running clocks not yet flagged (督办)
+    # — past it, the watchdog has something to do on the call (``deadlines.watched_due``).
+    Column("watch_due", UtcDateTime(), nullable=True),
     # Where the problem is (from the call's location), for duplicate hints within a distance.
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),
@@ -123,6 +135,9 @@ for _unit in ("grid_code", "community_code", "street_code"):
         sqlite_where=IS_UNSETTLED,
         postgresql_where=IS_UNSETTLED,
     )
+
+# The calls the watchdog has something to do on, by when (its sweep's range; migration 0018w).
+Index("ix_rm_calls_watch_due", rm_calls.c.watch_due, sqlite_where=IS_UNSETTLED, postgresql_where=IS_UNSETTLED)
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
