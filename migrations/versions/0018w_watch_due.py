@@ -25,7 +25,7 @@ branch_labels = None
 depends_on = None
 
 INDEX = "ix_rm_calls_watch_due"
-# Still owed an answer (huying.projections.tables.IS_UNSETTLED): the watchdog's calls.
+# Still owed an answer (huying.domain.states.UNSETTLED): the calls the watchdog watches.
 UNSETTLED = "status IN ('awaiting_response', 'in_progress', 'dispatched', 'returned')"
 REFILLS = "projection_refills"
 
@@ -33,12 +33,12 @@ REFILLS = "projection_refills"
 def upgrade() -> None:
     op.create_table(REFILLS, sa.Column("aggregate_id", sa.String(36), primary_key=True))
     op.add_column("rm_calls", sa.Column("watch_due", sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE rm_calls SET watch_due = next_due WHERE next_due IS NOT NULL")
+    op.execute(f"UPDATE rm_calls SET watch_due = next_due WHERE next_due IS NOT NULL AND {UNSETTLED}")
     op.execute(
-        f"INSERT INTO {REFILLS} (aggregate_id)"
-        " SELECT call_id FROM rm_calls WHERE supervised > 0 AND next_due IS NOT NULL"
+        f"INSERT INTO {REFILLS} (aggregate_id) SELECT call_id FROM rm_calls"
+        f" WHERE supervised > 0 AND next_due IS NOT NULL AND {UNSETTLED}"
     )
-    where = sa.text(UNSETTLED)
+    where = sa.text("watch_due IS NOT NULL")
     op.create_index(INDEX, "rm_calls", ["watch_due"], sqlite_where=where, postgresql_where=where)
 
 

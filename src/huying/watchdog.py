@@ -34,7 +34,7 @@ from huying.domain.errors import DomainError
 from huying.domain.levels import Level
 from huying.domain.principal import SYSTEM
 from huying.projections.directive_tables import rm_directive_targets
-from huying.projections.tables import IS_UNSETTLED, rm_calls
+from huying.projections.tables import rm_calls
 from huying.service_layer.calls import CallService
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveService
@@ -110,7 +110,7 @@ class Watchdog:
         after: tuple[datetime, str] | None = None
         with self.engine.connect() as conn:
             while True:
-                query = select(c.call_id, c.watch_due).where(IS_UNSETTLED, c.watch_due < now)
+                query = select(c.call_id, c.watch_due).where(c.watch_due < now)
                 if after is not None:
                     later = or_(c.watch_due > after[0], and_(c.watch_due == after[0], c.call_id > after[1]))
                     query = query.where(later)

@@ -14,6 +14,7 @@ from weakref import ref
 from huying.domain.call import Call
 from huying.domain.clocks import RunningClock, clocks_of
 from huying.domain.sla import remaining, warn_at
+from huying.domain.states import UNSETTLED
 from huying.domain.worktime import WorkCalendar
 
 
@@ -103,7 +104,10 @@ def _standing(call: Call, calendar: WorkCalendar, now: datetime | None) -> Stand
 def watched_due(call: Call, clocks: Standing) -> datetime | None:
     """When the SLA watchdog next has something to do on the call: the earliest due time of its
     running clocks not yet flagged (督办 is once per clock; a flagged clock that stays late waits
-    on its unit, not on the watchdog). Past due: the watchdog acts on the call now."""
+    on its unit, not on the watchdog) while the call is still owed an answer. Past due: the
+    watchdog acts on the call now."""
+    if call.status not in UNSETTLED:
+        return None
     flagged = {s.clock for s in call.supervisions}
     waiting = (s.clock.due for s in clocks.clocks if s.clock.stopped is None and s.clock.key not in flagged)
     return min((due for due in waiting if due is not None), default=None)

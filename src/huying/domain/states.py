@@ -24,7 +24,9 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.MERGED})
-WITHDRAWABLE = frozenset({Status.AWAITING_RESPONSE, Status.IN_PROGRESS, Status.DISPATCHED, Status.RETURNED})
+# Still owed an answer: the calls whose clocks can run out (the SLA watchdog's), and a reporter may withdraw.
+UNSETTLED = frozenset({Status.AWAITING_RESPONSE, Status.IN_PROGRESS, Status.DISPATCHED, Status.RETURNED})
+WITHDRAWABLE = UNSETTLED
 ORDERS_ACTIVE = frozenset({Status.DISPATCHED, Status.RETURNED})
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from huying.db import UtcDateTime, metadata
+from huying.domain import states
 from huying.domain.states import TERMINAL, Status
 from huying.projections.directive_tables import DIRECTIVE_TABLES
 from huying.projections.meeting_tables import MEETING_TABLES
@@ -79,7 +80,8 @@ rm_calls = Table(
     Column("ever_breached", Boolean, nullable=False, server_default=false()),
     Column("clock_time", Boolean, nullable=False, server_default=false()),
     # The SLA watchdog's index: the earliest due time of the running clocks not yet flagged (督办)
-    # — past it, the watchdog has something to do on the call (``deadlines.watched_due``).
+    # of a call still owed an answer — past it, the watchdog has work on the call
+    # (``deadlines.watched_due``).
     Column("watch_due", UtcDateTime(), nullable=True),
     # Where the problem is (from the call's location), for duplicate hints within a distance.
     Column("lat", Float, nullable=True),
@@ -103,6 +105,10 @@ rm_calls = Table(
     Index("ix_rm_calls_returned_order", "returned_order", "seq"),
 )
 
+# The calls the watchdog has something to do on, by when: its sweep's range (0018w).
+WATCHED = rm_calls.c.watch_due.is_not(None)
+Index("ix_rm_calls_watch_due", rm_calls.c.watch_due, sqlite_where=WATCHED, postgresql_where=WATCHED)
+
 # 台账 — the calls still on the ledger (every status but closed, withdrawn and merged): a few
 # percent of all calls, which the ledger counts and pages through, and most searches filter to.
 # Partial indexes hold them per unit, in raise order, with what the ledger's summary counts: a
@@ -122,9 +128,7 @@ for _unit in ("", "grid_code", "community_code", "street_code"):
 # Still owed an answer: the clocks can run out on these. The ledger summary's "overdue now" is a
 # range of their next due instants, per unit (the district's: its streets'), from an index that
 # holds what it reads (0014l).
-UNSETTLED = tuple(
-    s.value for s in (Status.AWAITING_RESPONSE, Status.IN_PROGRESS, Status.DISPATCHED, Status.RETURNED)
-)
+UNSETTLED = tuple(s.value for s in Status if s in states.UNSETTLED)
 IS_UNSETTLED = rm_calls.c.status.in_([literal_column(f"'{s}'") for s in UNSETTLED])
 for _unit in ("grid_code", "community_code", "street_code"):
     Index(
@@ -136,8 +140,6 @@ for _unit in ("grid_code", "community_code", "street_code"):
         postgresql_where=IS_UNSETTLED,
     )
 
-# The calls the watchdog has something to do on, by when (its sweep's range; migration 0018w).
-Index("ix_rm_calls_watch_due", rm_calls.c.watch_due, sqlite_where=IS_UNSETTLED, postgresql_where=IS_UNSETTLED)
 
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
