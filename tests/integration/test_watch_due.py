@@ -28,6 +28,7 @@ from huying.projections.tables import (
 )
 from huying.settings import Settings
 from huying.synthetic.seed import Plan, seed_synthetic
+from tampering import events_of
 
 UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
 NO_DUTIES = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
@@ -118,5 +119,36 @@ def test_the_migration_leaves_the_rows_as_a_projection_from_the_start(
             assert conn.execute(select(projection_refills)).first() is None
         assert every_row(restarted) == made
         assert restarted.projector.refill() == 0
+    finally:
+        restarted.close()
+
+
+def test_a_call_whose_events_cannot_be_vouched_for_does_not_stop_the_refill(
+    district: Services, settings: Settings
+) -> None:
+    """Its rows stay as they were (the audit chain's check names the event); the other listed
+    calls are made again, the list is emptied, and the projector goes on."""
+    rows = unsettled(district)
+    flagged = sorted(i for i, r in rows.items() if r["supervised"] and r["next_due"] is not None)
+    assert len(flagged) > 1
+    tampered = flagged[0]
+    district.close()
+    config = alembic_config(settings)
+    command.downgrade(config, "0017t")
+    command.upgrade(config, "head")
+    events = events_of(settings)
+    raised = events.at(rows[tampered]["seq"])
+    events.rewrite(raised.position, state=raised.state[:-1] + bytes([raised.state[-1] ^ 1]))
+
+    restarted = build_services(settings, FakeClock(start=UNTIL))
+    try:
+        with restarted.engine.connect() as conn:
+            listed = len(conn.execute(select(projection_refills)).all())
+        assert restarted.projector.refill() == listed - 1
+        with restarted.engine.connect() as conn:
+            assert conn.execute(select(projection_refills)).first() is None
+        after = unsettled(restarted)
+        assert after[tampered]["watch_due"] == after[tampered]["next_due"]
+        assert any(after[i]["watch_due"] != after[i]["next_due"] for i in flagged[1:])
     finally:
         restarted.close()
