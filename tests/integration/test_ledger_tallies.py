@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ from alembic import command
 from sqlalchemy import Connection, and_, func, select
 
 from backends import Backend
-from huying.bootstrap import Services, build_services
-from huying.clock import FakeClock
+from districts import quiet_settings, seeded
+from huying.bootstrap import Services
 from huying.demo import demo_principals
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal
-from huying.migrate import alembic_config, upgrade
+from huying.migrate import alembic_config
 from huying.projections.tables import (
     LEDGER_STATUSES,
     ON_LEDGER,
@@ -34,24 +33,13 @@ from huying.projections.tables import (
 from huying.projections.tallies import in_step
 from huying.queries.scope import concerns_unit, visible_calls
 from huying.queries.search import ATTENTION, CallFilter, Page, ledger, search_calls
-from huying.synthetic.seed import Plan, seed_synthetic
-
-UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def district(backend: Backend, tmp_path: Path) -> Iterator[Services]:
     """150 synthetic calls over 60 days, the last of them still on the ledger; no duties."""
-    no_duties = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
-    settings = backend.settings(tmp_path, fake_clock=True, **no_duties)
-    upgrade(settings)
-    clock = FakeClock(start=UNTIL - timedelta(days=61))
-    services = build_services(settings, clock)
-    try:
-        seed_synthetic(services, clock, Plan(calls=150, seed=7, until=UNTIL, days=60))
+    with seeded(quiet_settings(backend, tmp_path), 150) as services:
         yield services
-    finally:
-        services.close()
 
 
 def every_page(read: Callable[..., Page]) -> list[dict[str, Any]]:

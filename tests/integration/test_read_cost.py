@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,15 @@ from sqlalchemy import Engine, event, func, select
 
 from backends import Backend
 from conftest import Tokens
+from districts import UNTIL, quiet_settings, seeded
 from huying.api.app import create_app
-from huying.bootstrap import Services, build_services
-from huying.clock import FakeClock
+from huying.bootstrap import Services
 from huying.db import metadata
 from huying.domain.principal import Principal, Role
-from huying.migrate import upgrade
 from huying.projections.tables import ON_LEDGER
 from huying.queries.scope import concerns_unit
 from huying.queries.search import CallFilter, ledger, search_calls
-from huying.synthetic.seed import Plan, seed_synthetic
 
-UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # Asia/Shanghai midnight, as the bench's district
 TODAY = (UNTIL + timedelta(hours=8)).date()
 SUPERVISOR = Principal(Role.SUPERVISOR, "LW")
 YEAR = {"from": (TODAY - timedelta(days=364)).isoformat(), "to": TODAY.isoformat(), "granularity": "month"}
@@ -103,20 +100,15 @@ def district(
 ) -> Iterator[tuple[Services, TestClient, Tokens]]:
     """A synthetic district of ``calls`` calls over ``days`` days, served with no duties running
     (the projector is caught up by the seeder; nothing else may issue statements meanwhile)."""
-    no_duties = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
-    settings = backend.settings(data_dir, fake_clock=True, **no_duties)
-    upgrade(settings)
-    clock = FakeClock(start=UNTIL - timedelta(days=days + 1))
-    services = build_services(settings, clock)
-    try:
-        # Not analyzed: with the statistics of a few dozen calls PostgreSQL's planner rightly
-        # walks a whole table; this module asks whether an index serves each statement, which
-        # its estimates for tables it has not analyzed show.
-        seed_synthetic(services, clock, Plan(calls=calls, seed=5, until=UNTIL, days=days), tidy=False)
-        with TestClient(create_app(services=services)) as client:
-            yield services, client, Tokens(services)
-    finally:
-        services.close()
+    # Not analyzed: with the statistics of a few dozen calls PostgreSQL's planner rightly walks a
+    # whole table; this module asks whether an index serves each statement, which its estimates
+    # for tables it has not analyzed show.
+    settings = quiet_settings(backend, data_dir)
+    with (
+        seeded(settings, calls, seed=5, days=days, tidy=False) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        yield services, client, Tokens(services)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ projector then makes again: the store ends as a projection from the start would 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -17,9 +17,10 @@ from alembic import command
 from sqlalchemy import select
 
 from backends import Backend
+from districts import UNTIL, quiet_settings, seeded
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
-from huying.migrate import alembic_config, upgrade
+from huying.migrate import alembic_config
 from huying.projections.tables import (
     IS_UNSETTLED,
     READ_MODEL_TABLES,
@@ -27,30 +28,19 @@ from huying.projections.tables import (
     rm_calls,
 )
 from huying.settings import Settings
-from huying.synthetic.seed import Plan, seed_synthetic
 from tampering import events_of
-
-UNTIL = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
-NO_DUTIES = dict.fromkeys(("run_projector", "run_chain", "run_watchdog", "run_webhooks"), False)
 
 
 @pytest.fixture
 def settings(backend: Backend, tmp_path: Path) -> Settings:
-    settings = backend.settings(tmp_path, fake_clock=True, **NO_DUTIES)
-    upgrade(settings)
-    return settings
+    return quiet_settings(backend, tmp_path)
 
 
 @pytest.fixture
 def district(settings: Settings) -> Iterator[Services]:
-    """150 synthetic calls over 60 days, the watchdog's flags among them; no duties."""
-    clock = FakeClock(start=UNTIL - timedelta(days=61))
-    services = build_services(settings, clock)
-    try:
-        seed_synthetic(services, clock, Plan(calls=150, seed=7, until=UNTIL, days=60))
+    """150 synthetic calls over 60 days, the watchdog's flags among them."""
+    with seeded(settings, 150) as services:
         yield services
-    finally:
-        services.close()
 
 
 def unsettled(services: Services) -> dict[UUID, dict[str, Any]]:
