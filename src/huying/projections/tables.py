@@ -140,7 +140,6 @@ for _unit in ("grid_code", "community_code", "street_code"):
         postgresql_where=IS_UNSETTLED,
     )
 
-
 # 全文检索 — what the search's free text (``q``) looks in: a call's title and description as
 # terms (``projections.text``), one row per call. On SQLite an FTS5 index over ``terms`` is kept
 # in step by triggers (migration 0008); on PostgreSQL their lexemes, stored
