@@ -23,7 +23,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from backends import Backend, use_in_env
@@ -36,17 +35,16 @@ from huying.demo import principal_for_token
 from huying.domain.contact import Contact
 from huying.domain.principal import Role
 from huying.migrate import upgrade
-from huying.projections.tables import READ_MODEL_TABLES
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.settings import Settings
+from stored_rows import rows_of
 
 from .histories import Shape, write_in_batches
 
 pytestmark = pytest.mark.slow
 
 SECRET = "backup-test-master-key-0123456789abcdefghijkl"  # the same on both sides, kept apart
-Rows = dict[str, list[tuple[Any, ...]]]
 
 
 @pytest.fixture
@@ -95,14 +93,6 @@ def cli_in(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> s
         result = CliRunner().invoke(cli, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def read_models(engine: Engine) -> Rows:
-    with engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in READ_MODEL_TABLES
-        }
 
 
 def contacts(services: Services) -> dict[str, Contact | None]:
@@ -154,7 +144,7 @@ def test_a_backup_restored_into_an_empty_deployment_is_the_same_deployment(
         assert restored.chain.head() == services.chain.head()
         report = Verifier(restored.chain.log, restored.engine, restored.app.voucher).verify()
         assert report.ok and report.chained_through == head, report
-        assert read_models(restored.engine) == read_models(services.engine)
+        assert rows_of(restored.engine) == rows_of(services.engine)
         assert contacts(restored) == contacts(services)
         assert contacts(restored)[reported[0].reporter_ref or ""] is None  # erased stays erased
         assert sum(c is not None for c in contacts(restored).values()) == len(reported) - 1

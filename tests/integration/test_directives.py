@@ -8,23 +8,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
 
 from backends import Backend
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.principal import Principal, Role
 from huying.projections.runner import Projector
-from huying.projections.tables import READ_MODEL_TABLES
 from huying.queries.directive_figures import figures
 from huying.queries.directives import board, pending
 from huying.service_layer.command_path import Submission
 from huying.service_layer.directives import DirectiveDraft
 from huying.settings import Settings
+from stored_rows import Rows, rows_of
 
 DISTRICT = Principal(Role.SUPERVISOR, "LW")
 LN, DB = Principal(Role.STREET, "LW-LN"), Principal(Role.STREET, "LW-DB")
@@ -49,12 +47,8 @@ def sweep(services: Services) -> list[tuple[str, str]]:
     return sorted((m.clock, m.noun) for m in services.watchdog.sweep())
 
 
-def rows(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    with services.engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in READ_MODEL_TABLES
-        }
+def rows(services: Services) -> Rows:
+    return rows_of(services.engine)
 
 
 def test_a_directive_down_the_chain_over_a_holiday(services: Services, clock: FakeClock) -> None:

@@ -33,6 +33,7 @@ from huying.projections.tables import (
 from huying.projections.tallies import in_step
 from huying.queries.scope import concerns_unit, visible_calls
 from huying.queries.search import ATTENTION, CallFilter, Page, ledger, search_calls
+from stored_rows import Rows, rows_of
 
 
 @pytest.fixture
@@ -81,16 +82,15 @@ def test_the_summary_counts_what_the_ledger_lists(district: Services) -> None:
 
 
 def test_the_migration_fills_the_tallies_as_the_projector_counts_them(district: Services) -> None:
-    def tallies() -> list[tuple[Any, ...]]:
-        with district.engine.connect() as conn:
-            t = rm_ledger_tallies
-            return [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+    def tallies() -> Rows:
+        return rows_of(district.engine, [rm_ledger_tallies])
 
     counted = tallies()
+    assert counted[rm_ledger_tallies.name]
     config = alembic_config(district.settings)
     command.downgrade(config, "0013d")
     command.upgrade(config, "head")
-    assert tallies() == counted != []
+    assert tallies() == counted
 
 
 def test_a_departments_calls_on_the_ledger_are_those_of_the_rule_over_its_orders(district: Services) -> None:
@@ -117,16 +117,15 @@ def test_a_departments_calls_on_the_ledger_are_those_of_the_rule_over_its_orders
 
 
 def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(district: Services) -> None:
-    def rows() -> list[tuple[Any, ...]]:
-        with district.engine.connect() as conn:
-            t = rm_department_ledger
-            return [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+    def rows() -> Rows:
+        return rows_of(district.engine, [rm_department_ledger])
 
     kept = rows()
+    assert kept[rm_department_ledger.name]
     config = alembic_config(district.settings)
     command.downgrade(config, "0015v")
     command.upgrade(config, "head")
-    assert rows() == kept != []
+    assert rows() == kept
 
 
 def test_a_search_for_flagged_calls_finds_what_the_rule_over_every_call_finds(district: Services) -> None:

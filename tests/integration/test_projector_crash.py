@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -38,13 +37,13 @@ from huying.projections import tracking
 from huying.projections.runner import TRACKING_NAME, Projector
 from huying.projections.tables import READ_MODEL_TABLES, rm_calls, rm_supervisions
 from huying.settings import Settings
+from stored_rows import Rows, rows_of
 
 from .histories import Shape, write_in_batches
 
 BATCH = 50
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 WAIT = 60.0  # seconds: the bound on every wait in this file
-Dump = dict[str, list[tuple[Any, ...]]]
 
 pytestmark = pytest.mark.slow
 
@@ -80,14 +79,6 @@ SELF_KILL = textwrap.dedent(
     tracking.move = _move_then_die
     """
 )
-
-
-def dump(engine: Engine) -> Dump:
-    with engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in READ_MODEL_TABLES
-        }
 
 
 def tracked(engine: Engine) -> int:
@@ -142,7 +133,7 @@ def children() -> Iterator[list[Child]]:
             child.kill()
 
 
-def rebuilt_up_to(live: Settings, scratch: Path, position: int, ids: list[int]) -> Dump:
+def rebuilt_up_to(live: Settings, scratch: Path, position: int, ids: list[int]) -> Rows:
     """The read models a fresh rebuild gives from the start of the log up to ``position``, built
     into a scratch SQLite database from the same event store — by a fresh projector over the
     live deployment's application, as ``huying audit replay`` does (its events are sealed with
@@ -159,7 +150,7 @@ def rebuilt_up_to(live: Settings, scratch: Path, position: int, ids: list[int]) 
         if covered:
             assert projector.run_once(limit=covered) == covered
         assert projector.tracked_position() == position
-        return dump(engine)
+        return rows_of(engine)
     finally:
         services.close()
         engine.dispose()
@@ -189,7 +180,7 @@ def test_a_projector_killed_mid_batch_resumes_exactly(
     def check_consistent(label: str) -> int:
         position = tracked(read_db)
         assert position in boundaries, f"{label}: tracking stopped at {position}, not a batch boundary"
-        seen = dump(read_db)
+        seen = rows_of(read_db)
         expected = rebuilt_up_to(settings, tmp_path / f"scratch-{label}", position, ids)
         for table in READ_MODEL_TABLES:
             assert seen[table.name] == expected[table.name], (

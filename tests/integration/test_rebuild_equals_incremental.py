@@ -57,12 +57,12 @@ from huying.projections.tables import (
 from huying.service_layer.calls import CallDraft
 from huying.service_layer.command_path import Submission
 from huying.settings import Settings
+from stored_rows import Rows, in_key_order
 
 from .histories import CALLER_RATINGS, EVENT_KINDS, Shape, Stats, drive
 
 SEED = int(os.environ.get("HUYING_HISTORY_SEED", "20261123"))
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Guangzhou
-Dump = dict[str, list[tuple[Any, ...]]]
 
 
 @contextmanager
@@ -84,7 +84,7 @@ def built(settings: Settings, clock: FakeClock) -> Iterator[Services]:
         services.close()
 
 
-def dump(engine: Engine) -> Dump:
+def dump(engine: Engine) -> Rows:
     """Every read-model table, every row, in primary-key order — once the search index is found
     to hold exactly the text table's terms (FTS5's own check against its content table, rank 1:
     it raises "malformed" on any difference)."""
@@ -93,13 +93,10 @@ def dump(engine: Engine) -> Dump:
             conn.exec_driver_sql(
                 "INSERT INTO rm_call_text_index(rm_call_text_index, rank) VALUES ('integrity-check', 1)"
             )
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in READ_MODEL_TABLES
-        }
+        return in_key_order(conn)
 
 
-def assert_same(incremental: Dump, rebuilt: Dump) -> None:
+def assert_same(incremental: Rows, rebuilt: Rows) -> None:
     for table in READ_MODEL_TABLES:
         a, b = incremental[table.name], rebuilt[table.name]
         if a == b:

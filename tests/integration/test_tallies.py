@@ -36,6 +36,7 @@ from huying.projections.tallies import TALLIED
 from huying.queries.dashboard import Granularity, buckets, series_of, sla_dashboard
 from huying.queries.scores import parse_period, unit_scores
 from huying.synthetic.seed import Plan, seed_synthetic
+from stored_rows import Rows, rows_of
 
 UNTIL = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 PLAN = Plan(calls=250, seed=11, until=UNTIL, days=45)
@@ -253,12 +254,8 @@ def test_unit_scores_serve_what_obligations_and_evaluations_come_to(district: Se
 # --- kept in step ----------------------------------------------------------------------------------
 
 
-def tallies_of(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    with services.engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in TALLY_TABLES
-        }
+def tallies_of(services: Services) -> Rows:
+    return rows_of(services.engine, TALLY_TABLES)
 
 
 def test_a_store_projected_before_the_tallies_gets_them_at_its_next_catch_up(district: Services) -> None:

@@ -23,11 +23,11 @@ from huying.clock import FakeClock
 from huying.migrate import alembic_config
 from huying.projections.tables import (
     IS_UNSETTLED,
-    READ_MODEL_TABLES,
     projection_refills,
     rm_calls,
 )
 from huying.settings import Settings
+from stored_rows import Rows, rows_of
 from tampering import events_of
 
 
@@ -49,12 +49,8 @@ def unsettled(services: Services) -> dict[UUID, dict[str, Any]]:
         return {UUID(r["call_id"]): dict(r) for r in rows}
 
 
-def every_row(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    with services.engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in READ_MODEL_TABLES
-        }
+def every_row(services: Services) -> Rows:
+    return rows_of(services.engine)
 
 
 def test_a_sweep_looks_at_the_calls_it_moves_and_misses_none(district: Services) -> None:
