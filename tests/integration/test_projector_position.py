@@ -17,9 +17,10 @@ from huying.migrate import upgrade
 from huying.projections.runner import Projector, ProjectorRace
 from huying.projections.tables import READ_MODEL_TABLES
 from huying.settings import Settings
+from stored_rows import rows_of
 
 from .histories import Shape, write_in_batches
-from .test_projector_crash import START, dump, rebuilt_up_to, tracked
+from .test_projector_crash import START, rebuilt_up_to, tracked
 
 
 def test_a_projector_whose_position_moved_under_it_starts_again_from_the_stored_one(
@@ -45,7 +46,7 @@ def test_a_projector_whose_position_moved_under_it_starts_again_from_the_stored_
         assert tracked(read_db) == ids[199]
         mine.catch_up()
         assert tracked(read_db) == ids[-1]
-        seen = dump(read_db)
+        seen = rows_of(read_db)
     finally:
         services.close()
         read_db.dispose()
