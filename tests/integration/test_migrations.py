@@ -201,3 +201,21 @@ def test_each_step_goes_down_and_up_again(settings: Settings, engine: Engine) ->
         command.upgrade(config, "heads")
         assert schema(engine) == before, f"down below {revision.revision} and up again"
     assert differences(engine) == []
+
+
+def test_the_tallies_spreads_come_last_and_go_back(settings: Settings, engine: Engine) -> None:
+    """0019s: every figure of an SLA tally row before both spreads, so that SQLite reads a row's
+    figures without walking a spread's overflow pages; its downgrade puts each spread back after
+    its own p90."""
+
+    def columns() -> list[str]:
+        return [c["name"] for c in inspect(engine).get_columns("rm_sla_tallies")]
+
+    assert columns()[-2:] == ["response_spread", "resolution_spread"]
+    assert [c.name for c in metadata.tables["rm_sla_tallies"].columns] == columns()
+    command.downgrade(alembic_config(settings), "0018w")
+    before = columns()
+    assert before[before.index("response_p90") + 1] == "response_spread"
+    assert before[-1] == "resolution_spread" and before[-2] == "resolution_p90"
+    command.upgrade(alembic_config(settings), "heads")
+    assert columns()[-2:] == ["response_spread", "resolution_spread"]

@@ -347,9 +347,11 @@ rm_sla_tallies = Table(
             Column(f"{kind}_n", Integer, nullable=False),
             Column(f"{kind}_p50", Float, nullable=True),
             Column(f"{kind}_p90", Float, nullable=True),
-            Column(f"{kind}_spread", LargeBinary, nullable=True),  # projections.spread
         )
     ),
+    # Last (0019s): on SQLite a column after a spread spilled over overflow pages is read only
+    # by walking them, so every figure before the spreads is read without them.
+    *(Column(f"{kind}_spread", LargeBinary, nullable=True) for kind in SPREADS),  # projections.spread
 )
 
 EVALUATION_COUNTS = (
