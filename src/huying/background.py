@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 # waits for, longer.
 GATHER_SECONDS = 0.01
 GATHER_SECONDS_UNWAITED = 0.25
-# A long job beside the requests of the process it lives in (the chain keeper's whole-log check,
-# the watchdog's sweep): at most this share of the time (``Pacer``).
+# A long job beside the requests of the process it lives in (the watchdog's sweep): at most this
+# share of the time (``Pacer``). The chain keeper's whole-log check, whose work grows with the
+# log, has a smaller share of its own (``chain.VERIFY_SHARE``).
 BACKGROUND_SHARE = 0.25
 
 
