@@ -75,6 +75,12 @@ def failed(load: dict[str, Any]) -> bool:
     return bool(load["non_2xx"] or load["socket_errors"] or not load["requests"])
 
 
+def best(loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The load of these runs that served the most requests/s, with every run beside it
+    (``runs``): a machine that slows for a moment costs one run, not the figure."""
+    return max(loads, key=lambda load: load["requests_per_s"]) | {"runs": loads}
+
+
 def context_row(name: str, backend: str, server: dict[str, Any], bare: dict[str, Any]) -> Row:
     ratio = server["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else 0.0
     figures = f"{rate(server['requests_per_s'])}, p99 {ms(server['p99_ms'])}, non-2xx {server['non_2xx']}"

@@ -16,7 +16,7 @@ import pytest
 from bench import servers, wrk
 from bench.lag import histograms, server_side
 from bench.reads import percentiles, settle
-from bench.report import Row, latency_row, p1_rows, table
+from bench.report import Row, best, latency_row, p1_rows, table
 from prometheus_client import CollectorRegistry, generate_latest
 
 from huying.projections.lag import LagMetrics, LagWatch
@@ -240,3 +240,14 @@ def test_p6_reads_wait_until_the_projections_have_reached_the_log() -> None:
     client, asked = _metrics_client([behind, behind, caught_up])
     settle(client)
     assert asked[0] == 3
+
+
+def test_each_side_of_a_ratio_is_its_best_run_with_every_run_kept() -> None:
+    runs = [
+        {"requests_per_s": 310.0, "requests": 3100, "non_2xx": 0, "socket_errors": 0},
+        {"requests_per_s": 365.0, "requests": 3650, "non_2xx": 0, "socket_errors": 0},
+        {"requests_per_s": 290.0, "requests": 2900, "non_2xx": 0, "socket_errors": 0},
+    ]
+    found = best(runs)
+    assert found["requests_per_s"] == 365.0 and found["requests"] == 3650
+    assert found["runs"] == runs
