@@ -53,8 +53,9 @@ BACKGROUND_PAGE = 1000
 # The check's work grows with the log (~55,000 events/s at full speed on the 2-core test machine:
 # 2 min for a million-call district's 7.3 million events), and every event it reads takes the CPU
 # from requests. At a quarter of the time (``BACKGROUND_SHARE``, the watchdog's short sweeps) it
-# took 0.2–0.35 ms of the projector's CPU per raise at a million calls for the first ten minutes
-# after each start, and once a pass outgrew the hour it would never rest. At this share such a
+# took 0.2–0.35 ms more CPU per raise of the process it shares with the projector, at a million
+# calls, for the first ~9 minutes after each start; and once a pass outgrew the hour it would
+# never rest. At this share such a
 # pass takes ~45 min, and the next begins an hour after it ended: on average the check costs
 # under 5% of one core however long the log grows; a break in an old row is found later, within
 # the pass's length plus an hour (``huying audit verify`` checks at full speed at any time). Every
