@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import time, timedelta
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
@@ -20,9 +21,11 @@ from huying.clock import Clock, FakeClock, SystemClock
 from huying.db import make_engine
 from huying.domain.worktime import CalendarFileError, WorkCalendar, official_rules, rules_from_file
 from huying.groupcommit import grouped
+from huying.locks import duty_lock
 from huying.logtime import last_business_time
 from huying.migrate import CREATE_TABLE, SchemaNotReady, require_schema, upgrade
 from huying.projections.chain import ChainKeeper
+from huying.projections.rebuild import REBUILD_LOCK
 from huying.projections.recent import RecentRaises
 from huying.projections.runner import Projector
 from huying.queries.duplicates import DuplicateRule
@@ -242,6 +245,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         batch_size=settings.projector_batch_size,
         cache_size=settings.projector_cache_size,
         poll_seconds=settings.poll_seconds,
+        rebuild_lock=partial(duty_lock, settings, REBUILD_LOCK),
     )
     chain = ChainKeeper(
         app,

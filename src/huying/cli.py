@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -171,23 +172,43 @@ def serve(
 @cli.command()
 def rebuild(
     batch_size: Annotated[int, typer.Option(help="notifications per transaction")] = 20_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="processes projecting at once (default: HUYING_REBUILD_WORKERS, else one per core)"
+        ),
+    ] = None,
 ) -> None:
     """Drop every read model and refill it from the event log."""
     import time
 
-    from huying.bootstrap import opened
+    from huying.bootstrap import build_services, opened
+    from huying.projections.rebuild import RebuildUnderWay, default_workers
+    from huying.projections.rebuild import rebuild as rebuild_in_parts
 
-    with opened(Settings(), migrate=True) as services:
+    settings = Settings()
+    workers = workers or settings.rebuild_workers or default_workers()
+    with opened(settings, migrate=True) as services:
         projector = services.projector
         projector.batch_size = batch_size
         total = services.app.recorder.max_notification_id() or 0
-        projector.reset()
         started = time.perf_counter()
-        with typer.progressbar(length=total, label="rebuilding read models", file=sys.stderr) as bar:
-            done = projector.catch_up(on_batch=bar.update)
+        try:
+            with typer.progressbar(length=total, label="rebuilding read models", file=sys.stderr) as bar:
+
+                def on_progress(reached: int) -> None:
+                    bar.update(reached - bar.pos)
+
+                rebuilt = rebuild_in_parts(services, partial(build_services, settings), workers, on_progress)
+        except RebuildUnderWay as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from e
         elapsed = time.perf_counter() - started
-    rate = done / elapsed if elapsed > 0 else 0.0
-    typer.echo(f"rebuilt from {done} events in {elapsed:.1f} s ({rate:,.0f} events/s)", err=True)
+    rate = rebuilt.events / elapsed if elapsed > 0 else 0.0
+    how = f", {rebuilt.parts} processes at once" if rebuilt.parts > 1 else ""
+    typer.echo(
+        f"rebuilt from {rebuilt.events} events in {elapsed:.1f} s ({rate:,.0f} events/s{how})", err=True
+    )
     if projector.halted is not None:  # 防篡改: it stopped before an event it cannot vouch for
         typer.echo(f"error: the rebuild halted at {projector.halted.sentence()}", err=True)
         raise typer.Exit(1)

@@ -43,7 +43,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from psycopg.sql import SQL, Identifier
@@ -230,6 +230,29 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(self._last_version, (expecting.originator_id.hex,))
             _judge(expecting, c.fetchone()[0])
         return ids
+
+    def select_notifications_of_part(
+        self, start: int, limit: int, stop: int, index: int, of: int
+    ) -> Sequence[Notification]:
+        """The notifications after ``start`` up to ``stop`` of the aggregates whose id's last
+        hexadecimal digit leaves ``index`` divided by ``of`` (a rebuild's part, ``Part``): the
+        others' are not read."""
+        statement = (
+            f"SELECT rowid, * FROM {self.events_table_name} WHERE rowid>? AND rowid<=? "
+            "AND (instr('0123456789abcdef', substr(originator_id, -1)) - 1) % ? = ? ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (start, stop, of, index, limit))
+            return [
+                Notification(
+                    id=row["rowid"],
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
 
 
 class GroupCommitSQLiteFactory(SQLiteFactory):

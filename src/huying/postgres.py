@@ -14,12 +14,14 @@ import hashlib
 import inspect
 import json
 import select
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
+from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Connection, Engine, Select, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -208,6 +210,30 @@ class BoundedPostgresRecorder(PostgresApplicationRecorder):
     select_events = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.select_events))
     select_notifications = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.select_notifications))
     max_notification_id = _ONE_RETRY(inspect.unwrap(PostgresApplicationRecorder.max_notification_id))
+
+    @_ONE_RETRY
+    def select_notifications_of_part(
+        self, start: int, limit: int, stop: int, index: int, of: int
+    ) -> Sequence[Notification]:
+        """The notifications after ``start`` up to ``stop`` of the aggregates whose id's last
+        hexadecimal digit leaves ``index`` divided by ``of`` (a rebuild's part, ``Part``): the
+        others' are not read."""
+        statement = SQL(
+            "SELECT * FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s"
+            " AND (get_byte(uuid_send(originator_id), 15) & 15) %% %s = %s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (start, stop, of, index, limit), prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
 
 class TimedPostgresFactory(PostgresFactory):

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # them from the log: enough for the calls in play at once (a busy district's follower, a
     # rebuild of one, wants tens of thousands; each costs a few kilobytes).
     projector_cache_size: int = Field(default=2_000, ge=1, le=1_000_000)
+    # Processes `huying rebuild` projects the log with (projections/rebuild.py); 0: one per core.
+    rebuild_workers: int = Field(default=0, ge=0, le=64)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
     # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)

@@ -18,13 +18,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 import anyio.to_thread
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy import Engine, bindparam, delete, insert, select
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
@@ -49,9 +49,17 @@ from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import DepartmentLedgers, WorkQueues
 from huying.projections.writer import RowWriter
 
+if TYPE_CHECKING:
+    from huying.locks import DutyLock
+    from huying.projections.rebuild import Part
+
 log = logging.getLogger(__name__)
 
 TRACKING_NAME = "read-models"
+# The tracking position while a rebuild in parts fills the read models (``rebuild.py``): no
+# batch moves it, and a projector reading it waits until the rebuild sets the end it reached.
+REBUILDING = -1
+PARTS_NAMED = f"{TRACKING_NAME}:part "  # the tracking rows of a rebuild's parts begin so
 _REFILLS = select(projection_refills.c.aggregate_id).limit(bindparam("limit"))
 # How often a process without its own projector looks at the tracking position while requests
 # wait for it.
@@ -115,6 +123,7 @@ class Projector:
         batch_size: int = 500,
         cache_size: int = 2_000,
         poll_seconds: float = 1.0,
+        rebuild_lock: Callable[[], DutyLock] | None = None,
     ) -> None:
         self.app = app
         self.engine = engine
@@ -124,6 +133,8 @@ class Projector:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.cache = CallCache(app, cache_size)
+        self.tracking_name = TRACKING_NAME
+        self.part: Part | None = None  # the aggregates it projects, when a rebuild's worker
         self.progress = Progress(self.tracked_position())
         self.failing: str | None = None  # the last batch's error, until a batch succeeds
         self._alarm = Alarm("projector")  # the stored event it cannot vouch for, until dealt with
@@ -138,6 +149,9 @@ class Projector:
         self._lock = threading.Lock()
         self._committed: int | None = None  # where this projector's last batch left the log
         self._refills_pending = True  # until a look at ``projection_refills`` finds none
+        # Held by a rebuild in parts while it runs: free with the position at REBUILDING, the
+        # rebuild died (None: no way to tell here; the projector waits).
+        self._rebuild_lock = rebuild_lock
 
     # --- position -------------------------------------------------------------------------
 
@@ -148,7 +162,31 @@ class Projector:
 
     def tracked_position(self) -> int:
         with self.engine.connect() as conn:
-            return tracking.tracked(conn, TRACKING_NAME)
+            return tracking.tracked(conn, self.tracking_name)
+
+    def take_part(self, part: Part) -> None:
+        """Project only ``part``'s aggregates, up to its end, on its own tracking row: a worker of
+        a rebuild in parts. The tallies are left to the rebuild."""
+        self.part = part
+        self.tracking_name = part.name
+        self._committed = None
+
+    def _start(self) -> int | None:
+        """Where the next batch starts, as stored — None while a rebuild in parts is under way.
+        Found at REBUILDING with the rebuild's lock free, the rebuild was cut short: its rows
+        are dropped, and the log is projected again from the start."""
+        position = self.tracked_position()
+        if position != REBUILDING:
+            return position
+        lock = self._rebuild_lock() if self._rebuild_lock else None
+        if lock is None or not lock.acquire():
+            return None
+        try:
+            log.warning("a rebuild in parts was cut short: the read models are made again from the start")
+            self._drop(())  # in run_once, which holds the projector's lock
+        finally:
+            lock.release()
+        return 0
 
     # --- one batch, exactly once ----------------------------------------------------------
 
@@ -157,10 +195,15 @@ class Projector:
         with self._lock, _cycle_collector_paused():
             # Where its own last batch left the log, or as stored: another projector that moved
             # it since makes this batch's move fail (``ProjectorRace``), and it is read again.
-            start = self._committed if self._committed is not None else self.tracked_position()
-            batch = self.app.recorder.select_notifications(
-                start=start, limit=limit or self.batch_size, inclusive_of_start=False
-            )
+            start = self._committed if self._committed is not None else self._start()
+            if start is None:  # a rebuild in parts is filling the read models
+                return 0
+            if self.part is not None:  # a rebuild's part: its aggregates' events alone
+                batch = self.part.select(self.app.recorder, start, limit or self.batch_size)
+            else:
+                batch = self.app.recorder.select_notifications(
+                    start=start, limit=limit or self.batch_size, inclusive_of_start=False
+                )
             read = len(batch)
             touched, born, done, flaw = self._fold(batch)
             end = batch[done - 1].id if done else start
@@ -177,8 +220,8 @@ class Projector:
                     raise
                 self._committed = end
                 self.visible(end)
-            if read < (limit or self.batch_size) and not tallied:  # the end of the log: tallies in step
-                self.tallies.settle(self.engine, end)
+            if read < (limit or self.batch_size) and not tallied and self.part is None:
+                self.tallies.settle(self.engine, end)  # the end of the log: tallies in step
             self._alarm.sound(flaw)
             return done
 
@@ -307,7 +350,7 @@ class Projector:
         with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
             tallied = self.tallies.prepare(conn, start, earlier.get(Call, []), rows)
         with self.engine.begin() as conn:
-            moved = tracking.move(conn, TRACKING_NAME, start, end)
+            moved = tracking.move(conn, self.tracking_name, start, end)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
             for model in self.models:
@@ -322,14 +365,26 @@ class Projector:
 
     # --- rebuild --------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Drop every read-model row and the tracking position (rebuild starts from nothing)."""
-        with self._lock, self.engine.begin() as conn:
+    def reset(self, parts: Sequence[Part] = ()) -> None:
+        """Drop every read-model row and the tracking position (rebuild starts from nothing) —
+        and any rebuild's parts. Given ``parts``, the position is set at REBUILDING and each
+        part's own at the start, for a rebuild in parts."""
+        with self._lock:
+            self._drop(parts)
+
+    def _drop(self, parts: Sequence[Part]) -> None:
+        named = projection_tracking.c.name
+        with self.engine.begin() as conn:
             for table in READ_MODEL_TABLES:
                 conn.execute(delete(table))
-            conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TRACKING_NAME))
+            conn.execute(delete(projection_tracking).where(named == TRACKING_NAME))
+            conn.execute(delete(projection_tracking).where(named.startswith(PARTS_NAMED)))
             conn.execute(delete(projection_refills))  # every row is made again
             self.tallies.fall_behind(conn)  # counted afresh once the rows are rebuilt
+            if parts:
+                rows = [{"name": TRACKING_NAME, "position": REBUILDING}]
+                rows += [{"name": part.name, "position": 0} for part in parts]
+                conn.execute(insert(projection_tracking), rows)
         self.cache.clear()
         self._committed = None
         self.progress.reset(0)

@@ -23,7 +23,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from itertools import chain, groupby, islice, pairwise
 from operator import itemgetter
 from typing import Any, Protocol
@@ -128,11 +128,19 @@ class TallyKeeper:
                 return
         # Still behind until the last part is in: a recount cut short starts again from nothing.
         for tally in self.tallies:
-            for rewrite in tally.recount(engine):
-                with engine.begin() as conn:
-                    rewrite.write(conn, self.writer)
+            self.write(engine, tally.recount(engine))
         with engine.begin() as conn:
-            _tally_at(conn, position)
+            self.in_step_at(conn, position)
+
+    def write(self, engine: Engine, rewrites: Iterable[Rewrite]) -> None:
+        """A recount's rewrites, each in a transaction of its own."""
+        for rewrite in rewrites:
+            with engine.begin() as conn:
+                rewrite.write(conn, self.writer)
+
+    def in_step_at(self, conn: Connection, position: int) -> None:
+        """The tallies count the rows as they stand at ``position`` (recounted)."""
+        _tally_at(conn, position)
 
     def fall_behind(self, conn: Connection) -> None:
         _tally_at(conn, _BEHIND)
@@ -309,11 +317,20 @@ class SlaTallies:
         return rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
 
     def recount(self, engine: Engine) -> Iterator[Rewrite]:
-        """Every tally afresh: none left, then the calls ``RECOUNT_PART`` at a time in the order
-        they were raised, each part's obligations added as a batch's are. An obligation arrives
-        once its call was raised, so a part's blocks are mostly the days after the part before:
-        a recount holds one part's changes and rows, however long the history (one pass holding
-        every block of it took 116 MiB at 25,000 calls, and grew with the years).
+        """Every tally afresh: none left, then every call's obligations (``recount_slice``)."""
+        yield Rewrite(rm_sla_tallies, [], [], afresh=True)
+        yield from self.recount_slice(engine, Slice(), {})
+
+    def recount_slice(self, engine: Engine, calls: Slice, left: dict[SlaKey, _Change]) -> Iterator[Rewrite]:
+        """The tallies of the blocks ``calls`` owns, over no tallies of them yet: the calls raised
+        in the slice ``RECOUNT_PART`` at a time in the order they were raised, each part's
+        obligations added as a batch's are. An obligation arrives once its call was raised, so a
+        part's blocks are mostly the days after the part before: a recount holds one part's
+        changes and rows, however long the history (one pass holding every block of it took 116
+        MiB at 25,000 calls, and grew with the years). What the slice's calls change in blocks
+        it does not own — those ending after the slice, reached by its calls' later obligations
+        — is added to ``left``, for whoever writes them once their owner has (a rebuild in
+        parts: ``rebuild.py``).
 
         A block's changes are carried from part to part until no later call can reach it — it
         ends before the day the part's last call was raised — and its row is then written once.
@@ -321,15 +338,18 @@ class SlaTallies:
         rewritten once per part that reached it: a fifth of a rebuild on PostgreSQL at 100,000
         events, and more parts per month the more calls.) A change for a block already written,
         should a call's obligation arrive before it was raised, is added to the stored one."""
-        yield Rewrite(rm_sla_tallies, [], [], afresh=True)
         raised = select(rm_calls.c.call_id, rm_calls.c.raised_at).order_by(
             rm_calls.c.raised_at, rm_calls.c.call_id
         )
+        if calls.since is not None:
+            raised = raised.where(rm_calls.c.raised_at >= calls.since)
+        if calls.until is not None:
+            raised = raised.where(rm_calls.c.raised_at < calls.until)
         carried: dict[SlaKey, _Change] = {}
-        flushed = date.min  # the blocks ending before this day were written when done
+        flushed = calls.first_day  # the blocks ending before this day were written when done
         with engine.connect() as reading:
-            calls = reading.execute(streamed(raised))
-            while part := list(islice(calls, RECOUNT_PART)):
+            rows = reading.execute(streamed(raised))
+            while part := list(islice(rows, RECOUNT_PART)):
                 with engine.connect() as conn:  # anew: it sees the parts written before
                     fine: dict[FineKey, _Change] = defaultdict(_Change)
                     for obligations in self.before(conn, [call_id for call_id, _ in part]).values():
@@ -343,9 +363,14 @@ class SlaTallies:
                 done = {k: c for k, c in carried.items() if _block_end(k) < reached}
                 for key in done:
                     del carried[key]
-                yield from _written(engine, done, flushed)
+                yield from _written(engine, calls.owned(done, left), flushed)
                 flushed = reached
-        yield from _written(engine, carried, flushed)
+        yield from _written(engine, calls.owned(carried, left), flushed)
+
+    def add_left(self, engine: Engine, left: Mapping[SlaKey, _Change]) -> Iterator[Rewrite]:
+        """What slices of the calls left for blocks they do not own, added to the stored rows
+        (written by their owners)."""
+        yield from _written(engine, left, date.max)
 
     def _spread_out(self, fine: Mapping[FineKey, _Change]) -> dict[SlaKey, list[_Change]]:
         """Each change counts in every scope holding its unit, in its day, week and month: the
@@ -360,6 +385,43 @@ class SlaTallies:
             for block, start in blocks_of(day):
                 changes[(level, scope, block.value, start)].append(whole)
         return changes
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The calls raised from ``since`` until before ``until`` (None: without end), and the blocks
+    they own: those ending from the day of ``since`` until before the day of ``until``. A block
+    is so owned by one slice of any cut of the calls, and no later slice reaches it — their
+    obligations arrive on the day of their ``since`` or after."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def first_day(self) -> date:
+        return local_day(self.since) if self.since is not None else date.min
+
+    def owned(self, changes: Mapping[SlaKey, _Change], left: dict[SlaKey, _Change]) -> dict[SlaKey, _Change]:
+        """Of ``changes``, those of blocks the slice owns; the others are added to ``left``."""
+        first, last = self.first_day, local_day(self.until) if self.until is not None else date.max
+        mine = {}
+        for key, change in changes.items():
+            if first <= _block_end(key) < last:
+                mine[key] = change
+            else:
+                into = left.get(key) or left.setdefault(key, _Change())
+                into.absorb(change)
+        return mine
+
+
+def merged(lefts: Iterable[Mapping[SlaKey, _Change]]) -> dict[SlaKey, _Change]:
+    """Several slices' changes left for others, added up."""
+    whole: dict[SlaKey, _Change] = {}
+    for left in lefts:
+        for key, change in left.items():
+            into = whole.get(key) or whole.setdefault(key, _Change())
+            into.absorb(change)
+    return whole
 
 
 def _combined(parts: list[_Change]) -> _Change:
