@@ -82,8 +82,17 @@ def store_settings(where: Path | Store) -> Any:
     return _log(where).settings(secret_key=SECRET_KEY, fake_clock=False)
 
 
-def peak_rss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+def peak_rss_kb(workers: int = 0) -> int:
+    """The process's peak RSS, and ``workers`` times its largest worker's: at most what they held
+    at once (KiB on Linux)."""
+    largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers else 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + workers * largest_child
+
+
+def children_cpu() -> float:
+    """CPU seconds of the workers this process has waited for."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 # --- 1. writing the log --------------------------------------------------------------------------
@@ -242,10 +251,11 @@ def instrument(services: Any) -> dict[str, float]:
     return spent
 
 
-def measure(kind: str, log: Store, batch_size: int, profile: Path | None) -> dict[str, Any]:
+def measure(kind: str, log: Store, batch_size: int, profile: Path | None, workers: int) -> dict[str, Any]:
     from huying.bootstrap import build_services
     from huying.clock import FakeClock
     from huying.migrate import upgrade
+    from huying.projections.rebuild import rebuild
 
     upgrade(store_settings(log))  # as `huying rebuild` does: the schema of the code being measured
     services = build_services(store_settings(log), FakeClock(start=START))
@@ -254,7 +264,7 @@ def measure(kind: str, log: Store, batch_size: int, profile: Path | None) -> dic
     spent = instrument(services) if kind == "breakdown" else None
     rss_before = peak_rss_kb()
     profiler = cProfile.Profile() if profile else None
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, children_cpu_started = time.perf_counter(), time.process_time(), children_cpu()
     if profiler:
         profiler.enable()
     if kind == "baseline":
@@ -266,16 +276,25 @@ def measure(kind: str, log: Store, batch_size: int, profile: Path | None) -> dic
                 app.mapper.to_domain_event(n)
             done += len(batch)
             position = batch[-1].id
-    elif kind in ("rebuild", "breakdown"):
+    elif kind == "breakdown":  # one process: where its time goes
         services.projector.batch_size = batch_size
         services.projector.reset()
         done = services.projector.catch_up()
+    elif kind == "rebuild":  # as `huying rebuild` does it, in parts on every core (both logs alike)
+        services.projector.batch_size = batch_size
+
+        def anew() -> Any:
+            return build_services(store_settings(log), FakeClock(start=START))
+
+        rebuilt = rebuild(services, anew, workers, in_parts_from=0)
+        done = rebuilt.events
+        assert rebuilt.parts == workers, f"rebuilt by {rebuilt.parts} processes, not {workers}"
     else:
         raise ValueError(kind)
     if profiler:
         profiler.disable()
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    cpu = time.process_time() - cpu_started + children_cpu() - children_cpu_started
     services.close()
     if profiler and profile:
         profiler.dump_stats(str(profile))
@@ -297,15 +316,19 @@ def measure(kind: str, log: Store, batch_size: int, profile: Path | None) -> dic
         "cpu_seconds": round(cpu, 3),
         "events_per_cpu_s": round(done / cpu),
         "rss_before_work_mib": round(rss_before / 1024, 1),
-        "peak_rss_mib": round(peak_rss_kb() / 1024, 1),
+        "workers": workers if kind == "rebuild" else 1,
+        "peak_rss_mib": round(peak_rss_kb(workers if kind == "rebuild" else 0) / 1024, 1),
     }
 
 
-def in_child(kind: str, log: Store, batch_size: int, profile: Path | None = None) -> dict[str, Any]:
+def in_child(
+    kind: str, log: Store, batch_size: int, workers: int, profile: Path | None = None
+) -> dict[str, Any]:
     """One measurement in a process of its own, on ``log``; PostgreSQL's URL goes in its
     environment, as a standalone run takes it, not on a command line anyone can read."""
     cmd = [sys.executable, "-m", "bench.rebuild", "--measure", kind, "--backend", log.backend.name]
     cmd += ["--dir", str(log.data_dir), "--schema", log.schema, "--batch-size", str(batch_size)]
+    cmd += ["--workers", str(workers)]
     if profile:
         cmd += ["--profile", str(profile)]
     env = clean_env(**({"HUYING_DATABASE_URL": log.backend.url} if log.backend.url else {}))
@@ -425,6 +448,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20,000 events, one run each")
     parser.add_argument("--batch-size", type=int, default=20_000, help="notifications per batch (both sides)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes the rebuild projects with (default: one per core, as `huying rebuild`)",
+    )
     parser.add_argument("--concurrency", type=int, default=300, help="calls in play at once")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument(
@@ -455,6 +483,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.repeat = 20_000, 1
+    if args.workers is None:
+        from huying.projections.rebuild import default_workers
+
+        args.workers = default_workers()
     return args
 
 
@@ -477,14 +509,14 @@ def run(args: argparse.Namespace, backend: Backend) -> tuple[dict[str, Any], dic
         for i in range(args.repeat):  # interleaved, so that both sides see the same machine
             for name, kind, log in plan:
                 print(f"  {name.replace('_', ' ')} (run {i + 1}/{args.repeat})…", file=sys.stderr)
-                runs[name].append(in_child(kind, log, args.batch_size))
+                runs[name].append(in_child(kind, log, args.batch_size, args.workers))
         measurements: dict[str, Any] = {name: best(r) for name, r in runs.items()}
         if args.breakdown:
             print("  instrumented rebuild (where the time goes)…", file=sys.stderr)
-            measurements["breakdown_full"] = in_child("breakdown", full, args.batch_size)
+            measurements["breakdown_full"] = in_child("breakdown", full, args.batch_size, args.workers)
         if args.profile:
             print("  profiling the full rebuild…", file=sys.stderr)
-            in_child("rebuild", full, args.batch_size, args.profile)
+            in_child("rebuild", full, args.batch_size, args.workers, args.profile)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -514,6 +546,7 @@ def report(
         "write_seconds": sizes["write_seconds"],
         "log": sizes["shape"],
         "batch_size": args.batch_size,
+        "workers": args.workers,
         "repeat": args.repeat,
         "seed": args.seed,
         "calls_in_play": args.concurrency,
@@ -536,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     with backend_named(args.backend, args.cache, os.environ.get("HUYING_DATABASE_URL")) as backend:
         if args.measure:  # a child: one measurement, JSON on the last line of stdout
             log = Store(args.dir.name, args.dir, args.schema, backend, 0)
-            print(json.dumps(measure(args.measure, log, args.batch_size, args.profile)))
+            print(json.dumps(measure(args.measure, log, args.batch_size, args.profile, args.workers)))
             return 0
         sizes, measurements = run(args, backend)
     results = report(args, backend, sizes, measurements)
