@@ -49,9 +49,10 @@ _QUICK_DEATH = 5.0  # a child that dies sooner than this after its start is star
 _MAX_BACKOFF = 30.0
 
 
-def stop_when_orphaned() -> None:
-    """In a child of `huying serve`: SIGTERM to itself once the supervisor is gone."""
-    supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
+def stop_when_orphaned(supervisor: int | None = None) -> None:
+    """In a child of `huying serve` (or of ``supervisor``, a process it was forked from): SIGTERM
+    to itself once the supervisor is gone."""
+    supervisor = supervisor or int(os.environ.get(SUPERVISOR_PID) or 0)
     if supervisor:
         threading.Thread(target=_orphaned, args=(supervisor,), name="huying-orphaned", daemon=True).start()
 

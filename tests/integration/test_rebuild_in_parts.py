@@ -22,8 +22,8 @@ from huying.clock import FakeClock
 from huying.locks import duty_lock
 from huying.projections import tallies, tracking
 from huying.projections.rebuild import REBUILD_LOCK, Part, RebuildUnderWay, Rebuilt, rebuild
-from huying.projections.runner import PARTS_NAMED, REBUILDING, TRACKING_NAME
-from huying.projections.tables import projection_tracking
+from huying.projections.runner import PARTS_NAMED, REBUILDING, TRACKING_NAME, ProjectorRace
+from huying.projections.tables import projection_tracking, rm_calls
 from huying.settings import Settings
 from huying.synthetic.seed import Plan, seed_synthetic
 from stored_rows import rows_of
@@ -137,4 +137,17 @@ def test_a_projector_waits_while_a_rebuild_in_parts_runs_and_starts_over_once_it
     assert elsewhere.projector.catch_up() == len(history)  # from the start
     assert elsewhere.projector.tracked_position() == history[-1]
     assert rows_of(services.engine) == projected
+    assert _parts_left(services) == []
+
+
+def test_a_part_commits_nothing_once_its_rebuild_was_given_up(
+    services: Services, elsewhere: Services, history: list[int]
+) -> None:
+    parts = [Part(i, 2, until=history[-1]) for i in range(2)]
+    services.projector.reset(parts)
+    services.projector.reset()  # given up (the rebuild died, and a projector starts over)
+    elsewhere.projector.take_part(parts[0])  # a worker left running
+    with pytest.raises(ProjectorRace):
+        elsewhere.projector.run_once()
+    assert rows_of(services.engine, [rm_calls]) == {"rm_calls": []}
     assert _parts_left(services) == []

@@ -46,6 +46,7 @@ from huying.projections import tracking
 from huying.projections.runner import PARTS_NAMED, REBUILDING, TRACKING_NAME, ProjectorRace
 from huying.projections.tables import projection_tracking, rm_calls, rm_sla_tallies
 from huying.projections.tallies import SlaKey, SlaTallies, Slice, merged
+from huying.supervision import stop_when_orphaned
 
 if TYPE_CHECKING:
     from huying.bootstrap import Services
@@ -274,14 +275,15 @@ def _start_workers(jobs: Sequence[Callable[[Pipe], None]]) -> Started:
     started: Started = []
     for job in jobs:
         receiving, sending = forked.Pipe(duplex=False)
-        process = forked.Process(target=_answering, args=(job, sending), daemon=True)
+        process = forked.Process(target=_answering, args=(job, sending, os.getpid()), daemon=True)
         process.start()
         sending.close()  # the worker's end: the pipe ends when the worker does
         started.append((receiving, process))
     return started
 
 
-def _answering(job: Callable[[Pipe], None], answer: Pipe) -> None:
+def _answering(job: Callable[[Pipe], None], answer: Pipe, parent: int) -> None:
+    stop_when_orphaned(parent)  # a rebuild killed outright takes its workers with it
     try:
         job(answer)
     except BaseException as e:
@@ -291,18 +293,31 @@ def _answering(job: Callable[[Pipe], None], answer: Pipe) -> None:
 
 
 def _results(started: Started, meanwhile: Callable[[], None] | None = None) -> list[tuple[str, object]]:
-    """Each worker's answer, in order; a worker that ended without one failed. ``meanwhile``
-    is called every ``_LOOK_APART`` seconds while they work."""
-    results: list[tuple[str, object]] = []
-    for receiving, process in started:
-        while meanwhile is not None and not wait([receiving], _LOOK_APART):
+    """Each worker's answer, in order; a worker that ended without one failed. Once one has
+    failed, the others are stopped: their work is given up. ``meanwhile`` is called every
+    ``_LOOK_APART`` seconds while they work."""
+    answers: dict[int, tuple[str, object]] = {}
+    pending = {id(receiving): (i, receiving) for i, (receiving, _) in enumerate(started)}
+    while pending:
+        ready = wait([receiving for _, receiving in pending.values()], _LOOK_APART)
+        if not ready and meanwhile is not None:
             meanwhile()
-        try:
-            results.append(receiving.recv())
-        except EOFError:
-            results.append(("failed", "ended without an answer"))
-        process.join()
-        if process.exitcode:
-            results[-1] = ("failed", f"exit code {process.exitcode}: {results[-1][1]}")
-        receiving.close()
-    return results
+        for receiving in ready:
+            i, pipe = pending.pop(id(receiving))
+            answers[i] = _answer(pipe, started[i][1])
+            if answers[i][0] != "done":
+                for j, _ in pending.values():
+                    started[j][1].terminate()
+    return [answers[i] for i in range(len(started))]
+
+
+def _answer(receiving: Pipe, process: Any) -> tuple[str, object]:
+    try:
+        answer: tuple[str, object] = receiving.recv()
+    except EOFError:
+        answer = ("failed", "ended without an answer")
+    process.join()
+    receiving.close()
+    if process.exitcode:
+        return ("failed", f"exit code {process.exitcode}: {answer[1]}")
+    return answer

@@ -350,7 +350,8 @@ class Projector:
         with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
             tallied = self.tallies.prepare(conn, start, earlier.get(Call, []), rows)
         with self.engine.begin() as conn:
-            moved = tracking.move(conn, self.tracking_name, start, end)
+            # A part's row is made by its rebuild: gone, the rebuild was given up.
+            moved = tracking.move(conn, self.tracking_name, start, end, create=self.part is None)
             if not moved:  # another projector committed this batch first; ours is void
                 raise ProjectorRace(f"tracking moved past {start} under us")
             for model in self.models:

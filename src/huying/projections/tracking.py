@@ -27,16 +27,17 @@ def tracked(conn: Connection, name: str) -> int:
     return int(conn.execute(_POSITION_OF, {"tracked": name}).scalar() or 0)
 
 
-def move(conn: Connection, name: str, start: int, end: int) -> bool:
-    """Moves ``name`` from ``start`` to ``end``; False if another projector moved it first."""
-    moved = _moved(conn, name, start, end)
+def move(conn: Connection, name: str, start: int, end: int, *, create: bool = True) -> bool:
+    """Moves ``name`` from ``start`` to ``end``; False if another projector moved it first (or,
+    unless ``create``, if it has no row: made by whoever started the projection)."""
+    moved = _moved(conn, name, start, end, create)
     if moved:
         announce_tracked(conn, name, end)
     return moved
 
 
-def _moved(conn: Connection, name: str, start: int, end: int) -> bool:
-    if start == 0 and conn.execute(_POSITION_OF, {"tracked": name}).first() is None:
+def _moved(conn: Connection, name: str, start: int, end: int, create: bool) -> bool:
+    if create and start == 0 and conn.execute(_POSITION_OF, {"tracked": name}).first() is None:
         conn.execute(insert(projection_tracking).values(name=name, position=end))
         return True
     return bool(conn.execute(_MOVE, {"tracked": name, "start": start, "end": end}).rowcount)
