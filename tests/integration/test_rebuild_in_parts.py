@@ -16,10 +16,14 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from backends import use_in_env
 from huying.bootstrap import Services, build_services
+from huying.cli import cli
 from huying.clock import FakeClock
 from huying.locks import duty_lock
+from huying.projections import rebuild as rebuilding
 from huying.projections import tallies, tracking
 from huying.projections.rebuild import REBUILD_LOCK, Part, RebuildUnderWay, Rebuilt, rebuild
 from huying.projections.runner import PARTS_NAMED, REBUILDING, TRACKING_NAME, ProjectorRace
@@ -151,3 +155,17 @@ def test_a_part_commits_nothing_once_its_rebuild_was_given_up(
         elsewhere.projector.run_once()
     assert rows_of(services.engine, [rm_calls]) == {"rm_calls": []}
     assert _parts_left(services) == []
+
+
+def test_huying_rebuild_rebuilds_in_parts_and_says_so(
+    services: Services, settings: Settings, history: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projected = rows_of(services.engine)
+    monkeypatch.setattr(rebuilding, "IN_PARTS_FROM", 0)  # the history is short
+    use_in_env(monkeypatch, settings)
+    result = CliRunner().invoke(cli, ["rebuild", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"rebuilt from {len(history)} events in" in result.output
+    assert "2 processes at once" in result.output
+    assert rows_of(services.engine) == projected
+    assert services.projector.tracked_position() == history[-1]

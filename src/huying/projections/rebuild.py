@@ -122,18 +122,19 @@ def rebuild(
     workers: int,
     on_progress: Progress | None = None,
     *,
-    in_parts_from: int = IN_PARTS_FROM,
+    in_parts_from: int | None = None,
 ) -> Rebuilt:
     """Drop every read model and make it again from the log: in ``workers`` parts when there
-    are two or more and the log holds ``in_parts_from`` events or more, else in this process.
-    ``open_services`` opens the same deployment anew (in a worker). The projector's
-    ``halted`` says if it stopped before an event it cannot vouch for."""
+    are two or more and the log holds ``in_parts_from`` (``IN_PARTS_FROM``) events or more,
+    else in this process. ``open_services`` opens the same deployment anew (in a worker). The
+    projector's ``halted`` says if it stopped before an event it cannot vouch for."""
     lock = duty_lock(services.settings, REBUILD_LOCK)
     if not lock.acquire():
         raise RebuildUnderWay("another rebuild is under way")
     try:
         told = on_progress or (lambda _: None)
-        if workers < 2 or (services.app.recorder.max_notification_id() or 0) < in_parts_from:
+        enough = IN_PARTS_FROM if in_parts_from is None else in_parts_from
+        if workers < 2 or (services.app.recorder.max_notification_id() or 0) < enough:
             return Rebuilt(_alone(services, told), 1)
         return _in_parts(services, open_services, workers, told)
     finally:
