@@ -60,8 +60,8 @@ SELF_KILL = textwrap.dedent(
     _move = tracking.move
     _seen = []
 
-    def _move_then_die(conn, name, start, end):
-        moved = _move(conn, name, start, end)
+    def _move_then_die(conn, name, start, end, **how):
+        moved = _move(conn, name, start, end, **how)
         if name == "read-models":  # the audit chain keeper moves its own row alongside
             _seen.append(end)
             if len(_seen) == int(os.environ.get("DIE_IN_BATCH", "2")):
