@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import StatementError
 
 from huying.db import make_engine, sqlite_datetime, sqlite_engine
 from huying.migrate import upgrade
 from huying.projections.tables import rm_calls, rm_stints
-from huying.projections.writer import RowWriter
+from huying.projections.writer import COPY_FROM, RowWriter
 from huying.settings import Settings
 
 GUANGZHOU = timezone(timedelta(hours=8))
@@ -147,4 +147,41 @@ def test_a_row_missing_a_column_fails_loudly(settings: Settings) -> None:
         RowWriter(engine).insert(conn, rm_calls, [row, broken])
     with engine.connect() as conn:
         assert conn.execute(select(rm_calls.c.seq)).scalars().all() == []  # rolled back whole
+    engine.dispose()
+
+
+def _every_call(conn: Any) -> list[Any]:
+    return list(conn.execute(select(rm_calls).order_by(rm_calls.c.seq)).all())
+
+
+def test_many_rows_at_once_read_back_as_core_wrote_them(settings: Settings) -> None:
+    """PostgreSQL takes ``COPY_FROM`` rows or more by COPY: they read back as Core's insert's, text
+    with a tab, a line break, a backslash and COPY's own null marker among them."""
+    upgrade(settings)
+    engine = make_engine(settings)
+    rows = [
+        _call_row(n, INSTANTS[n % len(INSTANTS)], title=f"第{n}行\t占道\n经营 \\N \\\\ {n}", lat=None)
+        for n in range(1, COPY_FROM + 3)
+    ]
+    with engine.begin() as conn:
+        RowWriter(engine).insert(conn, rm_calls, rows)
+    with engine.connect() as conn:
+        written = _every_call(conn)
+    with engine.begin() as conn:
+        conn.execute(delete(rm_calls))
+        conn.execute(insert(rm_calls), rows)
+    with engine.connect() as conn:
+        assert _every_call(conn) == written
+    assert written[0].title == rows[0]["title"] and written[0].lat is None
+    engine.dispose()
+
+
+def test_many_naive_instants_are_refused_too(settings: Settings) -> None:
+    upgrade(settings)
+    engine = make_engine(settings)
+    naive = [_call_row(n, datetime(2026, 11, 23, 9, 0)) for n in range(1, COPY_FROM + 1)]
+    with pytest.raises((ValueError, StatementError), match="naive"), engine.begin() as conn:
+        RowWriter(engine).insert(conn, rm_calls, naive)
+    with engine.connect() as conn:
+        assert _every_call(conn) == []
     engine.dispose()

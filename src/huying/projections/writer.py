@@ -3,7 +3,9 @@
 On SQLite the INSERT is rendered once per table and its rows go straight to the driver's
 ``executemany``, with instants converted by ``db.sqlite_datetime`` and dates to the ISO text
 SQLAlchemy's ``Date`` stores: SQLAlchemy's per-value bind processing was a quarter of a
-rebuild. Other databases get Core's ``insert()``, whose executemany their drivers already batch.
+rebuild. On PostgreSQL many rows go in by ``COPY … FROM STDIN`` (psycopg adapts each value in
+C; an instant must carry its offset, as ``UtcDateTime`` requires); a few, by Core's
+``insert()``, one statement instead of COPY's two round trips.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from huying.db import UtcDateTime, sqlite_datetime
 from huying.projections.rows import Row
 
 _Plan = tuple[str, Callable[[Row], Any], tuple[int, ...], tuple[int, ...]]
+COPY_FROM = 50  # rows of one table at once: PostgreSQL takes them by COPY
 
 
 class RowWriter:
@@ -29,7 +32,10 @@ class RowWriter:
         if not rows:
             return
         if not self._direct:
-            conn.execute(insert(table), list(rows))
+            if len(rows) < COPY_FROM:
+                conn.execute(insert(table), list(rows))
+            else:
+                self._copy(conn, table, rows)
             return
         sql, values_of, instants, days = self._plan(table, tuple(rows[0]))
         params = []
@@ -44,15 +50,31 @@ class RowWriter:
             params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
 
+    def _copy(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+        sql, values_of, instants, _ = self._plan(table, tuple(rows[0]))
+        psycopg = conn.connection.driver_connection  # in the transaction of ``conn``
+        assert psycopg is not None
+        cursor = psycopg.cursor()
+        with cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                values = values_of(row)
+                for i in instants:
+                    if values[i] is not None and values[i].tzinfo is None:
+                        raise ValueError("naive datetimes are not stored: give an offset")
+                copy.write_row(values)
+
     def _plan(self, table: Table, names: tuple[str, ...]) -> _Plan:
-        """The INSERT for rows with these columns, how to pick their values, which are instants
-        and which are dates."""
+        """The INSERT (SQLite) or COPY (PostgreSQL) for rows with these columns, how to pick
+        their values, which are instants and which are dates."""
         key = (table.name, names)
         plan = self._plans.get(key)
         if plan is None:
             columns = [table.c[n] for n in names]  # KeyError for a column the table lacks
             quoted = ", ".join(f'"{c.name}"' for c in columns)
-            sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
+            if self._direct:
+                sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
+            else:
+                sql = f'COPY "{table.name}" ({quoted}) FROM STDIN'
             getter = itemgetter(*names) if len(names) > 1 else (lambda row, n=names[0]: (row[n],))
             instants = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UtcDateTime))
             days = tuple(i for i, c in enumerate(columns) if isinstance(c.type, Date))
