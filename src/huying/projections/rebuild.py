@@ -38,14 +38,14 @@ from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import Notification
 from sqlalchemy import delete, func, select
 
 from huying.locks import duty_lock
 from huying.projections import tracking
 from huying.projections.runner import PARTS_NAMED, REBUILDING, TRACKING_NAME, ProjectorRace
 from huying.projections.tables import projection_tracking, rm_calls, rm_sla_tallies
-from huying.projections.tallies import SlaKey, SlaTallies, Slice, merged
+from huying.projections.tallies import SlaKey, SlaTallies, Slice, TallyKeeper, merged
 from huying.supervision import stop_when_orphaned
 
 if TYPE_CHECKING:
@@ -83,21 +83,15 @@ class Part:
         return f"{PARTS_NAMED}{self.index + 1} of {self.of}"
 
     def select(self, recorder: object, start: int, limit: int) -> Sequence[Notification]:
-        """Its next notifications after ``start``: those of its aggregates, read alone where the
-        recorder can (huying's), else picked from all."""
-        if isinstance(recorder, PartSelecting):
-            return recorder.select_notifications_of_part(start, limit, self.until, self.index, self.of)
-        assert isinstance(recorder, ApplicationRecorder)
-        found: list[Notification] = []
-        while len(found) < limit and (
-            batch := recorder.select_notifications(start, limit, self.until, inclusive_of_start=False)
-        ):
-            found += [n for n in batch if self.takes(n)]
-            start = batch[-1].id
-        return found[:limit]
+        """Its next notifications after ``start``: those of its aggregates alone, picked by the
+        database (``takes`` in SQL)."""
+        if not isinstance(recorder, PartSelecting):
+            raise TypeError(f"{type(recorder).__name__} cannot read a part of the log")
+        return recorder.select_notifications_of_part(start, limit, self.until, self.index, self.of)
 
     def takes(self, n: Notification) -> bool:
-        """Whether the aggregate of ``n`` is its: the last hexadecimal digit of its id."""
+        """Whether the aggregate of ``n`` is its: the last hexadecimal digit of its id (what
+        ``select_notifications_of_part`` asks of each row)."""
         return (cast(UUID, n.originator_id).int & 0xF) % self.of == self.index
 
 
@@ -114,6 +108,8 @@ def default_workers() -> int:
 
 
 Progress = Callable[[int], None]  # told the log position the rebuild has reached, now and then
+Answer = tuple[str, object]  # a worker's: ("done", what it found), or ("halted" | "failed", why)
+Job = Callable[["Services"], Answer]  # what a worker does, on the deployment opened there
 
 
 def rebuild(
@@ -148,7 +144,7 @@ def _in_parts(
     end = services.app.recorder.max_notification_id() or 0
     parts = [Part(i, workers, end) for i in range(workers)]
     projector.reset(parts)
-    started = _start_workers([_replay(open_services, part, projector.batch_size) for part in parts])
+    started = _start_workers(open_services, [_replay(part, projector.batch_size) for part in parts])
     replayed = _results(started, lambda: on_progress(_reached(services, parts)))
     failed = [
         f"{part.name}: {said}" for part, (how, said) in zip(parts, replayed, strict=True) if how != "done"
@@ -194,18 +190,14 @@ def _reached(services: Services, parts: Sequence[Part]) -> int:
         return int(at.scalar() or 0)
 
 
-def _replay(open_services: Callable[[], Services], part: Part, batch_size: int) -> Callable[[Pipe], None]:
-    def work(answer: Pipe) -> None:
-        services = open_services()
-        try:
-            projector = services.projector
-            projector.batch_size = batch_size  # as this process's: the rebuild's
-            projector.take_part(part)
-            done = projector.catch_up()
-            flaw = projector.halted
-            answer.send(("halted", flaw.sentence()) if flaw else ("done", done))
-        finally:
-            services.close()
+def _replay(part: Part, batch_size: int) -> Job:
+    def work(services: Services) -> Answer:
+        projector = services.projector
+        projector.batch_size = batch_size  # as this process's: the rebuild's
+        projector.take_part(part)
+        done = projector.catch_up()
+        flaw = projector.halted
+        return ("halted", flaw.sentence()) if flaw else ("done", done)
 
     return work
 
@@ -215,11 +207,11 @@ def _recount(services: Services, open_services: Callable[[], Services], workers:
     workers, the others here meanwhile; what a slice's calls changed in later slices' blocks is
     added last. False if a worker failed (the tallies are left behind, to be recounted)."""
     keeper = services.projector.tallies
-    sla = next(t for t in keeper.tallies if isinstance(t, SlaTallies))
+    sla = _sla(keeper)
     with services.engine.begin() as conn:
         conn.execute(delete(rm_sla_tallies))
     slices = _slices(services, workers)
-    started = _start_workers([_recount_slice(open_services, s) for s in slices])
+    started = _start_workers(open_services, [_recount_slice(s) for s in slices])
     for tally in keeper.tallies:
         if tally is not sla:
             keeper.write(services.engine, tally.recount(services.engine))
@@ -249,19 +241,18 @@ def _slices(services: Services, n: int) -> list[Slice]:
     return [Slice(since, until) for since, until in pairwise(bounds)]
 
 
-def _recount_slice(open_services: Callable[[], Services], calls: Slice) -> Callable[[Pipe], None]:
-    def work(answer: Pipe) -> None:
-        services = open_services()
-        try:
-            keeper = services.projector.tallies
-            sla = next(t for t in keeper.tallies if isinstance(t, SlaTallies))
-            left: dict[SlaKey, Any] = {}
-            keeper.write(services.engine, sla.recount_slice(services.engine, calls, left))
-            answer.send(("done", left))
-        finally:
-            services.close()
+def _recount_slice(calls: Slice) -> Job:
+    def work(services: Services) -> Answer:
+        keeper = services.projector.tallies
+        left: dict[SlaKey, Any] = {}
+        keeper.write(services.engine, _sla(keeper).recount_slice(services.engine, calls, left))
+        return ("done", left)
 
     return work
+
+
+def _sla(keeper: TallyKeeper) -> SlaTallies:
+    return next(t for t in keeper.tallies if isinstance(t, SlaTallies))
 
 
 # --- the workers ---------------------------------------------------------------------------------
@@ -270,34 +261,40 @@ Started = list[tuple[Pipe, Any]]
 _LOOK_APART = 1.0
 
 
-def _start_workers(jobs: Sequence[Callable[[Pipe], None]]) -> Started:
-    """Each job in a forked process of its own, answering on a pipe."""
+def _start_workers(open_services: Callable[[], Services], jobs: Sequence[Job]) -> Started:
+    """Each job in a forked process of its own, on the deployment opened there, answering on a
+    pipe."""
     forked = multiprocessing.get_context("fork")
     started: Started = []
     for job in jobs:
         receiving, sending = forked.Pipe(duplex=False)
-        process = forked.Process(target=_answering, args=(job, sending, os.getpid()), daemon=True)
+        args = (open_services, job, sending, os.getpid())
+        process = forked.Process(target=_answering, args=args, daemon=True)
         process.start()
         sending.close()  # the worker's end: the pipe ends when the worker does
         started.append((receiving, process))
     return started
 
 
-def _answering(job: Callable[[Pipe], None], answer: Pipe, parent: int) -> None:
+def _answering(open_services: Callable[[], Services], job: Job, answer: Pipe, parent: int) -> None:
     stop_when_orphaned(parent)  # a rebuild killed outright takes its workers with it
     try:
-        job(answer)
+        services = open_services()
+        try:
+            answer.send(job(services))
+        finally:
+            services.close()
     except BaseException as e:
         first_line = str(e).partition("\n")[0][:300]  # a database error repeats its statement
         answer.send(("failed", f"{type(e).__name__}: {first_line}"))
         raise
 
 
-def _results(started: Started, meanwhile: Callable[[], None] | None = None) -> list[tuple[str, object]]:
+def _results(started: Started, meanwhile: Callable[[], None] | None = None) -> list[Answer]:
     """Each worker's answer, in order; a worker that ended without one failed. Once one has
     failed, the others are stopped: their work is given up. ``meanwhile`` is called every
     ``_LOOK_APART`` seconds while they work."""
-    answers: dict[int, tuple[str, object]] = {}
+    answers: dict[int, Answer] = {}
     pending = {id(receiving): (i, receiving) for i, (receiving, _) in enumerate(started)}
     while pending:
         ready = wait([receiving for _, receiving in pending.values()], _LOOK_APART)
@@ -312,9 +309,9 @@ def _results(started: Started, meanwhile: Callable[[], None] | None = None) -> l
     return [answers[i] for i in range(len(started))]
 
 
-def _answer(receiving: Pipe, process: Any) -> tuple[str, object]:
+def _answer(receiving: Pipe, process: Any) -> Answer:
     try:
-        answer: tuple[str, object] = receiving.recv()
+        answer: Answer = receiving.recv()
     except EOFError:
         answer = ("failed", "ended without an answer")
     process.join()
