@@ -179,13 +179,15 @@ class Projector:
         if position != REBUILDING:
             return position
         lock = self._rebuild_lock() if self._rebuild_lock else None
-        if lock is None or not lock.acquire():
+        if lock is None:
             return None
         try:
+            if not lock.acquire():
+                return None
             log.warning("a rebuild in parts was cut short: the read models are made again from the start")
             self._drop(())  # in run_once, which holds the projector's lock
         finally:
-            lock.release()
+            lock.release()  # taken or not: a PostgreSQL lock's connection is closed
         return 0
 
     # --- one batch, exactly once ----------------------------------------------------------
