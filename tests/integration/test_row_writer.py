@@ -1,25 +1,33 @@
 """The read models' bulk writer stores on SQLite exactly what SQLAlchemy Core would.
 
-``RowWriter`` renders its own INSERT and converts instants itself (``db.sqlite_datetime``) to
-skip SQLAlchemy's per-value bind processing. Queries compare those columns with instants that
-SQLAlchemy binds (``next_due < now``), so the stored text must be byte for byte what Core stores:
-the same rows are written both ways into real SQLite files and read back raw.
+``RowWriter`` renders its own INSERT (and the tallies' UPDATE) and converts instants itself
+(``db.sqlite_datetime``) to skip SQLAlchemy's per-value bind processing. Queries compare those
+columns with instants that SQLAlchemy binds (``next_due < now``), so the stored text must be
+byte for byte what Core stores: the same rows are written both ways into real SQLite files and
+read back raw.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import StatementError
 
 from huying.db import make_engine, sqlite_datetime, sqlite_engine
 from huying.migrate import upgrade
-from huying.projections.tables import rm_calls, rm_stints
+from huying.projections.tables import (
+    SLA_COUNTS,
+    SPREADS,
+    rm_calls,
+    rm_ledger_tallies,
+    rm_sla_tallies,
+    rm_stints,
+)
 from huying.projections.writer import COPY_FROM, RowWriter
 from huying.settings import Settings
 
@@ -115,6 +123,81 @@ def test_the_direct_sqlite_insert_stores_what_core_stores(tmp_path: Path) -> Non
     # What SQLAlchemy reads back is test_each_backend_reads_back_the_instants_it_was_given.
     writer_engine.dispose()
     core_engine.dispose()
+
+
+def _sla_row(n: int, received: int) -> dict[str, Any]:
+    return (
+        {
+            "level": "community",
+            "scope": f"C{n % 3}",
+            "block": "day",
+            "start": date(2026, 1, 1) + timedelta(days=n),
+        }
+        | dict.fromkeys(SLA_COUNTS, n)
+        | {f"{kind}_n": n for kind in SPREADS}
+        | {f"{kind}_p50": n / 3 if n % 2 else None for kind in SPREADS}
+        | {f"{kind}_p90": n * 1.5 for kind in SPREADS}
+        | {f"{kind}_spread": bytes([n, 0, 255]) if n % 2 else None for kind in SPREADS}
+        | {"received": received}
+    )
+
+
+def _ledger_row(n: int, calls: int) -> dict[str, Any]:
+    flags = {"ready_to_resolve": n % 2 == 0, "pending_extension": n % 3 == 0, "returned_order": False}
+    return {"scope": f"S{n}", "status": "in_progress"} | flags | {"calls": calls}
+
+
+def test_the_direct_sqlite_update_stores_what_core_stores(tmp_path: Path) -> None:
+    """The tallies' rows changed in place, found by their whole key (a date, booleans): only the
+    rows asked for, byte for byte as Core's UPDATE leaves them, each keeping its rowid."""
+    ours, core = _database(tmp_path / "writer"), _database(tmp_path / "core")
+    engines = sqlite_engine(f"sqlite:///{ours}"), sqlite_engine(f"sqlite:///{core}")
+    for engine in engines:
+        with engine.begin() as conn:
+            conn.execute(insert(rm_sla_tallies), [_sla_row(n, n) for n in range(6)])
+            conn.execute(insert(rm_ledger_tallies), [_ledger_row(n, n) for n in range(6)])
+    rowids = _raw_with_rowid(ours, "rm_sla_tallies")
+    changed = {
+        "rm_sla_tallies": [_sla_row(n, 100 + n) for n in (1, 4)],
+        "rm_ledger_tallies": [_ledger_row(2, 9)],
+    }
+    with engines[0].begin() as conn:
+        writer = RowWriter(engines[0])
+        writer.update(conn, rm_sla_tallies, changed["rm_sla_tallies"])
+        writer.update(conn, rm_ledger_tallies, changed["rm_ledger_tallies"])
+        writer.update(conn, rm_ledger_tallies, [])  # nothing to write is not an error
+    with engines[1].begin() as conn:
+        for table in (rm_sla_tallies, rm_ledger_tallies):
+            for row in changed[table.name]:
+                key = and_(*(c == row[c.name] for c in table.primary_key.columns))
+                conn.execute(update(table).where(key).values(row))
+
+    for table in ("rm_sla_tallies", "rm_ledger_tallies"):
+        assert _raw(ours, table) == _raw(core, table)
+    after = _raw_with_rowid(ours, "rm_sla_tallies")
+    assert [r[0] for r in after] == [r[0] for r in rowids]  # in place: no row moved
+    assert sum(a != b for a, b in zip(after, rowids, strict=True)) == 2
+    for engine in engines:
+        engine.dispose()
+
+
+def _raw_with_rowid(path: Path, table: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f'SELECT rowid, * FROM "{table}" ORDER BY rowid').fetchall()
+
+
+def test_each_backend_updates_rows_in_place_as_given(settings: Settings) -> None:
+    """SQLite's direct UPDATE and PostgreSQL's Core one alike: the rows read back as given."""
+    upgrade(settings)
+    engine = make_engine(settings)
+    writer = RowWriter(engine)
+    with engine.begin() as conn:
+        writer.insert(conn, rm_sla_tallies, [_sla_row(n, n) for n in range(4)])
+        writer.update(conn, rm_sla_tallies, [_sla_row(2, 77)])
+    with engine.connect() as conn:
+        back = conn.execute(select(rm_sla_tallies).order_by(rm_sla_tallies.c.start)).mappings().all()
+    assert [dict(r) for r in back] == [_sla_row(n, 77 if n == 2 else n) for n in range(4)]
+    engine.dispose()
 
 
 def test_naive_instants_are_refused_like_core_refuses_them() -> None:

@@ -4,6 +4,7 @@ worked out before its write transaction (``Rewrite``). Shared by every tally (``
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,18 +14,19 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Delete,
+    Dialect,
+    Executable,
     Select,
     Table,
-    Update,
     and_,
     bindparam,
     delete,
     func,
-    or_,
     select,
-    update,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.selectable import TextualSelect
 
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
@@ -62,8 +64,7 @@ class Rewrite:
         one_row = by_key(self.table)
         for chunk in chunks([k for k in self.replaced if k in left]):  # nothing left of them
             conn.execute(one_row, [key_params(self.table, k) for k in chunk])
-        if kept:
-            conn.execute(_in_place(self.table, tuple(kept[0])), [_update_params(self.table, r) for r in kept])
+        writer.update(conn, self.table, kept)
         writer.insert(conn, self.table, [row for key, row in keyed if key not in stored])
 
 
@@ -72,45 +73,16 @@ def _key_names(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.primary_key.columns)
 
 
-@cache
-def _in_place(table: Table, names: tuple[str, ...]) -> Update:
-    """The UPDATE of one row's columns ``names`` but its key, found by its key (``_update_params``)."""
-    keys = _key_names(table)
-    return (
-        update(table)
-        .where(*(table.c[n] == bindparam(f"key_{n}") for n in names if n in keys))
-        .values({n: bindparam(f"new_{n}") for n in names if n not in keys})
-    )
-
-
-def _update_params(table: Table, row: Row) -> dict[str, Any]:
-    keys = _key_names(table)
-    return {f"key_{n}" if n in keys else f"new_{n}": v for n, v in row.items()}
-
-
-# Tally rows are found by their whole primary key. Not with a row-value IN list: SQLite plans
-# ``(level, scope, block, start) IN (VALUES …)`` of several keys as a scan of the whole table —
-# 20 ms each for the read and the delete of every projector batch at 100,000 calls, most of the
-# batch. An OR of the keys, or one statement per key, is a lookup of the index per key on both
-# backends; on PostgreSQL so is a join to the keys' arrays (``_of_key_arrays``), a nested loop over
-# the primary key, and it is the one read there.
+# Tally rows are found by their whole primary key, looked up one key at a time in its index: one
+# short statement whatever the number of keys, the keys bound as one value. Not with a row-value
+# IN list: SQLite plans ``(level, scope, block, start) IN (VALUES …)`` of several keys as a scan of
+# the whole table — 20 ms each for the read and the delete of every projector batch at 100,000
+# calls, most of the batch. Not with an OR of the keys either (until 2026-12-05 on SQLite, in four
+# compiled sizes): SQLAlchemy bound and converted four values per key in Python at every read,
+# a fifth of the duties' process's time under P1's load.
 
 
 KEYS_AT_ONCE = 400  # keys one read of stored tally rows asks for, at most
-# The sizes a read is compiled in: the keys are padded to the next one (the last key asked again).
-# A live batch changes a few dozen rows; padded to 400, each of its reads bound 1,600 values and
-# looked the same key up hundreds of times — a fifth of the projector's time under load.
-KEY_SIZES = (8, 32, 128, KEYS_AT_ONCE)
-
-
-@cache
-def _of_keys(table: Table, size: int) -> Select[Any]:
-    """The rows of ``size`` keys, their values bound: built and compiled once per table and size
-    (an OR built anew for every read cost more than the read: 100,000 comparisons for a recount
-    of 25,000 calls)."""
-    columns = table.primary_key.columns
-    keys = (and_(*(c == bindparam(f"k{i}_{c.name}") for c in columns)) for i in range(size))
-    return select(table).where(or_(*keys))
 
 
 @cache
@@ -125,21 +97,47 @@ def _of_key_arrays(table: Table) -> Select[Any]:
     return select(table).join(keys, and_(*(c == keys.c[c.name] for c in columns)))
 
 
+@cache
+def _of_key_list(table: Table) -> TextualSelect:
+    """SQLite: the rows of the keys bound as one JSON array of keys (``_key_list``), each looked
+    up in the primary key's index (``CROSS JOIN`` keeps the keys the outer loop; the test reads
+    the plan). The result is typed by the table's columns, so rows come back as Core's would."""
+    names = _key_names(table)
+    on = " AND ".join(f"t.{n} = json_extract(k.value, '$[{i}]')" for i, n in enumerate(names))
+    columns = ", ".join(f"t.{c.name}" for c in table.columns)
+    statement = f"SELECT {columns} FROM json_each(:keys) AS k CROSS JOIN {table.name} AS t ON {on}"
+    return text(statement).columns(*table.columns)
+
+
+def _key_list(table: Table, keys: Sequence[Sequence[Any]], dialect: Dialect) -> str:
+    """The keys as SQLite stores them (each key column's own conversion: a date as its ISO text,
+    a boolean as 0 or 1), in one JSON array."""
+    convert = _converters(table, dialect)
+    return json.dumps([[c(v) for c, v in zip(convert, key, strict=True)] for key in keys], ensure_ascii=False)
+
+
+@cache
+def _converters(table: Table, dialect: Dialect) -> tuple[Callable[[Any], Any], ...]:
+    return tuple(
+        c.type.dialect_impl(dialect).bind_processor(dialect) or _as_is for c in table.primary_key.columns
+    )
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def of_keys(
-    table: Table, keys: Sequence[Sequence[Any]], dialect: str = "sqlite"
-) -> tuple[Select[Any], dict[str, Any]]:
-    """The stored rows of up to ``KEYS_AT_ONCE`` keys: on PostgreSQL as arrays, elsewhere in the
-    smallest size that holds them."""
+    table: Table, keys: Sequence[Sequence[Any]], dialect: Dialect
+) -> tuple[Executable, dict[str, Any]]:
+    """The stored rows of up to ``KEYS_AT_ONCE`` keys: on PostgreSQL as one array per key column,
+    on SQLite as one JSON array of keys."""
     assert 0 < len(keys) <= KEYS_AT_ONCE
-    if dialect == "postgresql":
+    if dialect.name == "postgresql":
         columns = table.primary_key.columns
         arrays = {f"keys_{c.name}": [key[i] for key in keys] for i, c in enumerate(columns)}
         return _of_key_arrays(table), arrays
-    size = next(s for s in KEY_SIZES if s >= len(keys))
-    padded = [*keys, *[keys[-1]] * (size - len(keys))]
-    columns = table.primary_key.columns
-    params = {f"k{i}_{c.name}": v for i, key in enumerate(padded) for c, v in zip(columns, key, strict=True)}
-    return _of_keys(table, size), params
+    return _of_key_list(table), {"keys": _key_list(table, keys, dialect)}
 
 
 @cache
@@ -203,7 +201,7 @@ def rewrite_of(
     keys = list(changes)
     stored: dict[Any, Row] = {}
     for chunk in [] if afresh else chunks(keys, KEYS_AT_ONCE):
-        for r in conn.execute(*of_keys(table, chunk, conn.dialect.name)).mappings():
+        for r in conn.execute(*of_keys(table, chunk, conn.dialect)).mappings():
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
     rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
     return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
