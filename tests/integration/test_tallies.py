@@ -10,6 +10,7 @@ every kind of obligation, late and on time, reopened, withdrawn and merged, open
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from huying.domain.org import UnitKind
 from huying.domain.sla import warn_at
 from huying.projections.obligations import Obligation, Response, of_call
 from huying.projections.periods import local_day
+from huying.projections.runner import Projector, ProjectorRace
 from huying.projections.tables import (
     TALLY_TABLES,
     projection_tracking,
@@ -267,6 +269,33 @@ def test_a_store_projected_before_the_tallies_gets_them_at_its_next_catch_up(dis
         conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TALLIED))
     assert district.projector.run_once() == 0
     assert tallies_of(district) == kept
+
+
+def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_recount(
+    district: Services,
+) -> None:
+    """Each projector keeps the tally rows its last batch wrote, and does not read them again
+    (``KnownRows``); another projector taking its turns meanwhile (another process holding the
+    duty for a while) moves them on. Every batch kept in step, from the first event: the tallies
+    come to what the seed's recount counted."""
+    counted = tallies_of(district)
+    first, other = district.projector, Projector(district.app, district.engine)
+    first.reset()
+    with district.engine.begin() as conn:  # a new store's: the tallies in step from the start
+        conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TALLIED))
+    rng = random.Random(7)
+    turn, turns, races, known = first, 0, 0, 0
+    while True:
+        if rng.random() < 0.15:
+            turn, turns = rng.choice([first, other]), turns + 1
+        try:
+            if not turn.run_once(limit=rng.randint(1, 12)):
+                break
+        except ProjectorRace:  # its last batch was not the last one: it goes on from the stored one
+            races += 1
+        known = max(known, len(turn.tallies.known))
+    assert turns > 10 and races > 3 and known > 0
+    assert tallies_of(district) == counted
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:

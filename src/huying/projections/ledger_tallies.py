@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, select
 
 from huying.projections.rows import Row
 from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls, rm_ledger_tallies, rm_work_orders
-from huying.projections.tally_rows import Rewrite, Rows, chunks, rewrite_of, streamed
+from huying.projections.tally_rows import KnownRows, Rewrite, Rows, chunks, rewrite_of, streamed
 
 LedgerKey = tuple[str, str, bool, bool, bool]  # scope, status, and the three flags
 FLAGS = ("ready_to_resolve", "pending_extension", "returned_order")
@@ -69,10 +69,12 @@ class LedgerTallies:
                     departments[r["call_id"]].add(r["department_code"])
         return _counted(calls.values(), departments)
 
-    def after(self, conn: Connection, before: Counter[LedgerKey], rows: Rows) -> Rewrite:
+    def after(
+        self, conn: Connection, before: Counter[LedgerKey], rows: Rows, known: KnownRows | None = None
+    ) -> Rewrite:
         now = _counted(rows.get(rm_calls.name, []), _departments(rows.get(rm_work_orders.name, [])))
         changes = {k: n for k in {*before, *now} if (n := now[k] - before[k])}
-        return rewrite_of(conn, rm_ledger_tallies, changes, _ledger_row)
+        return rewrite_of(conn, rm_ledger_tallies, changes, _ledger_row, known=known)
 
     def recount(self, engine: Engine) -> Iterator[Rewrite]:
         """Every tally afresh from the calls on the ledger and their orders, in one rewrite."""

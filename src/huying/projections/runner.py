@@ -218,8 +218,10 @@ class Projector:
                     tallied = self._commit(touched, born, start, end)
                 except BaseException:
                     self.cache.clear()  # the cached calls ran ahead of what was committed
+                    self.tallies.forget()
                     self._committed = None
                     raise
+                self.tallies.committed()
                 self._committed = end
                 self.visible(end)
             if read < (limit or self.batch_size) and not tallied and self.part is None:

@@ -57,7 +57,15 @@ from huying.projections.tables import (
     rm_supervisions,
     rm_work_orders,
 )
-from huying.projections.tally_rows import Rewrite, Rows, by_call, rewrite_of, rows_of_calls, streamed
+from huying.projections.tally_rows import (
+    KnownRows,
+    Rewrite,
+    Rows,
+    by_call,
+    rewrite_of,
+    rows_of_calls,
+    streamed,
+)
 from huying.projections.writer import RowWriter
 
 log = logging.getLogger(__name__)
@@ -72,8 +80,9 @@ class Tally(Protocol):
         """What the stored rows of these calls counted (read before the runner replaces them)."""
         ...
 
-    def after(self, conn: Connection, before: Any, rows: Rows) -> Rewrite:
-        """The tallies changed by what the batch's rows count instead."""
+    def after(self, conn: Connection, before: Any, rows: Rows, known: KnownRows | None = None) -> Rewrite:
+        """The tallies changed by what the batch's rows count instead (rows ``known`` as stored
+        are not read again)."""
         ...
 
     def recount(self, engine: Engine) -> Iterator[Rewrite]:
@@ -96,20 +105,34 @@ class TallyKeeper:
     come to: the rebuild test compares the two.
 
     What changes is worked out before the batch's write transaction (``prepare``); in it, the
-    tallies are only replaced (``store``), so they do not hold the database's write lock long."""
+    tallies are only replaced (``store``), so they do not hold the database's write lock long.
+
+    The rows a batch wrote are known for the next (``KnownRows``), once its transaction has
+    ``committed``: a batch that starts where this keeper's last one ended, with the tallies
+    stored there, finds them as that batch left them — every other writer of the tallies (a
+    projector elsewhere, a rebuild, a recount) moves them on, or behind, first. Anything else
+    this keeper is asked to do, it forgets them for."""
 
     def __init__(self, org: Org, writer: RowWriter) -> None:
         self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies(), LedgerTallies()]
         self.writer = writer
+        self.known = KnownRows()
+        self._known_at: int | None = None  # the position the known rows stand at
+        self._holding: int | None = None  # the end of the batch whose rows are held
 
     def prepare(
         self, conn: Connection, start: int, call_ids: Sequence[str], rows: Rows
     ) -> list[Rewrite] | None:
         """For a batch from ``start`` storing ``rows`` for ``call_ids``: the tallies changed
         (None: they are behind)."""
+        self.known.hold([])  # a batch before that never committed
+        self._holding = None
         if _tallied(conn, start) != start:
+            self.forget()
             return None
-        return [t.after(conn, t.before(conn, call_ids), rows) for t in self.tallies]
+        if self._known_at != start:
+            self.forget()
+        return [t.after(conn, t.before(conn, call_ids), rows, self.known) for t in self.tallies]
 
     def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> bool:
         """In the batch's transaction: its tallies, unless they were behind (or fell behind);
@@ -119,10 +142,24 @@ class TallyKeeper:
         for rewrite in prepared:
             rewrite.write(conn, self.writer)
         _tally_at(conn, end)
+        self.known.hold(prepared)
+        self._holding = end
         return True
+
+    def committed(self) -> None:
+        """The transaction that stored the tallies has committed: their rows are known."""
+        if self._holding is None:
+            return
+        self.known.committed()
+        self._known_at, self._holding = self._holding, None
+
+    def forget(self) -> None:
+        self.known.forget()
+        self._known_at = self._holding = None
 
     def settle(self, engine: Engine, position: int) -> None:
         """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""
+        self.forget()
         with engine.connect() as conn:
             if _tallied(conn, position) == position:
                 return
@@ -134,15 +171,18 @@ class TallyKeeper:
 
     def write(self, engine: Engine, rewrites: Iterable[Rewrite]) -> None:
         """A recount's rewrites, each in a transaction of its own."""
+        self.forget()
         for rewrite in rewrites:
             with engine.begin() as conn:
                 rewrite.write(conn, self.writer)
 
     def in_step_at(self, conn: Connection, position: int) -> None:
         """The tallies count the rows as they stand at ``position`` (recounted)."""
+        self.forget()
         _tally_at(conn, position)
 
     def fall_behind(self, conn: Connection) -> None:
+        self.forget()
         _tally_at(conn, _BEHIND)
 
 
@@ -298,7 +338,13 @@ class SlaTallies:
             for call_id in {*stints, *orders}
         }
 
-    def after(self, conn: Connection, before: dict[str, list[Obligation]], rows: Rows) -> Rewrite:
+    def after(
+        self,
+        conn: Connection,
+        before: dict[str, list[Obligation]],
+        rows: Rows,
+        known: KnownRows | None = None,
+    ) -> Rewrite:
         grids = {r["call_id"]: r["grid_code"] for r in rows.get(rm_calls.name, [])}
         stints, orders = by_call(rows.get(rm_stints.name, [])), by_call(rows.get(rm_work_orders.name, []))
         fine: dict[FineKey, _Change] = defaultdict(_Change)
@@ -314,7 +360,7 @@ class SlaTallies:
                 fine[_fine_key(o)].replace(was, o)
             for gone in old.values():  # none while events only add to a call
                 fine[_fine_key(gone)].replace(gone, None)
-        return rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row)
+        return rewrite_of(conn, rm_sla_tallies, self._spread_out(fine), _sla_row, known=known)
 
     def recount(self, engine: Engine) -> Iterator[Rewrite]:
         """Every tally afresh: none left, then every call's obligations (``recount_slice``)."""
@@ -558,7 +604,11 @@ class EvaluationTallies:
         }
 
     def after(
-        self, conn: Connection, before: dict[str, dict[EvaluationKey, list[int]]], rows: Rows
+        self,
+        conn: Connection,
+        before: dict[str, dict[EvaluationKey, list[int]]],
+        rows: Rows,
+        known: KnownRows | None = None,
     ) -> Rewrite:
         evaluations = by_call(rows.get(rm_evaluations.name, []))
         supervisions = by_call(rows.get(rm_supervisions.name, []))
@@ -571,7 +621,7 @@ class EvaluationTallies:
                     for i, c in enumerate(counts):
                         change[i] += sign * c
         moved = {k: c for k, c in changes.items() if any(c)}
-        return rewrite_of(conn, rm_evaluation_tallies, moved, _evaluation_row)
+        return rewrite_of(conn, rm_evaluation_tallies, moved, _evaluation_row, known=known)
 
     def recount(self, engine: Engine) -> Iterator[Rewrite]:
         """Every tally afresh from every call's stored rows, in one rewrite (a unit's months)."""

@@ -5,7 +5,7 @@ worked out before its write transaction (``Rewrite``). Shared by every tally (``
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -195,13 +195,75 @@ def rewrite_of(
     changed: Callable[[Any, Row | None, Any], Row | None],
     *,
     afresh: bool = False,
+    known: KnownRows | None = None,
 ) -> Rewrite:
     """Each changed row read and changed by ``changed`` (None: nothing left) — or, ``afresh``,
-    made from nothing (the rows replace every stored one)."""
+    made from nothing (the rows replace every stored one). Rows ``known`` as stored are not
+    read again."""
     keys = list(changes)
     stored: dict[Any, Row] = {}
-    for chunk in [] if afresh else chunks(keys, KEYS_AT_ONCE):
+    unread = keys
+    if known is not None and not afresh:
+        stored, unread = known.of(table, keys)
+    for chunk in [] if afresh else chunks(unread, KEYS_AT_ONCE):
         for r in conn.execute(*of_keys(table, chunk, conn.dialect)).mappings():
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
     rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
     return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
+
+
+class KnownRows:
+    """Tally rows as this process last committed them, by table and key (the most recently
+    written ``limit`` of each table): what reading them back would give, for as long as nobody
+    else writes them — which the owner (``TallyKeeper``) vouches for, and otherwise ``forget``s
+    them. A live batch re-reads the same few dozen rows (the district's, the streets', this
+    week's and month's) that the batch before it wrote; known, they are not read again.
+
+    Rewrites are ``held`` while their transaction is open and known once it has ``committed``:
+    a batch rolled back leaves what was known before it."""
+
+    def __init__(self, limit: int = 8_192) -> None:
+        self._limit = limit
+        self._rows: dict[str, OrderedDict[Any, Row]] = {}
+        self._held: list[Rewrite] = []
+
+    def of(self, table: Table, keys: Sequence[Any]) -> tuple[dict[Any, Row], list[Any]]:
+        """The known rows among ``keys``, and the keys not known (to be read)."""
+        rows = self._rows.get(table.name)
+        if not rows:
+            return {}, list(keys)
+        found: dict[Any, Row] = {}
+        unknown = []
+        for k in keys:
+            row = rows.get(k)
+            if row is None:
+                unknown.append(k)
+            else:
+                found[k] = row
+                rows.move_to_end(k)
+        return found, unknown
+
+    def hold(self, rewrites: Sequence[Rewrite]) -> None:
+        """What an open transaction writes (known once it has committed)."""
+        self._held = list(rewrites)
+
+    def committed(self) -> None:
+        for rewrite in self._held:
+            rows = self._rows.setdefault(rewrite.table.name, OrderedDict())
+            if rewrite.afresh:
+                rows.clear()
+            for k in rewrite.replaced:
+                rows.pop(k, None)
+            names = _key_names(rewrite.table)
+            for row in rewrite.rows:
+                rows[tuple(row[n] for n in names)] = row
+            while len(rows) > self._limit:
+                rows.popitem(last=False)
+        self._held = []
+
+    def forget(self) -> None:
+        self._rows.clear()
+        self._held = []
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._rows.values())
