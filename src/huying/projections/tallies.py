@@ -117,21 +117,18 @@ class TallyKeeper:
         self.tallies: list[Tally] = [SlaTallies(org), EvaluationTallies(), LedgerTallies()]
         self.writer = writer
         self.known = KnownRows()
-        self._known_at: int | None = None  # the position the known rows stand at
-        self._holding: int | None = None  # the end of the batch whose rows are held
 
     def prepare(
         self, conn: Connection, start: int, call_ids: Sequence[str], rows: Rows
     ) -> list[Rewrite] | None:
         """For a batch from ``start`` storing ``rows`` for ``call_ids``: the tallies changed
         (None: they are behind)."""
-        self.known.hold([])  # a batch before that never committed
-        self._holding = None
-        if _tallied(conn, start) != start:
-            self.forget()
+        self.known.hold(None)  # a batch before that never committed
+        in_step = _tallied(conn, start) == start
+        if not in_step or self.known.at != start:  # known as of another position: not now
+            self.known.forget()
+        if not in_step:
             return None
-        if self._known_at != start:
-            self.forget()
         return [t.after(conn, t.before(conn, call_ids), rows, self.known) for t in self.tallies]
 
     def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> bool:
@@ -142,20 +139,15 @@ class TallyKeeper:
         for rewrite in prepared:
             rewrite.write(conn, self.writer)
         _tally_at(conn, end)
-        self.known.hold(prepared)
-        self._holding = end
+        self.known.hold(prepared, end)
         return True
 
     def committed(self) -> None:
         """The transaction that stored the tallies has committed: their rows are known."""
-        if self._holding is None:
-            return
         self.known.committed()
-        self._known_at, self._holding = self._holding, None
 
     def forget(self) -> None:
         self.known.forget()
-        self._known_at = self._holding = None
 
     def settle(self, engine: Engine, position: int) -> None:
         """The rows stand at ``position``, the end of the log: tallies behind them are recounted."""

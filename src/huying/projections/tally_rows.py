@@ -214,12 +214,12 @@ def rewrite_of(
 
 class KnownRows:
     """Tally rows as this process last committed them, by table and key (the most recently
-    written ``limit`` of each table): what reading them back would give, for as long as nobody
-    else writes them — which the owner (``TallyKeeper``) vouches for, and otherwise ``forget``s
-    them. A live batch re-reads the same few dozen rows (the district's, the streets', this
-    week's and month's) that the batch before it wrote; known, they are not read again. (A
-    district's day, week and month come to ~200 SLA rows, ~3 kB each with their spreads: 2,048
-    hold them with room, in ~6 MB at most.)
+    written ``limit`` of each table), and the log position they stand at (``at``): what reading
+    them back would give, for as long as nobody else writes them — which the owner
+    (``TallyKeeper``) vouches for, and otherwise ``forget``s them. A live batch re-reads the same
+    few dozen rows (the district's, the streets', this week's and month's) that the batch before
+    it wrote; known, they are not read again. (A district's day, week and month come to ~200 SLA
+    rows, ~3 kB each with their spreads: 2,048 hold them with room, in ~6 MB at most.)
 
     Rewrites are ``held`` while their transaction is open and known once it has ``committed``:
     a batch rolled back leaves what was known before it."""
@@ -227,7 +227,8 @@ class KnownRows:
     def __init__(self, limit: int = 2_048) -> None:
         self._limit = limit
         self._rows: dict[str, OrderedDict[Any, Row]] = {}
-        self._held: list[Rewrite] = []
+        self._held: tuple[list[Rewrite], int] | None = None
+        self.at: int | None = None  # the position the known rows stand at (None: none known)
 
     def of(self, table: Table, keys: Sequence[Any]) -> tuple[dict[Any, Row], list[Any]]:
         """The known rows among ``keys``, and the keys not known (to be read)."""
@@ -245,12 +246,17 @@ class KnownRows:
                 rows.move_to_end(k)
         return found, unknown
 
-    def hold(self, rewrites: Sequence[Rewrite]) -> None:
-        """What an open transaction writes (known once it has committed)."""
-        self._held = list(rewrites)
+    def hold(self, rewrites: Sequence[Rewrite] | None, at: int = 0) -> None:
+        """What an open transaction writes, bringing the tallies to ``at`` (None: nothing)."""
+        self._held = (list(rewrites), at) if rewrites is not None else None
 
     def committed(self) -> None:
-        for rewrite in self._held:
+        """The transaction holding what was ``held`` has committed (if anything was)."""
+        if self._held is None:
+            return
+        rewrites, self.at = self._held
+        self._held = None
+        for rewrite in rewrites:
             rows = self._rows.setdefault(rewrite.table.name, OrderedDict())
             if rewrite.afresh:
                 rows.clear()
@@ -261,11 +267,10 @@ class KnownRows:
                 rows[tuple(row[n] for n in names)] = row
             while len(rows) > self._limit:
                 rows.popitem(last=False)
-        self._held = []
 
     def forget(self) -> None:
         self._rows.clear()
-        self._held = []
+        self._held = self.at = None
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._rows.values())
