@@ -30,7 +30,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
-from huying.projections.writer import RowWriter
+from huying.projections.writer import RowWriter, key_names
 
 Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
 
@@ -56,7 +56,7 @@ class Rewrite:
             conn.execute(delete(self.table))
             writer.insert(conn, self.table, self.rows)
             return
-        names = _key_names(self.table)
+        names = key_names(self.table)
         keyed = [(tuple(row[n] for n in names), row) for row in self.rows]
         stored = set(self.replaced)
         kept = [row for key, row in keyed if key in stored]
@@ -66,11 +66,6 @@ class Rewrite:
             conn.execute(one_row, [key_params(self.table, k) for k in chunk])
         writer.update(conn, self.table, kept)
         writer.insert(conn, self.table, [row for key, row in keyed if key not in stored])
-
-
-@cache
-def _key_names(table: Table) -> tuple[str, ...]:
-    return tuple(c.name for c in table.primary_key.columns)
 
 
 # Tally rows are found by their whole primary key, looked up one key at a time in its index: one
@@ -102,7 +97,7 @@ def _of_key_list(table: Table) -> TextualSelect:
     """SQLite: the rows of the keys bound as one JSON array of keys (``_key_list``), each looked
     up in the primary key's index (``CROSS JOIN`` keeps the keys the outer loop; the test reads
     the plan). The result is typed by the table's columns, so rows come back as Core's would."""
-    names = _key_names(table)
+    names = key_names(table)
     on = " AND ".join(f"t.{n} = json_extract(k.value, '$[{i}]')" for i, n in enumerate(names))
     columns = ", ".join(f"t.{c.name}" for c in table.columns)
     statement = f"SELECT {columns} FROM json_each(:keys) AS k CROSS JOIN {table.name} AS t ON {on}"
@@ -262,7 +257,7 @@ class KnownRows:
                 rows.clear()
             for k in rewrite.replaced:
                 rows.pop(k, None)
-            names = _key_names(rewrite.table)
+            names = key_names(rewrite.table)
             for row in rewrite.rows:
                 rows[tuple(row[n] for n in names)] = row
             while len(rows) > self._limit:

@@ -88,7 +88,7 @@ class RowWriter:
         key = (table.name, names, in_place)
         plan = self._plans.get(key)
         if plan is None:
-            keys = [c.name for c in table.primary_key.columns]
+            keys = key_names(table)
             if in_place:  # the changed columns, then the key's
                 names = (*(n for n in names if n not in keys), *(n for n in keys if n in names))
             columns = [table.c[n] for n in names]  # KeyError for a column the table lacks
@@ -112,7 +112,7 @@ class RowWriter:
 def _in_place(table: Table, names: tuple[str, ...]) -> Update:
     """Core's UPDATE of one row's columns ``names`` but its key, found by its key
     (``_update_params``)."""
-    keys = {c.name for c in table.primary_key.columns}
+    keys = key_names(table)
     return (
         update(table)
         .where(*(table.c[n] == bindparam(f"key_{n}") for n in names if n in keys))
@@ -121,5 +121,11 @@ def _in_place(table: Table, names: tuple[str, ...]) -> Update:
 
 
 def _update_params(table: Table, row: Row) -> dict[str, Any]:
-    keys = {c.name for c in table.primary_key.columns}
+    keys = key_names(table)
     return {f"key_{n}" if n in keys else f"new_{n}": v for n, v in row.items()}
+
+
+@cache
+def key_names(table: Table) -> tuple[str, ...]:
+    """The names of the table's primary key columns, in order."""
+    return tuple(c.name for c in table.primary_key.columns)
