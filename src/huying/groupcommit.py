@@ -332,6 +332,10 @@ _GROUPED = {
 }
 
 
+# Rows for one table: the statement (``table.insert()``) and the rows it inserts.
+Rows = tuple[Insert, list[dict[str, Any]]]
+
+
 class GroupedInserts:
     """Rows inserted into a database's tables, many requests' in one transaction: each
     ``insert`` returns once the transaction holding its rows has committed (or raises with the
@@ -340,20 +344,23 @@ class GroupedInserts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.group_commit: GroupCommit[tuple[Insert, list[dict[str, Any]]], None] = GroupCommit(self._commit)
+        self.group_commit: GroupCommit[tuple[Rows, ...], None] = GroupCommit(self._commit)
 
-    def insert(self, statement: Insert, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.group_commit.submit((statement, rows))
+    def insert(self, *writes: Rows) -> None:
+        """The rows of one request — of one table or several — stored together."""
+        if any(rows for _, rows in writes):
+            self.group_commit.submit(writes)
 
-    def _commit(self, writes: list[tuple[Insert, list[dict[str, Any]]]]) -> list[IntegrityError | None]:
-        by_statement: dict[int, tuple[Insert, list[dict[str, Any]]]] = {}
-        for statement, rows in writes:
-            by_statement.setdefault(id(statement), (statement, []))[1].extend(rows)
+    def _commit(self, requests: list[tuple[Rows, ...]]) -> list[IntegrityError | None]:
+        by_statement: dict[int, Rows] = {}
+        for writes in requests:
+            for statement, rows in writes:
+                by_statement.setdefault(id(statement), (statement, []))[1].extend(rows)
         with self.engine.begin() as conn:
             for statement, rows in by_statement.values():
-                conn.execute(statement, rows)
-        return [None] * len(writes)
+                if rows:
+                    conn.execute(statement, rows)
+        return [None] * len(requests)
 
 
 def grouped(env: dict[str, str]) -> dict[str, str]:

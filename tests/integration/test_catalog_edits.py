@@ -118,6 +118,28 @@ def test_a_retired_item_refuses_a_raise_and_a_restored_one_takes_it_again(
     assert raise_call(client, tokens, "C01-02").json()["catalog_version"] == "2026.1+2"
 
 
+def test_a_retry_of_a_raise_stored_before_its_item_was_retired_gets_its_call(
+    client: TestClient, tokens: Tokens, services: Services
+) -> None:
+    """A phone retrying a raise the server stored (the answer lost on the way) gets that call,
+    though its item was retired meanwhile: a retry is answered from the record, not judged again."""
+    headers = tokens.headers("grid_worker", "LW-LN-01-G01", key="phone-1")
+    first = client.post("/api/v1/calls", headers=headers, json={**CALL, "item_code": "C01-02"})
+    assert first.status_code == 201, first.text
+    admin = tokens.district(Role.ADMIN)
+    retired = client.post("/api/v1/catalog/items/C01-02/retire", headers=admin, json={"reason": "并入"})
+    assert retired.status_code == 200
+    stored = head(services)
+
+    again = client.post("/api/v1/calls", headers=headers, json={**CALL, "item_code": "C01-02"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true", again.text
+    assert again.json() == first.json() and head(services) == stored
+    other = client.post(
+        "/api/v1/calls", headers=headers, json={**CALL, "item_code": "C01-02", "title": "另一件"}
+    )
+    assert other.status_code == 422 and other.json()["type"].endswith("idempotency-key-reused"), other.text
+
+
 def test_another_process_sees_an_edit_at_once(client: TestClient, tokens: Tokens, services: Services) -> None:
     admin = tokens.district(Role.ADMIN)
     with processes(services, 1) as (other,):

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from huying.api.routers.calls import draft_of
+from huying.api.schemas.requests import CallCreate
+from huying.bootstrap import Services
 from huying.clock import FakeClock
+from huying.demo import principal_for_token
+from huying.service_layer.command_path import Submission
 
 from .reporters import AUDITOR, CALLS, COMMUNITY, STREET, SUPERVISOR, Http, raise_body
 
@@ -62,6 +67,43 @@ def test_only_the_details_shown_are_recorded_and_an_erased_contact_is_shown_no_m
     assert http.reporter(erased) is None
 
     assert [(e["call_id"], e["shown"]) for e in access_log(http)["data"]] == [(phone_only, ["phone"])]
+
+
+def test_a_raise_answered_in_full_is_recorded_with_its_contact_in_one_write(
+    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+) -> None:
+    """A hotline supervisor's raise: its answer shows the reporter back in full. That showing is
+    recorded once, in the same transaction as the contact (one write on the contacts' queue);
+    a retry's answer, read back from the store, is a showing of its own."""
+    writes = services.contacts._writes.group_commit
+    headers = tokens.headers(*SUPERVISOR, key="hotline-1")
+    before = writes.groups
+    raised = client.post(CALLS, json=raise_body(channel="hotline"), headers=headers)
+    assert raised.status_code == 201, raised.text
+    assert raised.json()["reporter"] == {"name": "张三", "phone": "13812345678"}
+    assert writes.groups == before + 1, "the contact and its showing were not stored together"
+    clock.advance(60)
+    again = client.post(CALLS, json=raise_body(channel="hotline"), headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+    log = access_log(Http(client, tokens))["data"]
+    call_id = raised.json()["id"]
+    assert [(e["actor"]["role"], e["call_id"], e["shown"], e["at"]) for e in log] == [
+        ("supervisor", call_id, ["name", "phone"], "2026-11-23T01:00:00Z"),
+        ("supervisor", call_id, ["name", "phone"], "2026-11-23T01:01:00Z"),
+    ]
+
+
+def test_a_raise_whose_answer_does_not_show_the_reporter_records_no_showing(
+    services: Services, client: TestClient, tokens: Any
+) -> None:
+    """Open311's answer and the synthetic history's raises show no reporter back: nothing to
+    record, whoever raised them."""
+    draft = draft_of(CallCreate.model_validate(raise_body(channel="hotline")))
+    supervisor = principal_for_token(services.app.org, *SUPERVISOR)
+    outcome = services.calls.raise_call(supervisor, draft, Submission())
+    assert outcome.shown_back is None and outcome.call.reporter_ref is not None
+    assert access_log(Http(client, tokens))["data"] == []
 
 
 def test_the_access_log_pages_like_the_other_lists(http: Http) -> None:

@@ -23,7 +23,7 @@ from huying.bootstrap import Services, build_services
 from huying.cli import cli
 from huying.clock import FakeClock
 from huying.db import reporter_contacts
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser
 from huying.services.keyring import KeyRing, KeyUnavailable
 from huying.settings import Settings
 
@@ -129,7 +129,7 @@ def keep_the_old_way(services: Services, monkeypatch: pytest.MonkeyPatch) -> Non
         base64.urlsafe_b64encode(hashlib.sha256(services.settings.resolved_secret_key().encode()).digest())
     )
 
-    def keep(ref: str, contact: Contact) -> None:
+    def keep(ref: str, contact: Contact, raiser: Raiser | None = None) -> None:  # (no access log then)
         with services.engine.begin() as conn:
             conn.execute(
                 reporter_contacts.insert().values(

@@ -17,7 +17,7 @@ from huying.audit.seal import SealKeys
 from huying.audit.vouch import Voucher
 from huying.bootstrap import command_services
 from huying.clock import FakeClock
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser
 from huying.domain.principal import Principal
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService
@@ -38,7 +38,7 @@ class MemoryContacts:
     def new_ref(self) -> str:
         return str(uuid4())
 
-    def keep(self, ref: str, contact: Contact) -> None:
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
         self.kept[ref] = contact
 
     def discard(self, ref: str) -> None:

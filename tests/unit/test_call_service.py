@@ -14,7 +14,7 @@ from calls import ASSIST_DEPARTMENT, COMMUNITY, GRID, LEAD_DEPARTMENT, P
 from memory import InMemory, MemoryContacts
 
 from huying.domain.call import Call
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser
 from huying.domain.errors import (
     CallNotFound,
     IdempotencyKeyReused,
@@ -159,8 +159,8 @@ class TwinFirst(MemoryContacts):
         super().__init__()
         self.twin: Any = None
 
-    def keep(self, ref: str, contact: Contact) -> None:
-        super().keep(ref, contact)
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+        super().keep(ref, contact, raiser)
         twin, self.twin = self.twin, None
         if twin is not None:
             twin()

@@ -22,7 +22,7 @@ from huying.audit.feed import event_data
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.call import Call
-from huying.domain.contact import Contact
+from huying.domain.contact import ShownBack
 from huying.domain.deadlines import next_and_missed, standing
 from huying.domain.principal import Principal
 from huying.domain.sla import remaining
@@ -62,7 +62,7 @@ def call_public(
     calendar: WorkCalendar,
     *,
     hints: list[DuplicateHint],
-    kept: Contact | None = None,
+    shown_back: ShownBack | None = None,
 ) -> CallPublic:
     evaluation = call.evaluation
     return CallPublic(
@@ -101,7 +101,7 @@ def call_public(
         merged_into=call.merged_into,
         supervised=call.supervised,
         deadlines=deadlines(call, now, calendar),
-        reporter=_reporter(call, viewer, contacts, kept),
+        reporter=_reporter(call, viewer, contacts, shown_back),
         chain=[ChainStep.model_validate(stint, from_attributes=True) for stint in call.chain],
         possible_duplicates=hints,
     )
@@ -131,11 +131,11 @@ def duplicate_hints(call: Call, position: int, viewer: Principal, services: Serv
 
 
 def _reporter(
-    call: Call, viewer: Principal, contacts: ContactBook, kept: Contact | None
+    call: Call, viewer: Principal, contacts: ContactBook, shown_back: ShownBack | None
 ) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, kept)
+    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, shown_back)
     if shown is None:  # erased on request
         return None
     return ReporterPublic(name=shown.name, phone=shown.phone)

@@ -18,7 +18,7 @@ from huying.api.present import call_public, duplicate_hints
 from huying.api.schemas.calls import CallPublic
 from huying.bootstrap import Services
 from huying.domain.call import Call
-from huying.domain.contact import Contact
+from huying.domain.contact import ShownBack
 from huying.domain.principal import Principal
 from huying.service_layer.calls import Outcome
 
@@ -46,11 +46,8 @@ def with_call(
     outcome: Outcome,
     principal: Principal,
     services: Services,
-    kept: Contact | None = None,
     status_code: int = 200,
 ) -> CallAnswer:
-    """``kept``: the reporter's contact as this request kept it, when it has just raised the call
-    (shown as given, not read back and decrypted again)."""
     # As of the write itself: a repeated request gets the very body the first one got.
     answer = call_answer(
         outcome.call,
@@ -58,7 +55,7 @@ def with_call(
         principal,
         services,
         outcome.call.updated_at,
-        None if outcome.replayed else kept,
+        outcome.shown_back,
         status_code,
     )
     if outcome.replayed:
@@ -72,7 +69,7 @@ def call_answer(
     principal: Principal,
     services: Services,
     now: datetime,
-    kept: Contact | None = None,
+    shown_back: ShownBack | None = None,
     status_code: int = 200,
 ) -> CallAnswer:
     """The call as ``principal`` may see it (its clocks as of ``now``), with its ETag. An answer
@@ -86,7 +83,7 @@ def call_answer(
         now,
         services.app.calendar,
         hints=duplicate_hints(call, position, principal, services),
-        kept=kept,
+        shown_back=shown_back,
     )
     answer = CallAnswer(public, status_code)
     answer.headers["ETag"] = f'"{call.version}"'

@@ -90,6 +90,29 @@ def shown_to(principal: Principal, community_code: str, contact: Contact) -> Con
     return contact if sees_contact_in_full(principal, community_code) else masked(contact)
 
 
+@dataclass(frozen=True)
+class Raiser:
+    """Who raises a call with a reporter's contact, and the call: the raise's own answer shows
+    the contact back to them — in full or masked, as ``sees_contact_in_full`` says."""
+
+    principal: Principal
+    call_id: UUID
+    community_code: str
+
+    def sees_in_full(self) -> bool:
+        return sees_contact_in_full(self.principal, self.community_code)
+
+
+@dataclass(frozen=True)
+class ShownBack:
+    """A raise's answer, showing the reporter back to the raiser: that showing was recorded
+    with the contact when the raise kept it (``Raiser``). ``given``: the contact as the raise
+    gave it, shown as given rather than read back — None for a retry answered from the store,
+    which shows what the store has (nothing, once erased)."""
+
+    given: Contact | None
+
+
 def masked(contact: Contact) -> Contact:
     """What others see: name and phone masked; nothing else."""
     return Contact(

@@ -8,7 +8,7 @@ retrying a lost race are the one ``CommandPath``'s. The department side of a cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,10 +18,11 @@ from huying.domain.aggregate import request_scope
 from huying.domain.call import Call, ClockSetter
 from huying.domain.catalog import Catalog
 from huying.domain.commands import Command
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser, ShownBack
 from huying.domain.errors import (
     CallNotFound,
     ConcurrentModification,
+    DomainError,
     IdempotencyKeyReused,
     InvalidCommand,
     NotPermitted,
@@ -74,6 +75,8 @@ class Outcome:
     call: Call
     position: int
     replayed: bool = False
+    # A raise's answer to its raiser, its showing recorded with the contact (``Contacts.keep``).
+    shown_back: ShownBack | None = None
 
     @classmethod
     def of(cls, recorded: Recorded[Call]) -> Outcome:
@@ -140,22 +143,45 @@ class CallService:
 
     # --- raise (群众有呼) ----------------------------------------------------------------------
 
-    def raise_call(self, principal: Principal, draft: CallDraft, sub: Submission) -> Outcome:
+    def raise_call(
+        self, principal: Principal, draft: CallDraft, sub: Submission, *, shown_back: bool = False
+    ) -> Outcome:
         """一事一呼: a new call at the community of its grid, on the catalog in effect (the call
         records its version). It is judged first on the catalog as this process knows it, and
         stored only if no edit came since (``catalog_as_known``); a no said on it, or an edit
-        since, and it is judged again on the catalog as the store has it."""
+        since, and it is judged again on the catalog as the store has it. ``shown_back``: the
+        answer shows the reporter back to the raiser (the HTTP API's does; Open311's and the
+        synthetic history's do not), and that showing is recorded with the contact."""
+        try:
+            return self._judged_raise(principal, draft, sub, shown_back)
+        except IdempotencyKeyReused:
+            raise
+        except DomainError:
+            # A retry of a raise stored before is answered as the first was, even where the raise
+            # would be refused now: a phone retrying after days offline (its capture time too old
+            # by now), the item retired since. Only then is the store read for it: a raise is
+            # stored first and found to be a retry when the store refuses its id (``create``).
+            if sub.key is None:
+                raise
+            earlier = self._earlier_raise(principal, self.raise_id(principal, sub.key), sub, draft)
+            if earlier is None:
+                raise
+            return Outcome.of(earlier)
+
+    def _judged_raise(
+        self, principal: Principal, draft: CallDraft, sub: Submission, shown_back: bool
+    ) -> Outcome:
         log = self.path.log
         catalog, expecting = log.catalog_as_known()
         try:
-            return self._raise(principal, draft, sub, catalog, expecting)
+            return self._raise(principal, draft, sub, catalog, expecting, shown_back)
         except (InvalidCommand, ExpectationUnmet):
             if expecting is None:  # judged on the catalog as the store has it already
                 raise
         for _ in range(_CATALOG_RACES):
             catalog, expecting = log.catalog_as_known(fresh=True)
             try:
-                return self._raise(principal, draft, sub, catalog, expecting)
+                return self._raise(principal, draft, sub, catalog, expecting, shown_back)
             except ExpectationUnmet:
                 continue  # edited again meanwhile
         raise ConcurrentModification("the catalog kept changing; try again")
@@ -167,6 +193,7 @@ class CallService:
         sub: Submission,
         catalog: Catalog,
         expecting: Expecting | None,
+        shown_back: bool,
     ) -> Outcome:
         item = catalog.in_effect(draft.item_code)
         if item is None:
@@ -178,11 +205,6 @@ class CallService:
         if not self.org.is_kind(draft.grid_code, UnitKind.GRID):
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
         call_id = self.raise_id(principal, sub.key)
-        # A retry (the original answer) or a reused key (422) — answered before anything, the
-        # reporter's contact included, is stored; and before the capture time is judged again,
-        # so a phone retrying after days offline still gets the call it made.
-        if sub.key is not None and (earlier := self._earlier_raise(principal, call_id, sub, draft)):
-            return Outcome.of(earlier)
         self._check_capture_time(draft.occurred_at)
         photos = self.photos.usable(principal, draft.attachments)
         community = self.org.community_of(draft.grid_code)
@@ -213,10 +235,11 @@ class CallService:
         # The raise is permitted: the photos' index learns the call names them, before its event
         # is stored (an index entry for a call never stored is harmless: readers confirm it).
         self.photos.index.refer(photos, call_id)
+        raiser = Raiser(principal, call_id, community) if shown_back and draft.reporter else None
         if reporter_ref is not None and draft.reporter is not None:
             # Only now that the raise is permitted, and before its event is stored, so a stored
             # call never points at a missing contact.
-            self.contacts.keep(reporter_ref, draft.reporter)
+            self.contacts.keep(reporter_ref, draft.reporter, raiser)
         # A keyed raise seen before (or a concurrent twin stored first) is refused by the store:
         # then it is answered as the first was; a contact kept for it must not outlive it.
         recorded = self.path.create(
@@ -225,7 +248,10 @@ class CallService:
             undo=lambda: self.contacts.discard(reporter_ref) if reporter_ref is not None else None,
             expecting=expecting,
         )
-        return Outcome.of(recorded)
+        if raiser is None:
+            return Outcome.of(recorded)
+        back = ShownBack(None if recorded.replayed else draft.reporter)
+        return replace(Outcome.of(recorded), shown_back=back)
 
     @staticmethod
     def raise_id(principal: Principal, key: str | None) -> UUID:

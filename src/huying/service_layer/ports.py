@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser
 from huying.domain.principal import Principal
 from huying.services.attachments import Attachment
 
@@ -22,7 +22,10 @@ class Contacts(Protocol):
         """A fresh opaque reference for a call's events to carry: nothing about the reporter."""
         ...
 
-    def keep(self, ref: str, contact: Contact) -> None: ...
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+        """Kept before the event naming ``ref`` is stored; with ``raiser``, the raise's answer
+        showing it back to them is recorded with it when in full."""
+        ...
 
     def discard(self, ref: str) -> None:
         """Forget a contact kept for a raise that was never stored."""

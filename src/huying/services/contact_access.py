@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from huying.clock import Clock
 from huying.db import contact_access
 from huying.domain.principal import Principal
-from huying.groupcommit import GroupedInserts
+from huying.groupcommit import GroupedInserts, Rows
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class ContactAccessLog:
     def record(self, viewer: Principal, call_id: UUID, shown: list[str]) -> None:
         """Recorded, with other requests' records in one transaction, before the contact is
         shown."""
+        self._writes.insert(self.rows(viewer, call_id, shown))
+
+    def rows(self, viewer: Principal, call_id: UUID, shown: list[str]) -> Rows:
+        """The record as rows to insert: ``record`` stores them, or the contact book with a
+        raise's contact (``ContactBook.keep``)."""
         row = {
             "at": self._clock.now(),
             "role": viewer.role.value,
@@ -46,7 +51,7 @@ class ContactAccessLog:
             "call_id": str(call_id),
             "shown": ",".join(shown),
         }
-        self._writes.insert(_RECORD, [row])
+        return _RECORD, [row]
 
     def page(self, after: int, limit: int) -> list[ContactAccess]:
         """The accesses after the cursor (an access's id), oldest first."""

@@ -15,9 +15,17 @@ from sqlalchemy import Engine, delete, select, update
 
 from huying.clock import Clock
 from huying.db import reporter_contacts
-from huying.domain.contact import CONTACT_FIELDS, Contact, in_full, masked, sees_contact_in_full
+from huying.domain.contact import (
+    CONTACT_FIELDS,
+    Contact,
+    Raiser,
+    ShownBack,
+    in_full,
+    masked,
+    sees_contact_in_full,
+)
 from huying.domain.principal import Principal
-from huying.groupcommit import GroupedInserts
+from huying.groupcommit import GroupedInserts, Rows
 from huying.services.contact_access import ContactAccessLog
 from huying.services.keyring import KeyUnavailable, seal, unseal
 from huying.services.record_keys import RecordKeys
@@ -44,23 +52,35 @@ class ContactBook:
         (``RecordKeys.new_ref``), so keeping the contact waits for one commit, not two."""
         return self.keys.new_ref()
 
-    def keep(self, ref: str, contact: Contact) -> None:
-        self.keep_many([(ref, contact)])
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+        """``raiser``: the raise that gave the contact, whose answer shows it back to them. Shown
+        in full (``Raiser.sees_in_full``), that showing is recorded in the access log in the same
+        transaction as the contact — one write for the raise, not two — and its answer
+        (``shown_to`` with ``ShownBack``) records nothing more. A retry of a raise stored
+        before keeps its contact and showing too, until the store refuses it: then the contact
+        is discarded, and the showing stands for the retry's answer."""
+        showing = (
+            [self.accesses.rows(raiser.principal, raiser.call_id, in_full(contact))]
+            if raiser is not None and raiser.sees_in_full()
+            else []
+        )
+        self._writes.insert(self._rows([(ref, contact)]), *showing)
 
     def keep_many(self, contacts: list[tuple[str, Contact]]) -> None:
-        """``keep`` for several contacts at once (bulk writers: ``huying seed --synthetic``):
-        their keys committed first (or already, when ``new_ref`` gave the ref), then the contacts
-        — each with other requests' in one transaction — so a stored contact never lacks its
-        key."""
-        if not contacts:
-            return
+        """``keep`` for several contacts at once (bulk writers: ``huying seed --synthetic``)."""
+        if contacts:
+            self._writes.insert(self._rows(contacts))
+
+    def _rows(self, contacts: list[tuple[str, Contact]]) -> Rows:
+        """The contacts sealed, as rows to insert. Their keys are committed first (or already,
+        when ``new_ref`` gave the ref), then the contacts — each with other requests' in one
+        transaction — so a stored contact never lacks its key."""
         keys = self.keys.for_records([ref for ref, _ in contacts])
         now = self._clock.now()
-        rows = [
+        return _KEEP, [
             {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": now}
             for (ref, contact), key in zip(contacts, keys, strict=True)
         ]
-        self._writes.insert(_KEEP, rows)
 
     def get(self, ref: str) -> Contact | None:
         """The contact, unless erased (or never kept)."""
@@ -68,18 +88,23 @@ class ContactBook:
         return self._open(row) if row is not None and row.erased_at is None else None
 
     def shown_to(
-        self, viewer: Principal, call_id: UUID, community_code: str, ref: str, kept: Contact | None = None
+        self,
+        viewer: Principal,
+        call_id: UUID,
+        community_code: str,
+        ref: str,
+        back: ShownBack | None = None,
     ) -> Contact | None:
         """The contact as ``viewer`` may see it on this call: in full for the origin community and
-        supervisors — and then recorded in the access log — masked for everyone else. ``kept``:
-        the contact as this very request kept it under ``ref`` (a raise's own answer), not read
-        back."""
-        contact = kept if kept is not None else self.get(ref)
+        supervisors — and then recorded in the access log — masked for everyone else. ``back``:
+        a raise's answer to its raiser, whose showing ``keep`` recorded already."""
+        contact = back.given if back is not None and back.given is not None else self.get(ref)
         if contact is None:
             return None
         if not sees_contact_in_full(viewer, community_code):
             return masked(contact)
-        self.accesses.record(viewer, call_id, in_full(contact))
+        if back is None:
+            self.accesses.record(viewer, call_id, in_full(contact))
         return contact
 
     def may_be(self, ref: str | None, contact: Contact | None) -> bool:

@@ -125,7 +125,7 @@ class RecordKeys:
             master_id, wrapped = self.ring.wrap(key, ref)
             keys.append(key)
             rows.append({"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": now})
-        self._writes.insert(_MAKE, rows)
+        self._writes.insert((_MAKE, rows))
         return keys
 
     def get(self, ref: str) -> bytes | None:

@@ -33,7 +33,7 @@ from uuid import UUID
 from huying.application import HuyingApplication
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
-from huying.domain.contact import Contact
+from huying.domain.contact import Contact, Raiser
 from huying.service_layer.calls import CallService
 from huying.services.contacts import ContactBook
 from huying.services.record_keys import random_ref
@@ -158,7 +158,8 @@ class _KeptLater:
         # stored (``keep_many``), in one transaction.
         return random_ref()
 
-    def keep(self, ref: str, contact: Contact) -> None:
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+        assert raiser is None, "a synthetic raise is not answered: no showing to record"
         self.waiting[ref] = contact
 
     def discard(self, ref: str) -> None:

@@ -48,8 +48,8 @@ def raise_call(body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: 
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
     draft = draft_of(body)
-    outcome = s.calls.raise_call(p, draft, ident.submission(body))
-    answer = with_call(outcome, p, s, kept=draft.reporter, status_code=201)
+    outcome = s.calls.raise_call(p, draft, ident.submission(body), shown_back=True)
+    answer = with_call(outcome, p, s, status_code=201)
     answer.headers["Location"] = f"/api/v1/calls/{outcome.call.id}"
     return answer
 
