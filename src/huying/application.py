@@ -11,12 +11,12 @@ data and clocks every service reads. Commands live in each aggregate's applicati
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Recording
 from eventsourcing.popo import POPOApplicationRecorder
 
 from huying.audit.log import StoredLog
@@ -111,7 +111,7 @@ class HuyingApplication(Application[UUID]):
             self.positions = EventPositions(self.recorder)
         self.turns = Turns()  # commands on one aggregate take turns in this process
         self.known = KnownEvents()  # what commands may start from (``known_events``)
-        self._saved_listeners: list[Callable[[int], None]] = []
+        self._recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
         # The newest position this process has seen: what each new event's seal says it follows.
         self._seen = int(self.recorder.max_notification_id() or 0)
 
@@ -151,7 +151,11 @@ class HuyingApplication(Application[UUID]):
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Called with the log position after every local save (wakes the projector)."""
-        self._saved_listeners.append(listener)
+        self.on_recorded(lambda recordings: listener(recordings[-1].notification.id))
+
+    def on_recorded(self, listener: Callable[[Sequence[Recording[UUID]]], None]) -> None:
+        """Called with the events of every local save and the positions the store gave them."""
+        self._recorded_listeners.append(listener)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         with writing_after(self._seen):
@@ -167,8 +171,8 @@ class HuyingApplication(Application[UUID]):
                 (r.domain_event.originator_id, r.domain_event.originator_version, r.notification.id)
                 for r in recordings
             )
-            for listener in self._saved_listeners:
-                listener(recordings[-1].notification.id)
+            for listener in self._recorded_listeners:
+                listener(recordings)
         return recordings
 
     def current(self, aggregate_id: UUID) -> HuyingAggregate | None:

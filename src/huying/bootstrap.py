@@ -259,6 +259,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         keeps_verdicts=not read_only,  # `huying audit verify` writes nothing
     )
     attachments = AttachmentIndex(engine, clock)
+    recent = RecentRaises(app, engine, DuplicateRule(settings.duplicate_radius_m, settings.duplicate_days))
+    app.on_recorded(recent.recorded)  # its own saves, not read back from the log
     calls, orders, photos, directives, meetings = command_services(
         app,
         contacts,
@@ -293,7 +295,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, read_only:
         photos,
         attachments,
         projector,
-        RecentRaises(app, engine, DuplicateRule(settings.duplicate_radius_m, settings.duplicate_days)),
+        recent,
         chain,
         watchdog,
         subscriptions,

@@ -138,6 +138,47 @@ def test_the_recent_raises_answer_as_the_read_models_do(
     assert district.memory_answer(from_the_start, department, district.raised[-1]) is None
 
 
+def test_this_process_takes_its_own_saves_as_saved_and_reads_only_the_others_from_the_log(
+    services: Services, elsewhere: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A serving process's recent raises take what it saved itself as it saved it, and read
+    from the log only the positions another process wrote between: the answers stay the read
+    models'."""
+    recent = services.recent
+    nowhere = Subject("", ITEMS[0], "LW-LN-01-G01")
+    assert recent.at_raise(VIEWERS[0], nowhere, clock.now(), services.projector.tracked_position()) is None
+    here, there = District(services, clock, 4), District(elsewhere, clock, 5)
+    read: list[int] = []
+    recorder = services.app.recorder
+    select = recorder.select_notifications
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        found = select(*args, **kwargs)
+        read.extend(n.id for n in found)
+        return found
+
+    monkeypatch.setattr(recorder, "select_notifications", reading)
+    rng = random.Random(6)
+    answers: dict[int, list[Any]] = {}  # by position: each viewer's answer to a raise made here
+    for _ in range(16):
+        asked = len(here.raised)
+        (here if rng.random() < 0.5 else there).raise_some(rng.randint(1, 4))
+        for outcome in here.raised[asked:]:
+            answers[outcome.position] = [here.memory_answer(recent, v, outcome) for v in VIEWERS]
+
+    ours = {o.position for o in here.raised}
+    theirs = {o.position for o in there.raised if o.position < max(ours)}
+    assert len(ours) > 10 and len(theirs) > 10
+    assert not ours & set(read), "a raise this process saved was read back from the log"
+    assert theirs <= set(read), "another process's raise was not read from the log"
+    assert sum(bool(a[0]) for a in answers.values()) > 5, "the comparison saw hints, not only empty lists"
+    services.projector.catch_up()
+    for outcome in here.raised:
+        for viewer, memory in zip(VIEWERS, answers[outcome.position], strict=True):
+            assert memory is not None
+            assert shown(memory) == shown(here.read_models_answer(viewer, outcome)), (viewer, outcome)
+
+
 @pytest.fixture
 def no_projector(backend: Backend, tmp_path: Path, clock: FakeClock) -> Iterator[TestClient]:
     settings = backend.settings(tmp_path / "var", run_watchdog=False, run_projector=False)

@@ -7,7 +7,9 @@ then the calls still open, or finished after it, raised within the window), then
 log itself — every raise and every closing, withdrawal or merger — up to the position a
 question is asked at. Positions are given in commit order (SQLite's one writer; PostgreSQL's
 table lock), so once the log has been read up to a raise's position, everything before it is
-known, from whichever process it came.
+known, from whichever process it came. What this process saved itself it takes as it saved it
+(``recorded``), position by position, and reads from the log only what lies between: on SQLite,
+where one process serves, a raise's answer mostly reads nothing.
 
 It answers exactly what ``duplicates.at_raise`` answers over ``rm_calls`` — the same candidates,
 cut and ranked by the same code (``duplicates.ranked``) — or says it cannot (None), and the
@@ -24,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, Recording
 from eventsourcing.utils import get_topic
 from sqlalchemy import Engine, or_, select
 
@@ -46,7 +49,9 @@ _TOPICS = [_RAISED, *sorted(_FINISHING)]
 _READ = 1000  # notifications per read of the log
 _FAR_BEHIND = 20_000  # log positions: more to read than this, and the read models are asked
 _SLACK = timedelta(days=1)  # kept beyond the window, for raises stamped a little out of order
+_OWN = 10_000  # this process's saves held until asked about; beyond, they are read from the log
 _CLOSED = tuple(s.value for s in TERMINAL)
+_BEYOND = 2**63  # past any log position
 
 
 @dataclass(slots=True)
@@ -96,6 +101,21 @@ class RecentRaises:
         self._calls: dict[str, Raise] = {}
         self._by_grid: defaultdict[tuple[str, str], list[Raise]] = defaultdict(list)
         self._located: defaultdict[str, list[Raise]] = defaultdict(list)  # by item
+        # This process's saves not read yet, by position: a raise, a call finished, or nothing
+        # a hint shows (None). Its own lock: a save does not wait for a question's log read.
+        self._own: dict[int, Raise | str | None] = {}
+        self._own_lock = threading.Lock()
+
+    def recorded(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """This process's saves, as the store numbered them (``HuyingApplication.on_recorded``):
+        taken from here rather than read back from the log. Kept only once loaded — a process
+        that answers no hints (the duties') keeps nothing — and ``_OWN`` at most."""
+        if self._base is None:
+            return
+        entries = {r.notification.id: _entry(r.notification, r.domain_event) for r in recordings}
+        with self._own_lock:
+            if len(self._own) < _OWN:
+                self._own.update(entries)
 
     def at_raise(
         self, viewer: Principal, subject: Subject, raised_at: datetime, position: int
@@ -146,43 +166,53 @@ class RecentRaises:
         if position <= base or position - self._read_to > _FAR_BEHIND:
             return False
         while self._read_to < position:
+            if self._take_own(position):
+                continue
+            stop = min(position, self._next_own() - 1)  # up to this process's next save
             batch = self._app.recorder.select_notifications(
-                start=self._read_to, stop=position, limit=_READ, topics=_TOPICS, inclusive_of_start=False
+                start=self._read_to, stop=stop, limit=_READ, topics=_TOPICS, inclusive_of_start=False
             )
             for n in batch:
                 if not self._take(n):
                     return False  # an event nobody can vouch for: the read models decide
-            self._read_to = batch[-1].id if len(batch) == _READ else position
+            self._read_to = batch[-1].id if len(batch) == _READ else stop
+        with self._own_lock:
+            for done in [p for p in self._own if p <= self._read_to]:
+                del self._own[done]
         self._prune()
         return True
+
+    def _take_own(self, position: int) -> bool:
+        """This process's saves from the next position on, up to ``position``; whether any."""
+        taken = []
+        at = self._read_to + 1
+        with self._own_lock:
+            while at <= position and at in self._own:
+                taken.append((at, self._own.pop(at)))
+                at += 1
+        for at, entry in taken:
+            self._apply(entry, at)
+        if taken:
+            self._read_to = taken[-1][0]
+        return bool(taken)
+
+    def _next_own(self) -> int:
+        with self._own_lock:
+            return min((p for p in self._own if p > self._read_to), default=_BEYOND)
 
     def _take(self, n: Notification) -> bool:
         try:
             event = self._app.mapper.to_domain_event(n)
         except EventUnvouched:
             return False
-        call_id = str(n.originator_id)
-        if n.topic in _FINISHING:
-            if call_id in self._calls:
-                self._calls[call_id].finished = n.id
-            return True
-        raised = cast(Call.Raised, event)
-        where = raised.location or {}
-        self._add(
-            Raise(
-                call_id,
-                raised.item_code,
-                raised.grid_code,
-                raised.community_code,
-                raised.street_code,
-                raised.title,
-                raised.at.astimezone(UTC),
-                where.get("lat"),
-                where.get("lon"),
-                n.id,
-            )
-        )
+        self._apply(_entry(n, event), n.id)
         return True
+
+    def _apply(self, entry: Raise | str | None, position: int) -> None:
+        if isinstance(entry, Raise):
+            self._add(entry)
+        elif entry is not None and entry in self._calls:
+            self._calls[entry].finished = position
 
     def _add(self, r: Raise) -> None:
         if r.call_id in self._calls:
@@ -229,6 +259,29 @@ class RecentRaises:
         _keep_since(self._by_grid, horizon)
         _keep_since(self._located, horizon)
         self._horizon = horizon
+
+
+def _entry(n: Notification, event: Any) -> Raise | str | None:
+    """What an event at position ``n.id`` tells the hints: a raise, the id of a call finished,
+    or nothing."""
+    if n.topic in _FINISHING:
+        return str(n.originator_id)
+    if n.topic != _RAISED:
+        return None
+    raised = cast(Call.Raised, event)
+    where = raised.location or {}
+    return Raise(
+        str(n.originator_id),
+        raised.item_code,
+        raised.grid_code,
+        raised.community_code,
+        raised.street_code,
+        raised.title,
+        raised.at.astimezone(UTC),
+        where.get("lat"),
+        where.get("lon"),
+        n.id,
+    )
 
 
 def _keep_since(index: defaultdict[Any, list[Raise]], horizon: datetime) -> None:
