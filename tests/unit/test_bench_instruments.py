@@ -251,3 +251,21 @@ def test_each_side_of_a_ratio_is_its_best_run_with_every_run_kept() -> None:
     found = best(runs)
     assert found["requests_per_s"] == 365.0 and found["requests"] == 3650
     assert found["runs"] == runs
+
+
+def test_the_inprocess_measure_raises_every_call_it_counts_and_stores_each(tmp_path: Path) -> None:
+    """``bench.inprocess``: every raise it divides by was answered 201 and stored."""
+    from argparse import Namespace
+
+    from bench.inprocess import measure
+
+    from huying.bootstrap import build_services
+    from huying.settings import Settings
+
+    figures = measure(tmp_path, Namespace(raises=24, concurrency=4, warm=6, seed=3))
+    assert figures["raises"] == 24 and figures["cpu_ms_per_raise"] > 0
+    services = build_services(Settings(data_dir=tmp_path, demo=True, fake_clock=True, run_projector=False))
+    try:
+        assert services.app.recorder.max_notification_id() == 30, "24 measured raises after 6 warm ones"
+    finally:
+        services.close()
