@@ -22,17 +22,21 @@ import json
 import random
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-Message = dict[str, Any]
-App = Callable[
-    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
-]
+from starlette.types import ASGIApp, Message
+
+from huying.api.gate import replay
 
 
-async def _post(app: App, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+async def _staying() -> Message:
+    """The client, once its body is sent: it never goes away."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def _post(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
     """One request through the app; its status."""
     scope = {
         "type": "http",
@@ -48,23 +52,13 @@ async def _post(app: App, path: str, headers: list[tuple[bytes, bytes]], body: b
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
-        raise AssertionError("unreachable")
-
     status: list[int] = []
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
 
-    await app(scope, receive, send)
+    await app(scope, replay(body, _staying), send)
     return status[0]
 
 

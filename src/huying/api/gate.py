@@ -87,7 +87,7 @@ class Gate:
                 detail = f"request bodies here are limited to {limit} bytes"
                 await problem(413, "payload-too-large", "Payload too large", detail)(scope, receive, send)
                 return
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         await self.app(scope, receive, send)
 
     async def _principal(self, scope: Scope) -> Principal | None:
@@ -180,7 +180,7 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
-def _replay(body: bytes, downstream: Receive) -> Receive:
+def replay(body: bytes, downstream: Receive) -> Receive:
     """Hands the buffered body over once, then listens for the client going away."""
     sent = False
 
