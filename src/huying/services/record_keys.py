@@ -29,7 +29,7 @@ from uuid import uuid4
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 
 from huying.clock import Clock
-from huying.db import reporter_keys
+from huying.db import DURABLE, reporter_keys
 from huying.groupcommit import GroupedInserts
 from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
 from huying.settings import Settings
@@ -205,7 +205,7 @@ def _sqlite_key_file(url: str) -> Engine:
     def _pragmas(dbapi_conn: Any, _: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")  # cut after each shredding (RecordKeys._cut_wal)
-        cur.execute("PRAGMA synchronous=NORMAL")  # as the main database
+        cur.execute(DURABLE)  # as the main database
         cur.execute("PRAGMA secure_delete=ON")  # deleted bytes overwritten with zeros
         cur.close()
 
