@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -548,6 +549,29 @@ def test_a_call_cannot_be_merged_into_a_closed_one_nor_into_one_its_holder_canno
 
 
 # --- idempotency ----------------------------------------------------------------------------
+
+
+def test_the_identity_headers_are_documented_where_taken_and_refused_as_documented(driver: Driver) -> None:
+    """Idempotency-Key and If-Match are read by huying, not declared to FastAPI: the document
+    still lists them on the operations that take them, with the shape the server enforces."""
+    spec = driver.client.get("/openapi.json").json()
+
+    def headers_of(path: str, method: str) -> dict[str, Any]:
+        parameters = spec["paths"][path][method].get("parameters", [])
+        return {p["name"]: p["schema"]["anyOf"][0] for p in parameters if p["in"] == "header"}
+
+    for path in ("/api/v1/calls", "/api/v1/calls/{call_id}/acknowledge"):
+        assert set(headers_of(path, "post")) == {"idempotency-key", "if-match"}, path
+    assert headers_of("/api/v1/calls", "get") == {}, "a read takes neither"
+    key_shape = re.compile(headers_of("/api/v1/calls", "post")["idempotency-key"]["pattern"])
+    c = driver.drive("awaiting_response")
+    path = f"/api/v1/calls/{c.id}/acknowledge"
+    for key in ("k" * 201, "two\x01parts"):
+        assert key_shape.fullmatch(key) is None
+        refused = driver.post(path, COMMUNITY_STAFF, {}, key=key, expect=None)
+        assert fields_of(problem_of(refused, 422)) == ["Idempotency-Key"], key
+    assert key_shape.fullmatch("k" * 200) is not None
+    driver.post(path, COMMUNITY_STAFF, {}, key="k" * 200)
 
 
 def test_a_repeated_idempotency_key_answers_from_the_record(driver: Driver) -> None:

@@ -107,15 +107,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         reference,
         ops,
         clock,
+        meetings,  # 联席会议
+        publications,  # a published 考评
+        events,  # 审计: the event feed, exports, the tamper-evidence check
+        audit,
+        contact_access,  # 个人信息访问记录, for auditors
+        attachments,  # 随手拍
+        webhooks,  # signed webhooks: department systems are told
     ):
-        app.include_router(module.router)
-    app.include_router(meetings.router)  # 联席会议
-    app.include_router(publications.router)  # a published 考评
-    for module in (events, audit):  # 审计: the event feed, exports, the tamper-evidence check
-        app.include_router(module.router)
-    app.include_router(contact_access.router)  # 个人信息访问记录, for auditors
-    app.include_router(attachments.router)  # 随手拍
-    app.include_router(webhooks.router)  # signed webhooks: department systems are told
+        app.include_router(openapi.declare_identity(module.router))
     app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     install_console(app, built)  # 呼应综合指挥平台: the web console at /
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]

@@ -9,11 +9,15 @@ answer, each with the one ``Problem`` schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Header
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
+from huying.api.deps import IDEMPOTENCY_KEY, IF_MATCH, identity_of
+from huying.api.params import ETag, IdempotencyKey
 from huying.api.problems import PROBLEM_JSON
 
 BEARER = "bearer"
@@ -100,3 +104,37 @@ def _with_problems(spec: dict[str, Any]) -> dict[str, Any]:
                 if PROBLEM_JSON in response.get("content", {}):
                     response["content"] = PROBLEM_CONTENT
     return spec
+
+
+def declare_identity(router: APIRouter) -> APIRouter:
+    """Documents the ``Identity`` headers (Idempotency-Key, If-Match) on each of the router's
+    operations that takes them, as FastAPI documents a declared ``Header`` parameter: they are
+    read by ``deps.IdentityHeader``, not declared (see there why)."""
+    parameters = _identity_parameters()
+    for route in router.routes:
+        if isinstance(route, APIRoute) and _takes_identity(route.dependant):
+            extra = route.openapi_extra or {}
+            declared = {p["name"] for p in extra.get("parameters", [])}
+            missing = [p for p in parameters if p["name"] not in declared]
+            route.openapi_extra = {**extra, "parameters": [*extra.get("parameters", []), *missing]}
+    return router
+
+
+def _takes_identity(dependant: Dependant) -> bool:
+    return any(d.call is identity_of or _takes_identity(d) for d in dependant.dependencies)
+
+
+def _identity_parameters() -> list[dict[str, Any]]:
+    """The two headers' parameters, from a route that declares them (never served)."""
+    probe = FastAPI()
+
+    @probe.post("/")
+    def declared(
+        idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+        if_match: Annotated[ETag | None, Header()] = None,
+    ) -> None:
+        """Never called."""
+
+    parameters: list[dict[str, Any]] = probe.openapi()["paths"]["/"]["post"]["parameters"]
+    assert [p["name"] for p in parameters] == [IDEMPOTENCY_KEY.name, IF_MATCH.name]
+    return parameters
