@@ -4,6 +4,7 @@ server process spends on each ``POST /api/v1/calls``, without HTTP parsing, wrk 
 
     python -m bench.inprocess                        # 3,000 raises, 16 at a time, SQLite
     python -m bench.inprocess --raises 6000 --concurrency 32
+    python -m bench.inprocess --bare                 # the same load on P1's bare endpoint
 
 Each raise is P1's: a supervisor's hotline raise of a random item in a random grid, with a
 caller's contact and an Idempotency-Key of its own, answered 201. After ``--warm`` raises, the
@@ -140,13 +141,27 @@ def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         services.close()
 
 
+def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
+    """The same load on P1's baseline, the bare endpoint (``bench.baselines.bare``)."""
+    from bench.baselines.bare import app
+    from huying.reference import load_catalog, load_org
+
+    org = load_org()
+    grids = [code for code, unit in org.units.items() if unit.kind == "grid"]
+    return asyncio.run(_load(app, "none", sorted(load_catalog(org).items), grids, args))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.split("\n\n")[0])
     parser.add_argument("--raises", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
     parser.add_argument("--warm", type=int, default=200, help="raises first, not measured")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bare", action="store_true", help="P1's baseline, the bare endpoint, instead")
     args = parser.parse_args()
+    if args.bare:
+        print(json.dumps(measure_bare(args)))
+        return
     with tempfile.TemporaryDirectory(prefix="huying-inprocess-") as work:
         print(json.dumps(measure(Path(work), args)))
 

@@ -269,3 +269,25 @@ def test_the_inprocess_measure_raises_every_call_it_counts_and_stores_each(tmp_p
         assert services.app.recorder.max_notification_id() == 30, "24 measured raises after 6 warm ones"
     finally:
         services.close()
+
+
+def test_the_bare_inprocess_load_is_answered_201_throughout() -> None:
+    """``bench.inprocess --bare``: the same raises on P1's baseline, each answered 201 (the load
+    refuses any other answer)."""
+    from argparse import Namespace
+
+    from bench.inprocess import measure_bare
+
+    figures = measure_bare(Namespace(raises=20, concurrency=4, warm=4, seed=3))
+    assert figures["raises"] == 20 and figures["cpu_ms_per_raise"] > 0
+
+
+def test_instructions_per_raise_are_the_slope_between_two_callgrind_totals() -> None:
+    """``bench.instructions``: start-up cancels out; the total is read from callgrind's exit."""
+    from bench.instructions import collected, per_raise
+
+    stderr = "==4242== Events    : Ir\n==4242== Collected : 8391666665\n==4242== I   refs: 8,391,666,665\n"
+    assert collected(stderr) == 8_391_666_665
+    assert per_raise((200, 8_391_666_665), (600, 10_232_127_892)) == (10_232_127_892 - 8_391_666_665) / 400
+    with pytest.raises(RuntimeError, match="no total"):
+        collected("==4242== I   refs: 1\n")

@@ -1,0 +1,80 @@
+"""Instructions per raise in the API process, counted by valgrind's callgrind: ``bench.inprocess``
+run at two sizes, the difference divided by the raises between them, so that start-up, imports
+and the warm-up cancel out. Against the same count for P1's bare endpoint.
+
+    python -m bench.instructions                       # huying and the bare endpoint, 200 and 600 raises
+    python -m bench.instructions --only huying --code <worktree>/src   # another commit's code
+
+Time on these shared machines moves by a third within the hour, and a change worth 5% of a
+raise is lost in that. An instruction count does not move with the machine's load: two runs of
+the same code agree within 0.1%, so two versions of the code are told apart by a single run
+each, even beside a test suite. It is not time (a cache miss counts as one instruction), and
+valgrind runs one thread at a time, so group commits gather other groups than under real load:
+use it to compare code, and requests/s (``make bench``) to say how fast huying is.
+
+Needs valgrind (``apt-get install -y valgrind``); each run takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.MULTILINE)
+
+
+def collected(stderr: str) -> int:
+    """The instructions callgrind counted, from what it wrote on exit."""
+    found = COLLECTED.search(stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind said no total:\n{stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_raise(small: tuple[int, int], large: tuple[int, int]) -> float:
+    """Instructions per raise between two runs of (raises, instructions)."""
+    (n1, i1), (n2, i2) = small, large
+    return (i2 - i1) / (n2 - n1)
+
+
+def count(server: str, raises: int, code: str | None) -> int:
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    argv += ["-m", "bench.inprocess", "--raises", str(raises), "--warm", "50"]
+    argv += ["--bare"] if server == "bare" else []
+    env = dict(os.environ) | ({"PYTHONPATH": code} if code else {})
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return collected(done.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.instructions", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--sizes", default="200,600", help="the two numbers of raises")
+    parser.add_argument("--only", choices=("huying", "bare"), help="one server only")
+    parser.add_argument("--code", help="a PYTHONPATH to take huying's code from (another worktree's src)")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("bench.instructions needs valgrind: apt-get install -y valgrind")
+    small, large = (int(n) for n in args.sizes.split(","))
+    servers = [args.only] if args.only else ["huying", "bare"]
+    runs = [(server, n) for server in servers for n in (small, large)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # a count does not depend on what runs beside it
+        counts = dict(zip(runs, pool.map(lambda run: count(*run, args.code), runs), strict=True))
+    found = {
+        server: round(per_raise((small, counts[server, small]), (large, counts[server, large])))
+        for server in servers
+    }
+    if len(found) == 2:
+        found["bare_over_huying"] = round(found["bare"] / found["huying"], 3)
+    print(json.dumps({"instructions_per_raise": found, "sizes": [small, large], "code": args.code}))
+
+
+if __name__ == "__main__":
+    main()
