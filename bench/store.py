@@ -137,8 +137,9 @@ class Store:
             raise RuntimeError(f"huying {' '.join(args)} failed with {done.returncode}")
 
 
-def empty_store(backend: Backend, work: Path) -> Store:
-    store = Store("empty", work / "empty", f"bench_empty_{int(time.time())}", backend, 0)
+def empty_store(backend: Backend, work: Path, label: str = "empty") -> Store:
+    """A migrated store with nothing in it (``label``: P1's, or another, such as P7's own)."""
+    store = Store(label, work / label, f"bench_{label}_{int(time.time())}", backend, 0)
     store.cli("migrate")
     return store
 
@@ -293,7 +294,7 @@ def drop_schema(backend: Backend, schema: str) -> None:
 # Schemas a run makes and needs no more once it is done: P1's empty store, P2's runs, P3's two
 # logs — each named with the time it was made. The synthetic district's (``bench_n…_seed…``) is
 # the cache: kept.
-RUN_SCHEMAS = re.compile(r"bench_(?:empty|p[23]_\w+?)_(\d+)")
+RUN_SCHEMAS = re.compile(r"bench_(?:empty(?:_p7)?|p[23]_\w+?)_(\d+)")
 
 
 def made_by_run(schema: str, since: float) -> bool:

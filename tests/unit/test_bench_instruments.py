@@ -97,6 +97,7 @@ def test_a_run_drops_the_schemas_it_made_and_keeps_the_cached_district() -> None
     assert not made_by_run("bench_p2_huying_0_1700000123_x", since)
     assert made_by_run("bench_p3_full_1700000123", since)
     assert made_by_run("bench_p3_tenth_1700000123", since)
+    assert made_by_run("bench_empty_p7_1700000123", since)  # P7's own empty store
 
 
 def test_p3_logs_are_stored_where_they_are_named_whatever_the_environment_says(
