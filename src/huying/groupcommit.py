@@ -47,9 +47,10 @@ from eventsourcing.persistence import IntegrityError, Notification, PersistenceE
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from psycopg.sql import SQL, Identifier
-from sqlalchemy import Engine, Insert
+from sqlalchemy import Engine, Table
 
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
+from huying.projections.writer import RowWriter
 from huying.sqlite_reads import OneStatementReads
 
 # One transaction holds at most this many saves (a bound on how long it keeps the write lock).
@@ -332,8 +333,8 @@ _GROUPED = {
 }
 
 
-# Rows for one table: the statement (``table.insert()``) and the rows it inserts.
-Rows = tuple[Insert, list[dict[str, Any]]]
+# Rows for one table: the table and the rows inserted into it (all with the same columns).
+Rows = tuple[Table, list[dict[str, Any]]]
 
 
 class GroupedInserts:
@@ -345,6 +346,9 @@ class GroupedInserts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.group_commit: GroupCommit[tuple[Rows, ...], None] = GroupCommit(self._commit)
+        # The read models' bulk writer: on SQLite straight to the driver, without Core's
+        # per-value binding (a raise's contact cost ~0.1M instructions less).
+        self._writer = RowWriter(engine)
 
     def insert(self, *writes: Rows) -> None:
         """The rows of one request — of one table or several — stored together."""
@@ -352,14 +356,13 @@ class GroupedInserts:
             self.group_commit.submit(writes)
 
     def _commit(self, requests: list[tuple[Rows, ...]]) -> list[IntegrityError | None]:
-        by_statement: dict[int, Rows] = {}
+        by_table: dict[str, Rows] = {}
         for writes in requests:
-            for statement, rows in writes:
-                by_statement.setdefault(id(statement), (statement, []))[1].extend(rows)
+            for table, rows in writes:
+                by_table.setdefault(table.name, (table, []))[1].extend(rows)
         with self.engine.begin() as conn:
-            for statement, rows in by_statement.values():
-                if rows:
-                    conn.execute(statement, rows)
+            for table, rows in by_table.values():
+                self._writer.insert(conn, table, rows)
         return [None] * len(requests)
 
 

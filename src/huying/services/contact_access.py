@@ -25,11 +25,6 @@ class ContactAccess:
     shown: list[str]
 
 
-# One statement, its parameters apart: compiled once (``insert().values(...)`` is a new statement,
-# and a new cache key to work out, at every raise a supervisor answers).
-_RECORD = contact_access.insert()
-
-
 class ContactAccessLog:
     def __init__(self, engine: Engine, clock: Clock, writes: GroupedInserts) -> None:
         self._engine = engine
@@ -51,7 +46,7 @@ class ContactAccessLog:
             "call_id": str(call_id),
             "shown": ",".join(shown),
         }
-        return _RECORD, [row]
+        return contact_access, [row]
 
     def page(self, after: int, limit: int) -> list[ContactAccess]:
         """The accesses after the cursor (an access's id), oldest first."""

@@ -77,7 +77,7 @@ class ContactBook:
         transaction — so a stored contact never lacks its key."""
         keys = self.keys.for_records([ref for ref, _ in contacts])
         now = self._clock.now()
-        return _KEEP, [
+        return reporter_contacts, [
             {"ref": ref, **_sealed(key, ref, contact), "sealing": "record", "created_at": now}
             for (ref, contact), key in zip(contacts, keys, strict=True)
         ]
@@ -205,9 +205,6 @@ class ContactBook:
         )
         return Contact(name, phone)
 
-
-# One statement, its parameters apart: compiled once, not built anew at every raise.
-_KEEP = reporter_contacts.insert()
 
 # One sealed column per detail: name_enc, phone_enc, email_enc, device_id_enc, account_id_enc.
 _COLUMNS = tuple(f"{field}_enc" for field in CONTACT_FIELDS)

@@ -36,9 +36,6 @@ from huying.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# One statement, its parameters apart: compiled once, not built anew at every raise.
-_MAKE = reporter_keys.insert()
-
 # Keys made ahead in one transaction when none is left: one commit to the key store for this many
 # raises, instead of one turn in a commit for each.
 AHEAD = 64
@@ -125,7 +122,7 @@ class RecordKeys:
             master_id, wrapped = self.ring.wrap(key, ref)
             keys.append(key)
             rows.append({"ref": ref, "master_key_id": master_id, "wrapped": wrapped, "created_at": now})
-        self._writes.insert((_MAKE, rows))
+        self._writes.insert((reporter_keys, rows))
         return keys
 
     def get(self, ref: str) -> bytes | None:
