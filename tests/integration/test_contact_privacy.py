@@ -119,6 +119,37 @@ def test_a_legacy_ref_derived_from_the_reporter_is_kept_but_never_served(
     assert http.get(f"{CALLS}/{call_id}", COMMUNITY).json()["reporter"] == {"name": NAME, "phone": PHONE}
 
 
+def test_a_raise_recorded_with_the_old_whole_body_fingerprint_is_still_known_when_retried(
+    http: Http, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions before random refs recorded the digest of the whole body, reporter included. A
+    raise they stored, retried after the upgrade, is answered from the record; the same key with
+    another reporter is refused. (The old digest is worked out only for such a retry.)"""
+    import huying.api.deps as deps
+
+    body = raise_body()
+    with monkeypatch.context() as old_code:
+        old_code.setattr(deps, "fingerprint", deps.legacy_fingerprint)  # as the old code recorded
+        first = http.raise_call(body, key="before-upgrade-1")
+    worked_out: list[str | None] = []
+    digest = deps.legacy_fingerprint
+
+    def counted(sent: Any) -> str | None:
+        worked_out.append(digest(sent))
+        return worked_out[-1]
+
+    monkeypatch.setattr(deps, "legacy_fingerprint", counted)
+    headers = http.tokens.headers(*GRID_WORKER, key="before-upgrade-1")
+    again = http.client.post(CALLS, json=body, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first["id"] and worked_out != []
+    other = http.client.post(CALLS, json=raise_body(phone="13900000000"), headers=headers)
+    assert other.status_code == 422, other.text
+    worked_out.clear()
+    http.raise_call(raise_body(), key="after-upgrade-1")
+    assert worked_out == [], "a new raise never works out the old digest"
+
+
 # --- the class: nothing stored or served depends on the reporter -----------------------------------
 
 

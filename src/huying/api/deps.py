@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -56,7 +57,7 @@ class RequestIdentity:
         return Submission(
             key=self.key,
             fingerprint=fingerprint(body),
-            legacy_fingerprint=legacy_fingerprint(body),
+            legacy_fingerprint=partial(legacy_fingerprint, body),
             if_match=self.if_match,
         )
 

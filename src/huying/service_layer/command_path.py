@@ -42,18 +42,20 @@ _SAVE_PATIENCE = 5.0  # seconds
 @dataclass(frozen=True)
 class Submission:
     """How a request identifies itself: its Idempotency-Key, body fingerprint and If-Match.
-    ``legacy_fingerprint`` is what earlier versions recorded for a body with personal data
-    (compared with what they stored, never stored itself)."""
+    ``legacy_fingerprint`` works out what earlier versions recorded for a body with personal
+    data (compared with what they stored, never stored itself): only for a retry whose
+    fingerprint differs from the record's, not for every request."""
 
     key: str | None = None
     fingerprint: str | None = None
     if_match: int | None = None
-    legacy_fingerprint: str | None = None
+    legacy_fingerprint: Callable[[], str | None] | None = None
 
     def same_body(self, recorded: str | None) -> bool:
-        return recorded == self.fingerprint or (
-            self.legacy_fingerprint is not None and recorded == self.legacy_fingerprint
-        )
+        if recorded == self.fingerprint:
+            return True
+        legacy = self.legacy_fingerprint() if self.legacy_fingerprint is not None else None
+        return legacy is not None and recorded == legacy
 
 
 @dataclass(frozen=True)
