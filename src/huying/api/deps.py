@@ -105,7 +105,6 @@ class IdentityHeader:
 
     def __init__(self, name: str, shape: Any) -> None:
         self.name = name  # lower case, as ASGI gives it
-        self.shape = shape
         self._adapter: TypeAdapter[str] = TypeAdapter(shape)
 
     def read(self, request: Request) -> str | None:

@@ -9,6 +9,8 @@ answer, each with the one ``Problem`` schema.
 
 from __future__ import annotations
 
+from copy import deepcopy
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header
@@ -110,7 +112,7 @@ def declare_identity(router: APIRouter) -> APIRouter:
     """Documents the ``Identity`` headers (Idempotency-Key, If-Match) on each of the router's
     operations that takes them, as FastAPI documents a declared ``Header`` parameter: they are
     read by ``deps.IdentityHeader``, not declared (see there why)."""
-    parameters = _identity_parameters()
+    parameters = deepcopy(_identity_parameters())
     for route in router.routes:
         if isinstance(route, APIRoute) and _takes_identity(route.dependant):
             extra = route.openapi_extra or {}
@@ -124,8 +126,10 @@ def _takes_identity(dependant: Dependant) -> bool:
     return any(d.call is identity_of or _takes_identity(d) for d in dependant.dependencies)
 
 
+@cache
 def _identity_parameters() -> list[dict[str, Any]]:
-    """The two headers' parameters, from a route that declares them (never served)."""
+    """The two headers' parameters, from a route that declares them (never served): worked out
+    once per process, not for each router of each app."""
     probe = FastAPI()
 
     @probe.post("/")
