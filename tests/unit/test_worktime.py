@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,93 @@ def test_a_calendar_made_from_another_works_out_its_own_days() -> None:
     mornings = dataclasses.replace(full, hours=((time(8, 30), time(12, 0)),))
     assert mornings.add(at(2026, 11, 24, 9), 4 * H) == at(2026, 11, 25, 9, 30)
     assert full.add(at(2026, 11, 24, 9), 4 * H) == at(2026, 11, 24, 15)
+
+
+# --- the walk by hand: one working period after another --------------------------------------
+#
+# What the calendar computes, worked out the slow way a clerk would: period by period, from the
+# start on, with no day passed over whole. The calendar passes over whole days; its answers must
+# be these, to the microsecond, whatever the hours and the instants.
+
+
+def _periods_by_hand(calendar: WorkCalendar, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    local = start.astimezone(calendar.tz)
+    day = local.date()
+    while True:
+        if calendar.is_workday(day):
+            for a, b in calendar.hours:
+                begin, end = datetime.combine(day, a, calendar.tz), datetime.combine(day, b, calendar.tz)
+                if end > local:
+                    yield max(begin, local), end
+        day += timedelta(days=1)
+
+
+def _add_by_hand(calendar: WorkCalendar, start: datetime, amount: timedelta) -> datetime:
+    if amount <= timedelta(0):
+        return start
+    for begin, end in _periods_by_hand(calendar, start):
+        if amount <= end - begin:
+            return (begin + amount).astimezone(start.tzinfo)
+        amount -= end - begin
+    raise AssertionError("unreachable")
+
+
+def _between_by_hand(calendar: WorkCalendar, start: datetime, end: datetime) -> timedelta:
+    if end < start:
+        return -_between_by_hand(calendar, end, start)
+    total = timedelta(0)
+    for begin, stop in _periods_by_hand(calendar, start):
+        if begin >= end:
+            return total
+        total += min(stop, end) - begin
+    raise AssertionError("unreachable")
+
+
+def _point_by_hand(calendar: WorkCalendar, start: datetime, end: datetime, share: float) -> datetime:
+    periods = []
+    for begin, stop in _periods_by_hand(calendar, start):
+        if begin >= end:
+            break
+        periods.append((begin, min(stop, end)))
+    left = sum((b - a for a, b in periods), timedelta(0)) * share
+    for begin, stop in periods:
+        if left <= stop - begin:
+            return (begin + left).astimezone(start.tzinfo)
+        left -= stop - begin
+    return periods[-1][1].astimezone(start.tzinfo) if periods else start
+
+
+@st.composite
+def _hours(draw: st.DrawFn) -> tuple[tuple[time, time], ...]:
+    """One to three working periods a day, in order, none empty."""
+    marks = sorted(draw(st.sets(st.integers(min_value=0, max_value=24 * 4 - 1), min_size=2, max_size=6)))
+    pairs = [(marks[i], marks[i + 1]) for i in range(0, len(marks) - 1, 2)]
+    return tuple((time(a // 4, a % 4 * 15), time(b // 4, b % 4 * 15)) for a, b in pairs)
+
+
+near = st.datetimes(
+    min_value=datetime(2025, 12, 1), max_value=datetime(2027, 2, 1), timezones=st.just(SHANGHAI)
+)
+utc_near = near.map(lambda d: d.astimezone(UTC))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_hours(), st.one_of(near, utc_near), st.one_of(near, utc_near), amounts, st.floats(0, 1))
+def test_the_calendar_answers_as_the_walk_by_hand(
+    hours: tuple[tuple[time, time], ...], a: datetime, b: datetime, amount: timedelta, share: float
+) -> None:
+    calendar = WorkCalendar(official_rules(), hours=hours)
+    assert calendar.add(a, amount) == _add_by_hand(calendar, a, amount)
+    assert calendar.add(a, amount).tzinfo is a.tzinfo
+    assert calendar.between(a, b) == _between_by_hand(calendar, a, b)
+    point = calendar.point_between(a, b, share)
+    assert point == _point_by_hand(calendar, a, b, share)
+    assert point.tzinfo is a.tzinfo
+
+
+def test_a_clock_ending_on_a_days_last_minute_ends_there_not_the_next_morning() -> None:
+    # Tue 24 Nov 2026, 08:30 + 7 working hours: the whole day, to 17:30 that day.
+    assert CAL.add(at(2026, 11, 24, 8, 30), 7 * H) == at(2026, 11, 24, 17, 30)
+    assert CAL.add(at(2026, 11, 24, 8, 30), 14 * H) == at(2026, 11, 25, 17, 30)
+    two_days = (at(2026, 11, 24, 8, 30), at(2026, 11, 25, 17, 30))
+    assert CAL.point_between(*two_days, 0.5) == at(2026, 11, 24, 17, 30)

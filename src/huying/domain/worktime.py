@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -78,6 +77,18 @@ def rules_from_file(path: Path) -> DayRules:
     return rules
 
 
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """One date's working periods as aware instants (none on a day off), and their length."""
+
+    periods: tuple[tuple[datetime, datetime], ...]
+    work: timedelta
+
+
+_ONE_DAY = timedelta(days=1)
+_NONE = timedelta(0)
+
+
 @dataclass
 class WorkCalendar:
     rules: DayRules = field(default_factory=DayRules)
@@ -86,9 +97,7 @@ class WorkCalendar:
     _warned: set[int] = field(default_factory=set, repr=False)
     # Each day's working periods as instants, worked out once: every clock and every step's
     # timing walks them, a tenth of the synthetic history's writing when made afresh each time.
-    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _days: dict[date, _Day] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for start, end in self.hours:
@@ -113,6 +122,11 @@ class WorkCalendar:
         return day.weekday() < 5
 
     # --- working time --------------------------------------------------------------------
+    #
+    # Each walks the working periods from its start: those of the start's own day one by one
+    # (from the start on), then whole days at a time — a day is added (or passed over) by its
+    # length, and only the day where the walk ends is looked into period by period. A clock of
+    # a few working days costs a few dictionary lookups, not a step per period.
 
     @property
     def day_length(self) -> timedelta:
@@ -124,68 +138,83 @@ class WorkCalendar:
         A clock started out of hours (at night, on a Sunday) starts at the next working
         period; a zero amount gives ``start`` itself.
         """
-        if amount <= timedelta(0):
+        if amount <= _NONE:
             return start
-        left = amount
-        for period_start, period_end in self._periods_from(start):
-            usable = period_end - period_start
-            if left <= usable:
-                return (period_start + left).astimezone(start.tzinfo)
-            left -= usable
-        raise ValueError(f"{amount} of working time is beyond the calendar's reach")
+        return self._after(start.astimezone(self.tz), amount).astimezone(start.tzinfo)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from ``start`` to ``end`` (negative when ``end`` comes first)."""
         if end < start:
             return -self.between(end, start)
-        total = timedelta(0)
-        for period_start, period_end in self._periods_from(start):
-            if period_start >= end:
-                break
-            total += min(period_end, end) - period_start
+        local = start.astimezone(self.tz)
+        day = local.date()
+        total = _NONE
+        for begin, stop in self._day(day).periods:
+            if stop <= local:
+                continue
+            begin = max(begin, local)
+            if begin >= end:
+                return total
+            total += min(stop, end) - begin
+        # The days after the start's, up to the end's: all but the last are worked in full.
+        days = min((end.astimezone(self.tz).date() - day).days, _MAX_DAYS_SCANNED - 1)
+        for n in range(days):
+            day += _ONE_DAY
+            worked = self._day(day)
+            if n < days - 1:
+                total += worked.work
+                continue
+            for begin, stop in worked.periods:
+                if begin >= end:
+                    break
+                total += min(stop, end) - begin
         return total
 
     def point_between(self, start: datetime, end: datetime, share: float) -> datetime:
-        """The instant when ``share`` of the working time from ``start`` to ``end`` has passed —
-        in one walk over the periods (what "80% of a clock used" asks, for many clocks)."""
-        periods = []
-        total = timedelta(0)
-        for period_start, period_end in self._periods_from(start):
-            if period_start >= end:
-                break
-            stop = min(period_end, end)
-            periods.append((period_start, stop))
-            total += stop - period_start
-        left = total * share
-        for period_start, stop in periods:
-            if left <= stop - period_start:
-                return (period_start + left).astimezone(start.tzinfo)
-            left -= stop - period_start
-        return start if not periods else periods[-1][1].astimezone(start.tzinfo)
+        """The instant when ``share`` of the working time from ``start`` to ``end`` has passed
+        (what "80% of a clock used" asks, for many clocks); ``start`` when there is none."""
+        total = self.between(start, end) if end > start else _NONE
+        if total <= _NONE:
+            return start
+        return self._after(start.astimezone(self.tz), min(total * share, total)).astimezone(start.tzinfo)
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """N 个工作日: N full working days of working time (same clock time N workdays later
         when started in working hours)."""
         return self.add(start, self.day_length * days)
 
-    def _periods_from(self, start: datetime) -> Iterable[tuple[datetime, datetime]]:
-        """Working periods (as aware instants) from ``start`` on, the first one clipped."""
-        local = start.astimezone(self.tz)
+    def _after(self, local: datetime, amount: timedelta) -> datetime:
+        """The instant when ``amount`` of working time from ``local`` (in the calendar's zone)
+        has passed, within a working period: none passed, the start of the first one from
+        ``local`` on."""
+        left = amount
         day = local.date()
-        for _ in range(_MAX_DAYS_SCANNED):
-            for begin, end in self._periods_of(day):
-                if end <= local:
-                    continue
-                yield max(begin, local), end
-            day += timedelta(days=1)
+        for begin, stop in self._day(day).periods:
+            if stop <= local:
+                continue
+            begin = max(begin, local)
+            if left <= stop - begin:
+                return begin + left
+            left -= stop - begin
+        for _ in range(_MAX_DAYS_SCANNED - 1):
+            day += _ONE_DAY
+            worked = self._day(day)
+            if left > worked.work:
+                left -= worked.work
+                continue
+            for begin, stop in worked.periods:
+                if left <= stop - begin:
+                    return begin + left
+                left -= stop - begin
+        raise ValueError(f"{amount} of working time is beyond the calendar's reach")
 
-    def _periods_of(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
-        """The day's working periods as aware instants (none on a day off)."""
+    def _day(self, day: date) -> _Day:
+        """The day's working periods as aware instants (none on a day off), and their length."""
         found = self._days.get(day)
         if found is None:
             if len(self._days) >= _DAYS_KEPT:
                 self._days.clear()
-            found = self._days[day] = (
+            periods = (
                 tuple(
                     (datetime.combine(day, a, self.tz), datetime.combine(day, b, self.tz))
                     for a, b in self.hours
@@ -193,6 +222,7 @@ class WorkCalendar:
                 if self.is_workday(day)
                 else ()
             )
+            found = self._days[day] = _Day(periods, sum((b - a for a, b in periods), _NONE))
         return found
 
 
