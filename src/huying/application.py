@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Recording
+from eventsourcing.persistence import ApplicationRecorder, Notification, Recording
 from eventsourcing.popo import POPOApplicationRecorder
 
 from huying.audit.log import StoredLog
@@ -83,6 +83,7 @@ def _collected(objs: Iterable[Any], kwargs: dict[str, Any]) -> ProcessingEvent[U
 
 class HuyingApplication(Application[UUID]):
     name = "huying"
+    mapper: SealingMapper
 
     def __init__(
         self,
@@ -146,7 +147,7 @@ class HuyingApplication(Application[UUID]):
                 self._folded = (edits.version, effective(self.shipped_catalog, edits))
             return self._folded
 
-    def construct_mapper(self) -> Mapper[UUID]:
+    def construct_mapper(self) -> SealingMapper:
         return SealingMapper(self.construct_transcoder(), self.voucher)
 
     def on_saved(self, listener: Callable[[int], None]) -> None:

@@ -222,6 +222,21 @@ def test_a_call_with_a_corrupt_event_is_refused_naming_the_position(log: Log) ->
     assert f"position {target}: altered" in problem["detail"]
 
 
+@pytest.mark.parametrize("who", [AUDITOR, SUPERVISOR, ("street", "LW-LN")])
+def test_the_past_of_a_call_is_refused_for_a_corrupt_event_after_the_moment_asked_about(
+    log: Log, who: tuple[str, str]
+) -> None:
+    """The past before the corrupt event needs none of what came after it decoded, but a read
+    of the call still vouches for every event it has (an auditor's and a supervisor's reads
+    decode only up to the moment asked about)."""
+    target = log.head  # the late call's last event
+    log.corrupt(target)
+    for moment in ({"version": 1}, {"as_of": "2020-01-01T00:00:00+08:00"}):
+        answer = log.get(f"/api/v1/calls/{log.late}", who, **moment)
+        assert answer.status_code == 409, (moment, answer.text)
+        assert f"position {target}: altered" in answer.json()["detail"]
+
+
 def test_the_projector_halts_at_a_corrupt_event_and_goes_on_once_it_is_restored(log: Log) -> None:
     target = log.chained + 2  # not projected yet
     was = log.corrupt(target)

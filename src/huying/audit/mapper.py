@@ -30,18 +30,30 @@ class SealingMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         s = stored_event
-        position = s.id if isinstance(s, Notification) else None
-        oid = stored_id(s.originator_id)
-        checked = self.voucher.check(oid, s.originator_version, s.topic, s.state, position)
+        body = self.vouch(s)
+        try:
+            return super().to_domain_event(StoredEvent(s.originator_id, s.originator_version, s.topic, body))
+        except Exception as e:  # whatever the library fails on, it is this event it cannot read
+            oid = stored_id(s.originator_id)
+            where = self.voucher.where(oid, s.originator_version, _position(s))
+            raise EventUnvouched(_unreadable(where, oid, s, e)) from e
+
+    def vouch(self, stored_event: StoredEvent) -> bytes:
+        """The event's state without its seal, if huying can vouch for it (``EventUnvouched``
+        if not): what ``to_domain_event`` checks before it decodes, for a read that needs the
+        event vouched for but not decoded."""
+        s = stored_event
+        checked = self.voucher.check(
+            stored_id(s.originator_id), s.originator_version, s.topic, s.state, _position(s)
+        )
         if checked.flaw is not None:
             raise EventUnvouched(checked.flaw)
-        try:
-            return super().to_domain_event(
-                StoredEvent(s.originator_id, s.originator_version, s.topic, checked.body)
-            )
-        except Exception as e:  # whatever the library fails on, it is this event it cannot read
-            where = self.voucher.where(oid, s.originator_version, position)
-            raise EventUnvouched(_unreadable(where, oid, s, e)) from e
+        body: bytes = checked.body
+        return body
+
+
+def _position(s: StoredEvent) -> int | None:
+    return s.id if isinstance(s, Notification) else None
 
 
 def _unreadable(position: int | None, oid: str, s: StoredEvent, error: Any) -> Flaw:

@@ -7,6 +7,7 @@ is judged on the aggregate as its vouched-for events before the first such one m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, cast
@@ -61,15 +62,26 @@ class Past(Generic[A]):
         version: int | None = None,
     ) -> A:
         """时间回溯: the aggregate as it stood at business time ``as_of``, or at ``version``.
-        Whoever may see it now may see its past (like its history); 404 when it did not yet exist."""
-        events = self._events(principal, aggregate_id)
+        Whoever may see it now may see its past (like its history); 404 when it did not yet exist.
+
+        Every stored event is vouched for (a flaw anywhere is refused, as in any read of the
+        aggregate), but only those up to the moment asked about are decoded — unless the
+        principal's jurisdiction is judged on the aggregate as it stands now, which needs them
+        all."""
+        stored = list(self.path.log.positions.logged(aggregate_id))
         noun = self.path.noun
-        last = events[-1].originator_version
+        last = stored[-1].originator_version if stored else 0
+        until = version or last
+
+        def past(event: Any) -> bool:
+            return bool(event.originator_version > until or (as_of and event.at > as_of))
+
+        events = self._decoded(principal, aggregate_id, stored, past)
         if version is not None and version > last:
             raise self.path.not_found(f"{noun} {aggregate_id} has no version {version} (it is at {last})")
         then: Any = None
-        for event in events:  # decoded once already; folding them again is cheap
-            if event.originator_version > (version or last) or (as_of and event.at > as_of):
+        for event in events:
+            if past(event):
                 break
             then = event.mutate(then)
         if then is None:
@@ -77,11 +89,20 @@ class Past(Generic[A]):
             raise self.path.not_found(f"{noun} {aggregate_id} did not yet exist at {when}")
         return cast(A, then)
 
-    def _events(self, principal: Principal, aggregate_id: UUID) -> list[Any]:
-        """All the aggregate's events, read and decoded once; 404 outside the principal's
-        jurisdiction."""
-        log = self.path.log
-        events = [log.mapper.to_domain_event(stored) for stored in log.positions.logged(aggregate_id)]
+    def _decoded(
+        self, principal: Principal, aggregate_id: UUID, stored: list[Any], past: Callable[[Any], bool]
+    ) -> list[Any]:
+        """The stored events decoded up to the first that is ``past`` (it included), the rest
+        only vouched for — all decoded when the principal's view depends on the whole aggregate;
+        404 outside the principal's jurisdiction."""
+        mapper = self.path.log.mapper
+        whole = not self.path.sees_all(principal)
+        events: list[Any] = []
+        for s in stored:
+            if whole or not events or not past(events[-1]):
+                events.append(mapper.to_domain_event(s))
+            else:
+                mapper.vouch(s)
         if not self._visible(principal, events):
             raise self.path.missing(aggregate_id)
         return events
