@@ -52,6 +52,7 @@ from sqlalchemy import Engine, Table
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
 from huying.projections.writer import RowWriter
 from huying.sqlite_reads import OneStatementReads
+from huying.sqlite_writes import write_transaction
 
 # One transaction holds at most this many saves (a bound on how long it keeps the write lock).
 MAX_GROUP = 256
@@ -360,7 +361,7 @@ class GroupedInserts:
         for writes in requests:
             for table, rows in writes:
                 by_table.setdefault(table.name, (table, []))[1].extend(rows)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for table, rows in by_table.values():
                 self._writer.insert(conn, table, rows)
         return [None] * len(requests)

@@ -48,6 +48,7 @@ from huying.projections.tables import READ_MODEL_TABLES, projection_refills, pro
 from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import DepartmentLedgers, WorkQueues
 from huying.projections.writer import RowWriter
+from huying.sqlite_writes import write_transaction
 
 if TYPE_CHECKING:
     from huying.locks import DutyLock
@@ -353,7 +354,7 @@ class Projector:
                         rows[table.name].extend(table_rows)
         with self.engine.connect() as conn:  # what the batch changes in the calls' tallies
             tallied = self.tallies.prepare(conn, start, earlier.get(Call, []), rows)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             # A part's row is made by its rebuild: gone, the rebuild was given up.
             moved = tracking.move(conn, self.tracking_name, start, end, create=self.part is None)
             if not moved:  # another projector committed this batch first; ours is void
