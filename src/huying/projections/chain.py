@@ -40,6 +40,7 @@ from huying.audit.vouch import Alarm, Flaw, LogOrder
 from huying.background import GATHER_SECONDS_UNWAITED, Follower, Pacer, Stopping
 from huying.clock import Clock
 from huying.projections import tracking
+from huying.sqlite_writes import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class ChainKeeper:
             if rows:
                 links = [asdict(link) for link in extend(previous, rows)]
                 end = rows[-1].position
-                with self.engine.begin() as conn:
+                with write_transaction(self.engine) as conn:
                     if not tracking.move(conn, TRACKING_NAME, start, end):
                         raise ChainRace(f"the chain's tracking moved past {start} under us")
                     conn.execute(insert(audit_chain), links)
