@@ -12,6 +12,8 @@ its first write statement, some waits tens of milliseconds long, and P5's lag (a
 off, trying again every ``_RETRY_SECONDS`` until the engine's lock timeout: a writer gets in at
 the first gap in the other writers' transactions, a fraction of a millisecond after it opens,
 whichever process it is in. On PostgreSQL (row locks, no file lock) it is ``engine.begin()``.
+The writers that commit while a load runs use it: the contacts' group commits, the projector's
+batches and the chain keeper's.
 """
 
 from __future__ import annotations
