@@ -49,14 +49,14 @@ def test_a_writer_gets_in_at_the_first_gap_and_keeps_its_patience(
 
     def pause(seconds: float) -> None:  # the holder commits while the writer waits its turn
         pauses.append(seconds)
-        if len(pauses) == 2:
+        if len(pauses) == 5:
             holder.execute("COMMIT")
 
     monkeypatch.setattr(sqlite_writes.time, "sleep", pause)
     with write_transaction(engine) as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
         patience = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-    assert pauses == [sqlite_writes._RETRY_SECONDS] * 2, "tried again at once, not in SQLite's sleeps"
+    assert pauses == [0.0005, 0.001, 0.002, 0.004, 0.004], "tried again soon, not in SQLite's sleeps"
     assert patience == 7000, "the connection's own timeout is back for its other statements"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
