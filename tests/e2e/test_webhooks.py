@@ -416,3 +416,27 @@ def test_ssrf_private_and_loopback_urls_are_refused_unless_allowed(
             asyncio.run(built.webhooks.sender._pinned("http://localhost:8/hooks"))
     finally:
         built.close()
+
+
+def followers(services: Services) -> list[str]:
+    """The subscriptions a task of the sender's loop still follows, cancelled ones included."""
+    loop = services.webhooks.sender._loop
+    assert loop is not None
+    return [t.get_name() for t in asyncio.all_tasks(loop) if t.get_coro().__qualname__ == "Sender._follow"]  # type: ignore[union-attr]
+
+
+def test_a_process_that_gives_up_the_duty_stops_following_and_the_next_holder_delivers_once(
+    client: TestClient, tokens: Any, services: Services, receivers: list[Receiver]
+) -> None:
+    r = receiver(receivers)
+    subscribe(client, tokens, ("street", "LW-LN"), r, ["call.raised"])
+    wait_until(lambda: len(followers(services)) == 1, what="following the subscription")
+    services.webhooks.sender.set_active(False)
+    wait_until(lambda: not followers(services), timeout=5, what="no subscription followed without the duty")
+    raised = client.post("/api/v1/calls", json=RAISE, headers=tokens.headers("grid_worker", "LW-LN-01-G01"))
+    assert raised.status_code == 201
+    services.webhooks.sender.set_active(True)
+    wait_until(lambda: len(r.seen) == 1, what="delivered by the next holder")
+    services.webhooks.stop()
+    assert not followers(services), "a task outlived the sender's loop"
+    assert r.requests == 1

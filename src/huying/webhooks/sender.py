@@ -91,7 +91,8 @@ class Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._active = False
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # following, one per subscription
+        self._retiring: dict[str, asyncio.Task[None]] = {}  # cancelled, not yet ended
         self._naps: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
@@ -173,29 +174,40 @@ class Sender:
                 except Exception:
                     log.exception("webhooks: could not read the subscriptions; trying again")
                 await _nap(self._wake, self.poll_seconds)
-            for task in self._tasks.values():
+            left = [*self._tasks.values(), *self._retiring.values()]
+            for task in left:
                 task.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(*left, return_exceptions=True)
 
     async def _keep_tasks(self, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
-        """One task per active subscription while this process delivers; none otherwise."""
+        """One task per active subscription while this process delivers; none otherwise. A task
+        let go is kept until it has ended (``_supervise`` waits for it at the end), and its
+        subscription gets no new task before then: never two following one subscription."""
         ids = {s.id for s in await asyncio.to_thread(self.store.active)} if self._active else set()
+        self._retiring = {sub_id: t for sub_id, t in self._retiring.items() if not t.done()}
         for sub_id, task in list(self._tasks.items()):
             if task.done() or sub_id not in ids:
-                task.cancel()
                 del self._tasks[sub_id]
-        for sub_id in ids - set(self._tasks):
+                if not task.done():
+                    task.cancel()
+                    self._retiring[sub_id] = task
+        for sub_id in ids - set(self._tasks) - set(self._retiring):
             self._naps[sub_id] = asyncio.Event()
-            self._tasks[sub_id] = _task(self._follow(sub_id, client, gate))
+            self._tasks[sub_id] = _task(self._follow(sub_id, client, gate), name=sub_id)
+
+    def _follows(self, sub_id: str) -> bool:
+        """Whether the running task still follows ``sub_id``: the sender is not stopping and has
+        not let the task go. Checked between steps, because a cancellation can be lost: on Python
+        3.11 ``wait_for`` swallows one that meets its awakened nap, and ``wake`` wakes the naps
+        just as ``_keep_tasks`` or ``_halt`` lets the tasks go."""
+        if self._stopping is None or self._stopping.is_set():
+            return False
+        return self._tasks.get(sub_id) is asyncio.current_task()
 
     async def _follow(self, sub_id: str, client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         reader = LogReader(self.app)
-        nap, stopping = self._naps[sub_id], self._stopping
-        assert stopping is not None
-        # Not only cancellation ends this: on Python 3.11 ``wait_for`` swallows a cancellation that
-        # meets its awakened nap (``_halt`` wakes every nap just before the tasks are cancelled),
-        # and the task went on delivering until ``stop`` gave up waiting.
-        while not stopping.is_set():
+        nap = self._naps[sub_id]
+        while self._follows(sub_id):
             got = await asyncio.to_thread(self.store.current, sub_id)
             if got is None or got[0].status != ACTIVE:
                 return
@@ -221,7 +233,7 @@ class Sender:
     ) -> None:
         kinds, cursor = frozenset(sub.kinds), sub.position
         for e in envelopes:
-            if self._stopping is not None and self._stopping.is_set():
+            if not self._follows(sub.id):
                 return  # what is left is delivered by whoever delivers next, from the cursor
             if not wanted(sub.principal, kinds, e, self.app.org):
                 continue
@@ -321,5 +333,5 @@ async def _nap(event: asyncio.Event, seconds: float) -> None:
     event.clear()
 
 
-def _task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    return asyncio.get_running_loop().create_task(coro)
+def _task(coro: Coroutine[Any, Any, None], name: str | None = None) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro, name=name)
