@@ -11,6 +11,8 @@ not how long it took.
 from __future__ import annotations
 
 import http.client
+import json
+import re
 import select
 import socket
 import time
@@ -164,3 +166,47 @@ def test_keep_alive_serves_prompt_requests_and_names_no_server(server: Server) -
         assert closed_by_server(first) == b""  # then idle: closed
     finally:
         prompt.close()
+
+
+def answered(sock: socket.socket) -> tuple[bytes, dict[str, str], bytes]:
+    """The status line, headers and body of the one answer before the server closes."""
+    raw = closed_by_server(sock)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = {k.decode().lower(): v.decode().strip() for k, _, v in (line.partition(b":") for line in lines)}
+    return status, headers, body
+
+
+def test_a_request_head_past_its_limit_is_refused_as_a_problem(server: Server) -> None:
+    """All 40 kB are sent: the server reads on after refusing, so the client gets the answer
+    rather than a reset."""
+    with connect(server) as big:
+        big.sendall(b"GET /healthz HTTP/1.1\r\nHost: huying\r\n")
+        for _ in range(40):  # 40 kB of headers, a kilobyte at a time
+            big.sendall(b"X-Padding: " + b"p" * 1000 + b"\r\n")
+        status, headers, body = answered(big)
+    assert status.startswith(b"HTTP/1.1 431 "), status
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == 431 and "16384 bytes" in json.loads(body)["detail"]
+    healthz(server)
+
+
+def test_what_is_not_http_is_refused_as_a_problem(server: Server) -> None:
+    with connect(server) as garbled:
+        garbled.sendall(b"GET /healthz HTTP/1.1\r\nHost huying\r\n\r\n")  # a header with no colon
+        status, headers, body = answered(garbled)
+    assert status.startswith(b"HTTP/1.1 400 "), status
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["title"] == "Bad request"
+
+
+def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
+    with connect(server) as eager:
+        eager.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: huying\r\n\r\n"
+            + b"GET /nowhere HTTP/1.1\r\nHost: huying\r\n\r\n"
+            + b"GET /healthz HTTP/1.1\r\nHost: huying\r\nConnection: close\r\n\r\n"
+        )
+        raw = closed_by_server(eager)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", raw)
+    assert statuses == [b"200", b"404", b"200"], raw[:600]
