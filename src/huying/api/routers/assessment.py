@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import Period
+from huying.api.routing import Router
 from huying.api.schemas.assessment import Assessment
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
@@ -18,7 +19,7 @@ from huying.queries.dashboard import local_day
 from huying.queries.scores import parse_period
 from huying.queries.settled_scores import settled_scores
 
-router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
+router = Router(prefix="/api/v1/scores", tags=["read models"])
 
 
 @router.get("/assessment", response_model=Assessment)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile
+from fastapi import Depends, File, Path, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.problems import problem
+from huying.api.routing import Router
 from huying.api.schemas.calls import AttachmentPublic
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Role
 from huying.services.attachments import AttachmentNotFound, AttachmentStore, Variant
 from huying.services.photos import AttachmentRefused
 
-router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
+router = Router(prefix="/api/v1/attachments", tags=["attachments"])
 
 # Those who raise calls or write notes on them; auditors never write, admins take no call actions.
 UPLOADERS = frozenset({Role.GRID_WORKER, Role.COMMUNITY, Role.STREET, Role.DEPARTMENT, Role.SUPERVISOR})

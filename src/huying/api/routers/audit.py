@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.params import Cursor, GivenCheckpoint
+from huying.api.routing import Router
 from huying.api.schemas.audit import AuditVerdict, CheckpointPage, CheckpointPublic, TamperBreak
 from huying.audit.checkpoints import BadCheckpoints, parse_given, stored
 from huying.domain.errors import InvalidCommand, NotPermitted
 from huying.domain.principal import Principal, Role
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = Router(prefix="/api/v1/audit", tags=["audit"])
 
 _CHECKERS = frozenset({Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
 from huying.api.filters import Attention
@@ -12,6 +12,7 @@ from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
 from huying.api.present import call_summary, history_entry, unvouched_entry
 from huying.api.respond import Answer, CallAnswer, call_answer, with_call
+from huying.api.routing import Router
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import CallPublic, DuplicatePage, History, PossibleDuplicate, UnvouchedEvent
 from huying.api.schemas.reads import CallPage
@@ -38,7 +39,7 @@ from huying.queries.search import CallFilter
 from huying.queries.search import search_calls as search_calls_in
 from huying.service_layer.calls import CallDraft, DispatchPlan
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = Router(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post("", status_code=201, response_model=CallPublic)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
-
 from huying.api.deps import CurrentPrincipal, HuyingServices
+from huying.api.routing import Router
 from huying.api.schemas.calls import ClockPublic
 from huying.api.schemas.requests import ClockBody
 from huying.clock import FakeClock
@@ -14,7 +13,7 @@ from huying.domain.errors import CallNotFound, InvalidCommand, NotPermitted
 from huying.domain.principal import Role
 from huying.logtime import last_business_time
 
-router = APIRouter(prefix="/api/v1", tags=["operations"], include_in_schema=False)
+router = Router(prefix="/api/v1", tags=["operations"], include_in_schema=False)
 
 
 @router.post("/_clock", response_model=ClockPublic)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices
 from huying.api.params import Cursor
+from huying.api.routing import Router
 from huying.api.schemas.contacts import ContactAccessPage, ContactAccessPublic
 from huying.domain.errors import NotPermitted
 from huying.domain.principal import Role
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = Router(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("/contact-access", response_model=ContactAccessPage)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.respond import Answer
+from huying.api.routing import Router
 from huying.api.schemas.base import Day
 from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
@@ -16,7 +17,7 @@ from huying.domain.jurisdiction import home_unit, may_read_unit
 from huying.queries.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
 from huying.queries.dashboard import sla_dashboard as dashboard_of
 
-router = APIRouter(prefix="/api/v1/dashboards", tags=["read models"])
+router = Router(prefix="/api/v1/dashboards", tags=["read models"])
 
 
 @router.get("/sla", response_model=SlaDashboard)

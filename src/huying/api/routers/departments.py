@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
@@ -14,6 +14,7 @@ from huying.api.names import ShownNames
 from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
 from huying.api.respond import Answer
+from huying.api.routing import Router
 from huying.api.schemas.reads import QueuePage
 from huying.domain.errors import CallNotFound
 from huying.domain.org import UnitKind
@@ -21,7 +22,7 @@ from huying.domain.principal import Role
 from huying.domain.states import OrderStatus
 from huying.queries.queues import department_queue
 
-router = APIRouter(prefix="/api/v1/departments", tags=["work orders"])
+router = Router(prefix="/api/v1/departments", tags=["work orders"])
 
 _READERS_OF_EVERY_QUEUE = frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, RequestIdentity
 from huying.api.directive_present import directive_answer, summary
 from huying.api.params import MAX_VERSION, Cursor, TimeBound
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.routing import Router
 from huying.api.schemas.base import Code, Instant
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.directives import (
@@ -45,7 +46,7 @@ from huying.queries import directives as queries
 from huying.service_layer.command_path import Recorded, Submission
 from huying.service_layer.directives import DirectiveDraft
 
-router = APIRouter(prefix="/api/v1/directives", tags=["directives"])
+router = Router(prefix="/api/v1/directives", tags=["directives"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.params import DateText, From, LogCursor, Period, To
 from huying.api.present import unvouched_entry
+from huying.api.routing import Router
 from huying.api.schemas.audit import EventPage
 from huying.audit.export import KINDS, Headers, event_lines, period_between, score_csv, score_table
 from huying.audit.feed import EventFeed, FeedQuery, event_types, window
@@ -19,7 +20,7 @@ from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
 from huying.queries.dashboard import local_day
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = Router(prefix="/api/v1", tags=["audit"])
 
 TypeFilter = Annotated[
     str | None,

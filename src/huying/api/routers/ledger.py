@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition
 from huying.api.filters import Attention
@@ -12,12 +12,13 @@ from huying.api.names import ShownNames
 from huying.api.params import Cursor
 from huying.api.present import call_summary
 from huying.api.respond import Answer
+from huying.api.routing import Router
 from huying.api.schemas.reads import LedgerPage, LedgerSummary
 from huying.domain.errors import InvalidCommand
 from huying.domain.principal import DISTRICT_WIDE
 from huying.queries.search import CallFilter, ledger
 
-router = APIRouter(prefix="/api/v1", tags=["read models"])
+router = Router(prefix="/api/v1", tags=["read models"])
 
 
 @router.get("/ledger", response_model=LedgerPage)

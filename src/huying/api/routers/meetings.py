@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition
 from huying.api.params import MAX_VERSION, Cursor, From, To
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.routing import Router
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.meetings import (
@@ -43,7 +44,7 @@ from huying.domain.principal import Principal
 from huying.queries.meetings import completion, decisions_of, meetings_of
 from huying.service_layer.command_path import Recorded
 
-router = APIRouter(prefix="/api/v1/meetings", tags=["meetings"])
+router = Router(prefix="/api/v1/meetings", tags=["meetings"])
 
 
 def parse_meeting_id(raw: str) -> UUID:

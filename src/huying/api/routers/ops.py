@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -14,12 +14,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from huying.api.deps import HuyingServices
+from huying.api.routing import Router
 from huying.api.unavailable import reason
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.worktime import WorkCalendar
 
-router = APIRouter(tags=["operations"])
+router = Router(tags=["operations"])
 
 
 @router.get("/healthz")

@@ -7,11 +7,12 @@ from typing import Annotated
 from uuid import UUID
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, services_of
 from huying.api.params import MAX_VERSION, Cursor, Period
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.routing import Router
 from huying.api.schemas.assessment import AssessmentWeights
 from huying.api.schemas.base import Instant
 from huying.api.schemas.calls import UnvouchedEvent
@@ -36,7 +37,7 @@ from huying.queries.scores import parse_period
 from huying.service_layer.command_path import Recorded
 from huying.service_layer.publications import PUBLISHED_KINDS, PublicationKind, PublicationService
 
-router = APIRouter(prefix="/api/v1/scores/publications", tags=["read models"])
+router = Router(prefix="/api/v1/scores/publications", tags=["read models"])
 
 
 async def _caught_up(request: Request) -> None:

@@ -4,14 +4,13 @@ command on the call, answered like every other: the call, its ETag, Idempotency-
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, parse_call_id
 from huying.api.respond import CallAnswer, with_call
+from huying.api.routing import Router
 from huying.api.schemas.calls import CallPublic
 from huying.api.schemas.ratings import RatingBody, ResponseRatingBody
 
-router = APIRouter(prefix="/api/v1", tags=["ratings"])
+router = Router(prefix="/api/v1", tags=["ratings"])
 
 
 @router.post("/work-orders/{order_id}/rating", response_model=CallPublic)

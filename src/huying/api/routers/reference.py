@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingApp, HuyingServices, Identity
 from huying.api.present import history_entry, unvouched_entry
+from huying.api.routing import Router
 from huying.api.schemas.calls import UnvouchedEvent
 from huying.api.schemas.catalog import CatalogEditHistory, CatalogItem, ItemChange, NewItem, Reason
 from huying.domain.catalog import Catalog
@@ -18,7 +19,7 @@ from huying.domain.errors import CatalogItemNotFound
 from huying.reference import to_public_catalog, to_public_org
 from huying.service_layer.command_path import Recorded
 
-router = APIRouter(prefix="/api/v1", tags=["reference data"])
+router = Router(prefix="/api/v1", tags=["reference data"])
 
 ItemCode = Annotated[str, Path(max_length=64)]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, ReadPosition, parse_call_id
 from huying.api.params import Period
 from huying.api.respond import Answer
+from huying.api.routing import Router
 from huying.api.schemas.figures import CallScore, ScoreWeights, UnitScores
 from huying.domain.errors import NotPermitted
 from huying.domain.jurisdiction import may_read_unit
@@ -19,7 +20,7 @@ from huying.queries.dashboard import Granularity, local_day, period_of
 from huying.queries.scores import call_record, parse_period
 from huying.queries.settled_scores import settled_scores
 
-router = APIRouter(prefix="/api/v1/scores", tags=["read models"])
+router = Router(prefix="/api/v1/scores", tags=["read models"])
 
 
 class ScoredKind(StrEnum):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
 from huying.api.params import Cursor
+from huying.api.routing import Router
 from huying.api.schemas.webhooks import (
     DeliveryPage,
     DeliveryPublic,
@@ -23,7 +24,7 @@ from huying.bootstrap import Services
 from huying.webhooks.ssrf import check_subscribable
 from huying.webhooks.store import Subscription, Wanted
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = Router(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
 def _public(sub: Subscription) -> WebhookPublic:

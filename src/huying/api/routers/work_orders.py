@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
 from huying.api.present import work_order_public
 from huying.api.respond import CallAnswer, with_call
+from huying.api.routing import Router
 from huying.api.schemas.calls import CallPublic, WorkOrderPublic
 from huying.api.schemas.requests import CompleteBody, ExtensionBody, NoteBody, ProgressBody, ReasonBody
 
-router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
+router = Router(prefix="/api/v1/work-orders", tags=["work orders"])
 
 
 @router.get("/{order_id}", response_model=WorkOrderPublic)
