@@ -46,6 +46,11 @@ def test_stored_spreads_together_give_the_rule_over_all_their_times(
         return
     found = spread.percentile(stored, p)
     assert found == by_hand(everything, p)
+    assert spread.summary(stored) == {
+        "n": len(everything),
+        "p50": by_hand(everything, 50),
+        "p90": by_hand(everything, 90),
+    }
     exact = sorted(everything)[max(-(-p * len(everything) // 100), 1) - 1]
     assert exact <= found  # never below the nearest-rank value …
     assert found < max(exact * (1 + 1 / 128), 1.0)  # … and less than 1/128 above it (or under 1 s)

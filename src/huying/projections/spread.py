@@ -22,8 +22,8 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 SUB_BINS = 128  # slices of each doubling
 _TOP = 1 + 62 * SUB_BINS  # times up to 2^62 s; anything larger shares the last bin
@@ -44,17 +44,13 @@ def rank_of(n: int, percent: int) -> int:
     return max(-(-percent * n // 100), 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Spread:
+class Spread(NamedTuple):
     """One stored spread, read in place: bins, running counts and largest times, in bin order."""
 
     bins: Sequence[int]
     running: Sequence[int]
     largest: Sequence[float]
-
-    @property
-    def n(self) -> int:
-        return int(self.running[-1]) if len(self.running) else 0
+    n: int  # how many times: the last running count (0 for none)
 
     def largest_in(self, b: int) -> float | None:
         i = bisect_left(self.bins, b)
@@ -70,7 +66,7 @@ class Spread:
         return found
 
 
-EMPTY = Spread((), (), ())
+EMPTY = Spread((), (), (), 0)
 
 
 def decode(blob: bytes | None) -> Spread:
@@ -80,14 +76,15 @@ def decode(blob: bytes | None) -> Spread:
     k = len(blob) // 14
     if _ENDIAN_OK:
         view = memoryview(blob)
-        return Spread(view[: 2 * k].cast("H"), view[2 * k : 6 * k].cast("I"), view[6 * k :].cast("d"))
+        counts = view[2 * k : 6 * k].cast("I")
+        return Spread(view[: 2 * k].cast("H"), counts, view[6 * k :].cast("d"), counts[-1])
     bins, running, largest = array("H"), array("I"), array("d")
     bins.frombytes(blob[: 2 * k])
     running.frombytes(blob[2 * k : 6 * k])
     largest.frombytes(blob[6 * k :])
     for a in (bins, running, largest):
         a.byteswap()
-    return Spread(bins, running, largest)
+    return Spread(bins, running, largest, running[-1])
 
 
 def encode(counts: dict[int, tuple[int, float]]) -> bytes | None:
@@ -117,24 +114,36 @@ def of_times(times: Iterable[float]) -> dict[int, tuple[int, float]]:
 def percentile(spreads: Sequence[Spread], percent: int) -> float | None:
     """The largest time in the bin holding the nearest-rank value of all these spreads together
     (None when they hold nothing)."""
+    return percentiles(spreads, (percent,))[0]
+
+
+def percentiles(spreads: Sequence[Spread], percents: Sequence[int]) -> list[float | None]:
+    """``percentile`` for each of ``percents``, the spreads sorted out once for all of them."""
     parts = [s for s in spreads if s.n]
-    n = sum(s.n for s in parts)
-    if not n:
-        return None
-    wanted = rank_of(n, percent)
+    if not parts:
+        return [None] * len(percents)
     if len(parts) == 1:  # one spread: its running counts are in order
         only = parts[0]
-        return float(only.largest[bisect_left(only.running, wanted)])
-    # The bin is the first whose count reaches the rank. It lies between the lowest and the
-    # highest of the parts' own percentile bins: as many of each part as its own rank lie at or
-    # below the highest, fewer than that below the lowest.
-    own = [s.bins[bisect_left(s.running, rank_of(s.n, percent))] for s in parts]
+        return [float(only.largest[bisect_left(only.running, rank_of(only.n, p))]) for p in percents]
+    columns = [(_listed(s.bins), _listed(s.running), s.n) for s in parts]
+    n = sum(s.n for s in parts)
+    return [_merged(parts, columns, n, p) for p in percents]
+
+
+def _merged(
+    parts: list[Spread], columns: list[tuple[list[int], list[int], int]], n: int, percent: int
+) -> float:
+    """The largest time in the first bin whose count, over all the parts, reaches the rank: a
+    bisection over bins, each part's count at or below a bin found by bisection in its own."""
+    wanted = rank_of(n, percent)
+    # The bin lies between the lowest and the highest of the parts' own percentile bins: as many
+    # of each part as its own rank lie at or below the highest, fewer than that below the lowest.
+    own = [bins[bisect_left(running, rank_of(count, percent))] for bins, running, count in columns]
     low, high = min(own), max(own)
-    columns = [(s.bins, s.running) for s in parts]
     while low < high:
         middle = (low + high) // 2
         below = 0
-        for bins, running in columns:
+        for bins, running, _ in columns:
             i = bisect_right(bins, middle)
             if i:
                 below += running[i - 1]
@@ -145,10 +154,14 @@ def percentile(spreads: Sequence[Spread], percent: int) -> float | None:
     return max(t for s in parts if (t := s.largest_in(low)) is not None)
 
 
+def _listed(values: Sequence[int]) -> list[int]:
+    """A stored spread's column as a list, to bisect: a list's items are there to compare, where
+    a memoryview (or array) makes each one it is asked for — a fifth of the district's year by
+    month went in that (docs/benchmarks.md)."""
+    return values.tolist() if isinstance(values, memoryview | array) else list(values)
+
+
 def summary(spreads: Sequence[Spread]) -> dict[str, float | int | None]:
     """``{"n", "p50", "p90"}`` as the dashboard shows them."""
-    return {
-        "n": sum(s.n for s in spreads),
-        "p50": percentile(spreads, 50),
-        "p90": percentile(spreads, 90),
-    }
+    p50, p90 = percentiles(spreads, (50, 90))
+    return {"n": sum(s.n for s in spreads), "p50": p50, "p90": p90}
