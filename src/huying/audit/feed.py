@@ -156,6 +156,11 @@ class FeedQuery:
 
 
 def plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _AS_IS:  # most of an event's values: asked first, and by exact type (an Enum of str is not)
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -167,6 +172,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
 
 
 def event_record(n: Notification, event: Any) -> dict[str, Any]:
