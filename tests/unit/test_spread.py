@@ -56,6 +56,17 @@ def test_stored_spreads_together_give_the_rule_over_all_their_times(
     assert found < max(exact * (1 + 1 / 128), 1.0)  # … and less than 1/128 above it (or under 1 s)
 
 
+def test_long_spreads_merge_with_short_ones_by_the_same_rule() -> None:
+    # Over 256 bins a spread is bisected in place, shorter ones as lists: both give the rule.
+    long = [1.5 * 1.01**i for i in range(1500)]
+    short = [60.0, 61.0, 3600.0, 90000.0]
+    stored = [spread.decode(spread.encode(spread.of_times(g))) for g in (long, short, long[::7])]
+    assert len(stored[0].bins) > 256 > len(stored[2].bins)
+    everything = long + short + long[::7]
+    for p in (1, 10, 50, 90, 99, 100):
+        assert spread.percentile(stored, p) == by_hand(everything, p)
+
+
 def test_a_time_alone_in_its_bin_is_exact_and_close_times_share_one() -> None:
     assert spread.percentile([spread.decode(spread.encode(spread.of_times([900, 1800, 3600])))], 50) == 1800
     # 1800 s and 1807 s lie in one bin (1792–1808 s): the median is reported as 1807 s, a time that

@@ -131,7 +131,7 @@ def percentiles(spreads: Sequence[Spread], percents: Sequence[int]) -> list[floa
 
 
 def _merged(
-    parts: list[Spread], columns: list[tuple[list[int], list[int], int]], n: int, percent: int
+    parts: list[Spread], columns: list[tuple[Sequence[int], Sequence[int], int]], n: int, percent: int
 ) -> float:
     """The largest time in the first bin whose count, over all the parts, reaches the rank: a
     bisection over bins, each part's count at or below a bin found by bisection in its own."""
@@ -154,11 +154,19 @@ def _merged(
     return max(t for s in parts if (t := s.largest_in(low)) is not None)
 
 
-def _listed(values: Sequence[int]) -> list[int]:
-    """A stored spread's column as a list, to bisect: a list's items are there to compare, where
-    a memoryview (or array) makes each one it is asked for — a fifth of the district's year by
-    month went in that (docs/benchmarks.md)."""
-    return values.tolist() if isinstance(values, memoryview | array) else list(values)
+def _listed(values: Sequence[int]) -> Sequence[int]:
+    """A stored spread's column, to bisect: as a list when it is short. A list's items are there
+    to compare, where a memoryview makes each one it is asked for — a fifth of the district's
+    year by month at 10,000 calls. But a list is made item by item too, and a month of a
+    million-call district holds ~2,000 bins of which a bisection asks for a few dozen: listed,
+    the year's totals took six times the instructions (docs/benchmarks.md)."""
+    if len(values) <= _LISTED and isinstance(values, memoryview | array):
+        listed: list[int] = values.tolist()
+        return listed
+    return values
+
+
+_LISTED = 256  # bins: past this, a column's list costs more than the bisections it would save
 
 
 def summary(spreads: Sequence[Spread]) -> dict[str, float | int | None]:
