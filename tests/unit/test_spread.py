@@ -5,6 +5,7 @@ times at once (docs/metrics.md §3), worked out here by brute force."""
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,6 +66,19 @@ def test_long_spreads_merge_with_short_ones_by_the_same_rule() -> None:
     everything = long + short + long[::7]
     for p in (1, 10, 50, 90, 99, 100):
         assert spread.percentile(stored, p) == by_hand(everything, p)
+
+
+def test_many_parts_of_a_year_merge_by_the_same_rule() -> None:
+    # A year's totals: months, weeks and days of unequal size whose own percentiles differ, so
+    # the search starts near some ranks and far from others, below the bin and above it.
+    rng = random.Random(7)
+    sizes = [4000] * 11 + [900] * 3 + [120] * 10
+    groups = [[rng.lognormvariate(rng.uniform(6, 11), rng.uniform(0.5, 2)) for _ in range(k)] for k in sizes]
+    stored = [spread.decode(spread.encode(spread.of_times(g))) for g in groups]
+    everything = [t for g in groups for t in g]
+    for p in (1, 5, 25, 50, 75, 90, 95, 99, 100):
+        assert spread.percentile(stored, p) == by_hand(everything, p)
+        assert spread.percentile(stored[::-1], p) == by_hand(everything, p)
 
 
 def test_a_time_alone_in_its_bin_is_exact_and_close_times_share_one() -> None:
