@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, null, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, null, or_, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
@@ -229,18 +229,16 @@ def _tallies(
 
 
 def _series_in(wanted: Sequence[Series]) -> ColumnElement[bool]:
-    """The tallies of these series: their levels and scopes, which the key's index searches,
-    and then each (level, scope) pair itself. The levels and scopes alone would also take the
-    pairs no series asks for: for the district, its streets' community level, a quarter of the
-    year by month's spreads at a million calls, read and dropped. (SQLite scans the table for
-    the pairs alone.)"""
+    """The tallies of these series: at each of their levels, their scopes at that level. A level
+    IN and a scope IN alone would also take the pairs no series asks for: for the district, its
+    streets' community level, a quarter of the year by month's spreads at a million calls, read
+    and dropped. (Asked as pairs, ``(level, scope) IN (…)``, SQLite scans the table and
+    PostgreSQL plans an OR of every pair, ~0.5 ms more than the bytes it saves on 30 days.)"""
     t = rm_sla_tallies
-    pairs = sorted({(s.level.value, s.unit) for s in wanted})
-    return and_(
-        t.c.level.in_({level for level, _ in pairs}),
-        t.c.scope.in_({scope for _, scope in pairs}),
-        tuple_(t.c.level, t.c.scope).in_(pairs),
-    )
+    scopes: dict[str, set[str]] = defaultdict(set)
+    for s in wanted:
+        scopes[s.level.value].add(s.unit)
+    return or_(*(and_(t.c.level == level, t.c.scope.in_(sorted(at))) for level, at in sorted(scopes.items())))
 
 
 def _when(start: Any, merging: set[date], wanted: set[date], column: Any) -> Any:
