@@ -178,6 +178,32 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+def test_a_dashboard_reads_the_tallies_of_the_series_it_shows_only(
+    backend: Backend, small: tuple[Services, TestClient, Tokens]
+) -> None:
+    """A level and a scope asked for apart would also read pairs no series shows: the district's
+    dashboard, its streets' community level (what a street's own shows). Every tally row each
+    statement returns, run again, is one of the answer's own series or children."""
+    services, client, tokens = small
+    statements = Statements(services.engine)
+    for read in (r for r in READS if r[2] == "/api/v1/dashboards/sla"):
+        role, unit, path, query = read
+        statements.seen, statements.on = [], True
+        try:
+            answer = client.get(path, params=query, headers=tokens.headers(role, unit)).json()
+        finally:
+            statements.on = False
+        shown = {(s["level"], s["unit"]) for s in [*answer["series"], *answer["children"]]}
+        read_rows = set()
+        with services.engine.connect() as conn:
+            for statement, params in statements.seen:
+                if "FROM rm_sla_tallies" in statement:
+                    rows = conn.exec_driver_sql(statement, params)
+                    read_rows |= {(level, scope) for level, scope, *_ in rows}
+        assert read_rows, read
+        assert read_rows <= shown, (read, read_rows - shown)
+
+
 def test_a_read_issues_as_many_statements_whatever_the_district_holds(
     small: tuple[Services, TestClient, Tokens], larger: tuple[Services, TestClient, Tokens]
 ) -> None:
