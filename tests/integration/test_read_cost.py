@@ -78,6 +78,7 @@ class Statements:
     def __init__(self, engine: Engine) -> None:
         self.on = False
         self.seen: list[tuple[str, Any]] = []
+        self.answer: Any = None  # the last read's body
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
@@ -92,6 +93,7 @@ class Statements:
         finally:
             self.on = False
         assert answer.status_code == 200, (read, answer.text)
+        self.answer = answer.json()
         return self.seen
 
 
@@ -187,16 +189,12 @@ def test_a_dashboard_reads_the_tallies_of_the_series_it_shows_only(
     services, client, tokens = small
     statements = Statements(services.engine)
     for read in (r for r in READS if r[2] == "/api/v1/dashboards/sla"):
-        role, unit, path, query = read
-        statements.seen, statements.on = [], True
-        try:
-            answer = client.get(path, params=query, headers=tokens.headers(role, unit)).json()
-        finally:
-            statements.on = False
+        seen = statements.of(client, tokens, read)
+        answer = statements.answer
         shown = {(s["level"], s["unit"]) for s in [*answer["series"], *answer["children"]]}
         read_rows = set()
         with services.engine.connect() as conn:
-            for statement, params in statements.seen:
+            for statement, params in seen:
                 if "FROM rm_sla_tallies" in statement:
                     rows = conn.exec_driver_sql(statement, params)
                     read_rows |= {(level, scope) for level, scope, *_ in rows}
