@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, literal_column, select
+from sqlalchemy import Engine, event, insert, literal_column, select, update
 
 from backends import Backend
 from huying.db import make_engine
 from huying.migrate import upgrade
+from huying.projections import spread
 from huying.projections.tables import SLA_COUNTS, SPREADS, rm_sla_tallies
 from huying.projections.tally_rows import KEYS_AT_ONCE, of_keys, rewrite_of
 from huying.projections.writer import RowWriter
@@ -116,6 +117,52 @@ def test_a_rewrite_updates_what_is_left_deletes_what_is_not_and_adds_the_new(eng
         assert _rowid_of(conn, updated) == rowid_before
     expected = {k: v for k, v in before.items() if k != emptied} | {updated: 3 + 1 + 100, added: 7}
     assert after == expected
+
+
+def test_a_rewrite_sets_again_only_the_spreads_that_changed(engine: Engine) -> None:
+    """A row whose counts changed but not a spread is updated without that spread: set again, even
+    to the same bytes, PostgreSQL stores a large value anew out of line (TOAST), and a raise
+    changes a month's counts, not its spreads. A spread that changed is written, and every
+    value reads back as the rewrite made it."""
+    t = rm_sla_tallies
+    kept, remade = key(3), key(10)
+    month = spread.encode(spread.of_times(float(s) for s in range(1, 40_000, 7)))  # ~1,000 bins
+    other = spread.encode(spread.of_times([5.0, 9.0]))
+    assert month is not None and len(month) > 8_000
+    with engine.begin() as conn:
+        for k in (kept, remade):
+            conn.execute(
+                update(t)
+                .where(t.c.level == k[0], t.c.scope == k[1], t.c.block == k[2], t.c.start == k[3])
+                .values(response_spread=month, resolution_spread=month)
+            )
+
+    def changed(k: Any, stored: Any, change: int) -> dict[str, Any]:
+        row = dict(stored) | {"received": stored["received"] + change}
+        return row | ({"resolution_spread": other} if k == remade else {})
+
+    with engine.connect() as conn:
+        rewrite = rewrite_of(conn, t, {kept: 1, remade: 2}, changed)
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as conn:
+            rewrite.write(conn, RowWriter(engine))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert updates and not any("response_spread" in u for u in updates), updates
+    assert sum("resolution_spread" in u for u in updates) == 1, updates
+    shown = (t.c.received, t.c.response_spread, t.c.resolution_spread)
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.level, t.c.scope, t.c.block, t.c.start, *shown))
+        stored = {tuple(r[:4]): tuple(r[4:]) for r in rows}
+    assert stored[kept] == (3 + 1 + 1, month, month)
+    assert stored[remade] == (10 + 1 + 2, month, other)
 
 
 def _received_by_key(conn: Any) -> dict[Any, int]:

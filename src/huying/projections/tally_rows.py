@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Delete,
     Dialect,
     Executable,
+    LargeBinary,
     Select,
     Table,
     and_,
@@ -50,6 +51,7 @@ class Rewrite:
     replaced: list[Any]  # the keys of the stored rows replaced (all of them: ``afresh``)
     rows: list[Row]
     afresh: bool = False
+    before: Mapping[Any, Row] = field(default_factory=dict)  # the stored rows, as read or known
 
     def write(self, conn: Connection, writer: RowWriter) -> None:
         if self.afresh:
@@ -59,13 +61,35 @@ class Rewrite:
         names = key_names(self.table)
         keyed = [(tuple(row[n] for n in names), row) for row in self.rows]
         stored = set(self.replaced)
-        kept = [row for key, row in keyed if key in stored]
+        kept = [(key, row) for key, row in keyed if key in stored]
         left = stored - {key for key, _ in keyed}
         one_row = by_key(self.table)
         for chunk in chunks([k for k in self.replaced if k in left]):  # nothing left of them
             conn.execute(one_row, [key_params(self.table, k) for k in chunk])
-        writer.update(conn, self.table, kept)
+        for same_shape in _as_changed(self.table, kept, self.before):
+            writer.update(conn, self.table, same_shape)
         writer.insert(conn, self.table, [row for key, row in keyed if key not in stored])
+
+
+def _as_changed(table: Table, kept: list[tuple[Any, Row]], before: Mapping[Any, Row]) -> list[list[Row]]:
+    """The rows updated in place, each without the large values (its spreads) it leaves as they
+    were, by the columns left: one statement for each such shape. On PostgreSQL a large value
+    is stored out of line (TOAST), and set again — even to the same bytes — it is stored anew
+    and its old copy left to vacuum: a raise changes a month's counts, not its spreads (~16 kB
+    each in a community's month at a million calls), and every projector batch wrote them
+    again."""
+    large = _large_columns(table)
+    shapes: dict[tuple[str, ...], list[Row]] = defaultdict(list)
+    for key, row in kept:
+        old = before.get(key)
+        same = tuple(n for n in large if old is not None and n in row and n in old and row[n] == old[n])
+        shapes[same].append({n: v for n, v in row.items() if n not in same} if same else row)
+    return list(shapes.values())
+
+
+@cache
+def _large_columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if isinstance(c.type, LargeBinary))
 
 
 # Tally rows are found by their whole primary key, looked up one key at a time in its index: one
@@ -204,7 +228,7 @@ def rewrite_of(
         for r in conn.execute(*of_keys(table, chunk, conn.dialect)).mappings():
             stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
     rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
-    return Rewrite(table, [k for k in keys if k in stored], rows, afresh)
+    return Rewrite(table, [k for k in keys if k in stored], rows, afresh, stored)
 
 
 class KnownRows:
