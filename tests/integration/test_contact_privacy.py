@@ -163,12 +163,15 @@ def stored_raised(services: Services, call_id: str) -> dict[str, Any]:
 
 
 def test_reporter_refs_are_random_never_derived(http: Http) -> None:
-    """Two calls, the same body and the same reporter: two unrelated random refs (uuid4)."""
+    """Two calls, the same body and the same reporter: two unrelated random refs (version 7:
+    the millisecond, then random bits), which history shows."""
     first = refs_in(served_about(http, http.raise_call(raise_body())["id"]))
     second = refs_in(served_about(http, http.raise_call(raise_body())["id"]))
     assert len(first) == len(second) == 1 and first != second
     for ref in first | second:
-        assert UUID(ref).version == 4, f"reporter_ref {ref} is not a random (version 4) uuid"
+        assert UUID(ref).version == 7, f"reporter_ref {ref} is not a random (version 7) uuid"
+    (one,), (other,) = first, second
+    assert UUID(one).int & (1 << 74) - 1 != UUID(other).int & (1 << 74) - 1  # not a counter
 
 
 def test_stored_events_are_the_same_whoever_reported(http: Http, services: Services) -> None:

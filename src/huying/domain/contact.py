@@ -126,14 +126,19 @@ def in_full(contact: Contact) -> list[str]:
     return [field for field in SHOWN_FIELDS if getattr(contact, field)]
 
 
+# The UUID versions of random refs (``record_keys.random_ref``): version 4 until 2026-12-06, then
+# 7 (random but for the millisecond it was made).
+RANDOM_REF_VERSIONS = frozenset({4, 7})
+
+
 def shown_ref(ref: str | None) -> str | None:
-    """A call's ``reporter_ref`` as history, the feed and exports show it. Refs are random (uuid4);
-    versions before them derived the ref from the raise's body, reporter included (uuid5), so a
-    stored legacy ref would give the phone away to anyone trying the digits a mask hides. Events
-    are forever and keep it; it is never shown."""
+    """A call's ``reporter_ref`` as history, the feed and exports show it. Refs are random
+    (``RANDOM_REF_VERSIONS``); versions before them derived the ref from the raise's body,
+    reporter included (uuid5), so a stored legacy ref would give the phone away to anyone trying
+    the digits a mask hides. Events are forever and keep it; it is never shown."""
     if ref is None:
         return None
     try:
-        return ref if UUID(ref).version == 4 else None
+        return ref if UUID(ref).version in RANDOM_REF_VERSIONS else None
     except ValueError:
         return None

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections import deque
+from time import time_ns
 from typing import Any
-from uuid import uuid4
+from uuid import UUID
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 
@@ -48,8 +50,18 @@ _LOOKED_UP = 500
 
 
 def random_ref() -> str:
-    """A record's ref: random, so that nothing stored or served is a function of the reporter."""
-    return str(uuid4())
+    """A record's ref: random, so that nothing stored or served is a function of the reporter.
+
+    A version 7 UUID (RFC 9562): the millisecond it was made (ahead of the raise that takes it:
+    nothing about the reporter), then 74 random bits. Refs made one after another sort
+    together, so a new key's and its contact's index entries land on the last pages of their
+    indexes rather than each on a page of its own: at 100,000 calls on SQLite those two indexes
+    wrote 0.56 pages of WAL a raise, against 2.5 with version 4 refs; at a million calls on
+    PostgreSQL 0.3 kB, against 5.8 kB of full page images (docs/benchmarks.md)."""
+    made = time_ns() // 1_000_000 & (1 << 48) - 1
+    noise = secrets.randbits(74)
+    value = made << 80 | 0x7 << 76 | (noise >> 62) << 64 | 0b10 << 62 | noise & (1 << 62) - 1
+    return str(UUID(int=value))
 
 
 class RecordKeys:
