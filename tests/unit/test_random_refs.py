@@ -3,7 +3,7 @@ refs made one after another sort together; and which refs history may show (``sh
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, RFC_4122, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, RFC_4122, UUID, uuid5
 
 import pytest
 
@@ -48,11 +48,11 @@ def test_refs_made_later_sort_after(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("ref", "shown"),
     [
-        (None, False),
-        (str(uuid4()), True),  # random refs before 2026-12-06
-        ("0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", True),  # random refs since
-        (str(uuid5(NAMESPACE_URL, "call|fingerprint")), False),  # derived from the reporter
-        ("not a uuid", False),
+        pytest.param(None, False, id="none"),
+        pytest.param("5f0c2a8e-3b1d-4c6f-9a2e-7d4b8c1e0f36", True, id="random, before 2026-12-06"),
+        pytest.param("0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", True, id="random, since"),
+        pytest.param(str(uuid5(NAMESPACE_URL, "call|fingerprint")), False, id="derived from the reporter"),
+        pytest.param("not a uuid", False, id="not a uuid"),
     ],
 )
 def test_history_shows_random_refs_only(ref: str | None, shown: bool) -> None:
