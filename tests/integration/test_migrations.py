@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import subprocess
 import sys
 import textwrap
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, Integer, MetaData, Table, inspect, select
 
 import huying
 from backends import Backend, settings_env
 from huying.db import LIBRARY_TABLES, make_engine, metadata
 from huying.migrate import alembic_config, upgrade
+from huying.projections import spread
 from huying.projections.tables import is_call_text_index
 from huying.settings import Settings
 
@@ -219,3 +222,43 @@ def test_the_tallies_spreads_come_last_and_go_back(settings: Settings, engine: E
     assert before[-1] == "resolution_spread" and before[-2] == "resolution_p90"
     command.upgrade(alembic_config(settings), "heads")
     assert columns()[-2:] == ["response_spread", "resolution_spread"]
+
+
+def test_the_spreads_digests_are_filled_in_as_the_projector_writes_them(
+    settings: Settings, engine: Engine
+) -> None:
+    """0020d: every stored spread gets ``spread.digest`` of its bytes (in several reads of the
+    rows, here), right after its own p90; a row without a spread, none."""
+    command.downgrade(alembic_config(settings), "0019s")
+    table = Table("rm_sla_tallies", MetaData(), autoload_with=engine)
+    rng = random.Random(20)
+    rows = []
+    for i in range(1_234):  # more rows than the migration reads at once
+        spreads = [
+            spread.encode(spread.of_times(rng.uniform(1, 9e5) for _ in range(rng.randint(0, 40))))
+            for _ in "rr"
+        ]
+        rows.append(
+            {c.name: 0 for c in table.columns if isinstance(c.type, Integer)}
+            | {
+                "level": "street",
+                "scope": f"S{i % 7}",
+                "block": "day",
+                "start": date(2026, 1, 1) + timedelta(days=i),
+            }
+            | {"response_spread": spreads[0], "resolution_spread": spreads[1]}
+        )
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    command.upgrade(alembic_config(settings), "heads")
+    t = metadata.tables["rm_sla_tallies"]
+    with engine.connect() as conn:
+        found = conn.execute(select(t.c.start, t.c.response_digest, t.c.resolution_digest)).all()
+    expected = {
+        r["start"]: (spread.digest(r["response_spread"]), spread.digest(r["resolution_spread"])) for r in rows
+    }
+    assert {start: (a, b) for start, a, b in found} == expected
+    assert any(a is None for a, _ in expected.values()) and any(a is not None for a, _ in expected.values())
+    names = [c["name"] for c in inspect(engine).get_columns("rm_sla_tallies")]
+    assert names.index("response_digest") == names.index("response_p90") + 1
+    assert names[-2:] == ["response_spread", "resolution_spread"]

@@ -22,6 +22,7 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
+from hashlib import blake2b
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -101,6 +102,13 @@ def encode(counts: dict[int, tuple[int, float]]) -> bytes | None:
         for a in (bins, running, largest):
             a.byteswap()
     return bins.tobytes() + running.tobytes() + largest.tobytes()
+
+
+def digest(blob: bytes | None) -> str | None:
+    """What names a stored spread's bytes (128 bits of BLAKE2b, in hex), stored beside it: a
+    reader that holds the spread of a digest, decoded or merged with others, need not read the
+    bytes again (``queries.spread_memo``). None for no spread."""
+    return blake2b(blob, digest_size=16).hexdigest() if blob else None
 
 
 def of_times(times: Iterable[float]) -> dict[int, tuple[int, float]]:

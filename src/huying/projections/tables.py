@@ -347,6 +347,9 @@ rm_sla_tallies = Table(
             Column(f"{kind}_n", Integer, nullable=False),
             Column(f"{kind}_p50", Float, nullable=True),
             Column(f"{kind}_p90", Float, nullable=True),
+            # The spread's ``spread.digest`` (0020d): a dashboard holding that spread already
+            # does not read it again.
+            Column(f"{kind}_digest", String(32), nullable=True),
         )
     ),
     # Last (0019s): on SQLite a column after a spread spilled over overflow pages is read only

@@ -510,12 +510,13 @@ def _sla_row(key: SlaKey, stored: Row | None, changes: list[_Change]) -> Row | N
     if not row["received"]:
         return None
     for i, kind in enumerate(SPREADS):
-        columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "spread")]
+        columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "digest", "spread")]
         if not change.added[i] and not change.taken[i]:  # its times did not change
             row |= {c: stored[c] for c in columns} if stored else {columns[0]: 0} | dict.fromkeys(columns[1:])
             continue
-        blob = _respread(stored[columns[3]] if stored else None, change.added[i], change.taken[i], key, kind)
-        row |= dict(zip(columns, (*spread.summary([spread.decode(blob)]).values(), blob), strict=True))
+        blob = _respread(stored[columns[4]] if stored else None, change.added[i], change.taken[i], key, kind)
+        figures = spread.summary([spread.decode(blob)]).values()
+        row |= dict(zip(columns, (*figures, spread.digest(blob), blob), strict=True))
     return row
 
 

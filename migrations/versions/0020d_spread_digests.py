@@ -1,0 +1,112 @@
+"""Each SLA tally spread's digest stored beside it (``response_digest``, ``resolution_digest``).
+
+The dashboard merges the spreads of every block a range covers: a year by month of the district
+read 6.7 MB of spreads at a million calls for its totals, and merged them, at every request —
+though a past month's spread rarely changes. Named by a digest of its bytes, a spread read once
+is known again without reading it (``huying.queries.spread_memo``).
+
+Each digest goes right after its own p90, before both spreads (0019s: on SQLite a column past a
+spilled spread is read only by walking its overflow pages), so the table is made anew as 0019s
+made it, and every stored spread's digest is filled in here: 128 bits of BLAKE2b of its bytes, in
+hex (``huying.projections.spread.digest``, which the projector writes from now on; a test holds
+the two equal). A row per unit and day: ~27,000 at a million calls, read once.
+
+Revision ID: 0020d
+Revises: 0019s
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from hashlib import blake2b
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020d"
+down_revision = "0019s"
+branch_labels = None
+depends_on = None
+
+TABLE = "rm_sla_tallies"
+BEFORE = "rm_sla_tallies_before_0020d"
+KINDS = ("response", "resolution")
+KEY = ("level", "scope", "block", "start")
+AT_ONCE = 500  # rows whose spreads are read and digested at a time
+
+
+def upgrade() -> None:
+    def with_digests(names: Sequence[str]) -> list[str]:
+        order = list(names)
+        for kind in KINDS:
+            order.insert(order.index(f"{kind}_p90") + 1, f"{kind}_digest")
+        return order
+
+    _made_again(with_digests, {f"{kind}_digest": sa.String(32) for kind in KINDS})
+    _digested()
+
+
+def downgrade() -> None:
+    _made_again(lambda names: [n for n in names if not n.endswith("_digest")], {})
+
+
+def _made_again(
+    order: Callable[[Sequence[str]], list[str]], added: dict[str, sa.types.TypeEngine[str]]
+) -> None:
+    """The table made again with the columns ``order`` lists (of its present ones: some of them,
+    or more of those ``added``), the values of the columns it had copied."""
+    bind = op.get_bind()
+    table = sa.Table(TABLE, sa.MetaData(), autoload_with=bind)
+    names = order([c.name for c in table.columns])
+    op.rename_table(TABLE, BEFORE)
+    if bind.dialect.name == "postgresql":  # the primary key's index keeps its name: free it
+        op.execute(f"ALTER INDEX {TABLE}_pkey RENAME TO {BEFORE}_pkey")
+    op.create_table(
+        TABLE,
+        *(
+            sa.Column(name, added[name], nullable=True)
+            if name in added
+            else sa.Column(name, (c := table.c[name]).type, nullable=c.nullable, primary_key=c.primary_key)
+            for name in names
+        ),
+    )
+    kept = ", ".join(n for n in names if n not in added)
+    op.execute(f"INSERT INTO {TABLE} ({kept}) SELECT {kept} FROM {BEFORE}")
+    op.drop_table(BEFORE)
+
+
+def _digested() -> None:
+    """Every stored spread's digest, read a few hundred rows at a time in key order."""
+    bind = op.get_bind()
+    t = sa.Table(TABLE, sa.MetaData(), autoload_with=bind)
+    key = [t.c[n] for n in KEY]
+    spreads = [t.c[f"{kind}_spread"] for kind in KINDS]
+    fill = (
+        sa.update(t)
+        .where(*(c == sa.bindparam(f"k_{c.name}") for c in key))
+        .values({f"{kind}_digest": sa.bindparam(f"d_{kind}") for kind in KINDS})
+    )
+    after: tuple[object, ...] | None = None
+    while True:
+        query = sa.select(*key, *spreads).order_by(*key).limit(AT_ONCE)
+        if after is not None:
+            query = query.where(
+                sa.tuple_(*key) > sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(after, key, strict=True)))
+            )
+        rows = bind.execute(query).all()
+        if not rows:
+            return
+        bind.execute(
+            fill,
+            [
+                {f"k_{n}": v for n, v in zip(KEY, row[:4], strict=True)}
+                | {f"d_{kind}": _digest(blob) for kind, blob in zip(KINDS, row[4:], strict=True)}
+                for row in rows
+            ],
+        )
+        after = tuple(rows[-1][:4])
+
+
+def _digest(blob: bytes | None) -> str | None:
+    return blake2b(bytes(blob), digest_size=16).hexdigest() if blob else None
