@@ -72,6 +72,7 @@ from fastapi.testclient import TestClient
 
 from huying.clock import FakeClock
 from huying.queries.scores import dense_rank
+from huying.queries.spread_memo import MEMO
 from huying.settings import Settings
 
 CST = timezone(timedelta(hours=8))
@@ -1223,6 +1224,41 @@ def test_the_dashboard_recomputed_from_the_histories_alone_agrees(week: Week) ->
     for level in ("community", "street", "department"):
         mine = recomputed_figures([o for c in calls for o in obligations_of(c, level)], now)
         assert series(served, "LW", level)["totals"] == mine, level
+
+
+def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
+    week: Week, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The totals of several blocks merge their spreads once per process: asked again, the
+    dashboard reads no spread and answers the same. Once a spread changes (H resolved: a
+    resolution time in Tuesday's block), it is another digest: the next answer reads that one
+    spread and counts it, as a process that had read nothing would (``spread_memo``)."""
+    read_spreads: list[str] = []
+    learn = MEMO.learn
+    monkeypatch.setattr(
+        MEMO, "learn", lambda digest, blob: read_spreads.append(digest) or learn(digest, blob)
+    )
+    week_days = {"unit": "LW", "from": "2026-11-23", "to": "2026-11-27"}
+
+    def read() -> tuple[dict[str, Any], int]:
+        read_spreads.clear()
+        return week.get("/api/v1/dashboards/sla", **week_days), len(read_spreads)
+
+    MEMO.clear()
+    first, first_read = read()
+    again, again_read = read()
+    assert first_read > 1 and again_read == 0
+    assert again == first
+    before = series(first, "LW", "community")["totals"]["resolution_seconds"]
+
+    week.at(12, 2, 9).act("H", "resolve", ("community", "LW-HL-03"), {"summary": "已处理"})
+    changed, changed_read = read()
+    assert changed_read == 1  # the district's community level, Tuesday: its resolution spread
+    resolved = series(changed, "LW", "community")["totals"]["resolution_seconds"]
+    assert resolved["n"] == before["n"] + 1
+    assert resolved["p90"] == (cst(12, 2, 9) - cst(11, 24, 0, 30)).total_seconds()  # the longest of them
+    MEMO.clear()
+    assert read()[0] == changed
 
 
 # --- the ranking rule and its settings ---------------------------------------------------------

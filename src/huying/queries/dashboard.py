@@ -4,29 +4,28 @@ and due soon now, escalations caused, response and resolution time percentiles.
 Read from the SLA tallies (``projections.tallies``: per level, scope and day / ISO week / month,
 what the obligations that arrived in it came to) and from the obligations that have not ended
 (``rm_open_obligations``), which is all that "now" changes. A request reads a row per series and
-block, however many calls are stored. ``docs/metrics.md`` is the auditor's statement of the
-definitions; change one, change the other.
+block, however many calls are stored; the spreads of several blocks are merged once per process
+and read again only when they change (``sla_tallies``). ``docs/metrics.md`` is the auditor's
+statement of the definitions; change one, change the other.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, null, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.domain.worktime import WorkCalendar
-from huying.projections import spread
 from huying.projections.periods import (
     MAX_BUCKETS,
     SHANGHAI,
-    Block,
     Bucket,
     Granularity,
     buckets,
@@ -36,6 +35,7 @@ from huying.projections.periods import (
     utc_span,
 )
 from huying.projections.tables import DASHBOARD_COUNTS, SPREADS, rm_open_obligations, rm_sla_tallies
+from huying.queries.sla_tallies import NO_TIMES, Merged, pairs_in, parts, read_tallies
 
 __all__ = [
     "MAX_BUCKETS",
@@ -121,10 +121,9 @@ def sla_dashboard(
     periods = buckets(first, last, granularity)
     covers = {b.period: cover(b.start, b.end) for b in periods}
     whole = cover(first, last)  # the fewest blocks: what the totals' percentiles are read from
-    merged = {*whole, *(block for blocks in covers.values() if len(blocks) > 1 for block in blocks)}
-    stored = _tallies(
-        conn, [*own, *children], {*whole, *(block for blocks in covers.values() for block in blocks)}, merged
-    )
+    merges = [whole, *(blocks for blocks in covers.values() if len(blocks) > 1)]
+    asked = {*whole, *(block for of in covers.values() for block in of)}
+    stored, summaries = read_tallies(conn, _pairs_of([*own, *children]), asked, merges)
     still_open = _open_now(conn, [*own, *children])
     now_decides = _still_open(conn, [*own, *children], first, last, now)
     starts = [b.start for b in periods]
@@ -133,11 +132,11 @@ def sla_dashboard(
         rows = stored.get((s.level.value, s.unit), {})
         late, overdue, due_soon = now_decides.of(s, starts)
         figured = [
-            _figures([rows[block] for block in covers[b.period] if block in rows], n)
+            _figures([rows[block] for block in covers[b.period] if block in rows], n, summaries)
             for b, n in zip(periods, late, strict=True)
         ]
         totals = {name: sum(f[name] for f in figured) for name in (*COUNTED, "overdue_now")}
-        totals |= _percentiles([rows[block] for block in whole if block in rows])
+        totals |= _percentiles([rows[block] for block in whole if block in rows], summaries)
         return {
             "unit": s.unit,
             "unit_name": org.units[s.unit].name,
@@ -170,94 +169,36 @@ def sla_dashboard(
     }
 
 
-def _figures(rows: Sequence[dict[str, Any]], overdue_now: int) -> dict[str, Any]:
+def _figures(rows: Sequence[dict[str, Any]], overdue_now: int, summaries: Merged) -> dict[str, Any]:
     """The figures of the obligations that arrived in some stored blocks."""
     if len(rows) == 1:
         figures = {name: rows[0][name] for name in COUNTED}
     else:
         figures = {name: sum(r[name] for r in rows) for name in COUNTED}
     figures["overdue_now"] = overdue_now
-    return figures | _percentiles(rows)
+    return figures | _percentiles(rows, summaries)
 
 
-def _percentiles(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Response and resolution percentiles: one block's as stored, several blocks' spreads merged."""
+def _percentiles(rows: Sequence[dict[str, Any]], summaries: Merged) -> dict[str, Any]:
+    """Response and resolution percentiles: one block's as stored, several blocks' merged
+    (``summaries``, by their spreads' digests)."""
     found = {}
     for kind in SPREADS:
         if len(rows) == 1:
             r = rows[0]
             found[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
         else:
-            found[f"{kind}_seconds"] = spread.summary([spread.decode(r[f"{kind}_spread"]) for r in rows])
-    return found
-
-
-_SHOWN = (*COUNTED, *(f"{kind}_{part}" for kind in SPREADS for part in ("n", "p50", "p90")))
-
-
-def _tallies(
-    conn: Connection, wanted: Sequence[Series], blocks: Iterable[Block], merged: Iterable[Block]
-) -> dict[tuple[str, str], dict[Block, dict[str, Any]]]:
-    """The stored tallies of these series in these blocks, (level, scope) → block → row; the
-    spreads only of the blocks whose percentiles are merged (``merged``, among ``blocks``).
-
-    One query per kind of block, the spreads asked for under a condition: a spread not wanted
-    is not read (on PostgreSQL a month's is several kB, stored apart), and the blocks are looked
-    up once. (Asked apart, the year by month took six queries instead of three: ~3 ms of its
-    ~32 ms at 100,000 calls on PostgreSQL.)"""
-    t = rm_sla_tallies
-    found: dict[tuple[str, str], dict[Block, dict[str, Any]]] = defaultdict(dict)
-    starts: dict[Granularity, set[date]] = defaultdict(set)
-    spread_starts: dict[Granularity, set[date]] = defaultdict(set)
-    for granularity, start in blocks:
-        starts[granularity].add(start)
-    for granularity, start in merged:
-        spread_starts[granularity].add(start)
-    spreads = tuple(f"{k}_spread" for k in SPREADS)
-    for kind, wanted_starts in starts.items():
-        merging = spread_starts[kind]
-        query = select(
-            t.c.level,
-            t.c.scope,
-            t.c.start,
-            *(t.c[c] for c in _SHOWN),
-            *(_when(t.c.start, merging, wanted_starts, t.c[c]) for c in spreads),
-        ).where(_series_in(wanted), t.c.block == kind.value, t.c.start.in_(sorted(wanted_starts)))
-        for level, scope, start, *values in _rows(conn, query):
-            found[(level, scope)][(kind, start)] = dict(zip((*_SHOWN, *spreads), values, strict=True))
+            found[f"{kind}_seconds"] = summaries[of] if (of := parts(rows, kind)) else NO_TIMES
     return found
 
 
 def _series_in(wanted: Sequence[Series]) -> ColumnElement[bool]:
-    """The tallies of these series: at each of their levels, their scopes at that level. A level
-    IN and a scope IN alone would also take the pairs no series asks for: for the district, its
-    streets' community level, a quarter of the year by month's spreads at a million calls, read
-    and dropped. (Asked as pairs, ``(level, scope) IN (…)``, SQLite scans the table and
-    PostgreSQL plans an OR of every pair, ~0.5 ms more than the bytes it saves on 30 days.)"""
-    t = rm_sla_tallies
-    scopes: dict[str, set[str]] = defaultdict(set)
-    for s in wanted:
-        scopes[s.level.value].add(s.unit)
-    return or_(*(and_(t.c.level == level, t.c.scope.in_(sorted(at))) for level, at in sorted(scopes.items())))
+    """The tallies of these series."""
+    return pairs_in(_pairs_of(wanted))
 
 
-def _when(start: Any, merging: set[date], wanted: set[date], column: Any) -> Any:
-    """``column`` for the blocks starting on ``merging``, else NULL: the column itself when those
-    are all the blocks asked for."""
-    if merging >= wanted:
-        return column
-    if not merging:
-        return null().label(column.name)
-    return case((start.in_(sorted(merging)), column), else_=null()).label(column.name)
-
-
-def _rows(conn: Connection, query: Select[Any]) -> Iterable[Sequence[Any]]:
-    """The tallies' rows; on PostgreSQL in its binary format, where the spreads come as bytes."""
-    if conn.dialect.name == "postgresql":
-        from huying.postgres import binary_rows
-
-        return binary_rows(conn, query)
-    return conn.execute(query)
+def _pairs_of(wanted: Sequence[Series]) -> list[tuple[str, str]]:
+    return [(s.level.value, s.unit) for s in wanted]
 
 
 def _open_now(conn: Connection, wanted: Sequence[Series]) -> dict[tuple[str, str], int]:
