@@ -20,6 +20,7 @@ from sqlalchemy.exc import StatementError
 
 from huying.db import make_engine, sqlite_datetime, sqlite_engine
 from huying.migrate import upgrade
+from huying.projections import spread
 from huying.projections.tables import (
     SLA_COUNTS,
     SPREADS,
@@ -138,6 +139,7 @@ def _sla_row(n: int, received: int) -> dict[str, Any]:
         | {f"{kind}_p50": n / 3 if n % 2 else None for kind in SPREADS}
         | {f"{kind}_p90": n * 1.5 for kind in SPREADS}
         | {f"{kind}_spread": bytes([n, 0, 255]) if n % 2 else None for kind in SPREADS}
+        | {f"{kind}_digest": spread.digest(bytes([n, 0, 255])) if n % 2 else None for kind in SPREADS}
         | {"received": received}
     )
 
