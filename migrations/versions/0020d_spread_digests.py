@@ -6,10 +6,11 @@ though a past month's spread rarely changes. Named by a digest of its bytes, a s
 is known again without reading it (``huying.queries.spread_memo``).
 
 Each digest goes right after its own p90, before both spreads (0019s: on SQLite a column past a
-spilled spread is read only by walking its overflow pages), so the table is made anew as 0019s
-made it, and every stored spread's digest is filled in here: 128 bits of BLAKE2b of its bytes, in
-hex (``huying.projections.spread.digest``, which the projector writes from now on; a test holds
-the two equal). A row per unit and day: ~27,000 at a million calls, read once.
+spilled spread is read only by walking its overflow pages), so the table is made anew (Alembic's
+batch mode, on both backends: the columns in the order the metadata declares), and every stored
+spread's digest is filled in here: 128 bits of BLAKE2b of its bytes, in hex
+(``huying.projections.spread.digest``, which the projector writes from now on; a test holds the
+two equal). A row per unit and day: ~27,000 at a million calls, read once.
 
 Revision ID: 0020d
 Revises: 0019s
@@ -18,7 +19,6 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from hashlib import blake2b
 
 import sqlalchemy as sa
@@ -30,50 +30,22 @@ branch_labels = None
 depends_on = None
 
 TABLE = "rm_sla_tallies"
-BEFORE = "rm_sla_tallies_before_0020d"
 KINDS = ("response", "resolution")
 KEY = ("level", "scope", "block", "start")
 AT_ONCE = 500  # rows whose spreads are read and digested at a time
 
 
 def upgrade() -> None:
-    def with_digests(names: Sequence[str]) -> list[str]:
-        order = list(names)
+    with op.batch_alter_table(TABLE, recreate="always") as table:
         for kind in KINDS:
-            order.insert(order.index(f"{kind}_p90") + 1, f"{kind}_digest")
-        return order
-
-    _made_again(with_digests, {f"{kind}_digest": sa.String(32) for kind in KINDS})
+            table.add_column(sa.Column(f"{kind}_digest", sa.String(32)), insert_after=f"{kind}_p90")
     _digested()
 
 
 def downgrade() -> None:
-    _made_again(lambda names: [n for n in names if not n.endswith("_digest")], {})
-
-
-def _made_again(
-    order: Callable[[Sequence[str]], list[str]], added: dict[str, sa.types.TypeEngine[str]]
-) -> None:
-    """The table made again with the columns ``order`` lists (of its present ones: some of them,
-    or more of those ``added``), the values of the columns it had copied."""
-    bind = op.get_bind()
-    table = sa.Table(TABLE, sa.MetaData(), autoload_with=bind)
-    names = order([c.name for c in table.columns])
-    op.rename_table(TABLE, BEFORE)
-    if bind.dialect.name == "postgresql":  # the primary key's index keeps its name: free it
-        op.execute(f"ALTER INDEX {TABLE}_pkey RENAME TO {BEFORE}_pkey")
-    op.create_table(
-        TABLE,
-        *(
-            sa.Column(name, added[name], nullable=True)
-            if name in added
-            else sa.Column(name, (c := table.c[name]).type, nullable=c.nullable, primary_key=c.primary_key)
-            for name in names
-        ),
-    )
-    kept = ", ".join(n for n in names if n not in added)
-    op.execute(f"INSERT INTO {TABLE} ({kept}) SELECT {kept} FROM {BEFORE}")
-    op.drop_table(BEFORE)
+    with op.batch_alter_table(TABLE, recreate="always") as table:
+        for kind in KINDS:
+            table.drop_column(f"{kind}_digest")
 
 
 def _digested() -> None:
