@@ -10,7 +10,9 @@ spilled spread is read only by walking its overflow pages), so the table is made
 batch mode, on both backends: the columns in the order the metadata declares), and every stored
 spread's digest is filled in here: 128 bits of BLAKE2b of its bytes, in hex
 (``huying.projections.spread.digest``, which the projector writes from now on; a test holds the
-two equal). A row per unit and day: ~27,000 at a million calls, read once.
+two equal). A row per unit and day: ~27,000 at a million calls, read once. A trigger then keeps
+an older release's projector from leaving a digest that names bytes its row no longer holds
+(``_UNNAMING``, below).
 
 Revision ID: 0020d
 Revises: 0019s
@@ -40,12 +42,53 @@ def upgrade() -> None:
         for kind in KINDS:
             table.add_column(sa.Column(f"{kind}_digest", sa.String(32)), insert_after=f"{kind}_p90")
     _digested()
+    for statement in _UNNAMING[op.get_bind().dialect.name]:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    for statement in _UNNAMED_NO_MORE[op.get_bind().dialect.name]:
+        op.execute(statement)
     with op.batch_alter_table(TABLE, recreate="always") as table:
         for kind in KINDS:
             table.drop_column(f"{kind}_digest")
+
+
+# A writer that sets a spread and leaves its digest as it was — a projector of the release
+# before, during a rolling upgrade — leaves it NULL instead: a stale digest would name bytes the
+# row no longer holds, and a reader holding those bytes would merge them. A NULL digest is read
+# and merged as it is, never kept (``huying.queries.sla_tallies``), and the projector fills it in
+# when it next writes the row. Fired only by an UPDATE that sets the spread (``UPDATE OF``): this
+# release sets a spread only with its new digest, and no spread's bytes are compared. (A later
+# migration that makes the table anew must make these again.)
+_UNNAMING = {
+    "postgresql": [
+        f"""CREATE FUNCTION {TABLE}_unnamed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.response_digest IS NOT DISTINCT FROM OLD.response_digest
+               AND NEW.response_spread IS DISTINCT FROM OLD.response_spread THEN
+                NEW.response_digest := NULL;
+            END IF;
+            IF NEW.resolution_digest IS NOT DISTINCT FROM OLD.resolution_digest
+               AND NEW.resolution_spread IS DISTINCT FROM OLD.resolution_spread THEN
+                NEW.resolution_digest := NULL;
+            END IF;
+            RETURN NEW;
+        END $$""",
+        f"""CREATE TRIGGER {TABLE}_unnamed BEFORE UPDATE OF response_spread, resolution_spread
+        ON {TABLE} FOR EACH ROW EXECUTE FUNCTION {TABLE}_unnamed()""",
+    ],
+    "sqlite": [
+        f"""CREATE TRIGGER {TABLE}_{kind}_unnamed AFTER UPDATE OF {kind}_spread ON {TABLE}
+        WHEN NEW.{kind}_digest IS OLD.{kind}_digest AND NEW.{kind}_spread IS NOT OLD.{kind}_spread
+        BEGIN UPDATE {TABLE} SET {kind}_digest = NULL WHERE rowid = NEW.rowid; END"""
+        for kind in KINDS
+    ],
+}
+_UNNAMED_NO_MORE = {
+    "postgresql": [f"DROP TRIGGER {TABLE}_unnamed ON {TABLE}", f"DROP FUNCTION {TABLE}_unnamed()"],
+    "sqlite": [f"DROP TRIGGER {TABLE}_{kind}_unnamed" for kind in KINDS],
+}
 
 
 def _digested() -> None:

@@ -69,8 +69,12 @@ from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import and_, select, update
 
+from huying.bootstrap import Services
 from huying.clock import FakeClock
+from huying.projections import spread
+from huying.projections.tables import rm_sla_tallies
 from huying.queries.scores import dense_rank
 from huying.queries.spread_memo import MEMO
 from huying.settings import Settings
@@ -1259,6 +1263,42 @@ def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
     assert resolved["p90"] == (cst(12, 2, 9) - cst(11, 24, 0, 30)).total_seconds()  # the longest of them
     MEMO.clear()
     assert read()[0] == changed
+
+
+def test_a_spread_an_older_release_wrote_without_its_digest_is_merged_as_it_is(
+    week: Week, services: Services
+) -> None:
+    """A projector of the release before 0020d sets a spread and not its digest (during a
+    rolling upgrade). The trigger leaves that digest NULL rather than naming bytes the row no
+    longer holds; the dashboard reads and merges such a spread at each request, as it is, and
+    keeps nothing of it. (This release's projector names it again: ``test_spread_digests``.)"""
+    week_days = {"unit": "LW", "from": "2026-11-23", "to": "2026-11-27"}
+    t = rm_sla_tallies
+    monday = and_(
+        t.c.level == "community", t.c.scope == "LW", t.c.block == "day", t.c.start == date(2026, 11, 23)
+    )
+    MEMO.clear()
+    before = series(week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
+    longest = 30 * 86_400.0  # a resolution time longer than any of the week's
+    with services.engine.begin() as conn:
+        stored = conn.execute(
+            select(t.c.resolution_spread, t.c.resolution_n, t.c.resolution_digest).where(monday)
+        ).one()
+        assert stored.resolution_digest == spread.digest(stored.resolution_spread) is not None
+        counts = spread.decode(stored.resolution_spread).counts() | {spread.bin_of(longest): (1, longest)}
+        older = {"resolution_spread": spread.encode(counts), "resolution_n": stored.resolution_n + 1}
+        conn.execute(update(t).where(monday).values(older))  # as a writer that knows no digest
+        assert conn.execute(select(t.c.resolution_digest).where(monday)).scalar_one() is None
+
+    def resolution() -> dict[str, Any]:
+        totals = series(week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
+        return totals["resolution_seconds"]  # type: ignore[no-any-return]
+
+    first = resolution()  # the other days' spreads held from before; Monday's read
+    assert first["n"] == before["resolution_seconds"]["n"] + 1 and first["p90"] == longest
+    assert resolution() == first  # read again, not kept
+    MEMO.clear()
+    assert resolution() == first
 
 
 # --- the ranking rule and its settings ---------------------------------------------------------

@@ -513,6 +513,8 @@ def _sla_row(key: SlaKey, stored: Row | None, changes: list[_Change]) -> Row | N
         columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "digest", "spread")]
         if not change.added[i] and not change.taken[i]:  # its times did not change
             row |= {c: stored[c] for c in columns} if stored else {columns[0]: 0} | dict.fromkeys(columns[1:])
+            if row[columns[3]] is None:  # left without one by an older release (0020d)
+                row[columns[3]] = spread.digest(row[columns[4]])
             continue
         blob = _respread(stored[columns[4]] if stored else None, change.added[i], change.taken[i], key, kind)
         figures = spread.summary([spread.decode(blob)]).values()

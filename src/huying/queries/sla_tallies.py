@@ -90,8 +90,23 @@ def tallies(
 
 
 def parts(rows: Iterable[Row], kind: str) -> Digests:
-    """The digests of some rows' spreads of ``kind`` (a block with no time has none), sorted."""
-    return tuple(sorted(d for r in rows if (d := r[f"{kind}_digest"]) is not None))
+    """The names of some rows' spreads of ``kind`` (a block with no time has none), sorted: each
+    one's digest, or a name of this request's for a spread stored without one (``_name``)."""
+    return tuple(sorted(_name(r, kind) for r in rows if r[f"{kind}_n"]))
+
+
+def _name(r: Row, kind: str) -> str:
+    """A spread's digest; for one whose digest a writer of an older release left NULL (0020d's
+    trigger), its row's key, marked: read and merged at each request, never kept."""
+    digest: str | None = r[f"{kind}_digest"]
+    return (
+        digest
+        if digest is not None
+        else f"{_UNNAMED}{kind} {r['level']} {r['scope']} {r['block']} {r['start']}"
+    )
+
+
+_UNNAMED = "?"  # no digest starts so
 
 
 def merged(conn: Connection, merges: Iterable[Sequence[Row]]) -> Merged:
@@ -99,7 +114,7 @@ def merged(conn: Connection, merges: Iterable[Sequence[Row]]) -> Merged:
     and then known by their parts' digests (``spread_memo``), their spreads read only when not
     already held — a past month's spreads are read once, not at every request."""
     wanted = {
-        parts(rows, kind): [(r, kind) for r in rows if r[f"{kind}_digest"] is not None]
+        parts(rows, kind): [(r, kind) for r in rows if r[f"{kind}_n"]]
         for rows in merges
         if len(rows) > 1  # one row's are stored with it
         for kind in SPREADS
@@ -109,20 +124,26 @@ def merged(conn: Connection, merges: Iterable[Sequence[Row]]) -> Merged:
         if (summary := MEMO.summary(of)) is not None:
             found[of] = summary
     unmerged = [of for of in wanted if of not in found]
-    held = MEMO.spreads({d for of in unmerged for d in of})
-    unread = {r[f"{kind}_digest"]: (r, kind) for of in unmerged for r, kind in wanted[of]}
-    for digest in held:
-        del unread[digest]
-    for digest, (r, kind) in list(unread.items()):  # read with the rows (``tallies``)
+    held = MEMO.spreads({name for of in unmerged for name in of if not name.startswith(_UNNAMED)})
+    unread = {_name(r, kind): (r, kind) for of in unmerged for r, kind in wanted[of]}
+    for name in held:
+        del unread[name]
+    for name, (r, kind) in list(unread.items()):  # read with the rows (``tallies``)
         if (blob := r.get(f"{kind}_spread")) is not None:
-            held[digest] = MEMO.learn(digest, bytes(blob))
-            del unread[digest]
+            held[name] = _kept(name, blob)
+            del unread[name]
     if unread:
         held |= _spreads_read(conn, unread.values())
     for of in unmerged:
-        found[of] = spread.summary([held[d] for d in of])
-        MEMO.remember(of, found[of])
+        found[of] = spread.summary([held[name] for name in of])
+        if not any(name.startswith(_UNNAMED) for name in of):
+            MEMO.remember(of, found[of])
     return found
+
+
+def _kept(name: str, blob: bytes) -> spread.Spread:
+    """A spread read: kept by its digest, unless it has none."""
+    return spread.decode(blob) if name.startswith(_UNNAMED) else MEMO.learn(name, bytes(blob))
 
 
 def _spreads_read(conn: Connection, wanted: Iterable[tuple[Row, str]]) -> dict[str, spread.Spread]:
@@ -132,23 +153,26 @@ def _spreads_read(conn: Connection, wanted: Iterable[tuple[Row, str]]) -> dict[s
     CASE choosing them by digest cost more than it saved (~5 ms for the 480 of a year by month
     at a million calls, on PostgreSQL)."""
     t = rm_sla_tallies
-    digests: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, set[str]] = defaultdict(set)
     starts: dict[Granularity, set[date]] = defaultdict(set)
     pairs = set()
     for r, kind in wanted:
-        digests[kind].add(r[f"{kind}_digest"])
+        names[kind].add(_name(r, kind))
         starts[r["block"]].add(r["start"])
         pairs.add((r["level"], r["scope"]))
-    spreads = [t.c[f"{kind}_spread"] if digests[kind] else null().label(f"{kind}_spread") for kind in SPREADS]
-    query = select(t.c.level, t.c.scope, *(t.c[f"{kind}_digest"] for kind in SPREADS), *spreads).where(
+    spreads = [t.c[f"{kind}_spread"] if names[kind] else null().label(f"{kind}_spread") for kind in SPREADS]
+    digests = [t.c[f"{kind}_digest"] for kind in SPREADS]
+    query = select(t.c.level, t.c.scope, t.c.block, t.c.start, *digests, *spreads).where(
         pairs_in(pairs),
         or_(*(and_(t.c.block == block.value, t.c.start.in_(sorted(at))) for block, at in starts.items())),
     )
     found: dict[str, spread.Spread] = {}
-    for _, _, *values in _rows(conn, query):
+    for level, scope, block, start, *values in _rows(conn, query):
+        row = {"level": level, "scope": scope, "block": Granularity(block), "start": start}
         for kind, digest, blob in zip(SPREADS, values[: len(SPREADS)], values[len(SPREADS) :], strict=True):
-            if digest in digests[kind] and digest not in found:
-                found[digest] = MEMO.learn(digest, bytes(blob))
+            name = _name(row | {f"{kind}_digest": digest}, kind)
+            if name in names[kind] and name not in found:
+                found[name] = _kept(name, blob)
     return found
 
 
