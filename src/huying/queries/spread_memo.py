@@ -14,33 +14,64 @@ and the number of merged summaries, least recently used out first).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from threading import Lock
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from huying.projections import spread
 
 Digests = tuple[str, ...]  # a merge's parts, sorted: the same parts in any order are one key
 Summary = dict[str, Any]  # ``spread.summary``: n, p50, p90
 K = TypeVar("K", bound=Hashable)  # a tally row's key
+KT = TypeVar("KT", bound=Hashable)
+VT = TypeVar("VT")
 
 SPREAD_BYTES = 64 << 20  # a year by month of a million-call district holds ~7 MB of spreads
 SUMMARIES = 8_192
 ROWS = 65_536  # tally rows whose spreads were asked for (a district's year by month: ~300)
 
 
+class _Recent(Generic[KT, VT]):
+    """Items kept up to a total weight (each item's 1 unless told), the least recently used
+    going first; one that alone weighs more than the limit is not kept."""
+
+    def __init__(self, limit: int, weight: Callable[[VT], int] = lambda _: 1) -> None:
+        self._items: OrderedDict[KT, VT] = OrderedDict()
+        self._limit, self._weight, self._total = limit, weight, 0
+
+    def get(self, key: KT) -> VT | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: KT, value: VT) -> None:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return
+        if self._weight(value) > self._limit:
+            return
+        self._items[key] = value
+        self._total += self._weight(value)
+        while self._total > self._limit:
+            self._total -= self._weight(self._items.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._total = 0
+
+
 class SpreadMemo:
-    """Spreads by digest (as stored, decoded in place when asked for) and merged summaries by
-    their parts' digests; safe to share between a process's threads."""
+    """Spreads by digest (as stored, decoded in place when asked for), merged summaries by their
+    parts' digests, and the rows whose spreads were asked for; safe to share between a
+    process's threads."""
 
     def __init__(
         self, spread_bytes: int = SPREAD_BYTES, summaries: int = SUMMARIES, rows: int = ROWS
     ) -> None:
-        self._spread_bytes, self._summaries_kept, self._rows_kept = spread_bytes, summaries, rows
-        self._blobs: OrderedDict[str, bytes] = OrderedDict()
-        self._bytes = 0
-        self._summaries: OrderedDict[Digests, Summary] = OrderedDict()
-        self._rows: OrderedDict[Hashable, None] = OrderedDict()
+        self._blobs: _Recent[str, bytes] = _Recent(spread_bytes, len)
+        self._summaries: _Recent[Digests, Summary] = _Recent(summaries)
+        self._rows: _Recent[Hashable, bool] = _Recent(rows)
         self._lock = Lock()
 
     def unseen(self, rows: Iterable[K]) -> set[K]:
@@ -48,54 +79,37 @@ class SpreadMemo:
         reader that holds none of a block's had better read them with its rows, in one query,
         than learn their digests first and ask for every one of them after."""
         with self._lock:
-            return {r for r in rows if r not in self._rows}
+            return {r for r in rows if self._rows.get(r) is None}
 
     def saw(self, rows: Iterable[Hashable]) -> None:
         with self._lock:
             for r in rows:
-                self._rows[r] = None
-                self._rows.move_to_end(r)
-            while len(self._rows) > self._rows_kept:
-                self._rows.popitem(last=False)
+                self._rows.put(r, True)
 
     def summary(self, parts: Digests) -> Summary | None:
         with self._lock:
-            found = self._summaries.get(parts)
-            if found is not None:
-                self._summaries.move_to_end(parts)
-            return found
+            return self._summaries.get(parts)
 
     def spreads(self, digests: Iterable[str]) -> dict[str, spread.Spread]:
         """The spreads of those ``digests`` held here."""
         with self._lock:
             held = {d: blob for d in digests if (blob := self._blobs.get(d)) is not None}
-            for d in held:
-                self._blobs.move_to_end(d)
         return {d: spread.decode(blob) for d, blob in held.items()}
 
     def learn(self, digest: str, blob: bytes) -> spread.Spread:
         """A spread just read (its stored ``digest``), kept for the next reader."""
         with self._lock:
-            if digest not in self._blobs and len(blob) <= self._spread_bytes:
-                self._blobs[digest] = blob
-                self._bytes += len(blob)
-                while self._bytes > self._spread_bytes:
-                    self._bytes -= len(self._blobs.popitem(last=False)[1])
+            self._blobs.put(digest, blob)
         return spread.decode(blob)
 
     def remember(self, parts: Digests, summary: Summary) -> None:
         with self._lock:
-            self._summaries[parts] = summary
-            self._summaries.move_to_end(parts)
-            while len(self._summaries) > self._summaries_kept:
-                self._summaries.popitem(last=False)
+            self._summaries.put(parts, summary)
 
     def clear(self) -> None:
         with self._lock:
-            self._blobs.clear()
-            self._summaries.clear()
-            self._rows.clear()
-            self._bytes = 0
+            for kept in (self._blobs, self._summaries, self._rows):
+                kept.clear()
 
 
 MEMO = SpreadMemo()  # this process's
