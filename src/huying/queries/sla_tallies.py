@@ -98,12 +98,11 @@ def parts(rows: Iterable[Row], kind: str) -> Digests:
 def _name(r: Row, kind: str) -> str:
     """A spread's digest; for one whose digest a writer of an older release left NULL (0020d's
     trigger), its row's key, marked: read and merged at each request, never kept."""
-    digest: str | None = r[f"{kind}_digest"]
-    return (
-        digest
-        if digest is not None
-        else f"{_UNNAMED}{kind} {r['level']} {r['scope']} {r['block']} {r['start']}"
-    )
+    return _named(r[f"{kind}_digest"], kind, r["level"], r["scope"], r["block"], r["start"])
+
+
+def _named(digest: str | None, kind: str, level: str, scope: str, block: Granularity, start: date) -> str:
+    return digest if digest is not None else f"{_UNNAMED}{kind} {level} {scope} {block.value} {start}"
 
 
 _UNNAMED = "?"  # no digest starts so
@@ -168,9 +167,8 @@ def _spreads_read(conn: Connection, wanted: Iterable[tuple[Row, str]]) -> dict[s
     )
     found: dict[str, spread.Spread] = {}
     for level, scope, block, start, *values in _rows(conn, query):
-        row = {"level": level, "scope": scope, "block": Granularity(block), "start": start}
         for kind, digest, blob in zip(SPREADS, values[: len(SPREADS)], values[len(SPREADS) :], strict=True):
-            name = _name(row | {f"{kind}_digest": digest}, kind)
+            name = _named(digest, kind, level, scope, Granularity(block), start)
             if name in names[kind] and name not in found:
                 found[name] = _kept(name, blob)
     return found
