@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Processes `huying rebuild` projects the log with (projections/rebuild.py); 0: one per core.
     rebuild_workers: int = Field(default=0, ge=0, le=64)
     max_long_poll_seconds: float = Field(default=60.0, ge=0)
+    # A `huying serve` process reads the district's and the streets' default dashboards before it
+    # answers (queries/warming.py), for at most this long; 0: it does not.
+    warm_dashboards_seconds: float = Field(default=10.0, ge=0, le=600)
     # 三项考评: weights of 响应率, 解决率, 满意率 in the composite score (docs/metrics.md).
     score_weights: tuple[float, float, float] = (0.30, 0.35, 0.35)
     # Fewer evaluated calls in the period: listed, not ranked (one lucky call must not top the list).

@@ -60,6 +60,7 @@ off: nothing but the steps below may act on the calls.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
@@ -69,14 +70,16 @@ from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, text, update
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
+from huying.domain.org import UnitKind
 from huying.projections import spread
 from huying.projections.tables import rm_sla_tallies
 from huying.queries.scores import dense_rank
 from huying.queries.spread_memo import MEMO
+from huying.queries.warming import warm
 from huying.settings import Settings
 
 CST = timezone(timedelta(hours=8))
@@ -1230,18 +1233,22 @@ def test_the_dashboard_recomputed_from_the_histories_alone_agrees(week: Week) ->
         assert series(served, "LW", level)["totals"] == mine, level
 
 
+@pytest.fixture
+def read_spreads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The digests of the spreads this process reads from the database from now on."""
+    read: list[str] = []
+    learn = MEMO.learn
+    monkeypatch.setattr(MEMO, "learn", lambda digest, blob: read.append(digest) or learn(digest, blob))
+    return read
+
+
 def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
-    week: Week, monkeypatch: pytest.MonkeyPatch
+    week: Week, read_spreads: list[str]
 ) -> None:
     """The totals of several blocks merge their spreads once per process: asked again, the
     dashboard reads no spread and answers the same. Once a spread changes (H resolved: a
     resolution time in Tuesday's block), it is another digest: the next answer reads that one
     spread and counts it, as a process that had read nothing would (``spread_memo``)."""
-    read_spreads: list[str] = []
-    learn = MEMO.learn
-    monkeypatch.setattr(
-        MEMO, "learn", lambda digest, blob: read_spreads.append(digest) or learn(digest, blob)
-    )
     week_days = {"unit": "LW", "from": "2026-11-23", "to": "2026-11-27"}
 
     def read() -> tuple[dict[str, Any], int]:
@@ -1299,6 +1306,72 @@ def test_a_spread_an_older_release_wrote_without_its_digest_is_merged_as_it_is(
     assert resolution() == first  # read again, not kept
     MEMO.clear()
     assert resolution() == first
+
+
+FIRST_ASKED = [
+    {"unit": unit, "granularity": granularity}
+    for unit in ("LW", "LW-HL", "LW-LN")
+    for granularity in ("day", "week", "month")
+]
+
+
+def answered_in_december(week: Week) -> None:
+    """A call in each street answered on 2 December: the week's blocks and December's, so that
+    each default range's totals merge several blocks' spreads."""
+    for name, grid, community in (("K", "LW-LN-01-G01", "LW-LN-01"), ("L", "LW-HL-01-G01", "LW-HL-01")):
+        week.at(12, 2, 9).raise_call(name, grid)
+        week.at(12, 2, 9, 10).act(name, *ack(("community", community)))
+        week.at(12, 2, 9, 20).act(name, "resolve", ("community", community), {"summary": "已处理"})
+    week.get("/api/v1/ledger")  # once the projector has got this far
+
+
+def spreads_read_by_first_requests(week: Week, read_spreads: list[str]) -> list[int]:
+    """How many spreads each of the default dashboards a supervisor or a street opens first reads."""
+    counts = []
+    for query in FIRST_ASKED:
+        read_spreads.clear()
+        week.get("/api/v1/dashboards/sla", **query)
+        counts.append(len(read_spreads))
+    return counts
+
+
+def test_a_server_process_reads_the_default_dashboards_before_its_first_request(
+    week: Week, services: Services, read_spreads: list[str]
+) -> None:
+    """``huying serve``'s workers warm up (``queries.warming``): the district's and each street's
+    dashboards over the default days, weeks and months are read before the first request, so
+    that request reads no spread. A process that has not warmed up reads them at that request."""
+    answered_in_december(week)
+    MEMO.clear()
+    warmed = warm(services)
+    assert warmed.dashboards == warmed.of == 3 * (1 + len(services.app.org.of_kind(UnitKind.STREET)))
+    assert spreads_read_by_first_requests(week, read_spreads) == [0] * len(FIRST_ASKED)
+    MEMO.clear()
+    assert sum(spreads_read_by_first_requests(week, read_spreads)) > 0  # without it, they read
+
+
+def test_warming_up_is_turned_off_by_a_budget_of_nothing_and_given_up_when_the_database_fails(
+    week: Week,
+    services: Services,
+    read_spreads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``HUYING_WARM_DASHBOARDS_SECONDS=0`` reads nothing. A database that fails the warm-up
+    costs only the warmth: the process starts, and its requests say what is wrong."""
+    answered_in_december(week)
+    MEMO.clear()
+    monkeypatch.setattr(services.settings, "warm_dashboards_seconds", 0)
+    nothing = warm(services)
+    assert (nothing.dashboards, nothing.of) == (0, 0)
+    assert sum(spreads_read_by_first_requests(week, read_spreads)) > 0
+    monkeypatch.setattr(services.settings, "warm_dashboards_seconds", 10)
+    with services.engine.begin() as conn:
+        conn.execute(text("DROP TABLE rm_sla_tallies"))
+    with caplog.at_level(logging.WARNING, logger="huying.queries.warming"):
+        failed = warm(services)
+    assert failed.dashboards == 0 and failed.of > 0
+    assert "warming the dashboards stopped" in caplog.text
 
 
 # --- the ranking rule and its settings ---------------------------------------------------------

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
@@ -43,6 +43,7 @@ __all__ = [
     "Bucket",
     "Granularity",
     "buckets",
+    "default_first",
     "local_day",
     "period_of",
     "sla_dashboard",
@@ -54,6 +55,17 @@ COUNTED = DASHBOARD_COUNTS
 
 
 # --- the dashboard ------------------------------------------------------------------------------
+
+
+def default_first(last: date, granularity: Granularity) -> date:
+    """Where a dashboard ending ``last`` starts when nobody says: 30 days, 12 ISO weeks or 12
+    months back."""
+    if granularity is Granularity.DAY:
+        return last - timedelta(days=29)
+    start = period_of(last, granularity)[1]
+    if granularity is Granularity.WEEK:
+        return start - timedelta(weeks=11)
+    return date(start.year - (start.month < 12), start.month % 12 + 1, 1)
 
 
 @dataclass(frozen=True)

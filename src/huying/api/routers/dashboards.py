@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import Query
@@ -14,7 +14,7 @@ from huying.api.schemas.base import Day
 from huying.api.schemas.figures import SlaDashboard
 from huying.domain.errors import CallNotFound, InvalidCommand
 from huying.domain.jurisdiction import home_unit, may_read_unit
-from huying.queries.dashboard import MAX_BUCKETS, Granularity, buckets, local_day, period_of
+from huying.queries.dashboard import MAX_BUCKETS, Granularity, buckets, default_first, local_day
 from huying.queries.dashboard import sla_dashboard as dashboard_of
 
 router = Router(prefix="/api/v1/dashboards", tags=["read models"])
@@ -58,16 +58,9 @@ def sla_dashboard(
 
 
 def window(first: date | None, last: date | None, granularity: Granularity, today: date) -> tuple[date, date]:
-    """The dates asked for; by default the last 30 days, 12 ISO weeks or 12 months to today."""
+    """The dates asked for; by default ``default_first`` to today."""
     last = last or today
-    if first is None:
-        if granularity is Granularity.DAY:
-            first = last - timedelta(days=29)
-        elif granularity is Granularity.WEEK:
-            first = period_of(last, granularity)[1] - timedelta(weeks=11)
-        else:
-            start = period_of(last, granularity)[1]
-            first = date(start.year - (start.month < 12), start.month % 12 + 1, 1)
+    first = default_first(last, granularity) if first is None else first
     if first > last:
         raise InvalidCommand("from", f"from {first} is after to {last}")
     if (last - first).days >= MAX_BUCKETS * 31 or len(buckets(first, last, granularity)) > MAX_BUCKETS:
