@@ -18,6 +18,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 120.0
+# What uvicorn logs (at info) once a worker process has started and may accept connections.
+STARTED = b"Application startup complete."
 
 
 def free_port() -> int:
@@ -40,8 +42,10 @@ class Server:
     argv: list[str]
     env: dict[str, str]
     log: Path
+    workers: int = 1
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    logged_before: int = 0  # the log's length when this run of the server began
     # Beyond /healthz: what else must hold before the server counts as up (measured as it runs,
     # not while it starts).
     up: Callable[[httpx.Client], bool] = lambda _client: True
@@ -52,6 +56,7 @@ class Server:
 
     def __enter__(self) -> Server:
         with self.log.open("ab") as out:
+            self.logged_before = out.tell()
             self.proc = subprocess.Popen(
                 [*self.argv, "--port", str(self.port)],
                 env=self.env,
@@ -81,12 +86,19 @@ class Server:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}")
                 try:
-                    if client.get("/healthz").status_code == 200 and self.up(client):
+                    if self._all_started() and client.get("/healthz").status_code == 200 and self.up(client):
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {READY_SECONDS:.0f} s; see {self.log}")
+
+    def _all_started(self) -> bool:
+        """Every worker process has started: none is still starting (importing, warming) on a core
+        the measurement runs on, and each can take connections, as in a deployment that runs."""
+        with self.log.open("rb") as logged:
+            logged.seek(self.logged_before)
+            return logged.read().count(STARTED) >= self.workers
 
 
 DUTIES = ("projector", "chain", "watchdog", "webhooks")
@@ -104,11 +116,11 @@ def huying(env: dict[str, str], log: Path, workers: int = 1) -> Server:
     """The real ``huying serve`` (migrations, projector, watchdog, everything), up once its
     duties are held, as the deployment runs rather than as it starts."""
     argv = [sys.executable, "-m", "huying.cli", "serve", "--workers", str(workers)]
-    return Server("huying", argv, env, log, up=duties_held)
+    return Server("huying", argv, env, log, workers, up=duties_held)
 
 
 def baseline(module: str, env: dict[str, str], log: Path, workers: int = 1) -> Server:
     """A baseline app under uvicorn's own command line, set up as ``huying serve`` sets up its own."""
     argv = [sys.executable, "-m", "uvicorn", f"bench.baselines.{module}:app", "--host", "127.0.0.1"]
     argv += ["--workers", str(workers), "--log-level", "info", "--no-access-log"]
-    return Server(module, argv, env, log)
+    return Server(module, argv, env, log, workers)
