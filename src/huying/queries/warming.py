@@ -42,11 +42,13 @@ def warm(services: Services) -> Warmed:
     ``warm_dashboards_seconds``; what was read is then held by this process. Past the budget, the
     rest are left to the first requests."""
     budget_seconds = services.settings.warm_dashboards_seconds
+    if budget_seconds <= 0:  # turned off
+        return Warmed(0, 0, 0.0)
     org, calendar = services.app.org, services.app.calendar
     now = services.clock.now()
     today = local_day(now)
     units = [org.district.code, *(street.code for street in org.of_kind(UnitKind.STREET))]
-    asked = [(unit, g) for unit in units for g in Granularity] if budget_seconds > 0 else []
+    asked = [(unit, g) for unit in units for g in Granularity]
     started = time.perf_counter()
     done = 0
     try:
