@@ -31,7 +31,7 @@ from huying.domain.errors import NotFound
 from huying.domain.org import Org
 from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions, Positions
-from huying.groupcommit import Expecting
+from huying.groupcommit import Beside, Expecting, RowsBeside
 from huying.known_events import KnownEvents
 from huying.turns import Turns
 
@@ -158,7 +158,15 @@ class HuyingApplication(Application[UUID]):
         """Called with the events of every local save and the positions the store gave them."""
         self._recorded_listeners.append(listener)
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
+    def save(self, *objs: Any, beside: Beside | None = None, **kwargs: Any) -> Any:
+        """The library's ``save``, sealed and told to this process's listeners. ``beside``: what
+        is stored before the events — with them, in the same turn of the group commit, when the
+        store can (``RowsBeside``); else alone, first."""
+        if beside is not None:
+            if isinstance(beside, RowsBeside) and getattr(self.recorder, "stores_beside", False):
+                kwargs["beside"] = beside
+            else:
+                beside.store()
         with writing_after(self._seen):
             collected = _collected(objs, kwargs)
             recordings = self._record(collected)  # what the library's ``save`` does with them

@@ -26,10 +26,12 @@ checked in the save's own transaction (or savepoint) before its events go in. Un
 that save is stored and its caller gets ``ExpectationUnmet``. A raise expects the catalog's
 edits at the version its process last folded, instead of reading them before every raise.
 
-The same queue commits the few rows a request writes beside its events (``GroupedInserts``: a
-raise's reporter contact, its record key, who was shown it), so that those too cost one
-transaction — and one turn at SQLite's write lock, shared with the projector — per group
-rather than per request.
+Rows a request writes beside its events (``GroupedInserts``: a raise's reporter contact, its
+record key, who was shown it) are committed in groups too, so that those too cost one
+transaction — and one turn at SQLite's write lock, shared with the projector — per group rather
+than per request. A save may carry such rows with its events (``RowsBeside``): the events'
+leader commits the group's rows first, in their database's transaction, then the events, and
+the request waits its turn once rather than twice.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -77,8 +79,34 @@ class ExpectationUnmet(IntegrityError):
     """The aggregate a save expected at a version had moved on: nothing of the save was stored."""
 
 
-# What one save hands the queue: its events, and what it expects.
-Work = tuple[Sequence[StoredEvent], Expecting | None]
+class Beside(Protocol):
+    """What a save stores before its events (``HuyingApplication.save``'s ``beside``), so that
+    a stored event never names something that is not there."""
+
+    def store(self) -> None:
+        """Stored alone, in a transaction of its own: where the store takes nothing beside its
+        events."""
+        ...
+
+
+class StoredBy:
+    """A ``Beside`` a function stores: where what is kept beside the events has a store of its
+    own kind (the in-memory contacts of unit tests, the synthetic history's batches)."""
+
+    def __init__(self, store: Callable[[], None]) -> None:
+        self._store = store
+
+    def store(self) -> None:
+        self._store()
+
+
+class Save(NamedTuple):
+    """What one save hands the queue: its events, what it expects, and rows that go before
+    them."""
+
+    events: Sequence[StoredEvent]
+    expecting: Expecting | None = None
+    beside: RowsBeside | None = None
 
 
 class _Save(Generic[W, R]):
@@ -191,29 +219,36 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, its saves committed in groups."""
 
     checks_expectations = True
+    stores_beside = True  # takes rows to store before the events (``RowsBeside``)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Work, Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group)
         self._last_version = (
             f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?"
         )
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], *, expecting: Expecting | None = None, **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        expecting: Expecting | None = None,
+        beside: RowsBeside | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        return self.group_commit.submit((stored_events, expecting)) if stored_events else []
+        return _submitted(self.group_commit, Save(stored_events, expecting, beside))
 
-    def _commit_group(self, saves: list[Work]) -> list[Outcome]:
+    def _commit_group(self, saves: list[Save]) -> list[Outcome]:
+        store_beside(saves)
         if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
             try:
                 with self.datastore.transaction(commit=True) as c:
-                    return [self._save(c, *saves[0])]
+                    return [self._save(c, saves[0].events, saves[0].expecting)]
             except IntegrityError as e:
                 return [e]
         outcomes: list[Outcome] = []
         with self.datastore.transaction(commit=True) as c:
-            for events, expecting in saves:
+            for events, expecting, _ in saves:
                 c.execute("SAVEPOINT save")
                 try:
                     outcomes.append(self._save(c, events, expecting))
@@ -270,21 +305,32 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
     NOTIFY per group, each save's insert under a savepoint."""
 
     checks_expectations = True
+    stores_beside = True  # takes rows to store before the events (``RowsBeside``)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Work, Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group)
         self._last_version = SQL("SELECT MAX(originator_version) FROM {}.{} WHERE originator_id = %s").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], *, expecting: Expecting | None = None, **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        expecting: Expecting | None = None,
+        beside: RowsBeside | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        return self.group_commit.submit((stored_events, expecting)) if stored_events else []
+        return _submitted(self.group_commit, Save(stored_events, expecting, beside))
+
+    def _commit_group(self, saves: list[Save]) -> list[Outcome]:
+        store_beside(saves)  # once: not again with the events' one retry
+        outcomes: list[Outcome] = self._commit_events(saves)
+        return outcomes
 
     @_ONE_RETRY
-    def _commit_group(self, saves: list[Work]) -> list[Outcome]:
+    def _commit_events(self, saves: list[Save]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         try:
             with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
@@ -292,10 +338,10 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
                 self._notify_channel(curs)
                 if len(saves) == 1:  # alone, a save's own transaction does what its savepoint would
                     try:
-                        return [self._save(curs, *saves[0])]
+                        return [self._save(curs, saves[0].events, saves[0].expecting)]
                     except ExpectationUnmet as e:
                         return [e]  # nothing of it was written: the commit stores nothing
-                for events, expecting in saves:
+                for events, expecting, _ in saves:
                     try:
                         with conn.transaction():  # a savepoint
                             outcomes.append(self._save(curs, events, expecting))
@@ -315,6 +361,27 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
             _judge(expecting, curs.fetchone()["max"])
         PostgresAggregateRecorder._insert_stored_events(self, curs, events)
         return self._fetch_ids_after_insert_events(curs, events) or []
+
+
+def _submitted(queue: GroupCommit[Save, Sequence[int]], save: Save) -> Sequence[int]:
+    if save.events:
+        return queue.submit(save)
+    if save.beside is not None:  # no events to go with
+        save.beside.store()
+    return []
+
+
+def store_beside(saves: Sequence[Save]) -> None:
+    """The rows a group's saves carry beside their events: each database's in one transaction,
+    before the events' (raises, and the group fails whole, if it cannot commit). When a save's
+    events are then refused, its caller undoes its rows, as it would had they committed alone
+    first (``CommandPath.create``)."""
+    into: dict[int, tuple[GroupedInserts, list[tuple[Rows, ...]]]] = {}
+    for save in saves:
+        if save.beside is not None:
+            into.setdefault(id(save.beside.into), (save.beside.into, []))[1].append(save.beside.writes)
+    for inserts, writes in into.values():
+        inserts.commit(writes)
 
 
 def _judge(expecting: Expecting, last: int | None) -> None:
@@ -356,6 +423,15 @@ class GroupedInserts:
         if any(rows for _, rows in writes):
             self.group_commit.submit(writes)
 
+    def beside(self, *writes: Rows) -> RowsBeside:
+        """The rows of one request, to be stored with its events: by the events' leader when
+        their store commits in groups too, else alone first (``RowsBeside``)."""
+        return RowsBeside(self, writes)
+
+    def commit(self, requests: list[tuple[Rows, ...]]) -> None:
+        """Several requests' rows in one transaction, at once (the caller leads a group)."""
+        self._commit(requests)
+
     def _commit(self, requests: list[tuple[Rows, ...]]) -> list[IntegrityError | None]:
         by_table: dict[str, Rows] = {}
         for writes in requests:
@@ -365,6 +441,19 @@ class GroupedInserts:
             for table, rows in by_table.values():
                 self._writer.insert(conn, table, rows)
         return [None] * len(requests)
+
+
+@dataclass(frozen=True)
+class RowsBeside:
+    """A request's rows for ``into``, stored before its events (``Beside``): by the events'
+    leader, in the same turn of the queue, when the events' store commits in groups
+    (``stores_beside``); else alone, first."""
+
+    into: GroupedInserts
+    writes: tuple[Rows, ...]
+
+    def store(self) -> None:
+        self.into.insert(*self.writes)
 
 
 def grouped(env: dict[str, str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from huying.groupcommit import (
     Expecting,
     GroupCommitPostgresRecorder,
     GroupCommitSQLiteRecorder,
+    Save,
     grouped,
 )
 from huying.migrate import upgrade
@@ -56,9 +57,9 @@ def test_a_refused_save_leaves_the_rest_of_its_group_stored(recorder: Any) -> No
     (pos_b,) = recorder.insert_events([event(b, 1)])
     outcomes = recorder._commit_group(
         [
-            ([event(a, 1), event(a, 2)], None),
-            ([event(b, 1, "a second version 1 of b")], None),
-            ([event(c, 1)], None),
+            Save([event(a, 1), event(a, 2)]),
+            Save([event(b, 1, "a second version 1 of b")]),
+            Save([event(c, 1)]),
         ]
     )
     assert isinstance(outcomes[1], IntegrityError)
@@ -80,7 +81,7 @@ def test_a_refused_save_alone_stores_none_of_its_events(recorder: Any) -> None:
     """A group of one commits without a savepoint: its own transaction is rolled back whole."""
     a = uuid4()
     recorder.insert_events([event(a, 2)])
-    (outcome,) = recorder._commit_group([([event(a, 1), event(a, 2, "a second version 2 of a")], None)])
+    (outcome,) = recorder._commit_group([Save([event(a, 1), event(a, 2, "a second version 2 of a")])])
     assert isinstance(outcome, IntegrityError)
     assert stored(recorder, a) == [(2, f"{a}:2".encode())], "version 1 went in with the refused save"
     with pytest.raises(IntegrityError):
@@ -100,7 +101,7 @@ def test_a_save_is_stored_only_while_what_it_expects_holds(recorder: Any) -> Non
     assert recorder.insert_events([event(a, 2)], expecting=Expecting(edits, 1))
 
     outcomes = recorder._commit_group(
-        [([event(a, 3)], Expecting(edits, 0)), ([event(b, 1)], Expecting(edits, 1))]
+        [Save([event(a, 3)], Expecting(edits, 0)), Save([event(b, 1)], Expecting(edits, 1))]
     )
     assert isinstance(outcomes[0], ExpectationUnmet) and len(outcomes[1]) == 1
     assert [v for v, _ in stored(recorder, a)] == [1, 2] and [v for v, _ in stored(recorder, b)] == [1]

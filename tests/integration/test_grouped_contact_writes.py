@@ -5,7 +5,10 @@ only once its own rows are stored.
 
 Another connection holds the write lock (as a projector's batch does): the first request's
 transaction waits for it and the others queue behind; nothing is stored and no request goes on
-until the lock is let go; then all the queued ones commit in one transaction."""
+until the lock is let go; then all the queued ones commit in one transaction.
+
+A raise's contact goes with its event (``RowsBeside``): the events' leader stores it first, in
+the same turn, so the raise waits once; a contact that cannot be stored keeps its event out."""
 
 from __future__ import annotations
 
@@ -14,13 +17,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import uuid4
 
+import pytest
+from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from e2e.inprocess import until
+from huying.api.routers.calls import draft_of
+from huying.api.schemas.requests import CallCreate
 from huying.bootstrap import Services
 from huying.domain.contact import Contact
 from huying.domain.principal import Principal, Role
+from huying.service_layer.command_path import Submission
 from huying.services.contacts import ContactBook
+
+from .reporters import NAME, PHONE, raise_body
 
 SUPERVISOR = Principal(Role.SUPERVISOR, "LW")
 
@@ -73,3 +84,34 @@ def test_contacts_and_accesses_of_many_raises_commit_together_each_going_on_once
     assert queue.groups == 2, "the five queued writes were not committed together"
     assert {ref: book.get(ref) for ref in refs} == contacts
     assert accesses(book) == 2
+
+
+@contextmanager
+def contacts_table_away(engine: Engine) -> Iterator[None]:
+    """The contacts' table under another name until the block is left: storing a contact fails."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE reporter_contacts RENAME TO reporter_contacts_away")
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE reporter_contacts_away RENAME TO reporter_contacts")
+
+
+def test_a_raise_s_contact_is_stored_in_its_event_s_turn_and_without_it_no_event_is(services: Services) -> None:
+    events, contacts = services.app.recorder.group_commit, services.contacts._writes.group_commit
+    draft = draft_of(CallCreate.model_validate(raise_body()))
+    head = services.app.recorder.max_notification_id()
+    before = (events.groups, contacts.groups)
+
+    call = services.calls.raise_call(SUPERVISOR, draft, Submission()).call
+    assert (events.groups, contacts.groups) == (before[0] + 1, before[1]), "the raise waited its turn twice"
+    assert call.reporter_ref is not None
+    assert services.contacts.get(call.reporter_ref) == Contact(NAME, PHONE)
+    assert services.app.recorder.max_notification_id() == (head or 0) + 1
+
+    with contacts_table_away(services.contacts.engine), pytest.raises((DBAPIError, PersistenceError)):
+        services.calls.raise_call(SUPERVISOR, draft, Submission())
+    assert services.app.recorder.max_notification_id() == (head or 0) + 1, "an event went in without its contact"
+    again = services.calls.raise_call(SUPERVISOR, draft, Submission()).call
+    assert again.reporter_ref is not None and services.contacts.get(again.reporter_ref) == Contact(NAME, PHONE)

@@ -19,6 +19,7 @@ from huying.bootstrap import command_services
 from huying.clock import FakeClock
 from huying.domain.contact import Contact, Raiser
 from huying.domain.principal import Principal
+from huying.groupcommit import StoredBy
 from huying.reference import load_catalog, load_org
 from huying.service_layer.calls import CallService
 from huying.service_layer.directives import DirectiveService
@@ -37,6 +38,9 @@ class MemoryContacts:
 
     def new_ref(self) -> str:
         return str(uuid4())
+
+    def keeping(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> StoredBy:
+        return StoredBy(lambda: self.keep(ref, contact, raiser))
 
     def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
         self.kept[ref] = contact

@@ -236,10 +236,13 @@ class CallService:
         # is stored (an index entry for a call never stored is harmless: readers confirm it).
         self.photos.index.refer(photos, call_id)
         raiser = Raiser(principal, call_id, community) if shown_back and draft.reporter else None
-        if reporter_ref is not None and draft.reporter is not None:
-            # Only now that the raise is permitted, and before its event is stored, so a stored
-            # call never points at a missing contact.
-            self.contacts.keep(reporter_ref, draft.reporter, raiser)
+        # Only now that the raise is permitted, and stored before its event, so a stored call
+        # never points at a missing contact: with it, in the same turn of the group commit.
+        contact = (
+            self.contacts.keeping(reporter_ref, draft.reporter, raiser)
+            if reporter_ref is not None and draft.reporter is not None
+            else None
+        )
         # A keyed raise seen before (or a concurrent twin stored first) is refused by the store:
         # then it is answered as the first was; a contact kept for it must not outlive it.
         recorded = self.path.create(
@@ -247,6 +250,7 @@ class CallService:
             earlier=lambda: self._earlier_raise(principal, call_id, sub, draft),
             undo=lambda: self.contacts.discard(reporter_ref) if reporter_ref is not None else None,
             expecting=expecting,
+            beside=contact,
         )
         if raiser is None:
             return Outcome.of(recorded)

@@ -26,7 +26,7 @@ from huying.domain.aggregate import HuyingAggregate, request_scope
 from huying.domain.commands import Command
 from huying.domain.errors import ConcurrentModification, IdempotencyKeyReused, NotFound
 from huying.domain.principal import Principal
-from huying.groupcommit import ExpectationUnmet, Expecting
+from huying.groupcommit import Beside, ExpectationUnmet, Expecting
 from huying.turns import pause_before
 
 A = TypeVar("A", bound=HuyingAggregate)
@@ -206,13 +206,15 @@ class CommandPath(Generic[A]):
         earlier: Callable[[], Recorded[A] | None],
         undo: Callable[[], None] = lambda: None,
         expecting: Expecting | None = None,
+        beside: Beside | None = None,
     ) -> Recorded[A]:
         """Saves a new aggregate. The store refuses a second copy of a keyed create (its id is
         ``keyed_id``): then ``earlier()`` answers as the first was answered. ``undo()`` runs when
-        nothing was stored (what was kept beside the event must not outlive it). ``expecting``:
-        what else the create was judged on (``ExpectationUnmet`` when that has moved on)."""
+        the aggregate was not stored (what was kept beside the event must not outlive it).
+        ``expecting``: what else the create was judged on (``ExpectationUnmet`` when that has
+        moved on). ``beside``: what is stored before the event (``HuyingApplication.save``)."""
         try:
-            recordings = self.log.save(aggregate, expecting=expecting)
+            recordings = self.log.save(aggregate, expecting=expecting, beside=beside)
         except BaseException as e:
             undo()
             if not isinstance(e, IntegrityError) or isinstance(e, ExpectationUnmet):

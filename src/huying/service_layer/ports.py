@@ -12,6 +12,7 @@ from uuid import UUID
 
 from huying.domain.contact import Contact, Raiser
 from huying.domain.principal import Principal
+from huying.groupcommit import Beside
 from huying.services.attachments import Attachment
 
 
@@ -22,9 +23,10 @@ class Contacts(Protocol):
         """A fresh opaque reference for a call's events to carry: nothing about the reporter."""
         ...
 
-    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
-        """Kept before the event naming ``ref`` is stored; with ``raiser``, the raise's answer
-        showing it back to them is recorded with it when in full."""
+    def keeping(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> Beside:
+        """The contact to keep, stored before the event naming ``ref`` (``CommandPath.create``'s
+        ``beside``); with ``raiser``, the raise's answer showing it back to them is recorded
+        with it when in full."""
         ...
 
     def discard(self, ref: str) -> None:

@@ -25,7 +25,7 @@ from huying.domain.contact import (
     sees_contact_in_full,
 )
 from huying.domain.principal import Principal
-from huying.groupcommit import GroupedInserts, Rows
+from huying.groupcommit import GroupedInserts, Rows, RowsBeside
 from huying.services.contact_access import ContactAccessLog
 from huying.services.keyring import KeyUnavailable, seal, unseal
 from huying.services.record_keys import RecordKeys
@@ -52,8 +52,11 @@ class ContactBook:
         (``RecordKeys.new_ref``), so keeping the contact waits for one commit, not two."""
         return self.keys.new_ref()
 
-    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
-        """``raiser``: the raise that gave the contact, whose answer shows it back to them. Shown
+    def keeping(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> RowsBeside:
+        """The contact's rows, for its raise's event to carry (``RowsBeside``): the events'
+        leader commits them before the events, in the same turn of the group commit.
+
+        ``raiser``: the raise that gave the contact, whose answer shows it back to them. Shown
         in full (``Raiser.sees_in_full``), that showing is recorded in the access log in the same
         transaction as the contact — one write for the raise, not two — and its answer
         (``shown_to`` with ``ShownBack``) records nothing more. A retry of a raise stored
@@ -64,7 +67,11 @@ class ContactBook:
             if raiser is not None and raiser.sees_in_full()
             else []
         )
-        self._writes.insert(self._rows([(ref, contact)]), *showing)
+        return self._writes.beside(self._rows([(ref, contact)]), *showing)
+
+    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+        """``keeping``'s rows stored at once, alone."""
+        self.keeping(ref, contact, raiser).store()
 
     def keep_many(self, contacts: list[tuple[str, Contact]]) -> None:
         """``keep`` for several contacts at once (bulk writers: ``huying seed --synthetic``)."""

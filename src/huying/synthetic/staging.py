@@ -34,6 +34,7 @@ from huying.application import HuyingApplication
 from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 from huying.domain.contact import Contact, Raiser
+from huying.groupcommit import Beside, StoredBy
 from huying.service_layer.calls import CallService
 from huying.services.contacts import ContactBook
 from huying.services.record_keys import random_ref
@@ -70,7 +71,9 @@ class BatchedSaves:
                 return live
             return None if aggregate_id in self.new else stored_current(aggregate_id)
 
-        def save(*objs: Any, **_: Any) -> list[Any]:
+        def save(*objs: Any, beside: Beside | None = None, **_: Any) -> list[Any]:
+            if beside is not None:  # a contact: handed to ``contacts``, stored before the events
+                beside.store()
             for call in objs:
                 self.live[call.id] = call
                 self.new.discard(call.id)
@@ -158,8 +161,11 @@ class _KeptLater:
         # stored (``keep_many``), in one transaction.
         return random_ref()
 
-    def keep(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> None:
+    def keeping(self, ref: str, contact: Contact, raiser: Raiser | None = None) -> StoredBy:
         assert raiser is None, "a synthetic raise is not answered: no showing to record"
+        return StoredBy(lambda: self._wait(ref, contact))
+
+    def _wait(self, ref: str, contact: Contact) -> None:
         self.waiting[ref] = contact
 
     def discard(self, ref: str) -> None:
