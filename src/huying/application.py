@@ -33,6 +33,7 @@ from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions, Positions
 from huying.groupcommit import Beside, Expecting, RowsBeside
 from huying.known_events import KnownEvents
+from huying.onloop import off_loop
 from huying.turns import Turns
 
 
@@ -166,7 +167,7 @@ class HuyingApplication(Application[UUID]):
             if isinstance(beside, RowsBeside) and getattr(self.recorder, "stores_beside", False):
                 kwargs["beside"] = beside
             else:
-                beside.store()
+                off_loop(beside.store)  # it may wait on the database: not on the event loop
         with writing_after(self._seen):
             collected = _collected(objs, kwargs)
             recordings = self._record(collected)  # what the library's ``save`` does with them

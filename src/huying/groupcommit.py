@@ -16,6 +16,11 @@ and are committed together by the next one:
 - **answered after the commit**: a save returns its positions only once the transaction that
   holds them has committed — so a 201 still means stored. When the commit fails, every save in
   the group fails with it (nothing of the group was stored).
+- **suspended on the event loop**: a save made by code run ``on_loop`` (``huying.onloop``) that
+  may suspend never leads — that would block the loop through the commit — and never blocks:
+  the queue's own committing thread leads its group, and the save suspends until woken. Only a
+  queue made with ``suspends=True`` does this (the event store's); others lead and wait in
+  place whoever calls them.
 
 It sits below the application, in the recorders: ``Application.save`` and everything above it
 is unchanged. The wiring is ``grouped(env)`` (``bootstrap``): the same settings, with the
@@ -36,10 +41,12 @@ the request waits its turn once rather than twice.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
@@ -51,6 +58,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from psycopg.sql import SQL, Identifier
 from sqlalchemy import Engine, Table
 
+from huying import onloop
 from huying.postgres import _ONE_RETRY, BoundedPostgresRecorder, TimedPostgresFactory
 from huying.projections.writer import RowWriter
 from huying.sqlite_reads import OneStatementReads
@@ -121,8 +129,9 @@ class _Save(Generic[W, R]):
         self.done = False
         self.lead = False
         # Made only for a save that has to wait its turn: alone (the usual case when the server
-        # is not busy) a save leads at once, and nobody has to wake it.
-        self.wake: threading.Event | None = None
+        # is not busy) a save leads at once, and nobody has to wake it. A suspended save's is its
+        # event loop's (``_Woken``), and it never leads.
+        self.wake: threading.Event | _Woken | None = None
 
     def answer(self) -> R:
         if self.error is not None:
@@ -134,11 +143,15 @@ class GroupCommit(Generic[W, R]):
     """Leader/follower queue around ``commit``, which stores a group of saves in one
     transaction and gives each save's outcome (or raises: then the whole group failed)."""
 
-    def __init__(self, commit: Callable[[list[W]], list[R | IntegrityError]]) -> None:
+    def __init__(
+        self, commit: Callable[[list[W]], list[R | IntegrityError]], *, suspends: bool = False
+    ) -> None:
         self._commit = commit
         self._lock = threading.Lock()
         self._queue: deque[_Save[W, R]] = deque()
         self._leading = False
+        self.suspends = suspends  # its saves made on the event loop suspend (``onloop``)
+        self._committer: ThreadPoolExecutor | None = None  # leads for suspended saves
         self.groups = 0  # transactions committed (or tried): the tests and the benchmark read it
 
     @property
@@ -149,40 +162,62 @@ class GroupCommit(Generic[W, R]):
     def submit(self, work: W) -> R:
         """Writes ``work`` in the next group's transaction; its answer once that has
         committed."""
+        if self.suspends and onloop.suspendable():
+            return self._suspended(work)
         me: _Save[W, R] = _Save(work)
         with self._lock:
             self._queue.append(me)
             me.lead = not self._leading
             self._leading = True
             if not me.lead:
-                me.wake = threading.Event()
+                me.wake = woken = threading.Event()
         while not me.lead:
-            assert me.wake is not None  # made above: this save waits its turn
-            me.wake.wait()
-            me.wake.clear()
+            woken.wait()  # made above: this save waits its turn
+            woken.clear()
             if me.done:
                 return me.answer()
         self._lead()
         return me.answer()
 
+    def _suspended(self, work: W) -> R:
+        """``submit`` from code on the event loop: queued, led by the committing thread if no
+        one leads, and suspended until its group has committed."""
+        me: _Save[W, R] = _Save(work)
+        me.wake = woken = _Woken(asyncio.get_running_loop())
+        with self._lock:
+            self._queue.append(me)
+            idle, self._leading = not self._leading, True
+        if idle:
+            self._lead_in_committer()
+        onloop.suspend_until(woken.done)
+        return me.answer()
+
+    def _lead_in_committer(self) -> None:
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="huying-commit")
+        self._committer.submit(self._lead)
+
     def _lead(self) -> None:
         """Commit what is queued (this thread's save first among it), then hand the lead to the
-        first save that queued meanwhile, or give it up."""
+        first save that queued meanwhile — the committing thread, for a suspended one — or give
+        it up."""
         with self._lock:
             group = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
         try:
             self._settle(group)
         finally:
             with self._lock:
-                if self._queue:
+                if not self._queue:
+                    self._leading = False
+                elif isinstance(self._queue[0].wake, _Woken):
+                    self._lead_in_committer()
+                else:
                     nxt = self._queue[0]
                     nxt.lead = True
                     _wake(nxt)
-                else:
-                    self._leading = False
             for save in group:
                 save.done = True
-                _wake(save)
+            _wake_all(group)
 
     def _settle(self, group: list[_Save[W, R]]) -> None:
         self.groups += 1
@@ -199,9 +234,39 @@ class GroupCommit(Generic[W, R]):
                 save.result = outcome
 
 
+class _Woken:
+    """How a suspended save is woken: its future, set on its event loop."""
+
+    __slots__ = ("done", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.done: asyncio.Future[None] = loop.create_future()
+
+
 def _wake(save: _Save[Any, Any]) -> None:
-    if save.wake is not None:  # it waits (a save that led from the start never did)
+    if isinstance(save.wake, threading.Event):  # it waits (a save that led from the start never did)
         save.wake.set()
+    elif save.wake is not None:
+        _wake_all([save])
+
+
+def _wake_all(group: Iterable[_Save[Any, Any]]) -> None:
+    """Wakes the group's saves: threads one by one, suspended ones with one call per loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for save in group:
+        if isinstance(save.wake, _Woken):
+            on_loops.setdefault(save.wake.loop, []).append(save.wake.done)
+        elif save.wake is not None:
+            save.wake.set()
+    for loop, futures in on_loops.items():
+        loop.call_soon_threadsafe(_resolved, futures)
+
+
+def _resolved(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
 
 
 def _copy(error: BaseException) -> BaseException:
@@ -223,7 +288,7 @@ class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group, suspends=True)
         self._last_version = (
             f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?"
         )
@@ -309,7 +374,7 @@ class GroupCommitPostgresRecorder(BoundedPostgresRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group)
+        self.group_commit: GroupCommit[Save, Sequence[int]] = GroupCommit(self._commit_group, suspends=True)
         self._last_version = SQL("SELECT MAX(originator_version) FROM {}.{} WHERE originator_id = %s").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 
 from huying.domain.errors import ConcurrentModification
+from huying.onloop import no_suspension
 
 _FIRST_PAUSE = 0.004  # seconds; doubled per lost race, jittered from nothing up to it
 _MAX_PAUSE = 0.25
@@ -56,7 +57,8 @@ class Turns:
             if not got:
                 raise ConcurrentModification(f"call {call_id} is busy; try again")
             try:
-                yield
+                with no_suspension():  # held across the save: its commit is waited for in place
+                    yield
             finally:
                 lock.release()
         finally:

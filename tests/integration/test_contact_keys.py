@@ -24,6 +24,7 @@ from huying.cli import cli
 from huying.clock import FakeClock
 from huying.db import reporter_contacts
 from huying.domain.contact import Contact, Raiser
+from huying.groupcommit import StoredBy
 from huying.services.keyring import KeyRing, KeyUnavailable
 from huying.settings import Settings
 
@@ -140,7 +141,10 @@ def keep_the_old_way(services: Services, monkeypatch: pytest.MonkeyPatch) -> Non
                 )
             )
 
-    monkeypatch.setattr(services.contacts, "keep", keep)
+    def keeping(ref: str, contact: Contact, raiser: Raiser | None = None) -> StoredBy:
+        return StoredBy(lambda: keep(ref, contact, raiser))
+
+    monkeypatch.setattr(services.contacts, "keeping", keeping)
 
 
 def sealing(services: Services) -> dict[str, str]:

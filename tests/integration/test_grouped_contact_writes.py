@@ -98,7 +98,9 @@ def contacts_table_away(engine: Engine) -> Iterator[None]:
             conn.exec_driver_sql("ALTER TABLE reporter_contacts_away RENAME TO reporter_contacts")
 
 
-def test_a_raise_s_contact_is_stored_in_its_event_s_turn_and_without_it_no_event_is(services: Services) -> None:
+def test_a_raise_s_contact_is_stored_in_its_event_s_turn_and_without_it_no_event_is(
+    services: Services,
+) -> None:
     events, contacts = services.app.recorder.group_commit, services.contacts._writes.group_commit
     draft = draft_of(CallCreate.model_validate(raise_body()))
     head = services.app.recorder.max_notification_id()
@@ -112,6 +114,10 @@ def test_a_raise_s_contact_is_stored_in_its_event_s_turn_and_without_it_no_event
 
     with contacts_table_away(services.contacts.engine), pytest.raises((DBAPIError, PersistenceError)):
         services.calls.raise_call(SUPERVISOR, draft, Submission())
-    assert services.app.recorder.max_notification_id() == (head or 0) + 1, "an event went in without its contact"
+    assert services.app.recorder.max_notification_id() == (head or 0) + 1, (
+        "an event went in without its contact"
+    )
     again = services.calls.raise_call(SUPERVISOR, draft, Submission()).call
-    assert again.reporter_ref is not None and services.contacts.get(again.reporter_ref) == Contact(NAME, PHONE)
+    assert again.reporter_ref is not None and services.contacts.get(again.reporter_ref) == Contact(
+        NAME, PHONE
+    )

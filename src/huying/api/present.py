@@ -28,6 +28,7 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
+from huying.onloop import off_loop
 from huying.projections.rows import instants_of
 from huying.queries.duplicates import Subject, at_raise
 from huying.services.contacts import ContactBook
@@ -120,14 +121,20 @@ def duplicate_hints(call: Call, position: int, viewer: Principal, services: Serv
     raised_position = position if call.version == 1 else services.app.positions.at(call.id, 1)
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
     rows = services.recent.at_raise(viewer, subject, call.raised_at, raised_position)
-    if rows is None:
-        if services.projector.running:
-            services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
-        with services.engine.connect() as conn:
-            rows = at_raise(
-                conn, viewer, services.app.org, subject, services.recent.rule, call.raised_at, raised_position
-            )
+    if rows is None:  # waits for the read models: never on the event loop (``onloop``)
+        rows = off_loop(_hints_from_read_models, services, viewer, subject, call.raised_at, raised_position)
     return [DuplicateHint(id=r["call_id"], **r) for r in rows]
+
+
+def _hints_from_read_models(
+    services: Services, viewer: Principal, subject: Subject, raised_at: datetime, raised_position: int
+) -> list[dict[str, Any]]:
+    if services.projector.running:
+        services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
+    with services.engine.connect() as conn:
+        return at_raise(
+            conn, viewer, services.app.org, subject, services.recent.rule, raised_at, raised_position
+        )
 
 
 def _reporter(

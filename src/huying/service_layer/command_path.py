@@ -27,6 +27,7 @@ from huying.domain.commands import Command
 from huying.domain.errors import ConcurrentModification, IdempotencyKeyReused, NotFound
 from huying.domain.principal import Principal
 from huying.groupcommit import Beside, ExpectationUnmet, Expecting
+from huying.onloop import off_loop
 from huying.turns import pause_before
 
 A = TypeVar("A", bound=HuyingAggregate)
@@ -216,10 +217,10 @@ class CommandPath(Generic[A]):
         try:
             recordings = self.log.save(aggregate, expecting=expecting, beside=beside)
         except BaseException as e:
-            undo()
+            off_loop(undo)  # each may wait on the database: not on the event loop (``onloop``)
             if not isinstance(e, IntegrityError) or isinstance(e, ExpectationUnmet):
                 raise
-            found = earlier()
+            found = off_loop(earlier)
             if found is None:
                 raise
             return found

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import Query
 
-from huying.api.deps import CurrentPrincipal, HuyingServices, Identity, ReadPosition, parse_call_id
+from huying.api.deps import (
+    CurrentPrincipal,
+    HuyingServices,
+    Identity,
+    ReadPosition,
+    RequestIdentity,
+    parse_call_id,
+)
 from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
@@ -32,7 +39,9 @@ from huying.bootstrap import Services
 from huying.domain.contact import Contact
 from huying.domain.errors import InvalidCommand
 from huying.domain.levels import Level
+from huying.domain.principal import Principal
 from huying.domain.states import Channel, Status, Urgency
+from huying.onloop import on_loop
 from huying.projections.text import searched
 from huying.queries.duplicates import Subject, open_now
 from huying.queries.search import CallFilter
@@ -43,11 +52,17 @@ router = Router(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post("", status_code=201, response_model=CallPublic)
-def raise_call(body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity) -> CallAnswer:
+async def raise_call(body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity) -> CallAnswer:
     """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer.
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
     nearby, raised in the days before, that you can see — if it is the same matter, its holder
     merges it into one of them (一事一呼)."""
+    # The hot path of every district: on the event loop's thread, suspended while its commit is
+    # under way, rather than in a worker thread (``huying.onloop``).
+    return await on_loop(_raised, body, p, s, ident)
+
+
+def _raised(body: CallCreate, p: Principal, s: Services, ident: RequestIdentity) -> CallAnswer:
     draft = draft_of(body)
     outcome = s.calls.raise_call(p, draft, ident.submission(body), shown_back=True)
     answer = with_call(outcome, p, s, status_code=201)
