@@ -47,6 +47,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
@@ -151,7 +152,8 @@ class GroupCommit(Generic[W, R]):
         self._queue: deque[_Save[W, R]] = deque()
         self._leading = False
         self.suspends = suspends  # its saves made on the event loop suspend (``onloop``)
-        self._committer: ThreadPoolExecutor | None = None  # leads for suspended saves
+        # Leads the groups of suspended saves (its one thread starts with the first of them).
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="huying-commit") if suspends else None
         self.groups = 0  # transactions committed (or tried): the tests and the benchmark read it
 
     @property
@@ -193,8 +195,7 @@ class GroupCommit(Generic[W, R]):
         return me.answer()
 
     def _lead_in_committer(self) -> None:
-        if self._committer is None:
-            self._committer = ThreadPoolExecutor(1, thread_name_prefix="huying-commit")
+        assert self._committer is not None  # a queue whose saves suspend has one
         self._committer.submit(self._lead)
 
     def _lead(self) -> None:
@@ -260,7 +261,8 @@ def _wake_all(group: Iterable[_Save[Any, Any]]) -> None:
         elif save.wake is not None:
             save.wake.set()
     for loop, futures in on_loops.items():
-        loop.call_soon_threadsafe(_resolved, futures)
+        with suppress(RuntimeError):  # its loop closed (the server gone): nobody is left to wake
+            loop.call_soon_threadsafe(_resolved, futures)
 
 
 def _resolved(futures: list[asyncio.Future[None]]) -> None:
