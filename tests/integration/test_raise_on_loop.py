@@ -8,6 +8,7 @@ hold it) while raises arrive."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,12 +16,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from e2e.inprocess import until
+from huying.api.routers.calls import draft_of
+from huying.api.schemas.requests import CallCreate
 from huying.bootstrap import Services
+from huying.demo import principal_for_token
+from huying.onloop import suspendable
+from huying.service_layer.command_path import Submission
 
 from .reporters import CALLS, SUPERVISOR, raise_body
+
+POTHOLE = "C02-01"  # 道路破损: not the item raise_body raises
 
 
 @contextmanager
@@ -91,3 +101,54 @@ def test_raises_waiting_for_the_event_store_leave_the_loop_serving_and_commit_to
     for a in answers:
         stored = client.get(f"{CALLS}/{a.json()['id']}", headers=tokens.headers(*SUPERVISOR))
         assert stored.status_code == 200 and stored.json()["reporter"]["name"] == "张三"
+
+
+class OnTheLoop:
+    """Records, each time ``name`` of ``owner`` is called, whether it was called by code the
+    event loop runs (``onloop``): what waits on the database must never be."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+        self.calls: list[bool] = []
+        real = getattr(owner, name)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(suspendable())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recorded)
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_what_a_raise_reads_and_writes_beside_its_commit_is_not_done_on_the_loop(
+    client: TestClient, tokens: Any, services: Services, elsewhere: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three things a raise may wait for besides its commit: the log read for its duplicate
+    hints (another process saved since this one last looked), record keys made ahead when none
+    is left, and its photos looked up and named in their index."""
+    other = client.post(CALLS, json=raise_body(item_code=POTHOLE), headers=tokens.headers(*SUPERVISOR))
+    assert other.status_code == 201, other.text  # this process's recent raises are loaded now
+    draft = draft_of(CallCreate.model_validate(raise_body()))
+    supervisor = principal_for_token(services.app.org, *SUPERVISOR)
+    twin = elsewhere.calls.raise_call(supervisor, draft, Submission()).call  # saved by another process
+    log_read = OnTheLoop(monkeypatch, services.recent, "_take")  # a notification read from the log
+    keys_made = OnTheLoop(monkeypatch, services.contacts.keys, "make_many")
+    photos_named = OnTheLoop(monkeypatch, services.photos.index, "refer")
+    services.contacts.keys._ahead.clear()  # none left: this raise makes the next ones
+
+    upload = client.post(
+        "/api/v1/attachments", headers=tokens.headers(*SUPERVISOR), files={"file": ("p.png", png())}
+    )
+    assert upload.status_code == 201, upload.text
+    body = raise_body(attachments=[upload.json()["id"]])
+    raised = client.post(CALLS, json=body, headers=tokens.headers(*SUPERVISOR))
+
+    assert raised.status_code == 201, raised.text
+    assert [h["id"] for h in raised.json()["possible_duplicates"]] == [str(twin.id)]
+    assert raised.json()["attachments"] == [upload.json()["id"]]
+    assert log_read.calls and keys_made.calls and photos_named.calls
+    assert not any(log_read.calls + keys_made.calls + photos_named.calls), "waited on the event loop"

@@ -28,7 +28,7 @@ from huying.domain.principal import Principal
 from huying.domain.sla import remaining
 from huying.domain.states import WorkOrder
 from huying.domain.worktime import WorkCalendar
-from huying.onloop import off_loop
+from huying.onloop import off_loop, suspendable
 from huying.projections.rows import instants_of
 from huying.queries.duplicates import Subject, at_raise
 from huying.services.contacts import ContactBook
@@ -120,15 +120,23 @@ def duplicate_hints(call: Call, position: int, viewer: Principal, services: Serv
     raises kept in memory; of the read models when those cannot tell."""
     raised_position = position if call.version == 1 else services.app.positions.at(call.id, 1)
     subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
-    rows = services.recent.at_raise(viewer, subject, call.raised_at, raised_position)
-    if rows is None:  # waits for the read models: never on the event loop (``onloop``)
-        rows = off_loop(_hints_from_read_models, services, viewer, subject, call.raised_at, raised_position)
+    # From memory first; what must read the log or wait for the read models, never on the event
+    # loop (``onloop``).
+    rows = services.recent.at_raise(
+        viewer, subject, call.raised_at, raised_position, reading=not suspendable()
+    )
+    if rows is None:
+        rows = off_loop(_hints_read, services, viewer, subject, call.raised_at, raised_position)
     return [DuplicateHint(id=r["call_id"], **r) for r in rows]
 
 
-def _hints_from_read_models(
+def _hints_read(
     services: Services, viewer: Principal, subject: Subject, raised_at: datetime, raised_position: int
 ) -> list[dict[str, Any]]:
+    """The hints as the recent raises tell them, reading the log; else as the read models do."""
+    rows = services.recent.at_raise(viewer, subject, raised_at, raised_position)
+    if rows is not None:
+        return rows
     if services.projector.running:
         services.projector.wait_until(raised_position - 1, _HINT_WAIT_SECONDS)
     with services.engine.connect() as conn:

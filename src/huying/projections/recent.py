@@ -118,13 +118,17 @@ class RecentRaises:
                 self._own.update(entries)
 
     def at_raise(
-        self, viewer: Principal, subject: Subject, raised_at: datetime, position: int
+        self, viewer: Principal, subject: Subject, raised_at: datetime, position: int, *, reading: bool = True
     ) -> list[dict[str, Any]] | None:
-        """``duplicates.at_raise`` for the raise at ``position``; None when this cannot tell."""
-        if viewer.role is Role.DEPARTMENT or not self._lock.acquire(timeout=self._wait):
+        """``duplicates.at_raise`` for the raise at ``position``; None when this cannot tell.
+        Not ``reading``: from what is in memory alone, without waiting for the lock or reading
+        the log (None too, then) — what code on the event loop may ask (``onloop``)."""
+        if viewer.role is Role.DEPARTMENT:
+            return None
+        if not (self._lock.acquire(timeout=self._wait) if reading else self._lock.acquire(blocking=False)):
             return None
         try:
-            if not self._ready(position):
+            if not self._ready(position, reading):
                 return None
             since, latest = self.rule.before(raised_at)
             if since < self._horizon:
@@ -157,10 +161,13 @@ class RecentRaises:
 
     # --- keeping up -----------------------------------------------------------------------
 
-    def _ready(self, position: int) -> bool:
-        """Loaded, and the log read up to ``position``; False if that cannot be. Far behind (the
-        first question after a bulk load of the log, say), it loads again rather than read it all."""
+    def _ready(self, position: int, reading: bool = True) -> bool:
+        """Loaded, and the log read up to ``position``; False if that cannot be (or, not
+        ``reading``, not without reading the store). Far behind (the first question after a bulk
+        load of the log, say), it loads again rather than read it all."""
         if self._base is None or position - self._read_to > _FAR_BEHIND:
+            if not reading:
+                return False
             self._load()
         base = cast(int, self._base)
         if position <= base or position - self._read_to > _FAR_BEHIND:
@@ -168,6 +175,8 @@ class RecentRaises:
         while self._read_to < position:
             if self._take_own(position):
                 continue
+            if not reading:
+                return False
             stop = min(position, self._next_own() - 1)  # up to this process's next save
             batch = self._app.recorder.select_notifications(
                 start=self._read_to, stop=stop, limit=_READ, topics=_TOPICS, inclusive_of_start=False

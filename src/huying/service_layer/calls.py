@@ -35,6 +35,7 @@ from huying.domain.sla import Clocks, clocks_for
 from huying.domain.states import Satisfaction
 from huying.domain.transitions import REOPEN_WINDOW
 from huying.groupcommit import ExpectationUnmet, Expecting
+from huying.onloop import off_loop
 from huying.service_layer.command_path import Change, CommandPath, Recorded, Submission
 from huying.service_layer.dispatch import DispatchPlan, check_plan, orders_for, utc
 from huying.service_layer.history import History, Past
@@ -206,7 +207,9 @@ class CallService:
             raise InvalidCommand("grid_code", f"no grid {draft.grid_code} in org {self.org.version}")
         call_id = self.raise_id(principal, sub.key)
         self._check_capture_time(draft.occurred_at)
-        photos = self.photos.usable(principal, draft.attachments)
+        # The photos' index is in the database: read and written in a thread when this raise
+        # runs on the event loop (``onloop``).
+        photos = off_loop(self.photos.usable, principal, draft.attachments) if draft.attachments else []
         community = self.org.community_of(draft.grid_code)
         cmd = self.path.command(principal, sub)
         # Random, so that nothing the event carries is a function of the reporter.
@@ -234,7 +237,8 @@ class CallService:
         )
         # The raise is permitted: the photos' index learns the call names them, before its event
         # is stored (an index entry for a call never stored is harmless: readers confirm it).
-        self.photos.index.refer(photos, call_id)
+        if photos:
+            off_loop(self.photos.index.refer, photos, call_id)
         raiser = Raiser(principal, call_id, community) if shown_back and draft.reporter else None
         # Only now that the raise is permitted, and stored before its event, so a stored call
         # never points at a missing contact: with it, in the same turn of the group commit.

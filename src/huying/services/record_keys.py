@@ -33,6 +33,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from huying.clock import Clock
 from huying.db import DURABLE, reporter_keys
 from huying.groupcommit import GroupedInserts
+from huying.onloop import off_loop
 from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
 from huying.settings import Settings
 
@@ -87,16 +88,19 @@ class RecordKeys:
             try:
                 ref, key = self._ahead.popleft()
             except IndexError:
-                with self._making:
-                    if not self._ahead:
-                        refs = [random_ref() for _ in range(AHEAD)]
-                        self._ahead.extend(zip(refs, self.make_many(refs), strict=True))
+                off_loop(self._make_ahead)  # a commit, and a lock: not on the event loop (``onloop``)
                 continue
             with self._handing:
                 self._handed_out[ref] = key
                 while len(self._handed_out) > HANDED_OUT:
                     del self._handed_out[next(iter(self._handed_out))]
             return ref
+
+    def _make_ahead(self) -> None:
+        with self._making:
+            if not self._ahead:
+                refs = [random_ref() for _ in range(AHEAD)]
+                self._ahead.extend(zip(refs, self.make_many(refs), strict=True))
 
     def for_records(self, refs: list[str]) -> list[bytes]:
         """The key of each record: the one ``new_ref`` handed out with it, the one already stored
