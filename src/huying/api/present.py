@@ -150,7 +150,12 @@ def _reporter(
 ) -> ReporterPublic | None:
     if call.reporter_ref is None:
         return None
-    shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, shown_back)
+    if shown_back is not None and shown_back.given is not None:  # given by the raise: nothing to read
+        shown = contacts.shown_to(viewer, call.id, call.community_code, call.reporter_ref, shown_back)
+    else:  # read from the store (from the event loop: in a thread)
+        shown = off_loop(
+            contacts.shown_to, viewer, call.id, call.community_code, call.reporter_ref, shown_back
+        )
     if shown is None:  # erased on request
         return None
     return ReporterPublic(name=shown.name, phone=shown.phone)

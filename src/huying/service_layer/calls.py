@@ -164,7 +164,7 @@ class CallService:
             # stored first and found to be a retry when the store refuses its id (``create``).
             if sub.key is None:
                 raise
-            earlier = self._earlier_raise(principal, self.raise_id(principal, sub.key), sub, draft)
+            earlier = off_loop(self._earlier_raise, principal, self.raise_id(principal, sub.key), sub, draft)
             if earlier is None:
                 raise
             return Outcome.of(earlier)
@@ -180,7 +180,7 @@ class CallService:
             if expecting is None:  # judged on the catalog as the store has it already
                 raise
         for _ in range(_CATALOG_RACES):
-            catalog, expecting = log.catalog_as_known(fresh=True)
+            catalog, expecting = off_loop(log.catalog_as_known, fresh=True)  # reads the store
             try:
                 return self._raise(principal, draft, sub, catalog, expecting, shown_back)
             except ExpectationUnmet:
