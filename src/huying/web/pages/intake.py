@@ -25,6 +25,7 @@ from huying.domain.errors import DomainError, NotPermitted
 from huying.domain.org import UnitKind
 from huying.domain.principal import Principal, Role
 from huying.domain.states import Channel
+from huying.onloop import on_loop
 from huying.queries.duplicates import DuplicateRule, Subject, open_now
 from huying.services.attachments import AttachmentStore
 from huying.services.photos import AttachmentRefused
@@ -88,7 +89,8 @@ async def raise_call(request: Request, session: Viewer, form: PostedForm) -> Res
         photos = await upload_photos(request, p, form)
         body = CallCreate.model_validate(_body(values, photos))
         identity = RequestIdentity(text(values, "idempotency_key"), None)
-        outcome = await run_in_threadpool(s.calls.raise_call, p, draft_of(body), identity.submission(body))
+        # On the event loop, as the API's raise (``huying.onloop``): no worker thread held.
+        outcome = await on_loop(s.calls.raise_call, p, draft_of(body), identity.submission(body))
     except ValidationError as e:
         return _form_page(request, session, values, field_errors(e), 422)
     except AttachmentRefused as e:
