@@ -15,6 +15,15 @@ from huying.onloop import no_suspension, off_loop, on_loop, suspend_until, suspe
 ASKED: contextvars.ContextVar[str] = contextvars.ContextVar("asked")
 
 
+async def _nothing() -> None:
+    return None
+
+
+async def a_turn_of_the_loop() -> None:
+    """Every task already scheduled runs once: a task made now runs after them."""
+    await asyncio.create_task(_nothing())
+
+
 def test_blocking_code_suspends_until_its_future_is_done_while_the_loop_runs_on() -> None:
     seen: list[str] = []
 
@@ -32,7 +41,7 @@ def test_blocking_code_suspends_until_its_future_is_done_while_the_loop_runs_on(
             done.set_result(21)
 
         waiting = asyncio.create_task(on_loop(work))
-        await asyncio.sleep(0)  # the task starts, and suspends
+        await a_turn_of_the_loop()  # the task starts, and suspends
         await meanwhile()
         return await waiting
 
@@ -82,9 +91,9 @@ def test_a_cancelled_request_still_waits_for_what_it_waits_on_then_is_cancelled(
             seen.append("went on after its commit")
 
         waiting = asyncio.create_task(on_loop(work))
-        await asyncio.sleep(0)
+        await a_turn_of_the_loop()  # it starts, and suspends
         waiting.cancel()
-        await asyncio.sleep(0)
+        await a_turn_of_the_loop()  # the cancellation reaches it
         assert not waiting.done() and not committed.cancelled(), "cancelled before its commit"
         committed.set_result(None)
         with pytest.raises(asyncio.CancelledError):
