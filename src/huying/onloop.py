@@ -3,8 +3,9 @@
 A raise is plain blocking code: the domain, the event store, the group commit (``groupcommit``),
 written to be run in a thread. Run in one of FastAPI's worker threads, each raise crossed from
 the event loop's thread to a worker thread and back, and woke again when its group had
-committed: for P1's raise that came to ~15% of the API process's CPU (1.18 → 1.0 ms a raise in
-``bench.inprocess``; over HTTP 780 → 870–910 raises/s, docs/benchmarks.md). ``on_loop`` runs
+committed: for P1's raise, 1.12–1.14 ms of the API process's CPU against 0.97–1.04 ms run
+here (``bench.inprocess``); over HTTP 838–850 against 864–951 raises/s (docs/benchmarks.md,
+2026-12-06). ``on_loop`` runs
 it in a greenlet on the event loop's thread instead. It never blocks the loop while waiting
 for its commit: ``GroupCommit.submit`` sees that it may suspend (``suspendable``), hands the
 group to the queue's committing thread and suspends (``suspend_until``); the loop serves other
