@@ -23,6 +23,7 @@ from huying.domain.principal import Principal, Role
 from huying.migrate import upgrade
 from huying.projections.recent import RecentRaises
 from huying.queries.duplicates import LATER_BY, Subject, at_raise
+from huying.queries.warming import warm
 from huying.service_layer.calls import CallDraft, Outcome
 from huying.service_layer.command_path import Submission
 
@@ -177,6 +178,37 @@ def test_this_process_takes_its_own_saves_as_saved_and_reads_only_the_others_fro
         for viewer, memory in zip(VIEWERS, answers[outcome.position], strict=True):
             assert memory is not None
             assert shown(memory) == shown(here.read_models_answer(viewer, outcome)), (viewer, outcome)
+
+
+def test_a_serving_process_loads_them_before_its_first_request(services: Services, clock: FakeClock) -> None:
+    """``huying serve``'s warm-up (``queries.warming``) loads the recent raises and reads the
+    log to its head: the next raises are answered from memory without reading anything — what a
+    raise on the event loop asks (``reading=False``). Not warmed, the first raise cannot be."""
+    district = District(services, clock, seed=8)
+    district.raise_some(30)
+    services.projector.catch_up()
+    district.raise_some(3)  # the log ahead of the read models, read by the warm-up
+    cold = RecentRaises(services.app, services.engine, services.recent.rule)
+    warmed = services.recent
+    warmed_up = warm(services)
+    assert 0 < warmed_up.recent_calls <= len(district.raised)
+
+    asked = len(district.raised)
+    district.raise_some(8)  # this process's saves, as a serving process takes them
+    services.projector.catch_up()
+    first = district.raised[asked]
+    subject = Subject.of(str(first.call.id), first.call.item_code, first.call.grid_code, first.call.location)
+    assert cold.at_raise(VIEWERS[0], subject, first.call.raised_at, first.position, reading=False) is None
+    answered = 0
+    for outcome in district.raised[asked:]:
+        call = outcome.call
+        subject = Subject.of(str(call.id), call.item_code, call.grid_code, call.location)
+        for viewer in VIEWERS:
+            memory = warmed.at_raise(viewer, subject, call.raised_at, outcome.position, reading=False)
+            assert memory is not None, (viewer, outcome)
+            assert shown(memory) == shown(district.read_models_answer(viewer, outcome))
+            answered += bool(memory)
+    assert answered > 0, "the comparison saw hints, not only empty lists"
 
 
 @pytest.fixture

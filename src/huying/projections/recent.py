@@ -117,6 +117,18 @@ class RecentRaises:
             if len(self._own) < _OWN:
                 self._own.update(entries)
 
+    def warm(self) -> int:
+        """Loaded, and the log read up to its head: what a serving process does before its first
+        request (``queries.warming``), so that no raise waits for the load — at a million calls,
+        a few hundred milliseconds in which every raise's hints would go to the read models and
+        the loop's requests queue behind the load. How many recent calls it then holds."""
+        head = self._app.recorder.max_notification_id() or 0
+        with self._lock:
+            if self._base is None:
+                self._load()
+            self._ready(head)
+            return len(self._calls)
+
     def at_raise(
         self, viewer: Principal, subject: Subject, raised_at: datetime, position: int, *, reading: bool = True
     ) -> list[dict[str, Any]] | None:

@@ -1,4 +1,9 @@
-"""The dashboards people open first, read once as a server process starts.
+"""What a server process reads once as it starts, before its first request: the recent raises
+its raises' duplicate hints come from, and the dashboards people open first.
+
+The recent raises (``projections.recent``) load on their first question otherwise: at a million
+calls, the first raise then waits a few hundred milliseconds, and the requests behind it on the
+loop with it. ``warm`` loads them first, whatever the budget below (one read).
 
 A dashboard keeps the spreads it has merged, and the percentiles merged from them, in its own
 process (``spread_memo``). So the first time a process is asked for one it reads and merges
@@ -19,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
 from huying.domain.org import UnitKind
@@ -32,18 +38,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Warmed:
+    recent_calls: int  # the recent raises held for the duplicate hints
     dashboards: int  # read
     of: int  # asked for
     seconds: float
 
 
 def warm(services: Services) -> Warmed:
-    """Read the district's and each street's dashboards over the default ranges, within
-    ``warm_dashboards_seconds``; what was read is then held by this process. Past the budget, the
-    rest are left to the first requests."""
+    """The recent raises loaded; then the district's and each street's dashboards over the
+    default ranges read, within ``warm_dashboards_seconds``; what was read is then held by this
+    process. Past the budget, the rest are left to the first requests."""
+    recent_calls = _recent_raises(services)
     budget_seconds = services.settings.warm_dashboards_seconds
     if budget_seconds <= 0:  # turned off
-        return Warmed(0, 0, 0.0)
+        return Warmed(recent_calls, 0, 0, 0.0)
     org, calendar = services.app.org, services.app.calendar
     now = services.clock.now()
     today = local_day(now)
@@ -65,4 +73,12 @@ def warm(services: Services) -> Warmed:
             log.info("warmed %d dashboards in %.2f s", done, time.perf_counter() - started)
     except SQLAlchemyError as e:  # the first requests will say what is wrong, as they would have
         log.warning("warming the dashboards stopped: %s", str(e).partition("\n")[0])
-    return Warmed(done, len(asked), round(time.perf_counter() - started, 3))
+    return Warmed(recent_calls, done, len(asked), round(time.perf_counter() - started, 3))
+
+
+def _recent_raises(services: Services) -> int:
+    try:
+        return services.recent.warm()
+    except (SQLAlchemyError, PersistenceError) as e:  # the first raise will load them again
+        log.warning("loading the recent raises stopped: %s", str(e).partition("\n")[0])
+        return 0
