@@ -77,8 +77,13 @@ def warm(services: Services) -> Warmed:
 
 
 def _recent_raises(services: Services) -> int:
+    started = time.perf_counter()
     try:
-        return services.recent.warm()
+        held = services.recent.warm()
+        log.info(
+            "loaded %d recent calls for the duplicate hints in %.2f s", held, time.perf_counter() - started
+        )
+        return held
     except (SQLAlchemyError, PersistenceError) as e:  # the first raise will load them again
         log.warning("loading the recent raises stopped: %s", str(e).partition("\n")[0])
         return 0
