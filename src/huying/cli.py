@@ -297,7 +297,7 @@ def _run_duties(offered: list[Duty], doing: str) -> None:
     import signal
     import threading
 
-    from huying.duties import Duties, freeze_what_start_built, log_to_stderr
+    from huying.duties import Duties, log_to_stderr, settle_the_collector
     from huying.supervision import stop_when_orphaned
 
     log_to_stderr()
@@ -307,7 +307,7 @@ def _run_duties(offered: list[Duty], doing: str) -> None:
         signal.signal(sig, lambda *_: stopped.set())
     with _opened() as services:
         duties = Duties(services, offered, apart=True)  # a process of its own: the writes are others'
-        freeze_what_start_built()
+        settle_the_collector()
         duties.start()
         try:
             waiting = [str(d) for d in offered if not duties.holding(d)]

@@ -61,12 +61,26 @@ def log_to_stderr() -> None:
         logger.propagate = False
 
 
-def freeze_what_start_built() -> None:
+# How many new container objects the cyclic collector lets pile up before it walks the youngest
+# of them, in a process that serves (CPython's default: 700).
+_YOUNG_OBJECTS = 10_000
+
+
+def settle_the_collector() -> None:
     """What a long-running process builds before it serves (the org, the catalog, the services,
     FastAPI's routes and models: some 180,000 objects) lives as long as the process. Frozen out of
     the cyclic collector's passes, they are no longer walked by each full pass, which took ~60 ms
-    on this machine with every request of the process waiting behind it."""
+    on this machine with every request of the process waiting behind it.
+
+    Then the collector walks the young objects every ``_YOUNG_OBJECTS`` rather than every 700: a
+    raise makes hundreds of containers, most gone by refcount within the request, and at 700
+    the collector ran every request or so, promoting the in-flight requests' objects to the
+    older generations and their full passes (every ~0.6 s, 5–13 ms each). Under P1's load on
+    SQLite, at 700 the collector took ~7% of the API process's CPU: 0.955–0.963 ms a raise
+    against 0.884–0.885 at 10,000, which is what the collector turned off entirely gives
+    (0.888)."""
     gc.freeze()
+    gc.set_threshold(_YOUNG_OBJECTS, *gc.get_threshold()[1:])
 
 
 class Work(Protocol):

@@ -1,5 +1,6 @@
 """A served worker takes what it built at start out of the cyclic collector's passes
-(``duties.freeze_what_start_built``): a full pass over it took ~60 ms, every request waiting."""
+(``duties.settle_the_collector``): a full pass over it took ~60 ms, every request waiting. And
+its collector walks the young objects less often than CPython's default (700)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ CHILD = """
 import gc
 from huying.api.worker import create_worker_app
 create_worker_app()
-print(gc.get_freeze_count(), len(gc.get_objects()))
+print(gc.get_freeze_count(), len(gc.get_objects()), gc.get_threshold()[0])
 """
 
 
-def test_a_worker_freezes_what_it_built_at_start(settings: Settings) -> None:
+def test_a_worker_freezes_what_it_built_at_start_and_walks_young_objects_less_often(
+    settings: Settings,
+) -> None:
     from huying.migrate import upgrade
 
     upgrade(settings)
@@ -26,6 +29,7 @@ def test_a_worker_freezes_what_it_built_at_start(settings: Settings) -> None:
     done = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120, check=True
     )
-    frozen, still_walked = (int(n) for n in done.stdout.split())
+    frozen, still_walked, young = (int(n) for n in done.stdout.split())
     assert frozen > 50_000, "the services, org, catalog and app were frozen"
     assert still_walked < frozen / 10, "a full pass walks little of what start built"
+    assert young == 10_000, "the youngest generation is walked every 10,000 new objects, not 700"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.api.app import create_app
-from huying.duties import freeze_what_start_built, log_to_stderr
+from huying.duties import log_to_stderr, settle_the_collector
 from huying.queries.warming import warm
 from huying.supervision import SUPERVISOR_PID, stop_when_orphaned
 
@@ -20,5 +20,5 @@ def create_worker_app() -> FastAPI:
     stop_when_orphaned()
     app = create_app()
     warm(app.state.services)  # before it answers: its first dashboards as fast as the next
-    freeze_what_start_built()
+    settle_the_collector()
     return app
