@@ -88,6 +88,7 @@ class Services:
         self.projector.stop()
         self.chain.stop()
         self.app.close()
+        self.contacts.keys.settle()  # keys being made ahead: committed, or failed, first
         self.contacts.keys.engine.dispose()
         self.tokens.close()
         self.engine.dispose()

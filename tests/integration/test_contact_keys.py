@@ -40,6 +40,7 @@ SEAL_KEY = 1
 def stored_keys(services: Services, in_use: int) -> int:
     """Record keys stored: those in use, the seal key, and those made ahead for raises to come
     (``RecordKeys.new_ref``), which a rotation re-wraps too."""
+    services.contacts.keys.settle()
     return in_use + SEAL_KEY + services.contacts.keys.ahead
 
 

@@ -1,10 +1,12 @@
 """Record keys made ahead (``RecordKeys.new_ref``): a raise takes a ref whose key is already
 stored, so keeping its contact commits nothing to the key store; keys are made ``AHEAD`` at a
-time in one transaction; every contact still opens with the key stored under its ref, and an
-erasure still shreds it."""
+time in one transaction, in the background once fewer than ``LOW_WATER`` are left; every contact
+still opens with the key stored under its ref, and an erasure still shreds it."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 from huying.bootstrap import Services
 from huying.domain.contact import Contact
 from huying.services import record_keys
-from huying.services.record_keys import AHEAD, RecordKeys, random_ref
+from huying.services.record_keys import AHEAD, LOW_WATER, RecordKeys, random_ref
 
 from .reporters import Http, raise_body
 
@@ -46,6 +48,7 @@ def test_keys_are_made_ahead_in_one_transaction_each_stored_under_its_ref(servic
     book = services.contacts
     before = key_commits(book.keys)
     refs = [book.new_ref() for _ in range(AHEAD + 1)]
+    book.keys.settle()
 
     assert key_commits(book.keys) == before + 2, f"{AHEAD + 1} refs should take two key commits"
     assert len(set(refs)) == len(refs)
@@ -88,3 +91,75 @@ def test_erasing_a_contact_kept_under_a_key_made_ahead_shreds_that_key(services:
     assert book.erase(ref, by="supervisor:LW")
     assert book.keys.get(ref) is None
     assert book.get(ref) is None
+
+
+class MadeInPlace:
+    """Counts the keys made by the raise that found none left, and in which threads the keys
+    were made."""
+
+    def __init__(self, keys: RecordKeys, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.in_place = 0
+        self.threads: set[str] = set()
+        make_ahead, make_many = keys._make_ahead, keys.make_many
+
+        def making_ahead(fewer_than: int) -> None:
+            self.in_place += fewer_than == 1
+            make_ahead(fewer_than)
+
+        def making(refs: list[str]) -> list[bytes]:
+            self.threads.add(threading.current_thread().name)
+            return make_many(refs)
+
+        monkeypatch.setattr(keys, "_make_ahead", making_ahead)
+        monkeypatch.setattr(keys, "make_many", making)
+
+
+def test_the_next_keys_are_made_in_the_background_before_none_is_left(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raises one after another take keys as fast as the background makes them: only the first
+    finds none and waits for them to be made; each later batch is made in a thread of its own
+    once fewer than ``LOW_WATER`` are left."""
+    book = services.contacts
+    made = MadeInPlace(book.keys, monkeypatch)
+    refs = []
+    for _ in range(4 * AHEAD):
+        refs.append(book.new_ref())
+        if book.keys.ahead == LOW_WATER - 1:  # the next are being made: as raises spaced in time
+            book.keys.settle()
+            assert book.keys.ahead == LOW_WATER - 1 + AHEAD
+
+    assert made.in_place == 1, "a raise after the first found no key left"
+    assert "huying-record-keys" in made.threads, "no keys were made in the background"
+    book.keep_many([(ref, Contact(f"陈{i}", f"1390000{i:04d}")) for i, ref in enumerate(refs)])
+    assert all(book.keys.get(ref) is not None for ref in refs)
+    assert book.get(refs[-1]) == Contact(f"陈{len(refs) - 1}", f"1390000{len(refs) - 1:04d}")
+
+
+def test_keys_not_made_in_the_background_are_made_by_the_raise_that_finds_none(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A background batch that fails costs a warning: the raise that then finds no key left
+    makes them in place, and its contact is kept under a stored key as any other."""
+    book = services.contacts
+    book.new_ref()  # the first batch, made in place
+    make_many = book.keys.make_many
+
+    def not_in_the_background(refs: list[str]) -> list[bytes]:
+        if threading.current_thread().name == "huying-record-keys":
+            raise RuntimeError("the key store went away")
+        return make_many(refs)
+
+    monkeypatch.setattr(book.keys, "make_many", not_in_the_background)
+    made = MadeInPlace(book.keys, monkeypatch)
+    refs = []
+    with caplog.at_level(logging.WARNING, logger="huying.services.record_keys"):
+        for _ in range(AHEAD):  # those left, and one more
+            refs.append(book.new_ref())
+            book.keys.settle()
+
+    assert "the next ones were not made ahead: the key store went away" in caplog.text
+    assert made.in_place == 1, "the raise that found no key left did not make them"
+    book.keep(refs[-1], Contact("周八", "13412345678"))
+    assert book.get(refs[-1]) == Contact("周八", "13412345678")
+    assert book.keys.get(refs[-1]) is not None
