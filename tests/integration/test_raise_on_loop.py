@@ -152,3 +152,23 @@ def test_what_a_raise_reads_and_writes_beside_its_commit_is_not_done_on_the_loop
     assert raised.json()["attachments"] == [upload.json()["id"]]
     assert log_read.calls and keys_made.calls and photos_named.calls
     assert not any(log_read.calls + keys_made.calls + photos_named.calls), "waited on the event loop"
+
+
+def test_an_open311_raise_runs_on_the_loop_and_reads_its_key_and_the_catalog_in_a_thread(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Open311's POST goes down the same raise, on the event loop's thread as the API's; the
+    api_key looked up (a key not seen lately) and the catalog read for the form's service_code
+    are each done in a thread."""
+    _, api_key = services.tokens.create(principal_for_token(services.app.org, *SUPERVISOR))
+    raising = OnTheLoop(monkeypatch, services.calls, "raise_call")
+    key_looked_up = OnTheLoop(monkeypatch, services.tokens, "principal_for")
+    catalog_read = OnTheLoop(monkeypatch, services.app, "_refolded")
+    form = {"service_code": "C01-01", "lat": "23.1216", "long": "113.2559", "description": "巷口垃圾没人清运"}
+
+    answer = client.post("/open311/v2/requests.json", data={**form, "api_key": api_key})
+
+    assert answer.status_code == 200, answer.text
+    assert raising.calls == [True], "the raise did not run on the event loop"
+    assert key_looked_up.calls == [False], "the api_key was looked up on the event loop"
+    assert catalog_read.calls and not any(catalog_read.calls), "the catalog was read on the event loop"

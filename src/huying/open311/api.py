@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import FastAPI, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,6 +20,7 @@ from huying.api.routers.calls import draft_of
 from huying.bootstrap import Services
 from huying.domain.errors import CallNotFound, DomainError, InvalidCommand, NotPermitted
 from huying.domain.principal import Principal
+from huying.onloop import off_loop, on_loop
 from huying.open311 import requests as reqs
 from huying.open311.formats import Format, Open311Error, error_response, format_of, render
 from huying.open311.intake import Form, parse_instant, parse_list, report_of
@@ -65,7 +65,8 @@ def _asking(request: Request, form: Form | None = None) -> Principal | None:
     key = (form.one("api_key") if form else None) or request.query_params.get("api_key") or _bearer(request)
     if not key:
         return None
-    principal = _services(request).tokens.principal_for(key)
+    tokens = _services(request).tokens
+    principal = tokens.remembered(key) or off_loop(tokens.principal_for, key)  # a lookup: not on the loop
     if principal is None:
         raise Open311Error(403, "invalid api_key: not a live huying token")
     return principal
@@ -141,22 +142,25 @@ async def post_request(request: Request, fmt: str) -> Response:
     if any(isinstance(v, UploadFile) for _, v in posted.multi_items()):
         raise Open311Error(400, "files are not taken here: give media_url (a link to the media)")
     form = Form([(k, str(v)) for k, v in posted.multi_items()])
-    return await run_in_threadpool(_raise, request, f, form)
+    return await on_loop(_raise, request, f, form)
 
 
 def _raise(request: Request, f: Format, form: Form) -> Response:
+    """On the event loop's thread, as the API's raise (``huying.onloop``): what reads the
+    database besides the raise's own commit (the api_key's lookup, the catalog) in a thread."""
     _jurisdiction(request, form)
     principal = _asking(request, form)
     if principal is None:
         raise Open311Error(403, "api_key was not provided: POST requests needs one")
     s = _services(request)
-    report = report_of(form, principal, s.app.catalog, s.app.org, s.settings.open311_grid_radius_m)
+    catalog = off_loop(lambda: s.app.catalog)  # in effect now: it asks the store for edits
+    report = report_of(form, principal, catalog, s.app.org, s.settings.open311_grid_radius_m)
     key = request.headers.get("idempotency-key") or None
     if key is not None and len(key) > 200:
         raise Open311Error(400, "Idempotency-Key: at most 200 characters")
     draft = replace(draft_of(report.body), reporter=report.contact)
     outcome = s.calls.raise_call(principal, draft, Submission(key=key, fingerprint=fingerprint(report.body)))
-    item = s.app.catalog.item(outcome.call.item_code)
+    item = catalog.item(outcome.call.item_code)
     answer = [{"service_request_id": str(outcome.call.id), "service_notice": item.standard if item else None}]
     response = render(f, "service_requests", answer)
     response.headers["Location"] = f"{request.url.path.rsplit('.', 1)[0]}/{outcome.call.id}.{f.value}"
