@@ -163,3 +163,29 @@ def test_keys_not_made_in_the_background_are_made_by_the_raise_that_finds_none(
     book.keep(refs[-1], Contact("周八", "13412345678"))
     assert book.get(refs[-1]) == Contact("周八", "13412345678")
     assert book.keys.get(refs[-1]) is not None
+
+
+def test_with_no_thread_to_be_had_the_raise_that_finds_none_makes_them(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that cannot start a thread (its limit reached) still raises: the keys are made
+    by the raise that finds none left, and nothing waits for a batch that never started."""
+
+    class NoThreads:
+        class Thread:
+            def __init__(self, **_: Any) -> None:
+                pass
+
+            def start(self) -> None:
+                raise RuntimeError("can't start new thread")
+
+    book = services.contacts
+    book.new_ref()  # the first batch, made in place
+    monkeypatch.setattr(record_keys, "threading", NoThreads)
+    made = MadeInPlace(book.keys, monkeypatch)
+    refs = [book.new_ref() for _ in range(AHEAD)]  # those left, and one more
+
+    assert made.in_place == 1
+    assert book.keys._settled.is_set(), "settle would wait for a batch that never started"
+    book.keep(refs[-1], Contact("吴九", "13312345678"))
+    assert book.get(refs[-1]) == Contact("吴九", "13312345678")

@@ -127,7 +127,10 @@ class RecordKeys:
             if not self._settled.is_set():
                 return  # already under way
             self._settled.clear()
-        threading.Thread(target=self._made_ahead, name="huying-record-keys", daemon=True).start()
+        try:
+            threading.Thread(target=self._made_ahead, name="huying-record-keys", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the raise that finds none left makes them
+            self._settled.set()
 
     def _made_ahead(self) -> None:
         try:
