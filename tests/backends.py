@@ -67,6 +67,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HUYING_DATABASE_URL": settings.database_url,
         "HUYING_EVENTS_URL": settings.events_url,
         "HUYING_KEYS_URL": settings.keys_url,
+        "HUYING_CONTACTS_URL": settings.contacts_url,
         "HUYING_DEMO": "1" if settings.demo else "0",
         "HUYING_DATABASE_CONNECT_TIMEOUT": str(settings.database_connect_timeout),
         "HUYING_DATABASE_LOCK_TIMEOUT": str(settings.database_lock_timeout),

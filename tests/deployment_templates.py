@@ -44,8 +44,10 @@ TEMPLATE_SCHEMA = "huying_template"
 
 
 def database_files(settings: Settings) -> list[Path]:
-    """The SQLite files of a deployment: read models, events, record keys."""
-    urls = dict.fromkeys((settings.database_url, settings.events_url, settings.keys_url))
+    """The SQLite files of a deployment: read models, events, record keys, contacts."""
+    urls = dict.fromkeys(
+        (settings.database_url, settings.events_url, settings.keys_url, settings.contacts_url)
+    )
     return [p for p in map(sqlite_file, urls) if p is not None]
 
 
@@ -100,11 +102,16 @@ class Template:
         """Whether the template is of this deployment's shape: its databases where the backend
         puts them by default (PostgreSQL: in a schema of its own)."""
         url = self.backend.cluster.url() if self.backend.cluster is not None else ""
-        default = Settings(data_dir=settings.data_dir, database_url=url, events_url="", keys_url="")
-        urls = (settings.database_url, settings.events_url, settings.keys_url)
-        return urls == (default.database_url, default.events_url, default.keys_url) and (
-            bool(settings.database_schema) or not settings.on_postgres
+        default = Settings(
+            data_dir=settings.data_dir, database_url=url, events_url="", keys_url="", contacts_url=""
         )
+        urls = (settings.database_url, settings.events_url, settings.keys_url, settings.contacts_url)
+        return urls == (
+            default.database_url,
+            default.events_url,
+            default.keys_url,
+            default.contacts_url,
+        ) and (bool(settings.database_schema) or not settings.on_postgres)
 
     def _copied(self, settings: Settings) -> bool:
         """Made from the template; False (nothing done) when the deployment exists already."""

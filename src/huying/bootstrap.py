@@ -47,6 +47,7 @@ from huying.service_layer.publications import (
 )
 from huying.service_layer.work_orders import WorkOrderService
 from huying.services.attachments import AttachmentIndex
+from huying.services.contact_store import contact_store
 from huying.services.contacts import ContactBook
 from huying.services.keyring import KeyRing, KeyUnavailable, NoKeys
 from huying.services.record_keys import RecordKeys, key_store
@@ -90,6 +91,7 @@ class Services:
         self.app.close()
         self.contacts.keys.settle()  # keys being made ahead: committed, or failed, first
         self.contacts.keys.engine.dispose()
+        self.contacts.engine.dispose()
         self.tokens.close()
         self.engine.dispose()
 
@@ -101,7 +103,7 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def _application(
-    settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool
+    settings: Settings, clock: Clock, contacts: ContactBook, read_only: bool, engine: Engine
 ) -> HuyingApplication:
     org = load_org()
     env = grouped(settings.eventsourcing_env())  # many requests' events in one commit
@@ -113,7 +115,7 @@ def _application(
         org=org,
         catalog=load_catalog(org),
         clock=clock,
-        voucher=Voucher(_seal_keys(settings, contacts, clock, read_only), contacts.engine),  # 封印
+        voucher=Voucher(_seal_keys(settings, contacts, clock, read_only), engine),  # 封印
         calendar=make_calendar(settings),
     )
 
@@ -168,11 +170,12 @@ def _refuse_writes(engine: Engine) -> None:
 def _contacts(settings: Settings, engine: Engine, clock: Clock, read_only: bool) -> ContactBook:
     """Reporters' contacts. A read-only process holds no master key: they stay sealed."""
     store = key_store(settings, engine)
+    kept = contact_store(settings, engine)
     if read_only:
-        if store is not engine:
-            _refuse_writes(store)
-        return ContactBook(engine, RecordKeys(store, NoKeys(), clock), clock)
-    contacts = ContactBook(engine, RecordKeys(store, KeyRing(settings.master_secrets()), clock), clock)
+        for apart in {store, kept} - {engine}:
+            _refuse_writes(apart)
+        return ContactBook(kept, RecordKeys(store, NoKeys(), clock), clock)
+    contacts = ContactBook(kept, RecordKeys(store, KeyRing(settings.master_secrets()), clock), clock)
     contacts.check_keys()
     return contacts
 
@@ -183,9 +186,10 @@ def _readable_application(
     """The application, which reads the log's head as it starts: a store without its event
     table (never migrated, or dropped) is named, not a traceback."""
     try:
-        return _application(settings, clock, contacts, read_only)
+        return _application(settings, clock, contacts, read_only, engine)
     except PersistenceError as e:
         contacts.keys.engine.dispose()
+        contacts.engine.dispose()
         engine.dispose()
         raise SchemaNotReady(f"the event store cannot be read ({e}): run `huying migrate` first") from e
 

@@ -18,6 +18,7 @@ from eventsourcing.utils import Environment
 from huying.application import HuyingApplication
 from huying.db import make_engine
 from huying.locks import exclusively
+from huying.services.contact_store import prepare_contact_store
 from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
@@ -54,6 +55,7 @@ def upgrade(settings: Settings) -> None:
     with exclusively(settings, "migrate"):
         command.upgrade(alembic_config(settings), "head")
         prepare_key_store(settings)
+        prepare_contact_store(settings)
         _create_event_store(settings)
 
 
@@ -73,7 +75,9 @@ def require_schema(settings: Settings) -> None:
     """Refuses (``SchemaNotReady``) unless the databases exist and the service tables are at
     this huying's revision. Creates nothing, writes nothing. (The event store's own tables are
     checked when it is first read.)"""
-    for url in dict.fromkeys((settings.database_url, settings.events_url, settings.keys_url)):
+    for url in dict.fromkeys(
+        (settings.database_url, settings.events_url, settings.keys_url, settings.contacts_url)
+    ):
         path = sqlite_file(url)
         if path is not None and not path.is_file():
             raise SchemaNotReady(f"no huying database at {path}: run `huying migrate` first")

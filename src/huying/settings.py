@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Where reporter record keys live (crypto-shredding). SQLite: a sibling file of their own,
     # default `<name>.keys.db`; PostgreSQL: the same database unless set.
     keys_url: str = ""
+    # Where reporters' contacts and the record of who was shown them live. SQLite: a sibling file
+    # of their own, default `<name>.contacts.db`, so that their commits never wait for the read
+    # models' writers; PostgreSQL: the main database, whatever this says (row locks: no wait).
+    contacts_url: str = ""
     calendar_file: Path | None = None
     # 工作时间: the working periods of a working day, Asia/Shanghai.
     working_hours: str = "08:30-12:00,14:00-17:30"
@@ -183,6 +187,8 @@ class Settings(BaseSettings):
             self.events_url = _sibling_url(self.database_url, "events")
         if not self.keys_url:
             self.keys_url = _sibling_url(self.database_url, "keys")
+        if not self.contacts_url or self.on_postgres:  # PostgreSQL: always the main database
+            self.contacts_url = _sibling_url(self.database_url, "contacts")
         return self
 
     @model_validator(mode="after")

@@ -50,12 +50,14 @@ def secret(data_dir: Path) -> str:
 
 
 def _select(settings: Settings, keys: bool, sql: str, **params: str) -> list[tuple[object, ...]]:
-    """Rows as stored, through the deployment's own databases (either backend)."""
+    """Rows as stored, through the deployment's own databases (either backend): the record keys'
+    (``keys``) or the contacts'."""
     from huying.db import make_engine
+    from huying.services.contact_store import contact_store
     from huying.services.record_keys import key_store
 
     main = make_engine(settings)
-    engine = key_store(settings, main) if keys else main
+    engine = key_store(settings, main) if keys else contact_store(settings, main)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(text(sql), params)]

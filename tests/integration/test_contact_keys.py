@@ -132,7 +132,7 @@ def keep_the_old_way(services: Services, monkeypatch: pytest.MonkeyPatch) -> Non
     )
 
     def keep(ref: str, contact: Contact, raiser: Raiser | None = None) -> None:  # (no access log then)
-        with services.engine.begin() as conn:
+        with services.contacts.engine.begin() as conn:
             conn.execute(
                 reporter_contacts.insert().values(
                     ref=ref,
@@ -149,7 +149,7 @@ def keep_the_old_way(services: Services, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def sealing(services: Services) -> dict[str, str]:
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         return {r.ref: r.sealing for r in conn.execute(select(reporter_contacts))}
 
 

@@ -259,7 +259,7 @@ def test_concurrent_keyed_raises_leave_one_contact(
         20, lambda c: c.post(CALLS, headers=headers, json=raise_body()), services, client.app, True
     )
     assert {a.status_code for a in answers} == {201}
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         kept = conn.execute(select(func.count()).select_from(reporter_contacts)).scalar_one()
     assert kept == 1
 

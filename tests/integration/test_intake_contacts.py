@@ -123,7 +123,7 @@ def test_a_department_sees_the_number_masked_and_the_origin_community_sees_it(ht
 
 
 def contact_row(services: Services) -> Any:
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         (row,) = conn.execute(select(reporter_contacts)).all()
     return row
 

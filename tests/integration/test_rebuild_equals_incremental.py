@@ -352,7 +352,7 @@ def test_a_recount_adds_to_a_block_already_written(monkeypatch: pytest.MonkeyPat
 
 
 def contacts_kept(services: Services) -> int:
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(reporter_contacts)).scalar() or 0)
 
 

@@ -285,7 +285,7 @@ def test_reporter_contact_never_enters_the_event_store_or_history(
         assert "138****" not in history.text and MASKED_NAME not in history.text
 
     # The service database holds it encrypted, and can still open it.
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         rows = conn.execute(select(reporter_contacts)).all()
     assert len(rows) == 1
     row = rows[0]
@@ -343,7 +343,7 @@ def test_contact_is_shown_in_full_only_to_the_origin_community_and_supervisors(
 
 
 def contact_rows(services: Services) -> int:
-    with services.engine.connect() as conn:
+    with services.contacts.engine.connect() as conn:
         return len(conn.execute(select(reporter_contacts.c.ref)).all())
 
 

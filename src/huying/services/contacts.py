@@ -42,7 +42,7 @@ class ContactBook:
 
     @property
     def engine(self) -> Engine:
-        """The service-table database the contacts live in."""
+        """The database the contacts live in (``contact_store``: on SQLite a file of their own)."""
         return self._engine
 
     def new_ref(self) -> str:

@@ -19,6 +19,7 @@ def rotate() -> None:
     from huying.bootstrap import make_clock
     from huying.db import make_engine
     from huying.migrate import upgrade
+    from huying.services.contact_store import contact_store
     from huying.services.contacts import ContactBook
     from huying.services.record_keys import RecordKeys, key_store
 
@@ -32,8 +33,9 @@ def rotate() -> None:
     engine = make_engine(settings)
     clock = make_clock(settings)
     keys = RecordKeys(key_store(settings, engine), ring, clock)
+    kept = contact_store(settings, engine)
     try:
-        resealed = ContactBook(engine, keys, clock).reseal_legacy()
+        resealed = ContactBook(kept, keys, clock).reseal_legacy()
         rewrapped = keys.rewrap()
         wrapping = keys.by_master_key()
     except KeyUnavailable as e:
@@ -41,6 +43,7 @@ def rotate() -> None:
         raise typer.Exit(1) from None
     finally:
         keys.engine.dispose()
+        kept.dispose()
         engine.dispose()
     _report(ring, resealed, rewrapped, wrapping)
 
