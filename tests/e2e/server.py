@@ -120,7 +120,7 @@ class Server:
         args = ["serve", "--port", str(port), "--workers", str(workers)]
         self.proc = self._popen(f"serve-{self.starts}", args, env)
         self.base_url = f"http://127.0.0.1:{port}"
-        self._wait_ready()
+        self._wait_ready(workers)
 
     def spawn(self, *args: str, **env: str) -> Child:
         """A `huying <args>` process beside the server (project, chain, watch), not waited for."""
@@ -144,7 +144,9 @@ class Server:
         self.started.append(proc)
         return proc
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, workers: int) -> None:
+        """Ready, and every worker started: one still starting when a test stops the database
+        fails its start, and uvicorn then stops the whole server."""
         assert self.proc is not None
         deadline = time.monotonic() + READY_DEADLINE
         with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
@@ -153,12 +155,20 @@ class Server:
                     pytest.fail(f"huying serve exited with {self.proc.returncode}:\n{self.log()}")
                 try:
                     ready = client.get("/readyz")
-                    if ready.status_code == 200 and ready.json()["status"] == "ready":
+                    if (
+                        ready.status_code == 200
+                        and ready.json()["status"] == "ready"
+                        and self._started(workers)
+                    ):
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(POLL_INTERVAL)
         pytest.fail(f"huying serve not ready after {READY_DEADLINE} s:\n{self.log()}")
+
+    def _started(self, workers: int) -> bool:
+        log = (self.log_dir / f"serve-{self.starts}.log").read_bytes()
+        return log.count(b"Application startup complete.") >= workers
 
     def terminate(self) -> None:
         """SIGTERM: uvicorn drains, runs the shutdown (closing the stores) and exits, either with
