@@ -183,7 +183,9 @@ def make_engine(settings: Settings) -> Engine:
 DURABLE = "PRAGMA synchronous=FULL"
 
 
-def sqlite_engine(url: str, lock_timeout: float = 10) -> Engine:
+def sqlite_engine(url: str, lock_timeout: float = 10, *, secure_delete: bool = False) -> Engine:
+    """WAL, durable commits, foreign keys; ``secure_delete``: deleted bytes overwritten with
+    zeros (the files that hold what erasure must destroy: record keys, contacts)."""
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, pool_pre_ping=False
     )
@@ -194,6 +196,8 @@ def sqlite_engine(url: str, lock_timeout: float = 10) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(DURABLE)
         cur.execute("PRAGMA foreign_keys=ON")
+        if secure_delete:
+            cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     return engine

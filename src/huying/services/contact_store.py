@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, event, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 
 from huying.db import contact_access, make_engine, reporter_contacts, sqlite_engine
 from huying.settings import Settings
@@ -69,12 +69,5 @@ def _moved(main: Engine, own: Engine, table: Table, key: Any) -> int:
 
 
 def _own_contact_store(settings: Settings) -> Engine:
-    engine = sqlite_engine(settings.contacts_url, settings.database_lock_timeout)
-
-    @event.listens_for(engine, "connect")
-    def _erased_is_gone(dbapi_conn: Any, _: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA secure_delete=ON")  # an erased contact's bytes overwritten with zeros
-        cur.close()
-
-    return engine
+    # secure_delete: an erased contact's bytes overwritten with zeros
+    return sqlite_engine(settings.contacts_url, settings.database_lock_timeout, secure_delete=True)

@@ -27,13 +27,12 @@ import secrets
 import threading
 from collections import deque
 from time import time_ns
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, func, select, update
 
 from huying.clock import Clock
-from huying.db import DURABLE, reporter_keys
+from huying.db import reporter_keys, sqlite_engine
 from huying.groupcommit import GroupedInserts
 from huying.onloop import off_loop
 from huying.services.keyring import RECORD_KEY_BYTES, KeyRing
@@ -250,14 +249,5 @@ def _own_key_store(url: str) -> Engine:
 
 
 def _sqlite_key_file(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # cut after each shredding (RecordKeys._cut_wal)
-        cur.execute(DURABLE)  # as the main database
-        cur.execute("PRAGMA secure_delete=ON")  # deleted bytes overwritten with zeros
-        cur.close()
-
-    return engine
+    # WAL, cut after each shredding (``RecordKeys._cut_wal``); durable as the main database.
+    return sqlite_engine(url, secure_delete=True)
