@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -79,7 +79,9 @@ def rules_from_file(path: Path) -> DayRules:
 
 @dataclass(frozen=True, slots=True)
 class _Day:
-    """One date's working periods as aware instants (none on a day off), and their length."""
+    """One date's working periods as instants in UTC (none on a day off), and their length:
+    an instant compared with, or taken from, another of the same zone is plain arithmetic, where
+    one in the calendar's zone asked that zone for its offset at every step."""
 
     periods: tuple[tuple[datetime, datetime], ...]
     work: timedelta
@@ -140,19 +142,19 @@ class WorkCalendar:
         """
         if amount <= _NONE:
             return start
-        return self._after(start.astimezone(self.tz), amount).astimezone(start.tzinfo)
+        return self._after(start, amount).astimezone(start.tzinfo)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from ``start`` to ``end`` (negative when ``end`` comes first)."""
         if end < start:
             return -self.between(end, start)
-        local = start.astimezone(self.tz)
-        day = local.date()
+        day = start.astimezone(self.tz).date()
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         total = _NONE
         for begin, stop in self._day(day).periods:
-            if stop <= local:
+            if stop <= start:
                 continue
-            begin = max(begin, local)
+            begin = max(begin, start)
             if begin >= end:
                 return total
             total += min(stop, end) - begin
@@ -176,23 +178,23 @@ class WorkCalendar:
         total = self.between(start, end) if end > start else _NONE
         if total <= _NONE:
             return start
-        return self._after(start.astimezone(self.tz), min(total * share, total)).astimezone(start.tzinfo)
+        return self._after(start, min(total * share, total)).astimezone(start.tzinfo)
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """N 个工作日: N full working days of working time (same clock time N workdays later
         when started in working hours)."""
         return self.add(start, self.day_length * days)
 
-    def _after(self, local: datetime, amount: timedelta) -> datetime:
-        """The instant when ``amount`` of working time from ``local`` (in the calendar's zone)
-        has passed, within a working period: none passed, the start of the first one from
-        ``local`` on."""
+    def _after(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant (in UTC) when ``amount`` of working time from ``start`` has passed, within
+        a working period: none passed, the start of the first one from ``start`` on."""
         left = amount
-        day = local.date()
+        day = start.astimezone(self.tz).date()
+        start = start.astimezone(UTC)
         for begin, stop in self._day(day).periods:
-            if stop <= local:
+            if stop <= start:
                 continue
-            begin = max(begin, local)
+            begin = max(begin, start)
             if left <= stop - begin:
                 return begin + left
             left -= stop - begin
@@ -209,14 +211,17 @@ class WorkCalendar:
         raise ValueError(f"{amount} of working time is beyond the calendar's reach")
 
     def _day(self, day: date) -> _Day:
-        """The day's working periods as aware instants (none on a day off), and their length."""
+        """The day's working periods as instants in UTC (none on a day off), and their length."""
         found = self._days.get(day)
         if found is None:
             if len(self._days) >= _DAYS_KEPT:
                 self._days.clear()
             periods = (
                 tuple(
-                    (datetime.combine(day, a, self.tz), datetime.combine(day, b, self.tz))
+                    (
+                        datetime.combine(day, a, self.tz).astimezone(UTC),
+                        datetime.combine(day, b, self.tz).astimezone(UTC),
+                    )
                     for a, b in self.hours
                 )
                 if self.is_workday(day)
