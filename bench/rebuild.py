@@ -1,7 +1,7 @@
 """P3: rebuilding every read model from the log, against reading and decoding it and doing nothing.
 
     python -m bench.rebuild                 # 200,000 events (about 5 minutes on 2 cores)
-    python -m bench.rebuild --quick         # 20,000 events (about a minute)
+    python -m bench.rebuild --quick         # 20,000 events (~25 s on 2 cores)
     python -m bench.rebuild --events 1000000 --out bench/results.json
     python -m bench.rebuild --backend postgresql --quick   # HUYING_DATABASE_URL's server, or the
                                                             # benchmarks' own cluster
