@@ -14,6 +14,7 @@ from huying.api.deps import (
     RequestIdentity,
     parse_call_id,
 )
+from huying.api.express import express
 from huying.api.filters import Attention
 from huying.api.names import ShownNames
 from huying.api.params import MAX_VERSION, Cursor, From, To, enum_list
@@ -52,6 +53,7 @@ router = Router(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post("", status_code=201, response_model=CallPublic)
+@express  # its ordinary requests answered without FastAPI's per-request work (``huying.api.express``)
 async def raise_call(body: CallCreate, p: CurrentPrincipal, s: HuyingServices, ident: Identity) -> CallAnswer:
     """群众有呼: raise a call. A retry with the same Idempotency-Key returns the first answer.
     The answer names ``possible_duplicates``: open calls of the same item in the same grid or
