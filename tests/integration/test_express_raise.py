@@ -35,7 +35,7 @@ def express_of(app: FastAPI) -> Express:
 def plain(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The same deployment served with no express route: every request through FastAPI."""
     with monkeypatch.context() as m:
-        m.setattr(app_module, "express_routes", lambda _: [])
+        m.setattr(app_module, "express_routes", lambda *_, **__: [])
         app = create_app(services=services)
     assert express_of(app).routes == {}
     with TestClient(app) as c:

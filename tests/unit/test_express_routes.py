@@ -9,13 +9,15 @@ import math
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from huying.api.deps import CurrentPrincipal, HuyingServices, Identity
-from huying.api.express import NotExpress, express, express_routes
+from huying.api.express import Express, NotExpress, express, express_routes
 from huying.api.routers import calls
 from huying.api.schemas.requests import CallCreate
 
@@ -252,3 +254,52 @@ def test_bodies_pydantic_cannot_read_but_json_can_are_left_to_fastapi() -> None:
     """UTF-16, which ``json.loads`` detects and pydantic does not: FastAPI answers it."""
     raw = json.dumps({"item_code": "C01-01"}).encode("utf-16")
     assert _as_express_takes_it(raw) is None
+
+
+# --- a toy app: the app's own dependencies run for an express request, once ---------------
+
+ran: list[str] = []
+
+
+async def looked_at(request: Request) -> None:
+    """An app-wide check, as ``strict.checked_parameters`` is huying's."""
+    ran.append(request.headers.get("x-verdict", "fine"))
+    if request.headers.get("x-verdict") == "refuse":
+        raise HTTPException(418, "refused by the app's own check")
+
+
+def _toy() -> tuple[TestClient, Express]:
+    app = FastAPI(dependencies=[Depends(looked_at)])
+    router = APIRouter()
+
+    @router.post("/things", status_code=201)
+    @express
+    async def made(body: Thing) -> Response:
+        return JSONResponse({"made": body.name}, status_code=201)
+
+    app.include_router(router)
+    routes = express_routes(router.routes, shared=app.router.dependencies)
+    app.add_middleware(Express, routes=routes, exception_handlers=app.exception_handlers)
+    client = TestClient(app)
+    layer: Any = app.build_middleware_stack()
+    app.middleware_stack = layer
+    while not isinstance(layer, Express):
+        layer = layer.app
+    return client, layer
+
+
+def test_the_apps_own_dependencies_run_for_an_express_request_once() -> None:
+    client, toy = _toy()
+    ran.clear()
+    answer = client.post("/things", json={"name": "a"})
+    assert (answer.status_code, answer.json()) == (201, {"made": "a"})
+    assert ran == ["fine"] and (toy.answered, toy.passed_on) == (1, 0)
+
+
+def test_a_request_the_apps_own_dependency_refuses_is_answered_by_fastapi() -> None:
+    client, toy = _toy()
+    ran.clear()
+    answer = client.post("/things", json={"name": "a"}, headers={"x-verdict": "refuse"})
+    assert (answer.status_code, answer.json()) == (418, {"detail": "refused by the app's own check"})
+    assert ran == ["refuse", "refuse"]  # looked at by the express route, then by FastAPI's
+    assert (toy.answered, toy.passed_on) == (0, 1)

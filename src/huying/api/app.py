@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         webhooks,  # signed webhooks: department systems are told
     ):
         app.include_router(openapi.declare_identity(module.router))
-        express += express_routes(module.router.routes)
+        express += express_routes(module.router.routes, shared=app.router.dependencies)
     app.mount("/open311/v2", create_open311_app(built))  # civic apps: Open311 GeoReport v2
     install_console(app, built)  # 呼应综合指挥平台: the web console at /
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]

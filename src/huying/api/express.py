@@ -13,8 +13,9 @@ requests itself, calling the same endpoint with what its dependencies would have
 - the method and path are the route's own, with no query string;
 - the body is JSON (``Content-Type: application/json``) and valid as the route's body model
   (``model_validate_json``, in Rust, not ``json.loads`` and a second walk in Python);
-- each dependency (a coroutine reading the request: the gate's principal, the services, the
-  request's identity headers) answers without raising.
+- each dependency FastAPI would run (coroutines reading the request: the app's own check of
+  the parameters, the gate's principal, the services, the request's identity headers)
+  answers without raising.
 
 Any other request, and any request whose body or headers do not pass, goes on to FastAPI
 untouched, and is answered as it always was: every refusal's wording stays FastAPI's and
@@ -24,19 +25,19 @@ Starlette's ``ExceptionMiddleware`` as for any route.
 
 Which routes may be express is checked when the app is built (``ExpressRoute.of``): an
 ``async`` endpoint with one JSON body model and no path, query, header or cookie parameters,
-whose dependencies are coroutines of the request alone. The app's global dependency
-(``strict.checked_parameters``) looks at query and path parameters only, and an express
-request has neither.
+whose dependencies, the app's own among them, are coroutines of the request alone.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi import params
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette._utils import get_route_path
@@ -69,10 +70,12 @@ class ExpressRoute:
     route: APIRoute
     body_name: str
     body_model: type[BaseModel]
-    dependencies: tuple[tuple[str, Callable[[Request], Awaitable[Any]]], ...]
+    # Each dependency FastAPI would run for the route, the app's own first, by the endpoint's
+    # parameter it fills (None: the app's, run for what it checks).
+    dependencies: tuple[tuple[str | None, Callable[[Request], Awaitable[Any]]], ...]
 
     @classmethod
-    def of(cls, route: APIRoute) -> ExpressRoute:
+    def of(cls, route: APIRoute, shared: Sequence[params.Depends] = ()) -> ExpressRoute:
         d = route.dependant
         where = f"{' '.join(sorted(route.methods or ()))} {route.path}"
         if not inspect.iscoroutinefunction(route.endpoint):
@@ -83,24 +86,27 @@ class ExpressRoute:
         model = body.field_info.annotation
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise NotExpress(f"{where}: an express route's body is a pydantic model")
-        return cls(route, body.name, model, tuple(_of_request(where, dep) for dep in d.dependencies))
+        app_wide = [get_dependant(path=route.path, call=dep.dependency) for dep in shared if dep.dependency]
+        dependencies = [*app_wide, *d.dependencies]
+        return cls(route, body.name, model, tuple(_of_request(where, dep) for dep in dependencies))
 
     async def arguments(self, request: Request, body: bytes) -> dict[str, Any] | None:
         """The endpoint's arguments, or None where FastAPI should answer instead."""
         try:
             found = {self.body_name: self.body_model.model_validate_json(body)}
             for name, dependency in self.dependencies:
-                found[name] = await dependency(request)
+                value = await dependency(request)
+                if name is not None:
+                    found[name] = value
         except Exception:  # FastAPI will meet the same, and answer it as it does
             return None
         return found
 
 
-def _of_request(where: str, dep: Dependant) -> tuple[str, Callable[[Request], Awaitable[Any]]]:
+def _of_request(where: str, dep: Dependant) -> tuple[str | None, Callable[[Request], Awaitable[Any]]]:
     """A dependency ``Express`` can call: a coroutine taking the request alone, nothing below it."""
     if (
-        dep.name is None
-        or dep.call is None
+        dep.call is None
         or not inspect.iscoroutinefunction(dep.call)
         or dep.dependencies
         or dep.body_params
@@ -129,10 +135,11 @@ def _parameters(d: Dependant) -> bool:
     )
 
 
-def express_routes(routes: Iterable[Any]) -> list[ExpressRoute]:
-    """The routes marked ``@express`` among ``routes`` (a router's)."""
+def express_routes(routes: Iterable[Any], shared: Sequence[params.Depends] = ()) -> list[ExpressRoute]:
+    """The routes marked ``@express`` among ``routes`` (a router's); ``shared``: the app's own
+    dependencies, which FastAPI runs for every route."""
     return [
-        ExpressRoute.of(route)
+        ExpressRoute.of(route, shared)
         for route in routes
         if isinstance(route, APIRoute) and getattr(route.endpoint, _MARK, False)
     ]
@@ -168,14 +175,14 @@ class Express:
         if body is None:
             return  # the client left mid-body: nothing to answer
         receive = replay(body, receive)
+        route = scope["route"] = express.route  # as FastAPI's matching sets it (for the checks, metrics)
+        scope["endpoint"] = route.endpoint
         arguments = await express.arguments(Request(scope, receive), body)
         if arguments is None:
             self.passed_on += 1
             await self.app(scope, receive, send)
             return
         self.answered += 1
-        route = scope["route"] = express.route
-        scope["endpoint"] = route.endpoint
         try:
             answer = await route.endpoint(**arguments)
         except Exception as e:
