@@ -2,9 +2,10 @@
 
 For every request FastAPI matches the route among the app's routers, solves its dependencies
 (each one's parameters looked for, its cache key worked out), parses the body with ``json``
-and validates the result, inside its exception and exit-stack middleware. For P1's raise that
-was a quarter of the API process's instructions (0.94 of 3.71 million a raise, counted by
-callgrind: docs/benchmarks.md), as much as the whole bare endpoint P1 compares it with.
+and validates the result, inside its exception and exit-stack middleware. Answered express,
+P1's raise costs the API process 3.00 million instructions instead of 3.71 (callgrind,
+``bench.instructions``; docs/benchmarks.md): the 0.71 million saved are two thirds of what
+the whole bare endpoint P1 compares it with costs (1.07 million).
 
 A route joins with ``@express`` under its FastAPI decorator. It stays a FastAPI route — declared,
 documented and served as before — and ``Express``, just inside the gate, answers its ordinary
