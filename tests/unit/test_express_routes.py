@@ -268,7 +268,7 @@ async def looked_at(request: Request) -> None:
         raise HTTPException(418, "refused by the app's own check")
 
 
-def _toy() -> tuple[TestClient, Express]:
+def _toy() -> tuple[TestClient, Express, FastAPI]:
     app = FastAPI(dependencies=[Depends(looked_at)])
     router = APIRouter()
 
@@ -279,17 +279,22 @@ def _toy() -> tuple[TestClient, Express]:
 
     app.include_router(router)
     routes = express_routes(router.routes, shared=app.router.dependencies)
-    app.add_middleware(Express, routes=routes, exception_handlers=app.exception_handlers)
+    app.add_middleware(
+        Express,
+        routes=routes,
+        exception_handlers=app.exception_handlers,
+        dependency_overrides=app.dependency_overrides,
+    )
     client = TestClient(app)
     layer: Any = app.build_middleware_stack()
     app.middleware_stack = layer
     while not isinstance(layer, Express):
         layer = layer.app
-    return client, layer
+    return client, layer, app
 
 
 def test_the_apps_own_dependencies_run_for_an_express_request_once() -> None:
-    client, toy = _toy()
+    client, toy, _ = _toy()
     ran.clear()
     answer = client.post("/things", json={"name": "a"})
     assert (answer.status_code, answer.json()) == (201, {"made": "a"})
@@ -297,9 +302,22 @@ def test_the_apps_own_dependencies_run_for_an_express_request_once() -> None:
 
 
 def test_a_request_the_apps_own_dependency_refuses_is_answered_by_fastapi() -> None:
-    client, toy = _toy()
+    client, toy, _ = _toy()
     ran.clear()
     answer = client.post("/things", json={"name": "a"}, headers={"x-verdict": "refuse"})
     assert (answer.status_code, answer.json()) == (418, {"detail": "refused by the app's own check"})
     assert ran == ["refuse", "refuse"]  # looked at by the express route, then by FastAPI's
     assert (toy.answered, toy.passed_on) == (0, 1)
+
+
+async def overridden(request: Request) -> None:
+    ran.append("overridden")
+
+
+def test_while_a_dependency_is_overridden_fastapi_answers_everything() -> None:
+    client, toy, app = _toy()
+    app.dependency_overrides[looked_at] = overridden
+    ran.clear()
+    answer = client.post("/things", json={"name": "a"}, headers={"x-verdict": "refuse"})
+    assert (answer.status_code, answer.json()) == (201, {"made": "a"})
+    assert ran == ["overridden"] and (toy.answered, toy.passed_on) == (0, 0)

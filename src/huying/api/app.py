@@ -123,7 +123,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_console(app, built)  # 呼应综合指挥平台: the web console at /
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     # Inside the gate: the hot routes' ordinary requests, answered without FastAPI's per-request work.
-    app.add_middleware(Express, routes=express, exception_handlers=app.exception_handlers)
+    app.add_middleware(
+        Express,
+        routes=express,
+        exception_handlers=app.exception_handlers,
+        dependency_overrides=app.dependency_overrides,
+    )
     app.add_middleware(
         Gate,
         authenticate=built.tokens.principal_for,

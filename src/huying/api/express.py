@@ -18,11 +18,15 @@ requests itself, calling the same endpoint with what its dependencies would have
   the parameters, the gate's principal, the services, the request's identity headers)
   answers without raising.
 
-Any other request, and any request whose body or headers do not pass, goes on to FastAPI
-untouched, and is answered as it always was: every refusal's wording stays FastAPI's and
-``problems.py``'s, in one place. Nothing is done before that is decided, so going on costs only
+Any other request, any request whose body or headers do not pass, and every request while a
+dependency is overridden (``app.dependency_overrides``), goes on to FastAPI untouched, and is
+answered as it always was: every refusal's wording stays FastAPI's and ``problems.py``'s, in
+one place. Nothing is done before that is decided, so going on costs only
 the checks. What the endpoint raises is answered by the app's own exception handlers, through
 Starlette's ``ExceptionMiddleware`` as for any route.
+
+FastAPI's own per-route hooks (its native telemetry of a route) do not see an express request;
+huying's metrics (``HttpMetrics``, outside the gate) count it under its route as any other.
 
 Which routes may be express is checked when the app is built (``ExpressRoute.of``): an
 ``async`` endpoint with one JSON body model and no path, query, header or cookie parameters,
@@ -151,9 +155,16 @@ class Express:
     limit): answers express routes' ordinary requests, and passes every other request on."""
 
     def __init__(
-        self, app: ASGIApp, *, routes: Iterable[ExpressRoute], exception_handlers: Mapping[Any, Any]
+        self,
+        app: ASGIApp,
+        *,
+        routes: Iterable[ExpressRoute],
+        exception_handlers: Mapping[Any, Any],
+        dependency_overrides: Mapping[Any, Any] | None = None,
     ) -> None:
         self.app = app
+        # The app's own (live): while any dependency is overridden, FastAPI answers everything.
+        self._overrides = dependency_overrides if dependency_overrides is not None else {}
         self.routes = {(method, r.route.path): r for r in routes for method in r.route.methods or ()}
         # The app's handlers, as FastAPI gives them to its ExceptionMiddleware (500 and
         # ``Exception`` go to the server-error middleware outside, as for any route).
@@ -166,7 +177,7 @@ class Express:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         express = (
             self.routes.get((scope["method"], get_route_path(scope)))
-            if scope["type"] == "http" and not scope.get("query_string")
+            if scope["type"] == "http" and not scope.get("query_string") and not self._overrides
             else None
         )
         if express is None or _content_type(scope) != _JSON:
