@@ -21,9 +21,9 @@ requests itself, calling the same endpoint with what its dependencies would have
 Any other request, any request whose body or headers do not pass, and every request while a
 dependency is overridden (``app.dependency_overrides``), goes on to FastAPI untouched, and is
 answered as it always was: every refusal's wording stays FastAPI's and ``problems.py``'s, in
-one place. Nothing is done before that is decided, so going on costs only
-the checks. What the endpoint raises is answered by the app's own exception handlers, through
-Starlette's ``ExceptionMiddleware`` as for any route.
+one place. Nothing is done before that is decided, so going on costs only the checks. What the
+endpoint raises is answered by the app's own exception handlers, through Starlette's
+``ExceptionMiddleware``, as for any route.
 
 FastAPI's own per-route hooks (its native telemetry of a route) do not see an express request;
 huying's metrics (``HttpMetrics``, outside the gate) count it under its route as any other.
