@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from huying.domain import worktime
 from huying.domain.levels import Level
 from huying.domain.sla import clocks_for, due_after
 from huying.domain.worktime import (
@@ -151,7 +152,26 @@ amounts = st.integers(min_value=0, max_value=60 * 7 * 40).map(lambda m: timedelt
 @settings(max_examples=300, deadline=None)
 @given(instants, amounts)
 def test_adding_then_measuring_gives_back_the_amount(start: datetime, amount: timedelta) -> None:
-    assert CAL.between(start, CAL.add(start, amount)) == amount
+    end = CAL.add(start, amount)
+    assert WorkCalendar(CAL.rules).between(start, end) == amount  # walked: it never added
+    assert CAL.between(start, end) == amount  # as the add left it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(instants, instants), min_size=1, max_size=8))
+def test_a_span_asked_again_is_answered_as_the_first_time(pairs: list[tuple[datetime, datetime]]) -> None:
+    calendar = WorkCalendar(CAL.rules)
+    first = [calendar.between(a, b) for a, b in pairs]
+    assert [calendar.between(a, b) for a, b in pairs] == first
+    assert [calendar.between(b.astimezone(UTC), a) for a, b in pairs] == [-f for f in first]
+
+
+def test_the_spans_a_calendar_keeps_are_bounded() -> None:
+    calendar = WorkCalendar(CAL.rules)
+    start = at(2026, 11, 24, 8, 30)
+    for minutes in range(1, worktime._SPANS_KEPT + 10):
+        calendar.add(start, timedelta(minutes=minutes))
+    assert 0 < len(calendar._spans) <= worktime._SPANS_KEPT
 
 
 @settings(max_examples=300, deadline=None)

@@ -22,6 +22,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_HOURS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 _MAX_DAYS_SCANNED = 366 * 20  # bounds every loop: amounts are hours and days, never decades
 _DAYS_KEPT = 366 * 40  # days whose periods a calendar keeps worked out (a few MB at most)
+_SPANS_KEPT = 4096  # clocks whose working time a calendar keeps (start, end → amount)
 
 
 class CalendarFileError(ValueError):
@@ -100,6 +101,12 @@ class WorkCalendar:
     # Each day's working periods as instants, worked out once: every clock and every step's
     # timing walks them, a tenth of the synthetic history's writing when made afresh each time.
     _days: dict[date, _Day] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # The working time of the latest clocks, by their start and due instants: a clock's is asked
+    # again and again (its "due soon" point, the time left at its start) and is the amount that
+    # set its due time in the first place (``add``). A raise's answer asked it four times.
+    _spans: dict[tuple[datetime, datetime], timedelta] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for start, end in self.hours:
@@ -142,12 +149,27 @@ class WorkCalendar:
         """
         if amount <= _NONE:
             return start
-        return self._after(start, amount).astimezone(start.tzinfo)
+        end = self._after(start, amount).astimezone(start.tzinfo)
+        self._keep_span(start, end, amount)  # the walk from start to end would find amount
+        return end
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from ``start`` to ``end`` (negative when ``end`` comes first)."""
         if end < start:
             return -self.between(end, start)
+        known = self._spans.get((start, end))  # aware instants: equal across zones, hashed alike
+        if known is None:
+            known = self._walked(start, end)
+            self._keep_span(start, end, known)
+        return known
+
+    def _keep_span(self, start: datetime, end: datetime, amount: timedelta) -> None:
+        if len(self._spans) >= _SPANS_KEPT:
+            self._spans.clear()
+        self._spans[start, end] = amount
+
+    def _walked(self, start: datetime, end: datetime) -> timedelta:
+        """``between`` for ``start`` ≤ ``end``, walked period by period."""
         day = start.astimezone(self.tz).date()
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         total = _NONE
