@@ -107,6 +107,53 @@ def test_a_save_is_stored_only_while_what_it_expects_holds(recorder: Any) -> Non
     assert [v for v, _ in stored(recorder, a)] == [1, 2] and [v for v, _ in stored(recorder, b)] == [1]
 
 
+def test_a_group_that_breaks_no_rule_goes_in_together(recorder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One insert and one read of what the saves expect, not a savepoint and a read each: the
+    one-by-one path (``_save``) is never taken, and each save still gets its own positions, in
+    the group's order."""
+    edits, a, b, c = uuid4(), uuid4(), uuid4(), uuid4()
+    recorder.insert_events([event(edits, 1)])
+
+    def apart(*_: Any) -> None:
+        raise AssertionError("the group went one by one")
+
+    monkeypatch.setattr(recorder, "_save", apart)
+    outcomes = recorder._commit_group(
+        [
+            Save([event(a, 1), event(a, 2)], Expecting(edits, 1)),
+            Save([event(b, 1)]),
+            Save([event(c, 1)], Expecting(edits, 1)),
+        ]
+    )
+    assert [len(o) for o in outcomes] == [2, 1, 1]
+    positions = [p for o in outcomes for p in o]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    log = recorder.select_notifications(1, 10)
+    by_position = {n.id: (n.originator_id, n.originator_version) for n in log}
+    assert [by_position[p] for p in positions] == [(a, 1), (a, 2), (b, 1), (c, 1)]
+
+
+def test_a_save_expecting_what_another_of_its_group_writes_sees_that_write(recorder: Any) -> None:
+    """Saves in a group are judged in order: ahead of a save of the group that writes the next
+    edit of the catalog, one expecting that edit is refused (it is not there yet); after it, one
+    expecting the edits as they stood before is refused and one expecting the new edit stored."""
+    edits, early, a, b = uuid4(), uuid4(), uuid4(), uuid4()
+    recorder.insert_events([event(edits, 1)])
+    ahead = recorder._commit_group([Save([event(early, 1)], Expecting(edits, 2)), Save([event(edits, 2)])])
+    assert isinstance(ahead[0], ExpectationUnmet) and len(ahead[1]) == 1
+    after = recorder._commit_group(
+        [
+            Save([event(edits, 3)]),
+            Save([event(a, 1)], Expecting(edits, 2)),
+            Save([event(b, 1)], Expecting(edits, 3)),
+        ]
+    )
+    assert len(after[0]) == 1 and isinstance(after[1], ExpectationUnmet) and len(after[2]) == 1
+    assert stored(recorder, early) == [] and stored(recorder, a) == []
+    assert [v for v, _ in stored(recorder, b)] == [1]
+    assert [v for v, _ in stored(recorder, edits)] == [1, 2, 3]
+
+
 def test_concurrent_saves_each_get_their_own_positions_and_one_version_wins(recorder: Any) -> None:
     """24 threads at once: 20 save calls of their own, 4 race for version 1 of one call (an
     optimistic-concurrency conflict): those 4 get one winner and three IntegrityErrors, and
