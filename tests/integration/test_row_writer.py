@@ -208,7 +208,7 @@ def test_naive_instants_are_refused_like_core_refuses_them() -> None:
 
 
 def test_each_backend_reads_back_the_instants_it_was_given(settings: Settings) -> None:
-    """SQLite's direct path and PostgreSQL's Core path alike: the same instants, compared as such."""
+    """SQLite's direct path and PostgreSQL's INSERT alike: the same instants, compared as such."""
     upgrade(settings)
     engine = make_engine(settings)
     with engine.begin() as conn:
@@ -227,7 +227,7 @@ def test_a_row_missing_a_column_fails_loudly(settings: Settings) -> None:
     engine = make_engine(settings)
     row = _call_row(1, INSTANTS[0])
     broken = {k: v for k, v in _call_row(2, INSTANTS[0]).items() if k != "title"}
-    # SQLite's direct path finds the gap itself; Core (PostgreSQL) names the missing parameter.
+    # Each backend's writer finds the gap itself, picking the row's values by column.
     with pytest.raises((KeyError, StatementError)), engine.begin() as conn:
         RowWriter(engine).insert(conn, rm_calls, [row, broken])
     with engine.connect() as conn:
@@ -239,14 +239,16 @@ def _every_call(conn: Any) -> list[Any]:
     return list(conn.execute(select(rm_calls).order_by(rm_calls.c.seq)).all())
 
 
-def test_many_rows_at_once_read_back_as_core_wrote_them(settings: Settings) -> None:
-    """PostgreSQL takes ``COPY_FROM`` rows or more by COPY: they read back as Core's insert's, text
-    with a tab, a line break, a backslash and COPY's own null marker among them."""
+@pytest.mark.parametrize("count", [3, COPY_FROM + 2], ids=["few", "many"])
+def test_rows_read_back_as_core_wrote_them(settings: Settings, count: int) -> None:
+    """PostgreSQL takes ``COPY_FROM`` rows or more by COPY, fewer by its own INSERT handed to
+    psycopg: either way they read back as Core's insert's, text with a tab, a line break, a
+    backslash and COPY's own null marker among them."""
     upgrade(settings)
     engine = make_engine(settings)
     rows = [
         _call_row(n, INSTANTS[n % len(INSTANTS)], title=f"第{n}行\t占道\n经营 \\N \\\\ {n}", lat=None)
-        for n in range(1, COPY_FROM + 3)
+        for n in range(1, count + 1)
     ]
     with engine.begin() as conn:
         RowWriter(engine).insert(conn, rm_calls, rows)
@@ -261,10 +263,11 @@ def test_many_rows_at_once_read_back_as_core_wrote_them(settings: Settings) -> N
     engine.dispose()
 
 
-def test_many_naive_instants_are_refused_too(settings: Settings) -> None:
+@pytest.mark.parametrize("count", [2, COPY_FROM], ids=["few", "many"])
+def test_naive_instants_are_refused_however_many(settings: Settings, count: int) -> None:
     upgrade(settings)
     engine = make_engine(settings)
-    naive = [_call_row(n, datetime(2026, 11, 23, 9, 0)) for n in range(1, COPY_FROM + 1)]
+    naive = [_call_row(n, datetime(2026, 11, 23, 9, 0)) for n in range(1, count + 1)]
     with pytest.raises((ValueError, StatementError), match="naive"), engine.begin() as conn:
         RowWriter(engine).insert(conn, rm_calls, naive)
     with engine.connect() as conn:
