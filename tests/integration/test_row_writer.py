@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from huying.db import make_engine, sqlite_datetime, sqlite_engine
 from huying.migrate import upgrade
@@ -260,6 +260,22 @@ def test_rows_read_back_as_core_wrote_them(settings: Settings, count: int) -> No
     with engine.connect() as conn:
         assert _every_call(conn) == written
     assert written[0].title == rows[0]["title"] and written[0].lat is None
+    engine.dispose()
+
+
+@pytest.mark.parametrize("count", [2, COPY_FROM], ids=["few", "many"])
+def test_a_row_already_there_is_refused_as_core_refuses_it(settings: Settings, count: int) -> None:
+    """Callers catch SQLAlchemy's IntegrityError (a key another process stored first): the
+    writer raises it whichever way its rows went in, and stores none of them."""
+    upgrade(settings)
+    engine = make_engine(settings)
+    rows = [_call_row(n, INSTANTS[0]) for n in range(1, count + 1)]
+    with engine.begin() as conn:
+        RowWriter(engine).insert(conn, rm_calls, rows[-1:])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        RowWriter(engine).insert(conn, rm_calls, rows)
+    with engine.connect() as conn:
+        assert [r.seq for r in _every_call(conn)] == [count]
     engine.dispose()
 
 

@@ -14,12 +14,15 @@ updates by Core's ``update()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Date, Engine, Table, Update, bindparam, update
+from sqlalchemy.exc import DBAPIError
 
 from huying.db import UtcDateTime, sqlite_datetime
 from huying.projections.rows import Row
@@ -73,13 +76,13 @@ class RowWriter:
     def _copy(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         sql, values_of, instants, _ = self._plan(table, tuple(rows[0]))
         cursor = _driver(conn).cursor()
-        with cursor, cursor.copy(sql) as copy:
+        with _as_core_raises(sql), cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(_offset_given(values_of(row), instants))
 
     def _executemany(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         sql, values_of, instants, _ = self._plan(table, tuple(rows[0]), copy=False)
-        with _driver(conn).cursor() as cursor:
+        with _as_core_raises(sql), _driver(conn).cursor() as cursor:
             cursor.executemany(sql, [_offset_given(values_of(row), instants) for row in rows])
 
     def _plan(
@@ -118,6 +121,16 @@ def _driver(conn: Connection) -> Any:
     psycopg = conn.connection.driver_connection
     assert psycopg is not None
     return psycopg
+
+
+@contextmanager
+def _as_core_raises(sql: str) -> Iterator[None]:
+    """psycopg's refusals raised as Core raises them (``sqlalchemy.exc.IntegrityError`` for a
+    row already there, and so on), for callers that catch those."""
+    try:
+        yield
+    except psycopg.Error as e:
+        raise DBAPIError.instance(sql, None, e, psycopg.Error) from e
 
 
 def _offset_given(values: Sequence[Any], instants: tuple[int, ...]) -> Sequence[Any]:
