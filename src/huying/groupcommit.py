@@ -43,6 +43,7 @@ the request waits its turn once rather than twice.
 from __future__ import annotations
 
 import asyncio
+import copy
 import sqlite3
 import threading
 from collections import deque
@@ -274,13 +275,17 @@ def _resolved(futures: list[asyncio.Future[None]]) -> None:
 
 def _copy(error: BaseException) -> BaseException:
     """The group's failure, once for each of its saves (one exception object raised in many
-    threads would share, and garble, its traceback)."""
+    threads would share, and garble, its traceback) — of its own type, so that a caller catches
+    what it would have caught alone: SQLAlchemy's ``IntegrityError`` of a row another process
+    inserted first, say, which its constructor cannot make again from its ``args`` (copied as
+    pickling would, it can)."""
     try:
-        copy = type(error)(*error.args)
+        duplicate = copy.copy(error)
     except Exception:
-        copy = PersistenceError(str(error))
-    copy.__cause__ = error
-    return copy
+        duplicate = PersistenceError(str(error))
+    duplicate.__traceback__ = None
+    duplicate.__cause__ = error
+    return duplicate
 
 
 class GroupCommitSQLiteRecorder(SQLiteApplicationRecorder):

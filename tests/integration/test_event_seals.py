@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from backends import use_in_env
 from huying.api.app import create_app
-from huying.audit.seal import SEAL_KEY_REF, split
+from huying.audit.seal import SEAL_KEY_REF, split, stored_seal_key
 from huying.audit.tables import audit_chain
 from huying.audit.verify import Tamper
 from huying.audit.vouch import LEGACY_THROUGH, Voucher
@@ -353,6 +353,24 @@ def test_events_sealed_under_a_key_the_deployment_lost_are_not_vouched_for(
     assert result.exit_code == 1, result.output
     assert "BROKEN at position 1: forged" in result.output
     assert "sealed under key" in result.output and "does not hold" in result.output
+
+
+def test_a_process_that_loses_the_race_to_make_the_seal_key_takes_the_one_made_first(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers starting on a fresh deployment both find no seal key and both make one: the
+    second's insert is refused (its key's row is there), and it takes the first's — it does not
+    die at start. (Its refusal comes back through the group commit of the key store's rows.)"""
+    keys = services.contacts.keys
+    made_first = stored_seal_key(keys)
+    looked = keys.get
+
+    def not_there_yet(ref: str) -> bytes | None:
+        monkeypatch.setattr(keys, "get", looked)  # the next look finds it
+        return None
+
+    monkeypatch.setattr(keys, "get", not_there_yet)
+    assert stored_seal_key(keys) == made_first
 
 
 def test_the_seal_key_is_wrapped_by_the_master_keys_and_survives_their_rotation(

@@ -3,11 +3,13 @@ holds the first group until the others have queued: who commits with whom, and w
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from huying import groupcommit
@@ -111,6 +113,26 @@ def test_when_the_commit_fails_every_save_of_the_group_hears_it_and_the_next_gro
     assert answers["b"] is not answers["broken"], "each caller raises its own copy"
     assert answers["a"] == [1]
     assert queue.submit(["later"]) == [2], "the queue is free for the next save"
+
+
+def test_each_save_of_a_failed_group_hears_the_failure_of_its_own_type() -> None:
+    """What the commit raised, copied for each save as its type is: SQLAlchemy's IntegrityError
+    (which cannot be made again from its ``args``) stays one, for callers that catch it — a
+    process making a key another process has just made (``stored_seal_key``)."""
+    refused = sqlalchemy.exc.IntegrityError("INSERT", {"ref": "k"}, sqlite3.IntegrityError("UNIQUE"))
+
+    def commit(saves: list[Any]) -> list[Outcome]:
+        raise refused
+
+    queue: GroupCommit[Any, Any] = GroupCommit(commit)
+    heard = []
+    for _ in range(2):
+        try:
+            queue.submit(["save"])
+        except sqlalchemy.exc.IntegrityError as e:
+            heard.append(e)
+    assert len(heard) == 2 and heard[0] is not heard[1] and refused not in heard
+    assert all(e.orig is refused.orig and e.__cause__ is refused for e in heard)
 
 
 def test_only_a_save_that_waits_its_turn_gets_something_to_wake_it(monkeypatch: Any) -> None:
