@@ -7,9 +7,9 @@ text SQLAlchemy's ``Date`` stores: SQLAlchemy's per-value bind processing was a 
 rebuild, and a tenth of a live projector batch's time in the tallies' updates. On PostgreSQL
 many rows go in by ``COPY … FROM STDIN`` (psycopg adapts each value in C; an instant must carry
 its offset, as ``UtcDateTime`` requires); a few, by one INSERT rendered once per table and its
-rows handed to psycopg's ``executemany`` (one round trip, in a pipeline; Core's ``insert()``
-bound each value in Python: a group commit's contacts took 6% of a worker's time under P1);
-updates by Core's ``update()``.
+rows handed to the driver's ``executemany`` (one round trip, in psycopg's pipeline; Core's
+``insert()`` bound each value in Python: a group commit's contacts took 6% of a worker's time
+under P1); updates by Core's ``update()``.
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ class RowWriter:
 
     def _executemany(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         sql, values_of, instants, _ = self._plan(table, tuple(rows[0]), copy=False)
-        with _as_core_raises(sql), _driver(conn).cursor() as cursor:
-            cursor.executemany(sql, [_offset_given(values_of(row), instants) for row in rows])
+        # Through Core's connection, without its binding: its events see the statement (tests
+        # watch what is written) and its errors are Core's.
+        conn.exec_driver_sql(sql, [tuple(_offset_given(values_of(row), instants)) for row in rows])
 
     def _plan(
         self, table: Table, names: tuple[str, ...], *, in_place: bool = False, copy: bool = True
