@@ -5,6 +5,8 @@ server process spends on each ``POST /api/v1/calls``, without HTTP parsing, wrk 
     python -m bench.inprocess                        # 3,000 raises, 16 at a time, SQLite
     python -m bench.inprocess --raises 6000 --concurrency 32
     python -m bench.inprocess --bare                 # the same load on P1's bare endpoint
+    python -m bench.inprocess --database-url postgresql://… --database-schema bench_x
+                                                     # one API worker's, on PostgreSQL
 
 Each raise is P1's: a supervisor's hotline raise of a random item in a random grid, with a
 caller's contact and an Idempotency-Key of its own, answered 201. After ``--warm`` raises, the
@@ -122,6 +124,8 @@ def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     settings = Settings(
         data_dir=directory,
+        database_url=getattr(args, "database_url", None) or "",
+        database_schema=getattr(args, "database_schema", None) or "",
         demo=True,
         fake_clock=True,
         run_projector=False,
@@ -158,6 +162,8 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=200, help="raises first, not measured")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare", action="store_true", help="P1's baseline, the bare endpoint, instead")
+    parser.add_argument("--database-url", help="a PostgreSQL to store in (default: SQLite files)")
+    parser.add_argument("--database-schema", help="the schema there, made if missing")
     args = parser.parse_args()
     if args.bare:
         print(json.dumps(measure_bare(args)))
