@@ -7,11 +7,12 @@ and the warm-up cancel out. Against the same count for P1's bare endpoint.
     python -m bench.instructions --only huying --backend postgresql    # one API worker on PostgreSQL
 
 Time on these shared machines moves by a third within the hour, and a change worth 5% of a
-raise is lost in that. An instruction count does not move with the machine's load: two runs of
-the same code agree within 0.1%, so two versions of the code are told apart by a single run
-each, even beside a test suite. It is not time (a cache miss counts as one instruction), and
-valgrind runs one thread at a time, so group commits gather other groups than under real load:
-use it to compare code, and requests/s (``make bench``) to say how fast huying is.
+raise is lost in that. An instruction count does not move with the machine's load, only with
+which saves the group commit gathers (valgrind runs one thread at a time, and how it meets the
+disk's syncs varies): runs of the same code move by a few percent, so compare the means of a
+few runs of each version, in turn. It is not time (a cache miss counts as one instruction), and
+the groups differ from those under real load: use it to compare code, and requests/s (``make
+bench``) to say how fast huying is.
 
 On PostgreSQL (``--backend postgresql``: the server ``HUYING_DATABASE_URL`` names, or the
 benchmarks' own cluster, started for the count) each run stores in a schema of its own, dropped
@@ -104,7 +105,7 @@ def main() -> None:
             from bench import store
 
             given = os.environ.get("HUYING_DATABASE_URL") or None
-            postgres = stack.enter_context(store.backend_named("postgresql", Path(args.cache), given)).url
+            postgres = stack.enter_context(store.backend_named("postgresql", Path(args.cache).resolve(), given)).url
         # On SQLite a count does not depend on what runs beside it; on PostgreSQL, one at a time.
         with ThreadPoolExecutor(max_workers=1 if postgres else 2) as pool:
             counted = pool.map(lambda run: count(*run, args.code, postgres), runs)
