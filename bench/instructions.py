@@ -105,7 +105,8 @@ def main() -> None:
             from bench import store
 
             given = os.environ.get("HUYING_DATABASE_URL") or None
-            postgres = stack.enter_context(store.backend_named("postgresql", Path(args.cache).resolve(), given)).url
+            cluster = store.backend_named("postgresql", Path(args.cache).resolve(), given)
+            postgres = stack.enter_context(cluster).url
         # On SQLite a count does not depend on what runs beside it; on PostgreSQL, one at a time.
         with ThreadPoolExecutor(max_workers=1 if postgres else 2) as pool:
             counted = pool.map(lambda run: count(*run, args.code, postgres), runs)
