@@ -75,7 +75,9 @@ class RowWriter:
 
     def _copy(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         sql, values_of, instants, _ = self._plan(table, tuple(rows[0]))
-        cursor = _driver(conn).cursor()
+        driver = conn.connection.driver_connection  # psycopg's, in the transaction of ``conn``
+        assert driver is not None
+        cursor = driver.cursor()
         with _as_core_raises(sql), cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(_offset_given(values_of(row), instants))
@@ -115,13 +117,6 @@ class RowWriter:
             days = tuple(i for i, c in enumerate(columns) if isinstance(c.type, Date))
             plan = self._plans[key] = (sql, getter, instants, days)
         return plan
-
-
-def _driver(conn: Connection) -> Any:
-    """psycopg's connection under ``conn``, in its transaction."""
-    psycopg = conn.connection.driver_connection
-    assert psycopg is not None
-    return psycopg
 
 
 @contextmanager
