@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from psycopg.rows import tuple_row
 
 # Aggregates whose positions are remembered at once, the least lately used forgotten first (as
 # ``known_events``): a few hundred calls are in play in a district at any moment.
@@ -61,9 +62,15 @@ class EventTable:
     def rows(self, recorder: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows a read-only statement answers, by the backend's cheapest way: on PostgreSQL
         a prepared statement on an autocommit connection (as the library's own ``select_events``),
-        on SQLite the statement alone, in its own snapshot (``sqlite_reads``)."""
+        on SQLite the statement alone, in its own snapshot (``sqlite_reads``). Each row is read by
+        the position of its column in the statement: on PostgreSQL a tuple, in the binary format
+        (a state's bytes as they are, not as hex text to decode; no dict made per row), on SQLite
+        a ``sqlite3.Row``."""
         if self.autocommit:
-            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            with (
+                recorder.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row, binary=True) as curs,
+            ):
                 curs.execute(sql, params, prepare=True)
                 return list(curs.fetchall())
         with recorder.datastore.transaction(commit=False) as curs:
@@ -142,18 +149,17 @@ class EventPositions(Positions):
 
     def of_call(self, call_id: UUID) -> dict[int, int]:
         rows = self._table.rows(self._recorder, self._positions_sql, (self._table.key(call_id),))
-        # By name: SQLite's rows are sqlite3.Row, PostgreSQL's are dicts.
-        return {int(row["version"]): int(row["position"]) for row in rows}
+        return {int(version): int(position) for version, position in rows}
 
     def _logged(self, aggregate_id: UUID) -> list[Notification]:
         rows = self._table.rows(self._recorder, self._logged_sql, (self._table.key(aggregate_id),))
         return [
             Notification(
-                id=int(row["position"]),
+                id=int(position),
                 originator_id=aggregate_id,
-                originator_version=int(row["version"]),
-                topic=str(row["topic"]),
-                state=bytes(row["state"]),
+                originator_version=int(version),
+                topic=str(topic),
+                state=bytes(state),
             )
-            for row in rows
+            for version, position, topic, state in rows
         ]

@@ -59,13 +59,15 @@ class StoredLog:
         """Up to ``limit`` stored events with ``after < position <= upto``, in log order."""
         return [
             StoredRow(
-                int(r["position"]),
-                r["originator_id"].hex if isinstance(r["originator_id"], UUID) else str(r["originator_id"]),
-                int(r["originator_version"]),
-                str(r["topic"]),
-                _bytes(r["state"]),
+                int(position),
+                originator_id.hex if isinstance(originator_id, UUID) else str(originator_id),
+                int(version),
+                str(topic),
+                _bytes(state),
             )
-            for r in self._table.rows(self._recorder, self._page_sql, (after, upto, limit))
+            for position, originator_id, version, topic, state in self._table.rows(
+                self._recorder, self._page_sql, (after, upto, limit)
+            )
         ]
 
     def rows(self, after: int, upto: int, batch: int = 5000) -> Iterator[list[StoredRow]]:
@@ -86,4 +88,4 @@ class StoredLog:
             except ValueError:
                 return None
         found = self._table.rows(self._recorder, self._locate_sql, (key, version))
-        return int(found[0]["position"]) if found else None
+        return int(found[0][0]) if found else None
