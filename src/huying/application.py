@@ -20,7 +20,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification, Recordi
 from eventsourcing.popo import POPOApplicationRecorder
 
 from huying.audit.log import StoredLog
-from huying.audit.mapper import SealingMapper
+from huying.audit.mapper import PastEvents, SealingMapper
 from huying.audit.seal import writing_after
 from huying.audit.vouch import Voucher
 from huying.clock import Clock
@@ -113,6 +113,7 @@ class HuyingApplication(Application[UUID]):
             self.positions = EventPositions(self.recorder)
         self.turns = Turns()  # commands on one aggregate take turns in this process
         self.known = KnownEvents()  # what commands may start from (``known_events``)
+        self.past_events = PastEvents(self.mapper)  # history and 时间回溯 read them again and again
         self._recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
         # The newest position this process has seen: what each new event's seal says it follows.
         self._seen = int(self.recorder.max_notification_id() or 0)

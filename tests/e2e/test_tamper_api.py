@@ -237,6 +237,33 @@ def test_the_past_of_a_call_is_refused_for_a_corrupt_event_after_the_moment_aske
         assert f"position {target}: altered" in answer.json()["detail"]
 
 
+def test_an_event_read_before_and_altered_since_is_named_in_the_history(log: Log) -> None:
+    """The events of a past read are remembered (``PastEvents``) by their stored bytes: a row
+    changed since is judged afresh, not answered from memory."""
+    before = log.get(f"/api/v1/calls/{log.late}/history", SUPERVISOR).json()
+    assert before["unvouched"] == [] and len(log.services.app.past_events) >= len(before["data"])
+    target = log.head - 1
+    log.corrupt(target)
+    after = log.get(f"/api/v1/calls/{log.late}/history", SUPERVISOR).json()
+    assert [u["position"] for u in after["unvouched"]] == [target]
+    assert [e for e in after["data"] if e["position"] != target] == [
+        e for e in before["data"] if e["position"] != target
+    ]
+
+
+@pytest.mark.parametrize("moment", [{"version": 1}, {"version": 2}])
+def test_the_past_read_before_an_event_was_altered_is_refused_after(log: Log, moment: dict[str, int]) -> None:
+    path = f"/api/v1/calls/{log.late}"
+    assert log.get(path, AUDITOR, **moment).status_code == 200
+    target = log.head - 1
+    was = log.corrupt(target)
+    answer = log.get(path, AUDITOR, **moment)
+    assert answer.status_code == 409, answer.text
+    assert f"position {target}: altered" in answer.json()["detail"]
+    log.events.rewrite(target, state=was)  # restored byte for byte: vouched for again
+    assert log.get(path, AUDITOR, **moment).status_code == 200
+
+
 def test_the_projector_halts_at_a_corrupt_event_and_goes_on_once_it_is_restored(log: Log) -> None:
     target = log.chained + 2  # not projected yet
     was = log.corrupt(target)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from huying.audit.mapper import PastEvents
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
 from tampering import events_of
@@ -76,3 +77,24 @@ def test_a_history_reads_the_rows_again_each_time(services: Services) -> None:
     assert [(p, e.originator_version) for p, e in after.events if e.originator_version == 2] == [
         (moved_to, 2)
     ]
+
+
+def test_a_history_read_again_hands_back_the_events_it_decoded(services: Services) -> None:
+    """Rows read again exactly as they were are not vouched for and decoded anew
+    (``PastEvents``); rows that changed are (above, and ``tests/e2e/test_tamper_api.py``)."""
+    call_id = resolved_call(services)
+    first = services.calls.history(AUDITOR, call_id)
+    again = services.calls.history(AUDITOR, call_id)
+    assert [p for p, _ in again.events] == [p for p, _ in first.events]
+    assert all(e is f for (_, e), (_, f) in zip(again.events, first.events, strict=True))
+
+
+def test_the_past_remembers_only_the_rows_read_last(services: Services) -> None:
+    call_id = resolved_call(services)
+    logged = services.app.positions.logged(call_id)
+    past = PastEvents(services.app.mapper, size=2)
+    first = [past.decoded(n) for n in logged]
+    assert len(past) == 2
+    assert past.decoded(logged[2]) is first[2]  # among the last two
+    assert past.decoded(logged[0]) is not first[0]  # forgotten: decoded again, equal
+    assert past.decoded(logged[0]) == first[0]

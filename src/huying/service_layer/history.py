@@ -42,7 +42,7 @@ class Past(Generic[A]):
                 history.unvouched.append(self._gone(aggregate_id, expected))
             expected = version + 1
             try:
-                event = log.mapper.to_domain_event(stored)
+                event = log.past_events.decoded(stored)
             except EventUnvouched as e:
                 history.unvouched.append(e.flaw)
                 continue
@@ -95,14 +95,14 @@ class Past(Generic[A]):
         """The stored events decoded up to the first that is ``past`` (it included), the rest
         only vouched for — all decoded when the principal's view depends on the whole aggregate;
         404 outside the principal's jurisdiction."""
-        mapper = self.path.log.mapper
+        known = self.path.log.past_events
         whole = not self.path.sees_all(principal)
         events: list[Any] = []
         for s in stored:
             if whole or not events or not past(events[-1]):
-                events.append(mapper.to_domain_event(s))
+                events.append(known.decoded(s))
             else:
-                mapper.vouch(s)
+                known.vouched(s)
         if not self._visible(principal, events):
             raise self.path.missing(aggregate_id)
         return events
