@@ -39,6 +39,9 @@ def under_load(
     url: str, script: Path, seconds: int, token: str, item: str, grid: str, workers: int = 1
 ) -> dict[str, Any]:
     load: dict[str, Any] = {}
+    # Every worker's histogram read before the load starts: read under it, the scrapes of a
+    # saturated server took the whole load's time once (PostgreSQL, 2026-12-06), and no probe ran.
+    before = visible_buckets(url, workers)
     runner = threading.Thread(target=lambda: load.update(wrk.run(url, script, seconds)))
     runner.start()
     samples, behind, probe = [], 0, 0
@@ -51,7 +54,6 @@ def under_load(
         "channel": "grid_worker",
     }
     with httpx.Client(base_url=url, timeout=30.0) as client:
-        before = visible_buckets(url, workers)
         time.sleep(min(2.0, seconds / 5))  # into the load first
         while runner.is_alive():
             probe += 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bench import servers, wrk
+from bench import lag, servers, wrk
 from bench.lag import histograms, server_side
 from bench.reads import percentiles, settle
 from bench.report import Row, best, latency_row, p1_rows, table
@@ -292,3 +292,25 @@ def test_instructions_per_raise_are_the_slope_between_two_callgrind_totals() -> 
     assert per_raise((200, 8_391_666_665), (600, 10_232_127_892)) == (10_232_127_892 - 8_391_666_665) / 400
     with pytest.raises(RuntimeError, match="no total"):
         collected("==4242== I   refs: 1\n")
+
+
+def test_the_lag_probe_reads_every_workers_histogram_before_the_load_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read under the load, the scrapes of a saturated server once took all of its time, and
+    no probe ran (PostgreSQL's P5 in a quick pass of 2026-12-06)."""
+    order: list[str] = []
+
+    def scraped(url: str, workers: int) -> dict[int, dict[float, float]]:
+        order.append("scrape")
+        return {}
+
+    def loaded(url: str, script: Path, seconds: int) -> dict[str, object]:
+        order.append("load")
+        return {}
+
+    monkeypatch.setattr(lag, "visible_buckets", scraped)
+    monkeypatch.setattr(lag.wrk, "run", loaded)
+    got = lag.under_load("http://127.0.0.1:9", Path("ingest.lua"), 0, "token", "C01-01", "LW-LN-01-G01")
+    assert order == ["scrape", "load", "scrape"]
+    assert got["probes"] == 0 and got["n"] == 0
