@@ -39,8 +39,14 @@ async def _staying() -> Message:
     raise AssertionError("unreachable")
 
 
-async def _post(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
-    """One request through the app; its status."""
+async def _post(
+    app: ASGIApp,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    answer: list[bytes] | None = None,
+) -> int:
+    """One request through the app; its status (and its body's parts added to ``answer``)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -60,6 +66,8 @@ async def _post(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], bod
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
+        elif message["type"] == "http.response.body" and answer is not None:
+            answer.append(message.get("body", b""))
 
     await app(scope, replay(body, _staying), send)
     return status[0]
