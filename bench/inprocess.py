@@ -25,12 +25,17 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp, Message, Scope
 
 from huying.api.gate import replay
+
+if TYPE_CHECKING:
+    from huying.bootstrap import Services
 
 
 async def _staying() -> Message:
@@ -39,38 +44,44 @@ async def _staying() -> Message:
     raise AssertionError("unreachable")
 
 
-async def _post(
-    app: ASGIApp,
-    path: str,
-    headers: list[tuple[bytes, bytes]],
-    body: bytes,
-    answer: list[bytes] | None = None,
-) -> int:
-    """One request through the app; its status (and its body's parts added to ``answer``)."""
-    scope = {
+def scope_of(method: str, path: str, headers: list[tuple[bytes, bytes]], query: str = "") -> Scope:
+    """An HTTP request's ASGI scope, as uvicorn would hand it to the app."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
-        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        "headers": headers,
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def answered(app: ASGIApp, scope: Scope, body: bytes = b"") -> tuple[int, bytes]:
+    """One request through the app: its status and body."""
     status: list[int] = []
+    parts: list[bytes] = []
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
-        elif message["type"] == "http.response.body" and answer is not None:
-            answer.append(message.get("body", b""))
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
 
     await app(scope, replay(body, _staying), send)
-    return status[0]
+    return status[0], b"".join(parts)
+
+
+async def _post(app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """One request through the app; its status."""
+    scope = scope_of("POST", path, [*headers, (b"content-length", str(len(body)).encode())])
+    status, _ = await answered(app, scope, body)
+    return status
 
 
 async def _load(
@@ -122,11 +133,12 @@ async def _load(
     }
 
 
-def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from huying.api.app import create_app
+@contextmanager
+def api_services(directory: Path, args: argparse.Namespace) -> Iterator[Services]:
+    """One API process's services on a new demo district in ``directory`` (or in PostgreSQL's
+    ``args.database_url`` and ``args.database_schema``), the fake clock on and no duties
+    running beside: the app is ``create_app(services.settings, services)``."""
     from huying.bootstrap import build_services
-    from huying.demo import principal_for_token
-    from huying.domain.org import UnitKind
     from huying.migrate import upgrade
     from huying.settings import Settings
 
@@ -144,13 +156,28 @@ def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     upgrade(settings)
     services = build_services(settings)
     try:
-        org = services.app.org
-        _, token = services.tokens.create(principal_for_token(org, "supervisor", org.district.code), "bench")
-        grids = [u.code for u in org.of_kind(UnitKind.GRID)]
-        items = sorted(services.app.catalog.items)
-        return asyncio.run(_load(create_app(settings, services), token, items, grids, args))
+        yield services
     finally:
         services.close()
+
+
+def token_for(services: Services, role: str, unit: str) -> str:
+    from huying.demo import principal_for_token
+
+    _, token = services.tokens.create(principal_for_token(services.app.org, role, unit), "bench")
+    return token
+
+
+def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from huying.api.app import create_app
+    from huying.domain.org import UnitKind
+
+    with api_services(directory, args) as services:
+        org = services.app.org
+        token = token_for(services, "supervisor", org.district.code)
+        grids = [u.code for u in org.of_kind(UnitKind.GRID)]
+        items = sorted(services.app.catalog.items)
+        return asyncio.run(_load(create_app(services.settings, services), token, items, grids, args))
 
 
 def measure_bare(args: argparse.Namespace) -> dict[str, Any]:

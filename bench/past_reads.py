@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
-from bench.inprocess import _post
+from bench.inprocess import _post, answered, api_services, scope_of, token_for
 
 KINDS = ("history", "as_of", "version")
 EVENTS = 50
@@ -46,36 +46,11 @@ _DUMPS = "HUYING_BENCH_CALLGRIND"
 
 async def _get(app: ASGIApp, path: str, query: str, token: str) -> bytes:
     """One GET through the app; its body (any answer but 200 stops the run)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
-    status: list[int] = []
-    body: list[bytes] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-        elif message["type"] == "http.response.body":
-            body.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    if status != [200]:
-        raise RuntimeError(f"GET {path}?{query} was answered {status}: {b''.join(body)[:300]!r}")
-    return b"".join(body)
+    headers = [(b"host", b"127.0.0.1:8000"), (b"authorization", f"Bearer {token}".encode())]
+    status, body = await answered(app, scope_of("GET", path, headers, query))
+    if status != 200:
+        raise RuntimeError(f"GET {path}?{query} was answered {status}: {body[:300]!r}")
+    return body
 
 
 async def _long_call(app: ASGIApp, tokens: dict[str, str]) -> str:
@@ -88,12 +63,12 @@ async def _long_call(app: ASGIApp, tokens: dict[str, str]) -> str:
         await _post(app, "/api/v1/_clock", _headers(tokens["admin"]), b'{"advance_seconds": 1}')
         headers = [*_headers(tokens[who]), (b"idempotency-key", f"past-reads-{step}".encode())]
         sent = json.dumps(body, ensure_ascii=False).encode()
-        answers: list[bytes] = []
-        status = await _post(app, path, headers, sent, answers)
+        headers.append((b"content-length", str(len(sent)).encode()))
+        status, answer = await answered(app, scope_of("POST", path, headers), sent)
         if status not in (200, 201):
-            raise RuntimeError(f"POST {path} was answered {status}: {b''.join(answers)[:300]!r}")
-        answer: dict[str, Any] = json.loads(b"".join(answers))
-        return answer
+            raise RuntimeError(f"POST {path} was answered {status}: {answer[:300]!r}")
+        found: dict[str, Any] = json.loads(answer)
+        return found
 
     raised = await post(
         "/api/v1/calls",
@@ -173,41 +148,19 @@ def _dumped(prefix: str) -> int:
 
 def measure(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     from huying.api.app import create_app
-    from huying.bootstrap import build_services
-    from huying.demo import principal_for_token
-    from huying.migrate import upgrade
-    from huying.settings import Settings
 
-    settings = Settings(
-        data_dir=directory,
-        database_url=getattr(args, "database_url", None) or "",
-        database_schema=getattr(args, "database_schema", None) or "",
-        demo=True,
-        fake_clock=True,
-        run_projector=False,
-        run_watchdog=False,
-        run_chain=False,
-        run_webhooks=False,
-    )
-    upgrade(settings)
-    services = build_services(settings)
-    try:
-        org = services.app.org
+    with api_services(directory, args) as services:
+        district = services.app.org.district.code
         who = {
-            "admin": ("admin", org.district.code),
-            "auditor": ("auditor", org.district.code),
+            "admin": ("admin", district),
+            "auditor": ("auditor", district),
             "grid_worker": ("grid_worker", "LW-LN-01-G01"),
             "community": ("community", "LW-LN-01"),
             "street": ("street", "LW-LN"),
             "department": ("department", "CG"),
         }
-        tokens = {
-            name: services.tokens.create(principal_for_token(org, role, unit), "bench")[1]
-            for name, (role, unit) in who.items()
-        }
-        return asyncio.run(_reads(create_app(settings, services), tokens, args))
-    finally:
-        services.close()
+        tokens = {name: token_for(services, role, unit) for name, (role, unit) in who.items()}
+        return asyncio.run(_reads(create_app(services.settings, services), tokens, args))
 
 
 def _under_callgrind(args: argparse.Namespace) -> dict[str, Any]:
