@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from huying.api.params import Period
 from huying.api.schemas.assessment import AssessedUnit, AssessmentWeights
 from huying.api.schemas.base import Body, Text
-from huying.api.schemas.calls import HistoryEntry, UnvouchedEvent
+from huying.api.schemas.calls import Actor, HistoryEntry, UnvouchedEvent
 from huying.api.schemas.figures import ScoreWeights, UnitScore
 
 # The unit scores of streets or departments (§4), or their 考核 (§11: 街道综合考核, 部门年度考核).
@@ -24,11 +24,6 @@ class PublishBody(Body):
 
 class RepublishBody(Body):
     reason: Text = Field(description="why the published figures are corrected (required)")
-
-
-class Actor(BaseModel):
-    role: str
-    unit: str
 
 
 class PublicationPublic(BaseModel):
