@@ -12,12 +12,10 @@ database.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
@@ -33,6 +31,7 @@ from huying.domain.aggregate import HuyingAggregate
 from huying.domain.call import Call
 from huying.domain.worktime import WorkCalendar
 from huying.projections import tracking
+from huying.projections.collector import cycle_collector_paused
 from huying.projections.directives import DirectiveBoard
 from huying.projections.escalation import CallText, EscalationState
 from huying.projections.evaluations import EvaluationFacts
@@ -195,7 +194,7 @@ class Projector:
 
     def run_once(self, limit: int | None = None) -> int:
         """Project the next batch; returns how many notifications it covered (0 = caught up)."""
-        with self._lock, _cycle_collector_paused():
+        with self._lock, cycle_collector_paused():
             # Where its own last batch left the log, or as stored: another projector that moved
             # it since makes this batch's move fail (``ProjectorRace``), and it is read again.
             start = self._committed if self._committed is not None else self._start()
@@ -309,7 +308,7 @@ class Projector:
         Returns how many were made."""
         made = 0
         while self._refills_pending:
-            with self._lock, _cycle_collector_paused():
+            with self._lock, cycle_collector_paused():
                 with self.engine.connect() as conn:
                     listed = list(conn.execute(_REFILLS, {"limit": self.batch_size}).scalars())
                     start = tracking.tracked(conn, TRACKING_NAME)
@@ -501,17 +500,3 @@ def _written_once(model: ReadModel) -> bool:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """A batch allocates many short-lived objects without cycles (events, calls, rows), which
-    reference counting frees; the cyclic collector's passes over them during a rebuild found
-    nothing and cost a tenth of its time. Paused for one batch, as it was before afterwards."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

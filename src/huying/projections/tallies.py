@@ -40,6 +40,7 @@ from sqlalchemy import (
 from huying.domain.levels import Level
 from huying.domain.org import Org, UnitKind
 from huying.projections import spread
+from huying.projections.collector import cycle_collector_paused
 from huying.projections.ledger_tallies import LedgerTallies
 from huying.projections.obligations import Arrival, Fields, Obligation, of_call
 from huying.projections.periods import Granularity, blocks_of, local_day, period_of
@@ -387,23 +388,36 @@ class SlaTallies:
         flushed = calls.first_day  # the blocks ending before this day were written when done
         with engine.connect() as reading:
             rows = reading.execute(streamed(raised))
-            while part := list(islice(rows, RECOUNT_PART)):
-                with engine.connect() as conn:  # anew: it sees the parts written before
-                    fine: dict[FineKey, _Change] = defaultdict(_Change)
-                    for obligations in self.before(conn, [call_id for call_id, _ in part]).values():
-                        for o in obligations:
-                            fine[_fine_key(o)].replace(None, o)
-                for key, changes in self._spread_out(fine).items():
-                    into = carried.get(key) or carried.setdefault(key, _Change())
-                    for change in changes:
-                        into.absorb(change)
-                reached = local_day(part[-1][1])  # no later call arrives before this day
-                done = {k: c for k, c in carried.items() if _block_end(k) < reached}
-                for key in done:
-                    del carried[key]
-                yield from _written(engine, calls.owned(done, left), flushed)
+            while True:
+                with cycle_collector_paused():  # a part's objects are freed by their counts
+                    part = list(islice(rows, RECOUNT_PART))
+                    if not part:
+                        break
+                    reached = local_day(part[-1][1])  # no later call arrives before this day
+                    done = self._carried(engine, [call_id for call_id, _ in part], carried, reached)
+                    written = list(_written(engine, calls.owned(done, left), flushed))
+                yield from written
                 flushed = reached
         yield from _written(engine, calls.owned(carried, left), flushed)
+
+    def _carried(
+        self, engine: Engine, call_ids: list[str], carried: dict[SlaKey, _Change], reached: date
+    ) -> dict[SlaKey, _Change]:
+        """The obligations of one part's calls added to the changes ``carried``; those of the
+        blocks ending before ``reached`` are taken out of it, done."""
+        with engine.connect() as conn:  # anew: it sees the parts written before
+            fine: dict[FineKey, _Change] = defaultdict(_Change)
+            for obligations in self.before(conn, call_ids).values():
+                for o in obligations:
+                    fine[_fine_key(o)].replace(None, o)
+        for key, changes in self._spread_out(fine).items():
+            into = carried.get(key) or carried.setdefault(key, _Change())
+            for change in changes:
+                into.absorb(change)
+        done = {k: c for k, c in carried.items() if _block_end(k) < reached}
+        for key in done:
+            del carried[key]
+        return done
 
     def add_left(self, engine: Engine, left: Mapping[SlaKey, _Change]) -> Iterator[Rewrite]:
         """What slices of the calls left for blocks they do not own, added to the stored rows

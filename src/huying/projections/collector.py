@@ -1,0 +1,26 @@
+"""The cyclic garbage collector paused while a projector's batch, or a part of a recount, runs.
+
+Both allocate many short-lived objects without cycles (events, calls, rows, tally changes),
+which reference counting frees; the cyclic collector's passes over them find nothing. During a
+rebuild they cost a tenth of the replay's time, and a fifth of the SLA tallies' recount
+(0.63–0.78 s of CPU against 0.47–0.55 s for the 2,731 calls of the quick P3 log, PostgreSQL,
+2026-12-06). Paused for one batch or part at a time, the collector runs between them as before,
+and finds whatever cycles one left."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """The collector off inside, as it was (on or off) afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
