@@ -1,14 +1,13 @@
 """The rebuild's workers: forked with this process's heap out of the cyclic collector's reach,
 so that their collections do not copy its pages (this process's own collector is left as it
-was); each does its job, then — told what with — its follow-up on the deployment it opened for
-the job (the SLA recount after the replay); and every one is gone once dismissed."""
+was); each does its task with every thing it is told, on the deployment it opened once (the
+replay of a part, then the SLA recount of a slice); and every one is gone once dismissed."""
 
 from __future__ import annotations
 
 import gc
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from huying.projections.rebuild import Answer, _dismiss, _results, _start_workers
@@ -26,24 +25,38 @@ def _open() -> Any:
     return _NoServices()
 
 
-def _frozen_here(_services: object) -> Answer:
+def _frozen_here(_services: object, _told: object) -> Answer:
     return ("done", gc.get_freeze_count())
 
 
-def _pid(_services: object) -> Answer:
-    return ("done", os.getpid())
-
-
-def _told_and_opened(services: object, told: Any) -> Answer:
+def _told_and_opened(_services: object, told: Any) -> Answer:
     return ("done", (told, os.getpid(), len(_opened)))
+
+
+def _fails(_services: object, told: Any) -> Answer:
+    if told == "a slice":
+        raise RuntimeError(f"no rows for {told}\nSQL: SELECT …")
+    return ("done", told)
+
+
+def _never_done(_services: object, told: Any) -> Answer:
+    if told == "forever":
+        threading.Event().wait()  # a part whose work was given up, still at it
+    return ("done", told)
+
+
+def _tell(started: list[Any], *told: Any) -> list[Answer]:
+    for (pipe, _), thing in zip(started, told, strict=True):
+        pipe.send(thing)
+    return _results(started)
 
 
 def test_workers_start_with_the_heap_frozen_and_this_process_as_it_was() -> None:
     before = gc.get_freeze_count()
     objects = len(gc.get_objects())
 
-    started = _start_workers(_open, [_frozen_here])
-    [(how, frozen)] = _results(started)
+    started = _start_workers(_open, 1, _frozen_here)
+    [(how, frozen)] = _tell(started, "a part")
     _dismiss(started)
 
     assert how == "done" and isinstance(frozen, int)
@@ -51,61 +64,33 @@ def test_workers_start_with_the_heap_frozen_and_this_process_as_it_was() -> None
     assert gc.get_freeze_count() == before
 
 
-def test_a_worker_does_its_follow_up_with_what_it_is_told_on_the_deployment_it_opened() -> None:
-    started = _start_workers(_open, [_pid, _pid], then=_told_and_opened)
-    pids = [said for _, said in _results(started)]
-    for (pipe, _), told in zip(started, ["first slice", "second slice"], strict=True):
-        pipe.send(told)
-    followed = _results(started)
+def test_a_worker_does_each_thing_it_is_told_on_the_deployment_it_opened_once() -> None:
+    started = _start_workers(_open, 2, _told_and_opened)
+    first = _tell(started, "part 1", "part 2")
+    then = _tell(started, "slice 1", "slice 2")
     _dismiss(started)
 
-    assert followed == [
-        ("done", ("first slice", pids[0], 1)),
-        ("done", ("second slice", pids[1], 1)),  # opened once, for the job: not again
-    ]
-    assert [process.exitcode for _, process in started] == [0, 0]
+    pids = [pid for _, (_, pid, _) in first]
+    assert first == [("done", ("part 1", pids[0], 1)), ("done", ("part 2", pids[1], 1))]
+    assert then == [("done", ("slice 1", pids[0], 1)), ("done", ("slice 2", pids[1], 1))]
+    assert pids[0] != pids[1]
+    assert [process.exitcode for _, process in started] == [0, 0]  # told None: they ended
 
 
-def _marks(tmp: Path) -> Any:
-    def follow_up(_services: object, told: Any) -> Answer:
-        (tmp / f"followed-{os.getpid()}").write_text(str(told))
-        return ("done", None)
-
-    return follow_up
-
-
-def test_a_worker_told_nothing_ends_after_its_job(tmp_path: Path) -> None:
-    started = _start_workers(_open, [_pid], then=_marks(tmp_path))
-    [(how, _)] = _results(started)
-    started[0][0].send(None)
+def test_a_task_that_fails_answers_why_in_one_line_and_ends_its_worker() -> None:
+    started = _start_workers(_open, 1, _fails)
+    replayed = _tell(started, "a part")
+    [answer] = _tell(started, "a slice")
     _dismiss(started)
 
-    assert how == "done" and started[0][1].exitcode == 0
-    assert list(tmp_path.iterdir()) == []  # the follow-up never ran
-
-
-def _fails(_services: object, told: Any) -> Answer:
-    raise RuntimeError(f"no rows for {told}\nSQL: SELECT …")
-
-
-def test_a_follow_up_that_fails_answers_why_in_one_line() -> None:
-    started = _start_workers(_open, [_pid], then=_fails)
-    _results(started)
-    started[0][0].send("a slice")
-    [answer] = _results(started)
-    _dismiss(started)
-
+    assert replayed == [("done", "a part")]
     assert answer == ("failed", "RuntimeError: no rows for a slice")
-    assert started[0][1].exitcode != 0
-
-
-def _never_done(_services: object) -> Answer:
-    threading.Event().wait()  # a part whose work was given up, still at it
-    raise AssertionError("unreachable")
+    assert started[0][1].exitcode not in (None, 0)
 
 
 def test_dismissed_workers_are_gone_even_one_still_at_work() -> None:
-    started = _start_workers(_open, [_pid, _never_done], then=_told_and_opened)
+    started = _start_workers(_open, 2, _never_done)
+    started[1][0].send("forever")
     _dismiss(started)
 
     assert [process.is_alive() for _, process in started] == [False, False]

@@ -111,7 +111,7 @@ def default_workers() -> int:
 
 Progress = Callable[[int], None]  # told the log position the rebuild has reached, now and then
 Answer = tuple[str, object]  # a worker's: ("done", what it found), or ("halted" | "failed", why)
-Job = Callable[["Services"], Answer]  # what a worker does, on the deployment opened there
+Task = Callable[["Services", Any], Answer]  # what a worker does with what it is told
 
 
 def rebuild(
@@ -145,34 +145,38 @@ def _in_parts(
     projector = services.projector
     end = services.app.recorder.max_notification_id() or 0
     parts = [Part(i, workers, end) for i in range(workers)]
-    projector.reset(parts)
-    jobs = [_replay(part, projector.batch_size) for part in parts]
-    started = _start_workers(open_services, jobs, then=_recount_slice)
-    tallied = False
+    # Forked first: each opens the deployment while this process drops the read models.
+    started = _start_workers(open_services, workers, _rebuild_task)
     try:
+        projector.reset(parts)
+        for (pipe, _), part in zip(started, parts, strict=True):
+            pipe.send(Replay(part, projector.batch_size))
         replayed = _results(started, lambda: on_progress(_reached(services, parts)))
         failed = [
             f"{part.name}: {said}" for part, (how, said) in zip(parts, replayed, strict=True) if how != "done"
         ]
-        if not failed:
-            tallied = _recount(services, started)
+        if failed:  # one process does it all again, and halts where it must
+            _dismiss(started)
+            log.warning(
+                "the rebuild in parts stopped (%s); rebuilding in one process", "; ".join(map(str, failed))
+            )
+            return Rebuilt(_alone(services, on_progress), 1)
+        tallied = _recount(services, started)
+        _let_go(started)  # they close their deployments and end while this process finishes
+        done = sum(cast(int, said) for _, said in replayed)  # each part's own events
+        with services.engine.begin() as conn:
+            if not tracking.move(conn, TRACKING_NAME, REBUILDING, end):
+                raise ProjectorRace("the read models were reset under the rebuild")
+            conn.execute(
+                delete(projection_tracking).where(projection_tracking.c.name.startswith(PARTS_NAMED))
+            )
+            if tallied:
+                projector.tallies.in_step_at(conn, end)
+        projector.visible(end)
+        since = int(projector.catch_up())  # what came since it began (and a recount, had one failed)
+        return Rebuilt(done + since, workers)
     finally:
         _dismiss(started)
-    if failed:  # one process does it all again, and halts where it must
-        log.warning(
-            "the rebuild in parts stopped (%s); rebuilding in one process", "; ".join(map(str, failed))
-        )
-        return Rebuilt(_alone(services, on_progress), 1)
-    done = sum(cast(int, said) for _, said in replayed)  # each part's own events
-    with services.engine.begin() as conn:
-        if not tracking.move(conn, TRACKING_NAME, REBUILDING, end):
-            raise ProjectorRace("the read models were reset under the rebuild")
-        conn.execute(delete(projection_tracking).where(projection_tracking.c.name.startswith(PARTS_NAMED)))
-        if tallied:
-            projector.tallies.in_step_at(conn, end)
-    projector.visible(end)
-    since = int(projector.catch_up())  # what came since it began (and a recount, had one failed)
-    return Rebuilt(done + since, workers)
 
 
 def _alone(services: Services, on_progress: Progress) -> int:
@@ -198,16 +202,29 @@ def _reached(services: Services, parts: Sequence[Part]) -> int:
         return int(at.scalar() or 0)
 
 
-def _replay(part: Part, batch_size: int) -> Job:
-    def work(services: Services) -> Answer:
-        projector = services.projector
-        projector.batch_size = batch_size  # as this process's: the rebuild's
-        projector.take_part(part)
-        done = projector.catch_up()
-        flaw = projector.halted
-        return ("halted", flaw.sentence()) if flaw else ("done", done)
+@dataclass(frozen=True)
+class Replay:
+    """A worker's first task: project ``part`` in batches of ``batch_size`` (the rebuild's)."""
 
-    return work
+    part: Part
+    batch_size: int
+
+
+def _rebuild_task(services: Services, told: Replay | Slice) -> Answer:
+    """A rebuild's worker's tasks: its part replayed, then the SLA tallies of a slice of the
+    calls recounted (``_recount``)."""
+    if isinstance(told, Replay):
+        return _replay(services, told)
+    return _recount_slice(services, told)
+
+
+def _replay(services: Services, told: Replay) -> Answer:
+    projector = services.projector
+    projector.batch_size = told.batch_size  # as this process's: the rebuild's
+    projector.take_part(told.part)
+    done = projector.catch_up()
+    flaw = projector.halted
+    return ("halted", flaw.sentence()) if flaw else ("done", done)
 
 
 def _recount(services: Services, started: Started) -> bool:
@@ -265,18 +282,15 @@ def _sla(keeper: TallyKeeper) -> SlaTallies:
 # --- the workers ---------------------------------------------------------------------------------
 
 Started = list[tuple[Pipe, Any]]  # each worker's end of its pipe, and its process
-FollowUp = Callable[["Services", Any], Answer]  # a worker's second job, told what with
 _LOOK_APART = 1.0
 
 
-def _start_workers(
-    open_services: Callable[[], Services], jobs: Sequence[Job], then: FollowUp | None = None
-) -> Started:
-    """Each job in a forked process of its own, on the deployment opened there, answering on a
-    pipe; then, once told on the same pipe what with, the follow-up ``then`` on that same
-    deployment (the SLA recount after the replay: a worker forked and its deployment opened
-    anew cost 50–100 ms of a 1.4 s rebuild of 20,000 events). Told None, or with no ``then``,
-    a worker ends after its job. Every worker started is ``_dismiss``ed."""
+def _start_workers(open_services: Callable[[], Services], n: int, task: Task) -> Started:
+    """``n`` forked processes, each on the deployment it opens, doing ``task`` with each thing
+    it is told on its pipe and answering there, until it is told None (``_dismiss``). A worker
+    keeps its deployment from one thing to the next: the SLA recount after the replay (forked
+    and opened anew, it cost 50–100 ms of a 1.4 s rebuild of 20,000 events). Every worker
+    started is ``_dismiss``ed."""
     forked = multiprocessing.get_context("fork")
     started: Started = []
     # What this process holds is shared with the workers, page by page, until either writes to
@@ -285,10 +299,11 @@ def _start_workers(
     # pages copied, a rebuild of 20,000 events 6% sooner.
     gc.freeze()
     try:
-        for job in jobs:
+        for _ in range(n):
             ours, theirs = forked.Pipe()
-            args = (open_services, job, then, theirs, os.getpid())
-            process = forked.Process(target=_answering, args=args, daemon=True)
+            process = forked.Process(
+                target=_answering, args=(open_services, task, theirs, os.getpid()), daemon=True
+            )
             process.start()
             theirs.close()  # the worker's end: the pipe ends when the worker does
             started.append((ours, process))
@@ -297,16 +312,13 @@ def _start_workers(
     return started
 
 
-def _answering(
-    open_services: Callable[[], Services], job: Job, then: FollowUp | None, pipe: Pipe, parent: int
-) -> None:
+def _answering(open_services: Callable[[], Services], task: Task, pipe: Pipe, parent: int) -> None:
     stop_when_orphaned(parent)  # a rebuild killed outright takes its workers with it
     try:
         services = open_services()
         try:
-            pipe.send(job(services))
-            if then is not None and (told := _told(pipe)) is not None:
-                pipe.send(then(services, told))
+            while (told := _told(pipe)) is not None:
+                pipe.send(task(services, told))
         finally:
             services.close()
     except BaseException as e:
@@ -316,7 +328,7 @@ def _answering(
 
 
 def _told(pipe: Pipe) -> Any:
-    """What the follow-up is to be done with (None: nothing; the pipe closed: the same)."""
+    """What to do next (None: nothing more; the pipe closed: the same)."""
     try:
         return pipe.recv()
     except EOFError:
@@ -350,13 +362,18 @@ def _answer(pipe: Pipe) -> Answer:
     return answer
 
 
-def _dismiss(started: Started) -> None:
-    """Every worker told it has nothing more to do and waited for; one still at work after
-    ``_LOOK_APART`` (its work given up: the rebuild failed here) is stopped."""
+def _let_go(started: Started) -> None:
+    """Every worker told there is nothing more to do."""
     for pipe, _ in started:
         with suppress(OSError, ValueError):  # it ended already, or was told before
             pipe.send(None)
         pipe.close()
+
+
+def _dismiss(started: Started) -> None:
+    """Every worker let go and waited for; one still at work after ``_LOOK_APART`` (its work
+    given up: the rebuild failed here) is stopped."""
+    _let_go(started)
     for _, process in started:
         process.join(_LOOK_APART)
         if process.is_alive():
