@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain, groupby, islice, pairwise
-from operator import itemgetter
+from operator import add, itemgetter, sub
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -258,21 +258,22 @@ class _Change:
     taken: tuple[dict[int, int], ...] = field(default_factory=lambda: ({}, {}))
 
     def absorb(self, other: _Change) -> None:
-        """Adds what ``other`` changes to what this one does (``other`` is left as it was)."""
-        self.counts = [c + o for c, o in zip(self.counts, other.counts, strict=True)]
-        for kind in range(len(SPREADS)):
-            added, taken = self.added[kind], self.taken[kind]
-            for b, (n, top) in other.added[kind].items():
-                had, high = added.get(b, (0, top))
-                added[b] = (had + n, max(high, top))
-            for b, n in other.taken[kind].items():
+        """Adds what ``other`` changes to what this one does (``other`` is left as it was).
+        Done ~5 times per call in a recount: written for speed (half the time of a zip and a
+        ``max`` per value)."""
+        self.counts = list(map(add, self.counts, other.counts))
+        for added, taken, more, fewer in zip(self.added, self.taken, other.added, other.taken, strict=True):
+            for b, (n, top) in more.items():
+                had = added.get(b)
+                added[b] = (n, top) if had is None else (had[0] + n, had[1] if had[1] >= top else top)
+            for b, n in fewer.items():
                 taken[b] = taken.get(b, 0) + n
 
     def replace(self, was: Obligation | None, now: Obligation | None) -> None:
         """One obligation as it was (None: new) and as it is (None: gone)."""
         zero = (0,) * _COUNTED
         old, new = counts_of(was) if was else zero, counts_of(now) if now else zero
-        self.counts = [c + n - o for c, o, n in zip(self.counts, old, new, strict=True)]
+        self.counts = list(map(add, self.counts, map(sub, new, old)))
         before = times_of(was) if was is not None else (None, None)
         after = times_of(now) if now is not None else (None, None)
         for kind, (old_time, new_time) in enumerate(zip(before, after, strict=True)):
