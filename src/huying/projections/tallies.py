@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    bindparam,
     insert,
     select,
     update,
@@ -135,11 +136,10 @@ class TallyKeeper:
     def store(self, conn: Connection, prepared: list[Rewrite] | None, start: int, end: int) -> bool:
         """In the batch's transaction: its tallies, unless they were behind (or fell behind);
         whether they are in step at ``end`` now."""
-        if prepared is None or _tallied(conn, start) != start:
+        if prepared is None or not _moved_on(conn, start, end):
             return False
         for rewrite in prepared:
             rewrite.write(conn, self.writer)
-        _tally_at(conn, end)
         self.known.hold(prepared, end)
         return True
 
@@ -179,9 +179,12 @@ class TallyKeeper:
         _tally_at(conn, _BEHIND)
 
 
-# Read and moved twice in every projector batch: built once.
+# Read and moved in every projector batch: built once.
 _TALLIED_AT = select(projection_tracking.c.position).where(projection_tracking.c.name == TALLIED)
 _MOVE_TALLIED = update(projection_tracking).where(projection_tracking.c.name == TALLIED)
+_MOVE_TALLIED_ON = _MOVE_TALLIED.where(projection_tracking.c.position == bindparam("start")).values(
+    position=bindparam("end")
+)
 
 
 def _tallied(conn: Connection, rows_at: int) -> int:
@@ -194,6 +197,18 @@ def _tallied(conn: Connection, rows_at: int) -> int:
 def in_step(conn: Connection) -> bool:
     """Whether the tallies are in step with the calls' rows (not behind them, being recounted)."""
     return (conn.execute(_TALLIED_AT).scalar() or _BEHIND) != _BEHIND
+
+
+def _moved_on(conn: Connection, start: int, end: int) -> bool:
+    """The tallies moved from ``start`` to ``end`` if they stood at ``start`` (as ``_tallied``
+    says: a new store's, with no row yet, stand at 0): whether they did. One statement reads and
+    moves them, in the batch's write transaction (read first, then moved, it was two)."""
+    if conn.execute(_MOVE_TALLIED_ON, {"start": start, "end": end}).rowcount:
+        return True
+    if start == 0 and conn.execute(_TALLIED_AT).scalar() is None:
+        conn.execute(insert(projection_tracking).values(name=TALLIED, position=end))
+        return True
+    return False
 
 
 def _tally_at(conn: Connection, position: int) -> None:
