@@ -34,7 +34,7 @@ from huying.projections.tables import (
     rm_supervisions,
     rm_work_orders,
 )
-from huying.projections.tallies import TALLIED
+from huying.projections.tallies import TALLIED, SlaTallies
 from huying.projections.tally_rows import KnownRows
 from huying.queries.dashboard import Granularity, buckets, series_of, sla_dashboard
 from huying.queries.scores import parse_period, unit_scores
@@ -273,14 +273,22 @@ def test_a_store_projected_before_the_tallies_gets_them_at_its_next_catch_up(dis
 
 
 def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_recount(
-    district: Services,
+    district: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each projector keeps the tally rows its last batch wrote, and does not read them again
     (``KnownRows``); another projector taking its turns meanwhile (another process holding the
     duty for a while) moves them on; one of them holds so few that it keeps forgetting some.
-    Every batch kept in step, from the first event: the tallies come to what the seed's recount
-    counted."""
+    Every batch kept in step, from the first event — none left them behind, to be recounted: the
+    tallies come to what the seed's recount counted."""
     counted = tallies_of(district)
+    recounts: list[object] = []
+    recount = SlaTallies.recount
+
+    def counted_recount(self: SlaTallies, engine: object) -> object:
+        recounts.append(engine)
+        return recount(self, engine)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SlaTallies, "recount", counted_recount)
     first, other = district.projector, Projector(district.app, district.engine)
     other.tallies.known = KnownRows(limit=16)  # forgets the oldest as it goes: read them again
     first.reset()
@@ -298,6 +306,7 @@ def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_reco
             races += 1
         known = max(known, len(turn.tallies.known))
     assert turns > 10 and races > 3 and known > 0
+    assert recounts == []
     assert tallies_of(district) == counted
 
 
