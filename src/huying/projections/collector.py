@@ -2,10 +2,10 @@
 
 Both allocate many short-lived objects without cycles (events, calls, rows, tally changes),
 which reference counting frees; the cyclic collector's passes over them find nothing. During a
-rebuild they cost a tenth of the replay's time, and a fifth of the SLA tallies' recount
-(0.63–0.78 s of CPU against 0.47–0.55 s for the 2,731 calls of the quick P3 log, PostgreSQL,
-2026-12-06). Paused for one batch or part at a time, the collector runs between them as before,
-and finds whatever cycles one left."""
+rebuild they cost a tenth of the replay's time, and a fifth or more of the SLA tallies'
+recount (0.59–0.86 s of CPU against 0.43–0.52 s for the 2,731 calls of the quick P3 log on
+PostgreSQL, 2026-12-06: docs/benchmarks.md). Paused for one batch or part at a time, the
+collector runs between them as before, and finds whatever cycles one left."""
 
 from __future__ import annotations
 

@@ -229,7 +229,7 @@ def _replay(services: Services, told: Replay) -> Answer:
 
 def _recount(services: Services, started: Started) -> bool:
     """The tallies afresh over the rebuilt rows: the SLA tallies by slices of the calls in the
-    workers that replayed the parts (their follow-up, on the deployment they have open), the
+    workers that replayed the parts (their second task, on the deployment they have open), the
     others here meanwhile; what a slice's calls changed in later slices' blocks is added last.
     False if a worker failed (the tallies are left behind, to be recounted)."""
     keeper = services.projector.tallies
