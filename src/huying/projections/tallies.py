@@ -531,18 +531,35 @@ def _fine_key(o: Obligation) -> FineKey:
     return (o.level.value, o.unit, o.grid_code, local_day(o.arrived_at))
 
 
+# Each spread's columns: its count, percentiles, digest and the spread itself; and a getter of them.
+_SPREAD_COLUMNS = tuple(
+    (kind, columns, itemgetter(*columns))
+    for kind, columns in (
+        (k, tuple(f"{k}_{part}" for part in ("n", "p50", "p90", "digest", "spread"))) for k in SPREADS
+    )
+)
+_STORED_COUNTS = itemgetter(*SLA_COUNTS)
+
+
 def _sla_row(key: SlaKey, stored: Row | None, changes: list[_Change]) -> Row | None:
     level, scope, block, start = key
-    row: Row = {"level": level, "scope": scope, "block": block, "start": start}
     change = _combined(changes)
-    for name, delta in zip(SLA_COUNTS, change.counts, strict=True):
-        row[name] = (stored[name] if stored else 0) + delta
+    counts = map(add, _STORED_COUNTS(stored), change.counts) if stored else change.counts
+    row: Row = {
+        "level": level,
+        "scope": scope,
+        "block": block,
+        "start": start,
+        **dict(zip(SLA_COUNTS, counts, strict=True)),
+    }
     if not row["received"]:
         return None
-    for i, kind in enumerate(SPREADS):
-        columns = [f"{kind}_{part}" for part in ("n", "p50", "p90", "digest", "spread")]
+    for i, (kind, columns, of_spread) in enumerate(_SPREAD_COLUMNS):
         if not change.added[i] and not change.taken[i]:  # its times did not change
-            row |= {c: stored[c] for c in columns} if stored else {columns[0]: 0} | dict.fromkeys(columns[1:])
+            if stored:
+                row.update(zip(columns, of_spread(stored), strict=True))
+            else:
+                row.update(zip(columns, (0, None, None, None, None), strict=True))
             if row[columns[3]] is None:  # left without one by an older release (0020d)
                 row[columns[3]] = spread.digest(row[columns[4]])
             continue

@@ -31,7 +31,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
-from huying.projections.writer import RowWriter, key_names
+from huying.projections.writer import RowWriter, key_names, key_of
 
 Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
 
@@ -58,33 +58,35 @@ class Rewrite:
             conn.execute(delete(self.table))
             writer.insert(conn, self.table, self.rows)
             return
-        names = key_names(self.table)
-        keyed = [(tuple(row[n] for n in names), row) for row in self.rows]
+        key = key_of(self.table)
+        keyed = [(key(row), row) for row in self.rows]
         stored = set(self.replaced)
         kept = [(key, row) for key, row in keyed if key in stored]
         left = stored - {key for key, _ in keyed}
         one_row = by_key(self.table)
         for chunk in chunks([k for k in self.replaced if k in left]):  # nothing left of them
             conn.execute(one_row, [key_params(self.table, k) for k in chunk])
-        for same_shape in _as_changed(self.table, kept, self.before):
-            writer.update(conn, self.table, same_shape)
+        for names, same_shape in _as_changed(self.table, kept, self.before):
+            writer.update(conn, self.table, same_shape, names)
         writer.insert(conn, self.table, [row for key, row in keyed if key not in stored])
 
 
-def _as_changed(table: Table, kept: list[tuple[Any, Row]], before: Mapping[Any, Row]) -> list[list[Row]]:
-    """The rows updated in place, each without the large values (its spreads) it leaves as they
-    were, by the columns left: one statement for each such shape. On PostgreSQL a large value
-    is stored out of line (TOAST), and set again — even to the same bytes — it is stored anew
-    and its old copy left to vacuum: a raise changes a month's counts, not its spreads (~16 kB
-    each in a community's month at a million calls), and every projector batch wrote them
-    again."""
+def _as_changed(
+    table: Table, kept: list[tuple[Any, Row]], before: Mapping[Any, Row]
+) -> list[tuple[tuple[str, ...], list[Row]]]:
+    """The rows updated in place, by the columns each sets: all but the large values (its
+    spreads) it leaves as they were — one statement for each such shape, which picks its
+    columns from the rows as they are. On PostgreSQL a large value is stored out of line
+    (TOAST), and set again — even to the same bytes — it is stored anew and its old copy left to
+    vacuum: a raise changes a month's counts, not its spreads (~16 kB each in a community's
+    month at a million calls), and every projector batch wrote them again."""
     large = _large_columns(table)
     shapes: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for key, row in kept:
         old = before.get(key)
         same = tuple(n for n in large if old is not None and n in row and n in old and row[n] == old[n])
-        shapes[same].append({n: v for n, v in row.items() if n not in same} if same else row)
-    return list(shapes.values())
+        shapes[same].append(row)
+    return [(tuple(n for n in rows[0] if n not in same), rows) for same, rows in shapes.items()]
 
 
 @cache
@@ -220,13 +222,15 @@ def rewrite_of(
     made from nothing (the rows replace every stored one). Rows ``known`` as stored are not
     read again."""
     keys = list(changes)
+    key = key_of(table)
     stored: dict[Any, Row] = {}
     unread = keys
     if known is not None and not afresh:
         stored, unread = known.of(table, keys)
     for chunk in [] if afresh else chunks(unread, KEYS_AT_ONCE):
         for r in conn.execute(*of_keys(table, chunk, conn.dialect)).mappings():
-            stored[tuple(r[c.name] for c in table.primary_key.columns)] = dict(r)
+            found = dict(r)
+            stored[key(found)] = found
     rows = [row for k in keys if (row := changed(k, stored.get(k), changes[k])) is not None]
     return Rewrite(table, [k for k in keys if k in stored], rows, afresh, stored)
 
@@ -281,9 +285,9 @@ class KnownRows:
                 rows.clear()
             for k in rewrite.replaced:
                 rows.pop(k, None)
-            names = key_names(rewrite.table)
+            key = key_of(rewrite.table)
             for row in rewrite.rows:
-                rows[tuple(row[n] for n in names)] = row
+                rows[key(row)] = row
             while len(rows) > self._limit:
                 rows.popitem(last=False)
 

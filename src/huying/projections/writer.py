@@ -14,7 +14,7 @@ under P1); updates by Core's ``update()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from operator import itemgetter
@@ -47,14 +47,17 @@ class RowWriter:
             return
         self._direct_many(conn, self._plan(table, tuple(rows[0])), rows)
 
-    def update(self, conn: Connection, table: Table, rows: Sequence[Row]) -> None:
-        """Stored rows changed in place, each found by its primary key (all rows alike: the
+    def update(
+        self, conn: Connection, table: Table, rows: Sequence[Row], names: tuple[str, ...] | None = None
+    ) -> None:
+        """Stored rows changed in place, each found by its primary key: the columns ``names``
+        (its key among them) set from each row, and no other (None: all rows alike, the
         columns of the first)."""
         if not rows:
             return
-        names = tuple(rows[0])
+        names = names or tuple(rows[0])
         if not self._direct:
-            conn.execute(_in_place(table, names), [_update_params(table, r) for r in rows])
+            conn.execute(_in_place(table, names), [_update_params(table, r, names) for r in rows])
             return
         self._direct_many(conn, self._plan(table, names, in_place=True), rows)
 
@@ -149,12 +152,26 @@ def _in_place(table: Table, names: tuple[str, ...]) -> Update:
     )
 
 
-def _update_params(table: Table, row: Row) -> dict[str, Any]:
+def _update_params(table: Table, row: Row, names: tuple[str, ...]) -> dict[str, Any]:
     keys = key_names(table)
-    return {f"key_{n}" if n in keys else f"new_{n}": v for n, v in row.items()}
+    return {f"key_{n}" if n in keys else f"new_{n}": row[n] for n in names}
 
 
 @cache
 def key_names(table: Table) -> tuple[str, ...]:
     """The names of the table's primary key columns, in order."""
     return tuple(c.name for c in table.primary_key.columns)
+
+
+@cache
+def key_of(table: Table) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's primary key, as a tuple in the key's order (picked by one ``itemgetter``)."""
+    names = key_names(table)
+    if len(names) > 1:
+        return itemgetter(*names)
+    (name,) = names
+
+    def one(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (row[name],)
+
+    return one
