@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 
 from huying.projections.rows import Row
 from huying.projections.tables import LEDGER_STATUSES, ON_LEDGER, rm_calls, rm_ledger_tallies, rm_work_orders
@@ -24,6 +24,13 @@ LedgerKey = tuple[str, str, bool, bool, bool]  # scope, status, and the three fl
 FLAGS = ("ready_to_resolve", "pending_extension", "returned_order")
 _CALL = (rm_calls.c.call_id, rm_calls.c.status, *(rm_calls.c[f] for f in FLAGS))
 _GEO = ("street_code", "community_code", "grid_code")
+# Some calls' rows (bound as ``call_ids``), each with its orders' departments: read in every
+# projector batch that touches calls raised before it, so built once.
+_WITH_ORDERS = (
+    select(*_CALL, *(rm_calls.c[g] for g in _GEO), rm_work_orders.c.department_code)
+    .select_from(rm_calls.outerjoin(rm_work_orders, rm_work_orders.c.call_id == rm_calls.c.call_id))
+    .where(rm_calls.c.call_id.in_(bindparam("call_ids", expanding=True)))
+)
 
 
 def keys_of(call: Mapping[Any, Any], departments: Iterable[str]) -> list[LedgerKey]:
@@ -59,11 +66,8 @@ class LedgerTallies:
         ledger by status instead)."""
         calls: dict[str, Row] = {}
         departments: dict[str, set[str]] = defaultdict(set)
-        o = rm_work_orders.c
-        with_orders = rm_calls.outerjoin(rm_work_orders, o.call_id == rm_calls.c.call_id)
         for chunk in chunks(call_ids):
-            found = select(*_CALL, *(rm_calls.c[g] for g in _GEO), o.department_code).select_from(with_orders)
-            for r in conn.execute(found.where(rm_calls.c.call_id.in_(chunk))).mappings():
+            for r in conn.execute(_WITH_ORDERS, {"call_ids": list(chunk)}).mappings():
                 calls[r["call_id"]] = dict(r)
                 if r["department_code"] is not None:
                     departments[r["call_id"]].add(r["department_code"])
