@@ -16,13 +16,14 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 import anyio.to_thread
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, bindparam, delete, insert, select
+from sqlalchemy import Delete, Engine, Table, bindparam, delete, insert, select
 
 from huying.application import HuyingApplication
 from huying.audit.vouch import Alarm, EventUnvouched, Flaw, Tamper, named
@@ -362,7 +363,7 @@ class Projector:
                 for table in model.tables:
                     if not _written_once(model):
                         for chunk in _chunks(earlier.get(model.kind, []), 500):
-                            conn.execute(delete(table).where(table.c[model.key].in_(chunk)))
+                            conn.execute(_rows_of(table, model.key), {"ids": chunk})
                     self.writer.insert(conn, table, rows[table.name])
             for chunk in _chunks(list(refilled), 500):
                 conn.execute(delete(projection_refills).where(projection_refills.c.aggregate_id.in_(chunk)))
@@ -489,6 +490,13 @@ class ReadModelsBehind(RuntimeError):
 
 class ProjectorRace(RuntimeError):
     """Two projectors ran the same batch; the loser's transaction was rolled back."""
+
+
+@cache
+def _rows_of(table: Table, key: str) -> Delete:
+    """The rows of some aggregates (bound as ``ids``) a batch makes again: built once per table
+    (built in every batch, the statements of a batch that touched older calls cost ~0.4 ms)."""
+    return delete(table).where(table.c[key].in_(bindparam("ids", expanding=True)))
 
 
 def _written_once(model: ReadModel) -> bool:
