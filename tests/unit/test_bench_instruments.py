@@ -314,3 +314,16 @@ def test_the_lag_probe_reads_every_workers_histogram_before_the_load_starts(
     got = lag.under_load("http://127.0.0.1:9", Path("ingest.lua"), 0, "token", "C01-01", "LW-LN-01-G01")
     assert order == ["scrape", "load", "scrape"]
     assert got["probes"] == 0 and got["n"] == 0
+
+
+def test_the_duties_count_runs_over_a_seeded_store_and_says_when_the_log_runs_out(tmp_path: Path) -> None:
+    """``bench.projection_instructions``'s counted run: the projector and the chain keeper each
+    take 100 events of a copy of 200 raises in batches; asked for more than the log holds, it
+    says so rather than count a shorter run."""
+    from bench import projection_instructions as counted
+
+    store = counted.seeded(tmp_path / "seed", 200)
+    counted.run("projector", store, 100, 10)
+    counted.run("chain", store, 100, 100)
+    with pytest.raises(SystemExit, match="ran out"):
+        counted.run("projector", store, 1_000, 10)
