@@ -48,25 +48,15 @@ def count(duty: str, store: Path, events: int, batch: int, code: str | None) -> 
 def run(duty: str, store: Path, events: int, batch: int) -> None:
     """What is counted: ``duty`` ("projector" or "chain") on a copy of ``store``, from the
     start, ``events`` events in batches of ``batch`` after a first batch of 50."""
-    from huying.bootstrap import build_services
+    from bench.inprocess import api_services
     from huying.duties import settle_the_collector
-    from huying.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="huying-duty-") as scratch:
         work = Path(scratch) / "store"
         shutil.copytree(store, work)
-        settings = Settings(
-            data_dir=work,
-            demo=True,
-            fake_clock=True,
-            run_projector=False,
-            run_watchdog=False,
-            run_chain=False,
-            run_webhooks=False,
-        )
-        services = build_services(settings)
-        settle_the_collector()  # as `huying project` runs
-        try:
+        # The same deployment as the API's count (no duties running beside), its schemas up to date.
+        with api_services(work, argparse.Namespace()) as services:
+            settle_the_collector()  # as `huying project` runs
             if duty == "projector":
                 projector = services.projector
                 projector.reset()
@@ -82,8 +72,6 @@ def run(duty: str, store: Path, events: int, batch: int) -> None:
                 if not got:
                     sys.exit(f"the log ran out after {done} events")
                 done += got
-        finally:
-            services.close()
 
 
 def seeded(directory: Path, raises: int) -> Path:
