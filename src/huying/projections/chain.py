@@ -337,7 +337,7 @@ _CHAINED_AT = select(audit_chain.c.position).where(audit_chain.c.position == bin
 
 def _row_of(link: ChainLink) -> dict[str, Any]:
     """A link as its ``audit_chain`` row (its fields are plain values: ``asdict``'s deep copy of
-    each was a tenth of the keeper's time)."""
+    each was 8% of the keeper's instructions)."""
     return {name: getattr(link, name) for name in _LINK_COLUMNS}
 
 

@@ -495,7 +495,8 @@ class ProjectorRace(RuntimeError):
 @cache
 def _rows_of(table: Table, key: str) -> Delete:
     """The rows of some aggregates (bound as ``ids``) a batch makes again: built once per table
-    (built in every batch, the statements of a batch that touched older calls cost ~0.4 ms)."""
+    (built in every batch, they cost 0.2 M instructions an event of a synthetic district's log,
+    4% of its projection in batches of 10)."""
     return delete(table).where(table.c[key].in_(bindparam("ids", expanding=True)))
 
 
