@@ -15,6 +15,7 @@ connection before the holder noticed — wastes work and never counts anything t
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
@@ -51,7 +52,9 @@ def offered_by(settings: Settings) -> list[Duty]:
 
 def log_to_stderr() -> None:
     """A long-running process says on stderr, once per line, which duties it takes and loses
-    and when a database goes away (huying's own loggers, INFO and up)."""
+    and when a database goes away (huying's own loggers, INFO and up); and if it dies of a
+    fatal signal (a crash in C code: SIGSEGV, SIGBUS, SIGABRT…), where each thread stood."""
+    faulthandler.enable()
     logger = logging.getLogger("huying")
     if not logger.handlers:
         handler = logging.StreamHandler()

@@ -42,9 +42,12 @@ def free_port() -> int:
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL to the process and its group (a server's workers), and wait for it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """SIGKILL to the process and its group (a server's workers), and wait for it. Once the
+    process has been waited for, its number is no longer ours: the kernel may have given it to
+    another process, another test's server among them, so nothing is sent then."""
+    if proc.returncode is None:  # alive, or a zombie still holding its number
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=STOP_TIMEOUT)
 
 
@@ -194,13 +197,19 @@ class Server:
         kill_group(self.proc)
         self.proc = None
 
-    def log(self) -> str:
-        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-8000:]
+    def log(self, tail: int = 8000) -> str:
+        """The last ``tail`` characters the latest `huying serve` wrote."""
+        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-tail:]
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=HTTP_PATIENCE)
 
     def cleanup(self) -> None:
+        """Kill what still runs. A server that ended by itself says how, on the test's output
+        (shown when it failed): a signal, a crash's tracebacks in its log, or an exit status."""
+        if self.proc is not None and self.proc.poll() is not None:
+            print(f"huying serve (pid {self.proc.pid}) ended by itself: {self.proc.returncode}")
+            print(self.log())
         for proc in self.started:
             kill_group(proc)
 

@@ -56,5 +56,6 @@ def test_make_run_prints_the_address_it_serves_on(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, f"nothing answers at {said.group(1)}"
                 time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.returncode is None:  # not waited for yet: the number is still make's
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=STOP_TIMEOUT)

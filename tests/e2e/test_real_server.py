@@ -295,3 +295,13 @@ def test_sigkill_in_a_burst_of_writes_loses_no_answered_call(
             )
 
     server.terminate()
+
+
+def test_a_server_that_dies_of_a_crash_says_where_each_thread_stood(server: Server) -> None:
+    """A fault in C code (sqlite3, psycopg, the parser) ends the process at once: what it leaves
+    on stderr is all anyone will know, so it is every thread's stack, not silence."""
+    server.start()
+    assert server.stop(signal.SIGSEGV) == -signal.SIGSEGV
+    log = server.log(tail=100_000)
+    assert "Fatal Python error: Segmentation fault" in log, log
+    assert "Current thread" in log and "(most recent call first)" in log, log
