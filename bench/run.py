@@ -194,19 +194,25 @@ class Bench:
                     probe.split(" ", 1)[1],
                     self.backend.workers,
                 )
-            self.raw["p7"] = self.p7(district, self.script_for(tokens))
+        self.raw["p7"] = self.p7()
         self._stored_rows(self.raw["p7"]["stored"], self.raw["p7"]["empty"])
 
-    def p7(self, district: store.Store, script: Path) -> dict[str, Any]:
-        """P1 on the district and on an empty store of its own, in turn, each load on a fresh
-        server (as P1's): both sides see the same minutes of this noisy machine. Until
-        2026-12-05 the empty side was P1's own figure, measured minutes earlier: most of P7's
-        spread from pass to pass was that one load's."""
+    def p7(self) -> dict[str, Any]:
+        """P1 on a copy of the district and on an empty store, both P7's own, in turn, each load
+        on a fresh server (as P1's): both sides see the same minutes of this noisy machine, and
+        each starts with as many of its own loads before it, so they differ by the district's
+        history alone. Until 2026-12-05 the empty side was P1's own figure, measured minutes
+        earlier: most of P7's spread from pass to pass was that one load's. Until 2026-12-07 the
+        stored side was the district P5 had just loaded: it alone started with P5's thousands of
+        raises of the last seconds among the recent calls each raise's duplicate hints look at."""
+        district, _ = store.synthetic_store(
+            self.backend, self.cache, self.work / "p7", self.sizes.calls, self.seed
+        )
+        with store.tokens(district) as made:
+            script = self.script_for(made, "ingest-p7-stored.lua")
         empty = store.empty_store(self.backend, self.work, "empty_p7")
         with store.tokens(empty) as made:
-            empty_script = wrk.write_script(
-                self.work / "ingest-p7-empty.lua", self.items, self.grids, made["supervisor LW"]
-            )
+            empty_script = self.script_for(made, "ingest-p7-empty.lua")
         loads: dict[str, list[dict[str, Any]]] = {"stored": [], "empty": []}
         for i in range(self.sizes.repeat):  # the best of as many on each side
             for side, home, lua in (("stored", district, script), ("empty", empty, empty_script)):
@@ -215,10 +221,9 @@ class Bench:
                 loads[side].append(self._load(servers.huying(home.env, log, self.backend.workers), lua))
         return {side: best(runs) for side, runs in loads.items()}
 
-    def script_for(self, tokens: dict[str, str]) -> Path:
-        return wrk.write_script(
-            self.work / "ingest-district.lua", self.items, self.grids, tokens["supervisor LW"]
-        )
+    def script_for(self, tokens: dict[str, str], name: str = "ingest-district.lua") -> Path:
+        """P1's load, as the supervisor whose token is among ``tokens``."""
+        return wrk.write_script(self.work / name, self.items, self.grids, tokens["supervisor LW"])
 
     def _stored_rows(self, loaded: dict[str, Any], empty: dict[str, Any]) -> None:
         b, n = self.backend.name, f"{self.sizes.calls:,}"
