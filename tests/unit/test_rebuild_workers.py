@@ -64,6 +64,21 @@ def test_workers_start_with_the_heap_frozen_and_this_process_as_it_was() -> None
     assert gc.get_freeze_count() == before
 
 
+def test_a_process_that_froze_its_heap_keeps_it_frozen() -> None:
+    """A settled process (``duties.settle_the_collector``) starting workers: what it froze stays
+    out of its collector's reach afterwards, as it put it."""
+    before = gc.get_freeze_count()
+    gc.freeze()  # as a settled process did
+    try:
+        settled = gc.get_freeze_count()
+        assert settled > 0
+        _dismiss(_start_workers(_open, 1, _frozen_here))
+        assert gc.get_freeze_count() >= settled
+    finally:
+        if not before:
+            gc.unfreeze()  # this test's process as it was
+
+
 def test_a_worker_does_each_thing_it_is_told_on_the_deployment_it_opened_once() -> None:
     started = _start_workers(_open, 2, _told_and_opened)
     first = _tell(started, "part 1", "part 2")
