@@ -145,6 +145,8 @@ class Projector:
         # Another process projects, and this one hears when its read models move (``visible``
         # is called with each position): this process's saves are noted, and their lag known.
         self.note_apart = False
+        # The furthest position this process saw saved (a position the log holds for sure).
+        self.head_seen = 0
         app.on_saved(self._note)  # before the wake: a save is noted before it can be applied
         app.on_saved(self.wake)
         self._lock = threading.Lock()
@@ -405,6 +407,12 @@ class Projector:
         """How far the read models have got (another process may be the one projecting)."""
         return self.progress.position if self.running else self.tracked_position()
 
+    @property
+    def hears_every_batch(self) -> bool:
+        """Whether ``progress`` follows every batch as it commits: this process projects, or
+        hears of another's batches (``note_apart``)."""
+        return self.running or self.note_apart
+
     async def current_position(self) -> int:
         """``position()`` for the event loop: the tracking row is read in a worker thread."""
         if self.running:
@@ -449,7 +457,8 @@ class Projector:
         self._follower.start()
 
     def _note(self, position: int) -> None:
-        if self.running or self.note_apart:  # this process learns when its saves are visible
+        self.head_seen = max(self.head_seen, position)
+        if self.hears_every_batch:  # this process learns when its saves are visible
             self.lag.saved(position)
 
     def stop(self) -> None:
