@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 
-def _attention(
+async def _attention(
     ready_to_resolve: Annotated[
         bool | None, Query(description="the lead order is completed: the street can resolve (办结)")
     ] = None,
