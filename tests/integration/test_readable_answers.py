@@ -100,6 +100,32 @@ def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock
     }
 
 
+def test_a_renamed_item_is_shown_by_its_new_name_at_once(
+    client: TestClient, tokens: Tokens, clock: FakeClock
+) -> None:
+    """The names are the catalog in effect when the list is read, in every list: the sync
+    routes' and the department queue's, which reads them in its worker thread."""
+    desk = Desk(client, tokens, clock)
+    body = {"item_code": "C01-01", "grid_code": "LW-LN-01-G01", "title": "垃圾", "description": "垃圾"}
+    call = desk.post("/api/v1/calls", ("grid_worker", "LW-LN-01-G01"), {**body, "channel": "photo"})
+    desk.post(f"/api/v1/calls/{call['id']}/escalate", COMMUNITY, {"reason": "上呼"})
+    desk.post(f"/api/v1/calls/{call['id']}/acknowledge", ("street", "LW-LN"))
+    order = {"lead_department": "CG", "instructions": "清运"}
+    desk.post(f"/api/v1/calls/{call['id']}/dispatch", ("street", "LW-LN"), order)
+    lists = (
+        ("/api/v1/calls", SUPERVISOR),
+        ("/api/v1/ledger", ("street", "LW-LN")),
+        ("/api/v1/departments/CG/work-orders", ("department", "CG")),
+    )
+    assert [desk.read(path, who)["data"][0]["item_name"] for path, who in lists] == ["垃圾堆积"] * 3
+
+    renamed = client.patch(
+        "/api/v1/catalog/items/C01-01", headers=tokens.headers("admin", "LW"), json={"name": "垃圾乱堆"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert [desk.read(path, who)["data"][0]["item_name"] for path, who in lists] == ["垃圾乱堆"] * 3
+
+
 def test_an_overdue_call_shows_its_next_deadline_ahead_and_how_overdue_it_is(
     client: TestClient, tokens: Tokens, clock: FakeClock
 ) -> None:

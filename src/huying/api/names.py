@@ -4,8 +4,9 @@ with ``null`` beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -27,8 +28,17 @@ NAME_OF = {
 
 @dataclass(frozen=True)
 class Names:
+    """``catalog``: the catalog, or how to read it when an item's name is first asked for."""
+
     org: Org
-    catalog: Catalog
+    shown_catalog: Catalog | Callable[[], Catalog]
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The catalog in effect: read (it may ask the store for edits) on first use, in the
+        thread that asks first — an answer naming no item never reads it."""
+        given = self.shown_catalog
+        return given if isinstance(given, Catalog) else given()
 
     def of(self, field: str, code: str | None) -> str | None:
         """The name of the item or unit ``code`` in the code field ``field``."""
@@ -45,9 +55,12 @@ class Names:
         return {name: self.of(field, row[field]) for field, name in NAME_OF.items() if field in row}
 
 
-def _names(request: Request) -> Names:
+async def _names(request: Request) -> Names:
+    """On the loop, reading nothing: the catalog is read where the first item name is looked up
+    — in a route's worker thread (an async route looks one up in its thread before the loop
+    writes the answer: ``Names.catalog``)."""
     app = request.app.state.services.app
-    return Names(app.org, app.catalog)
+    return Names(app.org, lambda: app.catalog)
 
 
 ShownNames = Annotated[Names, Depends(_names)]

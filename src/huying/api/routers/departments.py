@@ -15,7 +15,7 @@ from huying.api.params import Cursor, enum_list
 from huying.api.present import queue_item
 from huying.api.respond import Answer
 from huying.api.routing import Router
-from huying.api.schemas.reads import QueuePage
+from huying.api.schemas.reads import QueueItem, QueuePage
 from huying.domain.errors import CallNotFound
 from huying.domain.org import UnitKind
 from huying.domain.principal import Role
@@ -52,22 +52,26 @@ async def pull_queue(
     statuses = enum_list(status, OrderStatus, "status")
     deadline = time.monotonic() + min(wait, s.settings.max_long_poll_seconds)
 
-    def fetch() -> list[dict[str, object]]:
+    def fetch() -> tuple[list[QueueItem], int]:
+        """The page and a position it reflects at least, read and presented in a worker thread
+        (the position may be the tracking row's; the names may read the catalog)."""
+        reached, now = s.projector.position(), s.clock.now()
         with s.engine.connect() as conn:
-            return department_queue(conn, code, statuses, s.clock.now(), after, limit)
+            rows = department_queue(conn, code, statuses, now, after, limit)
+        return [queue_item(r, now, s.app.calendar, names) for r in rows], reached
 
-    rows = await run_in_threadpool(fetch)
+    items, reached = await run_in_threadpool(fetch)
     seen = position
-    while not rows and (remaining := deadline - time.monotonic()) > 0:
+    while not items and (remaining := deadline - time.monotonic()) > 0:
         async with waiting(request):
             if not await s.projector.reached(seen + 1, remaining):
                 break
         seen = s.projector.progress.position
-        rows = await run_in_threadpool(fetch)
+        items, reached = await run_in_threadpool(fetch)
     return Answer(
         QueuePage(
-            data=[queue_item(r, s.clock.now(), s.app.calendar, names) for r in rows],
-            next=int(str(rows[-1]["updated_position"])) if rows else None,
-            position=max(position, s.projector.position()),
+            data=items,
+            next=items[-1].cursor if items else None,
+            position=max(position, reached),
         )
     )
