@@ -142,7 +142,7 @@ def serve(
 
     from huying.api.connection import uvicorn_options
     from huying.migrate import upgrade
-    from huying.supervision import SUPERVISOR_PID, duties_in_a_child
+    from huying.supervision import SUPERVISOR_PID, duties_in_children
 
     settings = Settings()
     if workers > 1 and "sqlite" in (settings.database_url[:6], settings.events_url[:6]):
@@ -156,7 +156,7 @@ def serve(
     upgrade(settings)
     if workers > 1:
         os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers stop if this process dies
-    with duties_in_a_child(settings):  # SQLite: the projector & co. off this interpreter
+    with duties_in_children(settings):  # the projector & co. off this interpreter
         uvicorn.run(
             "huying.api.worker:create_worker_app",
             factory=True,

@@ -11,9 +11,16 @@
   `huying serve` runs them in a child, `huying project`, and its workers offer none of them
   themselves (on PostgreSQL too: there the worker holding them shared its interpreter with
   them, and P1 with four workers rose by about a tenth with them apart). The SLA watchdog
-  stays (it sweeps seldom, and moves calls through the API's own application). The child is
+  stays (it sweeps seldom, and moves calls through the API's own application). A child is
   started again when it dies: the API's process does not take its duties over, which would
   put the work back on the interpreter it was moved off, for good.
+- **The chain keeper's process**. Beside the projector, in one interpreter, the chain keeper
+  made the read models late: under P1's load it chains ~1,000 events at a go, ~60–90 ms of
+  Python holding the GIL, and each of the projector's batches it overlapped took ~140–180 ms
+  instead of ~57 (the batch's every statement waited for the GIL back) — P5's tail
+  (docs/benchmarks.md, 2026-12-07). No request waits for the chain, every read-your-writes
+  read waits for the projector: so the chain keeper is a child of its own, `huying chain`,
+  and the two share the cores as processes, scheduled by the kernel, not by turns of one lock.
   News between the two travels through the files on SQLite (``huying.wakeups.SqliteWakeups``),
   by LISTEN/NOTIFY on PostgreSQL.
 """
@@ -76,13 +83,19 @@ def handed_to_child(settings: Settings) -> list[Duty]:
 
 
 class DutyProcess:
-    """One `huying project` child kept running: started with the server, started again when it
-    dies (at once, or after a backoff when it keeps dying young), stopped with the server."""
+    """One child doing ``duties`` kept running — `huying chain` for the chain alone, else
+    `huying project`: started with the server, started again when it dies (at once, or after a
+    backoff when it keeps dying young), stopped with the server."""
 
     def __init__(self, duties: list[Duty]) -> None:
-        self._args = [sys.executable, "-m", "huying.cli", "project"]
-        if Duty.CHAIN not in duties:
-            self._args.append("--no-chain")
+        if duties == [Duty.CHAIN]:
+            self.name = "the chain keeper's process"
+            self._args = [sys.executable, "-m", "huying.cli", "chain"]
+        else:
+            self.name = "the duties' process"
+            self._args = [sys.executable, "-m", "huying.cli", "project"]
+            if Duty.CHAIN not in duties:
+                self._args.append("--no-chain")
         self._env = {**os.environ, SUPERVISOR_PID: str(os.getpid())}
         if Duty.WEBHOOKS not in duties:
             self._env[APART[Duty.WEBHOOKS]] = "0"
@@ -105,7 +118,7 @@ class DutyProcess:
             try:
                 proc.wait(timeout=_STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                log.warning("the duties' process (pid %d) ignored SIGTERM; killed", proc.pid)
+                log.warning("%s (pid %d) ignored SIGTERM; killed", self.name, proc.pid)
                 proc.kill()
                 proc.wait()
         if self._thread is not None:
@@ -118,7 +131,7 @@ class DutyProcess:
             # A session of its own: a Ctrl-C at the terminal reaches the server, which stops the
             # child after its own shutdown, rather than both at once (and the child restarted).
             self._proc = subprocess.Popen(self._args, env=self._env, start_new_session=True)
-        log.info("pid %d: the duties' process is pid %d", os.getpid(), self._proc.pid)
+        log.info("pid %d: %s is pid %d", os.getpid(), self.name, self._proc.pid)
 
     def _keep(self) -> None:
         backoff = 1.0
@@ -128,7 +141,7 @@ class DutyProcess:
             if self._stopping.is_set():
                 return
             lived = time.monotonic() - started
-            log.warning("the duties' process (pid %d) exited with %d; starting another", self._proc.pid, code)
+            log.warning("%s (pid %d) exited with %d; starting another", self.name, self._proc.pid, code)
             if lived < _QUICK_DEATH:
                 if self._stopping.wait(backoff):
                     return
@@ -136,6 +149,15 @@ class DutyProcess:
             else:
                 backoff = 1.0
             self._spawn()
+
+
+def _apart(duties: list[Duty]) -> list[list[Duty]]:
+    """The duties by child: the chain keeper alone, the others together."""
+    others: list[Duty] = [duty for duty in duties if duty is not Duty.CHAIN]
+    groups: list[list[Duty]] = [others] if others else []
+    if Duty.CHAIN in duties:
+        groups.append([Duty.CHAIN])
+    return groups
 
 
 class _Terminated(BaseException):
@@ -147,28 +169,31 @@ def _terminated(*_: Any) -> None:
 
 
 @contextmanager
-def duties_in_a_child(settings: Settings) -> Iterator[None]:
-    """Around `huying serve`'s server (in its process): the duties ``handed_to_child`` run in a
-    ``DutyProcess`` and are not offered here; when the server ends — Ctrl-C, or SIGTERM, which
-    uvicorn raises again after its shutdown — the child is stopped first, then the signal ends
-    this process as it would have."""
+def duties_in_children(settings: Settings) -> Iterator[None]:
+    """Around `huying serve`'s server (in its process): the duties ``handed_to_child`` run in
+    ``DutyProcess`` children — the chain keeper in one of its own — and are not offered here;
+    when the server ends — Ctrl-C, or SIGTERM, which uvicorn raises again after its shutdown —
+    the children are stopped first, then the signal ends this process as it would have."""
     duties = handed_to_child(settings)
     if not duties:
         yield
         return
-    log_to_stderr()  # its starts and deaths are told on stderr, beside the server's lines
-    child = DutyProcess(duties)  # it gets the environment as it was: its duties on
+    log_to_stderr()  # their starts and deaths are told on stderr, beside the server's lines
+    # Each gets the environment as it was: its duties on.
+    children = [DutyProcess(group) for group in _apart(duties)]
     for duty in duties:
         os.environ[APART[duty]] = "0"  # the app of this process offers none of them
     previous = signal.signal(signal.SIGTERM, _terminated)
     terminated = False
-    child.start()
+    for child in children:
+        child.start()
     try:
         yield
     except _Terminated:
         terminated = True
     finally:
-        child.stop()
+        for child in reversed(children):
+            child.stop()
         signal.signal(signal.SIGTERM, previous)
     if terminated:
         signal.raise_signal(signal.SIGTERM)

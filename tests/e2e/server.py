@@ -34,6 +34,11 @@ def duty_processes(server: Server) -> list[int]:
     return [int(pid) for pid in re.findall(r"the duties' process is pid (\d+)", server.log())]
 
 
+def chain_processes(server: Server) -> list[int]:
+    """The pids `huying serve` said its chain keeper's processes have, in order."""
+    return [int(pid) for pid in re.findall(r"the chain keeper's process is pid (\d+)", server.log())]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from backends import Backend
 from huying.bootstrap import Services
 
 from .processes import CALLS, DISTRICT, GRID, RAISE, holds, until
-from .server import Child, Server, duty_processes
+from .server import Child, Server, chain_processes, duty_processes
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +138,12 @@ def readable_after(server: Server, tokens: Any) -> float:
 
 def projecting(server: Server) -> list[int]:
     """The pids that said they took the projector duty, in order."""
-    return [int(pid) for pid in re.findall(r"pid (\d+) holds the projector duty", server.log())]
+    return taking(server, "projector")
+
+
+def taking(server: Server, duty: str) -> list[int]:
+    """The pids that said they took ``duty``, in order."""
+    return [int(pid) for pid in re.findall(rf"pid (\d+) holds the {duty} duty", server.log())]
 
 
 def ended(pid: int) -> bool:
@@ -156,6 +161,11 @@ def test_serve_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it
     server.start(HUYING_DUTIES_APART="1", HUYING_POLL_SECONDS="300")
     child = until("a duties' process", lambda: duty_processes(server), WAIT, server.log)[-1]
     until("the child projects", lambda: projecting(server) == [child], WAIT, server.log)
+    # The chain keeper in a child of its own: its GIL is not the projector's.
+    (keeper,) = until("a chain keeper's process", lambda: chain_processes(server), WAIT, server.log)
+    until("the keeper chains", lambda: taking(server, "chain") == [keeper], WAIT, server.log)
+    until("the child delivers", lambda: taking(server, "webhooks") == [child], WAIT, server.log)
+    assert server.proc is not None and len({server.proc.pid, child, keeper}) == 3  # three processes
     assert readable_after(server, tokens) < WOKEN  # woken across processes, read here
 
     os.kill(child, signal.SIGKILL)
@@ -163,15 +173,17 @@ def test_serve_projects_in_a_child_that_is_replaced_when_killed_and_ends_with_it
     child = duty_processes(server)[-1]
     until("the new child projects", lambda: projecting(server)[-1:] == [child], WAIT, server.log)
     assert readable_after(server, tokens) < WOKEN
+    assert chain_processes(server) == [keeper] and not ended(keeper)  # the keeper went on
 
-    server.kill()  # kill -9 of the server: the child stops by itself
-    until("the orphaned child ended", lambda: ended(child), WAIT, server.log)
+    server.kill()  # kill -9 of the server: the children stop by themselves
+    until("the orphaned children ended", lambda: ended(child) and ended(keeper), WAIT, server.log)
 
     server.start(HUYING_DUTIES_APART="1")
     child = until("a duties' process", lambda: duty_processes(server), WAIT, server.log)[-1]
+    keeper = until("a chain keeper's process", lambda: chain_processes(server), WAIT, server.log)[-1]
     until("the child projects", lambda: projecting(server) == [child], WAIT, server.log)
-    server.terminate()  # SIGTERM: both stop, in order
-    assert ended(child)
+    server.terminate()  # SIGTERM: all stop, in order
+    assert ended(child) and ended(keeper)
 
 
 VISIBLE_COUNT = re.compile(r"^huying_projection_visible_seconds_count\{pid=\"\d+\"\} (\S+)$", re.M)
