@@ -17,12 +17,15 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 # How long a busy follower of the log lets saves gather before its next batch: for the read
-# models, a burst's worth (10 ms) — they run in the duties' own process (``supervision``), so a
-# batch no longer takes the requests' interpreter, and every millisecond here is projection lag
-# (targets.md P5: p99 200 ms; 50 ms here left P5's probe at p50 ~110-135 ms, 10 ms at ~80 ms,
-# with no fewer requests served); for the audit chain and webhook deliveries, which no request
-# waits for, longer.
-GATHER_SECONDS = 0.01
+# models, 2 ms — they run in the duties' own process (``supervision``), so a batch no longer
+# takes the requests' interpreter, and every millisecond here is projection lag (targets.md P5:
+# p99 200 ms). 50 ms left P5's probe at p50 ~110-135 ms, 10 ms at ~80 ms. Under P1's load the
+# projector is never idle: a save waits for the batch under way, the gathering, then its own
+# batch. At 2 ms instead of 10 the batches were ~18 events instead of ~33, at about the same CPU
+# an event, and the server's lag fell from p50 75-100 / p99 300 ms to 50 / 200 ms in seven
+# pairs of loads on SQLite (docs/benchmarks.md, 2026-12-07). For the audit chain and webhook
+# deliveries, which no request waits for, longer.
+GATHER_SECONDS = 0.002
 GATHER_SECONDS_UNWAITED = 0.25
 # A long job beside the requests of the process it lives in (the watchdog's sweep): at most this
 # share of the time (``Pacer``). The chain keeper's whole-log check, whose work grows with the
