@@ -72,14 +72,19 @@ def utc(instant: str) -> datetime:
     return datetime.fromisoformat(instant).astimezone(UTC)
 
 
-def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
-    desk = Desk(client, tokens, clock)
+def dispatch_one(desk: Desk) -> None:
+    """A call of item C01-01 in grid LW-LN-01-G01, called up to the street and dispatched to CG."""
     body = {"item_code": "C01-01", "grid_code": "LW-LN-01-G01", "title": "垃圾", "description": "垃圾"}
     call = desk.post("/api/v1/calls", ("grid_worker", "LW-LN-01-G01"), {**body, "channel": "photo"})
     desk.post(f"/api/v1/calls/{call['id']}/escalate", COMMUNITY, {"reason": "上呼"})
     desk.post(f"/api/v1/calls/{call['id']}/acknowledge", ("street", "LW-LN"))
     order = {"lead_department": "CG", "instructions": "清运"}
     desk.post(f"/api/v1/calls/{call['id']}/dispatch", ("street", "LW-LN"), order)
+
+
+def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+    desk = Desk(client, tokens, clock)
+    dispatch_one(desk)
 
     (found,) = desk.read("/api/v1/calls")["data"]
     named = {k: found[k] for k in ("item_name", "grid_name", "community_name", "street_name", "holder_name")}
@@ -106,12 +111,7 @@ def test_a_renamed_item_is_shown_by_its_new_name_at_once(
     """The names are the catalog in effect when the list is read, in every list: the sync
     routes' and the department queue's, which reads them in its worker thread."""
     desk = Desk(client, tokens, clock)
-    body = {"item_code": "C01-01", "grid_code": "LW-LN-01-G01", "title": "垃圾", "description": "垃圾"}
-    call = desk.post("/api/v1/calls", ("grid_worker", "LW-LN-01-G01"), {**body, "channel": "photo"})
-    desk.post(f"/api/v1/calls/{call['id']}/escalate", COMMUNITY, {"reason": "上呼"})
-    desk.post(f"/api/v1/calls/{call['id']}/acknowledge", ("street", "LW-LN"))
-    order = {"lead_department": "CG", "instructions": "清运"}
-    desk.post(f"/api/v1/calls/{call['id']}/dispatch", ("street", "LW-LN"), order)
+    dispatch_one(desk)
     lists = (
         ("/api/v1/calls", SUPERVISOR),
         ("/api/v1/ledger", ("street", "LW-LN")),
