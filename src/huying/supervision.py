@@ -15,8 +15,8 @@
   started again when it dies: the API's process does not take its duties over, which would
   put the work back on the interpreter it was moved off, for good.
 - **The chain keeper's process**. Beside the projector, in one interpreter, the chain keeper
-  made the read models late: under P1's load it chains ~1,000 events at a go, ~60–90 ms of
-  Python holding the GIL, and each of the projector's batches it overlapped took ~140–180 ms
+  made the read models late: under P1's load it chains ~1,000 events at a go, 45–90 ms of
+  Python holding the GIL, and each of the projector's batches it overlapped took ~135–180 ms
   instead of ~57 (the batch's every statement waited for the GIL back) — P5's tail
   (docs/benchmarks.md, 2026-12-07). No request waits for the chain, every read-your-writes
   read waits for the projector: so the chain keeper is a child of its own, `huying chain`,
@@ -71,7 +71,7 @@ def _orphaned(supervisor: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def handed_to_child(settings: Settings) -> list[Duty]:
+def handed_to_children(settings: Settings) -> list[Duty]:
     """The duties `huying serve` runs in its duties' process: unless HUYING_DUTIES_APART=0,
     those of the projector, chain keeper and webhooks it would offer. (A PostgreSQL deployment
     may run `huying project` as a service of its own instead, with HUYING_RUN_PROJECTOR=0 for
@@ -170,11 +170,11 @@ def _terminated(*_: Any) -> None:
 
 @contextmanager
 def duties_in_children(settings: Settings) -> Iterator[None]:
-    """Around `huying serve`'s server (in its process): the duties ``handed_to_child`` run in
+    """Around `huying serve`'s server (in its process): the duties ``handed_to_children`` run in
     ``DutyProcess`` children — the chain keeper in one of its own — and are not offered here;
     when the server ends — Ctrl-C, or SIGTERM, which uvicorn raises again after its shutdown —
     the children are stopped first, then the signal ends this process as it would have."""
-    duties = handed_to_child(settings)
+    duties = handed_to_children(settings)
     if not duties:
         yield
         return

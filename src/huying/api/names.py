@@ -28,16 +28,17 @@ NAME_OF = {
 
 @dataclass(frozen=True)
 class Names:
-    """``catalog``: the catalog, or how to read it when an item's name is first asked for."""
+    """``catalog_source``: the catalog, or how to read it when an item's name is first asked
+    for (``catalog``)."""
 
     org: Org
-    shown_catalog: Catalog | Callable[[], Catalog]
+    catalog_source: Catalog | Callable[[], Catalog]
 
     @cached_property
     def catalog(self) -> Catalog:
         """The catalog in effect: read (it may ask the store for edits) on first use, in the
         thread that asks first — an answer naming no item never reads it."""
-        given = self.shown_catalog
+        given = self.catalog_source
         return given if isinstance(given, Catalog) else given()
 
     def of(self, field: str, code: str | None) -> str | None:
