@@ -147,7 +147,8 @@ def sla_dashboard(
             _figures([rows[block] for block in covers[b.period] if block in rows], n, summaries)
             for b, n in zip(periods, late, strict=True)
         ]
-        totals = {name: sum(f[name] for f in figured) for name in (*COUNTED, "overdue_now")}
+        arrived = [f for f in figured if f is not _NOTHING]
+        totals = {name: sum(f[name] for f in arrived) for name in (*COUNTED, "overdue_now")}
         totals |= _percentiles([rows[block] for block in whole if block in rows], summaries)
         return {
             "unit": s.unit,
@@ -183,25 +184,42 @@ def sla_dashboard(
 
 def _figures(rows: Sequence[dict[str, Any]], overdue_now: int, summaries: Merged) -> dict[str, Any]:
     """The figures of the obligations that arrived in some stored blocks."""
+    if not rows:  # nothing arrived: most of a unit's days, on a dashboard of many units
+        return _NOTHING | {"overdue_now": overdue_now} if overdue_now else _NOTHING
     if len(rows) == 1:
-        figures = {name: rows[0][name] for name in COUNTED}
+        (row,) = rows
+        figures = {name: row[name] for name in COUNTED}
     else:
         figures = {name: sum(r[name] for r in rows) for name in COUNTED}
     figures["overdue_now"] = overdue_now
-    return figures | _percentiles(rows, summaries)
+    figures.update(_percentiles(rows, summaries))
+    return figures
+
+
+# A period where nothing arrived: every figure zero, no times (shared: only ever read).
+_NOTHING: dict[str, Any] = {
+    **dict.fromkeys(COUNTED, 0),
+    "overdue_now": 0,
+    **{f"{kind}_seconds": NO_TIMES for kind in SPREADS},
+}
 
 
 def _percentiles(rows: Sequence[dict[str, Any]], summaries: Merged) -> dict[str, Any]:
     """Response and resolution percentiles: one block's as stored, several blocks' merged
     (``summaries``, by their spreads' digests)."""
     found = {}
-    for kind in SPREADS:
-        if len(rows) == 1:
-            r = rows[0]
-            found[f"{kind}_seconds"] = {"n": r[f"{kind}_n"], "p50": r[f"{kind}_p50"], "p90": r[f"{kind}_p90"]}
-        else:
-            found[f"{kind}_seconds"] = summaries[of] if (of := parts(rows, kind)) else NO_TIMES
+    if len(rows) == 1:
+        (r,) = rows
+        for name, n, p50, p90 in _TIMES:
+            found[name] = {"n": r[n], "p50": r[p50], "p90": r[p90]}
+        return found
+    for kind, (name, *_) in zip(SPREADS, _TIMES, strict=True):
+        found[name] = summaries[of] if (of := parts(rows, kind)) else NO_TIMES
     return found
+
+
+# Per kind of spread: its figure's name, and its row's count and percentiles.
+_TIMES = tuple((f"{kind}_seconds", f"{kind}_n", f"{kind}_p50", f"{kind}_p90") for kind in SPREADS)
 
 
 def _series_in(wanted: Sequence[Series]) -> ColumnElement[bool]:

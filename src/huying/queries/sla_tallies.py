@@ -68,7 +68,6 @@ def tallies(
         starts[granularity].add(start)
     for granularity, start in with_spreads:
         spread_starts[granularity].add(start)
-    spreads = tuple(f"{k}_spread" for k in SPREADS)
     for kind, wanted_starts in starts.items():
         with_them = spread_starts[kind]
         query = select(
@@ -76,17 +75,17 @@ def tallies(
             t.c.scope,
             t.c.start,
             *(t.c[c] for c in SHOWN),
-            *(_when(t.c.start, with_them, wanted_starts, t.c[c]) for c in spreads),
+            *(_when(t.c.start, with_them, wanted_starts, t.c[c]) for c in _SPREAD_COLUMNS),
         ).where(pairs_in(wanted), t.c.block == kind.value, t.c.start.in_(sorted(wanted_starts)))
-        for level, scope, start, *values in _rows(conn, query):
-            row = dict(zip((*SHOWN, *spreads), values, strict=True))
-            found[(level, scope)][(kind, start)] = row | {
-                "level": level,
-                "scope": scope,
-                "block": kind,
-                "start": start,
-            }
+        for values in _rows(conn, query):
+            row = dict(zip(_READ, values, strict=True))  # a row a block: one dict, made once
+            row["block"] = kind
+            found[(row["level"], row["scope"])][(kind, row["start"])] = row
     return found
+
+
+_SPREAD_COLUMNS = tuple(f"{kind}_spread" for kind in SPREADS)
+_READ = ("level", "scope", "start", *SHOWN, *_SPREAD_COLUMNS)  # the columns ``tallies`` selects
 
 
 def parts(rows: Iterable[Row], kind: str) -> Digests:
