@@ -38,6 +38,7 @@ from huying.projections.tables import (
 )
 from huying.queries.obligations import call_obligations
 from huying.queries.settled import rejudged
+from huying.queries.sla_tallies import starting_in
 
 # Counted in 响应率's denominator; the others were never owed a response (docs/metrics.md).
 _OWED = frozenset({Response.ON_TIME, Response.LATE, Response.UNTIMED, Response.PENDING})
@@ -193,7 +194,7 @@ def _obligations(
     sums = select(t.c.scope.label("unit"), *(func.sum(t.c[n]).label(n) for n in counted)).where(
         t.c.level == level.value,
         t.c.block == Granularity.MONTH.value,
-        t.c.start.in_(_months(period)),
+        starting_in(t.c.start, Granularity.MONTH, _months(period)),
         t.c.scope.in_(units),
     )
     since, until = utc_span(period.first, period.last)
