@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from threading import Lock
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from huying.api.schemas.calls import (
 )
 from huying.api.schemas.reads import CallSummary, QueueItem
 from huying.audit.feed import event_data
+from huying.audit.mapper import PAST_EVENTS
 from huying.audit.vouch import Flaw
 from huying.bootstrap import Services
 from huying.domain.call import Call
@@ -31,6 +33,7 @@ from huying.domain.worktime import WorkCalendar
 from huying.onloop import off_loop, suspendable
 from huying.projections.rows import instants_of
 from huying.queries.duplicates import Subject, at_raise
+from huying.recently_used import RecentlyUsed
 from huying.services.contacts import ContactBook
 
 
@@ -176,7 +179,28 @@ def unvouched_entry(flaw: Flaw) -> dict[str, Any]:
     }
 
 
+# History entries presented lately, by log position, each beside the event it shows. The history
+# of an aggregate read again hands the very same events (``PastEvents``: one event for a row read
+# again exactly as it was), and an entry is made of nothing but its event and position: an
+# auditor's reads of one call again and again (P6) presented each of its events anew, 30% of
+# a history's instructions. Another event at a position (another store, a row read afresh) is
+# presented afresh.
+_ENTRIES: RecentlyUsed[int, tuple[Any, HistoryEntry]] = RecentlyUsed(PAST_EVENTS)
+_ENTRIES_LOCK = Lock()
+
+
 def history_entry(position: int, event: Call.Event) -> HistoryEntry:
+    with _ENTRIES_LOCK:
+        known = _ENTRIES.get(position)
+    if known is not None and known[0] is event:
+        return known[1]
+    entry = _entry(position, event)
+    with _ENTRIES_LOCK:
+        _ENTRIES.put(position, (event, entry))
+    return entry
+
+
+def _entry(position: int, event: Call.Event) -> HistoryEntry:
     return HistoryEntry(
         position=position,
         version=event.originator_version,

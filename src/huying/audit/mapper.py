@@ -114,7 +114,9 @@ class PastEvents:
 
 
 def _row_key(s: Notification) -> tuple[Any, ...]:
-    return (s.originator_id, s.originator_version, s.topic, s.id, s.state)
+    # The originator as its 128-bit int: a UUID hashes and compares in Python, an int in C.
+    oid = s.originator_id.int if isinstance(s.originator_id, UUID) else s.originator_id
+    return (oid, s.originator_version, s.topic, s.id, s.state)
 
 
 def _position(s: StoredEvent) -> int | None:

@@ -13,52 +13,20 @@ and the number of merged summaries, least recently used out first).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from threading import Lock
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from huying.projections import spread
+from huying.recently_used import RecentlyUsed
 
 Digests = tuple[str, ...]  # a merge's parts, sorted: the same parts in any order are one key
 Summary = dict[str, Any]  # ``spread.summary``: n, p50, p90
 K = TypeVar("K", bound=Hashable)  # a tally row's key
-KT = TypeVar("KT", bound=Hashable)
-VT = TypeVar("VT")
 
 SPREAD_BYTES = 64 << 20  # a year by month of a million-call district holds ~7 MB of spreads
 SUMMARIES = 8_192
 ROWS = 65_536  # tally rows whose spreads were asked for (a district's year by month: ~300)
-
-
-class _Recent(Generic[KT, VT]):
-    """Items kept up to a total weight (each item's 1 unless told), the least recently used
-    going first; one that alone weighs more than the limit is not kept."""
-
-    def __init__(self, limit: int, weight: Callable[[VT], int] = lambda _: 1) -> None:
-        self._items: OrderedDict[KT, VT] = OrderedDict()
-        self._limit, self._weight, self._total = limit, weight, 0
-
-    def get(self, key: KT) -> VT | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
-
-    def put(self, key: KT, value: VT) -> None:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return
-        if self._weight(value) > self._limit:
-            return
-        self._items[key] = value
-        self._total += self._weight(value)
-        while self._total > self._limit:
-            self._total -= self._weight(self._items.popitem(last=False)[1])
-
-    def clear(self) -> None:
-        self._items.clear()
-        self._total = 0
 
 
 class SpreadMemo:
@@ -69,9 +37,9 @@ class SpreadMemo:
     def __init__(
         self, spread_bytes: int = SPREAD_BYTES, summaries: int = SUMMARIES, rows: int = ROWS
     ) -> None:
-        self._blobs: _Recent[str, bytes] = _Recent(spread_bytes, len)
-        self._summaries: _Recent[Digests, Summary] = _Recent(summaries)
-        self._rows: _Recent[Hashable, bool] = _Recent(rows)
+        self._blobs: RecentlyUsed[str, bytes] = RecentlyUsed(spread_bytes, len)
+        self._summaries: RecentlyUsed[Digests, Summary] = RecentlyUsed(summaries)
+        self._rows: RecentlyUsed[Hashable, bool] = RecentlyUsed(rows)
         self._lock = Lock()
 
     def unseen(self, rows: Iterable[K]) -> set[K]:

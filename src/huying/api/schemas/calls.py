@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from huying.domain.levels import Level
 from huying.domain.states import Channel, OrderRole, OrderStatus, Satisfaction, Status, Urgency
@@ -143,6 +143,9 @@ class AttachmentPublic(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    # Frozen: one entry is handed to every reader of its event (``present.history_entry``).
+    model_config = ConfigDict(frozen=True)
+
     position: int
     version: int
     type: str
