@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from psycopg import pq
-from sqlalchemy import LargeBinary, Select, event, literal, select, text
+from sqlalchemy import LargeBinary, event, literal, select, text
 
 from huying.bootstrap import Services
 from huying.postgres import binary_rows
@@ -16,7 +16,7 @@ from huying.postgres import binary_rows
 pytestmark = pytest.mark.postgres_only(reason="PostgreSQL's binary format of rows")
 
 
-def row(spread: bytes, n: int) -> Select[bytes, int]:
+def row(spread: bytes, n: int) -> Any:  # a Select of two columns
     return select(literal(spread, LargeBinary).label("spread"), literal(n).label("n"))
 
 
