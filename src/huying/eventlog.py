@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from psycopg.rows import tuple_row
+
+from huying.recently_used import RecentlyUsed
 
 # Aggregates whose positions are remembered at once, the least lately used forgotten first (as
 # ``known_events``): a few hundred calls are in play in a district at any moment.
@@ -82,8 +83,7 @@ class Positions(ABC):
     """Where an aggregate's events lie in the log: asked of the store, remembered once known."""
 
     def __init__(self, size: int = KNOWN_AGGREGATES) -> None:
-        self._size = size
-        self._known: OrderedDict[UUID, dict[int, int]] = OrderedDict()
+        self._known: RecentlyUsed[UUID, dict[int, int]] = RecentlyUsed(size)
         self._lock = threading.Lock()
 
     @abstractmethod
@@ -124,11 +124,8 @@ class Positions(ABC):
     def _keep(self, aggregate_id: UUID, positions: Iterable[tuple[int, int]]) -> None:
         known = self._known.get(aggregate_id)
         if known is None:
-            known = self._known[aggregate_id] = {}
-            while len(self._known) > self._size:
-                self._known.popitem(last=False)
-        else:
-            self._known.move_to_end(aggregate_id)
+            known = {}
+            self._known.put(aggregate_id, known)
         known.update(positions)
 
 

@@ -16,10 +16,11 @@ each time; the events are immutable, and no event's ``apply`` changes what it ha
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
+
+from huying.recently_used import RecentlyUsed
 
 # Aggregates remembered at once, the least lately used forgotten first: a few hundred calls are
 # in play in a district at any moment; each remembered call costs a few kB.
@@ -28,8 +29,7 @@ KNOWN_AGGREGATES = 1024
 
 class KnownEvents:
     def __init__(self, size: int = KNOWN_AGGREGATES) -> None:
-        self._size = size
-        self._events: OrderedDict[UUID, tuple[Any, ...]] = OrderedDict()
+        self._events: RecentlyUsed[UUID, tuple[Any, ...]] = RecentlyUsed(size)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -38,10 +38,7 @@ class KnownEvents:
     def of(self, aggregate_id: UUID) -> tuple[Any, ...] | None:
         """Every event of the aggregate, if this process knows them all."""
         with self._lock:
-            events = self._events.get(aggregate_id)
-            if events is not None:
-                self._events.move_to_end(aggregate_id)
-            return events
+            return self._events.get(aggregate_id)
 
     def read(self, aggregate_id: UUID, events: Sequence[Any]) -> None:
         """The aggregate's events as just read from the store. A read that raced a save may be
@@ -51,7 +48,7 @@ class KnownEvents:
         with self._lock:
             known = self._events.get(aggregate_id)
             if known is None or len(known) < len(events):
-                self._keep(aggregate_id, tuple(events))
+                self._events.put(aggregate_id, tuple(events))
 
     def saved(self, events: Sequence[Any]) -> None:
         """Events just stored, in order: each extends its aggregate's known history when it
@@ -59,18 +56,12 @@ class KnownEvents:
         with self._lock:
             for event in events:
                 aggregate_id, version = event.originator_id, event.originator_version
-                known = self._events.get(aggregate_id, ())
+                known = self._events.get(aggregate_id) or ()
                 if len(known) == version - 1:
-                    self._keep(aggregate_id, (*known, event))
+                    self._events.put(aggregate_id, (*known, event))
                 else:
-                    self._events.pop(aggregate_id, None)
+                    self._events.pop(aggregate_id)
 
     def forget(self, aggregate_id: UUID) -> None:
         with self._lock:
-            self._events.pop(aggregate_id, None)
-
-    def _keep(self, aggregate_id: UUID, events: tuple[Any, ...]) -> None:
-        self._events[aggregate_id] = events
-        self._events.move_to_end(aggregate_id)
-        while len(self._events) > self._size:
-            self._events.popitem(last=False)
+            self._events.pop(aggregate_id)

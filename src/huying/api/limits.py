@@ -28,7 +28,6 @@ import math
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from starlette.responses import JSONResponse
 
 from huying.api.lanes import Busy, FairShare, Lane
 from huying.api.problems import problem
+from huying.recently_used import RecentlyUsed
 from huying.settings import Settings
 
 __all__ = ["Busy", "FailureBudget", "Limits", "Ticket", "refused", "too_many", "waiting"]  # Busy: from lanes
@@ -97,21 +97,18 @@ class FailureBudget:
     ) -> None:
         self.per_minute = per_minute
         self._monotonic = monotonic
-        self._max_clients = max_clients
         self._lock = threading.Lock()
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+        self._buckets: RecentlyUsed[str, tuple[float, float]] = RecentlyUsed(max_clients)  # tokens, at
 
     def spend(self, client: str) -> int | None:
         """Counts one failure; None while within budget, else seconds until the next is allowed."""
         rate = self.per_minute / 60
         now = self._monotonic()
         with self._lock:
-            tokens, at = self._buckets.pop(client, (float(self.per_minute), now))
+            tokens, at = self._buckets.pop(client) or (float(self.per_minute), now)
             tokens = min(float(self.per_minute), tokens + (now - at) * rate)
             allowed = tokens >= 1
-            self._buckets[client] = (tokens - 1 if allowed else tokens, now)
-            while len(self._buckets) > self._max_clients:
-                self._buckets.popitem(last=False)
+            self._buckets.put(client, (tokens - 1 if allowed else tokens, now))
         return None if allowed else max(1, math.ceil((1 - tokens) / rate))
 
 

@@ -8,7 +8,6 @@ projector and the feed — so a row huying did not write is refused wherever it 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent, Transco
 
 from huying.audit.seal import stored_id
 from huying.audit.vouch import Checked, EventUnvouched, Flaw, Tamper, Voucher, named
+from huying.recently_used import RecentlyUsed
 
 
 class SealingMapper(Mapper[UUID]):
@@ -81,8 +81,7 @@ class PastEvents:
 
     def __init__(self, mapper: SealingMapper, size: int = PAST_EVENTS) -> None:
         self.mapper = mapper
-        self._size = size
-        self._known: OrderedDict[tuple[Any, ...], DomainEventProtocol[UUID]] = OrderedDict()
+        self._known: RecentlyUsed[tuple[Any, ...], DomainEventProtocol[UUID]] = RecentlyUsed(size)
         self._lock = threading.Lock()
 
     def decoded(self, stored: Notification) -> DomainEventProtocol[UUID]:
@@ -91,15 +90,12 @@ class PastEvents:
         with self._lock:
             event = self._known.get(key)
             if event is not None:
-                self._known.move_to_end(key)
                 return event
         checked = self.mapper.checked(stored)  # EventUnvouched: nothing remembered
         event = self.mapper.decoded(stored, checked.body)
         if checked.after is not None:  # sealed, not legacy
             with self._lock:
-                self._known[key] = event
-                while len(self._known) > self._size:
-                    self._known.popitem(last=False)
+                self._known.put(key, event)
         return event
 
     def vouched(self, stored: Notification) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, cast
@@ -48,6 +47,7 @@ from huying.projections.tables import READ_MODEL_TABLES, projection_refills, pro
 from huying.projections.tallies import TallyKeeper
 from huying.projections.work_orders import DepartmentLedgers, WorkQueues
 from huying.projections.writer import RowWriter
+from huying.recently_used import RecentlyUsed
 from huying.sqlite_writes import write_transaction
 
 if TYPE_CHECKING:
@@ -92,12 +92,11 @@ class CallCache:
 
     def __init__(self, app: HuyingApplication, maxsize: int) -> None:
         self._app = app
-        self._maxsize = maxsize
-        self._calls: OrderedDict[UUID, tuple[HuyingAggregate, dict[int, int]]] = OrderedDict()
+        self._calls: RecentlyUsed[UUID, tuple[HuyingAggregate, dict[int, int]]] = RecentlyUsed(maxsize)
 
     def before(self, call_id: UUID, version: int) -> tuple[HuyingAggregate | None, dict[int, int]]:
         """The aggregate as it stood just before ``version``."""
-        cached = self._calls.pop(call_id, None)
+        cached = self._calls.pop(call_id)
         if cached is not None and cached[0].version == version - 1:
             return cached
         if version == 1:
@@ -106,9 +105,7 @@ class CallCache:
         return call, self._app.positions.of_call(call_id)
 
     def keep(self, call: HuyingAggregate, positions: dict[int, int]) -> None:
-        self._calls[call.id] = (call, positions)
-        while len(self._calls) > self._maxsize:
-            self._calls.popitem(last=False)
+        self._calls.put(call.id, (call, positions))
 
     def clear(self) -> None:
         self._calls.clear()

@@ -5,7 +5,7 @@ worked out before its write transaction (``Rewrite``). Shared by every tally (``
 from __future__ import annotations
 
 import json
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,6 +32,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from huying.projections.rows import Row
 from huying.projections.tables import rm_calls
 from huying.projections.writer import RowWriter, key_names, key_of
+from huying.recently_used import RecentlyUsed
 
 Rows = Mapping[str, Sequence[Row]]  # table name → the rows the batch stores
 
@@ -249,7 +250,7 @@ class KnownRows:
 
     def __init__(self, limit: int = 2_048) -> None:
         self._limit = limit
-        self._rows: dict[str, OrderedDict[Any, Row]] = {}
+        self._rows: dict[str, RecentlyUsed[Any, Row]] = {}
         self._held: tuple[list[Rewrite], int] | None = None
         self.at: int | None = None  # the position the known rows stand at (None: none known)
 
@@ -266,7 +267,6 @@ class KnownRows:
                 unknown.append(k)
             else:
                 found[k] = row
-                rows.move_to_end(k)
         return found, unknown
 
     def hold(self, rewrites: Sequence[Rewrite] | None, at: int = 0) -> None:
@@ -280,16 +280,16 @@ class KnownRows:
         rewrites, self.at = self._held
         self._held = None
         for rewrite in rewrites:
-            rows = self._rows.setdefault(rewrite.table.name, OrderedDict())
+            rows = self._rows.get(rewrite.table.name)
+            if rows is None:
+                rows = self._rows[rewrite.table.name] = RecentlyUsed(self._limit)
             if rewrite.afresh:
                 rows.clear()
             for k in rewrite.replaced:
-                rows.pop(k, None)
+                rows.pop(k)
             key = key_of(rewrite.table)
             for row in rewrite.rows:
-                rows[key(row)] = row
-            while len(rows) > self._limit:
-                rows.popitem(last=False)
+                rows.put(key(row), row)
 
     def forget(self) -> None:
         self._rows.clear()
