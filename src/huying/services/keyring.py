@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -37,8 +39,47 @@ class KeyUnavailable(UnsafeSettings):
 def seal(key: bytes, plaintext: bytes, context: str) -> bytes:
     """AES-256-GCM: a fresh nonce, then the ciphertext and tag. ``context`` (what and whose the
     bytes are) is authenticated, so a ciphertext cannot be moved to another record or field."""
-    nonce = os.urandom(_NONCE_BYTES)
+    nonce = _NONCES.next()
     return nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
+
+
+class Nonces:
+    """Fresh random 96-bit nonces, drawn from the system's random source ``batch`` at a time.
+
+    Each ``os.urandom`` is a system call during which the calling thread gives up the
+    interpreter — for a raise, the event loop's thread, twice (the contact's name and phone),
+    waiting to get it back mid-request. Drawn in batches the nonces are as random; none is
+    handed out twice: a process forked while some are drawn and not handed out starts with
+    none (``os.register_at_fork``), so parent and child never seal with the same one."""
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._lock = threading.Lock()
+        self._drawn, self._at = b"", 0
+        forget = weakref.WeakMethod(self.forget)
+        os.register_at_fork(after_in_child=lambda: _call(forget()))
+
+    def next(self) -> bytes:
+        with self._lock:
+            if self._at >= len(self._drawn):
+                self._drawn, self._at = os.urandom(_NONCE_BYTES * self._batch), 0
+            nonce = self._drawn[self._at : self._at + _NONCE_BYTES]
+            self._at += _NONCE_BYTES
+            return nonce
+
+    def forget(self) -> None:
+        """None drawn; a new lock (one held by another thread at a fork is never let go in the
+        child)."""
+        self._lock = threading.Lock()
+        self._drawn, self._at = b"", 0
+
+
+def _call(method: Callable[[], None] | None) -> None:
+    if method is not None:  # None: its object is gone
+        method()
+
+
+_NONCES = Nonces()
 
 
 def unseal(key: bytes, sealed: bytes, context: str) -> bytes:
