@@ -58,7 +58,7 @@ class SecurityHeaders:
                 if _content_type(headers).startswith(b"text/html"):
                     held = {**message, "headers": headers}
                     return
-                message = {**message, "headers": _completed(headers, API_POLICY, https)}
+                message = {**message, "headers": _completed_api(headers, https)}
             elif held is not None:
                 page.extend(message.get("body", b""))
                 if message.get("more_body", False):
@@ -73,10 +73,26 @@ class SecurityHeaders:
 
 
 def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
-    return next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.lower()
+    return b""
 
 
 def _completed(headers: list[tuple[bytes, bytes]], policy: str, https: bool) -> list[tuple[bytes, bytes]]:
     present = {k.lower() for k, _ in headers}
     wanted = [*HEADERS, (b"content-security-policy", policy.encode()), *([_HSTS] if https else [])]
     return headers + [(k, v) for k, v in wanted if k not in present]
+
+
+# Every answer but a page gets these: worked out once, not for each answer (by whether it went
+# over https, which adds HSTS).
+_API_HEADERS = {https: _completed([], API_POLICY, https) for https in (False, True)}
+_API_NAMES = {name for name, _ in _API_HEADERS[True]}
+
+
+def _completed_api(headers: list[tuple[bytes, bytes]], https: bool) -> list[tuple[bytes, bytes]]:
+    """``_completed`` with the API's policy."""
+    if not any(name.lower() in _API_NAMES for name, _ in headers):  # the route set none itself
+        return headers + _API_HEADERS[https]
+    return _completed(headers, API_POLICY, https)

@@ -24,6 +24,9 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        # Each series' child, by its labels, once it has been counted: ``labels()`` checks and
+        # looks the labels up under a lock on every call. Routes and statuses are few.
+        self._counted: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +44,12 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_and_count)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+            series = self._counted.get(key)
+            if series is None:
+                method, route, _ = key
+                counter = self.requests.labels(method, route, str(status))
+                series = self._counted.setdefault(key, (counter, self.latency.labels(method, route)))
+            series[0].inc()
+            series[1].observe(elapsed)

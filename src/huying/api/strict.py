@@ -20,7 +20,10 @@ from huying.api.params import no_nul_in_parameters
 async def checked_parameters(request: Request) -> None:
     """Every route's parameters: no NUL in any, no unknown one in the query. One dependency for
     both, since FastAPI solves each dependency of every request anew (its header, query, path
-    and cookie parameters looked for, its cache key worked out)."""
+    and cookie parameters looked for, its cache key worked out). A request with neither a query
+    string nor path parameters has nothing to check (a raise: no query is parsed for it)."""
+    if not request.scope.get("query_string") and not request.scope.get("path_params"):
+        return
     await no_nul_in_parameters(request)
     await refuse_unknown_query(request)
 
