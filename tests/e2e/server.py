@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from backends import raw_events, settings_env
+from huying.bootstrap import opened
+from huying.demo import principal_for_token
 from huying.settings import Settings
 
 from .inprocess import HTTP_PATIENCE
@@ -116,8 +118,12 @@ class Server:
         return done.stdout
 
     def token(self, role: str, unit: str) -> dict[str, str]:
-        token = self.cli("token", "create", "--role", role, "--unit", unit).strip()
-        assert token and "\n" not in token, "token create prints the token and nothing else"
+        """A bearer token for ``role`` at ``unit``, made as `huying token create` makes it, but
+        in this process: starting a `huying` process costs a test one to two seconds, and most
+        tests are not about the command (test_cli runs it)."""
+        with opened(self.settings) as services:
+            principal = principal_for_token(services.app.org, role, unit)
+            _, token = services.tokens.create(principal, label="test")
         return {"Authorization": f"Bearer {token}"}
 
     def start(self, workers: int = 1, **env: str) -> None:

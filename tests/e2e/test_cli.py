@@ -107,7 +107,10 @@ def test_a_read_only_command_writes_nothing_and_needs_no_secret_key(
     server = Server(settings, tmp_path / "logs")
     try:
         server.cli("migrate")
-        grid = server.token("grid_worker", RAISE["grid_code"])
+        # The command itself, as an operator runs it (other tests make their tokens in process).
+        made = server.cli("token", "create", "--role", "grid_worker", "--unit", RAISE["grid_code"])
+        assert made.strip() and made.count("\n") == 1, "token create prints the token and nothing else"
+        grid = {"Authorization": f"Bearer {made.strip()}"}
         server.start()
         with server.client() as http:
             for n in range(3):
