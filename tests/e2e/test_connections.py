@@ -16,13 +16,14 @@ import re
 import select
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
-from backends import raw_events
-from deployment_templates import Template
+from backends import Backend, raw_events
+from deployment_templates import Templates
 
 from .server import Server
 
@@ -44,27 +45,33 @@ class Tokens:
     admin: str
 
 
-@pytest.fixture
-def started(server: Server, template: Template) -> Server:
-    """The test's deployment served with short connection deadlines. Migrated from the
-    session's template, not by a `huying migrate` of its own (which test_cli and
-    test_real_server run): a process start of several seconds that these tests do not test."""
-    server.env.update(SHORT)
-    template.deploy(server.settings)
-    return server
+@pytest.fixture(scope="module")
+def server(
+    backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per backend for the module, with short connection deadlines. Each test opens
+    connections of its own and leaves the server as it found it (the one that counts events
+    compares before and after), so they share it rather than each start one: a start costs
+    several seconds. Migrated from the session's template, not by a `huying migrate` of its own
+    (which test_cli and test_real_server run)."""
+    root = tmp_path_factory.mktemp("connections")
+    (root / "logs").mkdir()
+    srv = Server(backend.settings(root / "var", run_watchdog=False), root / "logs")
+    srv.env.update(SHORT)
+    templates.of(backend).deploy(srv.settings)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.cleanup()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tokens(server: Server) -> Tokens:
     return Tokens(
         grid=server.token("grid_worker", "LW-LN-01-G01")["Authorization"],
         admin=server.token("admin", "LW")["Authorization"],
     )
-
-
-@pytest.fixture(autouse=True)
-def _serving(started: Server, tokens: Tokens) -> None:
-    started.start()
 
 
 def connect(server: Server) -> socket.socket:
