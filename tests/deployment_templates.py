@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -37,6 +38,8 @@ from bench.postgres_cluster import bin_dir
 from sqlalchemy.engine import make_url
 
 from backends import Backend
+from huying.bootstrap import Services, build_services
+from huying.clock import Clock
 from huying.migrate import sqlite_file, upgrade
 from huying.settings import Settings
 
@@ -153,6 +156,25 @@ class Template:
                 return False
             conn.execute(re.sub(rf"\b{TEMPLATE_SCHEMA}\b", schema, self._schema_sql).encode())
         return True
+
+
+@contextmanager
+def module_services(
+    backend: Backend, templates: Templates, data_dir: Path, clock: Clock, **overrides: Any
+) -> Iterator[Services]:
+    """A deployment of a test module's own, made as the ``services`` fixture makes a test's (a
+    copy of the template, services built on it, ``overrides`` over the backend's settings),
+    closed after: for a module-scoped fixture whose tests only read what it holds, so that its
+    scenario is played once per backend instead of once per test. Such a fixture is set up
+    before a test's autouse fixture hides HUYING_* from the environment: this hides them."""
+    with no_ambient_settings():
+        settings = backend.settings(data_dir, **overrides)
+        templates.of(backend).deploy(settings)
+        services = build_services(settings, clock)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def _checkpoint(path: Path) -> None:

@@ -10,6 +10,7 @@ call's jurisdiction like any call read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
+from conftest import MONDAY_MORNING
+from conftest import Tokens as IssuedTokens
+from deployment_templates import Templates, module_services
+from huying.api.app import create_app
 from huying.clock import FakeClock
 from huying.settings import Settings
 
@@ -106,17 +112,28 @@ def live_a_long_life(life: Life, clock: FakeClock) -> None:
     life.look()
 
 
-@pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    """No watchdog or projector in the background: nothing but the steps below changes the call."""
-    return Settings(data_dir=data_dir, demo=True, fake_clock=True, run_projector=False, run_watchdog=False)
+# No watchdog or projector in the background: nothing but the steps below changes the call.
+QUIET: dict[str, Any] = {"run_projector": False, "run_watchdog": False}
 
 
 @pytest.fixture
-def life(client: TestClient, tokens: Any, clock: FakeClock) -> Life:
-    lived = Life(client, tokens, clock)
-    live_a_long_life(lived, clock)
-    return lived
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, **QUIET)
+
+
+@pytest.fixture(scope="module")
+def life(backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
+    """The call's life, lived once per backend on a deployment of its own: the tests that share
+    it only read it (GETs, no clock moved), so none can change what another sees."""
+    clock = FakeClock(start=MONDAY_MORNING)
+    data_dir = tmp_path_factory.mktemp("life") / "var"
+    with (
+        module_services(backend, templates, data_dir, clock, **QUIET) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        lived = Life(client, IssuedTokens(services), clock)
+        live_a_long_life(lived, clock)
+        yield lived
 
 
 def test_as_of_each_moment_shows_the_call_as_it_was_seen_then(life: Life) -> None:

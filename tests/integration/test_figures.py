@@ -63,6 +63,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -72,6 +74,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import and_, select, text, update
 
+from backends import Backend
+from conftest import MONDAY_MORNING
+from conftest import Tokens as IssuedTokens
+from deployment_templates import Templates, module_services
+from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.org import UnitKind
@@ -93,11 +100,13 @@ SUPERVISOR = ("supervisor", "LW")
 CALLS = "/api/v1/calls"
 
 
+# The week's settings over the backend's: ranks from two evaluated rounds; no watchdog acting.
+WEEK_SETTINGS: dict[str, Any] = {"min_evaluated_for_rank": 2, "run_watchdog": False}
+
+
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir, demo=True, fake_clock=True, min_evaluated_for_rank=2, run_watchdog=False
-    )
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, **WEEK_SETTINGS)
 
 
 def cst(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -243,10 +252,33 @@ def play(w: Week) -> None:
 
 
 @pytest.fixture
-def week(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+def own_week(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+    """The week played on the test's own deployment, for a test that writes to it."""
     w = Week(client, tokens, clock)
     play(w)
     return w
+
+
+@contextmanager
+def week_played(backend: Backend, templates: Templates, data_dir: Path) -> Iterator[Week]:
+    """The week played on a deployment of its own with the week's settings, for tests that only
+    read it."""
+    clock = FakeClock(start=MONDAY_MORNING)
+    with (
+        module_services(backend, templates, data_dir, clock, **WEEK_SETTINGS) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        w = Week(client, IssuedTokens(services), clock)
+        play(w)
+        yield w
+
+
+@pytest.fixture(scope="module")
+def week(backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
+    """The week, played once per backend: the tests that share it only read it (GETs, no clock
+    moved), so none can change what another sees. A test that writes has an ``own_week``."""
+    with week_played(backend, templates, tmp_path_factory.mktemp("week") / "var") as w:
+        yield w
 
 
 def pct(n: int, p50: float | None, p90: float | None) -> dict[str, Any]:
@@ -1243,7 +1275,7 @@ def read_spreads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
-    week: Week, read_spreads: list[str]
+    own_week: Week, read_spreads: list[str]
 ) -> None:
     """The totals of several blocks merge their spreads once per process: asked again, the
     dashboard reads no spread and answers the same. Once a spread changes (H resolved: a
@@ -1253,7 +1285,7 @@ def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
 
     def read() -> tuple[dict[str, Any], int]:
         read_spreads.clear()
-        return week.get("/api/v1/dashboards/sla", **week_days), len(read_spreads)
+        return own_week.get("/api/v1/dashboards/sla", **week_days), len(read_spreads)
 
     MEMO.clear()
     first, first_read = read()
@@ -1262,7 +1294,7 @@ def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
     assert again == first
     before = series(first, "LW", "community")["totals"]["resolution_seconds"]
 
-    week.at(12, 2, 9).act("H", "resolve", ("community", "LW-HL-03"), {"summary": "已处理"})
+    own_week.at(12, 2, 9).act("H", "resolve", ("community", "LW-HL-03"), {"summary": "已处理"})
     changed, changed_read = read()
     assert changed_read == 1  # the district's community level, Tuesday: its resolution spread
     resolved = series(changed, "LW", "community")["totals"]["resolution_seconds"]
@@ -1273,7 +1305,7 @@ def test_a_dashboard_merges_spreads_it_has_read_without_reading_them_again(
 
 
 def test_a_spread_an_older_release_wrote_without_its_digest_is_merged_as_it_is(
-    week: Week, services: Services
+    own_week: Week, services: Services
 ) -> None:
     """A projector of the release before 0020d sets a spread and not its digest (during a
     rolling upgrade). The trigger leaves that digest NULL rather than naming bytes the row no
@@ -1285,7 +1317,7 @@ def test_a_spread_an_older_release_wrote_without_its_digest_is_merged_as_it_is(
         t.c.level == "community", t.c.scope == "LW", t.c.block == "day", t.c.start == date(2026, 11, 23)
     )
     MEMO.clear()
-    before = series(week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
+    before = series(own_week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
     longest = 30 * 86_400.0  # a resolution time longer than any of the week's
     with services.engine.begin() as conn:
         stored = conn.execute(
@@ -1298,7 +1330,7 @@ def test_a_spread_an_older_release_wrote_without_its_digest_is_merged_as_it_is(
         assert conn.execute(select(t.c.resolution_digest).where(monday)).scalar_one() is None
 
     def resolution() -> dict[str, Any]:
-        totals = series(week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
+        totals = series(own_week.get("/api/v1/dashboards/sla", **week_days), "LW", "community")["totals"]
         return totals["resolution_seconds"]  # type: ignore[no-any-return]
 
     first = resolution()  # the other days' spreads held from before; Monday's read
@@ -1336,22 +1368,22 @@ def spreads_read_by_first_requests(week: Week, read_spreads: list[str]) -> list[
 
 
 def test_a_server_process_reads_the_default_dashboards_before_its_first_request(
-    week: Week, services: Services, read_spreads: list[str]
+    own_week: Week, services: Services, read_spreads: list[str]
 ) -> None:
     """``huying serve``'s workers warm up (``queries.warming``): the district's and each street's
     dashboards over the default days, weeks and months are read before the first request, so
     that request reads no spread. A process that has not warmed up reads them at that request."""
-    answered_in_december(week)
+    answered_in_december(own_week)
     MEMO.clear()
     warmed = warm(services)
     assert warmed.dashboards == warmed.of == 3 * (1 + len(services.app.org.of_kind(UnitKind.STREET)))
-    assert spreads_read_by_first_requests(week, read_spreads) == [0] * len(FIRST_ASKED)
+    assert spreads_read_by_first_requests(own_week, read_spreads) == [0] * len(FIRST_ASKED)
     MEMO.clear()
-    assert sum(spreads_read_by_first_requests(week, read_spreads)) > 0  # without it, they read
+    assert sum(spreads_read_by_first_requests(own_week, read_spreads)) > 0  # without it, they read
 
 
 def test_warming_up_is_turned_off_by_a_budget_of_nothing_and_given_up_when_the_database_fails(
-    week: Week,
+    own_week: Week,
     services: Services,
     read_spreads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -1359,12 +1391,12 @@ def test_warming_up_is_turned_off_by_a_budget_of_nothing_and_given_up_when_the_d
 ) -> None:
     """``HUYING_WARM_DASHBOARDS_SECONDS=0`` reads nothing. A database that fails the warm-up
     costs only the warmth: the process starts, and its requests say what is wrong."""
-    answered_in_december(week)
+    answered_in_december(own_week)
     MEMO.clear()
     monkeypatch.setattr(services.settings, "warm_dashboards_seconds", 0)
     nothing = warm(services)
     assert (nothing.dashboards, nothing.of) == (0, 0)
-    assert sum(spreads_read_by_first_requests(week, read_spreads)) > 0
+    assert sum(spreads_read_by_first_requests(own_week, read_spreads)) > 0
     monkeypatch.setattr(services.settings, "warm_dashboards_seconds", 10)
     with services.engine.begin() as conn:
         conn.execute(text("DROP TABLE rm_sla_tallies"))

@@ -17,6 +17,7 @@ from alembic import command
 from sqlalchemy import Connection, and_, func, select
 
 from backends import Backend
+from deployment_templates import no_ambient_settings
 from districts import quiet_settings, seeded
 from huying.bootstrap import Services
 from huying.demo import demo_principals
@@ -37,9 +38,21 @@ from stored_rows import Rows, rows_of
 
 
 @pytest.fixture
-def district(backend: Backend, tmp_path: Path) -> Iterator[Services]:
-    """150 synthetic calls over 60 days, the last of them still on the ledger; no duties."""
+def own_district(backend: Backend, tmp_path: Path) -> Iterator[Services]:
+    """150 synthetic calls over 60 days, the last of them still on the ledger; no duties. On the
+    test's own deployment, for a test that writes to it."""
     with seeded(quiet_settings(backend, tmp_path), 150) as services:
+        yield services
+
+
+@pytest.fixture(scope="module")
+def district(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The same district, seeded once per backend: the tests that share it only read it (no
+    write, no clock moved), so none can change what another sees. Made before any test's
+    autouse fixture hides HUYING_* from the environment, so it hides them itself."""
+    with no_ambient_settings():
+        settings = quiet_settings(backend, tmp_path_factory.mktemp("district"))
+    with seeded(settings, 150) as services:
         yield services
 
 
@@ -81,13 +94,13 @@ def test_the_summary_counts_what_the_ledger_lists(district: Services) -> None:
     assert busiest["open"] > 10 and busiest["overdue"] > 0  # the comparison means something
 
 
-def test_the_migration_fills_the_tallies_as_the_projector_counts_them(district: Services) -> None:
+def test_the_migration_fills_the_tallies_as_the_projector_counts_them(own_district: Services) -> None:
     def tallies() -> Rows:
-        return rows_of(district.engine, [rm_ledger_tallies])
+        return rows_of(own_district.engine, [rm_ledger_tallies])
 
     counted = tallies()
     assert counted[rm_ledger_tallies.name]
-    config = alembic_config(district.settings)
+    config = alembic_config(own_district.settings)
     command.downgrade(config, "0013d")
     command.upgrade(config, "head")
     assert tallies() == counted
@@ -116,13 +129,13 @@ def test_a_departments_calls_on_the_ledger_are_those_of_the_rule_over_its_orders
     assert found > 10  # the comparison means something
 
 
-def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(district: Services) -> None:
+def test_the_migration_fills_the_departments_ledgers_as_the_projector_does(own_district: Services) -> None:
     def rows() -> Rows:
-        return rows_of(district.engine, [rm_department_ledger])
+        return rows_of(own_district.engine, [rm_department_ledger])
 
     kept = rows()
     assert kept[rm_department_ledger.name]
-    config = alembic_config(district.settings)
+    config = alembic_config(own_district.settings)
     command.downgrade(config, "0015v")
     command.upgrade(config, "head")
     assert rows() == kept

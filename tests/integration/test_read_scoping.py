@@ -8,12 +8,18 @@ contract (api.md "Jurisdiction"), compared in one assertion so a failure shows e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
+from conftest import MONDAY_MORNING
+from conftest import Tokens as IssuedTokens
+from deployment_templates import Templates, module_services
+from huying.api.app import create_app
 from huying.clock import FakeClock
 
 
@@ -106,9 +112,19 @@ class World:
         return {known.get(i, i) for i in ids}
 
 
-@pytest.fixture
-def world(client: TestClient, tokens: Tokens, clock: FakeClock) -> World:
-    return World(client, tokens, clock)
+@pytest.fixture(scope="module")
+def world(
+    backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The three calls, made once per backend on a deployment of the module's own: its tests
+    only read them (GETs, and the tokens they ask with), so none can change what another sees."""
+    clock = FakeClock(start=MONDAY_MORNING)
+    data_dir = tmp_path_factory.mktemp("read_scoping") / "var"
+    with (
+        module_services(backend, templates, data_dir, clock, run_watchdog=False) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        yield World(client, IssuedTokens(services), clock)
 
 
 def matrix(world: World, ask: Any) -> dict[Who, Any]:

@@ -6,16 +6,19 @@ The week of test_figures (ten calls in 荔湾, 23 November – 1 December 2026) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from backends import Backend
+from deployment_templates import Templates
 from huying.clock import FakeClock
 from huying.settings import Settings
 
-from .test_figures import Replayed, Tokens, Week, play, responses
+from .test_figures import WEEK_SETTINGS, Replayed, Tokens, Week, responses, week_played
 
 Who = tuple[str, str]
 STREETS = ["LW-LN", "LW-DB", "LW-HL", "LW-HD"]
@@ -23,17 +26,16 @@ LN_COMMUNITIES = ["LW-LN-01", "LW-LN-02", "LW-LN-03"]
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir, demo=True, fake_clock=True, min_evaluated_for_rank=2, run_watchdog=False
-    )
+def settings(backend: Backend, data_dir: Path) -> Settings:
+    return backend.settings(data_dir, **WEEK_SETTINGS)
 
 
-@pytest.fixture
-def week(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
-    w = Week(client, tokens, clock)
-    play(w)
-    return w
+@pytest.fixture(scope="module")
+def week(backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
+    """The week, played once per backend with the settings above: the tests that share it only
+    read it (GETs, no clock moved), so none can change what another sees."""
+    with week_played(backend, templates, tmp_path_factory.mktemp("week") / "var") as w:
+        yield w
 
 
 def listed(week: Week, who: Who, kind: str) -> Any:

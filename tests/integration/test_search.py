@@ -18,6 +18,7 @@ assisting order on R2.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,6 +26,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
+from backends import Backend
+from conftest import MONDAY_MORNING
+from conftest import Tokens as IssuedTokens
+from deployment_templates import Templates, module_services
+from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.projections.tables import rm_calls
@@ -105,8 +111,7 @@ TEXTS = {
 }
 
 
-@pytest.fixture
-def desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
+def at_the_desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
     d = Desk(client, tokens, clock)
     clock.set(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Mon 09:00 in Guangzhou
     d.raise_call("R1", "LW-LN-01-G01", "垃圾桶满溢", "小区东门垃圾堆放无人清运", channel="photo")
@@ -133,6 +138,34 @@ def desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
     return d
 
 
+@pytest.fixture
+def own_desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
+    """The calls on the test's own deployment, for a test that writes to it."""
+    return at_the_desk(client, tokens, clock)
+
+
+@pytest.fixture(scope="module")
+def shared_services(
+    backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
+    """A deployment of the module's own, for ``desk``."""
+    data_dir = tmp_path_factory.mktemp("search") / "var"
+    with module_services(
+        backend, templates, data_dir, FakeClock(start=MONDAY_MORNING), run_watchdog=False
+    ) as services:
+        yield services
+
+
+@pytest.fixture(scope="module")
+def desk(shared_services: Services) -> Iterator[Desk]:
+    """The calls, raised once per backend: the tests that share them only read them (GETs, no
+    clock moved), so none can change what another sees; a test that writes has an ``own_desk``."""
+    clock = shared_services.clock
+    assert isinstance(clock, FakeClock)
+    with TestClient(create_app(services=shared_services)) as client:
+        yield at_the_desk(client, IssuedTokens(shared_services), clock)
+
+
 # --- free text ------------------------------------------------------------------------------
 
 
@@ -149,7 +182,9 @@ def test_free_text_finds_chinese_words_without_spaces(desk: Desk) -> None:
     assert desk.found(q="电梯") == set()
 
 
-def test_a_calls_text_is_written_when_it_is_raised_and_never_again(desk: Desk, services: Services) -> None:
+def test_a_calls_text_is_written_when_it_is_raised_and_never_again(
+    own_desk: Desk, services: Services
+) -> None:
     """Only the raise gives a call its words, so the projector writes its search text once: a
     later event of the call leaves the text (and each database's index over it) untouched."""
     written: list[str] = []
@@ -162,12 +197,12 @@ def test_a_calls_text_is_written_when_it_is_raised_and_never_again(desk: Desk, s
 
     event.listen(services.engine, "before_cursor_execute", watch)
     try:
-        desk.clock.advance(600)
-        desk.post(f"{CALLS}/{desk.ids['R3']}/escalate", ("community", "LW-LN-02"), {"reason": "上呼"})
-        assert desk.found(q="噪音") == {"R3"}  # read after the escalation was projected
+        own_desk.clock.advance(600)
+        own_desk.post(f"{CALLS}/{own_desk.ids['R3']}/escalate", ("community", "LW-LN-02"), {"reason": "上呼"})
+        assert own_desk.found(q="噪音") == {"R3"}  # read after the escalation was projected
         assert written == []
-        desk.raise_call("R6", "LW-LN-02-G01", "噪音", "广场舞音响", channel="walk_in")
-        assert desk.found(q="噪音") == {"R3", "R6"}
+        own_desk.raise_call("R6", "LW-LN-02-G01", "噪音", "广场舞音响", channel="walk_in")
+        assert own_desk.found(q="噪音") == {"R3", "R6"}
         assert written == ["INSERT"]
     finally:
         event.remove(services.engine, "before_cursor_execute", watch)
@@ -210,13 +245,13 @@ def test_free_text_with_nothing_to_look_for_is_refused(desk: Desk) -> None:
     assert desk.get(CALLS, q="垃" * 201)[0] == 422
 
 
-def test_the_index_and_the_portable_fallback_answer_alike(desk: Desk, services: Services) -> None:
+def test_the_index_and_the_portable_fallback_answer_alike(desk: Desk, shared_services: Services) -> None:
     """Each database's index (SQLite's FTS5, PostgreSQL's GIN over a tsvector) answers as LIKE
     over the same terms does — the fallback of any other database — and as the words say."""
-    indexed = text_index(services.engine.dialect.name)
+    indexed = text_index(shared_services.engine.dialect.name)
     assert indexed != LIKE
     for q in ("垃圾", "垃圾堆放", "堆垃圾", "灯", "井盖 垃圾", "ＬＥＤ", "电梯", "1", "灯 垃圾"):
-        with services.engine.connect() as conn:
+        with shared_services.engine.connect() as conn:
             answers = {
                 how: set(conn.scalars(by_text(select(rm_calls.c.call_id), searched(q), how=how)[0]))
                 for how in (indexed, LIKE)
@@ -285,15 +320,16 @@ def test_a_street_finds_what_awaits_its_decision(desk: Desk) -> None:
     assert (r1["ready_to_resolve"], r1["pending_extension"], r1["returned_order"]) == (True, False, False)
 
 
-def test_the_flags_follow_the_streets_decisions(desk: Desk) -> None:
-    r1, r2, r4 = (desk.ids[n] for n in ("R1", "R2", "R4"))
-    desk.post(f"{CALLS}/{r1}/resolve", STREET, {"summary": "已办结"})
-    desk.post(f"/api/v1/work-orders/{r2}-w1/extension/grant", STREET)
-    desk.clock.advance(60)
+def test_the_flags_follow_the_streets_decisions(own_desk: Desk) -> None:
+    r1, r2, r4 = (own_desk.ids[n] for n in ("R1", "R2", "R4"))
+    own_desk.post(f"{CALLS}/{r1}/resolve", STREET, {"summary": "已办结"})
+    own_desk.post(f"/api/v1/work-orders/{r2}-w1/extension/grant", STREET)
+    own_desk.clock.advance(60)
     body = {"lead_department": "SW", "instructions": "改派"}
-    desk.post(f"{CALLS}/{r4}/dispatch", STREET, body)  # re-dispatched: CG's return is history
+    own_desk.post(f"{CALLS}/{r4}/dispatch", STREET, body)  # re-dispatched: CG's return is history
     for flag in ("ready_to_resolve", "pending_extension", "returned_order"):
-        assert desk.found(STREET, **{flag: "true"}) == ({"R2"} if flag == "returned_order" else set()), flag
+        expected = {"R2"} if flag == "returned_order" else set()
+        assert own_desk.found(STREET, **{flag: "true"}) == expected, flag
 
 
 def test_the_ledger_counts_and_filters_them_too(desk: Desk) -> None:

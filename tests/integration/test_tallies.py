@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
 
+from backends import Backend
+from conftest import MONDAY_MORNING
+from deployment_templates import Templates, module_services
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.domain.levels import Level
@@ -45,12 +49,31 @@ UNTIL = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 PLAN = Plan(calls=250, seed=11, until=UNTIL, days=45)
 
 
-@pytest.fixture
-def district(services: Services) -> Services:
+def seeded(services: Services) -> Services:
     clock = services.clock
     assert isinstance(clock, FakeClock)
     seed_synthetic(services, clock, PLAN)
     return services
+
+
+@pytest.fixture
+def own_district(services: Services) -> Services:
+    """The district on the test's own deployment, for a test that writes to it."""
+    return seeded(services)
+
+
+@pytest.fixture(scope="module")
+def district(
+    backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
+    """The district, seeded once per backend on a deployment of its own: the tests that share it
+    only read it (no write, no clock moved), so none can change what another sees; a test that
+    writes has an ``own_district``."""
+    data_dir = tmp_path_factory.mktemp("district") / "var"
+    with module_services(
+        backend, templates, data_dir, FakeClock(start=MONDAY_MORNING), run_watchdog=False
+    ) as services:
+        yield seeded(services)
 
 
 # --- counted one by one --------------------------------------------------------------------------
@@ -261,26 +284,26 @@ def tallies_of(services: Services) -> Rows:
     return rows_of(services.engine, TALLY_TABLES)
 
 
-def test_a_store_projected_before_the_tallies_gets_them_at_its_next_catch_up(district: Services) -> None:
-    kept = tallies_of(district)
+def test_a_store_projected_before_the_tallies_gets_them_at_its_next_catch_up(own_district: Services) -> None:
+    kept = tallies_of(own_district)
     assert all(kept.values())
-    with district.engine.begin() as conn:  # as a store upgraded to this version finds itself
+    with own_district.engine.begin() as conn:  # as a store upgraded to this version finds itself
         for t in TALLY_TABLES:
             conn.execute(delete(t))
         conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TALLIED))
-    assert district.projector.run_once() == 0
-    assert tallies_of(district) == kept
+    assert own_district.projector.run_once() == 0
+    assert tallies_of(own_district) == kept
 
 
 def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_recount(
-    district: Services, monkeypatch: pytest.MonkeyPatch
+    own_district: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each projector keeps the tally rows its last batch wrote, and does not read them again
     (``KnownRows``); another projector taking its turns meanwhile (another process holding the
     duty for a while) moves them on; one of them holds so few that it keeps forgetting some.
     Every batch kept in step, from the first event — none left them behind, to be recounted: the
     tallies come to what the seed's recount counted."""
-    counted = tallies_of(district)
+    counted = tallies_of(own_district)
     recounts: list[object] = []
     recount = SlaTallies.recount
 
@@ -289,10 +312,10 @@ def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_reco
         return recount(self, engine)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SlaTallies, "recount", counted_recount)
-    first, other = district.projector, Projector(district.app, district.engine)
+    first, other = own_district.projector, Projector(own_district.app, own_district.engine)
     other.tallies.known = KnownRows(limit=16)  # forgets the oldest as it goes: read them again
     first.reset()
-    with district.engine.begin() as conn:  # a new store's: the tallies in step from the start
+    with own_district.engine.begin() as conn:  # a new store's: the tallies in step from the start
         conn.execute(delete(projection_tracking).where(projection_tracking.c.name == TALLIED))
     rng = random.Random(7)
     turn, turns, races, known = first, 0, 0, 0
@@ -307,7 +330,7 @@ def test_tallies_kept_by_projectors_taking_turns_batch_by_batch_come_to_the_reco
         known = max(known, len(turn.tallies.known))
     assert turns > 10 and races > 3 and known > 0
     assert recounts == []
-    assert tallies_of(district) == counted
+    assert tallies_of(own_district) == counted
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:
