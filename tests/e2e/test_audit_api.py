@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backends import Backend
+from conftest import MONDAY_MORNING
+from conftest import Tokens as IssuedTokens
+from deployment_templates import Templates, module_services
+from huying.api.app import create_app
 from huying.audit.tables import audit_chain, audit_checkpoints
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -44,9 +49,13 @@ NAME, PHONE = "李四", "13987654321"
 Who = tuple[str, str]
 
 
+# No background projector, chain keeper or watchdog: each test decides when they catch up.
+QUIET: dict[str, Any] = {"run_projector": False, "run_chain": False, "run_watchdog": False}
+
+
 @pytest.fixture
 def settings(backend: Backend, data_dir: Path) -> Settings:
-    return backend.settings(data_dir, run_projector=False, run_chain=False, run_watchdog=False)
+    return backend.settings(data_dir, **QUIET)
 
 
 class Audit:
@@ -86,8 +95,25 @@ class Audit:
             after = body["next"]
 
 
+@pytest.fixture(scope="module")
+def audit(
+    backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Audit]:
+    """The calls' lives, lived once per backend on a deployment of the module's own: the tests
+    that share them only read (the feed, the exports, the check), so none can change what
+    another sees. A test that tampers, rechains or writes has an ``own_audit``."""
+    clock = FakeClock(start=MONDAY_MORNING)
+    data_dir = tmp_path_factory.mktemp("audit") / "var"
+    with (
+        module_services(backend, templates, data_dir, clock, **QUIET) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        yield Audit(client, IssuedTokens(services), clock, services)
+
+
 @pytest.fixture
-def audit(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Audit:
+def own_audit(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Audit:
+    """The calls' lives on the test's own deployment, for a test that writes to it."""
     return Audit(client, tokens, clock, services)
 
 
@@ -275,10 +301,10 @@ def test_a_clean_log_verifies_ok(audit: Audit) -> None:
     assert verdict["unchained"] == 0
 
 
-def test_verify_names_the_first_break(audit: Audit, settings: Settings) -> None:
+def test_verify_names_the_first_break(own_audit: Audit, settings: Settings) -> None:
     stored = events_of(settings)
     stored.rewrite(9, state=stored.at(9).state + b" ")
-    verdict = audit.get("/api/v1/audit/verify").json()
+    verdict = own_audit.get("/api/v1/audit/verify").json()
     assert verdict["ok"] is False
     assert verdict["break"] == {**verdict["break"], "position": 9, "kind": "altered", "intact_through": 8}
 
@@ -299,7 +325,7 @@ def test_checkpoints_can_be_kept_and_given_back(audit: Audit, clock: FakeClock) 
     assert audit.get("/api/v1/audit/verify", checkpoint=["12:nothex"]).status_code == 422
 
 
-def test_stored_checkpoints_page_by_position(audit: Audit, services: Services) -> None:
+def test_stored_checkpoints_page_by_position(own_audit: Audit, services: Services) -> None:
     services.chain.checkpoint_every = 3
     services.chain.batch_size = 3
     with services.engine.begin() as conn:  # the chain from nothing, with a checkpoint every 3
@@ -307,17 +333,17 @@ def test_stored_checkpoints_page_by_position(audit: Audit, services: Services) -
         conn.execute(audit_checkpoints.delete())
         conn.execute(projection_tracking.delete().where(projection_tracking.c.name == TRACKING_NAME))
     services.chain.catch_up()
-    first = audit.get("/api/v1/audit/checkpoints", limit=2).json()
+    first = own_audit.get("/api/v1/audit/checkpoints", limit=2).json()
     assert [c["position"] for c in first["data"]] == [3, 6] and first["next"] == 6
-    rest = audit.get("/api/v1/audit/checkpoints", after=6, limit=500).json()
+    rest = own_audit.get("/api/v1/audit/checkpoints", after=6, limit=500).json()
     assert rest["data"][0]["position"] == 9 and rest["next"] is None
-    assert rest["data"][-1]["position"] == audit.head - audit.head % 3
+    assert rest["data"][-1]["position"] == own_audit.head - own_audit.head % 3
     assert all(c["at"] for c in first["data"] + rest["data"])
 
 
-def test_events_not_yet_chained_are_reported_not_refused(audit: Audit, clock: FakeClock) -> None:
+def test_events_not_yet_chained_are_reported_not_refused(own_audit: Audit, clock: FakeClock) -> None:
     clock.advance(timedelta(hours=1).total_seconds())
-    audit.driver.raise_call()
-    verdict = audit.get("/api/v1/audit/verify").json()
+    own_audit.driver.raise_call()
+    verdict = own_audit.get("/api/v1/audit/verify").json()
     assert verdict["ok"], verdict
-    assert (verdict["unchained"], verdict["chained_through"]) == (1, audit.head), verdict
+    assert (verdict["unchained"], verdict["chained_through"]) == (1, own_audit.head), verdict
