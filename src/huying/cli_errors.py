@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
-from alembic.util import CommandError
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -25,7 +24,7 @@ from huying.reference import ReferenceDataError
 from huying.settings import UnsafeSettings
 
 USAGE = 2  # the exit status of a request that cannot be carried out as given (click's too)
-_STATED = (UnsafeSettings, SchemaNotReady, ReferenceDataError, CalendarFileError, CommandError)
+_STATED = (UnsafeSettings, SchemaNotReady, ReferenceDataError, CalendarFileError)
 # Typer raises the exceptions of its own copy of click (vendored in recent versions, so not
 # necessarily the `click` package's): reach them through a public class derived from them.
 _CLICK = {c.__name__: c for c in typer.BadParameter.__mro__}
@@ -37,7 +36,7 @@ def one_line(e: BaseException) -> str | None:
     """What went wrong, in one line, for an expected error; None for anything else."""
     if isinstance(e, ValidationError):
         return "; ".join(_setting(error) for error in e.errors())
-    if isinstance(e, _STATED):
+    if isinstance(e, _STATED) or _from_alembic(e):
         return _first_line(e)
     if isinstance(e, InvalidCommand):
         return f"{e.field}: {e.detail}"
@@ -52,6 +51,13 @@ def one_line(e: BaseException) -> str | None:
     if isinstance(e, OSError):
         return _first_line(e)
     return None
+
+
+def _from_alembic(e: BaseException) -> bool:
+    """Alembic's own command errors (a migration that cannot run). Alembic is imported only by
+    a process that migrates (``migrate.HEAD``): one that did not cannot have raised them."""
+    util = sys.modules.get("alembic.util")
+    return util is not None and isinstance(e, util.CommandError)
 
 
 def _setting(error: Any) -> str:

@@ -7,13 +7,11 @@ eventsourcing library, which creates them on request.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
+from sqlalchemy import inspect, text
 
 from huying.application import HuyingApplication
 from huying.db import make_engine
@@ -22,9 +20,18 @@ from huying.services.contact_store import prepare_contact_store
 from huying.services.record_keys import prepare_key_store
 from huying.settings import Settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # The eventsourcing setting (of its SQLite and PostgreSQL factories) that creates missing tables.
 CREATE_TABLE = "CREATE_TABLE"
+
+
+# The newest revision in migrations/versions: a database stored at it needs no migration, and is
+# recognised without Alembic, whose import is a third of a second of every `huying` process's
+# start (serve, each duty's child, each command). test_migrations checks it is Alembic's head.
+HEAD = "0020d"
 
 
 class SchemaNotReady(RuntimeError):
@@ -32,6 +39,8 @@ class SchemaNotReady(RuntimeError):
 
 
 def alembic_config(settings: Settings) -> Config:
+    from alembic.config import Config
+
     if not MIGRATIONS.is_dir():
         raise FileNotFoundError(f"migrations not found at {MIGRATIONS} (install with pip -e)")
     config = Config()
@@ -53,7 +62,10 @@ def upgrade(settings: Settings) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     with exclusively(settings, "migrate"):
-        command.upgrade(alembic_config(settings), "head")
+        if _stored_revision(settings) != HEAD:
+            from alembic import command
+
+            command.upgrade(alembic_config(settings), "head")
         prepare_key_store(settings)
         prepare_contact_store(settings)
         _create_event_store(settings)
@@ -81,12 +93,11 @@ def require_schema(settings: Settings) -> None:
         path = sqlite_file(url)
         if path is not None and not path.is_file():
             raise SchemaNotReady(f"no huying database at {path}: run `huying migrate` first")
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
+    current = _stored_revision(settings)
+    if current == HEAD:
+        return
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(alembic_config(settings))
     head = scripts.get_current_head()
     where = sqlite_file(settings.database_url) or "HUYING_DATABASE_URL"
@@ -102,3 +113,17 @@ def require_schema(settings: Settings) -> None:
             f"the database {where} is at schema revision {current}; this huying needs {head}: "
             "run `huying migrate`"
         )
+
+
+def _stored_revision(settings: Settings) -> str | None:
+    """The revision the database's service tables are at, as Alembic's version table records it
+    (None: no huying schema there yet)."""
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+    return None if found is None else str(found)

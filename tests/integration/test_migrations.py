@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Integer, MetaData, Table, inspect, select
 import huying
 from backends import Backend, settings_env
 from huying.db import LIBRARY_TABLES, make_engine, metadata
-from huying.migrate import alembic_config, upgrade
+from huying.migrate import HEAD, alembic_config, upgrade
 from huying.projections import spread
 from huying.projections.tables import is_call_text_index
 from huying.settings import Settings
@@ -135,6 +135,26 @@ def test_the_history_has_one_head(settings: Settings) -> None:
         assert current(engine) == found
     finally:
         engine.dispose()
+
+
+def test_the_head_recognised_without_alembic_is_alembics(settings: Settings) -> None:
+    """``migrate.HEAD`` is the history's head, so a new migration must move it: else a store at
+    the old head would pass ``require_schema`` without the new migration, and ``upgrade`` would
+    run Alembic at every start."""
+    assert heads(settings) == {HEAD}
+
+
+def test_a_huying_process_starts_without_importing_alembic() -> None:
+    """A third of a second of every `huying` process's start (serve, each duty's child, each
+    command) was Alembic's import; only a process that migrates needs it."""
+    modules = ["huying.cli", "huying.api.app", "huying.bootstrap", "huying.duties"]
+    probe = (
+        f"import sys, {', '.join(modules)}; print(sorted(m for m in sys.modules if m.startswith('alembic')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout
 
 
 def test_upgrade_head_matches_the_declared_metadata(settings: Settings, engine: Engine) -> None:
