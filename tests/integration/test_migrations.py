@@ -141,7 +141,9 @@ def test_the_head_recognised_without_alembic_is_alembics(settings: Settings) -> 
     """``migrate.HEAD`` is the history's head, so a new migration must move it: else a store at
     the old head would pass ``require_schema`` without the new migration, and ``upgrade`` would
     run Alembic at every start."""
-    assert heads(settings) == {HEAD}
+    assert heads(settings) == {HEAD}, (
+        f"a new migration: set huying.migrate.HEAD to its revision (now {HEAD!r})"
+    )
 
 
 def test_a_huying_process_starts_without_importing_alembic() -> None:
