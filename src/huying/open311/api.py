@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,8 +39,7 @@ def create_open311_app(services: Services) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for path, endpoint, methods in _ROUTES:
-        app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+    app.include_router(_ROUTER)
     return app
 
 
@@ -282,6 +281,10 @@ _ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/requests/{rid}.{fmt}", get_request, ["GET"]),
     ("/servicerequestupdates.{fmt}", get_updates, ["GET"]),
 ]
+# Made once: each app includes it (the routes' parameters are worked out at import, not per app).
+_ROUTER = APIRouter(include_in_schema=False)
+for _path, _endpoint, _methods in _ROUTES:
+    _ROUTER.add_api_route(_path, _endpoint, methods=_methods)
 
 
 # --- errors in the spec's format ---------------------------------------------------------------
