@@ -6,6 +6,7 @@ The packaged demo files live in ``huying/data``. Every problem in a file is repo
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -151,7 +152,16 @@ _TIERS = (
 
 def load_org(path: Path | None = None) -> Org:
     """Load the organisation (区/街道/社区/网格/部门); ``None`` loads the packaged demo."""
-    top = _read(path, ORG_FILE)
+    return _packaged_org() if path is None else _org(_read(path, ORG_FILE))
+
+
+@functools.cache
+def _packaged_org() -> Org:
+    """The packaged org, read once a process: a value, shared by every set of services."""
+    return _org(_read(None, ORG_FILE))
+
+
+def _org(top: _Entry) -> Org:
     version = top.text("version")
     raw_district = top.nested("district").data
     district_entry = _Entry(top.file, _label("district", raw_district, "district"), raw_district)
@@ -223,7 +233,18 @@ def _center(entry: _Entry) -> tuple[float, float] | None:
 
 def load_catalog(org: Org, path: Path | None = None) -> Catalog:
     """Load the catalog (呼应事项清单) against ``org``; ``None`` loads the packaged demo."""
-    top = _read(path, CATALOG_FILE)
+    if path is None and org is _packaged_org():
+        return _packaged_catalog()
+    return _catalog(_read(path, CATALOG_FILE), org)
+
+
+@functools.cache
+def _packaged_catalog() -> Catalog:
+    """The packaged catalog over the packaged org, read once a process (as ``_packaged_org``)."""
+    return _catalog(_read(None, CATALOG_FILE), _packaged_org())
+
+
+def _catalog(top: _Entry, org: Org) -> Catalog:
     version = top.text("version")
     areas = top.texts("areas")
     if sorted(areas) != sorted(AREAS):
