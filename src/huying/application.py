@@ -31,7 +31,7 @@ from huying.domain.errors import NotFound
 from huying.domain.org import Org
 from huying.domain.worktime import WorkCalendar
 from huying.eventlog import EventPositions, Positions
-from huying.groupcommit import Beside, Expecting, RowsBeside
+from huying.groupcommit import Beside, Expecting, RowsBeside, let_go
 from huying.known_events import KnownEvents
 from huying.onloop import off_loop
 from huying.turns import Turns
@@ -117,6 +117,10 @@ class HuyingApplication(Application[UUID]):
         self._recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
         # The newest position this process has seen: what each new event's seal says it follows.
         self._seen = int(self.recorder.max_notification_id() or 0)
+
+    def close(self) -> None:
+        let_go(self.recorder)  # the group commit's thread, its last group stored first
+        super().close()
 
     @property
     def catalog(self) -> Catalog:

@@ -21,9 +21,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from e2e.inprocess import until
+from huying.api.app import create_app
 from huying.api.routers.calls import draft_of
 from huying.api.schemas.requests import CallCreate
-from huying.bootstrap import Services
+from huying.bootstrap import Services, build_services
 from huying.demo import principal_for_token
 from huying.onloop import suspendable
 from huying.service_layer.command_path import Submission
@@ -31,6 +32,14 @@ from huying.service_layer.command_path import Submission
 from .reporters import CALLS, SUPERVISOR, raise_body
 
 POTHOLE = "C02-01"  # 道路破损: not the item raise_body raises
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """Starlette's, not the shared in-loop client: these tests ask from several threads at once,
+    and the app's loop must go on serving while the test's thread waits."""
+    with TestClient(create_app(services=services)) as c:
+        yield c
 
 
 @contextmanager
@@ -172,3 +181,22 @@ def test_an_open311_raise_runs_on_the_loop_and_reads_its_key_and_the_catalog_in_
     assert raising.calls == [True], "the raise did not run on the event loop"
     assert key_looked_up.calls == [False], "the api_key was looked up on the event loop"
     assert catalog_read.calls and not any(catalog_read.calls), "the catalog was read on the event loop"
+
+
+def test_closing_the_services_lets_their_committing_thread_go(services: Services, tokens: Any) -> None:
+    """The thread that leads the suspended raises' groups ends with the services that made it:
+    idle, it used to outlive them (dozens of them at the end of a test session)."""
+
+    def committing() -> int:
+        return sum(t.name.startswith("huying-commit") for t in threading.enumerate())
+
+    before = committing()
+    other = build_services(services.settings, services.clock)  # as another process would open it
+    try:
+        with TestClient(create_app(services=other)) as c:
+            raised = c.post(CALLS, json=raise_body(), headers=tokens.headers(*SUPERVISOR, key="k-commit"))
+        assert raised.status_code == 201, raised.text
+        assert committing() == before + 1, "the raise was committed by its group commit's thread"
+    finally:
+        other.close()
+    assert committing() == before
