@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from bench.postgres_cluster import Cluster
-from fastapi.testclient import TestClient
 
 from backends import BACKENDS, Backend
 from deployment_templates import Template, Templates
@@ -27,6 +26,7 @@ from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.domain.principal import Principal, Role
 from huying.settings import Settings
+from in_loop import InLoopClient, in_loop
 
 # Monday 23 November 2026, 09:00 in Guangzhou.
 MONDAY_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -144,8 +144,8 @@ def elsewhere(settings: Settings, clock: FakeClock, services: Services) -> Itera
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services=services)) as c:
+def client(services: Services) -> Iterator[InLoopClient]:
+    with in_loop(create_app(services=services)) as c:
         yield c
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 GRID = "LW-LN-01-G01"
 COMMUNITY = "LW-LN-01"
@@ -247,7 +246,7 @@ STATES: tuple[str, ...] = tuple(RECIPES)
 class Driver:
     """Raises calls and moves them along, as the principals the transition table names."""
 
-    def __init__(self, client: TestClient, tokens: TokenSource, clock: Clock) -> None:
+    def __init__(self, client: Client, tokens: TokenSource, clock: Clock) -> None:
         self.client = client
         self.tokens = tokens
         self.clock = clock

@@ -13,8 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from backends import Backend
 from huying.api.app import create_app
@@ -23,6 +22,7 @@ from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.domain.principal import Principal
 from huying.migrate import upgrade
+from in_loop import in_loop
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class ModuleTokens:
 
 @dataclass(frozen=True)
 class ModuleHuying:
-    client: TestClient
+    client: Client
     services: Services
     clock: FakeClock
     tokens: ModuleTokens
@@ -80,7 +80,7 @@ def module_huying(
         clock = FakeClock(start=start)
         services = build_services(settings, clock)
     try:
-        with TestClient(create_app(services=services)) as client:
+        with in_loop(create_app(services=services)) as client:
             yield ModuleHuying(client, services, clock, ModuleTokens(services))
     finally:
         services.close()

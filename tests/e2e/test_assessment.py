@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.bootstrap import Services
@@ -98,7 +98,7 @@ def two_calls(driver: Driver, services: Services, clock: FakeClock) -> tuple[Dri
 
 
 @pytest.fixture
-def played(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Played:
+def played(client: Client, tokens: Any, clock: FakeClock, services: Services) -> Played:
     """The two calls played over HTTP, and the event feed they left."""
     driver = Driver(client, tokens, clock)
     two_calls(driver, services, clock)
@@ -163,7 +163,7 @@ def test_the_assessment_is_the_events_combined_with_the_weights(
     assert departments["weights"] == weights
 
 
-def test_who_reads_the_assessment_and_bad_periods(client: TestClient, tokens: Any, clock: FakeClock) -> None:
+def test_who_reads_the_assessment_and_bad_periods(client: Client, tokens: Any, clock: FakeClock) -> None:
     driver = Driver(client, tokens, clock)
     own = driver.get("/api/v1/scores/assessment?kind=department", ("department", LEAD)).json()
     assert [r["unit"] for r in own["data"]] == [LEAD]

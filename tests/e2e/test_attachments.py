@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select
 
@@ -26,6 +25,7 @@ from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.db import attachments
 from huying.services.attachments import heic_readable
+from in_loop import in_loop
 
 from .driver import RECIPES, Driven, Driver, Place
 
@@ -111,13 +111,13 @@ ACCEPTED = [
 
 
 @pytest.fixture
-def http(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services=services), raise_server_exceptions=False) as c:
+def http(services: Services) -> Iterator[Client]:
+    with in_loop(create_app(services=services), raise_app_exceptions=False) as c:
         yield c
 
 
 @pytest.fixture
-def driver(http: TestClient, tokens: Any, clock: FakeClock) -> Driver:
+def driver(http: Client, tokens: Any, clock: FakeClock) -> Driver:
     return Driver(http, tokens, clock)
 
 

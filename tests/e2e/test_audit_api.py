@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from conftest import MONDAY_MORNING
@@ -31,6 +31,7 @@ from huying.domain.org import UnitKind
 from huying.projections.chain import TRACKING_NAME
 from huying.projections.tables import projection_tracking
 from huying.settings import Settings
+from in_loop import in_loop
 from tampering import events_of
 
 from .driver import Driver, Place
@@ -61,7 +62,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 class Audit:
     """A few calls' lives, then reads as the auditor (or whoever)."""
 
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock, services: Services) -> None:
         self.client, self.tokens, self.clock, self.services = client, tokens, clock, services
         self.driver = Driver(client, tokens, clock)
         self.calls = []
@@ -106,13 +107,13 @@ def audit(
     data_dir = tmp_path_factory.mktemp("audit") / "var"
     with (
         module_services(backend, templates, data_dir, clock, **QUIET) as services,
-        TestClient(create_app(services=services)) as client,
+        in_loop(create_app(services=services)) as client,
     ):
         yield Audit(client, IssuedTokens(services), clock, services)
 
 
 @pytest.fixture
-def own_audit(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Audit:
+def own_audit(client: Client, tokens: Any, clock: FakeClock, services: Services) -> Audit:
     """The calls' lives on the test's own deployment, for a test that writes to it."""
     return Audit(client, tokens, clock, services)
 

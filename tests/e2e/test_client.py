@@ -45,7 +45,7 @@ def http(base_url: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def driver(http: httpx.Client, tokens: Any, clock: FakeClock) -> Driver:
     """Raises calls and drives them (community → street → 派单 to CG, ZJ assisting) over HTTP."""
-    return Driver(http, tokens, clock)  # type: ignore[arg-type]  # an httpx.Client, as TestClient is
+    return Driver(http, tokens, clock)  # type: ignore[arg-type]  # an httpx.Client, as httpx.Client is
 
 
 class Sleeps(list[float]):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.settings import Settings
@@ -31,7 +31,7 @@ def at(day: int, hour: int, minute: int = 0) -> str:
 
 
 class Http:
-    def __init__(self, client: TestClient, tokens: Any) -> None:
+    def __init__(self, client: Client, tokens: Any) -> None:
         self.client, self.tokens = client, tokens
 
     def post(
@@ -63,7 +63,7 @@ DISTRICT, LN, DB = ("supervisor", "LW"), ("street", "LW-LN"), ("street", "LW-DB"
 LN01, LN02 = ("community", "LW-LN-01"), ("community", "LW-LN-02")
 
 
-def test_a_district_directive_down_the_chain_over_a_holiday(client: TestClient, tokens: Any) -> None:
+def test_a_district_directive_down_the_chain_over_a_holiday(client: Client, tokens: Any) -> None:
     h = Http(client, tokens)
     draft = {"title": "消防通道清理", "body": "限期清理", "targets": ["LW-LN", "LW-DB"], "working_days": 2}
     first = h.post(DISTRICT, API, draft, 201, **{"Idempotency-Key": "d-1"})
@@ -202,7 +202,7 @@ def _rates(ts: list[dict[str, Any]], now: datetime, supervised: int) -> dict[str
     }
 
 
-def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens: Any) -> None:
+def test_refusals_are_problems_in_the_contracts_order(client: Client, tokens: Any) -> None:
     h = Http(client, tokens)
     bad = h.post(LN, API, {"title": "t", "targets": ["LW-DB-01"], "working_days": 1}, 422).json()
     assert bad["errors"][0]["field"] == "targets.0"
@@ -223,9 +223,7 @@ def test_refusals_are_problems_in_the_contracts_order(client: TestClient, tokens
     assert h.get(DB, API)["data"] == []
 
 
-def test_the_figures_window_reads_dates_and_times_as_every_other_window(
-    client: TestClient, tokens: Any
-) -> None:
+def test_the_figures_window_reads_dates_and_times_as_every_other_window(client: Client, tokens: Any) -> None:
     """``since``/``until`` are business-time bounds as the feed's, the search's and the meetings'
     ``from``/``to``: a date is an Asia/Shanghai day (``until`` a date covers that day), a time
     needs its offset, and a window that ends before it starts is 422 — not 200 with nothing."""

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.settings import Settings
 
@@ -29,7 +29,7 @@ def settings(settings: Settings) -> Settings:
 
 
 def test_a_client_that_keeps_failing_to_authenticate_gets_429_and_when_to_come_back(
-    client: TestClient, tokens: Any
+    client: Client, tokens: Any
 ) -> None:
     """Three failures a minute from one address are answered 401; the fourth 429 with
     Retry-After. A valid token from that very address is still served."""
@@ -47,7 +47,7 @@ def test_a_client_that_keeps_failing_to_authenticate_gets_429_and_when_to_come_b
     assert client.get("/healthz").status_code == 200
 
 
-def test_every_answer_carries_the_security_headers(client: TestClient, tokens: Any) -> None:
+def test_every_answer_carries_the_security_headers(client: Client, tokens: Any) -> None:
     grid = tokens.headers("grid_worker", GRID)
     answers = {
         "ok": client.get("/healthz"),
@@ -66,7 +66,7 @@ def test_every_answer_carries_the_security_headers(client: TestClient, tokens: A
         assert "server" not in answer.headers, name
 
 
-def test_the_docs_page_may_run_its_own_scripts_and_nothing_else(client: TestClient) -> None:
+def test_the_docs_page_may_run_its_own_scripts_and_nothing_else(client: Client) -> None:
     """The policy of /docs names each inline script of the page by its hash; every other
     script, style and image comes from this origin (no CDN: these machines have none)."""
     page = client.get("/docs")

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from huying.clock import FakeClock
 
@@ -107,9 +106,7 @@ class Story:
         return response
 
 
-def test_a_call_lives_from_raise_to_close_over_http(
-    client: TestClient, tokens: Any, clock: FakeClock
-) -> None:
+def test_a_call_lives_from_raise_to_close_over_http(client: Client, tokens: Any, clock: FakeClock) -> None:
     story = Story(Driver(client, tokens, clock), clock)
     a_grid_worker_raises_it(story)
     the_community_responds_and_calls_up_to_its_street(story)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -21,7 +21,7 @@ DAY = timedelta(days=1)
 TITLE = "十三行路口垃圾长期堆积"
 
 
-def _call(client: TestClient, tokens: Any) -> str:
+def _call(client: Client, tokens: Any) -> str:
     body = {
         "item_code": "C01-01",
         "grid_code": GRID,
@@ -36,16 +36,14 @@ def _call(client: TestClient, tokens: Any) -> str:
     return call_id
 
 
-def _post(
-    client: TestClient, path: str, body: dict[str, Any], headers: dict[str, str], status: int = 200
-) -> Any:
+def _post(client: Client, path: str, body: dict[str, Any], headers: dict[str, str], status: int = 200) -> Any:
     answer = client.post(path, json=body, headers=headers)
     assert answer.status_code == status, answer.text
     return answer
 
 
 def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_the_decision(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     call_id = _call(client, tokens)
     street = tokens.headers("street", STREET, key="convene-1")
@@ -188,7 +186,7 @@ def test_a_joint_meeting_takes_a_call_decides_and_the_call_is_resolved_citing_th
 
 
 def test_a_meetings_answers_keep_to_jurisdiction_and_the_contracts_order(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     body = {
         "kind": "working_committee",

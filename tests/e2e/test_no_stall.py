@@ -70,7 +70,7 @@ def elsewhere(settings: Settings, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def driver(http: httpx.Client, tokens: Any, clock: FakeClock) -> Driver:
-    return Driver(http, tokens, clock)  # type: ignore[arg-type]  # an httpx.Client, as TestClient is
+    return Driver(http, tokens, clock)  # type: ignore[arg-type]  # an httpx.Client, as httpx.Client is
 
 
 def in_flight(served: Served, n: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import raw_events
 from huying.bootstrap import Services
@@ -40,11 +40,11 @@ def key_of(tokens: Any, role: str, unit: str) -> str:
     return token
 
 
-def post(client: TestClient, fmt: str, form: dict[str, Any], **headers: str) -> Any:
+def post(client: Client, fmt: str, form: dict[str, Any], **headers: str) -> Any:
     return client.post(f"{BASE}/requests.{fmt}", data=form, headers=headers)
 
 
-def raised(client: TestClient, tokens: Any, form: dict[str, Any] | None = None, **kw: str) -> str:
+def raised(client: Client, tokens: Any, form: dict[str, Any] | None = None, **kw: str) -> str:
     response = post(client, "json", {**(form or FORM), "api_key": key_of(tokens, "supervisor", "LW"), **kw})
     assert response.status_code == 200, response.text
     [answer] = response.json()
@@ -54,7 +54,7 @@ def raised(client: TestClient, tokens: Any, form: dict[str, Any] | None = None, 
 
 
 def test_discovery_services_and_definitions_are_shaped_as_the_spec(
-    client: TestClient, services: Services
+    client: Client, services: Services
 ) -> None:
     discovery = client.get(f"{BASE}/discovery.json").json()
     assert {"changeset", "contact", "key_service", "endpoints"} <= set(discovery)
@@ -98,7 +98,7 @@ def test_discovery_services_and_definitions_are_shaped_as_the_spec(
 
 
 def test_a_post_is_a_raise_read_back_in_json_and_xml_with_its_contact_kept_apart(
-    client: TestClient, tokens: Any, services: Services
+    client: Client, tokens: Any, services: Services
 ) -> None:
     request_id = raised(client, tokens)
     as_json = client.get(f"{BASE}/requests/{request_id}.json").json()
@@ -134,7 +134,7 @@ def test_a_post_is_a_raise_read_back_in_json_and_xml_with_its_contact_kept_apart
     assert not any(p in stored for p in PERSONAL)
 
 
-def test_post_errors_come_in_the_spec_format_with_400_403_404(client: TestClient, tokens: Any) -> None:
+def test_post_errors_come_in_the_spec_format_with_400_403_404(client: Client, tokens: Any) -> None:
     supervisor = key_of(tokens, "supervisor", "LW")
     cases = [
         ({**FORM}, 403, "api_key was not provided"),
@@ -164,9 +164,7 @@ def test_post_errors_come_in_the_spec_format_with_400_403_404(client: TestClient
         assert any(words in d for d in spec.check_errors_xml(as_xml.content, status)), as_xml.text
 
 
-def test_the_grid_comes_from_the_attribute_the_key_or_the_nearest_centre(
-    client: TestClient, tokens: Any
-) -> None:
+def test_the_grid_comes_from_the_attribute_the_key_or_the_nearest_centre(client: Client, tokens: Any) -> None:
     def grid_of(role: str, unit: str, **form: str) -> Any:
         response = post(
             client, "json", {"service_code": "C01-01", **form, "api_key": key_of(tokens, role, unit)}
@@ -193,7 +191,7 @@ def test_the_grid_comes_from_the_attribute_the_key_or_the_nearest_centre(
 
 
 def test_lists_filter_by_id_service_status_and_90_day_windows(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     old = raised(client, tokens)
     clock.advance(100 * 86400)
@@ -241,7 +239,7 @@ def test_lists_filter_by_id_service_status_and_90_day_windows(
 
 
 def test_calls_from_other_channels_are_seen_only_by_a_key_within_their_jurisdiction(
-    client: TestClient, tokens: Any
+    client: Client, tokens: Any
 ) -> None:
     body = {
         "item_code": "C01-01",
@@ -273,7 +271,7 @@ def test_calls_from_other_channels_are_seen_only_by_a_key_within_their_jurisdict
     assert client.get(f"{BASE}/requests/{internal}.json", params={"api_key": "hy_forged"}).status_code == 403
 
 
-def test_a_retried_post_with_its_idempotency_key_raises_once(client: TestClient, tokens: Any) -> None:
+def test_a_retried_post_with_its_idempotency_key_raises_once(client: Client, tokens: Any) -> None:
     first = raised(client, tokens, **{})
     key = {"Idempotency-Key": "app-7f3a-0001"}
     form = {**FORM, "api_key": key_of(tokens, "supervisor", "LW")}
@@ -289,7 +287,7 @@ def test_a_retried_post_with_its_idempotency_key_raises_once(client: TestClient,
 
 
 def test_updates_follow_every_step_with_chinese_notes_as_fixmystreet_reads_them(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     request_id = raised(client, tokens)
     community, street, cg = (
@@ -369,7 +367,7 @@ def test_updates_follow_every_step_with_chinese_notes_as_fixmystreet_reads_them(
     ],
 )
 def test_unknown_resources_and_bad_parameters_answer_in_the_spec_format(
-    client: TestClient, path: str, status: int
+    client: Client, path: str, status: int
 ) -> None:
     response = client.get(BASE + path)
     assert response.status_code == status

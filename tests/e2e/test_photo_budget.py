@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -39,7 +38,7 @@ def image(fmt: str, size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def upload(client: TestClient, tokens: Any, data: bytes) -> Response:
+def upload(client: Client, tokens: Any, data: bytes) -> Response:
     return client.post(
         UPLOAD, files={"file": ("IMG_0001.jpg", data, "image/jpeg")}, headers=tokens.headers(*GRID)
     )
@@ -56,7 +55,7 @@ def kept(services: Services) -> tuple[int, int]:
 
 
 def test_a_small_png_of_seven_thousand_pixels_a_side_is_refused_before_it_is_decoded(
-    client: TestClient, tokens: Any, services: Services
+    client: Client, tokens: Any, services: Services
 ) -> None:
     bomb = io.BytesIO()
     Image.new("RGBA", (7000, 7000), "white").save(bomb, "PNG", optimize=True)
@@ -72,7 +71,7 @@ def test_a_small_png_of_seven_thousand_pixels_a_side_is_refused_before_it_is_dec
 
 
 def test_a_camera_jpeg_above_the_budget_is_kept_at_a_fraction_of_its_size(
-    client: TestClient, tokens: Any
+    client: Client, tokens: Any
 ) -> None:
     """2000×1500 (3 MP) over a 1 MP budget: decoded at 1/2, kept as 1000×750."""
     answer = upload(client, tokens, image("JPEG", (2000, 1500)))
@@ -82,21 +81,21 @@ def test_a_camera_jpeg_above_the_budget_is_kept_at_a_fraction_of_its_size(
 
 @pytest.mark.parametrize(("fmt", "size"), [("PNG", (1000, 1000)), ("JPEG", (1000, 1000))])
 def test_a_photo_within_the_budget_is_kept_whole(
-    client: TestClient, tokens: Any, fmt: str, size: tuple[int, int]
+    client: Client, tokens: Any, fmt: str, size: tuple[int, int]
 ) -> None:
     answer = upload(client, tokens, image(fmt, size))
     assert answer.status_code == 201, answer.text
     assert (answer.json()["width"], answer.json()["height"]) == size
 
 
-def test_a_png_just_over_the_budget_is_refused(client: TestClient, tokens: Any) -> None:
+def test_a_png_just_over_the_budget_is_refused(client: Client, tokens: Any) -> None:
     answer = upload(client, tokens, image("PNG", (1001, 1000)))
     assert answer.status_code == 422, answer.text
     assert answer.json()["type"] == "/problems/too-many-pixels"
 
 
 def test_while_every_decoder_is_busy_an_upload_is_503_and_waits_no_longer_than_configured(
-    client: TestClient, tokens: Any, services: Services
+    client: Client, tokens: Any, services: Services
 ) -> None:
     """One decoder, no wait configured: an upload arriving while it is busy is answered 503
     with Retry-After rather than held; once it is free, the same upload is kept."""

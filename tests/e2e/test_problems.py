@@ -13,14 +13,14 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from huying.api.app import create_app
 from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.demo import principal_for_token
 from huying.domain.transitions import Action
+from in_loop import in_loop
 
 from . import edges
 from .driver import COMMUNITY, GRID, STREET, Driven, Driver, Place
@@ -39,15 +39,15 @@ INVALID_COMMAND = "/problems/invalid-request"  # one kind for every 422: schema 
 
 
 @pytest.fixture
-def http(services: Services) -> Iterator[TestClient]:
+def http(services: Services) -> Iterator[Client]:
     """Like the shared ``client``, but a server error comes back as a response (so a 500 is
     an assertion failure with the status in it, not an exception from inside the app)."""
-    with TestClient(create_app(services=services), raise_server_exceptions=False) as c:
+    with in_loop(create_app(services=services), raise_app_exceptions=False) as c:
         yield c
 
 
 @pytest.fixture
-def driver(http: TestClient, tokens: Any, clock: FakeClock) -> Driver:
+def driver(http: Client, tokens: Any, clock: FakeClock) -> Driver:
     return Driver(http, tokens, clock)
 
 
@@ -109,7 +109,7 @@ UNAUTHORISED = [
     ("method", "path", "content"), [u[1:] for u in UNAUTHORISED], ids=[u[0] for u in UNAUTHORISED]
 )
 def test_without_a_valid_token_everything_under_api_is_401_whatever_the_body(
-    http: TestClient, method: str, path: str, content: bytes | None
+    http: Client, method: str, path: str, content: bytes | None
 ) -> None:
     for name, authorization in NOT_TOKENS.items():
         headers = {"Content-Type": "application/json"}
@@ -121,7 +121,7 @@ def test_without_a_valid_token_everything_under_api_is_401_whatever_the_body(
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_a_revoked_token_is_401_at_once(http: TestClient, services: Services) -> None:
+def test_a_revoked_token_is_401_at_once(http: Client, services: Services) -> None:
     token_id, token = services.tokens.create(principal_for_token(services.app.org, *COMMUNITY_STAFF))
     headers = {"Authorization": f"Bearer {token}"}
     assert http.get("/api/v1/catalog", headers=headers).status_code == 200
@@ -616,7 +616,7 @@ def test_a_repeated_raise_returns_the_same_call_once(driver: Driver) -> None:
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"])
-def test_operational_endpoints_answer_without_a_token(http: TestClient, path: str) -> None:
+def test_operational_endpoints_answer_without_a_token(http: Client, path: str) -> None:
     response = http.get(path)
     assert response.status_code == 200, response.text
     if path == "/openapi.json":
@@ -733,7 +733,7 @@ def _reader(path: str) -> tuple[str, str]:
 
 
 def test_no_query_value_makes_a_500_nor_cuts_a_stream_short(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     """Every query parameter of every GET the OpenAPI document lists, given junk and the values
     at and beyond the edges of its kind, by a principal allowed to read it. The client here
@@ -855,7 +855,7 @@ REPORTED = [
 
 @pytest.mark.parametrize(("url", "who", "named"), [r[1:] for r in REPORTED], ids=[r[0] for r in REPORTED])
 def test_a_date_beyond_business_time_is_a_422_naming_the_parameter_and_the_range(
-    http: TestClient, tokens: Any, url: str, who: tuple[str, str], named: list[str]
+    http: Client, tokens: Any, url: str, who: tuple[str, str], named: list[str]
 ) -> None:
     problem = problem_of(http.get(url, headers=tokens.headers(*who)), 422, INVALID_REQUEST)
     messages = {e["field"]: e["message"] for e in problem["errors"]}
@@ -866,7 +866,7 @@ def test_a_date_beyond_business_time_is_a_422_naming_the_parameter_and_the_range
 @pytest.mark.parametrize(
     "period", ["0001-01", "9999", "1969-Q4", "2201-01", "٢٠٢٦-٠١", "2026-13", "2026-Q0", "²⁰²⁶"]
 )
-def test_a_period_is_ascii_digits_within_business_time(http: TestClient, tokens: Any, period: str) -> None:
+def test_a_period_is_ascii_digits_within_business_time(http: Client, tokens: Any, period: str) -> None:
     for path, who, params in [
         ("/api/v1/scores/units", SUPERVISOR, {"kind": "street"}),
         ("/api/v1/exports/scores", AUDITOR, {}),
@@ -913,7 +913,7 @@ POSITIONS = [
 
 @pytest.mark.parametrize(("path", "name", "most"), POSITIONS, ids=[f"{p}?{n}" for p, n, _ in POSITIONS])
 def test_a_position_past_its_column_is_a_422_naming_it_and_the_limit(
-    http: TestClient, tokens: Any, path: str, name: str, most: int
+    http: Client, tokens: Any, path: str, name: str, most: int
 ) -> None:
     """A position one past what its column holds never reaches the database nor waits."""
     for value in (str(most + 1), "9" * 5000, "²"):
@@ -964,7 +964,7 @@ def test_a_number_that_is_not_finite_is_a_422_naming_it(driver: Driver, number: 
         assert fields_of(problem) == [field], problem
 
 
-def test_a_nul_in_any_query_or_path_parameter_is_a_422_naming_it(http: TestClient, tokens: Any) -> None:
+def test_a_nul_in_any_query_or_path_parameter_is_a_422_naming_it(http: Client, tokens: Any) -> None:
     """PostgreSQL refuses NUL in text; it is refused at the door, like a NUL in a body."""
     for url, name in [
         ("/api/v1/calls?item=C01%00", "item"),
@@ -976,7 +976,7 @@ def test_a_nul_in_any_query_or_path_parameter_is_a_422_naming_it(http: TestClien
 
 
 def test_every_read_answers_at_the_far_end_of_business_time(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     """With the clock at the last accepted instant, every default that is worked out from now
     (this month, the last 30 days, a period's end) still lies where arithmetic can reach."""
@@ -1015,7 +1015,7 @@ ODD_CONTENT_TYPES = [
 ODD_ACCEPTS = ["application/xml", "text/csv;q=NaN", "*/*;q=" + "9" * 5000, "\x01"]
 
 
-def test_an_odd_content_type_or_accept_gets_an_answer_not_a_500(http: TestClient, tokens: Any) -> None:
+def test_an_odd_content_type_or_accept_gets_an_answer_not_a_500(http: Client, tokens: Any) -> None:
     body = json.dumps(raise_body()).encode()
     for content_type in ODD_CONTENT_TYPES:
         headers = {**tokens.headers(*GRID_WORKER), "Content-Type": content_type}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.clock import FakeClock
 
@@ -25,7 +25,7 @@ def problem(driver: Driver, path: str, who: tuple[str, str], body: Any, status: 
 
 
 def test_the_street_rates_each_department_once_after_resolving(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     driver = Driver(client, tokens, clock)
     c = driver.drive("completed")
@@ -60,7 +60,7 @@ def test_the_street_rates_each_department_once_after_resolving(
 
 
 def test_the_community_rates_its_streets_response_once_per_round(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     driver = Driver(client, tokens, clock)
     community = Place().community_staff

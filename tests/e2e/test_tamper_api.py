@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from typer.testing import CliRunner
 
 from backends import Backend, use_in_env
@@ -41,7 +41,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 class Log:
     """A few calls' lives, projected and chained; then one more call, neither."""
 
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock, services: Services) -> None:
         self.client, self.tokens, self.services = client, tokens, services
         services.chain.clock = FakeClock(start=WALL)
         driver = Driver(client, tokens, clock)
@@ -84,7 +84,7 @@ class Log:
 
 
 @pytest.fixture
-def log(client: TestClient, tokens: Any, clock: FakeClock, services: Services) -> Log:
+def log(client: Client, tokens: Any, clock: FakeClock, services: Services) -> Log:
     return Log(client, tokens, clock, services)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -26,7 +26,7 @@ def iso(value: str) -> datetime:
 
 
 class World:
-    def __init__(self, client: TestClient, tokens: Any, services: Services, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Any, services: Services, clock: FakeClock) -> None:
         self.client, self.tokens, self.services, self.clock = client, tokens, services, clock
         # Three watchdogs at once, as if started twice by mistake and once by `huying watch`.
         self.dogs = [services.watchdog] + [
@@ -61,7 +61,7 @@ class World:
 
 
 def test_a_silent_call_climbs_from_community_to_street_to_department_supervision(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     w = World(client, tokens, services, clock)
     # Thursday 24 Sep 2026, 16:00 — the eve of 中秋 (25–27 Sep), a week before 国庆.
@@ -135,7 +135,7 @@ def test_a_silent_call_climbs_from_community_to_street_to_department_supervision
 
 
 def test_a_call_answered_in_time_is_left_alone(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     w = World(client, tokens, services, clock)
     w.move_to(cst(2026, 11, 23, 9))
@@ -159,7 +159,7 @@ def test_a_call_answered_in_time_is_left_alone(
 
 
 def test_due_soon_and_remaining_time_show_in_lists_before_the_deadline(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     w = World(client, tokens, services, clock)
     w.move_to(cst(2026, 11, 23, 9))
@@ -185,7 +185,7 @@ def test_due_soon_and_remaining_time_show_in_lists_before_the_deadline(
 
 
 def test_calls_already_flagged_do_not_hide_a_newly_late_one_from_the_watchdog(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     """A call whose late clock was flagged (督办) stays late — its street has still not answered —
     and stays due in the read model, oldest first. More of them than a sweep takes at once must

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.bootstrap import Services
@@ -66,7 +67,7 @@ def receiver(receivers: list[Receiver]) -> Receiver:
 
 
 def subscribe(
-    client: TestClient, tokens: Any, who: tuple[str, str], r: Receiver, kinds: list[str], **kw: Any
+    client: Client, tokens: Any, who: tuple[str, str], r: Receiver, kinds: list[str], **kw: Any
 ) -> dict[str, Any]:
     body = {"url": r.url, "kinds": kinds, "secret": r.secret, **kw}
     made = client.post(HOOKS, json=body, headers=tokens.headers(*who))
@@ -78,7 +79,7 @@ def subscribe(
 class Steps:
     """A call driven through the API by the parties the transition table names."""
 
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
 
     def post(self, path: str, who: tuple[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -101,12 +102,12 @@ class Steps:
 
 
 @pytest.fixture
-def steps(client: TestClient, tokens: Any, clock: FakeClock) -> Steps:
+def steps(client: Client, tokens: Any, clock: FakeClock) -> Steps:
     return Steps(client, tokens, clock)
 
 
 def test_each_subscription_gets_the_signed_steps_it_chose_and_may_see_in_log_order(
-    client: TestClient, tokens: Any, steps: Steps, receivers: list[Receiver]
+    client: Client, tokens: Any, steps: Steps, receivers: list[Receiver]
 ) -> None:
     street, cg, zj, other_street, admin_for_sw = (receiver(receivers) for _ in range(5))
     made = subscribe(
@@ -178,13 +179,13 @@ def test_each_subscription_gets_the_signed_steps_it_chose_and_may_see_in_log_ord
     ]
 
 
-def made_id(client: TestClient, tokens: Any, who: tuple[str, str]) -> str:
+def made_id(client: Client, tokens: Any, who: tuple[str, str]) -> str:
     [sub] = client.get(HOOKS, headers=tokens.headers(*who)).json()["data"]
     return str(sub["id"]).replace("-", "")
 
 
 def test_forged_or_stale_deliveries_are_refused(
-    client: TestClient, tokens: Any, steps: Steps, receivers: list[Receiver]
+    client: Client, tokens: Any, steps: Steps, receivers: list[Receiver]
 ) -> None:
     honest = receiver(receivers)
     sub = subscribe(client, tokens, ("street", "LW-LN"), honest, ["call.escalated"])
@@ -218,7 +219,7 @@ def test_forged_or_stale_deliveries_are_refused(
 
 
 def test_a_receiver_down_for_a_while_gets_every_step_afterwards_in_order_once_each(
-    client: TestClient,
+    client: Client,
     tokens: Any,
     steps: Steps,
     services: Services,
@@ -268,7 +269,7 @@ def test_a_receiver_down_for_a_while_gets_every_step_afterwards_in_order_once_ea
 
 
 def test_a_subscription_that_keeps_failing_pauses_and_resumes_where_it_stopped(
-    client: TestClient,
+    client: Client,
     tokens: Any,
     steps: Steps,
     services: Services,
@@ -307,7 +308,7 @@ def test_a_subscription_that_keeps_failing_pauses_and_resumes_where_it_stopped(
 
 
 def test_replay_sends_the_same_deliveries_again(
-    client: TestClient, tokens: Any, steps: Steps, receivers: list[Receiver]
+    client: Client, tokens: Any, steps: Steps, receivers: list[Receiver]
 ) -> None:
     r = receiver(receivers)
     street = ("street", "LW-LN")
@@ -330,7 +331,7 @@ def test_replay_sends_the_same_deliveries_again(
 
 
 def test_the_subscription_api_checks_who_asks_what_and_where_to(
-    client: TestClient, tokens: Any, receivers: list[Receiver]
+    client: Client, tokens: Any, receivers: list[Receiver]
 ) -> None:
     r = receiver(receivers)
     cg = tokens.headers("department", "CG")
@@ -426,7 +427,7 @@ def followers(services: Services) -> list[str]:
 
 
 def test_a_process_that_gives_up_the_duty_stops_following_and_the_next_holder_delivers_once(
-    client: TestClient, tokens: Any, services: Services, receivers: list[Receiver]
+    client: Client, tokens: Any, services: Services, receivers: list[Receiver]
 ) -> None:
     r = receiver(receivers)
     subscribe(client, tokens, ("street", "LW-LN"), r, ["call.raised"])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.client import verify_webhook
@@ -30,7 +30,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 class Hooks:
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
         self.receivers: list[Receiver] = []
 
@@ -51,7 +51,7 @@ class Hooks:
 
 
 @pytest.fixture
-def hooks(client: TestClient, tokens: Any, clock: FakeClock) -> Iterator[Hooks]:
+def hooks(client: Client, tokens: Any, clock: FakeClock) -> Iterator[Hooks]:
     h = Hooks(client, tokens, clock)
     yield h
     for r in h.receivers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 Who = tuple[str, str]
 
@@ -33,7 +33,7 @@ def raise_body(name: str = NAME, phone: str = PHONE, **changes: Any) -> dict[str
 
 
 class Http:
-    def __init__(self, client: TestClient, tokens: Any) -> None:
+    def __init__(self, client: Client, tokens: Any) -> None:
         self.client, self.tokens = client, tokens
 
     def raise_call(self, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:

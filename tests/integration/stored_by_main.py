@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import select
 
 from huying.api.app import create_app
@@ -59,7 +60,7 @@ def fixture_settings(data_dir: Path) -> Settings:
 class Reader:
     """GETs as a given principal, tokens made on demand."""
 
-    def __init__(self, client: TestClient, services: Services) -> None:
+    def __init__(self, client: Client, services: Services) -> None:
         self.client = client
         self.services = services
         self._tokens: dict[tuple[str, str], str] = {}
@@ -95,7 +96,7 @@ def read_model_rows(services: Services) -> dict[str, list[dict[str, Any]]]:
         }
 
 
-def observe(services: Services, client: TestClient) -> Observed:
+def observe(services: Services, client: Client) -> Observed:
     """What huying answers about the stored history: each call (now, at version 1, as its
     community sees it), its history, each work order, the event feed, the verdict of verify."""
     reader = Reader(client, services)
@@ -183,7 +184,7 @@ def write(
 def write_at_head(
     target: Path,
     story: Callable[[Services, FakeClock], None],
-    look: Callable[[Services, TestClient], Observed],
+    look: Callable[[Services, Client], Observed],
 ) -> None:  # pragma: no cover  (run by hand)
     """Record ``story`` in ``target`` with what huying answered (``look``), naming the commit."""
     seen = record(target, story, look)
@@ -195,7 +196,7 @@ def write_at_head(
 def record(
     target: Path,
     story: Callable[[Services, FakeClock], None],
-    look: Callable[[Services, TestClient], Observed],
+    look: Callable[[Services, Client], Observed],
 ) -> Observed:  # pragma: no cover  (run by hand)
     """A fresh deployment in ``target``, the story told on it from START, and what huying then
     answers about it at NOW (``look``)."""
@@ -294,7 +295,7 @@ def replay_and_export_agree(
 
 @contextmanager
 def replayed(
-    fixture: Path, tmp_path_factory: pytest.TempPathFactory, look: Callable[[Services, TestClient], Observed]
+    fixture: Path, tmp_path_factory: pytest.TempPathFactory, look: Callable[[Services, Client], Observed]
 ) -> Iterator[tuple[Observed, Services]]:
     """A stored deployment, upgraded, its read models rebuilt from the log by today's code, and
     what today's code answers about it (``look``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from catalog_items import NEW_ITEM, SLA
 from huying.bootstrap import Services
@@ -46,7 +46,7 @@ def story(s: Services, clock: FakeClock) -> None:
     s.catalog_edits.restore_item(ADMIN, "C01-02", ONCE, "分开统计")
 
 
-def observe(services: Services, client: TestClient) -> Observed:
+def observe(services: Services, client: Client) -> Observed:
     """The catalog, its edits and three of its items as a grid worker reads them; both calls now
     and as their history tells; the feed, verify's verdict, the read-model rows."""
     reader = Reader(client, services)

@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -71,7 +71,7 @@ def publications_story(s: Services, clock: FakeClock) -> None:
     s.publications.republish(DISTRICT, PUBLISHED[UnitKind.STREET], ONCE, "复核后重新发布")
 
 
-def observe(services: Services, client: TestClient) -> Observed:
+def observe(services: Services, client: Client) -> Observed:
     """What huying answers about them: the rated call (now and its history), each publication's
     every version and history as the district sees it and the latest as one of its units, the
     event feed, verify's verdict, and the read-model rows."""

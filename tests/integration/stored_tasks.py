@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -114,7 +114,7 @@ def aggregates(services: Services) -> dict[str, list[str]]:
     return found
 
 
-def observe(services: Services, client: TestClient) -> Observed:
+def observe(services: Services, client: Client) -> Observed:
     """What huying answers about them: each now, at version 1 and its history (a directive's
     board too), the event feed, verify's verdict, and the read-model rows."""
     reader = Reader(client, services)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from conftest import MONDAY_MORNING
@@ -25,6 +25,7 @@ from deployment_templates import Templates, module_services
 from huying.api.app import create_app
 from huying.clock import FakeClock
 from huying.settings import Settings
+from in_loop import in_loop
 
 GRID, COMMUNITY, STREET = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
 GRID_WORKER = ("grid_worker", GRID)
@@ -42,7 +43,7 @@ Seen = tuple[datetime, dict[str, Any]]
 class Life:
     """Drives one call through its steps, reading it (as the supervisor) at each moment."""
 
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
         self.call_id = ""
         self.seen: list[Seen] = []  # (moment, the call as read at that moment)
@@ -129,7 +130,7 @@ def life(backend: Backend, templates: Templates, tmp_path_factory: pytest.TempPa
     data_dir = tmp_path_factory.mktemp("life") / "var"
     with (
         module_services(backend, templates, data_dir, clock, **QUIET) as services,
-        TestClient(create_app(services=services)) as client,
+        in_loop(create_app(services=services)) as client,
     ):
         lived = Life(client, IssuedTokens(services), clock)
         live_a_long_life(lived, clock)

@@ -11,7 +11,7 @@ from typing import Any
 
 import fastapi.routing
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.api.schemas.calls import CallPublic
 
@@ -33,7 +33,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_a_raise_is_answered_as_its_declared_model_without_a_trip_to_a_worker_thread(
-    client: TestClient, tokens: Any, hops: list[str]
+    client: Client, tokens: Any, hops: list[str]
 ) -> None:
     answer = client.post(CALLS, json=raise_body(), headers=tokens.headers(*GRID_WORKER, key="answer-1"))
     assert answer.status_code == 201, answer.text
@@ -56,7 +56,7 @@ def test_a_raise_is_answered_as_its_declared_model_without_a_trip_to_a_worker_th
     assert again.json() == body
 
 
-def test_reads_and_actions_answer_the_same_way(client: TestClient, tokens: Any, hops: list[str]) -> None:
+def test_reads_and_actions_answer_the_same_way(client: Client, tokens: Any, hops: list[str]) -> None:
     raised = client.post(CALLS, json=raise_body(reporter=None), headers=tokens.headers(*GRID_WORKER))
     call_id = raised.json()["id"]
     assert "cache-control" not in raised.headers  # no reporter shown: nothing to keep out of caches

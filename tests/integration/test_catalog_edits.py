@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from catalog_items import LIMIT, NEW_ITEM, SLA
 from conftest import Tokens
@@ -34,7 +34,7 @@ def head(services: Services) -> int:
     return services.app.recorder.max_notification_id() or 0
 
 
-def raise_call(client: TestClient, tokens: Tokens, item: str) -> Any:
+def raise_call(client: Client, tokens: Tokens, item: str) -> Any:
     return client.post(
         "/api/v1/calls",
         headers=tokens.headers("grid_worker", "LW-LN-01-G01"),
@@ -46,7 +46,7 @@ def raise_call(client: TestClient, tokens: Tokens, item: str) -> Any:
     "role, unit", [("supervisor", "LW"), ("auditor", "LW"), ("street", "LW-LN"), ("department", "CG")]
 )
 def test_only_the_admin_edits_the_catalog_and_a_refusal_writes_nothing(
-    client: TestClient, tokens: Tokens, services: Services, role: str, unit: str
+    client: Client, tokens: Tokens, services: Services, role: str, unit: str
 ) -> None:
     other, admin = tokens.headers(role, unit), tokens.district(Role.ADMIN)
     before = head(services)
@@ -70,7 +70,7 @@ def test_only_the_admin_edits_the_catalog_and_a_refusal_writes_nothing(
 
 
 def test_an_edit_is_in_effect_for_the_next_call_and_never_for_an_earlier_one(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     admin = tokens.district(Role.ADMIN)
     earlier = raise_call(client, tokens, "C01-01").json()
@@ -91,7 +91,7 @@ def test_an_edit_is_in_effect_for_the_next_call_and_never_for_an_earlier_one(
 
 
 def test_a_retired_item_refuses_a_raise_and_a_restored_one_takes_it_again(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     admin = tokens.district(Role.ADMIN)
     assert (
@@ -119,7 +119,7 @@ def test_a_retired_item_refuses_a_raise_and_a_restored_one_takes_it_again(
 
 
 def test_a_retry_of_a_raise_stored_before_its_item_was_retired_gets_its_call(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     """A phone retrying a raise the server stored (the answer lost on the way) gets that call,
     though its item was retired meanwhile: a retry is answered from the record, not judged again."""
@@ -140,7 +140,7 @@ def test_a_retry_of_a_raise_stored_before_its_item_was_retired_gets_its_call(
     assert other.status_code == 422 and other.json()["type"].endswith("idempotency-key-reused"), other.text
 
 
-def test_another_process_sees_an_edit_at_once(client: TestClient, tokens: Tokens, services: Services) -> None:
+def test_another_process_sees_an_edit_at_once(client: Client, tokens: Tokens, services: Services) -> None:
     admin = tokens.district(Role.ADMIN)
     with processes(services, 1) as (other,):
         assert other.app.catalog.version == "2026.1"  # read once: its cache must not keep it
@@ -154,7 +154,7 @@ def test_another_process_sees_an_edit_at_once(client: TestClient, tokens: Tokens
 
 
 def test_a_raise_judged_on_a_catalog_edited_since_elsewhere_is_judged_again(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     """A process raises on the catalog as it last folded it, without reading the store; an edit
     another process made since (here: an item's SLA) makes the store refuse that save, and the
@@ -173,7 +173,7 @@ def test_a_raise_judged_on_a_catalog_edited_since_elsewhere_is_judged_again(
 
 
 def test_first_edits_from_two_processes_at_once_are_both_made(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     """Each process begins the district's edits; the store takes one beginning, and the other
     edit is then made over it as any later edit is."""
@@ -182,7 +182,7 @@ def test_first_edits_from_two_processes_at_once_are_both_made(
         apps = [create_app(services=one) for one in two]
         item = {id(apps[0]): "C01-01", id(apps[1]): "C02-01"}
 
-        def retire(c: TestClient) -> Any:
+        def retire(c: Client) -> Any:
             return c.post(
                 f"/api/v1/catalog/items/{item[id(c.app)]}/retire", headers=admin, json={"reason": "x"}
             )
@@ -211,7 +211,7 @@ def test_first_edits_from_two_processes_at_once_are_both_made(
     ],
 )
 def test_a_bad_item_is_refused_naming_the_field(
-    client: TestClient, tokens: Tokens, services: Services, change: dict[str, Any], field: str
+    client: Client, tokens: Tokens, services: Services, change: dict[str, Any], field: str
 ) -> None:
     admin, before = tokens.district(Role.ADMIN), head(services)
     answer = client.patch("/api/v1/catalog/items/C01-01", headers=admin, json=change)
@@ -226,7 +226,7 @@ def _id(answer: dict[str, Any]) -> UUID:
 
 
 def test_a_code_in_any_script_is_answered_with_a_location_a_header_can_carry(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     body = {
         **NEW_ITEM,

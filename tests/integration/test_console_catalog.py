@@ -5,7 +5,7 @@ and writes nothing; anyone but the admin is refused (403) and writes nothing."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from conftest import Tokens
 from huying.bootstrap import Services
@@ -30,14 +30,14 @@ NEW = {
 }
 
 
-def form_of(client: TestClient, url: str) -> dict[str, str]:
+def form_of(client: Client, url: str) -> dict[str, str]:
     page = client.get(url)
     assert page.status_code == 200, page.text
     return {"csrf": _hidden(page.text, "csrf"), "idempotency_key": _hidden(page.text, "idempotency_key")}
 
 
 def test_the_admin_adds_changes_and_retires_an_item_from_the_console(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("admin", "LW"))
     admin_page = client.get("/console/admin").text
@@ -71,7 +71,7 @@ def test_the_admin_adds_changes_and_retires_an_item_from_the_console(
 
 
 def test_a_refused_form_names_the_field_and_writes_nothing(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("admin", "LW"))
     before = events(services)
@@ -82,9 +82,7 @@ def test_a_refused_form_names_the_field_and_writes_nothing(
     assert forged.status_code == 403 and events(services) == before
 
 
-def test_only_the_admin_may_edit_from_the_console(
-    client: TestClient, tokens: Tokens, services: Services
-) -> None:
+def test_only_the_admin_may_edit_from_the_console(client: Client, tokens: Tokens, services: Services) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     assert client.get("/console/admin/catalog/C01-01").status_code == 403
     before = events(services)

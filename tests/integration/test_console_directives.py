@@ -1,4 +1,4 @@
-"""令行禁止 in the console, over real HTTP (TestClient, both backends): a directive issued from
+"""令行禁止 in the console, over real HTTP (both backends): a directive issued from
 the form is received, reported and accepted through its page's forms — each form offered only to
 whom the directive's table lets act now, and a move the principal may not make refused with the
 API's status and nothing written; a street breaks it down and the board shows the breakdown's
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from conftest import Tokens
 from huying.bootstrap import Services
@@ -32,7 +31,7 @@ def _form(page: str, move: str) -> dict[str, str]:
     return fields
 
 
-def _act(client: TestClient, directive: str, move: str, **fields: str) -> Response:
+def _act(client: Client, directive: str, move: str, **fields: str) -> Response:
     page = client.get(f"/console/directives/{directive}")
     assert page.status_code == 200, page.text
     return client.post(
@@ -40,7 +39,7 @@ def _act(client: TestClient, directive: str, move: str, **fields: str) -> Respon
     )
 
 
-def _issue(client: TestClient, **fields: str | list[str]) -> str:
+def _issue(client: Client, **fields: str | list[str]) -> str:
     form = client.get(
         "/console/directives/new" + (f"?parent={fields['parent_id']}" if "parent_id" in fields else "")
     )
@@ -56,7 +55,7 @@ def _issue(client: TestClient, **fields: str | list[str]) -> str:
 
 
 def test_a_directive_is_issued_received_reported_and_accepted_through_its_pages(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     directive = _issue(client, title=TITLE, body="十日内完成", targets=[STREET], working_days="10")
@@ -82,7 +81,7 @@ def test_a_directive_is_issued_received_reported_and_accepted_through_its_pages(
 
 
 def test_a_street_breaks_a_directive_down_and_the_board_shows_the_breakdowns_standing(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     parent = _issue(client, title=TITLE, targets=[STREET], working_days="10")
@@ -97,7 +96,7 @@ def test_a_street_breaks_a_directive_down_and_the_board_shows_the_breakdowns_sta
 
 
 def test_a_unit_sees_only_the_directives_the_api_shows_it_and_a_move_not_its_own_is_refused(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     directive = _issue(client, title=TITLE, targets=[STREET], working_days="10")
@@ -124,7 +123,7 @@ def test_a_unit_sees_only_the_directives_the_api_shows_it_and_a_move_not_its_own
 
 
 def test_a_refused_issue_is_shown_on_the_form_naming_the_field(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("street", STREET))
     form = client.get("/console/directives/new")
@@ -140,7 +139,7 @@ def test_a_refused_issue_is_shown_on_the_form_naming_the_field(
 
 
 def test_a_target_not_yet_received_nor_late_is_pending_and_not_overdue(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     """Not received (no receipt time) and not late is "not late", never an unknown: SQL's NULL
     from comparing a missing receipt time must not reach the answer (it was a 500)."""
@@ -159,7 +158,7 @@ def test_a_target_not_yet_received_nor_late_is_pending_and_not_overdue(
 
 
 def test_the_rest_of_a_targets_moves_work_from_the_page_and_the_issue_form_is_for_issuers_only(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     """申请延期 → 不同意 → 申请延期 → 同意 (the deadline moves), 办结反馈 → 返工, 督办, 撤销; and the
     issue form is refused to a unit that directs no one."""

@@ -4,14 +4,14 @@ the same parameter (both backends)."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from conftest import Tokens
 from integration.test_console_sessions import sign_in
 
 
 def test_a_bad_query_string_on_a_console_page_is_an_html_page_naming_the_field(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     for url, field in (
@@ -31,7 +31,7 @@ def test_a_bad_query_string_on_a_console_page_is_an_html_page_naming_the_field(
     assert api.json()["errors"][0]["field"] == "period"
 
 
-def test_a_console_address_that_is_no_page_is_an_html_page_too(client: TestClient, tokens: Tokens) -> None:
+def test_a_console_address_that_is_no_page_is_an_html_page_too(client: Client, tokens: Tokens) -> None:
     sign_in(client, tokens.token("street", "LW-LN"))
     for method, url, status in (("GET", "/console/nope", 404), ("POST", "/console/overview", 405)):
         answer = client.request(method, url)

@@ -1,4 +1,4 @@
-"""联席会议 and 呼叫查询 in the console, over real HTTP (TestClient, both backends): a street
+"""联席会议 and 呼叫查询 in the console, over real HTTP (both backends): a street
 convenes its 大工委 from the form, a member proposes, the street puts a call on the agenda, takes
 the minutes and records a decision whose task the lead department then finds among its
 directives; a unit outside the meeting sees nothing of it, an invited member cannot take the
@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from conftest import Tokens
 from huying.bootstrap import Services
@@ -24,7 +23,7 @@ STREET, COMMUNITY, MEMBER = "LW-LN", "LW-LN-01", "LW-LN-M01"
 TITLE = "岭南街道大工委第四季度联席会议"
 
 
-def _convene(client: TestClient, clock: FakeClock) -> str:
+def _convene(client: Client, clock: FakeClock) -> str:
     page = client.get("/console/meetings")
     assert page.status_code == 200, page.text
     when = (clock.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
@@ -41,14 +40,14 @@ def _convene(client: TestClient, clock: FakeClock) -> str:
     return made.headers["location"].split("/")[-1].split("?")[0]
 
 
-def _act(client: TestClient, meeting: str, move: str, **fields: str | list[str]) -> Response:
+def _act(client: Client, meeting: str, move: str, **fields: str | list[str]) -> Response:
     page = client.get(f"/console/meetings/{meeting}")
     assert page.status_code == 200, page.text
     data = {**_form(page.text, move), **fields}
     return client.post("/console/meetings/act", data=data, follow_redirects=False)
 
 
-def _raise(client: TestClient, tokens: Tokens, title: str) -> str:
+def _raise(client: Client, tokens: Tokens, title: str) -> str:
     made = client.post(
         "/api/v1/calls", json={**CALL, "title": title}, headers=tokens.headers("grid_worker", "LW-LN-01-G01")
     )
@@ -57,7 +56,7 @@ def _raise(client: TestClient, tokens: Tokens, title: str) -> str:
 
 
 def test_a_meeting_is_convened_minuted_and_decided_through_its_pages(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     call = _raise(client, tokens, "十三行路口垃圾长期堆积")
     client.post(f"/api/v1/calls/{call}/acknowledge", headers=tokens.headers("community", COMMUNITY))
@@ -104,7 +103,7 @@ def test_a_meeting_is_convened_minuted_and_decided_through_its_pages(
 
 
 def test_a_meeting_is_seen_only_within_its_jurisdiction_and_the_conveners_moves_are_refused_to_others(
-    client: TestClient, tokens: Tokens, services: Services, clock: FakeClock
+    client: Client, tokens: Tokens, services: Services, clock: FakeClock
 ) -> None:
     sign_in(client, tokens.token("street", STREET))
     meeting = _convene(client, clock)
@@ -124,7 +123,7 @@ def test_a_meeting_is_seen_only_within_its_jurisdiction_and_the_conveners_moves_
 
 
 def test_the_search_page_answers_what_the_api_answers_a_page_at_a_time(
-    client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+    client: Client, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search, "PER_PAGE", 2)
     made = [_raise(client, tokens, f"垃圾堆积 第{n}处") for n in range(3)] + [
@@ -152,7 +151,7 @@ def test_the_search_page_answers_what_the_api_answers_a_page_at_a_time(
 
 
 def test_a_meeting_is_closed_after_its_minutes_or_cancelled_before_them_from_its_page(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     sign_in(client, tokens.token("street", STREET))
     held, called_off = _convene(client, clock), _convene(client, clock)
@@ -168,7 +167,7 @@ def test_a_meeting_is_closed_after_its_minutes_or_cancelled_before_them_from_its
     assert 'class="move"' not in client.get(f"/console/meetings/{held}").text  # nothing left to do
 
 
-def test_every_role_opens_each_page_its_navigation_offers(client: TestClient, tokens: Tokens) -> None:
+def test_every_role_opens_each_page_its_navigation_offers(client: Client, tokens: Tokens) -> None:
     from huying.domain.principal import Principal, Role
     from huying.web.nav import entries_for
 
@@ -189,7 +188,7 @@ def test_every_role_opens_each_page_its_navigation_offers(client: TestClient, to
 
 
 def test_a_member_unit_finds_the_task_it_leads_among_its_directives(
-    client: TestClient, tokens: Tokens, services: Services, clock: FakeClock
+    client: Client, tokens: Tokens, services: Services, clock: FakeClock
 ) -> None:
     """A member sees the tasks it leads or assists (docs/meetings.md) — in the lists too, not only
     by id: its pending list and the directive list show them (they were 404 and empty)."""

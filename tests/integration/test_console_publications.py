@@ -1,4 +1,4 @@
-"""Published 考评 in the console, over real HTTP (TestClient, both backends): the supervisor
+"""Published 考评 in the console, over real HTTP (both backends): the supervisor
 publishes a settled period from the form and re-publishes it with a reason; each version stays
 readable, a re-publication shows what it changed from the version it replaced; a street sees
 only its own row, a grid worker nothing; a form without a reason, or without the session's CSRF
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from conftest import Tokens
@@ -29,7 +29,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def november(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+def november(client: Client, tokens: Tokens, clock: FakeClock) -> Week:
     """Each of two streets resolves one call in November, evaluated: both ranked first."""
     w = Week(client, tokens, clock)
     w.at(11, 23, 9)
@@ -39,7 +39,7 @@ def november(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
     return w
 
 
-def _publish(client: TestClient, **fields: str) -> tuple[int, str]:
+def _publish(client: Client, **fields: str) -> tuple[int, str]:
     page = client.get("/console/publications")
     assert page.status_code == 200, page.text
     form = {"csrf": _hidden(page.text, "csrf"), "idempotency_key": _hidden(page.text, "idempotency_key")}
@@ -48,7 +48,7 @@ def _publish(client: TestClient, **fields: str) -> tuple[int, str]:
 
 
 def test_the_supervisor_publishes_and_republishes_and_each_reader_sees_its_rows(
-    client: TestClient, tokens: Tokens, services: Services, november: Week
+    client: Client, tokens: Tokens, services: Services, november: Week
 ) -> None:
     sign_in(client, tokens.token("supervisor", "LW"))
     before = events(services)

@@ -1,5 +1,5 @@
 """一呼一评, 考核 and putting a call on a joint meeting's agenda in the console, over real HTTP
-(TestClient, both backends): the street rates a department's order and the community its
+(both backends): the street rates a department's order and the community its
 street's response from the call page's forms — offered only to them, only once — and the
 rating shows on the page; a refused rating (wrong value, stolen form) writes nothing. The 考核
 page shows what ``GET /api/v1/scores/assessment`` answers the same principal, and nothing to
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from conftest import Tokens
 from e2e.driver import LEAD, Driven, Driver
@@ -20,21 +20,21 @@ from integration.test_console_meetings_search import _convene
 from integration.test_console_sessions import _hidden, events, sign_in
 
 
-def _resolved(client: TestClient, tokens: Tokens, clock: FakeClock) -> tuple[Driver, Driven]:
+def _resolved(client: Client, tokens: Tokens, clock: FakeClock) -> tuple[Driver, Driven]:
     driver = Driver(client, tokens, clock)
     c = driver.drive("completed")
     driver.resolve(c, c.place.street_staff)
     return driver, c
 
 
-def _rate(client: TestClient, call: str, move: str, **fields: str) -> Any:
+def _rate(client: Client, call: str, move: str, **fields: str) -> Any:
     page = client.get(f"/console/calls/{call}")
     assert page.status_code == 200, page.text
     return client.post("/console/act", data={**_form(page.text, move), **fields}, follow_redirects=False)
 
 
 def test_the_street_and_the_community_rate_from_the_call_page_once_each(
-    client: TestClient, tokens: Tokens, clock: FakeClock, services: Services
+    client: Client, tokens: Tokens, clock: FakeClock, services: Services
 ) -> None:
     _, c = _resolved(client, tokens, clock)
     lead = f"rate-work-order@{c.order_id(1)}"
@@ -70,7 +70,7 @@ def test_the_street_and_the_community_rate_from_the_call_page_once_each(
 
 
 def test_the_assessment_page_shows_what_the_api_answers_and_nothing_to_whom_it_refuses(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     _, c = _resolved(client, tokens, clock)
     sign_in(client, tokens.token("street", c.place.street))
@@ -105,7 +105,7 @@ def test_the_assessment_page_shows_what_the_api_answers_and_nothing_to_whom_it_r
 
 
 def test_the_holder_puts_its_call_on_its_units_meeting_from_the_call_page(
-    client: TestClient, tokens: Tokens, clock: FakeClock, services: Services
+    client: Client, tokens: Tokens, clock: FakeClock, services: Services
 ) -> None:
     driver = Driver(client, tokens, clock)
     c = driver.drive("street_in_progress")

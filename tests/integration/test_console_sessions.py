@@ -1,4 +1,4 @@
-"""The console's sessions and forms over real HTTP (TestClient, both backends): signing in sets
+"""The console's sessions and forms over real HTTP (both backends): signing in sets
 an HttpOnly, SameSite=Strict cookie; signing out and revoking the token end the session for
 every copy of its cookie; a form without this session's CSRF token, or from another origin,
 writes nothing; and a page shows only what the API's own jurisdiction rules let the principal
@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 import time
 
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from conftest import Tokens
 from huying.bootstrap import Services
@@ -31,7 +30,7 @@ def _hidden(html: str, name: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, token: str) -> Response:
+def sign_in(client: Client, token: str) -> Response:
     """A new person at a new browser (no cookies): read-your-writes is per browser, so the one
     before them is let finish first — their writes projected, as they would be by the time a
     colleague looks (the read models follow the log asynchronously)."""
@@ -47,7 +46,7 @@ def sign_in(client: TestClient, token: str) -> Response:
     )
 
 
-def raise_form(client: TestClient) -> dict[str, str]:
+def raise_form(client: Client) -> dict[str, str]:
     page = client.get("/console/raise")
     assert page.status_code == 200, page.text
     return {
@@ -62,7 +61,7 @@ def events(services: Services) -> int:
 
 
 def test_signing_in_sets_an_httponly_strict_cookie_and_lands_on_the_roles_work(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     answer = sign_in(client, tokens.token("street", "LW-LN"))
     assert answer.status_code == 303 and answer.headers["location"] == "/console/work"
@@ -74,15 +73,13 @@ def test_signing_in_sets_an_httponly_strict_cookie_and_lands_on_the_roles_work(
     assert page.headers["cache-control"] == "no-store"
 
 
-def test_a_page_without_a_session_sends_you_to_sign_in(client: TestClient) -> None:
+def test_a_page_without_a_session_sends_you_to_sign_in(client: Client) -> None:
     answer = client.get("/console/work", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/console/login?next=/console/work"
     assert client.get("/", follow_redirects=False).headers["location"] == "/console/"
 
 
-def test_an_unknown_token_and_a_forged_sign_in_form_open_no_session(
-    client: TestClient, tokens: Tokens
-) -> None:
+def test_an_unknown_token_and_a_forged_sign_in_form_open_no_session(client: Client, tokens: Tokens) -> None:
     assert sign_in(client, "hy_not-a-token").status_code == 401
     client.cookies.clear()
     client.get("/console/login")  # the form's cookie, but not its token
@@ -91,9 +88,7 @@ def test_an_unknown_token_and_a_forged_sign_in_form_open_no_session(
     assert "huying_session" not in client.cookies
 
 
-def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
-    client: TestClient, tokens: Tokens
-) -> None:
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(client: Client, tokens: Tokens) -> None:
     sign_in(client, tokens.token("community", "LW-LN-01"))
     copy = client.cookies["huying_session"]
     page = client.get("/console/work")
@@ -104,7 +99,7 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
 
 
 def test_revoking_a_token_ends_the_sessions_it_opened(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("department", "CG"))
     assert client.get("/console/queue/CG").status_code == 200
@@ -114,7 +109,7 @@ def test_revoking_a_token_ends_the_sessions_it_opened(
 
 
 def test_a_form_without_this_sessions_csrf_token_writes_nothing(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("community", "LW-LN-01"))
     other_sessions = raise_form(client)["csrf"]
@@ -131,7 +126,7 @@ def test_a_form_without_this_sessions_csrf_token_writes_nothing(
 
 
 def test_the_same_raise_form_sent_twice_is_one_call(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("grid_worker", "LW-LN-01-G01"))
     form = raise_form(client)
@@ -142,7 +137,7 @@ def test_the_same_raise_form_sent_twice_is_one_call(
 
 
 def test_a_refused_move_is_shown_with_the_apis_status_and_changes_nothing(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     sign_in(client, tokens.token("grid_worker", "LW-LN-01-G01"))
     call = client.post("/console/raise", data=raise_form(client), follow_redirects=False).headers["location"]
@@ -163,7 +158,7 @@ def test_a_refused_move_is_shown_with_the_apis_status_and_changes_nothing(
     assert events(services) == 1
 
 
-def test_a_department_cannot_open_another_departments_queue(client: TestClient, tokens: Tokens) -> None:
+def test_a_department_cannot_open_another_departments_queue(client: Client, tokens: Tokens) -> None:
     sign_in(client, tokens.token("department", "CG"))
     assert client.get("/console/queue/CG").status_code == 200
     refused = client.get("/console/queue/SW")
@@ -173,7 +168,7 @@ def test_a_department_cannot_open_another_departments_queue(client: TestClient, 
 
 
 def test_a_call_outside_your_jurisdiction_is_not_found_nor_its_photo(
-    client: TestClient, tokens: Tokens, services: Services
+    client: Client, tokens: Tokens, services: Services
 ) -> None:
     grid = tokens.headers("grid_worker", "LW-LN-01-G01")
     photo = client.post("/api/v1/attachments", headers=grid, files={"file": ("p.png", _png(), "image/png")})
@@ -189,7 +184,7 @@ def test_a_call_outside_your_jurisdiction_is_not_found_nor_its_photo(
     assert client.get(f"/console/attachments/{photo.json()['id']}?variant=thumb").status_code == 200
 
 
-def test_each_role_sees_only_its_own_pages(client: TestClient, tokens: Tokens) -> None:
+def test_each_role_sees_only_its_own_pages(client: Client, tokens: Tokens) -> None:
     sign_in(client, tokens.token("auditor", "LW"))
     assert client.get("/console/audit").status_code == 200
     assert client.get("/console/admin").status_code == 403
@@ -212,7 +207,7 @@ def _png() -> bytes:
 
 
 def test_my_own_write_is_on_the_next_list_and_a_stale_position_costs_no_wait(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     sign_in(client, tokens.token("grid_worker", "LW-LN-01-G01"))
     client.post("/console/raise", data=raise_form(client), follow_redirects=False)

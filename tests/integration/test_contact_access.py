@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.api.routers.calls import draft_of
 from huying.api.schemas.requests import CallCreate
@@ -24,7 +24,7 @@ LOG = "/api/v1/audit/contact-access"
 
 
 @pytest.fixture
-def http(client: TestClient, tokens: Any) -> Http:
+def http(client: Client, tokens: Any) -> Http:
     return Http(client, tokens)
 
 
@@ -33,7 +33,7 @@ def access_log(http: Http, **params: Any) -> Any:
 
 
 def test_who_saw_a_contact_in_full_is_recorded_and_masked_views_are_not(
-    http: Http, client: TestClient, tokens: Any, clock: FakeClock
+    http: Http, client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     call_id = http.raise_call(raise_body())["id"]  # the grid worker's answer is masked
     http.get(f"{CALLS}/{call_id}", STREET)  # masked
@@ -58,7 +58,7 @@ def test_who_saw_a_contact_in_full_is_recorded_and_masked_views_are_not(
 
 
 def test_only_the_details_shown_are_recorded_and_an_erased_contact_is_shown_no_more(
-    http: Http, client: TestClient, tokens: Any
+    http: Http, client: Client, tokens: Any
 ) -> None:
     phone_only = http.raise_call(raise_body(reporter={"phone": "020-81234567"}))["id"]
     http.get(f"{CALLS}/{phone_only}", COMMUNITY)
@@ -70,7 +70,7 @@ def test_only_the_details_shown_are_recorded_and_an_erased_contact_is_shown_no_m
 
 
 def test_a_raise_answered_in_full_is_recorded_with_its_contact_in_one_write(
-    client: TestClient, tokens: Any, services: Services, clock: FakeClock
+    client: Client, tokens: Any, services: Services, clock: FakeClock
 ) -> None:
     """A hotline supervisor's raise: its answer shows the reporter back in full. That showing is
     recorded once, with the contact, in the raise's one turn of the group commit (the contacts'
@@ -95,7 +95,7 @@ def test_a_raise_answered_in_full_is_recorded_with_its_contact_in_one_write(
 
 
 def test_a_raise_whose_answer_does_not_show_the_reporter_records_no_showing(
-    services: Services, client: TestClient, tokens: Any
+    services: Services, client: Client, tokens: Any
 ) -> None:
     """Open311's answer and the synthetic history's raises show no reporter back: nothing to
     record, whoever raised them."""
@@ -120,7 +120,7 @@ def test_the_access_log_pages_like_the_other_lists(http: Http) -> None:
 
 
 @pytest.mark.parametrize("who", [COMMUNITY, STREET, SUPERVISOR, ("admin", "LW"), ("department", "CG")])
-def test_only_an_auditor_reads_the_access_log(client: TestClient, tokens: Any, who: tuple[str, str]) -> None:
+def test_only_an_auditor_reads_the_access_log(client: Client, tokens: Any, who: tuple[str, str]) -> None:
     refused = client.get(LOG, headers=tokens.headers(*who))
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -130,9 +130,7 @@ def test_only_an_auditor_reads_the_access_log(client: TestClient, tokens: Any, w
 @pytest.mark.parametrize(
     "params", [{"limit": 0}, {"limit": 501}, {"after": -1}, {"after": "x"}, {"limit": "1e9"}]
 )
-def test_a_bad_page_is_422_naming_the_parameter(
-    client: TestClient, tokens: Any, params: dict[str, Any]
-) -> None:
+def test_a_bad_page_is_422_naming_the_parameter(client: Client, tokens: Any, params: dict[str, Any]) -> None:
     refused = client.get(LOG, params=params, headers=tokens.headers(*AUDITOR))
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == list(params)

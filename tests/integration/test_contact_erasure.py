@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.settings import Settings
 
@@ -26,7 +26,7 @@ def ref_of(http: Http, call_id: str) -> str:
 
 
 def test_right_after_an_erasure_nothing_on_disk_gives_the_reporter_back(
-    client: TestClient, tokens: Any, settings: Settings
+    client: Client, tokens: Any, settings: Settings
 ) -> None:
     http = Http(client, tokens)
     calls = [http.raise_call(raise_body(**reporter(n)))["id"] for n in range(60)]  # enough to split pages

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -45,7 +46,7 @@ def stored_keys(services: Services, in_use: int) -> int:
 
 
 @pytest.fixture
-def http(client: TestClient, tokens: Any) -> Http:
+def http(client: Client, tokens: Any) -> Http:
     return Http(client, tokens)
 
 

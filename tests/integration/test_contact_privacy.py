@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.domain.principal import Principal, Role
@@ -37,7 +37,7 @@ OTHER_PHONE = "13899995678"  # the same masked form, 138****5678, other hidden d
 
 
 @pytest.fixture
-def http(client: TestClient, tokens: Any) -> Http:
+def http(client: Client, tokens: Any) -> Http:
     return Http(client, tokens)
 
 
@@ -215,7 +215,7 @@ def test_served_data_is_the_same_whoever_reported(http: Http) -> None:
     ],
 )
 def test_the_same_key_with_another_reporter_is_refused(
-    http: Http, client: TestClient, tokens: Any, retry: dict[str, Any]
+    http: Http, client: Client, tokens: Any, retry: dict[str, Any]
 ) -> None:
     first = http.raise_call(raise_body(), key="raise-7")
     again = client.post(CALLS, json=retry, headers=tokens.headers(*GRID_WORKER, key="raise-7"))
@@ -225,14 +225,14 @@ def test_the_same_key_with_another_reporter_is_refused(
     assert shown == {"name": NAME, "phone": PHONE}, "the first request's reporter is kept"
 
 
-def test_the_same_key_adding_a_reporter_is_refused(http: Http, client: TestClient, tokens: Any) -> None:
+def test_the_same_key_adding_a_reporter_is_refused(http: Http, client: Client, tokens: Any) -> None:
     http.raise_call(raise_body(reporter=None), key="raise-8")
     again = client.post(CALLS, json=raise_body(), headers=tokens.headers(*GRID_WORKER, key="raise-8"))
     assert again.status_code == 422, again.text
 
 
 def test_the_same_key_and_reporter_are_answered_from_the_record(
-    http: Http, client: TestClient, tokens: Any, services: Services
+    http: Http, client: Client, tokens: Any, services: Services
 ) -> None:
     """The same phone written another way is the same request (phones are compared normalised)."""
     first = http.raise_call(raise_body(), key="raise-9")
@@ -243,9 +243,7 @@ def test_the_same_key_and_reporter_are_answered_from_the_record(
     assert services.app.recorder.max_notification_id() == 1
 
 
-def test_concurrent_keyed_raises_leave_one_contact(
-    client: TestClient, tokens: Any, services: Services
-) -> None:
+def test_concurrent_keyed_raises_leave_one_contact(client: Client, tokens: Any, services: Services) -> None:
     """Twenty copies of one keyed raise race to the store: one call, and one kept contact — the
     losers' contacts are not left behind unreferenced."""
     from sqlalchemy import func, select
@@ -287,7 +285,7 @@ FULLWIDTH_LANDLINE = "020-８１２３４５６７"
     ],
 )
 def test_reporter_fields_refuse_nul_and_non_ascii_digits(
-    client: TestClient, tokens: Any, services: Services, reporter: dict[str, str], field: str
+    client: Client, tokens: Any, services: Services, reporter: dict[str, str], field: str
 ) -> None:
     refused = client.post(CALLS, json=raise_body(reporter=reporter), headers=tokens.headers(*GRID_WORKER))
     assert refused.status_code == 422, refused.text
@@ -300,7 +298,7 @@ def test_reporter_fields_refuse_nul_and_non_ascii_digits(
 # --- answers carrying a contact are never cached -------------------------------------------------------
 
 
-def test_every_answer_with_a_reporter_says_no_store(http: Http, client: TestClient, tokens: Any) -> None:
+def test_every_answer_with_a_reporter_says_no_store(http: Http, client: Client, tokens: Any) -> None:
     raised = client.post(CALLS, json=raise_body(), headers=tokens.headers(*GRID_WORKER))
     call_id = raised.json()["id"]
     acknowledged = client.post(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import Engine, Table, func, select
 
 from huying.bootstrap import Services, build_services
@@ -30,7 +30,7 @@ def count(engine: Engine, table: Table) -> int:
 
 
 def test_a_raise_keeps_its_contact_in_the_contacts_own_store(
-    client: TestClient, tokens: Any, services: Services, settings: Settings
+    client: Client, tokens: Any, services: Services, settings: Settings
 ) -> None:
     raised = client.post(CALLS, json=raise_body(), headers=tokens.headers(*SUPERVISOR))
     assert raised.status_code == 201, raised.text

@@ -10,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from fastapi.testclient import TestClient
 
 from e2e.driver import Driver
 from huying.api.app import create_app
@@ -22,11 +21,11 @@ from .together import processes, released, saves_meet
 SUPERVISOR = ("supervisor", "LW")
 
 
-def a_call(client: TestClient, tokens: Any, clock: FakeClock) -> str:
+def a_call(client: httpx.Client, tokens: Any, clock: FakeClock) -> str:
     return Driver(client, tokens, clock).raise_call().id
 
 
-def supervisions(client: TestClient, tokens: Any, call_id: str) -> int:
+def supervisions(client: httpx.Client, tokens: Any, call_id: str) -> int:
     history = client.get(f"/api/v1/calls/{call_id}/history", headers=tokens.headers(*SUPERVISOR))
     return sum(1 for e in history.json()["data"] if e["type"] == "Supervised")
 
@@ -35,7 +34,7 @@ def supervise(tokens: Any, call_id: str) -> Any:
     """A supervision of the call, its token made before any request is released."""
     headers = tokens.headers(*SUPERVISOR)
 
-    def request(c: TestClient) -> httpx.Response:
+    def request(c: httpx.Client) -> httpx.Response:
         return c.post(
             f"/api/v1/calls/{call_id}/supervise",
             headers=headers,
@@ -46,7 +45,7 @@ def supervise(tokens: Any, call_id: str) -> Any:
 
 
 def test_thirty_concurrent_supervisions_of_one_call_all_succeed(
-    client: TestClient, services: Services, tokens: Any, clock: FakeClock
+    client: httpx.Client, services: Services, tokens: Any, clock: FakeClock
 ) -> None:
     """In lockstep: no save before all thirty are inside the application. Without turns, each
     round all those left would read one version and race, one winning per round, until their
@@ -63,7 +62,7 @@ def test_thirty_concurrent_supervisions_of_one_call_all_succeed(
 
 
 def test_supervisions_from_three_processes_at_once_all_succeed(
-    client: TestClient, services: Services, tokens: Any, clock: FakeClock
+    client: httpx.Client, services: Services, tokens: Any, clock: FakeClock
 ) -> None:
     """Three processes on the same files, ten supervisions each, all released together: each
     process takes its own turns, and what the processes race for in the store is retried."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend, writes_blocked
 from huying.settings import Settings
@@ -34,7 +34,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 def test_a_write_kept_waiting_past_the_lock_timeout_is_503_and_recorded_once_when_sent_again(
-    client: TestClient, tokens: Any, settings: Settings, caplog: pytest.LogCaptureFixture
+    client: Client, tokens: Any, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = tokens.headers("grid_worker", "LW-LN-01-G01", key="while-locked")
     with writes_blocked(settings, events=True):

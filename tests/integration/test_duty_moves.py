@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend, writes_blocked
 from huying.bootstrap import Services
@@ -28,7 +28,7 @@ def settings(backend: Backend, data_dir: Path) -> Settings:
 
 
 def test_readiness_forgets_a_projector_failure_once_the_projector_stops_here(
-    client: TestClient, services: Services, settings: Settings
+    client: Client, services: Services, settings: Settings
 ) -> None:
     assert services.projector.running  # the app holds the projector duty
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
@@ -45,7 +45,7 @@ def test_readiness_forgets_a_projector_failure_once_the_projector_stops_here(
 
 
 def test_metrics_say_how_far_the_log_and_projections_are_and_which_duties_are_held(
-    client: TestClient, services: Services
+    client: Client, services: Services
 ) -> None:
     grid = principal_for_token(services.app.org, "grid_worker", "LW-LN-01-G01")
     services.calls.raise_call(

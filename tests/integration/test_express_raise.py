@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Client
 
 import huying.api.app as app_module
 from huying.api.app import create_app
@@ -32,7 +33,7 @@ def express_of(app: FastAPI) -> Express:
 
 
 @pytest.fixture
-def plain(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def plain(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     """The same deployment served with no express route: every request through FastAPI."""
     with monkeypatch.context() as m:
         m.setattr(app_module, "express_routes", lambda *_, **__: [])
@@ -48,7 +49,7 @@ _VARIES = ("id", "position", "raised_at", "chain", "deadlines", "possible_duplic
 
 
 def test_an_ordinary_raise_is_answered_express_exactly_as_fastapi_answers_it(
-    client: TestClient, plain: TestClient, tokens: Any
+    client: Client, plain: Client, tokens: Any
 ) -> None:
     express = express_of(client.app)  # type: ignore[arg-type]
     fast = client.post(CALLS, json=raise_body(), headers=tokens.headers(*GRID_WORKER, key="ex-1"))
@@ -80,7 +81,7 @@ def test_an_ordinary_raise_is_answered_express_exactly_as_fastapi_answers_it(
 
 
 def test_what_the_raise_refuses_is_refused_in_the_same_words_either_way(
-    client: TestClient, plain: TestClient, tokens: Any
+    client: Client, plain: Client, tokens: Any
 ) -> None:
     """The endpoint's own refusals (the domain's) come through the app's exception handlers."""
     express = express_of(client.app)  # type: ignore[arg-type]
@@ -144,7 +145,7 @@ def _request(case: str, tokens: Any) -> tuple[dict[str, str], bytes, str]:
 
 @pytest.mark.parametrize("case", PASSED_ON)
 def test_a_request_the_express_route_does_not_take_is_answered_by_fastapi_as_before(
-    client: TestClient, plain: TestClient, tokens: Any, case: str
+    client: Client, plain: Client, tokens: Any, case: str
 ) -> None:
     express = express_of(client.app)  # type: ignore[arg-type]
     headers, content, query = _request(case, tokens)
@@ -157,7 +158,7 @@ def test_a_request_the_express_route_does_not_take_is_answered_by_fastapi_as_bef
 
 
 def test_a_raise_outside_ones_jurisdiction_is_refused_the_same_way(
-    client: TestClient, plain: TestClient, tokens: Any
+    client: Client, plain: Client, tokens: Any
 ) -> None:
     body = raise_body(grid_code="LW-HD-01-G01")  # another street's grid
     fast = client.post(CALLS, json=body, headers=tokens.headers(*STREET, key="far-a"))
@@ -167,13 +168,13 @@ def test_a_raise_outside_ones_jurisdiction_is_refused_the_same_way(
     assert express_of(client.app).answered == 1  # type: ignore[arg-type]
 
 
-def test_unauthenticated_raises_never_reach_the_express_route(client: TestClient) -> None:
+def test_unauthenticated_raises_never_reach_the_express_route(client: Client) -> None:
     answer = client.post(CALLS, json=raise_body())
     assert answer.status_code == 401
     assert express_of(client.app).answered == 0  # type: ignore[arg-type]
 
 
-def test_the_express_raise_is_counted_under_its_route(client: TestClient, tokens: Any) -> None:
+def test_the_express_raise_is_counted_under_its_route(client: Client, tokens: Any) -> None:
     for _ in range(2):  # the second counted in the series the first one made
         assert client.post(CALLS, json=raise_body(), headers=tokens.headers(*GRID_WORKER)).status_code == 201
     metrics = client.get("/metrics").text

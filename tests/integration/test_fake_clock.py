@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services, build_services
 from huying.clock import FakeClock
@@ -22,7 +22,7 @@ RAISE = {
 }
 
 
-def raise_call(client: TestClient, tokens: Any) -> datetime:
+def raise_call(client: Client, tokens: Any) -> datetime:
     """A call raised now; the business time it was recorded at."""
     answer = client.post("/api/v1/calls", json=RAISE, headers=tokens.headers("grid_worker", "LW-LN-01-G01"))
     assert answer.status_code == 201, answer.text
@@ -32,12 +32,12 @@ def raise_call(client: TestClient, tokens: Any) -> datetime:
     return datetime.fromisoformat(history.json()["data"][-1]["at"])
 
 
-def move(client: TestClient, tokens: Any, **body: Any) -> Any:
+def move(client: Client, tokens: Any, **body: Any) -> Any:
     return client.post("/api/v1/_clock", json=body, headers=tokens.headers("admin", "LW"))
 
 
 def test_a_clock_set_before_the_last_recorded_event_is_refused(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     last = raise_call(client, tokens)
     refused = move(client, tokens, now=(last - timedelta(seconds=1)).isoformat())
@@ -49,7 +49,7 @@ def test_a_clock_set_before_the_last_recorded_event_is_refused(
 
 
 def test_the_clock_may_go_back_as_far_as_the_last_recorded_event(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     last = raise_call(client, tokens)
     for when in (last + timedelta(hours=2), last + timedelta(minutes=1), last):
@@ -59,7 +59,7 @@ def test_the_clock_may_go_back_as_far_as_the_last_recorded_event(
 
 
 def test_advancing_a_clock_still_behind_the_log_is_refused(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     last = raise_call(client, tokens)
     clock.set(last - timedelta(hours=1))  # as a clock started without its saved time would be
@@ -70,13 +70,13 @@ def test_advancing_a_clock_still_behind_the_log_is_refused(
     assert clock.now() == last
 
 
-def test_with_nothing_recorded_the_clock_goes_anywhere(client: TestClient, tokens: Any) -> None:
+def test_with_nothing_recorded_the_clock_goes_anywhere(client: Client, tokens: Any) -> None:
     assert move(client, tokens, now="2001-01-01T00:00:00+08:00").status_code == 200
 
 
 @pytest.mark.parametrize("saved", [True, False], ids=["saved time kept", "saved time lost"])
 def test_a_fake_clock_starts_no_earlier_than_the_log(
-    settings: Settings, services: Services, clock: FakeClock, client: TestClient, tokens: Any, saved: bool
+    settings: Settings, services: Services, clock: FakeClock, client: Client, tokens: Any, saved: bool
 ) -> None:
     """Started from HUYING_FAKE_CLOCK: at its saved time, or — when that file is gone — at the
     log's last business time if the wall clock is behind it."""

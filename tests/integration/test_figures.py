@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import and_, select, text, update
 
 from backends import Backend
@@ -88,6 +88,7 @@ from huying.queries.scores import dense_rank
 from huying.queries.spread_memo import MEMO
 from huying.queries.warming import warm
 from huying.settings import Settings
+from in_loop import in_loop
 
 CST = timezone(timedelta(hours=8))
 
@@ -116,7 +117,7 @@ def cst(month: int, day: int, hour: int, minute: int = 0) -> datetime:
 class Week:
     """Drives the scenario over HTTP; remembers each call's id and the last write's position."""
 
-    def __init__(self, client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Tokens, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
         self.ids: dict[str, str] = {}
         self.position = 0
@@ -252,7 +253,7 @@ def play(w: Week) -> None:
 
 
 @pytest.fixture
-def own_week(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+def own_week(client: Client, tokens: Tokens, clock: FakeClock) -> Week:
     """The week played on the test's own deployment, for a test that writes to it."""
     w = Week(client, tokens, clock)
     play(w)
@@ -266,7 +267,7 @@ def week_played(backend: Backend, templates: Templates, data_dir: Path) -> Itera
     clock = FakeClock(start=MONDAY_MORNING)
     with (
         module_services(backend, templates, data_dir, clock, **WEEK_SETTINGS) as services,
-        TestClient(create_app(services=services)) as client,
+        in_loop(create_app(services=services)) as client,
     ):
         w = Week(client, IssuedTokens(services), clock)
         play(w)
@@ -610,7 +611,7 @@ def backlogs(body: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int, int]
 
 
 def test_due_soon_counts_open_obligations_past_80_percent_of_a_running_clock(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     """A second, smaller Monday (23 November 2026), looked at on Tuesday morning. Item C01-01:
     community 2 h to respond, 1 working day (7 h) to resolve; street 4 h and 2 working days;

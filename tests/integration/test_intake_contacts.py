@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import select
 
 from huying.bootstrap import Services
@@ -42,7 +42,7 @@ RAISE: dict[str, Any] = {
 
 
 class Http:
-    def __init__(self, client: TestClient, tokens: Any) -> None:
+    def __init__(self, client: Client, tokens: Any) -> None:
         self.client, self.tokens = client, tokens
 
     def post(self, path: str, who: Who, body: dict[str, Any] | None = None, key: str | None = None) -> Any:
@@ -85,7 +85,7 @@ class Http:
 
 
 @pytest.fixture
-def http(client: TestClient, tokens: Any) -> Http:
+def http(client: Client, tokens: Any) -> Http:
     return Http(client, tokens)
 
 

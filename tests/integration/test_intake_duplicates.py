@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.clock import FakeClock
@@ -39,7 +39,7 @@ def east(metres: float) -> tuple[float, float]:
 
 
 class Intake:
-    def __init__(self, client: TestClient, tokens: Any, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Any, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
 
     def raise_call(
@@ -83,7 +83,7 @@ class Intake:
 
 
 @pytest.fixture
-def intake(client: TestClient, tokens: Any, clock: FakeClock) -> Intake:
+def intake(client: Client, tokens: Any, clock: FakeClock) -> Intake:
     return Intake(client, tokens, clock)
 
 

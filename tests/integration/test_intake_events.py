@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import delete
 
 from backends import raw_events
@@ -24,13 +25,13 @@ GRID, COMMUNITY, STREET = "LW-LN-01-G01", "LW-LN-01", "LW-LN"
 V2 = {"ProgressNoted", "WorkOrderCompleted"}
 
 
-def post(client: TestClient, tokens: Any, path: str, who: tuple[str, str], body: dict[str, Any]) -> Any:
+def post(client: Client, tokens: Any, path: str, who: tuple[str, str], body: dict[str, Any]) -> Any:
     response = client.post(path, json=body, headers=tokens.headers(*who))
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
-def completed_call(client: TestClient, tokens: Any) -> str:
+def completed_call(client: Client, tokens: Any) -> str:
     raised = post(
         client,
         tokens,
@@ -56,7 +57,7 @@ def completed_call(client: TestClient, tokens: Any) -> str:
 
 
 def test_new_notes_are_stored_at_version_2_with_their_photos(
-    services: Services, client: TestClient, tokens: Any, settings: Settings
+    services: Services, client: Client, tokens: Any, settings: Settings
 ) -> None:
     completed_call(client, tokens)
     transcoder = services.app.mapper.transcoder
@@ -69,7 +70,7 @@ def test_new_notes_are_stored_at_version_2_with_their_photos(
 
 
 def test_a_store_written_before_attachments_still_reads(
-    services: Services, client: TestClient, tokens: Any, settings: Settings, clock: FakeClock
+    services: Services, client: Client, tokens: Any, settings: Settings, clock: FakeClock
 ) -> None:
     call_id = completed_call(client, tokens)
     transcoder = services.app.mapper.transcoder

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import raw_events
 from huying.api.app import create_app
@@ -38,7 +39,7 @@ def body(occurred_at: datetime | None, **more: Any) -> dict[str, Any]:
     }
 
 
-def raise_call(client: TestClient, tokens: Any, payload: dict[str, Any], key: str | None = None) -> Any:
+def raise_call(client: Client, tokens: Any, payload: dict[str, Any], key: str | None = None) -> Any:
     return client.post("/api/v1/calls", json=payload, headers=tokens.headers(*GRID_WORKER, key=key))
 
 
@@ -59,9 +60,7 @@ def refused_for_occurred_at(response: Any) -> str:
 # --- the capture time is kept -----------------------------------------------------------------
 
 
-def test_the_devices_capture_time_is_kept_and_shown(
-    client: TestClient, tokens: Any, clock: FakeClock
-) -> None:
+def test_the_devices_capture_time_is_kept_and_shown(client: Client, tokens: Any, clock: FakeClock) -> None:
     captured = datetime.fromisoformat("2026-11-22T21:40:00+08:00")  # last night, in Guangzhou
     assert clock.now() - captured > 3 * HOUR
     response = raise_call(client, tokens, body(captured))
@@ -88,7 +87,7 @@ def test_the_devices_capture_time_is_kept_and_shown(
     ids=["6d23h59m-ago", "7d1m-ago", "30d-ago", "2m-ahead", "10m-ahead", "2d-ahead"],
 )
 def test_a_capture_time_in_the_future_or_too_old_is_422(
-    client: TestClient, tokens: Any, clock: FakeClock, offset: timedelta, accepted: bool
+    client: Client, tokens: Any, clock: FakeClock, offset: timedelta, accepted: bool
 ) -> None:
     response = raise_call(client, tokens, body(clock.now() + offset))
     if accepted:
@@ -99,7 +98,7 @@ def test_a_capture_time_in_the_future_or_too_old_is_422(
 
 
 @pytest.fixture
-def strict(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+def strict(settings: Settings, clock: FakeClock) -> Iterator[Client]:
     """The same data directory, run with HUYING_MAX_CAPTURE_AGE_DAYS=2."""
     two_days = settings.model_copy(update={"max_capture_age_days": 2})
     upgrade(two_days)
@@ -111,9 +110,7 @@ def strict(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
         services.close()
 
 
-def test_the_bound_on_a_captures_age_is_configurable(
-    strict: TestClient, tokens: Any, clock: FakeClock
-) -> None:
+def test_the_bound_on_a_captures_age_is_configurable(strict: Client, tokens: Any, clock: FakeClock) -> None:
     assert raise_call(strict, tokens, body(clock.now() - 47 * HOUR)).status_code == 201
     assert "2 days" in refused_for_occurred_at(raise_call(strict, tokens, body(clock.now() - 49 * HOUR)))
 
@@ -127,11 +124,11 @@ def test_the_bound_reads_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
-def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services, timedelta], TestClient]]:
+def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services, timedelta], Client]]:
     """Closes the running services and starts brand-new ones on the same files, ``later``."""
     built: list[Services] = []
 
-    def again(old: Services, later: timedelta) -> TestClient:
+    def again(old: Services, later: timedelta) -> Client:
         old.close()
         services = build_services(
             settings,
@@ -146,7 +143,7 @@ def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services
 
 
 def test_a_retry_after_hours_offline_and_a_restart_makes_one_call(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock, restart: Any
+    settings: Settings, services: Services, client: Client, tokens: Any, clock: FakeClock, restart: Any
 ) -> None:
     """The phone sent the raise; the answer never reached it. The server restarts; hours later,
     with signal again, the phone sends the very same request under the same key: it gets the
@@ -168,7 +165,7 @@ def test_a_retry_after_hours_offline_and_a_restart_makes_one_call(
 
 
 def test_a_retry_after_the_capture_bound_has_passed_still_gets_its_call(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock, restart: Any
+    settings: Settings, services: Services, client: Client, tokens: Any, clock: FakeClock, restart: Any
 ) -> None:
     """Judged once, when it was first recorded: a retry days later is answered from the record,
     not refused because the capture has meanwhile grown old."""

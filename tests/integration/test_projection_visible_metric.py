@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 
@@ -16,14 +16,14 @@ from .test_database_busy import RAISE
 COUNT = re.compile(r"^huying_projection_visible_seconds_count\{pid=\"\d+\"\} (\S+)$", re.M)
 
 
-def visible_count(client: TestClient) -> float:
+def visible_count(client: Client) -> float:
     found = COUNT.search(client.get("/metrics").text)
     assert found is not None, "the histogram is on /metrics"
     return float(found.group(1))
 
 
 def test_a_raise_projected_here_is_counted_once_it_is_visible(
-    services: Services, client: TestClient, tokens: Any
+    services: Services, client: Client, tokens: Any
 ) -> None:
     assert services.projector.running, "the app projects in this process"
     before = visible_count(client)
@@ -39,7 +39,7 @@ def test_a_raise_projected_here_is_counted_once_it_is_visible(
 
 
 def test_a_process_that_does_not_project_notes_nothing(
-    services: Services, client: TestClient, tokens: Any
+    services: Services, client: Client, tokens: Any
 ) -> None:
     services.projector.stop()
     raised = client.post("/api/v1/calls", json=RAISE, headers=tokens.headers("grid_worker", "LW-LN-01-G01"))

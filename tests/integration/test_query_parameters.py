@@ -11,14 +11,14 @@ import re
 from typing import Any, Protocol
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 
 class Tokens(Protocol):
     def headers(self, role: str, unit: str, key: str | None = None, **extra: str) -> dict[str, str]: ...
 
 
-def operations(client: TestClient) -> list[tuple[str, str, list[str]]]:
+def operations(client: Client) -> list[tuple[str, str, list[str]]]:
     """(method, path with its path parameters filled in, the query parameters it declares)."""
     found = []
     for path, item in client.get("/openapi.json").json()["paths"].items():
@@ -29,7 +29,7 @@ def operations(client: TestClient) -> list[tuple[str, str, list[str]]]:
 
 
 def test_every_endpoint_refuses_an_unknown_query_parameter_and_names_it(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     admin = tokens.headers("admin", "LW")
     answers: dict[str, Any] = {}
@@ -44,7 +44,7 @@ def test_every_endpoint_refuses_an_unknown_query_parameter_and_names_it(
 
 
 def test_the_search_refuses_a_misspelt_filter_instead_of_answering_everything(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     r = client.get("/api/v1/calls", params={"staus": "closed"}, headers=tokens.headers("admin", "LW"))
     assert r.status_code == 422
@@ -55,18 +55,18 @@ def test_the_search_refuses_a_misspelt_filter_instead_of_answering_everything(
 
 @pytest.mark.parametrize("params", [{"min_position": "0"}, {"status": "dispatched", "limit": "5"}])
 def test_declared_parameters_and_those_of_shared_dependencies_pass(
-    client: TestClient, tokens: Tokens, params: dict[str, str]
+    client: Client, tokens: Tokens, params: dict[str, str]
 ) -> None:
     r = client.get("/api/v1/calls", params=params, headers=tokens.headers("admin", "LW"))
     assert r.status_code == 200, r.text
 
 
-def test_the_pages_outside_the_api_are_left_alone(client: TestClient) -> None:
+def test_the_pages_outside_the_api_are_left_alone(client: Client) -> None:
     assert client.get("/docs/oauth2-redirect", params={"code": "c", "state": "s"}).status_code == 200
 
 
 def test_a_nul_in_any_parameter_is_refused_before_an_unknown_one_on_every_route(
-    client: TestClient, tokens: Tokens
+    client: Client, tokens: Tokens
 ) -> None:
     """The two checks every route shares, in their order: a NUL in a query or path parameter
     (PostgreSQL refuses NUL in text), then a parameter the route does not take."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import Engine, event, func, select
 
 from backends import Backend
@@ -37,6 +37,7 @@ from huying.projections.tables import ON_LEDGER
 from huying.queries.scope import concerns_unit
 from huying.queries.search import CallFilter, ledger, search_calls
 from huying.queries.spread_memo import MEMO
+from in_loop import in_loop
 
 TODAY = (UNTIL + timedelta(hours=8)).date()
 SUPERVISOR = Principal(Role.SUPERVISOR, "LW")
@@ -86,9 +87,7 @@ class Statements:
         if self.on:
             self.seen.append((statement, params))
 
-    def of(
-        self, client: TestClient, tokens: Tokens, read: Read, *, afresh: bool = True
-    ) -> list[tuple[str, Any]]:
+    def of(self, client: Client, tokens: Tokens, read: Read, *, afresh: bool = True) -> list[tuple[str, Any]]:
         """What the read issues; ``afresh``, with nothing read before it held (``spread_memo``:
         a dashboard reads the spreads it merges only when it has not before)."""
         role, unit, path, query = read
@@ -106,7 +105,7 @@ class Statements:
 
 def district(
     backend: Backend, data_dir: Path, calls: int, days: int = 90
-) -> Iterator[tuple[Services, TestClient, Tokens]]:
+) -> Iterator[tuple[Services, Client, Tokens]]:
     """A synthetic district of ``calls`` calls over ``days`` days, served with no duties running
     (the projector is caught up by the seeder; nothing else may issue statements meanwhile)."""
     # Not analyzed: with the statistics of a few dozen calls PostgreSQL's planner rightly walks a
@@ -115,18 +114,18 @@ def district(
     settings = quiet_settings(backend, data_dir)
     with (
         seeded(settings, calls, seed=5, days=days, tidy=False) as services,
-        TestClient(create_app(services=services)) as client,
+        in_loop(create_app(services=services)) as client,
     ):
         yield services, client, Tokens(services)
 
 
 @pytest.fixture
-def small(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, TestClient, Tokens]]:
+def small(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, Client, Tokens]]:
     yield from district(backend, tmp_path / "small", 40)
 
 
 @pytest.fixture
-def larger(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, TestClient, Tokens]]:
+def larger(backend: Backend, tmp_path: Path) -> Iterator[tuple[Services, Client, Tokens]]:
     yield from district(backend, tmp_path / "larger", 160)
 
 
@@ -145,7 +144,7 @@ WHOLE = re.compile(r"^SCAN (?!.*VIRTUAL TABLE)(?!\d+ CONSTANT ROW)(?!CONSTANT RO
 
 
 def test_every_statement_of_the_reads_searches_an_index(
-    backend: Backend, small: tuple[Services, TestClient, Tokens]
+    backend: Backend, small: tuple[Services, Client, Tokens]
 ) -> None:
     """On PostgreSQL, whose planner rightly reads a small table whole, with sequential scans
     priced out: then a statement that still reads a table whole, or walks an index with no
@@ -188,7 +187,7 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_a_dashboard_reads_the_tallies_of_the_series_it_shows_only(
-    backend: Backend, small: tuple[Services, TestClient, Tokens]
+    backend: Backend, small: tuple[Services, Client, Tokens]
 ) -> None:
     """A level and a scope asked for apart would also read pairs no series shows: the district's
     dashboard, its streets' community level (what a street's own shows). Every tally row each
@@ -210,7 +209,7 @@ def test_a_dashboard_reads_the_tallies_of_the_series_it_shows_only(
 
 
 def test_a_read_issues_as_many_statements_whatever_the_district_holds(
-    small: tuple[Services, TestClient, Tokens], larger: tuple[Services, TestClient, Tokens]
+    small: tuple[Services, Client, Tokens], larger: tuple[Services, Client, Tokens]
 ) -> None:
     """Each read twice: with nothing read before it, and again (a dashboard then holds the
     spreads it merges: ``spread_memo``)."""
@@ -223,7 +222,7 @@ def test_a_read_issues_as_many_statements_whatever_the_district_holds(
 
 
 def test_every_statement_of_a_projector_batch_searches_an_index(
-    backend: Backend, small: tuple[Services, TestClient, Tokens]
+    backend: Backend, small: tuple[Services, Client, Tokens]
 ) -> None:
     """The projector's batch under load reads and replaces the rows its calls touched — and the
     SLA tallies of their units and periods — by index, not by reading the tables: its cost per

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from conftest import MONDAY_MORNING
@@ -21,6 +21,7 @@ from conftest import Tokens as IssuedTokens
 from deployment_templates import Templates, module_services
 from huying.api.app import create_app
 from huying.clock import FakeClock
+from in_loop import in_loop
 
 
 class Tokens(Protocol):
@@ -61,7 +62,7 @@ DISTRICT_WIDE = (SUPERVISOR, AUDITOR, ADMIN)
 
 
 class World:
-    def __init__(self, client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Tokens, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
         self.position = 0
         self.c1 = self.raise_call("LW-LN-01-G01")
@@ -122,7 +123,7 @@ def world(
     data_dir = tmp_path_factory.mktemp("read_scoping") / "var"
     with (
         module_services(backend, templates, data_dir, clock, run_watchdog=False) as services,
-        TestClient(create_app(services=services)) as client,
+        in_loop(create_app(services=services)) as client,
     ):
         yield World(client, IssuedTokens(services), clock)
 

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.clock import FakeClock
 
@@ -27,7 +27,7 @@ COMMUNITY = ("community", "LW-LN-01")
 
 
 def test_the_default_dashboard_leaves_out_periods_where_nothing_arrived(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     week = Week(client, tokens, clock)
     play(week)  # ten calls, 23 November – 1 December; "now" is 2 December
@@ -49,7 +49,7 @@ def test_the_default_dashboard_leaves_out_periods_where_nothing_arrived(
     ]
 
 
-def test_dashboards_name_their_units(client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+def test_dashboards_name_their_units(client: Client, tokens: Tokens, clock: FakeClock) -> None:
     week = Week(client, tokens, clock)
     play(week)
     body = week.get("/api/v1/dashboards/sla", ("street", "LW-LN"))
@@ -82,7 +82,7 @@ def dispatch_one(desk: Desk) -> None:
     desk.post(f"/api/v1/calls/{call['id']}/dispatch", ("street", "LW-LN"), order)
 
 
-def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+def test_lists_show_names_beside_codes(client: Client, tokens: Tokens, clock: FakeClock) -> None:
     desk = Desk(client, tokens, clock)
     dispatch_one(desk)
 
@@ -106,7 +106,7 @@ def test_lists_show_names_beside_codes(client: TestClient, tokens: Tokens, clock
 
 
 def test_a_renamed_item_is_shown_by_its_new_name_at_once(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     """The names are the catalog in effect when the list is read, in every list: the sync
     routes' and the department queue's, which reads them in its worker thread."""
@@ -127,7 +127,7 @@ def test_a_renamed_item_is_shown_by_its_new_name_at_once(
 
 
 def test_an_overdue_call_shows_its_next_deadline_ahead_and_how_overdue_it_is(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     """Raised Monday 09:00: the community owes a response by 11:00 and a resolution by Tuesday
     09:00 (item C01-01: 2 working hours, 1 working day; working time 08:30–12:00, 14:00–17:30)."""
@@ -162,7 +162,7 @@ def test_an_overdue_call_shows_its_next_deadline_ahead_and_how_overdue_it_is(
 
 
 def test_an_emergency_orders_time_is_clock_time_in_the_queue(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     """应急处置 items count minutes day and night: item C11-02 (排水内涝) gives a department 30
     minutes to sign. Dispatched Monday 20:00, outside working time, it is due at 20:30."""

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.api.app import create_app
@@ -212,7 +213,7 @@ def test_a_serving_process_loads_them_before_its_first_request(services: Service
 
 
 @pytest.fixture
-def no_projector(backend: Backend, tmp_path: Path, clock: FakeClock) -> Iterator[TestClient]:
+def no_projector(backend: Backend, tmp_path: Path, clock: FakeClock) -> Iterator[Client]:
     settings = backend.settings(tmp_path / "var", run_watchdog=False, run_projector=False)
     upgrade(settings)
     services = build_services(settings, clock)
@@ -223,7 +224,7 @@ def no_projector(backend: Backend, tmp_path: Path, clock: FakeClock) -> Iterator
         services.close()
 
 
-def test_a_new_call_is_told_its_duplicates_though_no_projector_runs(no_projector: TestClient) -> None:
+def test_a_new_call_is_told_its_duplicates_though_no_projector_runs(no_projector: Client) -> None:
     from huying.demo import principal_for_token
 
     services: Services = no_projector.app.state.services  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backends import settings_env
@@ -84,7 +83,7 @@ def leaked(blob: bytes) -> list[bytes]:
     return [s for s in SECRETS if s in blob or s in blob.lower()]
 
 
-def raise_and_dispatch(client: TestClient, tokens: Any, clock: FakeClock) -> dict[str, Any]:
+def raise_and_dispatch(client: httpx.Client, tokens: Any, clock: FakeClock) -> dict[str, Any]:
     """A call with a reporter, taken up to the street and dispatched to CG (lead) and ZJ."""
     raised = ok(client.post(CALLS, headers=tokens.headers("grid_worker", GRID, key="r-1"), json=RAISE), 201)
     call = raised["id"]
@@ -113,7 +112,7 @@ def raise_and_dispatch(client: TestClient, tokens: Any, clock: FakeClock) -> dic
 
 
 def test_every_history_entry_names_actor_key_and_business_time(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: httpx.Client, tokens: Any, clock: FakeClock
 ) -> None:
     admin = tokens.headers("admin", DISTRICT)
     grid = tokens.headers("grid_worker", GRID)
@@ -256,7 +255,7 @@ def test_every_history_entry_names_actor_key_and_business_time(
     reason="scans SQLite's files and WAL byte for byte; test_stored_rows.py scans every row"
 )
 def test_reporter_contact_never_enters_the_event_store_or_history(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock
+    settings: Settings, services: Services, client: httpx.Client, tokens: Any, clock: FakeClock
 ) -> None:
     raised = raise_and_dispatch(client, tokens, clock)
     call_id = raised["id"]
@@ -299,7 +298,7 @@ def test_reporter_contact_never_enters_the_event_store_or_history(
 
 
 def test_contact_is_shown_in_full_only_to_the_origin_community_and_supervisors(
-    client: TestClient, tokens: Any, clock: FakeClock
+    client: httpx.Client, tokens: Any, clock: FakeClock
 ) -> None:
     raised = raise_and_dispatch(client, tokens, clock)
     call_id = raised["id"]
@@ -347,7 +346,9 @@ def contact_rows(services: Services) -> int:
         return len(conn.execute(select(reporter_contacts.c.ref)).all())
 
 
-def test_a_refused_raise_keeps_no_personal_data(services: Services, client: TestClient, tokens: Any) -> None:
+def test_a_refused_raise_keeps_no_personal_data(
+    services: Services, client: httpx.Client, tokens: Any
+) -> None:
     # A grid worker of G02 may not raise in G01: 403, and nothing of the request may stay behind.
     refused = client.post(CALLS, headers=tokens.headers("grid_worker", "LW-LN-01-G02", key="k-1"), json=RAISE)
     assert refused.status_code == 403, refused.text
@@ -355,7 +356,7 @@ def test_a_refused_raise_keeps_no_personal_data(services: Services, client: Test
 
 
 def test_a_raise_keeps_the_reporter_it_was_sent_after_an_earlier_refusal(
-    services: Services, client: TestClient, tokens: Any
+    services: Services, client: httpx.Client, tokens: Any
 ) -> None:
     """The app picked the wrong grid (403), the worker corrects grid and reporter and sends again
     under the same key: the call must carry the reporter of the request that created it."""
@@ -383,7 +384,7 @@ class _Assets(HTMLParser):
                 self.urls.append(value)
 
 
-def test_docs_reference_no_outside_host(client: TestClient) -> None:
+def test_docs_reference_no_outside_host(client: httpx.Client) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
@@ -420,7 +421,7 @@ def test_docs_reference_no_outside_host(client: TestClient) -> None:
 @pytest.mark.sqlite_only(
     reason="scans SQLite's file and WAL byte for byte; test_stored_rows.py scans every row"
 )
-def test_tokens_are_stored_hashed(settings: Settings, services: Services, client: TestClient) -> None:
+def test_tokens_are_stored_hashed(settings: Settings, services: Services, client: httpx.Client) -> None:
     token_ids: list[str] = []
     secrets: list[str] = []
     for principal in (Principal(Role.COMMUNITY, COMMUNITY), Principal(Role.ADMIN, DISTRICT)):
@@ -442,7 +443,7 @@ def test_tokens_are_stored_hashed(settings: Settings, services: Services, client
 
 
 def test_revoking_a_token_makes_the_next_request_401(
-    settings: Settings, services: Services, client: TestClient, tokens: Any
+    settings: Settings, services: Services, client: httpx.Client, tokens: Any
 ) -> None:
     token_id, token = services.tokens.create(Principal(Role.COMMUNITY, COMMUNITY), label="to revoke")
     headers = {"Authorization": f"Bearer {token}"}
@@ -474,7 +475,7 @@ def test_revoking_a_token_makes_the_next_request_401(
 
 @pytest.mark.slow
 def test_revoking_from_the_cli_takes_effect_in_a_running_service(
-    settings: Settings, services: Services, client: TestClient
+    settings: Settings, services: Services, client: httpx.Client
 ) -> None:
     token_id, token = services.tokens.create(Principal(Role.STREET, STREET), label="cli revoke")
     headers = {"Authorization": f"Bearer {token}"}

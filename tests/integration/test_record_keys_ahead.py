@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from huying.bootstrap import Services
 from huying.domain.contact import Contact
@@ -21,7 +21,7 @@ from .reporters import Http, raise_body
 
 
 @pytest.fixture
-def http(client: TestClient, tokens: Any) -> Http:
+def http(client: Client, tokens: Any) -> Http:
     return Http(client, tokens)
 
 

@@ -63,7 +63,7 @@ def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
 LIVE_CLOCK_FIELDS = ("overdue", "due_soon", "remaining_seconds")
 
 
-def snapshot(client: TestClient, headers: dict[str, str], call_id: str) -> dict[str, Any]:
+def snapshot(client: httpx.Client, headers: dict[str, str], call_id: str) -> dict[str, Any]:
     """What a reader can know of a call from the record: its state, ETag and full history.
     (How much time its clocks have left depends on when you ask, so that part is left out.)"""
     got = client.get(f"{CALLS}/{call_id}", headers=headers)
@@ -79,12 +79,12 @@ def snapshot(client: TestClient, headers: dict[str, str], call_id: str) -> dict[
 
 
 @pytest.fixture
-def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services], TestClient]]:
+def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services], httpx.Client]]:
     """Closes the services it is given and builds brand-new ones (and a new app) on the same
     data directory, as a restarted process would; the clock resumes an hour later."""
     built: list[Services] = []
 
-    def again(old: Services) -> TestClient:
+    def again(old: Services) -> httpx.Client:
         old.close()
         new_clock = FakeClock(start=clock.now() + timedelta(hours=1))
         services = build_services(settings.model_copy(update={"run_watchdog": True}), new_clock)
@@ -100,7 +100,7 @@ def restart(settings: Settings, clock: FakeClock) -> Iterator[Callable[[Services
 
 
 def test_every_call_is_intact_after_a_restart(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock, restart: Any
+    settings: Settings, services: Services, client: httpx.Client, tokens: Any, clock: FakeClock, restart: Any
 ) -> None:
     grid = tokens.headers("grid_worker", GRID)
     community = tokens.headers("community", COMMUNITY)
@@ -190,7 +190,7 @@ def test_every_call_is_intact_after_a_restart(
 
 
 def test_replays_after_a_restart_return_the_original_answers(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock, restart: Any
+    settings: Settings, services: Services, client: httpx.Client, tokens: Any, clock: FakeClock, restart: Any
 ) -> None:
     grid = tokens.headers("grid_worker", GRID, key="raise-1")
     community = tokens.headers("community", COMMUNITY, key="ack-1")
@@ -251,7 +251,7 @@ def test_replays_after_a_restart_return_the_original_answers(
 
 
 def test_keys_are_scoped_by_principal_and_path(
-    settings: Settings, client: TestClient, tokens: Any, clock: FakeClock
+    settings: Settings, client: httpx.Client, tokens: Any, clock: FakeClock
 ) -> None:
     key = "same-key"
     grid = tokens.headers("grid_worker", GRID, key=key)
@@ -306,7 +306,7 @@ LOCKSTEP = pytest.mark.parametrize("lockstep", [False, True], ids=["free", "lock
 def test_twenty_concurrent_raises_with_one_key_make_one_call(
     settings: Settings,
     services: Services,
-    client: TestClient,
+    client: httpx.Client,
     tokens: Any,
     lockstep: bool,
 ) -> None:
@@ -328,7 +328,7 @@ def test_twenty_concurrent_raises_with_one_key_make_one_call(
 def test_twenty_concurrent_duplicates_of_a_keyed_action_make_one_write(
     settings: Settings,
     services: Services,
-    client: TestClient,
+    client: httpx.Client,
     tokens: Any,
     lockstep: bool,
     if_match: bool,
@@ -369,7 +369,7 @@ def test_twenty_concurrent_duplicates_of_a_keyed_action_make_one_write(
 def test_twenty_concurrent_conflicting_actions_one_succeeds(
     settings: Settings,
     services: Services,
-    client: TestClient,
+    client: httpx.Client,
     tokens: Any,
     action: str,
     role: str,

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from typer.testing import CliRunner
 
 from backends import use_in_env
@@ -26,7 +26,7 @@ def table(body: bytes, encoding: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode(encoding))))
 
 
-def export(client: TestClient, tokens: Any, **params: str) -> bytes:
+def export(client: Client, tokens: Any, **params: str) -> bytes:
     response = client.get(
         "/api/v1/exports/scores",
         params={"period": "2026-11", **params},
@@ -37,7 +37,7 @@ def export(client: TestClient, tokens: Any, **params: str) -> bytes:
     return response.content
 
 
-def test_the_scores_csv_is_for_excel_by_default(client: TestClient, tokens: Any) -> None:
+def test_the_scores_csv_is_for_excel_by_default(client: Client, tokens: Any) -> None:
     body = export(client, tokens)
     assert body.startswith(BOM), "Excel reads UTF-8 only after a byte-order mark"
     header, *rows = table(body, "utf-8-sig")
@@ -47,7 +47,7 @@ def test_the_scores_csv_is_for_excel_by_default(client: TestClient, tokens: Any)
     assert "岭南街道" in {row[header.index("单位名称")] for row in rows}
 
 
-def test_scripts_ask_for_the_field_codes(client: TestClient, tokens: Any) -> None:
+def test_scripts_ask_for_the_field_codes(client: Client, tokens: Any) -> None:
     excel, codes = export(client, tokens), export(client, tokens, headers="en")
     assert not codes.startswith(BOM)
     header, *rows = table(codes, "utf-8")
@@ -56,7 +56,7 @@ def test_scripts_ask_for_the_field_codes(client: TestClient, tokens: Any) -> Non
     assert len(chinese) == len(header) and same_rows == rows
 
 
-def test_an_unknown_header_language_is_refused_naming_the_parameter(client: TestClient, tokens: Any) -> None:
+def test_an_unknown_header_language_is_refused_naming_the_parameter(client: Client, tokens: Any) -> None:
     response = client.get(
         "/api/v1/exports/scores", params={"headers": "fr"}, headers=tokens.headers("auditor", "LW")
     )
@@ -66,7 +66,7 @@ def test_an_unknown_header_language_is_refused_naming_the_parameter(client: Test
 
 @pytest.mark.parametrize("language", [None, "zh", "en"])
 def test_the_command_line_export_writes_the_same_bytes(
-    client: TestClient, tokens: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch, language: str | None
+    client: Client, tokens: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch, language: str | None
 ) -> None:
     use_in_env(monkeypatch, settings)
     args = ["export", "--what", "scores", "--period", "2026-11"]

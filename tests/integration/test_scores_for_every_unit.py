@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from deployment_templates import Templates
@@ -161,7 +161,7 @@ def test_every_round_of_every_record_matches_the_histories_recomputed(week: Week
 
 
 def test_a_round_is_attributed_before_it_is_evaluated(
-    client: TestClient, tokens: Tokens, clock: FakeClock
+    client: Client, tokens: Tokens, clock: FakeClock
 ) -> None:
     w = Week(client, tokens, clock)
     w.at(11, 23, 9).raise_call("K", "LW-LN-01-G01")

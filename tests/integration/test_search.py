@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 from sqlalchemy import event, select
 
 from backends import Backend
@@ -35,6 +35,7 @@ from huying.bootstrap import Services
 from huying.clock import FakeClock
 from huying.projections.tables import rm_calls
 from huying.projections.text import LIKE, by_text, searched, terms, text_index, words
+from in_loop import in_loop
 
 STREET = ("street", "LW-LN")
 SUPERVISOR = ("supervisor", "LW")
@@ -46,7 +47,7 @@ class Tokens(Protocol):
 
 
 class Desk:
-    def __init__(self, client: TestClient, tokens: Tokens, clock: FakeClock) -> None:
+    def __init__(self, client: Client, tokens: Tokens, clock: FakeClock) -> None:
         self.client, self.tokens, self.clock = client, tokens, clock
         self.position = 0
         self.ids: dict[str, str] = {}
@@ -111,7 +112,7 @@ TEXTS = {
 }
 
 
-def at_the_desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
+def at_the_desk(client: Client, tokens: Tokens, clock: FakeClock) -> Desk:
     d = Desk(client, tokens, clock)
     clock.set(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Mon 09:00 in Guangzhou
     d.raise_call("R1", "LW-LN-01-G01", "垃圾桶满溢", "小区东门垃圾堆放无人清运", channel="photo")
@@ -139,7 +140,7 @@ def at_the_desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
 
 
 @pytest.fixture
-def own_desk(client: TestClient, tokens: Tokens, clock: FakeClock) -> Desk:
+def own_desk(client: Client, tokens: Tokens, clock: FakeClock) -> Desk:
     """The calls on the test's own deployment, for a test that writes to it."""
     return at_the_desk(client, tokens, clock)
 
@@ -162,7 +163,7 @@ def desk(shared_services: Services) -> Iterator[Desk]:
     clock moved), so none can change what another sees; a test that writes has an ``own_desk``."""
     clock = shared_services.clock
     assert isinstance(clock, FakeClock)
-    with TestClient(create_app(services=shared_services)) as client:
+    with in_loop(create_app(services=shared_services)) as client:
         yield at_the_desk(client, IssuedTokens(shared_services), clock)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import Backend
 from huying.audit.replay import replay_and_compare
@@ -46,7 +46,7 @@ def resolved_and_evaluated(w: Week, name: str, grid: str, street: tuple[str, str
 
 
 @pytest.fixture
-def november(client: TestClient, tokens: Tokens, clock: FakeClock) -> Week:
+def november(client: Client, tokens: Tokens, clock: FakeClock) -> Week:
     w = Week(client, tokens, clock)
     w.at(11, 23, 9)
     resolved_and_evaluated(w, "X", "LW-LN-01-G01", LN)

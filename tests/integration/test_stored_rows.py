@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+from httpx import Client
 
 from backends import stored_rows
 from huying.bootstrap import Services
@@ -18,7 +18,7 @@ from .test_record_honesty import COMMUNITY, DISTRICT, leaked, raise_and_dispatch
 
 
 def test_no_row_holds_a_reporters_contact(
-    settings: Settings, services: Services, client: TestClient, tokens: Any, clock: FakeClock
+    settings: Settings, services: Services, client: Client, tokens: Any, clock: FakeClock
 ) -> None:
     call_id = raise_and_dispatch(client, tokens, clock)["id"]
     services.projector.catch_up()
